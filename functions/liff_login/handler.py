@@ -1,0 +1,88 @@
+"""LIFF / LINE Login: POST /liff/login {channelId, idToken} -> who this LINE user is."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from linecrm.channels import UnknownChannel
+from linecrm.line.login import IdTokenRejected, LineLoginVerifier, LoginServiceUnavailable
+from linecrm.observability import logger, metrics, tracer
+from linecrm.wiring import Container
+from pydantic import BaseModel, ConfigDict, Field
+
+app = APIGatewayHttpResolver(enable_validation=True)
+_container: Container | None = None
+
+
+def container() -> Container:
+    global _container
+    if _container is None:
+        _container = Container()
+    return _container
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    channel_id: str = Field(alias="channelId", min_length=1, max_length=64)
+    id_token: str = Field(alias="idToken", min_length=1, max_length=4096)
+    nonce: str | None = Field(default=None, max_length=256)
+
+
+class LoginResponse(BaseModel):
+    user_id: str = Field(serialization_alias="userId")
+    display_name: str | None = Field(serialization_alias="displayName")
+    is_friend: bool = Field(serialization_alias="isFriend")
+
+
+@app.post("/liff/login")
+def login(request: LoginRequest) -> Response[Any]:
+    deps = container()
+    credentials = deps.channels.credentials(request.channel_id)
+    verifier = LineLoginVerifier(deps.settings.line.login_base_url)
+    token = verifier.verify(
+        request.id_token, credentials.login_channel_id or request.channel_id, request.nonce
+    )
+    friend = deps.friends.get(request.channel_id, token.user_id)
+    body = LoginResponse(
+        user_id=token.user_id,
+        display_name=token.name,
+        is_friend=friend is not None and friend.status == "active",
+    )
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=body.model_dump(by_alias=True),
+    )
+
+
+def _message(status: int, reason: str) -> Response[Any]:
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": reason}
+    )
+
+
+@app.exception_handler(UnknownChannel)
+def unknown_channel(_: UnknownChannel) -> Response[Any]:
+    return _message(HTTPStatus.NOT_FOUND, "unknown channel")
+
+
+@app.exception_handler(IdTokenRejected)
+def rejected(error: IdTokenRejected) -> Response[Any]:
+    return _message(HTTPStatus.UNAUTHORIZED, f"invalid ID token: {error}")
+
+
+@app.exception_handler(LoginServiceUnavailable)
+def unavailable(error: LoginServiceUnavailable) -> Response[Any]:
+    logger.warning("LINE Login unavailable", extra={"error": str(error)})
+    return _message(HTTPStatus.SERVICE_UNAVAILABLE, "LINE Login unavailable; retry later")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

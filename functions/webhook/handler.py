@@ -1,0 +1,80 @@
+"""LINE webhook: POST /webhook/{channel_id}. Verify, dedupe, apply, answer within 2 s."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from linecrm.observability import logger, metrics, tracer
+from linecrm.wiring import Container
+
+app = APIGatewayHttpResolver()
+_container: Container | None = None
+
+
+def container() -> Container:
+    global _container
+    if _container is None:
+        _container = Container()
+    return _container
+
+
+def _json(status: int, body: dict[str, Any]) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _raw_body() -> bytes:
+    """The exact bytes LINE signed (API Gateway may hand them over base64-encoded)."""
+    event = app.current_event
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except binascii.Error:
+            return b""
+    return body.encode("utf-8")
+
+
+@app.post("/webhook/<channel_id>")
+def receive_webhook(channel_id: str) -> Response[Any]:
+    signature = app.current_event.get_header_value("x-line-signature")
+    summary = container().webhook_receiver.receive(channel_id, _raw_body(), signature)
+    metrics.add_metric(name="WebhookEventsApplied", unit="Count", value=summary.applied)
+    metrics.add_metric(name="WebhookEventsDuplicate", unit="Count", value=summary.duplicates)
+    metrics.add_metric(name="WebhookEventsSkipped", unit="Count", value=summary.skipped)
+    return _json(
+        HTTPStatus.OK,
+        {"applied": summary.applied, "duplicates": summary.duplicates, "skipped": summary.skipped},
+    )
+
+
+def _register_error_handlers() -> None:
+    from linecrm.webhook.service import WebhookRejected
+
+    @app.exception_handler(WebhookRejected)
+    def rejected(error: WebhookRejected) -> Response[Any]:
+        logger.info("webhook rejected", extra={"status": error.status, "reason": error.reason})
+        return _json(error.status, {"message": error.reason})
+
+    @app.exception_handler(Exception)
+    def unavailable(error: Exception) -> Response[Any]:
+        # Not the caller's fault (a store or queue is failing): 503 makes LINE redeliver,
+        # and already-applied events of the request are deduplicated then.
+        logger.exception("webhook processing failed")
+        metrics.add_metric(name="WebhookFailures", unit="Count", value=1)
+        return _json(HTTPStatus.SERVICE_UNAVAILABLE, {"message": "temporarily unavailable"})
+
+
+_register_error_handlers()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    container().idempotency_config.register_lambda_context(context)
+    return app.resolve(event, context)

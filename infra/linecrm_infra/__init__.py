@@ -1,0 +1,1 @@
+"""The linecrm CDK app: one stack composed of constructs per concern."""

@@ -1,0 +1,159 @@
+"""Builds the shared Lambda layer without Docker.
+
+pip downloads the Lambda architecture's manylinux wheels (``--only-binary=:all:`` so
+nothing is compiled for the wrong platform), pinned by ``constraints.txt`` so the layer
+holds exactly the versions the tests run; then the ``linecrm`` package is copied in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_lambda as lambda_
+
+from linecrm_infra import constants
+
+_LAYER_PACKAGE = "linecrm"
+_IGNORED_PACKAGE_FILES = ("__pycache__", "*.pyc")
+
+
+def _distribution_name(requirement: str) -> str:
+    """``aws-lambda-powertools[tracer]>=3`` -> ``aws_lambda_powertools`` (PEP 503-ish)."""
+    match = re.match(r"[A-Za-z0-9._-]+", requirement.strip())
+    if match is None:
+        raise ValueError(f"not a requirement: {requirement!r}")
+    return re.sub(r"[-_.]+", "_", match.group(0)).lower()
+
+
+def runtime_requirements(
+    pyproject: Path = constants.PYPROJECT,
+    provided: tuple[str, ...] = constants.RUNTIME_PROVIDED_DISTRIBUTIONS,
+) -> tuple[str, ...]:
+    """The project's runtime dependencies, minus those the Lambda runtime provides."""
+    dependencies: list[str] = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    excluded = {_distribution_name(name) for name in provided}
+    return tuple(dep for dep in dependencies if _distribution_name(dep) not in excluded)
+
+
+@dataclass(frozen=True)
+class LayerBuildSpec:
+    """Everything the layer's content depends on (and so its asset hash)."""
+
+    requirements: tuple[str, ...] = field(default_factory=runtime_requirements)
+    constraints_file: Path = constants.CONSTRAINTS
+    package_dir: Path = constants.LAYER_SOURCE_DIR / _LAYER_PACKAGE
+    python_version: str = constants.LAYER_PYTHON_VERSION
+    platforms: tuple[str, ...] = constants.LAYER_PLATFORMS
+    pruned_distributions: tuple[str, ...] = constants.RUNTIME_PROVIDED_DISTRIBUTIONS
+
+    def pip_install_command(self, target: Path, python: str = sys.executable) -> list[str]:
+        platform_args = [arg for platform in self.platforms for arg in ("--platform", platform)]
+        return [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            # .pyc compiled by the build interpreter would not match the runtime's Python.
+            "--no-compile",
+            *platform_args,
+            "--implementation",
+            "cp",
+            "--python-version",
+            self.python_version,
+            "--only-binary=:all:",
+            "--target",
+            str(target),
+            "-c",
+            str(self.constraints_file),
+            *self.requirements,
+        ]
+
+    def asset_hash(self) -> str:
+        """Changes whenever the layer's content would: pins, platform or package code."""
+        digest = hashlib.sha256()
+        for part in (
+            *self.requirements,
+            self.python_version,
+            *self.platforms,
+            *self.pruned_distributions,
+        ):
+            digest.update(part.encode() + b"\0")
+        digest.update(self.constraints_file.read_bytes())
+        for path in sorted(self.package_dir.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                digest.update(path.relative_to(self.package_dir).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+
+def prune_distribution(site_dir: Path, name: str) -> bool:
+    """Delete an installed distribution's files (listed in its RECORD) from ``site_dir``."""
+    wanted = _distribution_name(name)
+    removed = False
+    for dist_info in site_dir.glob("*.dist-info"):
+        if _distribution_name(dist_info.name.rsplit("-", 1)[0]) != wanted:
+            continue
+        for line in (dist_info / "RECORD").read_text().splitlines():
+            relative = line.split(",", 1)[0]
+            path = (site_dir / relative).resolve()
+            if path.is_relative_to(site_dir.resolve()) and path.is_file():
+                path.unlink()
+        shutil.rmtree(dist_info, ignore_errors=True)
+        removed = True
+    for directory in sorted(site_dir.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
+    return removed
+
+
+def build_layer(spec: LayerBuildSpec, output_dir: Path) -> None:
+    """Fill ``output_dir`` with the layer's ``python/`` directory."""
+    site_dir = output_dir / "python"
+    subprocess.run(spec.pip_install_command(site_dir), check=True)  # noqa: S603
+    for name in spec.pruned_distributions:
+        prune_distribution(site_dir, name)
+    # Console scripts carry the build machine's interpreter path; useless in Lambda.
+    shutil.rmtree(site_dir / "bin", ignore_errors=True)
+    shutil.copytree(
+        spec.package_dir,
+        site_dir / spec.package_dir.name,
+        ignore=shutil.ignore_patterns(*_IGNORED_PACKAGE_FILES),
+    )
+
+
+@jsii.implements(cdk.ILocalBundling)
+class LocalLayerBundler:
+    """CDK's local bundling hook: runs before (and instead of) Docker bundling."""
+
+    def __init__(self, spec: LayerBuildSpec) -> None:
+        self._spec = spec
+
+    def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_options: Any) -> bool:
+        build_layer(self._spec, Path(output_dir))
+        return True
+
+
+def layer_code(spec: LayerBuildSpec | None = None) -> lambda_.Code:
+    spec = spec or LayerBuildSpec()
+    return lambda_.Code.from_asset(
+        str(constants.LAYER_SOURCE_DIR),
+        asset_hash=spec.asset_hash(),
+        asset_hash_type=cdk.AssetHashType.CUSTOM,
+        bundling=cdk.BundlingOptions(
+            # Never pulled: the local bundler always succeeds, Docker is not needed.
+            image=cdk.DockerImage.from_registry("scratch"),
+            local=LocalLayerBundler(spec),
+        ),
+    )

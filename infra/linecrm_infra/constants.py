@@ -1,0 +1,61 @@
+"""Infra-only names and settings. Names and limits shared with the runtime and the
+local stack live in ``linecrm.resources``; this module holds what only CDK needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+# Paths are computed from this file, so `cdk synth` works from any working directory.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+LAYER_SOURCE_DIR = REPO_ROOT / "layers" / "common"
+PYPROJECT = REPO_ROOT / "pyproject.toml"
+CONSTRAINTS = REPO_ROOT / "constraints.txt"
+
+STACK_ID = "LinecrmStack"
+STACK_NAME = "Linecrm"
+
+LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
+LAMBDA_ARCHITECTURE = lambda_.Architecture.ARM_64
+LAMBDA_HANDLER = "handler.lambda_handler"
+# What `pip install --python-version/--platform` must target to match the runtime.
+LAYER_PYTHON_VERSION = "3.13"
+# Lambda's python3.13 runs on Amazon Linux 2023 (glibc 2.34): manylinux2014 wheels and
+# the newer manylinux_2_28 ones both load there.
+LAYER_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
+# The Lambda runtime ships these; a copy in the layer would shadow the runtime's and
+# could mismatch its boto3. aws-xray-sdk (Powertools' tracer) pulls botocore in.
+RUNTIME_PROVIDED_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer")
+
+POWERTOOLS_ENVIRONMENT = {
+    "POWERTOOLS_SERVICE_NAME": "linecrm",
+    "POWERTOOLS_METRICS_NAMESPACE": "linecrm",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+# HTTP API default stage throttling (account-wide limits are far higher). LINE's webhook
+# bursts on a broadcast reply wave; 200 burst / 100 rps leaves room for that.
+API_THROTTLE_RATE_LIMIT = 100
+API_THROTTLE_BURST_LIMIT = 200
+
+# CDK context keys (`cdk deploy -c key=value`).
+CONTEXT_CHANNEL_IDS = "channelIds"
+CONTEXT_ALARM_EMAIL = "alarmEmail"
+CONTEXT_LINE_API_BASE_URL = "lineApiBaseUrl"
+CONTEXT_LINE_DATA_API_BASE_URL = "lineDataApiBaseUrl"
+CONTEXT_LINE_LOGIN_BASE_URL = "lineLoginBaseUrl"
+
+DEFAULT_CHANNEL_IDS = "demo"
+DEFAULT_LINE_API_BASE_URL = "https://api.line.me"
+DEFAULT_LINE_DATA_API_BASE_URL = "https://api-data.line.me"
+DEFAULT_LINE_LOGIN_BASE_URL = "https://api.line.me"
+
+# Placeholder channel credentials; the operator puts the real ones after deploy.
+CHANNEL_SECRET_GENERATED_KEY = "channel_secret"
+CHANNEL_SECRET_TEMPLATE_KEY = "channel_access_token"
+CHANNEL_SECRET_PLACEHOLDER = "REPLACE_ME"

@@ -1,0 +1,79 @@
+"""The shared layer and the four Lambda functions of ``resources.FUNCTIONS``.
+
+Each function has its own role (no AWS managed policies: logging is granted on its own
+log group only) and an explicit log group with a retention; the stack adds the
+data-access grants and the function-specific environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+from linecrm import resources
+
+from linecrm_infra import constants
+from linecrm_infra.bundling import layer_code
+
+
+class Functions(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, common_environment: Mapping[str, str]
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.layer = lambda_.LayerVersion(
+            self,
+            "CommonLayer",
+            code=layer_code(),
+            compatible_runtimes=[constants.LAMBDA_RUNTIME],
+            compatible_architectures=[constants.LAMBDA_ARCHITECTURE],
+            description="linecrm package with Powertools, line-bot-sdk and pydantic",
+        )
+        environment = {**constants.POWERTOOLS_ENVIRONMENT, **common_environment}
+        self.functions: dict[str, lambda_.Function] = {
+            definition.name: self._function(definition, environment)
+            for definition in resources.FUNCTIONS
+        }
+
+    def function(self, definition: resources.FunctionDefinition) -> lambda_.Function:
+        return self.functions[definition.name]
+
+    def _function(
+        self, definition: resources.FunctionDefinition, environment: Mapping[str, str]
+    ) -> lambda_.Function:
+        construct_id = "".join(part.title() for part in definition.name.split("_"))
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            retention=constants.LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"linecrm {definition.name} function",
+        )
+        log_group.grant_write(role)
+        return lambda_.Function(
+            self,
+            construct_id,
+            description=definition.description,
+            code=lambda_.Code.from_asset(
+                str(constants.FUNCTIONS_DIR / definition.name), exclude=["__pycache__", "*.pyc"]
+            ),
+            handler=constants.LAMBDA_HANDLER,
+            runtime=constants.LAMBDA_RUNTIME,
+            architecture=constants.LAMBDA_ARCHITECTURE,
+            layers=[self.layer],
+            memory_size=definition.memory_mb,
+            timeout=Duration.seconds(definition.timeout_seconds),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            role=role,
+            environment=dict(environment),
+        )

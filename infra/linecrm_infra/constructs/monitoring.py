@@ -1,0 +1,77 @@
+"""Alarms: a message in any dead-letter queue, errors of any function, sender throttles.
+
+With the context ``alarmEmail`` they notify an SNS topic subscribed by that address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+_PERIOD = Duration.minutes(1)
+
+
+class Monitoring(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, alarm_email: str | None) -> None:
+        super().__init__(scope, construct_id)
+        self.topic: sns.Topic | None = None
+        if alarm_email:
+            self.topic = sns.Topic(self, "AlarmTopic", enforce_ssl=True)
+            Validations.of(self.topic).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-SNS2",
+                    reason=(
+                        "CloudWatch alarms cannot publish to a topic encrypted with the AWS "
+                        "managed SNS key; alarm texts carry no customer data"
+                    ),
+                )
+            )
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        self.alarms: list[cloudwatch.Alarm] = []
+
+    def alarm_on_dead_letters(self, construct_id: str, dead_letter_queue: sqs.IQueue) -> None:
+        """Any message in a DLQ is a delivery that needs a human."""
+        self._add(
+            construct_id,
+            dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=_PERIOD, statistic="Maximum"
+            ),
+            description="Messages were dead-lettered; inspect and redrive them",
+        )
+
+    def alarm_on_function_errors(self, functions: Iterable[tuple[str, lambda_.Function]]) -> None:
+        for name, function in functions:
+            self._add(
+                f"{name}Errors",
+                function.metric_errors(period=_PERIOD, statistic="Sum"),
+                description=f"The {name} function failed (an unhandled error or timeout)",
+            )
+
+    def alarm_on_throttles(self, construct_id: str, function: lambda_.Function) -> None:
+        self._add(
+            construct_id,
+            function.metric_throttles(period=_PERIOD, statistic="Sum"),
+            description="The function was throttled: account concurrency is exhausted",
+        )
+
+    def _add(self, construct_id: str, metric: cloudwatch.Metric, *, description: str) -> None:
+        alarm = metric.create_alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        if self.topic is not None:
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+        self.alarms.append(alarm)

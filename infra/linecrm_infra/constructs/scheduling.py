@@ -1,0 +1,63 @@
+"""The EventBridge Scheduler group for one-time step schedules, and the role the
+schedules run as (it may only invoke the scheduler function)."""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from constructs import Construct
+from linecrm import resources
+
+SCHEDULER_SERVICE_PRINCIPAL = "scheduler.amazonaws.com"
+# What a function that plans steps may do to schedules, and nothing more.
+SCHEDULE_MANAGEMENT_ACTIONS = (
+    "scheduler:CreateSchedule",
+    "scheduler:DeleteSchedule",
+    "scheduler:GetSchedule",
+)
+
+
+class Scheduling(Construct):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.group = scheduler.CfnScheduleGroup(
+            self, "ScheduleGroup", name=resources.SCHEDULE_GROUP_NAME
+        )
+        self.schedule_arn_pattern = stack.format_arn(
+            service="scheduler",
+            resource="schedule",
+            resource_name=f"{resources.SCHEDULE_GROUP_NAME}/*",
+        )
+        self.target_role = iam.Role(
+            self,
+            "TargetRole",
+            description="Assumed by EventBridge Scheduler to invoke the scheduler function",
+            # Confused-deputy guard: only schedules of this account may assume it.
+            assumed_by=iam.ServicePrincipal(
+                SCHEDULER_SERVICE_PRINCIPAL,
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
+        )
+
+    def allow_schedules_to_invoke(self, target: lambda_.IFunction) -> None:
+        self.target_role.add_to_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[target.function_arn])
+        )
+
+    def grant_schedule_management(self, grantee: iam.IGrantable) -> None:
+        """Create/get/delete schedules in our group, and hand them the target role."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(SCHEDULE_MANAGEMENT_ACTIONS), resources=[self.schedule_arn_pattern]
+            )
+        )
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.target_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": SCHEDULER_SERVICE_PRINCIPAL}},
+            )
+        )

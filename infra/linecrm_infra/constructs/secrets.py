@@ -1,0 +1,67 @@
+"""One Secrets Manager secret per LINE channel, holding its secret and access token."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+from linecrm import resources
+
+from linecrm_infra import constants
+
+# LINE channel ids are digits; `demo` and similar names are allowed for trials.
+_CHANNEL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def parse_channel_ids(raw: str) -> tuple[str, ...]:
+    """``"123, 456"`` -> ``("123", "456")``; rejects empty lists and odd characters."""
+    channel_ids = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    if not channel_ids:
+        raise ValueError("channelIds must name at least one LINE channel id")
+    invalid = [channel_id for channel_id in channel_ids if not _CHANNEL_ID.match(channel_id)]
+    if invalid:
+        raise ValueError(f"invalid channel ids: {invalid}")
+    return channel_ids
+
+
+class ChannelSecrets(Construct):
+    def __init__(self, scope: Construct, construct_id: str, channel_ids: tuple[str, ...]) -> None:
+        super().__init__(scope, construct_id)
+        self.secrets: dict[str, secretsmanager.Secret] = {
+            channel_id: self._secret(channel_id) for channel_id in channel_ids
+        }
+
+    def _secret(self, channel_id: str) -> secretsmanager.Secret:
+        secret = secretsmanager.Secret(
+            self,
+            f"Channel-{channel_id}",
+            secret_name=f"{resources.CHANNEL_SECRET_PREFIX}{channel_id}",
+            description=f"LINE channel {channel_id}: channel secret and access token",
+            # A placeholder of the right shape; the operator puts the real values after
+            # deploy (docs/deploy.md). Random so nobody can sign webhooks meanwhile.
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps(
+                    {constants.CHANNEL_SECRET_TEMPLATE_KEY: constants.CHANNEL_SECRET_PLACEHOLDER}
+                ),
+                generate_string_key=constants.CHANNEL_SECRET_GENERATED_KEY,
+                exclude_punctuation=True,
+                password_length=32,
+            ),
+        )
+        Validations.of(secret).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SMG4",
+                reason=(
+                    "LINE issues the channel secret and access token; they are rotated in "
+                    "the LINE Developers console and put here, no rotation Lambda can do it"
+                ),
+            )
+        )
+        return secret
+
+    @property
+    def secret_arns(self) -> list[str]:
+        return [secret.secret_arn for secret in self.secrets.values()]

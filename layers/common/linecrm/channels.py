@@ -1,0 +1,52 @@
+"""A LINE channel's credentials, from Secrets Manager (``linecrm/channel/<id>``)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+CHANNEL_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Credentials are cached per container; a rotated secret is picked up within this time.
+CREDENTIALS_MAX_AGE_SECONDS = 300
+
+
+class UnknownChannel(LookupError):
+    """No credentials are stored for this channel id."""
+
+
+class ChannelCredentials(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    channel_secret: str = Field(min_length=1)
+    channel_access_token: str = Field(min_length=1)
+    # The LINE Login channel that owns the LIFF app (ID tokens are issued for it).
+    login_channel_id: str | None = None
+
+
+class ChannelDirectory:
+    """Looks channels up by id; backed by Powertools' cached SecretsProvider."""
+
+    def __init__(self, secrets_provider: Any, secret_prefix: str) -> None:
+        self._secrets = secrets_provider
+        self._prefix = secret_prefix
+
+    def credentials(self, channel_id: str) -> ChannelCredentials:
+        if not CHANNEL_ID_PATTERN.fullmatch(channel_id):
+            raise UnknownChannel(channel_id)
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        try:
+            raw = self._secrets.get(
+                f"{self._prefix}{channel_id}", max_age=CREDENTIALS_MAX_AGE_SECONDS
+            )
+        except GetParameterError as error:
+            if "ResourceNotFoundException" in str(error):
+                raise UnknownChannel(channel_id) from error
+            raise
+        try:
+            return ChannelCredentials.model_validate(json.loads(raw))
+        except (ValueError, ValidationError) as error:
+            raise UnknownChannel(f"{channel_id}: malformed credentials secret") from error

@@ -1,0 +1,46 @@
+"""The delivery ledger's vocabulary: every message to send ends in a terminal state."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+# Fixed namespace so a delivery id maps to the same X-Line-Retry-Key in every process.
+_RETRY_KEY_NAMESPACE = uuid.UUID("6f1c3c52-6a1e-4f0e-9d43-2b0b8f3d7a10")
+
+
+class DeliveryStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    DEAD = "dead"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (DeliveryStatus.SENT, DeliveryStatus.SKIPPED, DeliveryStatus.DEAD)
+
+
+class Delivery(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    delivery_id: str
+    channel_id: str
+    recipients: list[str]
+    messages: list[dict[str, Any]]
+    cause: str
+    message_class: str
+    status: DeliveryStatus
+    attempts: int = 0
+    queued_at: datetime
+    sent_at: datetime | None = None
+    line_request_id: str | None = None
+    reason: str | None = None
+
+
+def retry_key_for(delivery_id: str) -> str:
+    """LINE's X-Line-Retry-Key for a delivery: the same UUID for every retry of it."""
+    return str(uuid.uuid5(_RETRY_KEY_NAMESPACE, delivery_id))

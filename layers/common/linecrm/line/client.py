@@ -1,0 +1,198 @@
+"""The one wrapper around line-bot-sdk v3 that linecrm calls LINE through.
+
+It adds what the SDK leaves to us: the X-Line-Retry-Key on every send, in-process
+retries of transient failures with exponential backoff and jitter (same key, so LINE
+deduplicates), and errors mapped to what the caller can act on. The SDK is imported
+on first use: its messaging module alone takes about a second to import.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from linecrm.config import LineEndpoints
+from linecrm.line.errors import (
+    LineApiError,
+    LineQuotaExceeded,
+    LineRateLimited,
+    LineRequestRejected,
+    LineTransientError,
+)
+
+MONTHLY_LIMIT_MESSAGE = "monthly limit"
+
+
+@dataclass(frozen=True)
+class SendReceipt:
+    request_id: str | None
+    # True when LINE answered 409 to the retry key: an earlier attempt was accepted.
+    already_accepted: bool = False
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    base_seconds: float = 1.0
+    max_backoff_seconds: float = 8.0
+
+    def backoff(self, attempt: int, jitter: float) -> float:
+        """Full jitter: a random wait up to base * 2^(attempt-1), capped."""
+        ceiling: float = min(self.max_backoff_seconds, self.base_seconds * 2 ** (attempt - 1))
+        return ceiling * jitter
+
+
+class LineMessagingClient:
+    def __init__(
+        self,
+        access_token: str,
+        endpoints: LineEndpoints,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        timeout_seconds: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._access_token = access_token
+        self._endpoints = endpoints
+        self._retry_policy = retry_policy or RetryPolicy()
+        self._timeout_seconds = timeout_seconds
+        self._sleep = sleep
+        self._jitter = jitter
+        self._api: Any = None
+
+    # ------------------------------------------------------------------ sends
+    def push(self, to: str, messages: list[dict[str, Any]], retry_key: str) -> SendReceipt:
+        from linebot.v3.messaging import PushMessageRequest
+
+        request = PushMessageRequest.from_dict({"to": to, "messages": messages})
+        return self._send(
+            lambda api: api.push_message_with_http_info(
+                request, x_line_retry_key=retry_key, _request_timeout=self._timeout_seconds
+            )
+        )
+
+    def multicast(
+        self, to: list[str], messages: list[dict[str, Any]], retry_key: str
+    ) -> SendReceipt:
+        from linebot.v3.messaging import MulticastRequest
+
+        request = MulticastRequest.from_dict({"to": to, "messages": messages})
+        return self._send(
+            lambda api: api.multicast_with_http_info(
+                request, x_line_retry_key=retry_key, _request_timeout=self._timeout_seconds
+            )
+        )
+
+    # ------------------------------------------------------------------ reads
+    def get_profile(self, user_id: str) -> dict[str, Any] | None:
+        """The friend's LINE profile, or None when LINE does not know them (404)."""
+        from linebot.v3.messaging import ApiException
+
+        api = self._messaging_api()
+        for attempt in range(1, self._retry_policy.max_attempts + 1):
+            try:
+                profile = api.get_profile(user_id, _request_timeout=self._timeout_seconds)
+                result: dict[str, Any] = profile.to_dict()
+                return result
+            except ApiException as error:
+                if error.status == 404:
+                    return None
+                mapped = _map_api_exception(error)
+            except _transport_errors() as error:
+                mapped = _map_transport_error(error)
+            self._wait_or_raise(mapped, attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------------ internals
+    def _send(self, call: Callable[[Any], Any]) -> SendReceipt:
+        from linebot.v3.messaging import ApiException
+
+        api = self._messaging_api()
+        for attempt in range(1, self._retry_policy.max_attempts + 1):
+            try:
+                response = call(api)
+                return SendReceipt(request_id=_header(response.headers, "x-line-request-id"))
+            except ApiException as error:
+                if error.status == 409:
+                    accepted = _header(error.headers, "x-line-accepted-request-id")
+                    if accepted:
+                        return SendReceipt(request_id=accepted, already_accepted=True)
+                mapped = _map_api_exception(error)
+            except _transport_errors() as error:
+                mapped = _map_transport_error(error)
+            self._wait_or_raise(mapped, attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait_or_raise(self, error: LineApiError, attempt: int) -> None:
+        retryable = isinstance(error, LineTransientError)
+        if not retryable or attempt >= self._retry_policy.max_attempts:
+            raise error
+        self._sleep(self._retry_policy.backoff(attempt, self._jitter()))
+
+    def _messaging_api(self) -> Any:
+        if self._api is None:
+            from linebot.v3.messaging import ApiClient, Configuration, MessagingApi
+
+            configuration = Configuration(
+                host=self._endpoints.api_base_url, access_token=self._access_token
+            )
+            self._api = MessagingApi(ApiClient(configuration))
+        return self._api
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    from urllib3.exceptions import HTTPError
+
+    return (HTTPError, OSError)
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _body_text(body: Any) -> str:
+    if isinstance(body, bytes):
+        return body.decode("utf-8", errors="replace")
+    return "" if body is None else str(body)
+
+
+def _map_api_exception(error: Any) -> LineApiError:
+    status: int = error.status or 0
+    body = _body_text(error.body)
+    message = _line_message(body) or str(error.reason or "")
+    if status == 429:
+        if MONTHLY_LIMIT_MESSAGE in message.lower():
+            return LineQuotaExceeded(message, status=status, body=body)
+        return LineRateLimited(message, status=status, body=body)
+    if status >= 500 or status == 0:
+        return LineTransientError(f"LINE answered {status}: {message}", status=status, body=body)
+    return LineRequestRejected(f"LINE answered {status}: {message}", status=status, body=body)
+
+
+def _map_transport_error(error: Exception) -> LineApiError:
+    """Timeouts and connection errors from urllib3 (under the SDK) are transient."""
+    return LineTransientError(f"{type(error).__name__}: {error}")
+
+
+def _line_message(body: str) -> str:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return ""
+    if isinstance(parsed, dict):
+        details = parsed.get("details") or []
+        text = str(parsed.get("message", ""))
+        if details:
+            text += " " + json.dumps(details, ensure_ascii=False)
+        return text
+    return ""

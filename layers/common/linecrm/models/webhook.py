@@ -1,0 +1,61 @@
+"""The parts of LINE's webhook body that linecrm reads (see LINE's webhook.yml).
+
+Validation is deliberately two-level: the envelope (``destination`` and a list of
+``events``) must be right or the request is refused with 400; each event is then read
+on its own, so one malformed or unknown event is skipped without losing the others.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WebhookEnvelope(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    destination: str = Field(min_length=1, max_length=100)
+    events: list[Any]
+
+
+class EventSource(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["user", "group", "room"]
+    user_id: str | None = Field(default=None, alias="userId", max_length=100)
+    group_id: str | None = Field(default=None, alias="groupId", max_length=100)
+    room_id: str | None = Field(default=None, alias="roomId", max_length=100)
+
+
+class DeliveryContext(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    is_redelivery: bool = Field(alias="isRedelivery")
+
+
+class WebhookEvent(BaseModel):
+    """Fields common to every LINE webhook event; type-specific parts stay in ``raw``."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    type: str = Field(min_length=1, max_length=64)
+    mode: Literal["active", "standby"] = "active"
+    timestamp: int = Field(ge=0)
+    webhook_event_id: str = Field(alias="webhookEventId", min_length=1, max_length=64)
+    delivery_context: DeliveryContext = Field(alias="deliveryContext")
+    source: EventSource | None = None
+    reply_token: str | None = Field(default=None, alias="replyToken", max_length=256)
+
+    @property
+    def occurred_at(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp / 1000, tz=UTC)
+
+    @property
+    def user_id(self) -> str | None:
+        return self.source.user_id if self.source else None
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)

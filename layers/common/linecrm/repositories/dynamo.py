@@ -1,0 +1,48 @@
+"""Small helpers shared by the DynamoDB repositories (low-level client, typed values)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+_serializer: Any = None
+_deserializer: Any = None
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
+    global _serializer
+    if _serializer is None:
+        from boto3.dynamodb.types import TypeSerializer
+
+        _serializer = TypeSerializer()
+    return {key: _serializer.serialize(value) for key, value in values.items()}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    global _deserializer
+    if _deserializer is None:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        _deserializer = TypeDeserializer()
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def iso(moment: datetime) -> str:
+    """Times are stored as UTC ISO-8601 strings (sortable, readable)."""
+    return moment.isoformat(timespec="milliseconds")
+
+
+def is_conditional_check_failure(error: Exception) -> bool:
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return False
+    code: str = response.get("Error", {}).get("Code", "")
+    return code == "ConditionalCheckFailedException"
+
+
+__all__ = ["DynamoDBClient", "from_item", "is_conditional_check_failure", "iso", "to_item"]

@@ -1,0 +1,91 @@
+"""Counting AWS API calls per service and operation, through botocore's event hooks.
+
+Budgets like "at most 4 DynamoDB calls per text-message event" are asserted in tests
+with this counter, and benchmarks print the same counts. It hooks every client that
+boto3 creates while it is active (the default session's and new sessions').
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+import botocore.session
+
+_EVENT = "before-call"
+
+
+class AwsCallCounter:
+    def __init__(self) -> None:
+        self._calls: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def _record(self, model: Any) -> None:
+        service = model.service_model.service_name
+        with self._lock:
+            self._calls[(service, model.name)] += 1
+
+    def count(self, service: str | None = None, operation: str | None = None) -> int:
+        with self._lock:
+            return sum(
+                n
+                for (svc, op), n in self._calls.items()
+                if (service is None or svc == service) and (operation is None or op == operation)
+            )
+
+    def by_operation(self, service: str | None = None) -> dict[str, int]:
+        with self._lock:
+            return {
+                f"{svc}.{op}": n
+                for (svc, op), n in sorted(self._calls.items())
+                if service is None or svc == service
+            }
+
+    def reset(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+
+_active: list[AwsCallCounter] = []
+_install_lock = threading.Lock()
+_installed = False
+
+
+def _dispatch(**kwargs: Any) -> None:
+    for counter in list(_active):
+        counter._record(kwargs["model"])
+
+
+def _install() -> None:
+    """Register our hook on every botocore session created from now on, and the default."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        original_init = botocore.session.Session.__init__
+
+        def init_with_hook(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
+            original_init(self, *args, **kwargs)
+            self.register(_EVENT, _dispatch)
+
+        botocore.session.Session.__init__ = init_with_hook  # type: ignore[method-assign]
+        default = boto3.DEFAULT_SESSION
+        if default is not None:
+            default._session.register(_EVENT, _dispatch)
+        _installed = True
+
+
+@contextmanager
+def count_aws_calls() -> Iterator[AwsCallCounter]:
+    """Count AWS calls made by clients created from botocore sessions, while active."""
+    _install()
+    counter = AwsCallCounter()
+    _active.append(counter)
+    try:
+        yield counter
+    finally:
+        _active.remove(counter)

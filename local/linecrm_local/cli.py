@@ -1,0 +1,159 @@
+"""The ``linecrm`` command: drive the local stack's LINE emulator from a terminal.
+
+linecrm simulate follow [--name Hanako]      a new simulated friend adds the account
+linecrm simulate text --user U… "hello"      that friend sends a message
+linecrm inbox U…                             what that friend received
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+import requests
+
+DEFAULT_EMULATOR_URL = "http://127.0.0.1:8090"
+DEFAULT_CHANNEL_ID = "2000000001"  # the demo channel `make dev` seeds
+TIMEOUT_SECONDS = 30
+
+
+class CliError(Exception):
+    """A problem to tell the user in one line (exit status 2)."""
+
+
+class EmulatorControl:
+    """The emulator's control API (``/_emulator/…``)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        url = f"{self.base_url}/_emulator{path}"
+        try:
+            response = requests.request(method, url, json=body, timeout=TIMEOUT_SECONDS)
+        except requests.ConnectionError as error:
+            raise CliError(
+                f"cannot reach the LINE emulator at {self.base_url} — is `make dev` running? "
+                "(set LINECRM_EMULATOR_URL if it runs elsewhere)"
+            ) from error
+        except requests.Timeout as error:
+            raise CliError(f"the LINE emulator at {self.base_url} did not answer") from error
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = {"message": response.text}
+        if response.status_code >= 400:
+            message = payload.get("message") if isinstance(payload, dict) else payload
+            raise CliError(f"emulator answered {response.status_code}: {message}")
+        return payload
+
+
+def _print(payload: Any) -> None:
+    print(json.dumps(payload, ensure_ascii=False, indent=2))
+
+
+def _simulate(control: EmulatorControl, args: argparse.Namespace) -> Any:
+    body: dict[str, Any] = {"type": args.event}
+    if args.user:
+        body["userId"] = args.user
+    elif args.event != "follow":
+        raise CliError(f"`simulate {args.event}` needs --user (the friend's user id)")
+    if args.name:
+        body["displayName"] = args.name
+    if args.event == "text":
+        if not args.payload:
+            raise CliError(
+                '`simulate text` needs the message text, e.g. linecrm simulate text "hi"'
+            )
+        body["text"] = args.payload
+    if args.event == "postback":
+        if not args.payload:
+            raise CliError("`simulate postback` needs the postback data")
+        body["data"] = args.payload
+    return control.call("POST", f"/channels/{args.channel}/simulate", body)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="linecrm", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--emulator",
+        default=os.environ.get("LINECRM_EMULATOR_URL", DEFAULT_EMULATOR_URL),
+        help="LINE emulator URL (env LINECRM_EMULATOR_URL; default %(default)s)",
+    )
+    parser.add_argument(
+        "--channel",
+        default=os.environ.get("LINECRM_CHANNEL_ID", DEFAULT_CHANNEL_ID),
+        help="LINE channel id (env LINECRM_CHANNEL_ID; default the demo channel)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    simulate = commands.add_parser("simulate", help="send a signed webhook as a simulated friend")
+    simulate.add_argument("event", choices=["follow", "unfollow", "text", "postback"])
+    simulate.add_argument("payload", nargs="?", help="message text, or postback data")
+    simulate.add_argument("--user", help="the friend's user id (follow: omit for a new friend)")
+    simulate.add_argument("--name", help="display name of a new friend")
+
+    inbox = commands.add_parser("inbox", help="messages a simulated friend received")
+    inbox.add_argument("user")
+
+    commands.add_parser("friends", help="the simulated friends of the channel")
+
+    calls = commands.add_parser("calls", help="LINE API calls the emulator received")
+    calls.add_argument("--endpoint", help="e.g. push, multicast, reply")
+
+    faults = commands.add_parser("faults", help="inject LINE API failures")
+    fault_commands = faults.add_subparsers(dest="fault_command", required=True)
+    set_faults = fault_commands.add_parser("set")
+    set_faults.add_argument("--endpoint", default="*", help='endpoint key or "*"')
+    for name in ("error-500", "error-500-after-delivery", "error-429", "timeout"):
+        set_faults.add_argument(f"--{name}", type=float, default=0.0, help="probability 0..1")
+    set_faults.add_argument("--delay-seconds", type=float, default=0.0)
+    fault_commands.add_parser("clear")
+    return parser
+
+
+def run(args: argparse.Namespace) -> Any:
+    control = EmulatorControl(args.emulator)
+    if args.command == "simulate":
+        return _simulate(control, args)
+    if args.command == "inbox":
+        return control.call("GET", f"/inbox/{args.user}")
+    if args.command == "friends":
+        return control.call("GET", f"/channels/{args.channel}/friends")
+    if args.command == "calls":
+        suffix = f"?endpoint={args.endpoint}" if args.endpoint else ""
+        return control.call("GET", f"/calls{suffix}")
+    if args.fault_command == "clear":
+        return control.call("DELETE", "/faults")
+    for name in ("error_500", "error_500_after_delivery", "error_429", "timeout"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            raise CliError(f"--{name.replace('_', '-')} is a probability between 0 and 1")
+    return control.call(
+        "PUT",
+        "/faults",
+        {
+            "endpoint": args.endpoint,
+            "error_500": args.error_500,
+            "error_500_after_delivery": args.error_500_after_delivery,
+            "error_429": args.error_429,
+            "timeout": args.timeout,
+            "delay_seconds": args.delay_seconds,
+        },
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        _print(run(args))
+    except CliError as error:
+        print(f"linecrm: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,108 @@
+"""What the emulated LINE platform knows: its channels and its limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Endpoint keys: how calls, rate limits and faults name the Messaging API operations.
+REPLY = "reply"
+PUSH = "push"
+MULTICAST = "multicast"
+BROADCAST = "broadcast"
+NARROWCAST = "narrowcast"
+NARROWCAST_PROGRESS = "narrowcast_progress"
+PROFILE = "profile"
+FOLLOWERS_IDS = "followers_ids"
+QUOTA = "quota"
+QUOTA_CONSUMPTION = "quota_consumption"
+RICHMENU_CREATE = "richmenu_create"
+RICHMENU_GET = "richmenu_get"
+RICHMENU_DELETE = "richmenu_delete"
+RICHMENU_UPLOAD_IMAGE = "richmenu_upload_image"
+RICHMENU_LINK = "richmenu_link"
+RICHMENU_UNLINK = "richmenu_unlink"
+RICHMENU_BULK_LINK = "richmenu_bulk_link"
+RICHMENU_DEFAULT = "richmenu_default"
+RICHMENU_ALIAS = "richmenu_alias"
+AUDIENCE_UPLOAD = "audience_upload"
+LINK_TOKEN = "link_token"
+LOGIN_VERIFY = "login_verify"
+LOGIN_JWKS = "login_jwks"
+
+ENDPOINT_KEYS = (
+    REPLY,
+    PUSH,
+    MULTICAST,
+    BROADCAST,
+    NARROWCAST,
+    NARROWCAST_PROGRESS,
+    PROFILE,
+    FOLLOWERS_IDS,
+    QUOTA,
+    QUOTA_CONSUMPTION,
+    RICHMENU_CREATE,
+    RICHMENU_GET,
+    RICHMENU_DELETE,
+    RICHMENU_UPLOAD_IMAGE,
+    RICHMENU_LINK,
+    RICHMENU_UNLINK,
+    RICHMENU_BULK_LINK,
+    RICHMENU_DEFAULT,
+    RICHMENU_ALIAS,
+    AUDIENCE_UPLOAD,
+    LINK_TOKEN,
+    LOGIN_VERIFY,
+    LOGIN_JWKS,
+)
+ALL_ENDPOINTS = "*"
+
+# Only these accept X-Line-Retry-Key (LINE API reference, "Retry a failed API request").
+RETRY_KEY_ENDPOINTS = frozenset({PUSH, MULTICAST, BROADCAST, NARROWCAST})
+# These count recipients against the monthly quota; reply is free.
+QUOTA_ENDPOINTS = RETRY_KEY_ENDPOINTS
+
+PER_HOUR = 1 / 3600
+
+
+def default_rate_limits() -> dict[str, float]:
+    """LINE's published rate limits, in requests per second."""
+    limits = dict.fromkeys(ENDPOINT_KEYS, 2000.0)
+    limits[MULTICAST] = 200.0
+    limits[BROADCAST] = 60 * PER_HOUR
+    limits[NARROWCAST] = 60 * PER_HOUR
+    return limits
+
+
+@dataclass
+class EmulatedChannel:
+    channel_id: str  # e.g. "2000000001"
+    channel_secret: str  # 32 hex chars
+    channel_access_token: str
+    webhook_url: str | None  # where signed webhooks go
+    bot_user_id: str  # "U" + 32 hex; the webhook ``destination``
+    redelivery: bool = True  # LINE's "webhook redelivery" setting
+
+
+@dataclass
+class EmulatorConfig:
+    channels: list[EmulatedChannel]
+    rate_limits: dict[str, float] = field(default_factory=default_rate_limits)
+    monthly_quota: int = 200_000  # messages: recipients x requests; reply is free
+    # Real LINE waits minutes between redeliveries; short here so tests stay fast.
+    redelivery_delays_seconds: tuple[float, ...] = (1.0, 2.0, 4.0)
+    reply_token_ttl_seconds: float = 60.0
+    retry_key_ttl_seconds: float = 24 * 3600.0
+    # How long a "timeout" fault holds a request: longer than any client timeout.
+    fault_timeout_hold_seconds: float = 35.0
+    webhook_timeout_seconds: float = 10.0
+    # Deliver webhooks and their redeliveries before simulate() returns.
+    synchronous_webhooks: bool = True
+
+    def channel(self, channel_id: str) -> EmulatedChannel | None:
+        return next((c for c in self.channels if c.channel_id == channel_id), None)
+
+    def channel_by_token(self, access_token: str) -> EmulatedChannel | None:
+        return next((c for c in self.channels if c.channel_access_token == access_token), None)
+
+    def rate_limit(self, endpoint: str) -> float:
+        return self.rate_limits.get(endpoint, default_rate_limits().get(endpoint, 2000.0))
