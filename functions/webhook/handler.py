@@ -41,7 +41,7 @@ def _raw_body() -> bytes:
 
 @app.post("/webhook/<channel_id>")
 def receive_webhook(channel_id: str) -> Response[Any]:
-    signature = app.current_event.get_header_value("x-line-signature")
+    signature = app.current_event.headers.get("x-line-signature")
     summary = container().webhook_receiver.receive(channel_id, _raw_body(), signature)
     metrics.add_metric(name="WebhookEventsApplied", unit="Count", value=summary.applied)
     metrics.add_metric(name="WebhookEventsDuplicate", unit="Count", value=summary.duplicates)
@@ -58,6 +58,7 @@ def _register_error_handlers() -> None:
     @app.exception_handler(WebhookRejected)
     def rejected(error: WebhookRejected) -> Response[Any]:
         logger.info("webhook rejected", extra={"status": error.status, "reason": error.reason})
+        metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
         return _json(error.status, {"message": error.reason})
 
     @app.exception_handler(Exception)

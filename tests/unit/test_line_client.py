@@ -101,7 +101,9 @@ def test_409_with_accepted_request_id_means_sent_before() -> None:
 
 
 def test_400_is_rejected_at_once_with_lines_details() -> None:
-    body = '{"message":"The request body has 1 error(s)","details":[{"property":"messages[0].text"}]}'
+    body = (
+        '{"message":"The request body has 1 error(s)","details":[{"property":"messages[0].text"}]}'
+    )
     api = FakeApi([api_error(400, body)])
     client, _ = make_client(api)
     with pytest.raises(LineRequestRejected, match=r"messages\[0\]\.text"):

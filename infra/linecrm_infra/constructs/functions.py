@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -42,6 +42,12 @@ class Functions(Construct):
     def function(self, definition: resources.FunctionDefinition) -> lambda_.Function:
         return self.functions[definition.name]
 
+    def acknowledge_policy_finding(
+        self, definition: resources.FunctionDefinition, finding_id: str, reason: str
+    ) -> None:
+        """Acknowledge a cdk-nag finding on the function role's policy, with its reason."""
+        _acknowledge_on_role_policy(self.function(definition), finding_id, reason)
+
     def _function(
         self, definition: resources.FunctionDefinition, environment: Mapping[str, str]
     ) -> lambda_.Function:
@@ -59,7 +65,7 @@ class Functions(Construct):
             description=f"linecrm {definition.name} function",
         )
         log_group.grant_write(role)
-        return lambda_.Function(
+        function = lambda_.Function(
             self,
             construct_id,
             description=definition.description,
@@ -77,3 +83,25 @@ class Functions(Construct):
             role=role,
             environment=dict(environment),
         )
+        Validations.of(function).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-L1",
+                reason=(
+                    f"Python {constants.LAYER_PYTHON_VERSION} is what the layer's wheels and the "
+                    "tests target; a newer runtime is a deliberate, tested upgrade"
+                ),
+            )
+        )
+        _acknowledge_on_role_policy(
+            function,
+            "AwsSolutions-IAM5[Resource::*]",
+            f"{definition.name} traces to X-Ray, whose PutTraceSegments/PutTelemetryRecords take no resource ARN",
+        )
+        return function
+
+
+def _acknowledge_on_role_policy(function: lambda_.Function, finding_id: str, reason: str) -> None:
+    role = function.role
+    assert isinstance(role, iam.Role)
+    policy = role.node.find_child("DefaultPolicy")
+    Validations.of(policy).acknowledge(Acknowledgment(id=finding_id, reason=reason))

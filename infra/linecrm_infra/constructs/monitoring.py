@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_lambda as lambda_
@@ -25,15 +25,6 @@ class Monitoring(Construct):
         self.topic: sns.Topic | None = None
         if alarm_email:
             self.topic = sns.Topic(self, "AlarmTopic", enforce_ssl=True)
-            Validations.of(self.topic).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions-SNS2",
-                    reason=(
-                        "CloudWatch alarms cannot publish to a topic encrypted with the AWS "
-                        "managed SNS key; alarm texts carry no customer data"
-                    ),
-                )
-            )
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         self.alarms: list[cloudwatch.Alarm] = []
 

@@ -31,6 +31,11 @@ class Scheduling(Construct):
             resource="schedule",
             resource_name=f"{resources.SCHEDULE_GROUP_NAME}/*",
         )
+        # How cdk-nag prints that pattern in a finding id (tokens as <Pseudo::Param>).
+        self.schedule_arn_pattern_for_nag = (
+            "arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:"
+            f"schedule/{resources.SCHEDULE_GROUP_NAME}/*"
+        )
         self.target_role = iam.Role(
             self,
             "TargetRole",

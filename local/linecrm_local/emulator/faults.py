@@ -33,7 +33,12 @@ class FaultSpec:
     rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        probabilities = (self.error_500, self.error_500_after_delivery, self.error_429, self.timeout)
+        probabilities = (
+            self.error_500,
+            self.error_500_after_delivery,
+            self.error_429,
+            self.timeout,
+        )
         if any(not 0.0 <= p <= 1.0 for p in probabilities) or sum(probabilities) > 1.0 + 1e-9:
             raise InvalidFault("probabilities must be within 0..1 and add up to at most 1")
         if self.delay_seconds < 0:

@@ -21,9 +21,7 @@ MSG_INVALID_REPLY_TOKEN = "Invalid reply token"
 MSG_INTERNAL_ERROR = "Internal server error"
 
 
-def json_response(
-    body: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
         json.dumps(body, ensure_ascii=False),
         status=status,

@@ -93,7 +93,9 @@ def _with_discriminator_dispatch(schemas: dict[str, Any]) -> dict[str, Any]:
         and "discriminator" in schema
         and not {"oneOf", "anyOf"} & schema.keys()
     }
-    targets = {SCHEMA_REF_PREFIX + name: SCHEMA_REF_PREFIX + name + DISPATCH_SUFFIX for name in bases}
+    targets = {
+        SCHEMA_REF_PREFIX + name: SCHEMA_REF_PREFIX + name + DISPATCH_SUFFIX for name in bases
+    }
     # A subtype's ``allOf: [{$ref: Base}, ...]`` must keep pointing at the plain base,
     # or validating the subtype would dispatch back to itself forever.
     keep: set[int] = set()

@@ -1,0 +1,247 @@
+"""``LinecrmStack``: the constructs of each concern, wired with least privilege."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda_event_sources as event_sources
+from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
+from linecrm import resources
+from linecrm.resources import Env
+
+from linecrm_infra import constants
+from linecrm_infra.constructs.api import HttpApi
+from linecrm_infra.constructs.data import DataTables
+from linecrm_infra.constructs.delivery import DeliveryQueues
+from linecrm_infra.constructs.functions import Functions
+from linecrm_infra.constructs.monitoring import Monitoring
+from linecrm_infra.constructs.scheduling import Scheduling
+from linecrm_infra.constructs.secrets import ChannelSecrets, parse_channel_ids
+
+
+@dataclass(frozen=True)
+class FunctionAccess:
+    """What one function may touch; its grants and environment both follow from this."""
+
+    function: resources.FunctionDefinition
+    tables: tuple[resources.TableDefinition, ...]
+    sends_to: tuple[resources.QueueDefinition, ...] = ()
+    reads_channel_secrets: bool = False
+    manages_schedules: bool = False
+
+
+FUNCTION_ACCESS = (
+    FunctionAccess(
+        resources.WEBHOOK_FUNCTION,
+        tables=(resources.MAIN_TABLE, resources.IDEMPOTENCY_TABLE),
+        sends_to=(resources.SEND_QUEUE,),
+        reads_channel_secrets=True,
+        manages_schedules=True,
+    ),
+    FunctionAccess(
+        resources.SCHEDULER_FUNCTION,
+        tables=(resources.MAIN_TABLE,),
+        sends_to=(resources.SEND_QUEUE,),
+        manages_schedules=True,
+    ),
+    # Consumes the send queue: the SQS event source grants that.
+    FunctionAccess(
+        resources.SENDER_FUNCTION, tables=(resources.MAIN_TABLE,), reads_channel_secrets=True
+    ),
+    FunctionAccess(
+        resources.LIFF_LOGIN_FUNCTION, tables=(resources.MAIN_TABLE,), reads_channel_secrets=True
+    ),
+)
+
+TABLE_NAME_ENV = {
+    resources.MAIN_TABLE.logical_id: Env.TABLE_NAME,
+    resources.IDEMPOTENCY_TABLE.logical_id: Env.IDEMPOTENCY_TABLE_NAME,
+}
+QUEUE_URL_ENV = {resources.SEND_QUEUE.logical_id: Env.SEND_QUEUE_URL}
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Deploy-time choices, from CDK context (``cdk deploy -c key=value``)."""
+
+    channel_ids: tuple[str, ...]
+    alarm_email: str | None
+    line_api_base_url: str
+    line_data_api_base_url: str
+    line_login_base_url: str
+
+    @classmethod
+    def from_context(cls, scope: Construct) -> StackSettings:
+        def context(key: str, default: str) -> str:
+            value = scope.node.try_get_context(key)
+            return str(value) if value else default
+
+        return cls(
+            channel_ids=parse_channel_ids(
+                context(constants.CONTEXT_CHANNEL_IDS, constants.DEFAULT_CHANNEL_IDS)
+            ),
+            alarm_email=context(constants.CONTEXT_ALARM_EMAIL, "") or None,
+            line_api_base_url=context(
+                constants.CONTEXT_LINE_API_BASE_URL, constants.DEFAULT_LINE_API_BASE_URL
+            ),
+            line_data_api_base_url=context(
+                constants.CONTEXT_LINE_DATA_API_BASE_URL, constants.DEFAULT_LINE_DATA_API_BASE_URL
+            ),
+            line_login_base_url=context(
+                constants.CONTEXT_LINE_LOGIN_BASE_URL, constants.DEFAULT_LINE_LOGIN_BASE_URL
+            ),
+        )
+
+
+class LinecrmStack(cdk.Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: StackSettings, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.data = DataTables(self, "Data")
+        self.delivery = DeliveryQueues(self, "Delivery")
+        self.scheduling = Scheduling(self, "Scheduling")
+        self.channel_secrets = ChannelSecrets(self, "ChannelSecrets", settings.channel_ids)
+        self.functions = Functions(
+            self,
+            "Functions",
+            common_environment={
+                Env.CHANNEL_SECRET_PREFIX: resources.CHANNEL_SECRET_PREFIX,
+                Env.LINE_API_BASE_URL: settings.line_api_base_url,
+                Env.LINE_DATA_API_BASE_URL: settings.line_data_api_base_url,
+                Env.LINE_LOGIN_BASE_URL: settings.line_login_base_url,
+            },
+        )
+        for access in FUNCTION_ACCESS:
+            self._grant(access)
+        self._connect_queue_consumers()
+        schedule_target = self.functions.function(resources.SCHEDULE_TARGET)
+        self.scheduling.allow_schedules_to_invoke(schedule_target)
+        self.api = HttpApi(self, "Http", functions=self.functions.functions)
+        self.monitoring = Monitoring(self, "Monitoring", alarm_email=settings.alarm_email)
+        self._add_alarms()
+        self._add_outputs()
+        for key, value in resources.DEFAULTS.tags.items():
+            cdk.Tags.of(self).add(key, value)
+
+    def _grant(self, access: FunctionAccess) -> None:
+        function = self.functions.function(access.function)
+        for table_definition in access.tables:
+            table = self.data.table(table_definition)
+            table.grant_read_write_data(function)
+            function.add_environment(TABLE_NAME_ENV[table_definition.logical_id], table.table_name)
+            if table_definition.global_indexes:
+                self.functions.acknowledge_policy_finding(
+                    access.function,
+                    f"AwsSolutions-IAM5[Resource::<{self._table_logical_id(table)}.Arn>/index/*]",
+                    f"{access.function.name} queries the table's GSIs; CDK's grant covers this table's indexes only",
+                )
+        for queue_definition in access.sends_to:
+            queue = self.delivery.pair(queue_definition).queue
+            queue.grant_send_messages(function)
+            function.add_environment(QUEUE_URL_ENV[queue_definition.logical_id], queue.queue_url)
+        if access.reads_channel_secrets:
+            for secret in self.channel_secrets.secrets.values():
+                secret.grant_read(function)
+        if access.manages_schedules:
+            self.scheduling.grant_schedule_management(function)
+            self.functions.acknowledge_policy_finding(
+                access.function,
+                f"AwsSolutions-IAM5[Resource::{self.scheduling.schedule_arn_pattern_for_nag}]",
+                f"{access.function.name}: schedule names are made per enrollment at run time; the grant is limited to "
+                "linecrm's own schedule group",
+            )
+            function.add_environment(Env.SCHEDULE_GROUP_NAME, resources.SCHEDULE_GROUP_NAME)
+            function.add_environment(Env.SCHEDULER_ROLE_ARN, self.scheduling.target_role.role_arn)
+            # The scheduler function targets itself via context.invoked_function_arn: its
+            # own ARN in its environment would be a circular reference.
+            if access.function != resources.SCHEDULE_TARGET:
+                function.add_environment(
+                    Env.SCHEDULER_TARGET_ARN,
+                    self.functions.function(resources.SCHEDULE_TARGET).function_arn,
+                )
+
+    def _connect_queue_consumers(self) -> None:
+        for pair in self.delivery.pairs.values():
+            definition = pair.definition
+            consumer = self.functions.function(definition.consumer)
+            consumer.add_event_source(
+                event_sources.SqsEventSource(
+                    pair.queue,
+                    batch_size=definition.batch_size,
+                    max_batching_window=cdk.Duration.seconds(
+                        definition.max_batching_window_seconds
+                    ),
+                    max_concurrency=definition.max_concurrency,
+                    report_batch_item_failures=True,
+                )
+            )
+            # The consumer delays a retry with ChangeMessageVisibility (granted by the
+            # event source), which needs the queue's URL.
+            consumer.add_environment(QUEUE_URL_ENV[definition.logical_id], pair.queue.queue_url)
+
+    def _add_alarms(self) -> None:
+        for pair in self.delivery.pairs.values():
+            self.monitoring.alarm_on_dead_letters(
+                f"{pair.definition.logical_id}DeadLetters", pair.dead_letter_queue
+            )
+        self.monitoring.alarm_on_function_errors(self.functions.functions.items())
+        self.monitoring.alarm_on_throttles(
+            "SenderThrottles", self.functions.function(resources.SENDER_FUNCTION)
+        )
+
+    def _table_logical_id(self, table: Construct) -> str:
+        cfn = table.node.default_child
+        assert isinstance(cfn, cdk.CfnElement)
+        return str(self.resolve(self.get_logical_id(cfn)))
+
+    def _add_outputs(self) -> None:
+        outputs: dict[str, tuple[str, str]] = {
+            "ApiUrl": (self.api.url, "HTTP API base URL"),
+            "WebhookUrlTemplate": (
+                f"{self.api.url}webhook/<channelId>",
+                "Webhook URL for the LINE Developers console; replace <channelId>",
+            ),
+        }
+        for logical_id, table in self.data.tables.items():
+            outputs[f"{logical_id}TableName"] = (table.table_name, f"{logical_id} table")
+        for logical_id, pair in self.delivery.pairs.items():
+            outputs[f"{logical_id}Url"] = (pair.queue.queue_url, f"{logical_id} URL")
+            outputs[f"{logical_id}DlqUrl"] = (
+                pair.dead_letter_queue.queue_url,
+                f"{logical_id} dead-letter queue URL",
+            )
+        for channel_id, secret in self.channel_secrets.secrets.items():
+            outputs[f"ChannelSecretName{_output_safe(channel_id)}"] = (
+                secret.secret_name,
+                f"Secret holding LINE channel {channel_id}'s secret and access token",
+            )
+        for output_id, (value, description) in outputs.items():
+            cdk.CfnOutput(self, output_id, value=value, description=description)
+
+
+def _output_safe(channel_id: str) -> str:
+    return "".join(character for character in channel_id if character.isalnum())
+
+
+def build_app(context: Mapping[str, Any] | None = None, *, nag: bool = True) -> cdk.App:
+    """The CDK app with ``LinecrmStack``; with ``nag``, AwsSolutions checks run on synth."""
+    # The CLI passes cdk.json's context itself; tests get the same feature flags here.
+    # Context from the CLI (-c) takes precedence over these values.
+    cdk_json = json.loads((constants.REPO_ROOT / "cdk.json").read_text())
+    app = cdk.App(context={**cdk_json.get("context", {}), **(context or {})})
+    LinecrmStack(
+        app,
+        constants.STACK_ID,
+        stack_name=constants.STACK_NAME,
+        description="linecrm: CRM and marketing automation for LINE Official Accounts",
+        settings=StackSettings.from_context(app),
+    )
+    if nag:
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app

@@ -1,0 +1,170 @@
+"""Create linecrm's AWS resources from ``linecrm.resources`` on any endpoint (moto).
+
+Used by the local stack (against moto's server) and by unit tests (``mock_aws``), so
+local tables, queues, schedule group and secrets are exactly what the CDK stack
+defines: both read the same definitions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from linecrm import resources
+from linecrm.resources import Env
+
+LOCAL_ACCOUNT_ID = "123456789012"
+
+
+@dataclass(frozen=True)
+class ChannelSecret:
+    channel_id: str
+    channel_secret: str
+    channel_access_token: str
+
+
+@dataclass
+class ProvisionedResources:
+    region: str
+    table_names: dict[str, str] = field(default_factory=dict)  # logical id -> name
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    queue_arns: dict[str, str] = field(default_factory=dict)
+    dlq_urls: dict[str, str] = field(default_factory=dict)
+    schedule_group_name: str = resources.SCHEDULE_GROUP_NAME
+    scheduler_role_arn: str = ""
+    scheduler_target_arn: str = ""
+
+    def function_environment(self) -> dict[str, str]:
+        """Every ``resources.Env`` variable the handlers read about AWS resources."""
+        return {
+            Env.TABLE_NAME: self.table_names[resources.MAIN_TABLE.logical_id],
+            Env.IDEMPOTENCY_TABLE_NAME: self.table_names[resources.IDEMPOTENCY_TABLE.logical_id],
+            Env.SEND_QUEUE_URL: self.queue_urls[resources.SEND_QUEUE.logical_id],
+            Env.SCHEDULE_GROUP_NAME: self.schedule_group_name,
+            Env.SCHEDULER_ROLE_ARN: self.scheduler_role_arn,
+            Env.SCHEDULER_TARGET_ARN: self.scheduler_target_arn,
+            Env.CHANNEL_SECRET_PREFIX: resources.CHANNEL_SECRET_PREFIX,
+        }
+
+
+def local_function_arn(region: str, function: resources.FunctionDefinition) -> str:
+    return (
+        f"arn:aws:lambda:{region}:{LOCAL_ACCOUNT_ID}:function:{resources.APP_NAME}-{function.name}"
+    )
+
+
+def provision(
+    session: Any,
+    channels: list[ChannelSecret],
+    *,
+    visibility_timeout_override: int | None = None,
+) -> ProvisionedResources:
+    """Create every table, queue (+DLQ), the schedule group, its role and channel secrets."""
+    region = session.region_name or resources.DEFAULT_REGION
+    created = ProvisionedResources(region=region)
+    dynamodb = session.client("dynamodb", region_name=region)
+    for table in resources.TABLES:
+        created.table_names[table.logical_id] = _create_table(dynamodb, table)
+
+    sqs = session.client("sqs", region_name=region)
+    for queue in resources.QUEUES:
+        dlq_url = sqs.create_queue(
+            QueueName=queue.local_dlq_name,
+            Attributes={"MessageRetentionPeriod": str(queue.dlq_retention_days * 86400)},
+        )["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        visibility = visibility_timeout_override or queue.visibility_timeout_seconds
+        url = sqs.create_queue(
+            QueueName=queue.local_name,
+            Attributes={
+                "VisibilityTimeout": str(visibility),
+                "MessageRetentionPeriod": str(queue.retention_days * 86400),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}
+                ),
+            },
+        )["QueueUrl"]
+        created.queue_urls[queue.logical_id] = url
+        created.queue_arns[queue.logical_id] = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        created.dlq_urls[queue.logical_id] = dlq_url
+
+    scheduler = session.client("scheduler", region_name=region)
+    scheduler.create_schedule_group(Name=resources.SCHEDULE_GROUP_NAME)
+    iam = session.client("iam", region_name=region)
+    role = iam.create_role(
+        RoleName=f"{resources.APP_NAME}-scheduler-invoke",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "scheduler.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
+    created.scheduler_role_arn = role["Role"]["Arn"]
+    created.scheduler_target_arn = local_function_arn(region, resources.SCHEDULE_TARGET)
+
+    secrets = session.client("secretsmanager", region_name=region)
+    for channel in channels:
+        secrets.create_secret(
+            Name=f"{resources.CHANNEL_SECRET_PREFIX}{channel.channel_id}",
+            SecretString=json.dumps(
+                {
+                    "channel_secret": channel.channel_secret,
+                    "channel_access_token": channel.channel_access_token,
+                }
+            ),
+        )
+    return created
+
+
+def _create_table(dynamodb: Any, table: resources.TableDefinition) -> str:
+    keys = [table.partition_key] + ([table.sort_key] if table.sort_key else [])
+    attributes = {key.name: key.type for key in keys}
+    for index in table.global_indexes:
+        for key in (index.partition_key, index.sort_key):
+            if key is not None:
+                attributes[key.name] = key.type
+    request: dict[str, Any] = {
+        "TableName": table.local_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": kind} for name, kind in attributes.items()
+        ],
+        "KeySchema": _key_schema(table.partition_key, table.sort_key),
+    }
+    if table.global_indexes:
+        request["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": _key_schema(index.partition_key, index.sort_key),
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in table.global_indexes
+        ]
+    dynamodb.create_table(**request)
+    if table.ttl_attribute:
+        dynamodb.update_time_to_live(
+            TableName=table.local_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+        )
+    return table.local_name
+
+
+def _key_schema(
+    partition: resources.KeyAttribute, sort: resources.KeyAttribute | None
+) -> list[dict[str, str]]:
+    schema = [{"AttributeName": partition.name, "KeyType": "HASH"}]
+    if sort is not None:
+        schema.append({"AttributeName": sort.name, "KeyType": "RANGE"})
+    return schema

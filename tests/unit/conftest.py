@@ -1,0 +1,85 @@
+"""Unit tests: moto in-process (mock_aws) and fakes; no network at all."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from linecrm_local.provision import ChannelSecret, ProvisionedResources, provision
+from tests.support.lambda_support import FakeLambdaContext, http_event
+from tests.support.signing import sign
+
+CHANNEL_ID = "1650000000"
+CHANNEL_SECRET = "0123456789abcdef0123456789abcdef"
+ACCESS_TOKEN = "unit-test-access-token"
+WELCOME = [{"type": "text", "text": "友だち追加ありがとうございます！"}]
+
+
+@dataclass
+class AwsWorld:
+    session: Any
+    resources: ProvisionedResources
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service)
+
+    def queued_messages(self) -> list[dict[str, Any]]:
+        sqs = self.client("sqs")
+        url = next(iter(self.resources.queue_urls.values()))
+        found: list[dict[str, Any]] = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return found
+            found.extend(json.loads(m["Body"]) for m in batch)
+
+    def main_items(self) -> list[dict[str, Any]]:
+        table = self.resources.table_names["Main"]
+        return self.client("dynamodb").scan(TableName=table)["Items"]
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsWorld]:
+    with mock_aws():
+        session = boto3.session.Session(region_name="ap-northeast-1")
+        created = provision(session, [ChannelSecret(CHANNEL_ID, CHANNEL_SECRET, ACCESS_TOKEN)])
+        for name, value in created.function_environment().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("LINECRM_SEND_RETRY_BASE_SECONDS", "0")
+        yield AwsWorld(session, created)
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+def webhook_request(
+    body: bytes | str,
+    *,
+    channel_id: str = CHANNEL_ID,
+    secret: str | None = CHANNEL_SECRET,
+    signature: str | None = None,
+) -> dict[str, Any]:
+    raw = body.encode() if isinstance(body, str) else body
+    headers = {"content-type": "application/json"}
+    if signature is not None:
+        headers["x-line-signature"] = signature
+    elif secret is not None:
+        headers["x-line-signature"] = sign(secret, raw)
+    return http_event(
+        "POST",
+        f"/webhook/{channel_id}",
+        route="/webhook/{channel_id}",
+        body=raw,
+        headers=headers,
+        path_parameters={"channel_id": channel_id},
+        base64_body=os.environ.get("LINECRM_TEST_BASE64_BODIES") == "1",
+    )

@@ -1,0 +1,181 @@
+"""The webhook handler end to end on moto: authenticate, parse, apply once, queue."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from linecrm.repositories.channel_settings import ChannelSettingsRepository
+from linecrm_local.aws_calls import count_aws_calls
+from tests.support.lambda_support import load_handler, response_json
+from tests.support.signing import line_event, sign, webhook_body
+from tests.unit.conftest import CHANNEL_ID, CHANNEL_SECRET, WELCOME, AwsWorld, webhook_request
+
+USER = "U" + "a" * 32
+
+
+@pytest.fixture
+def webhook(aws: AwsWorld) -> Any:
+    ChannelSettingsRepository(
+        aws.client("dynamodb"), aws.resources.table_names["Main"]
+    ).set_welcome_messages(CHANNEL_ID, WELCOME)
+    return load_handler("webhook")
+
+
+def invoke(webhook: Any, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    response: dict[str, Any] = webhook.lambda_handler(event, context)
+    return response
+
+
+def state_items(aws: AwsWorld) -> list[dict[str, Any]]:
+    """Everything in the main table but the channel settings the fixture wrote."""
+    return [i for i in aws.main_items() if i["sk"]["S"] != "SETTINGS"]
+
+
+def friend_items(aws: AwsWorld) -> list[dict[str, Any]]:
+    return [i for i in aws.main_items() if i["sk"]["S"] == "PROFILE"]
+
+
+def test_verification_request_with_no_events_answers_200(webhook, aws, lambda_context) -> None:
+    response = invoke(webhook, webhook_request(webhook_body()), lambda_context)
+    assert response["statusCode"] == 200
+    assert state_items(aws) == []
+
+
+def test_follow_creates_friend_and_queues_welcome_once(webhook, aws, lambda_context) -> None:
+    follow = line_event("follow", USER)
+    response = invoke(webhook, webhook_request(webhook_body(follow)), lambda_context)
+    assert response["statusCode"] == 200
+    assert response_json(response)["applied"] == 1
+
+    friends = friend_items(aws)
+    assert len(friends) == 1
+    assert friends[0]["status"]["S"] == "active"
+    assert friends[0]["user_id"]["S"] == USER
+
+    queued = aws.queued_messages()
+    assert len(queued) == 1
+    assert queued[0]["to"] == [USER]
+    assert queued[0]["messages"] == WELCOME
+    assert queued[0]["cause"] == "welcome"
+
+
+def test_redelivered_event_is_applied_once(webhook, aws, lambda_context) -> None:
+    follow = line_event("follow", USER)
+    first = invoke(webhook, webhook_request(webhook_body(follow)), lambda_context)
+    redelivered = {**follow, "deliveryContext": {"isRedelivery": True}}
+    results = [
+        invoke(webhook, webhook_request(webhook_body(redelivered)), lambda_context)
+        for _ in range(3)
+    ]
+    assert response_json(first)["applied"] == 1
+    assert all(response_json(r) == {"applied": 0, "duplicates": 1, "skipped": 0} for r in results)
+    assert len(aws.queued_messages()) == 1
+
+
+def test_unfollow_marks_blocked_and_keeps_the_friend(webhook, aws, lambda_context) -> None:
+    invoke(webhook, webhook_request(webhook_body(line_event("follow", USER))), lambda_context)
+    invoke(webhook, webhook_request(webhook_body(line_event("unfollow", USER))), lambda_context)
+    (friend,) = friend_items(aws)
+    assert friend["status"]["S"] == "blocked"
+    assert "blocked_at" in friend
+    assert "first_followed_at" in friend
+
+
+def test_standby_follow_records_but_sends_nothing(webhook, aws, lambda_context) -> None:
+    follow = line_event("follow", USER, mode="standby")
+    invoke(webhook, webhook_request(webhook_body(follow)), lambda_context)
+    assert len(friend_items(aws)) == 1
+    assert aws.queued_messages() == []
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [None, "", "garbage", sign("another-secret-of-another-channel", b"{}")],
+)
+def test_bad_signature_is_401_with_no_state_change(webhook, aws, lambda_context, signature) -> None:
+    body = webhook_body(line_event("follow", USER))
+    event = webhook_request(body, secret=None, signature=signature)
+    response = invoke(webhook, event, lambda_context)
+    assert response["statusCode"] == 401
+    assert state_items(aws) == []
+    assert aws.queued_messages() == []
+
+
+def test_unknown_channel_is_401(webhook, aws, lambda_context) -> None:
+    body = webhook_body(line_event("follow", USER))
+    response = invoke(webhook, webhook_request(body, channel_id="9999999999"), lambda_context)
+    assert response["statusCode"] == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe\xfa", "not valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"destination": "U1", "events": {}}', "events"),
+        (b'{"events": []}', "destination"),
+    ],
+)
+def test_malformed_bodies_are_400_with_a_reason(webhook, aws, lambda_context, body, reason) -> None:
+    response = invoke(webhook, webhook_request(body), lambda_context)
+    assert response["statusCode"] == 400
+    assert reason in response_json(response)["message"]
+
+
+def test_base64_encoded_body_is_verified_over_decoded_bytes(
+    webhook, aws, lambda_context, monkeypatch
+) -> None:
+    monkeypatch.setenv("LINECRM_TEST_BASE64_BODIES", "1")
+    body = webhook_body(
+        line_event("message", USER, message={"type": "text", "id": "1", "text": "あ"})
+    )
+    response = invoke(webhook, webhook_request(body), lambda_context)
+    assert response["statusCode"] == 200
+    assert response_json(response)["applied"] == 1
+
+
+def test_malformed_and_unknown_events_are_skipped_not_fatal(webhook, aws, lambda_context) -> None:
+    good = line_event("follow", USER)
+    unknown = line_event("someFutureEvent", USER)
+    body = json.dumps(
+        {"destination": "U0", "events": ["not an object", {"type": "message"}, unknown, good]}
+    ).encode()
+    response = invoke(webhook, webhook_request(body), lambda_context)
+    assert response["statusCode"] == 200
+    assert response_json(response) == {"applied": 2, "duplicates": 0, "skipped": 2}
+    assert len(friend_items(aws)) == 1
+
+
+def test_text_message_without_rule_match_costs_at_most_4_dynamodb_calls(
+    webhook, aws, lambda_context
+) -> None:
+    invoke(webhook, webhook_request(webhook_body(line_event("follow", USER))), lambda_context)
+    text = line_event("message", USER, message={"type": "text", "id": "1", "text": "hello"})
+    request = webhook_request(webhook_body(text))
+    with count_aws_calls() as calls:
+        response = invoke(webhook, request, lambda_context)
+    assert response["statusCode"] == 200
+    assert calls.count("dynamodb") <= 4, calls.by_operation()
+    assert calls.count("sqs") == 0
+
+
+def test_aws_failure_answers_503_and_the_redelivery_applies_it(
+    webhook, aws, lambda_context, monkeypatch
+) -> None:
+    follow = line_event("follow", USER)
+    missing = "https://sqs.ap-northeast-1.amazonaws.com/123456789012/missing"
+    monkeypatch.setenv("LINECRM_SEND_QUEUE_URL", missing)
+    broken = load_handler("webhook")
+    response = invoke(broken, webhook_request(webhook_body(follow)), lambda_context)
+    assert response["statusCode"] == 503
+
+    # The failed event was not marked applied: LINE's redelivery applies it once.
+    monkeypatch.setenv("LINECRM_SEND_QUEUE_URL", aws.resources.queue_urls["SendQueue"])
+    redelivered = {**follow, "deliveryContext": {"isRedelivery": True}}
+    response = invoke(webhook, webhook_request(webhook_body(redelivered)), lambda_context)
+    assert response_json(response)["applied"] == 1
+    assert len(aws.queued_messages()) == 1
