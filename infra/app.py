@@ -8,7 +8,7 @@ from pathlib import Path
 # `infra/` holds the linecrm_infra package; make it importable from any working dir.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from linecrm_infra.stack import build_app  # noqa: E402
+from linecrm_infra.stack import build_app
 
 if __name__ == "__main__":
     build_app().synth()

@@ -9,7 +9,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from linecrm.channels import UnknownChannel
 from linecrm.line.login import IdTokenRejected, LineLoginVerifier, LoginServiceUnavailable
-from linecrm.observability import logger, metrics, tracer
+from linecrm.observability import logger, metrics
+from linecrm.tracing import tracer
 from linecrm.wiring import Container
 from pydantic import BaseModel, ConfigDict, Field
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from linecrm.models.jobs import ScheduledSend
-from linecrm.observability import logger, metrics, tracer
+from linecrm.observability import logger, metrics
+from linecrm.tracing import tracer
 from linecrm.wiring import Container
 from pydantic import ValidationError
 

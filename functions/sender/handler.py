@@ -14,7 +14,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from linecrm.delivery.sender import SendFailedRetryable
 from linecrm.models.send import SendRequest
-from linecrm.observability import logger, metrics, tracer
+from linecrm.observability import logger, metrics
+from linecrm.tracing import tracer
 from linecrm.resources import SEND_QUEUE
 from linecrm.wiring import Container
 

@@ -1,4 +1,8 @@
-"""LINE webhook: POST /webhook/{channel_id}. Verify, dedupe, apply, answer within 2 s."""
+"""LINE webhook: POST /webhook/{channel_id}. Verify, dedupe, apply, answer within 2 s.
+
+No Powertools Tracer here on purpose (see ``linecrm.tracing``): Lambda's active tracing
+records the invocation, and the cold start stays short.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from linecrm.observability import logger, metrics, tracer
+from linecrm.observability import logger, metrics
 from linecrm.wiring import Container
 
 app = APIGatewayHttpResolver()
@@ -74,7 +78,6 @@ _register_error_handlers()
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     container().idempotency_config.register_lambda_context(context)

@@ -55,7 +55,8 @@ DEFAULT_LINE_API_BASE_URL = "https://api.line.me"
 DEFAULT_LINE_DATA_API_BASE_URL = "https://api-data.line.me"
 DEFAULT_LINE_LOGIN_BASE_URL = "https://api.line.me"
 
-# Placeholder channel credentials; the operator puts the real ones after deploy.
-CHANNEL_SECRET_GENERATED_KEY = "channel_secret"
-CHANNEL_SECRET_TEMPLATE_KEY = "channel_access_token"
-CHANNEL_SECRET_PLACEHOLDER = "REPLACE_ME"
+# Placeholder channel credentials (the JSON fields of resources.CHANNEL_SECRET_PREFIX
+# secrets); the operator puts the real ones after deploy.
+CHANNEL_CREDENTIALS_GENERATED_FIELD = "channel_secret"
+CHANNEL_CREDENTIALS_TEMPLATE_FIELD = "channel_access_token"
+CHANNEL_CREDENTIALS_PLACEHOLDER = "REPLACE_ME"

@@ -139,7 +139,8 @@ class LinecrmStack(cdk.Stack):
                 self.functions.acknowledge_policy_finding(
                     access.function,
                     f"AwsSolutions-IAM5[Resource::<{self._table_logical_id(table)}.Arn>/index/*]",
-                    f"{access.function.name} queries the table's GSIs; CDK's grant covers this table's indexes only",
+                    f"{access.function.name} queries the table's GSIs; the grant covers this "
+                    "table's indexes only",
                 )
         for queue_definition in access.sends_to:
             queue = self.delivery.pair(queue_definition).queue
@@ -153,8 +154,8 @@ class LinecrmStack(cdk.Stack):
             self.functions.acknowledge_policy_finding(
                 access.function,
                 f"AwsSolutions-IAM5[Resource::{self.scheduling.schedule_arn_pattern_for_nag}]",
-                f"{access.function.name}: schedule names are made per enrollment at run time; the grant is limited to "
-                "linecrm's own schedule group",
+                f"{access.function.name}: schedule names are made per enrollment at run "
+                "time; the grant is limited to linecrm's own schedule group",
             )
             function.add_environment(Env.SCHEDULE_GROUP_NAME, resources.SCHEDULE_GROUP_NAME)
             function.add_environment(Env.SCHEDULER_ROLE_ARN, self.scheduling.target_role.role_arn)

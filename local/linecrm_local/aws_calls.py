@@ -89,3 +89,8 @@ def count_aws_calls() -> Iterator[AwsCallCounter]:
         yield counter
     finally:
         _active.remove(counter)
+
+
+# Hook sessions from the moment this module is imported, so clients created before the
+# first count (a warm container's) are counted too.
+_install()

@@ -1,10 +1,13 @@
-"""The demo channel the local stack starts with: fixed values so users can copy them."""
+"""The demo channel the local stack starts with: fixed values so users can copy them.
+
+These are public, local-only credentials of an emulated channel (hence the noqa).
+"""
 
 from __future__ import annotations
 
 DEMO_CHANNEL_ID = "2000000001"
-DEMO_CHANNEL_SECRET = "0123456789abcdef0123456789abcdef"  # 32 hex chars, like LINE's
-DEMO_CHANNEL_ACCESS_TOKEN = "linecrm-local-demo-channel-access-token"
+DEMO_CHANNEL_SECRET = "0123456789abcdef0123456789abcdef"  # noqa: S105 - 32 hex chars like LINE's
+DEMO_CHANNEL_ACCESS_TOKEN = "linecrm-local-demo-channel-access-token"  # noqa: S105
 DEMO_BOT_USER_ID = "U" + "d" * 32
 # Bearer token for routes that are IAM-authorized on AWS (the admin API), locally.
-DEMO_ADMIN_TOKEN = "linecrm-local-admin-token"
+DEMO_ADMIN_TOKEN = "linecrm-local-admin-token"  # noqa: S105

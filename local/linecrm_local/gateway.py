@@ -21,13 +21,14 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
-from werkzeug.wrappers import Request
-
 from linecrm import resources
 from linecrm.resources import Route
+from werkzeug.wrappers import Request
+
 from linecrm_local.lambda_runtime import LocalFunctions
 from linecrm_local.provision import LOCAL_ACCOUNT_ID
 from linecrm_local.serving import BackgroundWsgiServer, bind_listening_socket
@@ -375,8 +376,6 @@ def _copy(response: HttpResponse) -> HttpResponse:
 
 
 def _reason(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -24,6 +24,7 @@ from typing import Any
 
 from linecrm import resources
 from linecrm.resources import FunctionDefinition
+
 from linecrm_local.provision import local_function_arn
 
 logger = logging.getLogger(__name__)
@@ -125,7 +126,9 @@ class LocalFunctions:
         except Exception:
             with self._lock:
                 self._errors[definition.name] += 1
-            logger.exception("function %s raised (request %s)", definition.name, context.aws_request_id)
+            logger.exception(
+                "function %s raised (request %s)", definition.name, context.aws_request_id
+            )
             raise
         finally:
             with self._lock:

@@ -95,7 +95,8 @@ class Functions(Construct):
         _acknowledge_on_role_policy(
             function,
             "AwsSolutions-IAM5[Resource::*]",
-            f"{definition.name} traces to X-Ray, whose PutTraceSegments/PutTelemetryRecords take no resource ARN",
+            f"{definition.name} traces to X-Ray, whose PutTraceSegments and "
+            "PutTelemetryRecords take no resource ARN",
         )
         return function
 

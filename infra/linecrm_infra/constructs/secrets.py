@@ -35,6 +35,7 @@ class ChannelSecrets(Construct):
         }
 
     def _secret(self, channel_id: str) -> secretsmanager.Secret:
+        template_field = constants.CHANNEL_CREDENTIALS_TEMPLATE_FIELD
         secret = secretsmanager.Secret(
             self,
             f"Channel-{channel_id}",
@@ -44,9 +45,9 @@ class ChannelSecrets(Construct):
             # deploy (docs/deploy.md). Random so nobody can sign webhooks meanwhile.
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 secret_string_template=json.dumps(
-                    {constants.CHANNEL_SECRET_TEMPLATE_KEY: constants.CHANNEL_SECRET_PLACEHOLDER}
+                    {template_field: constants.CHANNEL_CREDENTIALS_PLACEHOLDER}
                 ),
-                generate_string_key=constants.CHANNEL_SECRET_GENERATED_KEY,
+                generate_string_key=constants.CHANNEL_CREDENTIALS_GENERATED_FIELD,
                 exclude_punctuation=True,
                 password_length=32,
             ),

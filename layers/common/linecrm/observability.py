@@ -1,9 +1,8 @@
-"""Logger, Tracer and Metrics: created once, shared by every function."""
+"""Logger and Metrics (and, in ``linecrm.tracing``, Tracer): created once, shared."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 
 SERVICE = "linecrm"
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=SERVICE, service=SERVICE)

@@ -25,7 +25,7 @@ RICHMENU_BULK_LINK = "richmenu_bulk_link"
 RICHMENU_DEFAULT = "richmenu_default"
 RICHMENU_ALIAS = "richmenu_alias"
 AUDIENCE_UPLOAD = "audience_upload"
-LINK_TOKEN = "link_token"
+LINK_TOKEN = "link_token"  # noqa: S105 - an endpoint key, not a secret
 LOGIN_VERIFY = "login_verify"
 LOGIN_JWKS = "login_jwks"
 

@@ -17,7 +17,7 @@ MSG_AUTH_FAILED = (
 MSG_RATE_LIMITED = "The API rate limit has been exceeded. Try again later."
 MSG_MONTHLY_LIMIT = "You have reached your monthly limit."
 MSG_RETRY_KEY_ACCEPTED = "The retry key is already accepted"
-MSG_INVALID_REPLY_TOKEN = "Invalid reply token"
+MSG_INVALID_REPLY_TOKEN = "Invalid reply token"  # noqa: S105 - a message
 MSG_INTERNAL_ERROR = "Internal server error"
 
 

@@ -17,17 +17,17 @@ from .config import EmulatorConfig
 from .models import ApiCall, ReceivedMessage, SimulatedFriend
 
 
-class RetryKeyAccepted(Exception):  # noqa: N818 - named after LINE's 409 answer
+class RetryKeyAccepted(Exception):
     def __init__(self, accepted_request_id: str) -> None:
         super().__init__(accepted_request_id)
         self.accepted_request_id = accepted_request_id
 
 
-class QuotaExceeded(Exception):  # noqa: N818 - named after LINE's 429 answer
+class QuotaExceeded(Exception):
     pass
 
 
-class InvalidReplyToken(Exception):  # noqa: N818 - named after LINE's 400 answer
+class InvalidReplyToken(Exception):
     pass
 
 

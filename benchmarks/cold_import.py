@@ -1,0 +1,65 @@
+"""Cold import time of each handler module vs ``import linebot.v3.messaging``.
+
+Each figure is the median of several fresh interpreters, minus the bare interpreter
+start-up, so the ratio is import work only. Environment as in Lambda: tracing on.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from linecrm import resources
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BASELINE = "import linebot.v3.messaging"
+TARGETS = {"webhook": 0.25}  # budget ratios (ARCHITECTURE.md); others are reported only
+
+
+@dataclass(frozen=True)
+class ImportFigure:
+    name: str
+    seconds: float
+    ratio: float
+    budget: float | None
+
+    @property
+    def within_budget(self) -> bool:
+        return self.budget is None or self.ratio <= self.budget
+
+
+def _time_interpreter(code: str, repeats: int) -> float:
+    env = {**os.environ, "POWERTOOLS_SERVICE_NAME": "linecrm", "PYTHONDONTWRITEBYTECODE": "0"}
+    env.pop("POWERTOOLS_TRACE_DISABLED", None)
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=REPO_ROOT)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def _handler_import(name: str) -> str:
+    folder = REPO_ROOT / "functions" / name
+    return f"import sys; sys.path.insert(0, {str(folder)!r}); import handler"
+
+
+def measure(repeats: int = 5) -> list[ImportFigure]:
+    # Warm the bytecode caches once so every run measures imports, not compilation.
+    _time_interpreter(BASELINE, 1)
+    for function in resources.FUNCTIONS:
+        _time_interpreter(_handler_import(function.name), 1)
+    startup = _time_interpreter("pass", repeats)
+    baseline = _time_interpreter(BASELINE, repeats) - startup
+    figures = []
+    for function in resources.FUNCTIONS:
+        seconds = _time_interpreter(_handler_import(function.name), repeats) - startup
+        figures.append(
+            ImportFigure(function.name, seconds, seconds / baseline, TARGETS.get(function.name))
+        )
+    return figures

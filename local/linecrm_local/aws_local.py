@@ -1,0 +1,228 @@
+"""Local AWS: moto's server in this process, and linecrm's resources created in it.
+
+Resources come from ``linecrm.resources`` through ``provision`` (the same definitions
+the CDK stack uses). moto keeps its state in module globals, so there is one moto
+state per process: ``LocalAws.start`` resets it, and only one local stack should run
+in a process at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import boto3
+import requests
+from linecrm import resources
+from linecrm.resources import DEFAULTS, Env
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+
+from linecrm_local.provision import ChannelSecret, ProvisionedResources, provision
+from linecrm_local.serving import BackgroundWsgiServer, bind_listening_socket
+from linecrm_local.sqs_poller import PolledQueue
+
+logger = logging.getLogger(__name__)
+
+LOCAL_ACCESS_KEY = "testing"
+
+
+class _QuietMotoRequestHandler(MotoRequestHandler):
+    """moto's request handler, minus a stderr line per AWS call."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        logger.debug("moto %s %s -> %s", self.command, self.path, code)
+
+
+class LocalAws:
+    """moto's server app on 127.0.0.1, served from a daemon thread.
+
+    Built from the parts of moto's ``ThreadedMotoServer`` rather than the class itself:
+    that one cannot report a busy port (werkzeug exits its thread and ``start()`` waits
+    forever) and logs every request through werkzeug's shared logger.
+    """
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, region: str = resources.DEFAULT_REGION
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.region = region
+        self._server: BackgroundWsgiServer | None = None
+        self._environment: EnvironmentPatch | None = None
+
+    def start(self) -> None:
+        """Serve moto, reset its state and point this process's boto3 at it."""
+        sock = bind_listening_socket("moto (local AWS)", self.host, self.requested_port)
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = BackgroundWsgiServer("moto", sock, app, _QuietMotoRequestHandler)
+        self._server.start()
+        self._environment = EnvironmentPatch(aws_environment(self.url, self.region))
+        self._environment.apply()
+        self.reset()
+
+    def stop(self) -> None:
+        if self._environment is not None:
+            self._environment.restore()
+            self._environment = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("local AWS is not started")
+        return self._server.url
+
+    def reset(self) -> None:
+        """Forget every resource (moto's state is per process, not per server)."""
+        requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
+
+    def session(self) -> boto3.session.Session:
+        """A session for moto (clients also need AWS_ENDPOINT_URL, set by ``start``)."""
+        return boto3.session.Session(
+            aws_access_key_id=LOCAL_ACCESS_KEY,
+            aws_secret_access_key=LOCAL_ACCESS_KEY,
+            region_name=self.region,
+        )
+
+
+def aws_environment(endpoint_url: str, region: str = resources.DEFAULT_REGION) -> dict[str, str]:
+    """Credentials, region and endpoint: boto3 then talks to moto for every service."""
+    return {
+        "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": LOCAL_ACCESS_KEY,
+        "AWS_SESSION_TOKEN": LOCAL_ACCESS_KEY,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "AWS_ENDPOINT_URL": endpoint_url,
+    }
+
+
+@dataclass(frozen=True)
+class LocalQueue:
+    definition: resources.QueueDefinition
+    url: str
+    arn: str
+    dlq_url: str
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    """What was created in moto, and the environment the handlers need to find it."""
+
+    endpoint_url: str
+    region: str
+    table_names: Mapping[str, str]  # logical id -> name
+    queues: Mapping[str, LocalQueue]  # logical id -> queue
+    schedule_group_name: str
+    scheduler_target_arn: str
+    scheduler_role_arn: str
+    channel_secret_prefix: str = resources.CHANNEL_SECRET_PREFIX
+    provisioned: ProvisionedResources | None = field(default=None, compare=False)
+
+    def polled_queues(self) -> list[PolledQueue]:
+        return [PolledQueue(q.definition, q.url, q.arn) for q in self.queues.values()]
+
+    def environment(
+        self,
+        line_base_url: str | None = None,
+        *,
+        log_level: str = "WARNING",
+        send_retry_base_seconds: float = 0.05,
+    ) -> dict[str, str]:
+        """Every variable the handlers read, plus AWS and Powertools settings."""
+        env = aws_environment(self.endpoint_url, self.region)
+        env.update(
+            {
+                Env.TABLE_NAME: self.table_names[resources.MAIN_TABLE.logical_id],
+                Env.IDEMPOTENCY_TABLE_NAME: self.table_names[
+                    resources.IDEMPOTENCY_TABLE.logical_id
+                ],
+                Env.SEND_QUEUE_URL: self.queues[resources.SEND_QUEUE.logical_id].url,
+                Env.SCHEDULE_GROUP_NAME: self.schedule_group_name,
+                Env.SCHEDULER_TARGET_ARN: self.scheduler_target_arn,
+                Env.SCHEDULER_ROLE_ARN: self.scheduler_role_arn,
+                Env.CHANNEL_SECRET_PREFIX: self.channel_secret_prefix,
+                Env.SEND_RETRY_BASE_SECONDS: str(send_retry_base_seconds),
+                Env.ACCOUNT_TIME_ZONE: DEFAULTS.account_time_zone,
+                "POWERTOOLS_SERVICE_NAME": resources.APP_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": resources.APP_NAME,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                # EMF metrics would print a JSON blob per invocation on the dev terminal.
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": log_level,
+            }
+        )
+        if line_base_url is not None:
+            base = line_base_url.rstrip("/")
+            env[Env.LINE_API_BASE_URL] = base
+            env[Env.LINE_DATA_API_BASE_URL] = base
+            env[Env.LINE_LOGIN_BASE_URL] = base
+        return env
+
+
+def create_resources(
+    local_aws: LocalAws,
+    channels: Sequence[ChannelSecret],
+    *,
+    visibility_timeout_seconds: int | None = None,
+) -> LocalResources:
+    """Create every table, queue (+DLQ), the schedule group, its role and the secrets.
+
+    ``visibility_timeout_seconds`` overrides the queues' (6 x the consumer's timeout,
+    i.e. minutes) so that tests see failed messages come back within seconds.
+    """
+    created = provision(
+        local_aws.session(),
+        list(channels),
+        visibility_timeout_override=visibility_timeout_seconds,
+    )
+    queues = {
+        definition.logical_id: LocalQueue(
+            definition=definition,
+            url=created.queue_urls[definition.logical_id],
+            arn=created.queue_arns[definition.logical_id],
+            dlq_url=created.dlq_urls[definition.logical_id],
+        )
+        for definition in resources.QUEUES
+    }
+    return LocalResources(
+        endpoint_url=local_aws.url,
+        region=created.region,
+        table_names=dict(created.table_names),
+        queues=queues,
+        schedule_group_name=created.schedule_group_name,
+        scheduler_target_arn=created.scheduler_target_arn,
+        scheduler_role_arn=created.scheduler_role_arn,
+        provisioned=created,
+    )
+
+
+class EnvironmentPatch:
+    """Sets variables in ``os.environ`` and puts the previous values back on restore."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = dict(values)
+        self._saved: dict[str, str | None] | None = None
+
+    def apply(self) -> None:
+        if self._saved is None:
+            self._saved = {name: os.environ.get(name) for name in self.values}
+        os.environ.update(self.values)
+
+    def restore(self) -> None:
+        if self._saved is None:
+            return
+        for name, previous in self._saved.items():
+            if previous is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = previous
+        self._saved = None

@@ -1,0 +1,117 @@
+"""``make dev``: the local stack in the foreground, until Ctrl-C.
+
+Ports come from LINECRM_PORT (gateway, default 8080), LINECRM_EMULATOR_PORT (8090)
+and LINECRM_MOTO_PORT (5000); LINECRM_ADMIN_TOKEN sets the admin bearer token.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+from types import FrameType
+
+from linecrm_local import demo
+from linecrm_local.serving import PortInUseError
+from linecrm_local.stack import LocalStack
+
+DEFAULT_GATEWAY_PORT = 8080
+DEFAULT_EMULATOR_PORT = 8090
+DEFAULT_MOTO_PORT = 5000
+
+
+class ConfigError(ValueError):
+    """A malformed LINECRM_* setting."""
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        raise ConfigError(f"{name}={raw!r} is not a port number (0-65535)")
+    return int(raw)
+
+
+def banner(stack: LocalStack) -> str:
+    webhook = stack.webhook_url(demo.DEMO_CHANNEL_ID)
+    lines = [
+        "",
+        "linecrm local stack is running (Ctrl-C to stop)",
+        "",
+        f"  API gateway      {stack.gateway_url}",
+        f"  webhook URL      {webhook}",
+        f"  LINE emulator    {stack.emulator_url}/_emulator/",
+        f"  AWS (moto)       {stack.moto_url}",
+        "",
+        "  demo channel",
+        f"    channel id     {demo.DEMO_CHANNEL_ID}",
+        f"    secret         {demo.DEMO_CHANNEL_SECRET}",
+        f"    access token   {demo.DEMO_CHANNEL_ACCESS_TOKEN}",
+        f"    bot user id    {demo.DEMO_BOT_USER_ID}",
+        f"  admin token      {stack.admin_token}  (Authorization: Bearer …)",
+        "",
+        "  in another terminal:",
+        f"    export LINECRM_EMULATOR_URL={stack.emulator_url}",
+        f"    export LINECRM_API_URL={stack.gateway_url}",
+        f"    export LINECRM_CHANNEL_ID={demo.DEMO_CHANNEL_ID}",
+        f"    export LINECRM_ADMIN_TOKEN={stack.admin_token}",
+        f"    export AWS_ENDPOINT_URL={stack.moto_url}",
+        "    export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+        f"    export AWS_DEFAULT_REGION={stack.resources.region}",
+        "",
+        "  then try:",
+        "    .venv/bin/linecrm simulate follow",
+        "    .venv/bin/linecrm inbox <user id printed by the command above>",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(environ: Mapping[str, str] | None = None) -> int:
+    env = os.environ if environ is None else environ
+    logging.basicConfig(
+        level=env.get("LINECRM_LOCAL_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        stack = LocalStack(
+            gateway_port=_port(env, "LINECRM_PORT", DEFAULT_GATEWAY_PORT),
+            emulator_port=_port(env, "LINECRM_EMULATOR_PORT", DEFAULT_EMULATOR_PORT),
+            moto_port=_port(env, "LINECRM_MOTO_PORT", DEFAULT_MOTO_PORT),
+            log_level=env.get("POWERTOOLS_LOG_LEVEL", "INFO"),
+            admin_token=env.get("LINECRM_ADMIN_TOKEN") or demo.DEMO_ADMIN_TOKEN,
+        )
+    except ConfigError as error:
+        print(f"linecrm dev: {error}", file=sys.stderr)
+        return 1
+
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        stack.start()
+    except PortInUseError as error:
+        print(
+            f"linecrm dev: {error} (set the LINECRM_*_PORT variables to move it)", file=sys.stderr
+        )
+        return 1
+    try:
+        print(banner(stack), flush=True)
+        while not stopping.wait(0.5):
+            pass
+        print("linecrm dev: stopping…", flush=True)
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""Fires EventBridge Scheduler schedules stored in moto (which never fires them).
+
+One-time ``at(...)`` schedules fire once the clock reaches them: the target (a local
+function by ARN, or an SQS queue) gets ``Target.Input`` as is; failures are retried per
+``Target.RetryPolicy`` with short local delays, then dead-lettered to
+``Target.DeadLetterConfig`` with Scheduler's error attributes. ``rate()``/``cron()``
+schedules are not run locally (a warning says so once per schedule).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import boto3
+from linecrm import resources
+
+from linecrm_local.clock import Clock
+from linecrm_local.lambda_runtime import LocalFunctions, UnknownFunction
+
+if TYPE_CHECKING:
+    from mypy_boto3_scheduler.client import EventBridgeSchedulerClient
+    from mypy_boto3_sqs.client import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
+
+logger = logging.getLogger(__name__)
+
+_AT = re.compile(r"at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)")
+
+
+class UnsupportedTarget(Exception):
+    """The schedule's target is neither a local function nor an SQS queue."""
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One schedule fired: which, when (by the clock), and how it ended."""
+
+    group: str
+    name: str
+    target_arn: str
+    fired_at: datetime
+    attempts: int
+    succeeded: bool
+    dead_lettered: bool
+
+
+def parse_at_expression(expression: str, timezone: str | None) -> datetime | None:
+    """The UTC moment of an ``at(yyyy-mm-ddThh:mm:ss)`` expression; None if not at()."""
+    found = _AT.fullmatch(expression.strip())
+    if found is None:
+        return None
+    try:
+        zone = ZoneInfo(timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.warning("unknown ScheduleExpressionTimezone %r, using UTC", timezone)
+        zone = ZoneInfo("UTC")
+    local = datetime.fromisoformat(found.group(1)).replace(tzinfo=zone)
+    return local.astimezone(UTC)
+
+
+def _as_utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(float(value), UTC)
+
+
+class SchedulerRunner:
+    def __init__(
+        self,
+        functions: LocalFunctions,
+        clock: Clock,
+        *,
+        group_name: str = resources.SCHEDULE_GROUP_NAME,
+        tick_seconds: float = 1.0,
+        retry_delay_seconds: float = 0.05,
+        scheduler_client: EventBridgeSchedulerClient | None = None,
+        sqs_client: SQSClient | None = None,
+    ) -> None:
+        self.functions = functions
+        self.clock = clock
+        self.group_name = group_name
+        self.tick_seconds = tick_seconds
+        self.retry_delay_seconds = retry_delay_seconds
+        # Clients are created here, once the local AWS endpoint is in the environment.
+        self._scheduler = scheduler_client or boto3.client("scheduler")
+        self._sqs = sqs_client or boto3.client("sqs")
+        self.firings: list[Firing] = []
+        self._fired_keys: set[tuple[str, str, str, str]] = set()
+        self._warned: set[str] = set()
+        self._run_lock = threading.Lock()  # run_due from a test and the thread never overlap
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="linecrm-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.tick_seconds):
+            try:
+                self.run_due()
+            except Exception:
+                # moto unreachable during shutdown, a malformed schedule: keep ticking.
+                logger.exception("scheduler runner tick failed")
+
+    # ------------------------------------------------------------ firing
+    def run_due(self) -> list[Firing]:
+        """Fire every schedule that is due by the clock now; returns what fired."""
+        with self._run_lock:
+            fired = []
+            for summary in self._list_schedules():
+                if summary.get("State") == "DISABLED":
+                    continue
+                firing = self._fire_if_due(summary["Name"])
+                if firing is not None:
+                    fired.append(firing)
+            return fired
+
+    def _list_schedules(self) -> list[dict[str, Any]]:
+        summaries: list[dict[str, Any]] = []
+        paginator = self._scheduler.get_paginator("list_schedules")
+        for page in paginator.paginate(GroupName=self.group_name):
+            summaries.extend(dict(s) for s in page["Schedules"])
+        return summaries
+
+    def _fire_if_due(self, name: str) -> Firing | None:
+        try:
+            schedule: dict[str, Any] = dict(
+                self._scheduler.get_schedule(GroupName=self.group_name, Name=name)
+            )
+        except self._scheduler.exceptions.ResourceNotFoundException:
+            return None  # deleted since it was listed
+        if schedule.get("State") == "DISABLED":
+            return None
+        expression = schedule["ScheduleExpression"]
+        due_at = parse_at_expression(expression, schedule.get("ScheduleExpressionTimezone"))
+        if due_at is None:
+            if name not in self._warned:
+                self._warned.add(name)
+                logger.warning(
+                    "schedule %s/%s uses %r: rate() and cron() schedules are not supported "
+                    "locally and will not fire",
+                    self.group_name,
+                    name,
+                    expression,
+                )
+            return None
+        now = self.clock.now()
+        start, end = _as_utc(schedule.get("StartDate")), _as_utc(schedule.get("EndDate"))
+        if now < due_at or (start is not None and now < start) or (end is not None and now > end):
+            return None
+        # An at() schedule fires once; an update (new expression) makes it fire again.
+        key = (self.group_name, name, expression, str(schedule.get("LastModificationDate")))
+        if key in self._fired_keys:
+            return None
+        self._fired_keys.add(key)
+
+        firing = self._fire(name, schedule, now)
+        if schedule.get("ActionAfterCompletion") == "DELETE":
+            # The target may have deleted it itself already.
+            with contextlib.suppress(self._scheduler.exceptions.ResourceNotFoundException):
+                self._scheduler.delete_schedule(GroupName=self.group_name, Name=name)
+        return firing
+
+    def _fire(self, name: str, schedule: dict[str, Any], now: datetime) -> Firing:
+        target: dict[str, Any] = schedule["Target"]
+        arn = target["Arn"]
+        retries = int(target.get("RetryPolicy", {}).get("MaximumRetryAttempts", 185))
+        attempts = 0
+        error: Exception | None = None
+        while attempts <= retries:
+            attempts += 1
+            try:
+                self._invoke_target(arn, target.get("Input"))
+                error = None
+                break
+            except UnsupportedTarget as unsupported:
+                error = unsupported  # retrying cannot help
+                break
+            except Exception as failure:
+                error = failure
+                if attempts <= retries:
+                    time.sleep(self.retry_delay_seconds)
+        dead_lettered = False
+        if error is not None:
+            dead_lettered = self._dead_letter(schedule, error, attempts)
+        firing = Firing(
+            group=self.group_name,
+            name=name,
+            target_arn=arn,
+            fired_at=now,
+            attempts=attempts,
+            succeeded=error is None,
+            dead_lettered=dead_lettered,
+        )
+        self.firings.append(firing)
+        logger.info(
+            "schedule %s/%s fired at %s: %s after %d attempt(s)",
+            self.group_name,
+            name,
+            now.isoformat(),
+            "ok" if error is None else f"failed ({error})",
+            attempts,
+        )
+        return firing
+
+    def _invoke_target(self, arn: str, payload: str | None) -> None:
+        if arn.startswith("arn:aws:sqs:"):
+            queue_name = arn.rsplit(":", 1)[-1]
+            queue_url = self._sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+            self._sqs.send_message(QueueUrl=queue_url, MessageBody=payload or "{}")
+            return
+        try:
+            self.functions.definition(arn)
+        except UnknownFunction as unknown:
+            raise UnsupportedTarget(f"target {arn} is not a local function or queue") from unknown
+        # Lambda rejects a payload that is not JSON before the function runs.
+        event = json.loads(payload) if payload else {}
+        self.functions.invoke(arn, event)
+
+    def _dead_letter(self, schedule: dict[str, Any], error: Exception, attempts: int) -> bool:
+        target = schedule["Target"]
+        dlq_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+        if not dlq_arn:
+            logger.error(
+                "schedule %s failed after %d attempt(s) and has no dead-letter queue: %s",
+                schedule["Name"],
+                attempts,
+                error,
+            )
+            return False
+
+        def attribute(value: str) -> MessageAttributeValueTypeDef:
+            return {"DataType": "String", "StringValue": value[:1000] or "-"}
+
+        try:
+            dlq_url = self._sqs.get_queue_url(QueueName=dlq_arn.rsplit(":", 1)[-1])["QueueUrl"]
+            self._sqs.send_message(
+                QueueUrl=dlq_url,
+                MessageBody=target.get("Input") or "{}",
+                MessageAttributes={
+                    "ERROR_CODE": attribute(type(error).__name__),
+                    "ERROR_MESSAGE": attribute(str(error)),
+                    "EXHAUSTED_RETRY_CONDITION": attribute("MaximumRetryAttempts"),
+                    "RETRY_ATTEMPTS": {"DataType": "Number", "StringValue": str(attempts - 1)},
+                    "SCHEDULE_ARN": attribute(schedule["Arn"]),
+                    "TARGET_ARN": attribute(target["Arn"]),
+                },
+            )
+        except Exception:
+            logger.exception("could not dead-letter schedule %s to %s", schedule["Name"], dlq_arn)
+            return False
+        return True

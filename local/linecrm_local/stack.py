@@ -1,0 +1,234 @@
+"""The whole local stack in this process: what ``make dev`` runs and tests start.
+
+Start order: moto and the resources, the gateway's socket (its URL goes into the
+emulator's webhook URL), the LINE emulator, the handlers' environment, then the
+gateway, the scheduler runner and the SQS poller. ``stop()`` undoes it in reverse.
+One LocalStack per process at a time (moto's state and ``os.environ`` are global).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from linecrm import resources
+
+from linecrm_local import demo
+from linecrm_local.aws_local import EnvironmentPatch, LocalAws, LocalResources, create_resources
+from linecrm_local.clock import MovableClock
+from linecrm_local.gateway import LocalGateway
+from linecrm_local.lambda_runtime import FUNCTIONS_ROOT, LocalFunctions
+from linecrm_local.provision import ChannelSecret
+from linecrm_local.scheduler_runner import SchedulerRunner
+from linecrm_local.serving import PortInUseError, bind_listening_socket
+from linecrm_local.sqs_poller import SqsPoller
+
+if TYPE_CHECKING:
+    from linecrm_local.emulator import LineEmulator
+
+logger = logging.getLogger(__name__)
+
+
+class LocalStack:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        gateway_port: int = 0,
+        emulator_port: int = 0,
+        moto_port: int = 0,
+        scheduler_tick_seconds: float = 1.0,
+        scheduler_retry_delay_seconds: float = 0.05,
+        poll_interval_seconds: float = 0.05,
+        batching_window_seconds: float | None = None,
+        visibility_timeout_seconds: int | None = None,
+        clock: MovableClock | None = None,
+        log_level: str = "WARNING",
+        admin_token: str = demo.DEMO_ADMIN_TOKEN,
+        functions_root: Path = FUNCTIONS_ROOT,
+        synchronous_webhooks: bool = True,
+    ) -> None:
+        """Ports 0 pick free ones. ``visibility_timeout_seconds`` overrides the queues'
+        (minutes on AWS) so retried messages come back fast in tests."""
+        self.host = host
+        self.gateway_port = gateway_port
+        self.emulator_port = emulator_port
+        self.moto_port = moto_port
+        self.scheduler_tick_seconds = scheduler_tick_seconds
+        self.scheduler_retry_delay_seconds = scheduler_retry_delay_seconds
+        self.poll_interval_seconds = poll_interval_seconds
+        self.batching_window_seconds = batching_window_seconds
+        self.visibility_timeout_seconds = visibility_timeout_seconds
+        self.clock = clock or MovableClock()
+        self.log_level = log_level
+        self.admin_token = admin_token
+        self.functions_root = functions_root
+        self.synchronous_webhooks = synchronous_webhooks
+
+        self.aws = LocalAws(host, moto_port)
+        self.functions = LocalFunctions(functions_root)
+        self.gateway = LocalGateway(
+            self.functions, admin_token=admin_token, host=host, port=gateway_port
+        )
+        self._emulator: LineEmulator | None = None
+        self._resources: LocalResources | None = None
+        self._runner: SchedulerRunner | None = None
+        self._poller: SqsPoller | None = None
+        self._environment: EnvironmentPatch | None = None
+        self._started: list[str] = []
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> LocalStack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        from linecrm_local.emulator import EmulatedChannel, EmulatorConfig, LineEmulator
+
+        self.aws.start()
+        self._started.append("aws")
+        self._resources = create_resources(
+            self.aws,
+            [
+                ChannelSecret(
+                    demo.DEMO_CHANNEL_ID, demo.DEMO_CHANNEL_SECRET, demo.DEMO_CHANNEL_ACCESS_TOKEN
+                )
+            ],
+            visibility_timeout_seconds=self.visibility_timeout_seconds,
+        )
+        self.gateway.bind()  # the webhook URL needs the gateway's port
+        self._started.append("gateway")
+
+        channel = EmulatedChannel(
+            channel_id=demo.DEMO_CHANNEL_ID,
+            channel_secret=demo.DEMO_CHANNEL_SECRET,
+            channel_access_token=demo.DEMO_CHANNEL_ACCESS_TOKEN,
+            webhook_url=self.webhook_url(demo.DEMO_CHANNEL_ID),
+            bot_user_id=demo.DEMO_BOT_USER_ID,
+        )
+        self._emulator = LineEmulator(
+            EmulatorConfig(channels=[channel], synchronous_webhooks=self.synchronous_webhooks)
+        )
+        self._start_emulator(self._emulator)
+        self._started.append("emulator")
+
+        self._environment = EnvironmentPatch(
+            self._resources.environment(self._emulator.base_url, log_level=self.log_level)
+        )
+        self._environment.apply()
+        self._started.append("environment")
+
+        self.gateway.start()
+        self._runner = SchedulerRunner(
+            self.functions,
+            self.clock,
+            group_name=self._resources.schedule_group_name,
+            tick_seconds=self.scheduler_tick_seconds,
+            retry_delay_seconds=self.scheduler_retry_delay_seconds,
+        )
+        self._runner.start()
+        self._started.append("runner")
+        self._poller = SqsPoller(
+            self.functions,
+            self._resources.polled_queues(),
+            poll_interval_seconds=self.poll_interval_seconds,
+            batching_window_seconds=self.batching_window_seconds,
+            region=self._resources.region,
+        )
+        self._poller.start()
+        self._started.append("poller")
+        logger.info("local stack up: gateway %s, emulator %s", self.gateway_url, self.emulator_url)
+
+    def _start_emulator(self, emulator: LineEmulator) -> None:
+        # Check the port first: werkzeug's bind failure prints and calls sys.exit.
+        if self.emulator_port:
+            bind_listening_socket("LINE emulator", self.host, self.emulator_port).close()
+        try:
+            emulator.start(self.host, self.emulator_port)
+        except SystemExit as exit_:
+            raise PortInUseError("LINE emulator", self.host, self.emulator_port) from exit_
+
+    def stop(self) -> None:
+        """Stop what was started, in reverse order; safe to call twice."""
+        while self._started:
+            part = self._started.pop()
+            try:
+                if part == "poller" and self._poller is not None:
+                    self._poller.stop()
+                elif part == "runner" and self._runner is not None:
+                    self._runner.stop()
+                elif part == "environment" and self._environment is not None:
+                    self._environment.restore()
+                elif part == "emulator" and self._emulator is not None:
+                    self._emulator.stop()
+                elif part == "gateway":
+                    self.gateway.stop()
+                elif part == "aws":
+                    self.aws.stop()
+            except Exception:
+                logger.exception("stopping the local stack's %s failed", part)
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ what tests and dev use
+    @property
+    def gateway_url(self) -> str:
+        return self.gateway.url
+
+    def webhook_url(self, channel_id: str = demo.DEMO_CHANNEL_ID) -> str:
+        return f"{self.gateway.url}/webhook/{channel_id}"
+
+    @property
+    def emulator(self) -> LineEmulator:
+        if self._emulator is None:
+            raise RuntimeError("the local stack is not started")
+        return self._emulator
+
+    @property
+    def emulator_url(self) -> str:
+        return self.emulator.base_url
+
+    @property
+    def moto_url(self) -> str:
+        return self.aws.url
+
+    @property
+    def resources(self) -> LocalResources:
+        if self._resources is None:
+            raise RuntimeError("the local stack is not started")
+        return self._resources
+
+    @property
+    def runner(self) -> SchedulerRunner:
+        if self._runner is None:
+            raise RuntimeError("the local stack is not started")
+        return self._runner
+
+    @property
+    def poller(self) -> SqsPoller:
+        if self._poller is None:
+            raise RuntimeError("the local stack is not started")
+        return self._poller
+
+    @property
+    def send_queue_url(self) -> str:
+        return self.resources.queues[resources.SEND_QUEUE.logical_id].url
+
+    @property
+    def send_dlq_url(self) -> str:
+        return self.resources.queues[resources.SEND_QUEUE.logical_id].dlq_url

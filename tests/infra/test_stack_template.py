@@ -1,0 +1,415 @@
+"""What the synthesized template must guarantee: routes and their auth, function
+settings, queues with DLQs, event source limits, tables, schedules, least privilege,
+alarms. Limits are read from ``linecrm.resources``, never restated here."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+from linecrm import resources
+from linecrm.resources import Env
+
+from tests.infra.conftest import build_stack
+
+pytestmark = pytest.mark.infra
+
+Resource = dict[str, Any]
+
+
+def _of_type(template: Template, resource_type: str) -> dict[str, Resource]:
+    return dict(template.find_resources(resource_type))
+
+
+def _function_id(template: Template, definition: resources.FunctionDefinition) -> str:
+    matches = [
+        logical_id
+        for logical_id, resource in _of_type(template, "AWS::Lambda::Function").items()
+        if resource["Properties"].get("Description") == definition.description
+    ]
+    assert len(matches) == 1, definition.name
+    return matches[0]
+
+
+def _function(template: Template, definition: resources.FunctionDefinition) -> Resource:
+    resource: Resource = _of_type(template, "AWS::Lambda::Function")[
+        _function_id(template, definition)
+    ]
+    return resource
+
+
+def _environment(template: Template, definition: resources.FunctionDefinition) -> dict[str, Any]:
+    variables: dict[str, Any] = _function(template, definition)["Properties"]["Environment"][
+        "Variables"
+    ]
+    return variables
+
+
+def _role_statements(template: Template, role_id: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in _of_type(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def _function_statements(
+    template: Template, definition: resources.FunctionDefinition
+) -> list[dict[str, Any]]:
+    role_id = _function(template, definition)["Properties"]["Role"]["Fn::GetAtt"][0]
+    return _role_statements(template, role_id)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _queue_ids(template: Template) -> tuple[str, str]:
+    """(queue, dead-letter queue) logical ids of the send queue."""
+    queues = _of_type(template, "AWS::SQS::Queue")
+    (queue_id,) = [i for i, q in queues.items() if "RedrivePolicy" in q["Properties"]]
+    dlq_id = queues[queue_id]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][
+        0
+    ]
+    return queue_id, dlq_id
+
+
+# ---------------------------------------------------------------- API
+@pytest.mark.parametrize("route", resources.ROUTES, ids=lambda r: f"{r.method} {r.path}")
+def test_every_route_exists_with_its_authorization(template: Template, route: Any) -> None:
+    expected_auth = "AWS_IAM" if route.authorization == "iam" else "NONE"
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Route",
+        {"RouteKey": f"{route.method} {route.path}", "AuthorizationType": expected_auth},
+    )
+
+
+def test_routes_integrate_their_function_with_payload_v2(template: Template) -> None:
+    integrations = _of_type(template, "AWS::ApiGatewayV2::Integration")
+    assert len(integrations) == len({route.function.name for route in resources.ROUTES})
+    for route in resources.ROUTES:
+        function_id = _function_id(template, route.function)
+        assert any(
+            i["Properties"]["IntegrationUri"] == {"Fn::GetAtt": [function_id, "Arn"]}
+            and i["Properties"]["PayloadFormatVersion"] == "2.0"
+            for i in integrations.values()
+        ), route.path
+
+
+def test_an_iam_route_gets_the_iam_authorizer(monkeypatch: pytest.MonkeyPatch) -> None:
+    admin = resources.Route("GET", "/admin/ping", resources.LIFF_LOGIN_FUNCTION, "iam")
+    monkeypatch.setattr(resources, "ROUTES", (*resources.ROUTES, admin))
+    Template.from_stack(build_stack()).has_resource_properties(
+        "AWS::ApiGatewayV2::Route", {"RouteKey": "GET /admin/ping", "AuthorizationType": "AWS_IAM"}
+    )
+
+
+def test_default_stage_has_access_logs_and_throttling(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "StageName": "$default",
+            "AutoDeploy": True,
+            "AccessLogSettings": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
+            "DefaultRouteSettings": {
+                "ThrottlingBurstLimit": Match.any_value(),
+                "ThrottlingRateLimit": Match.any_value(),
+            },
+        },
+    )
+
+
+# ---------------------------------------------------------------- functions
+@pytest.mark.parametrize("definition", resources.FUNCTIONS, ids=lambda d: d.name)
+def test_function_settings(template: Template, definition: resources.FunctionDefinition) -> None:
+    properties = _function(template, definition)["Properties"]
+    assert properties["Runtime"] == "python3.13"
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["Handler"] == "handler.lambda_handler"
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+    assert properties["Timeout"] == definition.timeout_seconds
+    assert properties["MemorySize"] == definition.memory_mb
+    assert len(properties["Layers"]) == 1
+    assert "LogGroup" in properties["LoggingConfig"]
+    environment = properties["Environment"]["Variables"]
+    assert environment["POWERTOOLS_SERVICE_NAME"] == "linecrm"
+    assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "linecrm"
+    assert environment[Env.CHANNEL_SECRET_PREFIX] == resources.CHANNEL_SECRET_PREFIX
+    assert environment[Env.LINE_API_BASE_URL] == "https://api.line.me"
+    assert environment[Env.LINE_DATA_API_BASE_URL] == "https://api-data.line.me"
+    assert Env.TABLE_NAME in environment
+
+
+def test_function_log_groups_have_a_retention(template: Template) -> None:
+    log_groups = _of_type(template, "AWS::Logs::LogGroup")
+    for definition in resources.FUNCTIONS:
+        log_group_ref = _function(template, definition)["Properties"]["LoggingConfig"]["LogGroup"]
+        assert log_groups[log_group_ref["Ref"]]["Properties"]["RetentionInDays"] > 0
+
+
+def test_function_specific_environment(template: Template) -> None:
+    webhook = _environment(template, resources.WEBHOOK_FUNCTION)
+    scheduler = _environment(template, resources.SCHEDULER_FUNCTION)
+    liff_login = _environment(template, resources.LIFF_LOGIN_FUNCTION)
+    assert Env.IDEMPOTENCY_TABLE_NAME in webhook
+    for environment in (webhook, scheduler):
+        assert environment[Env.SCHEDULE_GROUP_NAME] == resources.SCHEDULE_GROUP_NAME
+        assert Env.SCHEDULER_ROLE_ARN in environment
+        assert Env.SEND_QUEUE_URL in environment
+    scheduler_id = _function_id(template, resources.SCHEDULER_FUNCTION)
+    assert webhook[Env.SCHEDULER_TARGET_ARN] == {"Fn::GetAtt": [scheduler_id, "Arn"]}
+    # The scheduler uses context.invoked_function_arn: its own ARN would be a cycle.
+    assert Env.SCHEDULER_TARGET_ARN not in scheduler
+    assert Env.SEND_QUEUE_URL not in liff_login
+    assert Env.SCHEDULER_ROLE_ARN not in liff_login
+
+
+def test_line_base_urls_come_from_context() -> None:
+    template = Template.from_stack(
+        build_stack({"lineApiBaseUrl": "http://emulator:8080", "lineLoginBaseUrl": "http://x"})
+    )
+    environment = _environment(template, resources.SENDER_FUNCTION)
+    assert environment[Env.LINE_API_BASE_URL] == "http://emulator:8080"
+    assert environment[Env.LINE_LOGIN_BASE_URL] == "http://x"
+    assert environment[Env.LINE_DATA_API_BASE_URL] == "https://api-data.line.me"
+
+
+# ---------------------------------------------------------------- queues
+def test_queue_limits_match_resources(template: Template) -> None:
+    definition = resources.SEND_QUEUE
+    queue_id, dlq_id = _queue_ids(template)
+    queues = _of_type(template, "AWS::SQS::Queue")
+    queue = queues[queue_id]["Properties"]
+    assert queue["VisibilityTimeout"] == 6 * resources.SENDER_FUNCTION.timeout_seconds
+    assert queue["VisibilityTimeout"] == definition.visibility_timeout_seconds
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == definition.max_receive_count
+    assert queue["SqsManagedSseEnabled"] is True
+    dlq = queues[dlq_id]["Properties"]
+    assert dlq["SqsManagedSseEnabled"] is True
+    assert dlq["MessageRetentionPeriod"] == definition.dlq_retention_days * 86400
+    for queue_policy in _of_type(template, "AWS::SQS::QueuePolicy").values():
+        (statement,) = queue_policy["Properties"]["PolicyDocument"]["Statement"]
+        assert statement["Effect"] == "Deny"
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert len(_of_type(template, "AWS::SQS::QueuePolicy")) == 2
+
+
+def test_consumer_event_source_limits_match_resources(template: Template) -> None:
+    definition = resources.SEND_QUEUE
+    queue_id, _ = _queue_ids(template)
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [queue_id, "Arn"]},
+            "FunctionName": {"Ref": _function_id(template, definition.consumer)},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": definition.max_concurrency},
+            "BatchSize": definition.batch_size,
+            "MaximumBatchingWindowInSeconds": definition.max_batching_window_seconds,
+        },
+    )
+    assert len(_of_type(template, "AWS::Lambda::EventSourceMapping")) == len(resources.QUEUES)
+
+
+# ---------------------------------------------------------------- tables
+@pytest.mark.parametrize("definition", resources.TABLES, ids=lambda d: d.logical_id)
+def test_table_settings(template: Template, definition: resources.TableDefinition) -> None:
+    key_schema = [{"AttributeName": definition.partition_key.name, "KeyType": "HASH"}]
+    if definition.sort_key:
+        key_schema.append({"AttributeName": definition.sort_key.name, "KeyType": "RANGE"})
+    expected: dict[str, Any] = {
+        "KeySchema": key_schema,
+        "BillingMode": "PAY_PER_REQUEST",
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"SSEEnabled": True},
+        "TimeToLiveSpecification": {"AttributeName": definition.ttl_attribute, "Enabled": True},
+    }
+    if definition.global_indexes:
+        expected["GlobalSecondaryIndexes"] = [
+            Match.object_like({"IndexName": index.name}) for index in definition.global_indexes
+        ]
+    template.has_resource(
+        "AWS::DynamoDB::Table",
+        {"Properties": Match.object_like(expected), "DeletionPolicy": "Retain"},
+    )
+
+
+def test_resources_carry_the_default_tags(template: Template) -> None:
+    for key, value in resources.DEFAULTS.tags.items():
+        template.has_resource_properties(
+            "AWS::DynamoDB::Table", {"Tags": Match.array_with([{"Key": key, "Value": value}])}
+        )
+
+
+# ---------------------------------------------------------------- scheduling
+def test_schedule_group(template: Template) -> None:
+    template.resource_count_is("AWS::Scheduler::ScheduleGroup", 1)
+    template.has_resource_properties(
+        "AWS::Scheduler::ScheduleGroup", {"Name": resources.SCHEDULE_GROUP_NAME}
+    )
+
+
+def test_scheduler_role_may_only_invoke_the_scheduler_function(template: Template) -> None:
+    roles = {
+        logical_id: role
+        for logical_id, role in _of_type(template, "AWS::IAM::Role").items()
+        if role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+        == {"Service": "scheduler.amazonaws.com"}
+    }
+    (role_id, role) = roles.popitem()
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert "ManagedPolicyArns" not in role["Properties"]
+    target_id = _function_id(template, resources.SCHEDULE_TARGET)
+    statements = _role_statements(template, role_id)
+    assert statements == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [target_id, "Arn"]},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [resources.WEBHOOK_FUNCTION, resources.SCHEDULER_FUNCTION],
+    ids=lambda d: d.name,
+)
+def test_schedule_managers_are_limited_to_the_group_and_the_role(
+    template: Template, definition: resources.FunctionDefinition
+) -> None:
+    statements = _function_statements(template, definition)
+    scheduler_actions = [s for s in statements if "scheduler:" in json.dumps(s["Action"])]
+    (schedules,) = scheduler_actions
+    assert sorted(_as_list(schedules["Action"])) == [
+        "scheduler:CreateSchedule",
+        "scheduler:DeleteSchedule",
+        "scheduler:GetSchedule",
+    ]
+    assert f":schedule/{resources.SCHEDULE_GROUP_NAME}/*" in json.dumps(schedules["Resource"])
+    (pass_role,) = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
+    }
+    assert pass_role["Resource"]["Fn::GetAtt"][1] == "Arn"
+
+
+def test_functions_without_schedules_cannot_touch_them(template: Template) -> None:
+    for definition in (resources.SENDER_FUNCTION, resources.LIFF_LOGIN_FUNCTION):
+        text = json.dumps(_function_statements(template, definition))
+        assert "scheduler:" not in text
+        assert "iam:PassRole" not in text
+
+
+# ---------------------------------------------------------------- least privilege
+@pytest.mark.parametrize("definition", resources.FUNCTIONS, ids=lambda d: d.name)
+def test_no_wildcard_actions_and_no_star_resource_beyond_xray(
+    template: Template, definition: resources.FunctionDefinition
+) -> None:
+    statements = _function_statements(template, definition)
+    assert statements
+    for statement in statements:
+        actions = _as_list(statement["Action"])
+        assert not [action for action in actions if "*" in action], statement
+        if "*" in _as_list(statement["Resource"]):
+            assert all(action.startswith("xray:") for action in actions), statement
+
+
+def test_sender_has_no_dynamodb_wildcard_and_no_send_or_idempotency_access(
+    template: Template,
+) -> None:
+    statements = _function_statements(template, resources.SENDER_FUNCTION)
+    actions = [action for s in statements for action in _as_list(s["Action"])]
+    assert "dynamodb:*" not in actions
+    assert "dynamodb:PutItem" in actions
+    assert "sqs:SendMessage" not in actions
+    assert "sqs:DeleteMessage" in actions  # granted by the event source, for its own queue
+    idempotency_ids = [
+        logical_id
+        for logical_id, table in _of_type(template, "AWS::DynamoDB::Table").items()
+        if table["Properties"]["KeySchema"][0]["AttributeName"]
+        == resources.IDEMPOTENCY_TABLE.partition_key.name
+    ]
+    assert idempotency_ids
+    assert idempotency_ids[0] not in json.dumps(statements)
+
+
+def test_channel_secrets_are_read_only_by_the_functions_that_call_line(
+    template: Template,
+) -> None:
+    secrets = _of_type(template, "AWS::SecretsManager::Secret")
+    assert sorted(s["Properties"]["Name"] for s in secrets.values()) == [
+        f"{resources.CHANNEL_SECRET_PREFIX}1234567890",
+        f"{resources.CHANNEL_SECRET_PREFIX}demo",
+    ]
+    for secret in secrets.values():
+        generator = secret["Properties"]["GenerateSecretString"]
+        assert generator["GenerateStringKey"] == "channel_secret"
+        assert "channel_access_token" in json.loads(generator["SecretStringTemplate"])
+    for definition in resources.FUNCTIONS:
+        statements = _function_statements(template, definition)
+        reads = [s for s in statements if "secretsmanager:GetSecretValue" in _as_list(s["Action"])]
+        if definition is resources.SCHEDULER_FUNCTION:
+            assert not reads
+            continue
+        resources_read = [r for s in reads for r in _as_list(s["Resource"])]
+        assert sorted(r["Ref"] for r in resources_read) == sorted(secrets), definition.name
+
+
+# ---------------------------------------------------------------- alarms and outputs
+def _alarms(template: Template) -> list[dict[str, Any]]:
+    return [a["Properties"] for a in _of_type(template, "AWS::CloudWatch::Alarm").values()]
+
+
+def test_every_dead_letter_queue_has_an_alarm(template: Template) -> None:
+    _, dlq_id = _queue_ids(template)
+    assert any(
+        alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        and alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]
+        and alarm["Threshold"] == 0
+        and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        for alarm in _alarms(template)
+    )
+
+
+@pytest.mark.parametrize("definition", resources.FUNCTIONS, ids=lambda d: d.name)
+def test_every_function_has_an_errors_alarm(
+    template: Template, definition: resources.FunctionDefinition
+) -> None:
+    function_ref = {"Ref": _function_id(template, definition)}
+    assert any(
+        alarm["MetricName"] == "Errors"
+        and alarm["Dimensions"] == [{"Name": "FunctionName", "Value": function_ref}]
+        for alarm in _alarms(template)
+    )
+
+
+def test_sender_throttles_alarm_and_email_action(template: Template) -> None:
+    sender_ref = {"Ref": _function_id(template, resources.SENDER_FUNCTION)}
+    assert any(
+        alarm["MetricName"] == "Throttles"
+        and alarm["Dimensions"] == [{"Name": "FunctionName", "Value": sender_ref}]
+        for alarm in _alarms(template)
+    )
+    (topic_id,) = _of_type(template, "AWS::SNS::Topic")
+    assert all(alarm["AlarmActions"] == [{"Ref": topic_id}] for alarm in _alarms(template))
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
+    )
+
+
+def test_without_alarm_email_there_is_no_topic() -> None:
+    template = Template.from_stack(build_stack())
+    template.resource_count_is("AWS::SNS::Topic", 0)
+    assert len(template.find_resources("AWS::CloudWatch::Alarm")) == len(resources.FUNCTIONS) + 2
+
+
+def test_outputs(template: Template) -> None:
+    outputs = template.find_outputs("*")
+    assert {"ApiUrl", "WebhookUrlTemplate", "SendQueueUrl", "SendQueueDlqUrl"} <= set(outputs)
+    assert {f"{t.logical_id}TableName" for t in resources.TABLES} <= set(outputs)
+    assert {"ChannelSecretName1234567890", "ChannelSecretNamedemo"} <= set(outputs)
+    assert "webhook/<channelId>" in json.dumps(outputs["WebhookUrlTemplate"]["Value"])

@@ -1,0 +1,77 @@
+"""Authentication, rate limits and the monthly quota."""
+
+from __future__ import annotations
+
+from werkzeug.test import Client
+
+from linecrm_local.emulator import LineEmulator
+
+from .conftest import CHANNEL_ID, OTHER_TOKEN, EmulatorFactory, FakeClock, auth, post, push, text
+
+AUTH_FAILED = {
+    "message": "Authentication failed. Confirm that the access token in the authorization "
+    "header is valid."
+}
+
+
+def test_missing_or_unknown_token_is_401(client: Client) -> None:
+    body = {"to": "U" + "0" * 32, "messages": [text()]}
+    assert client.post("/v2/bot/message/push", json=body).json == AUTH_FAILED
+    response = client.post("/v2/bot/message/push", json=body, headers=auth("wrong"))
+    assert (response.status_code, response.json) == (401, AUTH_FAILED)
+    response = client.get("/v2/bot/message/quota", headers={"Authorization": "Basic abc"})
+    assert response.status_code == 401
+
+
+def test_the_token_identifies_the_channel(client: Client, emulator: LineEmulator) -> None:
+    friend = emulator.add_friend(CHANNEL_ID)
+    # A friend of channel 1 does not exist for channel 2.
+    assert push(client, friend.user_id).status_code == 200
+    response = post(client, "/v2/bot/message/push", {"to": friend.user_id, "messages": [text()]}, OTHER_TOKEN)
+    assert response.status_code == 400
+
+
+def test_rate_limit_answers_429_until_tokens_refill(
+    make_emulator: EmulatorFactory, clock: FakeClock
+) -> None:
+    emulator = make_emulator(rate_limits={"push": 2.0})
+    client = Client(emulator.wsgi_app)
+    friend = emulator.add_friend(CHANNEL_ID)
+    assert [push(client, friend.user_id).status_code for _ in range(3)] == [200, 200, 429]
+    assert push(client, friend.user_id).json == {
+        "message": "The API rate limit has been exceeded. Try again later."
+    }
+    clock.advance(0.5)
+    assert push(client, friend.user_id).status_code == 200
+    # Other endpoints have buckets of their own.
+    assert client.get("/v2/bot/message/quota", headers=auth()).status_code == 200
+
+
+def test_broadcast_limit_is_per_hour(make_emulator: EmulatorFactory, clock: FakeClock) -> None:
+    emulator = make_emulator()
+    client = Client(emulator.wsgi_app)
+    statuses = [
+        post(client, "/v2/bot/message/broadcast", {"messages": [text()]}).status_code
+        for _ in range(61)
+    ]
+    assert statuses == [200] * 60 + [429]
+    clock.advance(60)
+    assert post(client, "/v2/bot/message/broadcast", {"messages": [text()]}).status_code == 200
+
+
+def test_monthly_quota_counts_recipients_and_reply_is_free(make_emulator: EmulatorFactory) -> None:
+    emulator = make_emulator(monthly_quota=3)
+    client = Client(emulator.wsgi_app)
+    a, b, c = (emulator.add_friend(CHANNEL_ID).user_id for _ in range(3))
+    # Five message objects to one user count as one message.
+    assert push(client, a, *[text()] * 5).status_code == 200
+    assert post(client, "/v2/bot/message/multicast", {"to": [b, c], "messages": [text()]}).status_code == 200
+    response = push(client, a)
+    assert (response.status_code, response.json) == (429, {"message": "You have reached your monthly limit."})
+    assert client.get("/v2/bot/message/quota", headers=auth()).json == {"type": "limited", "value": 3}
+    usage = client.get("/v2/bot/message/quota/consumption", headers=auth()).json
+    assert usage == {"totalUsage": 3}
+    assert len(emulator.inbox(a)) == 5
+    delivery = emulator.simulate_text(CHANNEL_ID, a, "hi")
+    reply = {"replyToken": delivery.reply_token, "messages": [text("free")]}
+    assert post(client, "/v2/bot/message/reply", reply).status_code == 200
