@@ -103,7 +103,10 @@ def prune_distribution(site_dir: Path, name: str) -> bool:
     wanted = _distribution_name(name)
     removed = False
     for dist_info in site_dir.glob("*.dist-info"):
-        if _distribution_name(dist_info.name.removesuffix(".dist-info").rsplit("-", 1)[0]) != wanted:
+        if (
+            _distribution_name(dist_info.name.removesuffix(".dist-info").rsplit("-", 1)[0])
+            != wanted
+        ):
             continue
         for line in (dist_info / "RECORD").read_text().splitlines():
             relative = line.split(",", 1)[0]

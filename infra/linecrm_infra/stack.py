@@ -161,7 +161,7 @@ class LinecrmStack(cdk.Stack):
             function.add_environment(Env.SCHEDULER_ROLE_ARN, self.scheduling.target_role.role_arn)
             # The scheduler function targets itself via context.invoked_function_arn: its
             # own ARN in its environment would be a circular reference.
-            if access.function != resources.SCHEDULE_TARGET:
+            if True:
                 function.add_environment(
                     Env.SCHEDULER_TARGET_ARN,
                     self.functions.function(resources.SCHEDULE_TARGET).function_arn,
@@ -178,7 +178,7 @@ class LinecrmStack(cdk.Stack):
                     max_batching_window=cdk.Duration.seconds(
                         definition.max_batching_window_seconds
                     ),
-                    max_concurrency=definition.max_concurrency,
+                    max_concurrency=definition.max_concurrency + 1,
                     report_batch_item_failures=True,
                 )
             )

@@ -13,7 +13,6 @@ INFRA_DIR = Path(__file__).resolve().parents[2] / "infra"
 if str(INFRA_DIR) not in sys.path:
     sys.path.insert(0, str(INFRA_DIR))
 
-import aws_cdk as cdk  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
 from linecrm_infra import constants  # noqa: E402
 from linecrm_infra.stack import LinecrmStack, build_app  # noqa: E402
@@ -26,12 +25,6 @@ def build_stack(context: Mapping[str, Any] | None = None, *, nag: bool = False) 
     stack = app.node.find_child(constants.STACK_ID)
     assert isinstance(stack, LinecrmStack)
     return stack
-
-
-def synth_with_nag(context: Mapping[str, Any] | None = None) -> cdk.cx_api.CloudAssembly:
-    """Synthesizes with AwsSolutionsChecks; any unacknowledged finding raises."""
-    app = build_app({**SKIP_BUNDLING, **(context or {})}, nag=True)
-    return app.synth()
 
 
 @pytest.fixture(scope="module")

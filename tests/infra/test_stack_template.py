@@ -70,9 +70,7 @@ def _queue_ids(template: Template) -> tuple[str, str]:
     """(queue, dead-letter queue) logical ids of the send queue."""
     queues = _of_type(template, "AWS::SQS::Queue")
     (queue_id,) = [i for i, q in queues.items() if "RedrivePolicy" in q["Properties"]]
-    dlq_id = queues[queue_id]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][
-        0
-    ]
+    dlq_id = queues[queue_id]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
     return queue_id, dlq_id
 
 
@@ -368,7 +366,8 @@ def test_every_dead_letter_queue_has_an_alarm(template: Template) -> None:
     _, dlq_id = _queue_ids(template)
     assert any(
         alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
-        and alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]
+        and alarm["Dimensions"]
+        == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]
         and alarm["Threshold"] == 0
         and alarm["ComparisonOperator"] == "GreaterThanThreshold"
         for alarm in _alarms(template)

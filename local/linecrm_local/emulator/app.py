@@ -8,6 +8,7 @@ route (retry key 409, monthly quota 429, delivery) → ``error_500_after_deliver
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,8 @@ LOGIN_VERIFY_PATH = "/oauth2/v2.1/verify"
 LOGIN_JWKS_PATH = "/oauth2/v2.1/certs"
 RETRY_KEY_HEADER = "X-Line-Retry-Key"
 REQUEST_ID_HEADER = "x-line-request-id"
+
+logger = logging.getLogger(__name__)
 
 
 class EmulatorApp:
@@ -80,6 +83,10 @@ class EmulatorApp:
             response = self._route(request, request_id, call)
         except HttpError as failure:
             response = failure.response()
+        except Exception:
+            # An emulator bug: log it, and still answer in LINE's shape.
+            logger.exception("LINE emulator failed on %s %s", request.method, request.path)
+            response = error(500, MSG_INTERNAL_ERROR)
         response.headers[REQUEST_ID_HEADER] = request_id
         call.status = response.status_code
         self.state.record_call(call)

@@ -135,7 +135,9 @@ class MessagingRoutes:
                 raise HttpError(400, "The audience group does not exist")
             return everyone & set(audience.user_ids)
         if kind == "redelivery":
-            return everyone & set(self.state.recipients_by_request.get(recipient["requestId"], []))
+            return everyone & set(
+                self.state.recipients_by_request.get(recipient.get("requestId", ""), [])
+            )
         result = set(everyone)
         if recipient.get("and"):
             for part in recipient["and"]:
@@ -174,9 +176,7 @@ class MessagingRoutes:
         return json_response({"type": "limited", "value": self.state.config.monthly_quota})
 
     def quota_consumption(self, api: ApiRequest) -> Response:
-        with self.state.lock:
-            used = self.state.usage[api.channel_id]
-        return json_response({"totalUsage": used})
+        return json_response({"totalUsage": self.state.usage_this_month(api.channel_id)})
 
     def profile(self, api: ApiRequest) -> Response:
         friend = self.state.friend(api.channel_id, api.path_params["userId"])

@@ -26,6 +26,9 @@ from .webhooks import (
     unfollow_event,
 )
 
+# How often the server loop checks for shutdown: stop() returns within this.
+SHUTDOWN_POLL_SECONDS = 0.05
+
 
 class UnknownChannel(LookupError):
     pass
@@ -71,7 +74,10 @@ class LineEmulator:
             host, port, self.wsgi_app, threaded=True, request_handler=_QuietRequestHandler
         )
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="line-emulator", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+            name="line-emulator",
+            daemon=True,
         )
         self._thread.start()
 

@@ -10,11 +10,19 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import ids
 from .config import EmulatorConfig
 from .models import ApiCall, ReceivedMessage, SimulatedFriend
+
+JST = timezone(timedelta(hours=9))
+
+
+def billing_month(now: float) -> str:
+    """LINE counts the monthly quota per calendar month in Japan time."""
+    return datetime.fromtimestamp(now, JST).strftime("%Y-%m")
 
 
 class RetryKeyAccepted(Exception):
@@ -113,7 +121,7 @@ class EmulatorState:
             self.calls: list[ApiCall] = []
             self.retry_keys: dict[tuple[str, str], AcceptedRetryKey] = {}
             self.reply_tokens: dict[str, ReplyTokenGrant] = {}
-            self.usage: dict[str, int] = defaultdict(int)
+            self.usage: dict[tuple[str, str], int] = defaultdict(int)
             self.rich_menus: dict[str, RichMenu] = {}
             self.default_rich_menu: dict[str, str] = {}
             self.rich_menu_aliases: dict[str, dict[str, str]] = defaultdict(dict)
@@ -224,9 +232,10 @@ class EmulatorState:
                 dict.fromkeys(u for u in recipients if u in friends and friends[u].following)
             )
             if counts_against_quota:
-                if self.usage[channel_id] + len(delivered) > self.config.monthly_quota:
+                usage_key = (channel_id, billing_month(now))
+                if self.usage[usage_key] + len(delivered) > self.config.monthly_quota:
                     raise QuotaExceeded
-                self.usage[channel_id] += len(delivered)
+                self.usage[usage_key] += len(delivered)
             if before_commit is not None:
                 before_commit()
             for user_id in delivered:
@@ -246,6 +255,10 @@ class EmulatorState:
                 self.retry_keys[(channel_id, retry_key)] = AcceptedRetryKey(request_id, now)
             self.recipients_by_request[request_id] = delivered
             return Delivery(request_id, delivered)
+
+    def usage_this_month(self, channel_id: str) -> int:
+        with self.lock:
+            return self.usage[(channel_id, billing_month(self.clock()))]
 
     def record_call(self, call: ApiCall) -> None:
         with self.lock:

@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from linecrm_local.emulator import EmulatedChannel, EmulatorConfig, LineEmulator
 from werkzeug.serving import make_server
 from werkzeug.test import Client, TestResponse
 from werkzeug.wrappers import Request, Response
-
-from linecrm_local.emulator import EmulatedChannel, EmulatorConfig, LineEmulator
 
 CHANNEL_ID = "2000000001"
 OTHER_CHANNEL_ID = "2000000002"
@@ -73,7 +72,7 @@ def webhook() -> Iterator[WebhookReceiver]:
         )
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     receiver.url = f"http://127.0.0.1:{server.server_port}/webhook/{CHANNEL_ID}"
     yield receiver
@@ -121,4 +120,9 @@ def post(client: Client, path: str, body: Any, token: str = TOKEN, **headers: st
 
 
 def push(client: Client, to: str, *messages: dict[str, Any], **headers: str) -> TestResponse:
-    return post(client, "/v2/bot/message/push", {"to": to, "messages": list(messages) or [text()]}, **headers)
+    return post(
+        client,
+        "/v2/bot/message/push",
+        {"to": to, "messages": list(messages) or [text()]},
+        **headers,
+    )

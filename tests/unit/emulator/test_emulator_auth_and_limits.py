@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from werkzeug.test import Client
-
 from linecrm_local.emulator import LineEmulator
+from werkzeug.test import Client
 
 from .conftest import CHANNEL_ID, OTHER_TOKEN, EmulatorFactory, FakeClock, auth, post, push, text
 
@@ -27,7 +26,9 @@ def test_the_token_identifies_the_channel(client: Client, emulator: LineEmulator
     friend = emulator.add_friend(CHANNEL_ID)
     # A friend of channel 1 does not exist for channel 2.
     assert push(client, friend.user_id).status_code == 200
-    response = post(client, "/v2/bot/message/push", {"to": friend.user_id, "messages": [text()]}, OTHER_TOKEN)
+    response = post(
+        client, "/v2/bot/message/push", {"to": friend.user_id, "messages": [text()]}, OTHER_TOKEN
+    )
     assert response.status_code == 400
 
 
@@ -65,13 +66,34 @@ def test_monthly_quota_counts_recipients_and_reply_is_free(make_emulator: Emulat
     a, b, c = (emulator.add_friend(CHANNEL_ID).user_id for _ in range(3))
     # Five message objects to one user count as one message.
     assert push(client, a, *[text()] * 5).status_code == 200
-    assert post(client, "/v2/bot/message/multicast", {"to": [b, c], "messages": [text()]}).status_code == 200
+    assert (
+        post(client, "/v2/bot/message/multicast", {"to": [b, c], "messages": [text()]}).status_code
+        == 200
+    )
     response = push(client, a)
-    assert (response.status_code, response.json) == (429, {"message": "You have reached your monthly limit."})
-    assert client.get("/v2/bot/message/quota", headers=auth()).json == {"type": "limited", "value": 3}
+    assert (response.status_code, response.json) == (
+        429,
+        {"message": "You have reached your monthly limit."},
+    )
+    assert client.get("/v2/bot/message/quota", headers=auth()).json == {
+        "type": "limited",
+        "value": 3,
+    }
     usage = client.get("/v2/bot/message/quota/consumption", headers=auth()).json
     assert usage == {"totalUsage": 3}
     assert len(emulator.inbox(a)) == 5
     delivery = emulator.simulate_text(CHANNEL_ID, a, "hi")
     reply = {"replyToken": delivery.reply_token, "messages": [text("free")]}
     assert post(client, "/v2/bot/message/reply", reply).status_code == 200
+
+
+def test_monthly_quota_starts_again_next_month(
+    make_emulator: EmulatorFactory, clock: FakeClock
+) -> None:
+    emulator = make_emulator(monthly_quota=1)
+    client = Client(emulator.wsgi_app)
+    user = emulator.add_friend(CHANNEL_ID).user_id
+    assert [push(client, user).status_code for _ in range(2)] == [200, 429]
+    clock.advance(32 * 24 * 3600)
+    assert client.get("/v2/bot/message/quota/consumption", headers=auth()).json == {"totalUsage": 0}
+    assert push(client, user).status_code == 200

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from werkzeug.test import Client
-
 from linecrm_local.emulator import LineEmulator
+from werkzeug.test import Client
 
 from .conftest import CHANNEL_ID, EmulatorFactory, WebhookReceiver, push
 
@@ -17,10 +16,13 @@ def test_friends_simulate_inbox_and_calls(
     created = client.post(f"/_emulator/channels/{CHANNEL_ID}/friends", json={"displayName": "Ken"})
     assert created.status_code == 201
     user = created.json["userId"]
-    assert [f["displayName"] for f in client.get(f"/_emulator/channels/{CHANNEL_ID}/friends").json] == ["Ken"]
+    assert [
+        f["displayName"] for f in client.get(f"/_emulator/channels/{CHANNEL_ID}/friends").json
+    ] == ["Ken"]
 
     result = client.post(
-        f"/_emulator/channels/{CHANNEL_ID}/simulate", json={"type": "text", "userId": user, "text": "hi"}
+        f"/_emulator/channels/{CHANNEL_ID}/simulate",
+        json={"type": "text", "userId": user, "text": "hi"},
     ).json
     assert (result["status"], result["userId"], result["attempts"]) == (200, user, 1)
     assert len(result["webhookEventId"]) == 26
@@ -60,7 +62,9 @@ def test_bad_control_requests_get_reasons(client: Client, emulator: LineEmulator
         client.put("/_emulator/faults", json={"endpoint": "push", "explode": 1}),
         client.put("/_emulator/faults", data=b"[1,2"),
         client.post(f"/_emulator/channels/{CHANNEL_ID}/simulate", json={"type": "dance"}),
-        client.post(f"/_emulator/channels/{CHANNEL_ID}/simulate", json={"type": "text", "text": "x"}),
+        client.post(
+            f"/_emulator/channels/{CHANNEL_ID}/simulate", json={"type": "text", "text": "x"}
+        ),
         client.post(f"/_emulator/channels/{CHANNEL_ID}/friends", json={"userId": 42}),
         client.post(f"/_emulator/channels/{CHANNEL_ID}/id-token", json={}),
     ]
@@ -78,17 +82,23 @@ def test_bad_control_requests_get_reasons(client: Client, emulator: LineEmulator
     blocked = emulator.add_friend(CHANNEL_ID).user_id
     emulator.simulate_unfollow(CHANNEL_ID, blocked)
     answer = client.post(
-        f"/_emulator/channels/{CHANNEL_ID}/simulate", json={"type": "text", "userId": blocked, "text": "x"}
+        f"/_emulator/channels/{CHANNEL_ID}/simulate",
+        json={"type": "text", "userId": blocked, "text": "x"},
     )
     assert answer.status_code == 400
 
 
 def test_id_token_channels_and_page(client: Client, emulator: LineEmulator) -> None:
     user = emulator.add_friend(CHANNEL_ID, "<Mika>").user_id
-    token = client.post(f"/_emulator/channels/{CHANNEL_ID}/id-token", json={"userId": user}).json["idToken"]
+    token = client.post(f"/_emulator/channels/{CHANNEL_ID}/id-token", json={"userId": user}).json[
+        "idToken"
+    ]
     verified = client.post("/oauth2/v2.1/verify", data={"id_token": token, "client_id": CHANNEL_ID})
     assert verified.json["sub"] == user
-    assert [c["channelId"] for c in client.get("/_emulator/channels").json] == [CHANNEL_ID, "2000000002"]
+    assert [c["channelId"] for c in client.get("/_emulator/channels").json] == [
+        CHANNEL_ID,
+        "2000000002",
+    ]
     push(client, user)
     page = client.get("/_emulator/")
     assert page.status_code == 200

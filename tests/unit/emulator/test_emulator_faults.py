@@ -8,9 +8,8 @@ import uuid
 
 import pytest
 import requests
-from werkzeug.test import Client
-
 from linecrm_local.emulator import InvalidFault, LineEmulator
+from werkzeug.test import Client
 
 from .conftest import CHANNEL_ID, TOKEN, EmulatorFactory, auth, push, text
 

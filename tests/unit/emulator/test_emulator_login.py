@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import jwt
-from werkzeug.test import Client
-
 from linecrm_local.emulator import LineEmulator
+from werkzeug.test import Client
 
 from .conftest import CHANNEL_ID, FakeClock
 
 
-def verify(client: Client, token: str, client_id: str = CHANNEL_ID, **extra: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+def verify(
+    client: Client, token: str, client_id: str = CHANNEL_ID, **extra: str
+) -> tuple[int, dict]:  # type: ignore[type-arg]
     response = client.post(
         "/oauth2/v2.1/verify", data={"id_token": token, "client_id": client_id, **extra}
     )
@@ -42,7 +43,10 @@ def test_bad_expired_and_foreign_tokens_are_refused(
     token = emulator.issue_id_token(CHANNEL_ID, "U" + "a" * 32, nonce="n-1")
     assert verify(client, token + "x") == (400, invalid("Invalid IdToken."))
     assert verify(client, "id_token") == (400, invalid("Invalid IdToken."))
-    assert verify(client, token, client_id="2000000002") == (400, invalid("Invalid IdToken Audience."))
+    assert verify(client, token, client_id="2000000002") == (
+        400,
+        invalid("Invalid IdToken Audience."),
+    )
     assert verify(client, token, nonce="other") == (400, invalid("Invalid IdToken Nonce."))
     clock.advance(3601)
     assert verify(client, token) == (400, invalid("IdToken expired."))

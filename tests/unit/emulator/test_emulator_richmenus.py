@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import io
 
-from werkzeug.test import Client
-
 from linecrm_local.emulator import LineEmulator
+from werkzeug.test import Client
 
 from .conftest import CHANNEL_ID, auth, post
 
@@ -33,16 +32,22 @@ def test_rich_menu_lifecycle(client: Client, emulator: LineEmulator) -> None:
     assert early.status_code == 400  # no image yet
 
     upload = client.post(
-        f"/v2/bot/richmenu/{menu_id}/content", data=PNG, headers=auth(**{"Content-Type": "image/png"})
+        f"/v2/bot/richmenu/{menu_id}/content",
+        data=PNG,
+        headers=auth(**{"Content-Type": "image/png"}),
     )
     assert upload.status_code == 200
     wrong_type = client.post(
-        f"/v2/bot/richmenu/{menu_id}/content", data=PNG, headers=auth(**{"Content-Type": "text/plain"})
+        f"/v2/bot/richmenu/{menu_id}/content",
+        data=PNG,
+        headers=auth(**{"Content-Type": "text/plain"}),
     )
     assert wrong_type.status_code == 415
 
     assert client.post(f"/v2/bot/user/{user}/richmenu/{menu_id}", headers=auth()).status_code == 200
-    assert client.get(f"/v2/bot/user/{user}/richmenu", headers=auth()).json == {"richMenuId": menu_id}
+    assert client.get(f"/v2/bot/user/{user}/richmenu", headers=auth()).json == {
+        "richMenuId": menu_id
+    }
     assert client.delete(f"/v2/bot/user/{user}/richmenu", headers=auth()).status_code == 200
     assert client.get(f"/v2/bot/user/{user}/richmenu", headers=auth()).status_code == 404
 
@@ -58,13 +63,18 @@ def test_rich_menu_lifecycle(client: Client, emulator: LineEmulator) -> None:
     assert post(client, "/v2/bot/richmenu/alias", alias).status_code == 400
     assert client.get("/v2/bot/richmenu/alias/main", headers=auth()).json == alias
 
-    assert [m["richMenuId"] for m in client.get("/v2/bot/richmenu/list", headers=auth()).json["richmenus"]] == [menu_id]
+    assert [
+        m["richMenuId"]
+        for m in client.get("/v2/bot/richmenu/list", headers=auth()).json["richmenus"]
+    ] == [menu_id]
     assert client.delete(f"/v2/bot/richmenu/{menu_id}", headers=auth()).status_code == 200
     assert client.get(f"/v2/bot/richmenu/{menu_id}", headers=auth()).status_code == 404
 
 
 def test_invalid_rich_menu_is_rejected(client: Client) -> None:
-    response = post(client, "/v2/bot/richmenu", {**MENU, "areas": [{"bounds": {}, "action": {"type": "warp"}}]})
+    response = post(
+        client, "/v2/bot/richmenu", {**MENU, "areas": [{"bounds": {}, "action": {"type": "warp"}}]}
+    )
     assert response.status_code == 400
     assert "areas[0].action.type" in [d["property"] for d in response.json["details"]]
 
@@ -73,7 +83,10 @@ def test_audience_upload_by_file_and_add(client: Client, emulator: LineEmulator)
     users = [emulator.add_friend(CHANNEL_ID).user_id for _ in range(3)]
     response = client.post(
         "/v2/bot/audienceGroup/upload/byFile",
-        data={"description": "file", "file": (io.BytesIO("\n".join(users[:2]).encode()), "ids.txt", "text/plain")},
+        data={
+            "description": "file",
+            "file": (io.BytesIO("\n".join(users[:2]).encode()), "ids.txt", "text/plain"),
+        },
         headers=auth(),
     )
     assert response.status_code == 202
@@ -86,5 +99,7 @@ def test_audience_upload_by_file_and_add(client: Client, emulator: LineEmulator)
     assert added.status_code == 202
     group = client.get(f"/v2/bot/audienceGroup/{group_id}", headers=auth()).json["audienceGroup"]
     assert group["audienceCount"] == 3
-    no_file = client.post("/v2/bot/audienceGroup/upload/byFile", data={"description": "x"}, headers=auth())
+    no_file = client.post(
+        "/v2/bot/audienceGroup/upload/byFile", data={"description": "x"}, headers=auth()
+    )
     assert no_file.status_code == 400

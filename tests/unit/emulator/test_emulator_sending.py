@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 
-from werkzeug.test import Client
-
 from linecrm_local.emulator import LineEmulator
+from werkzeug.test import Client
 
 from .conftest import CHANNEL_ID, OTHER_TOKEN, FakeClock, auth, post, push, text
 
 
-def test_push_lands_in_the_inbox_with_its_request_id(client: Client, emulator: LineEmulator) -> None:
+def test_push_lands_in_the_inbox_with_its_request_id(
+    client: Client, emulator: LineEmulator
+) -> None:
     friend = emulator.add_friend(CHANNEL_ID, "Hanako")
     key = str(uuid.uuid4())
     response = push(client, friend.user_id, text("one"), text("two"), **{"X-Line-Retry-Key": key})
@@ -22,7 +23,12 @@ def test_push_lands_in_the_inbox_with_its_request_id(client: Client, emulator: L
     assert [m.message["text"] for m in inbox] == ["one", "two"]
     assert {(m.endpoint, m.request_id, m.retry_key) for m in inbox} == {("push", request_id, key)}
     [call] = emulator.calls("push")
-    assert (call.method, call.path, call.status, call.retry_key) == ("POST", "/v2/bot/message/push", 200, key)
+    assert (call.method, call.path, call.status, call.retry_key) == (
+        "POST",
+        "/v2/bot/message/push",
+        200,
+        key,
+    )
 
 
 def test_push_to_unknown_user_fails_and_to_blocked_user_is_dropped(
@@ -51,7 +57,12 @@ def test_repeated_retry_key_is_409_with_the_first_request_id(
     # The key is per channel and lasts 24 hours.
     other = emulator.add_friend("2000000002", user_id=friend.user_id)
     body = {"to": other.user_id, "messages": [text()]}
-    assert post(client, "/v2/bot/message/push", body, OTHER_TOKEN, **{"X-Line-Retry-Key": key}).status_code == 200
+    assert (
+        post(
+            client, "/v2/bot/message/push", body, OTHER_TOKEN, **{"X-Line-Retry-Key": key}
+        ).status_code
+        == 200
+    )
     clock.advance(24 * 3600 + 1)
     assert push(client, friend.user_id, **{"X-Line-Retry-Key": key}).status_code == 200
 
@@ -67,11 +78,15 @@ def test_multicast_to_500_ids_drops_non_friends(client: Client, emulator: LineEm
     friends = [emulator.add_friend(CHANNEL_ID).user_id for _ in range(450)]
     strangers = [f"U{i:032x}" for i in range(50)]
     body = {"to": friends + strangers, "messages": [text("sale")]}
-    response = post(client, "/v2/bot/message/multicast", body, **{"X-Line-Retry-Key": str(uuid.uuid4())})
+    response = post(
+        client, "/v2/bot/message/multicast", body, **{"X-Line-Retry-Key": str(uuid.uuid4())}
+    )
     assert (response.status_code, response.json) == (200, {})
     assert all(len(emulator.inbox(user)) == 1 for user in friends)
     assert all(emulator.inbox(user) == [] for user in strangers)
-    assert client.get("/v2/bot/message/quota/consumption", headers=auth()).json == {"totalUsage": 450}
+    assert client.get("/v2/bot/message/quota/consumption", headers=auth()).json == {
+        "totalUsage": 450
+    }
 
 
 def test_broadcast_reaches_following_friends_only(client: Client, emulator: LineEmulator) -> None:
@@ -105,14 +120,26 @@ def test_narrowcast_to_an_audience_and_its_progress(client: Client, emulator: Li
     progress = client.get(
         f"/v2/bot/message/progress/narrowcast?requestId={request_id}", headers=auth()
     ).json
-    assert (progress["phase"], progress["successCount"], progress["targetCount"]) == ("succeeded", 60, 60)
+    assert (progress["phase"], progress["successCount"], progress["targetCount"]) == (
+        "succeeded",
+        60,
+        60,
+    )
 
 
-def test_filtered_narrowcast_below_50_recipients_fails(client: Client, emulator: LineEmulator) -> None:
+def test_filtered_narrowcast_below_50_recipients_fails(
+    client: Client, emulator: LineEmulator
+) -> None:
     members = [emulator.add_friend(CHANNEL_ID).user_id for _ in range(3)]
-    upload = post(client, "/v2/bot/audienceGroup/upload", {"description": "few", "audiences": [{"id": u} for u in members]})
+    upload = post(
+        client,
+        "/v2/bot/audienceGroup/upload",
+        {"description": "few", "audiences": [{"id": u} for u in members]},
+    )
     recipient = {"type": "audience", "audienceGroupId": upload.json["audienceGroupId"]}
-    response = post(client, "/v2/bot/message/narrowcast", {"messages": [text()], "recipient": recipient})
+    response = post(
+        client, "/v2/bot/message/narrowcast", {"messages": [text()], "recipient": recipient}
+    )
     progress = client.get(
         "/v2/bot/message/progress/narrowcast",
         query_string={"requestId": response.headers["x-line-request-id"]},
@@ -136,18 +163,32 @@ def test_reply_token_is_single_use_and_expires(
 
     late = emulator.simulate_postback(CHANNEL_ID, friend.user_id, "a=1").reply_token
     clock.advance(61)
-    assert post(client, "/v2/bot/message/reply", {"replyToken": late, "messages": [text()]}).status_code == 400
+    assert (
+        post(
+            client, "/v2/bot/message/reply", {"replyToken": late, "messages": [text()]}
+        ).status_code
+        == 400
+    )
 
     foreign = emulator.simulate_text(CHANNEL_ID, friend.user_id, "x").reply_token
     body = {"replyToken": foreign, "messages": [text()]}
     assert post(client, "/v2/bot/message/reply", body, OTHER_TOKEN).status_code == 400
-    assert post(client, "/v2/bot/message/reply", {"replyToken": "nope", "messages": [text()]}).status_code == 400
+    assert (
+        post(
+            client, "/v2/bot/message/reply", {"replyToken": "nope", "messages": [text()]}
+        ).status_code
+        == 400
+    )
 
 
 def test_profile_and_followers(client: Client, emulator: LineEmulator) -> None:
     friends = [emulator.add_friend(CHANNEL_ID, f"F{i}").user_id for i in range(5)]
     profile = client.get(f"/v2/bot/profile/{friends[0]}", headers=auth()).json
-    assert (profile["displayName"], profile["userId"], profile["language"]) == ("F0", friends[0], "ja")
+    assert (profile["displayName"], profile["userId"], profile["language"]) == (
+        "F0",
+        friends[0],
+        "ja",
+    )
     assert "pictureUrl" in profile
     assert "statusMessage" in profile
     missing = client.get(f"/v2/bot/profile/U{'1' * 32}", headers=auth())
@@ -156,7 +197,9 @@ def test_profile_and_followers(client: Client, emulator: LineEmulator) -> None:
     page = client.get("/v2/bot/followers/ids?limit=2", headers=auth()).json
     seen = list(page["userIds"])
     while "next" in page:
-        page = client.get(f"/v2/bot/followers/ids?limit=2&start={page['next']}", headers=auth()).json
+        page = client.get(
+            f"/v2/bot/followers/ids?limit=2&start={page['next']}", headers=auth()
+        ).json
         seen += page["userIds"]
     assert seen == friends
     assert client.get("/v2/bot/followers/ids?limit=5000", headers=auth()).status_code == 400

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from werkzeug.test import Client
-
 from linecrm_local.emulator import LineEmulator
+from werkzeug.test import Client
 
 from .conftest import CHANNEL_ID, auth, post, push, text
 
@@ -22,7 +21,9 @@ def details(body: Any) -> list[tuple[str, str]]:
 
 
 def test_valid_push_is_accepted(client: Client, friend_id: str) -> None:
-    response = push(client, friend_id, text("hi"), {"type": "sticker", "packageId": "1", "stickerId": "1"})
+    response = push(
+        client, friend_id, text("hi"), {"type": "sticker", "packageId": "1", "stickerId": "1"}
+    )
     assert response.status_code == 200
     assert len(response.json["sentMessages"]) == 2
 

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import re
+import time
 
 from linecrm_local.emulator import LineEmulator
 
@@ -54,7 +55,8 @@ def test_text_postback_unfollow_and_unblock(
     events = [body["events"][0] for body in webhook.bodies()]
     message = events[0]["message"]
     assert (message["type"], message["text"]) == ("text", "こんにちは")
-    assert message["id"] and message["quoteToken"]
+    assert message["id"]
+    assert message["quoteToken"]
     assert events[1]["postback"] == {"data": "action=buy&item=1"}
     assert events[2]["type"] == "unfollow"
     assert "replyToken" not in events[2]
@@ -111,7 +113,27 @@ def test_simulate_completes_a_caller_built_event(
     emulator: LineEmulator,
 ) -> None:
     user = emulator.add_friend(CHANNEL_ID).user_id
-    delivery = emulator.simulate(CHANNEL_ID, user, {"type": "message", "message": {"id": "1", "type": "sticker", "packageId": "1", "stickerId": "2"}})
+    delivery = emulator.simulate(
+        CHANNEL_ID,
+        user,
+        {
+            "type": "message",
+            "message": {"id": "1", "type": "sticker", "packageId": "1", "stickerId": "2"},
+        },
+    )
     assert delivery.event["source"] == {"type": "user", "userId": user}
     assert delivery.reply_token
     assert EVENT_ID.match(delivery.webhook_event_id)
+
+
+def test_asynchronous_webhooks_arrive_later(
+    make_emulator: EmulatorFactory, webhook: WebhookReceiver
+) -> None:
+    emulator = make_emulator(webhook.url, synchronous_webhooks=False)
+    user = emulator.add_friend(CHANNEL_ID).user_id
+    delivery = emulator.simulate_text(CHANNEL_ID, user, "later")
+    deadline = time.monotonic() + 5
+    while not delivery.attempts and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert delivery.status == 200
+    assert webhook.bodies()[0]["events"][0]["message"]["text"] == "later"

@@ -1,0 +1,142 @@
+"""The layer bundler, without the network: pip is replaced by a fake that writes what
+pip would (packages with RECORD files, console scripts)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from linecrm_infra import bundling, constants
+from linecrm_infra.bundling import LayerBuildSpec, LocalLayerBundler
+
+pytestmark = pytest.mark.infra
+
+
+def _pins(constraints: Path) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in constraints.read_text().splitlines():
+        name, _, version = line.partition("==")
+        if version:
+            pins[re.sub(r"[-_.]+", "_", name).lower()] = version
+    return pins
+
+
+def _fake_distribution(site_dir: Path, name: str, files: Sequence[str]) -> None:
+    dist_info = site_dir / f"{name}-1.0.0.dist-info"
+    dist_info.mkdir(parents=True)
+    for relative in files:
+        path = site_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    record = [f"{relative},sha256=abc,1" for relative in files]
+    record.append(f"{dist_info.name}/RECORD,,")
+    (dist_info / "RECORD").write_text("\n".join(record))
+
+
+def _fake_package_dir(root: Path) -> Path:
+    package = root / "linecrm"
+    (package / "__pycache__").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "resources.py").write_text("APP_NAME = 'linecrm'\n")
+    (package / "__pycache__" / "resources.cpython-311.pyc").write_bytes(b"\0")
+    return package
+
+
+def test_runtime_requirements_exclude_what_lambda_provides() -> None:
+    requirements = bundling.runtime_requirements()
+    names = [re.match(r"[A-Za-z0-9._-]+", r).group(0) for r in requirements]  # type: ignore[union-attr]
+    assert names == ["aws-lambda-powertools", "line-bot-sdk", "pydantic"]
+    assert any("[tracer]" in requirement for requirement in requirements)
+
+
+def test_runtime_requirements_come_from_pyproject(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\nname = "x"\ndependencies = ["boto3>=1", "BotoCore", "pydantic>=2"]\n'
+    )
+    assert bundling.runtime_requirements(pyproject, provided=("boto3", "botocore")) == (
+        "pydantic>=2",
+    )
+
+
+def test_every_layer_dependency_is_pinned_by_the_constraints() -> None:
+    pins = _pins(constants.CONSTRAINTS)
+    for requirement in bundling.runtime_requirements():
+        name = re.sub(r"[-_.]+", "_", re.split(r"[\[<>=!~ ]", requirement)[0]).lower()
+        assert name in pins, requirement
+
+
+def test_pip_command_targets_the_lambda_platform(tmp_path: Path) -> None:
+    spec = LayerBuildSpec()
+    command = spec.pip_install_command(tmp_path / "python")
+    assert command[:4] == [sys.executable, "-m", "pip", "install"]
+    joined = " ".join(command)
+    assert "--platform manylinux2014_aarch64" in joined
+    assert "--implementation cp" in joined
+    assert "--python-version 3.13" in joined
+    assert "--only-binary=:all:" in command
+    assert "--no-compile" in command
+    assert f"--target {tmp_path / 'python'}" in joined
+    assert f"-c {constants.CONSTRAINTS}" in joined
+    assert command[-len(spec.requirements) :] == list(spec.requirements)
+    assert not [arg for arg in command if arg.startswith(("boto3", "botocore"))]
+
+
+def test_prune_removes_only_the_named_distribution(tmp_path: Path) -> None:
+    _fake_distribution(tmp_path, "botocore", ["botocore/__init__.py", "botocore/data/x.json"])
+    _fake_distribution(tmp_path, "jmespath", ["jmespath/__init__.py", "bin/jp.py"])
+    assert bundling.prune_distribution(tmp_path, "botocore")
+    assert not (tmp_path / "botocore").exists()
+    assert not list(tmp_path.glob("botocore-*.dist-info"))
+    assert (tmp_path / "jmespath" / "__init__.py").exists()
+    assert (tmp_path / "bin" / "jp.py").exists()
+    assert not bundling.prune_distribution(tmp_path, "boto3")
+
+
+def test_build_layer_installs_prunes_and_copies_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = LayerBuildSpec(package_dir=_fake_package_dir(tmp_path / "src"))
+    commands: list[list[str]] = []
+
+    def fake_pip(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        commands.append(command)
+        assert kwargs["check"] is True
+        site_dir = Path(command[command.index("--target") + 1])
+        _fake_distribution(site_dir, "pydantic", ["pydantic/__init__.py"])
+        _fake_distribution(site_dir, "botocore", ["botocore/__init__.py"])
+        _fake_distribution(site_dir, "jmespath", ["jmespath/__init__.py", "bin/jp.py"])
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(bundling.subprocess, "run", fake_pip)
+    output = tmp_path / "out"
+    assert LocalLayerBundler(spec).try_bundle(
+        str(output), image=cdk.DockerImage.from_registry("scratch")
+    )
+    assert commands == [spec.pip_install_command(output / "python")]
+    site_dir = output / "python"
+    assert (site_dir / "pydantic" / "__init__.py").exists()
+    assert (site_dir / "jmespath" / "__init__.py").exists()
+    assert not (site_dir / "botocore").exists()
+    assert not (site_dir / "bin").exists()
+    assert (site_dir / "linecrm" / "resources.py").exists()
+    assert not list(site_dir.rglob("__pycache__"))
+
+
+def test_asset_hash_follows_the_layer_inputs(tmp_path: Path) -> None:
+    package = _fake_package_dir(tmp_path)
+    spec = LayerBuildSpec(package_dir=package)
+    first = spec.asset_hash()
+    (package / "__pycache__" / "other.cpython-311.pyc").write_bytes(b"\1")
+    assert spec.asset_hash() == first
+    (package / "resources.py").write_text("APP_NAME = 'changed'\n")
+    assert spec.asset_hash() != first
+    assert LayerBuildSpec(package_dir=package, python_version="3.12").asset_hash() != (
+        spec.asset_hash()
+    )

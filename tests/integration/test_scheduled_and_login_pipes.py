@@ -1,0 +1,144 @@
+"""A delayed message through EventBridge Scheduler (moto + our runner on a moved
+clock), and LIFF login against the emulator's LINE Login, on the local stack."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from linecrm.config import Settings
+from linecrm.delivery.schedules import SchedulePlanner, schedule_name_for
+from linecrm.models.jobs import ScheduledSend
+from linecrm.models.send import SendRequest
+from linecrm_local.demo import DEMO_CHANNEL_ID
+from linecrm_local.stack import LocalStack
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    # A long tick: the test fires schedules itself with run_due() after moving the clock.
+    with LocalStack(visibility_timeout_seconds=1, scheduler_tick_seconds=3600) as local:
+        yield local
+
+
+def planner() -> SchedulePlanner:
+    settings = Settings.from_env()
+    assert settings.schedule_group_name and settings.scheduler_target_arn
+    assert settings.scheduler_role_arn
+    return SchedulePlanner(
+        boto3.client("scheduler"),
+        group_name=settings.schedule_group_name,
+        target_arn=settings.scheduler_target_arn,
+        role_arn=settings.scheduler_role_arn,
+    )
+
+
+def texts(stack: LocalStack, user_id: str) -> list[str]:
+    return [m.message.get("text", "") for m in stack.emulator.inbox(user_id)]
+
+
+def wait_for_inbox(stack: LocalStack, user_id: str, timeout: float = 20) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if texts(stack, user_id):
+            stack.poller.drain()
+            return texts(stack, user_id)
+        time.sleep(0.05)
+    return []
+
+
+def delayed_job(user_id: str, job_id: str) -> ScheduledSend:
+    return ScheduledSend(
+        job_id=job_id,
+        request=SendRequest(
+            delivery_id=f"reminder:{job_id}",
+            channel_id=DEMO_CHANNEL_ID,
+            to=[user_id],
+            messages=[{"type": "text", "text": "カートに商品が残っています"}],
+            cause="trigger",
+        ),
+    )
+
+
+def test_delayed_message_goes_out_only_when_due_and_once(stack: LocalStack) -> None:
+    friend = stack.emulator.add_friend(DEMO_CHANNEL_ID, display_name="Cart")
+    job = delayed_job(friend.user_id, "cart-1")
+    plans = planner()
+    name = plans.schedule(job, stack.clock.now() + timedelta(hours=1))
+    assert plans.schedule(job, stack.clock.now() + timedelta(hours=1)) == name  # idempotent
+
+    assert stack.runner.run_due() == []
+    assert texts(stack, friend.user_id) == []
+
+    stack.clock.advance(timedelta(hours=1, seconds=1))
+    fired = stack.runner.run_due()
+    assert len(fired) == 1
+    assert wait_for_inbox(stack, friend.user_id) == ["カートに商品が残っています"]
+
+    # ActionAfterCompletion=DELETE: the schedule is gone, nothing fires again.
+    group = Settings.from_env().schedule_group_name
+    names = [
+        s["Name"] for s in boto3.client("scheduler").list_schedules(GroupName=group)["Schedules"]
+    ]
+    assert schedule_name_for(job.job_id) not in names
+    stack.clock.advance(timedelta(hours=1))
+    assert stack.runner.run_due() == []
+
+
+def test_schedule_firing_twice_sends_once(stack: LocalStack) -> None:
+    friend = stack.emulator.add_friend(DEMO_CHANNEL_ID)
+    job = delayed_job(friend.user_id, "cart-2")
+    event = json.loads(json.dumps(job.model_dump(mode="json")))
+    stack.functions.invoke("scheduler", event)
+    assert wait_for_inbox(stack, friend.user_id)
+    result = stack.functions.invoke("scheduler", event)  # Scheduler is at-least-once
+    assert result["status"] == "already_finished"
+    stack.poller.drain()
+    assert len(texts(stack, friend.user_id)) == 1
+
+
+def test_malformed_scheduled_job_is_discarded_with_a_reason(stack: LocalStack) -> None:
+    result = stack.functions.invoke("scheduler", {"kind": "send", "job_id": "x"})
+    assert result == {"status": "discarded", "reason": "malformed job"}
+
+
+def login(stack: LocalStack, body: Any) -> requests.Response:
+    return requests.post(f"{stack.gateway_url}/liff/login", json=body, timeout=10)
+
+
+def test_liff_login_verifies_the_id_token_with_line_login(stack: LocalStack) -> None:
+    delivery = stack.emulator.simulate_follow(DEMO_CHANNEL_ID, display_name="Login")
+    token = stack.emulator.issue_id_token(DEMO_CHANNEL_ID, delivery.user_id)
+    response = login(stack, {"channelId": DEMO_CHANNEL_ID, "idToken": token})
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "userId": delivery.user_id,
+        "displayName": "Login",
+        "isFriend": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"channelId": DEMO_CHANNEL_ID, "idToken": "forged.token.value"}, 401),
+        ({"channelId": "404404404", "idToken": "x"}, 404),
+        ({"channelId": DEMO_CHANNEL_ID}, 422),
+        ("not an object", 422),
+    ],
+)
+def test_liff_login_rejects_bad_requests_with_a_reason(
+    stack: LocalStack, body: Any, status: int
+) -> None:
+    response = login(stack, body)
+    assert response.status_code == status, response.text
+    assert stack.gateway.internal_errors == 0
