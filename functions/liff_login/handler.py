@@ -7,12 +7,13 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
 from linecrm.channels import UnknownChannel
 from linecrm.line.login import IdTokenRejected, LineLoginVerifier, LoginServiceUnavailable
 from linecrm.observability import logger, metrics
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
-from pydantic import BaseModel, ConfigDict, Field
 
 app = APIGatewayHttpResolver(enable_validation=True)
 _container: Container | None = None

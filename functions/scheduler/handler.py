@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
 from linecrm.models.jobs import ScheduledSend
 from linecrm.observability import logger, metrics
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
-from pydantic import ValidationError
 
 _container: Container | None = None
 

@@ -12,11 +12,12 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from linecrm.delivery.sender import SendFailedRetryable
 from linecrm.models.send import SendRequest
 from linecrm.observability import logger, metrics
-from linecrm.tracing import tracer
 from linecrm.resources import SEND_QUEUE
+from linecrm.tracing import tracer
 from linecrm.wiring import Container
 
 processor = BatchProcessor(event_type=EventType.SQS)

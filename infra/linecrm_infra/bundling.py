@@ -91,6 +91,8 @@ class LayerBuildSpec:
         ):
             digest.update(part.encode() + b"\0")
         digest.update(self.constraints_file.read_bytes())
+        # This module decides how the layer is built: a change to it rebuilds the layer.
+        digest.update(Path(__file__).read_bytes())
         for path in sorted(self.package_dir.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 digest.update(path.relative_to(self.package_dir).as_posix().encode() + b"\0")

@@ -161,7 +161,7 @@ class LinecrmStack(cdk.Stack):
             function.add_environment(Env.SCHEDULER_ROLE_ARN, self.scheduling.target_role.role_arn)
             # The scheduler function targets itself via context.invoked_function_arn: its
             # own ARN in its environment would be a circular reference.
-            if True:
+            if access.function != resources.SCHEDULE_TARGET:
                 function.add_environment(
                     Env.SCHEDULER_TARGET_ARN,
                     self.functions.function(resources.SCHEDULE_TARGET).function_arn,
@@ -178,7 +178,7 @@ class LinecrmStack(cdk.Stack):
                     max_batching_window=cdk.Duration.seconds(
                         definition.max_batching_window_seconds
                     ),
-                    max_concurrency=definition.max_concurrency + 1,
+                    max_concurrency=definition.max_concurrency,
                     report_batch_item_failures=True,
                 )
             )
@@ -217,9 +217,11 @@ class LinecrmStack(cdk.Stack):
                 pair.dead_letter_queue.queue_url,
                 f"{logical_id} dead-letter queue URL",
             )
-        for channel_id, secret in self.channel_secrets.secrets.items():
+        for channel_id in self.channel_secrets.secrets:
+            # The literal name: secret.secret_name is parsed out of the ARN at deploy time
+            # and cuts names that contain a hyphen.
             outputs[f"ChannelSecretName{_output_safe(channel_id)}"] = (
-                secret.secret_name,
+                f"{resources.CHANNEL_SECRET_PREFIX}{channel_id}",
                 f"Secret holding LINE channel {channel_id}'s secret and access token",
             )
         for output_id, (value, description) in outputs.items():

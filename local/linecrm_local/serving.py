@@ -75,8 +75,12 @@ class BackgroundWsgiServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
+        # A short poll interval makes stop() quick (shutdown waits for the poll).
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"linecrm-{self.name}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"linecrm-{self.name}",
+            daemon=True,
         )
         self._thread.start()
 

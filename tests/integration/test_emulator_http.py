@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+
 from linecrm_local.emulator import EmulatedChannel, EmulatorConfig, LineEmulator
 
 pytestmark = pytest.mark.integration

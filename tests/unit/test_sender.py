@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from linecrm.delivery.sender import SendFailedRetryable, Sender, SendOutcome
+from linecrm.delivery.sender import Sender, SendFailedRetryable, SendOutcome
 from linecrm.domain.deliveries import DeliveryStatus, retry_key_for
 from linecrm.line.client import SendReceipt
 from linecrm.line.errors import (

@@ -12,7 +12,7 @@ def reference_signature(body: bytes) -> str:
 
 
 def test_signature_matches_lines_definition() -> None:
-    body = '{"destination":"U1","events":[]}'.encode()
+    body = b'{"destination":"U1","events":[]}'
     assert compute_signature(SECRET, body) == reference_signature(body)
 
 

@@ -11,7 +11,7 @@ from linecrm.repositories.channel_settings import ChannelSettingsRepository
 from linecrm_local.aws_calls import count_aws_calls
 from tests.support.lambda_support import load_handler, response_json
 from tests.support.signing import line_event, sign, webhook_body
-from tests.unit.conftest import CHANNEL_ID, CHANNEL_SECRET, WELCOME, AwsWorld, webhook_request
+from tests.unit.conftest import CHANNEL_ID, WELCOME, AwsWorld, webhook_request
 
 USER = "U" + "a" * 32
 

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from linecrm_local.emulator import EmulatedChannel, EmulatorConfig, LineEmulator
 from werkzeug.serving import make_server
 from werkzeug.test import Client, TestResponse
 from werkzeug.wrappers import Request, Response
+
+from linecrm_local.emulator import EmulatedChannel, EmulatorConfig, LineEmulator
 
 CHANNEL_ID = "2000000001"
 OTHER_CHANNEL_ID = "2000000002"

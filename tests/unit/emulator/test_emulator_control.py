@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from linecrm_local.emulator import LineEmulator
 from werkzeug.test import Client
+
+from linecrm_local.emulator import LineEmulator
 
 from .conftest import CHANNEL_ID, EmulatorFactory, WebhookReceiver, push
 

@@ -8,8 +8,9 @@ import uuid
 
 import pytest
 import requests
-from linecrm_local.emulator import InvalidFault, LineEmulator
 from werkzeug.test import Client
+
+from linecrm_local.emulator import InvalidFault, LineEmulator
 
 from .conftest import CHANNEL_ID, TOKEN, EmulatorFactory, auth, push, text
 

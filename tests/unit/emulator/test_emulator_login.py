@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import jwt
-from linecrm_local.emulator import LineEmulator
 from werkzeug.test import Client
+
+from linecrm_local.emulator import LineEmulator
 
 from .conftest import CHANNEL_ID, FakeClock
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 
-from linecrm_local.emulator import LineEmulator
 from werkzeug.test import Client
+
+from linecrm_local.emulator import LineEmulator
 
 from .conftest import CHANNEL_ID, auth, post
 

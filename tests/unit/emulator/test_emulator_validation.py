@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from linecrm_local.emulator import LineEmulator
 from werkzeug.test import Client
+
+from linecrm_local.emulator import LineEmulator
 
 from .conftest import CHANNEL_ID, auth, post, push, text
 
