@@ -11,9 +11,9 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda_event_sources as event_sources
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
+
 from linecrm import resources
 from linecrm.resources import Env
-
 from linecrm_infra import constants
 from linecrm_infra.constructs.api import HttpApi
 from linecrm_infra.constructs.data import DataTables

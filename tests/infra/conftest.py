@@ -14,6 +14,7 @@ if str(INFRA_DIR) not in sys.path:
     sys.path.insert(0, str(INFRA_DIR))
 
 from aws_cdk.assertions import Template  # noqa: E402
+
 from linecrm_infra import constants  # noqa: E402
 from linecrm_infra.stack import LinecrmStack, build_app  # noqa: E402
 

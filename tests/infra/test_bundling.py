@@ -12,6 +12,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+
 from linecrm_infra import bundling, constants
 from linecrm_infra.bundling import LayerBuildSpec, LocalLayerBundler
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from aws_cdk import aws_sqs as sqs
+
 from linecrm_infra import constants
 from linecrm_infra.stack import build_app
-
 from tests.infra.conftest import SKIP_BUNDLING
 
 pytestmark = pytest.mark.infra

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 import pytest
+
 from linecrm_infra import constants
 from linecrm_infra.constructs.secrets import parse_channel_ids
 from linecrm_infra.stack import StackSettings

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
+
 from linecrm import resources
 from linecrm.resources import Env
-
 from tests.infra.conftest import build_stack
 
 pytestmark = pytest.mark.infra
@@ -412,3 +412,4 @@ def test_outputs(template: Template) -> None:
     assert {f"{t.logical_id}TableName" for t in resources.TABLES} <= set(outputs)
     assert {"ChannelSecretName1234567890", "ChannelSecretNamedemo"} <= set(outputs)
     assert "webhook/<channelId>" in json.dumps(outputs["WebhookUrlTemplate"]["Value"])
+    assert outputs["ChannelSecretNamedemo"]["Value"] == f"{resources.CHANNEL_SECRET_PREFIX}demo"

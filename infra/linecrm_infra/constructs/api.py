@@ -14,8 +14,8 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from linecrm import resources
 
+from linecrm import resources
 from linecrm_infra import constants
 
 # HTTP API $context variables; requestId lets a log line be matched with a trace.

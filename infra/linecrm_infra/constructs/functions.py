@@ -14,8 +14,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from linecrm import resources
 
+from linecrm import resources
 from linecrm_infra import constants
 from linecrm_infra.bundling import layer_code
 

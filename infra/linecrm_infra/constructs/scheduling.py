@@ -8,6 +8,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
+
 from linecrm import resources
 
 SCHEDULER_SERVICE_PRINCIPAL = "scheduler.amazonaws.com"

@@ -8,8 +8,8 @@ import re
 from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
-from linecrm import resources
 
+from linecrm import resources
 from linecrm_infra import constants
 
 # LINE channel ids are digits; `demo` and similar names are allowed for trials.

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from linecrm import resources
+from linecrm.resources import Env
+from linecrm_local.aws_local import LocalAws, LocalResources, create_resources
+from linecrm_local.provision import ChannelSecret
+from linecrm_local.serving import PortInUseError
+
+pytestmark = pytest.mark.integration
+
+CHANNELS = [ChannelSecret("2000000001", "a" * 32, "token-1"), ChannelSecret("2000000002", "b" * 32, "token-2")]
+
+
+@pytest.fixture
+def created(clean_aws: LocalAws) -> LocalResources:
+    return create_resources(clean_aws, CHANNELS, visibility_timeout_seconds=2)
+
+
+def key_schema(partition: resources.KeyAttribute, sort: resources.KeyAttribute | None) -> list[dict[str, str]]:
+    schema = [{"AttributeName": partition.name, "KeyType": "HASH"}]
+    if sort:
+        schema.append({"AttributeName": sort.name, "KeyType": "RANGE"})
+    return schema
+
+
+def test_creates_exactly_the_tables_resources_defines(created: LocalResources) -> None:
+    dynamodb = boto3.client("dynamodb")
+
+    assert sorted(dynamodb.list_tables()["TableNames"]) == sorted(t.local_name for t in resources.TABLES)
+    for table in resources.TABLES:
+        description: dict[str, Any] = dynamodb.describe_table(TableName=table.local_name)["Table"]
+        assert description["KeySchema"] == key_schema(table.partition_key, table.sort_key)
+        assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+        indexes = {
+            index["IndexName"]: index["KeySchema"] for index in description.get("GlobalSecondaryIndexes", [])
+        }
+        assert indexes == {
+            index.name: key_schema(index.partition_key, index.sort_key) for index in table.global_indexes
+        }
+        ttl = dynamodb.describe_time_to_live(TableName=table.local_name)["TimeToLiveDescription"]
+        assert (ttl["TimeToLiveStatus"], ttl.get("AttributeName")) == ("ENABLED", table.ttl_attribute)
+        assert created.table_names[table.logical_id] == table.local_name
+
+
+def test_creates_every_queue_with_its_dlq_redrive_and_visibility(created: LocalResources) -> None:
+    sqs = boto3.client("sqs")
+    expected_names = {q.local_name for q in resources.QUEUES} | {q.local_dlq_name for q in resources.QUEUES}
+
+    assert {url.rsplit("/", 1)[-1] for url in sqs.list_queues()["QueueUrls"]} == expected_names
+    for definition in resources.QUEUES:
+        local = created.queues[definition.logical_id]
+        attributes = sqs.get_queue_attributes(QueueUrl=local.url, AttributeNames=["All"])["Attributes"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=local.dlq_url, AttributeNames=["QueueArn"])["Attributes"]
+        assert attributes["VisibilityTimeout"] == "2"  # the override
+        assert json.loads(attributes["RedrivePolicy"]) == {
+            "deadLetterTargetArn": dlq_arn["QueueArn"],
+            "maxReceiveCount": definition.max_receive_count,
+        }
+        assert attributes["QueueArn"] == local.arn
+    assert [q.definition for q in created.polled_queues()] == list(resources.QUEUES)
+
+
+def test_without_override_queues_keep_the_defined_visibility(clean_aws: LocalAws) -> None:
+    created = create_resources(clean_aws, [])
+    sqs = boto3.client("sqs")
+    for definition in resources.QUEUES:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=created.queues[definition.logical_id].url, AttributeNames=["VisibilityTimeout"]
+        )["Attributes"]
+        assert attributes["VisibilityTimeout"] == str(definition.visibility_timeout_seconds)
+
+
+def test_creates_the_schedule_group_role_and_channel_secrets(created: LocalResources) -> None:
+    assert boto3.client("scheduler").get_schedule_group(Name=resources.SCHEDULE_GROUP_NAME)["Name"] == (
+        created.schedule_group_name
+    )
+    role_name = created.scheduler_role_arn.rsplit("/", 1)[-1]
+    assert boto3.client("iam").get_role(RoleName=role_name)["Role"]["Arn"] == created.scheduler_role_arn
+    assert created.scheduler_target_arn.endswith(f":function:linecrm-{resources.SCHEDULE_TARGET.name}")
+    secrets = boto3.client("secretsmanager")
+    for channel in CHANNELS:
+        value = secrets.get_secret_value(SecretId=resources.CHANNEL_SECRET_PREFIX + channel.channel_id)
+        assert json.loads(value["SecretString"]) == {
+            "channel_secret": channel.channel_secret,
+            "channel_access_token": channel.channel_access_token,
+        }
+
+
+def test_the_environment_sets_every_variable_the_handlers_read(created: LocalResources) -> None:
+    env = created.environment("http://127.0.0.1:9999/", log_level="DEBUG")
+
+    every_name = {value for name, value in vars(Env).items() if name.isupper()}
+    assert every_name <= set(env)
+    assert env[Env.LINE_API_BASE_URL] == env[Env.LINE_DATA_API_BASE_URL] == "http://127.0.0.1:9999"
+    assert env[Env.LINE_LOGIN_BASE_URL] == "http://127.0.0.1:9999"
+    assert env[Env.SEND_QUEUE_URL] == created.queues[resources.SEND_QUEUE.logical_id].url
+    assert env[Env.SEND_RETRY_BASE_SECONDS] == "0.05"
+    assert env["AWS_ENDPOINT_URL"] == created.endpoint_url
+    assert env["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
+    assert env["POWERTOOLS_SERVICE_NAME"] == "linecrm"
+
+
+def test_start_points_boto3_at_moto_and_stop_restores_the_environment() -> None:
+    before = os.environ.get("AWS_ENDPOINT_URL")
+    aws = LocalAws()
+    aws.start()
+    try:
+        assert os.environ["AWS_ENDPOINT_URL"] == aws.url
+        assert os.environ["AWS_DEFAULT_REGION"] == resources.DEFAULT_REGION
+        assert requests.get(f"{aws.url}/moto-api/data.json", timeout=5).status_code == 200
+        with pytest.raises(PortInUseError, match="moto"):
+            LocalAws(port=int(aws.url.rsplit(":", 1)[-1])).start()
+    finally:
+        aws.stop()
+    assert os.environ.get("AWS_ENDPOINT_URL") == before
