@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 
 import boto3
 import requests
-from linecrm import resources
-from linecrm.resources import DEFAULTS, Env
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
     create_backend_app,
 )
 
+from linecrm import resources
+from linecrm.resources import DEFAULTS, Env
 from linecrm_local.provision import ChannelSecret, ProvisionedResources, provision
 from linecrm_local.serving import BackgroundWsgiServer, bind_listening_socket
 from linecrm_local.sqs_poller import PolledQueue

@@ -77,6 +77,9 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         level=env.get("LINECRM_LOCAL_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # boto3 announces every client it creates at INFO; keep the terminal for our lines.
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         stack = LocalStack(
             gateway_port=_port(env, "LINECRM_PORT", DEFAULT_GATEWAY_PORT),

@@ -25,10 +25,10 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
-from linecrm import resources
-from linecrm.resources import Route
 from werkzeug.wrappers import Request
 
+from linecrm import resources
+from linecrm.resources import Route
 from linecrm_local.lambda_runtime import LocalFunctions
 from linecrm_local.provision import LOCAL_ACCOUNT_ID
 from linecrm_local.serving import BackgroundWsgiServer, bind_listening_socket

@@ -24,7 +24,6 @@ from typing import Any
 
 from linecrm import resources
 from linecrm.resources import FunctionDefinition
-
 from linecrm_local.provision import local_function_arn
 
 logger = logging.getLogger(__name__)

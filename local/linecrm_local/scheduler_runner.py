@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import boto3
-from linecrm import resources
 
+from linecrm import resources
 from linecrm_local.clock import Clock
 from linecrm_local.lambda_runtime import LocalFunctions, UnknownFunction
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from linecrm.resources import DEFAULT_REGION, QueueDefinition
 
+from linecrm.resources import DEFAULT_REGION, QueueDefinition
 from linecrm_local.lambda_runtime import LocalFunctions
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """The whole local stack in this process: what ``make dev`` runs and tests start.
 
-Start order: moto and the resources, the gateway's socket (its URL goes into the
-emulator's webhook URL), the LINE emulator, the handlers' environment, then the
+Start order: the gateway's socket (its URL goes into the emulator's webhook URL),
+moto and the resources, the LINE emulator, the handlers' environment, then the
 gateway, the scheduler runner and the SQS poller. ``stop()`` undoes it in reverse.
 One LocalStack per process at a time (moto's state and ``os.environ`` are global).
 """
@@ -14,7 +14,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from linecrm import resources
-
 from linecrm_local import demo
 from linecrm_local.aws_local import EnvironmentPatch, LocalAws, LocalResources, create_resources
 from linecrm_local.clock import MovableClock
@@ -91,6 +90,12 @@ class LocalStack:
     def _start(self) -> None:
         from linecrm_local.emulator import EmulatedChannel, EmulatorConfig, LineEmulator
 
+        # Bind the ports first: a busy one fails before moto's (process-wide) state is
+        # reset, and the webhook URL needs the gateway's port.
+        self.gateway.bind()
+        self._started.append("gateway")
+        if self.emulator_port:
+            bind_listening_socket("LINE emulator", self.host, self.emulator_port).close()
         self.aws.start()
         self._started.append("aws")
         self._resources = create_resources(
@@ -102,8 +107,6 @@ class LocalStack:
             ],
             visibility_timeout_seconds=self.visibility_timeout_seconds,
         )
-        self.gateway.bind()  # the webhook URL needs the gateway's port
-        self._started.append("gateway")
 
         channel = EmulatedChannel(
             channel_id=demo.DEMO_CHANNEL_ID,
@@ -125,6 +128,7 @@ class LocalStack:
         self._started.append("environment")
 
         self.gateway.start()
+        self._started.append("gateway")  # stops serving before moto goes away
         self._runner = SchedulerRunner(
             self.functions,
             self.clock,
@@ -146,9 +150,7 @@ class LocalStack:
         logger.info("local stack up: gateway %s, emulator %s", self.gateway_url, self.emulator_url)
 
     def _start_emulator(self, emulator: LineEmulator) -> None:
-        # Check the port first: werkzeug's bind failure prints and calls sys.exit.
-        if self.emulator_port:
-            bind_listening_socket("LINE emulator", self.host, self.emulator_port).close()
+        # The port was checked in _start; werkzeug's bind failure would sys.exit.
         try:
             emulator.start(self.host, self.emulator_port)
         except SystemExit as exit_:

@@ -16,7 +16,10 @@ from linecrm_local.serving import PortInUseError
 
 pytestmark = pytest.mark.integration
 
-CHANNELS = [ChannelSecret("2000000001", "a" * 32, "token-1"), ChannelSecret("2000000002", "b" * 32, "token-2")]
+CHANNELS = [
+    ChannelSecret("2000000001", "a" * 32, "token-1"),
+    ChannelSecret("2000000002", "b" * 32, "token-2"),
+]
 
 
 @pytest.fixture
@@ -24,7 +27,9 @@ def created(clean_aws: LocalAws) -> LocalResources:
     return create_resources(clean_aws, CHANNELS, visibility_timeout_seconds=2)
 
 
-def key_schema(partition: resources.KeyAttribute, sort: resources.KeyAttribute | None) -> list[dict[str, str]]:
+def key_schema(
+    partition: resources.KeyAttribute, sort: resources.KeyAttribute | None
+) -> list[dict[str, str]]:
     schema = [{"AttributeName": partition.name, "KeyType": "HASH"}]
     if sort:
         schema.append({"AttributeName": sort.name, "KeyType": "RANGE"})
@@ -34,31 +39,44 @@ def key_schema(partition: resources.KeyAttribute, sort: resources.KeyAttribute |
 def test_creates_exactly_the_tables_resources_defines(created: LocalResources) -> None:
     dynamodb = boto3.client("dynamodb")
 
-    assert sorted(dynamodb.list_tables()["TableNames"]) == sorted(t.local_name for t in resources.TABLES)
+    assert sorted(dynamodb.list_tables()["TableNames"]) == sorted(
+        t.local_name for t in resources.TABLES
+    )
     for table in resources.TABLES:
         description: dict[str, Any] = dynamodb.describe_table(TableName=table.local_name)["Table"]
         assert description["KeySchema"] == key_schema(table.partition_key, table.sort_key)
         assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
         indexes = {
-            index["IndexName"]: index["KeySchema"] for index in description.get("GlobalSecondaryIndexes", [])
+            index["IndexName"]: index["KeySchema"]
+            for index in description.get("GlobalSecondaryIndexes", [])
         }
         assert indexes == {
-            index.name: key_schema(index.partition_key, index.sort_key) for index in table.global_indexes
+            index.name: key_schema(index.partition_key, index.sort_key)
+            for index in table.global_indexes
         }
         ttl = dynamodb.describe_time_to_live(TableName=table.local_name)["TimeToLiveDescription"]
-        assert (ttl["TimeToLiveStatus"], ttl.get("AttributeName")) == ("ENABLED", table.ttl_attribute)
+        assert (ttl["TimeToLiveStatus"], ttl.get("AttributeName")) == (
+            "ENABLED",
+            table.ttl_attribute,
+        )
         assert created.table_names[table.logical_id] == table.local_name
 
 
 def test_creates_every_queue_with_its_dlq_redrive_and_visibility(created: LocalResources) -> None:
     sqs = boto3.client("sqs")
-    expected_names = {q.local_name for q in resources.QUEUES} | {q.local_dlq_name for q in resources.QUEUES}
+    expected_names = {q.local_name for q in resources.QUEUES} | {
+        q.local_dlq_name for q in resources.QUEUES
+    }
 
     assert {url.rsplit("/", 1)[-1] for url in sqs.list_queues()["QueueUrls"]} == expected_names
     for definition in resources.QUEUES:
         local = created.queues[definition.logical_id]
-        attributes = sqs.get_queue_attributes(QueueUrl=local.url, AttributeNames=["All"])["Attributes"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=local.dlq_url, AttributeNames=["QueueArn"])["Attributes"]
+        attributes = sqs.get_queue_attributes(QueueUrl=local.url, AttributeNames=["All"])[
+            "Attributes"
+        ]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=local.dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]
         assert attributes["VisibilityTimeout"] == "2"  # the override
         assert json.loads(attributes["RedrivePolicy"]) == {
             "deadLetterTargetArn": dlq_arn["QueueArn"],
@@ -79,15 +97,22 @@ def test_without_override_queues_keep_the_defined_visibility(clean_aws: LocalAws
 
 
 def test_creates_the_schedule_group_role_and_channel_secrets(created: LocalResources) -> None:
-    assert boto3.client("scheduler").get_schedule_group(Name=resources.SCHEDULE_GROUP_NAME)["Name"] == (
-        created.schedule_group_name
-    )
+    assert boto3.client("scheduler").get_schedule_group(Name=resources.SCHEDULE_GROUP_NAME)[
+        "Name"
+    ] == (created.schedule_group_name)
     role_name = created.scheduler_role_arn.rsplit("/", 1)[-1]
-    assert boto3.client("iam").get_role(RoleName=role_name)["Role"]["Arn"] == created.scheduler_role_arn
-    assert created.scheduler_target_arn.endswith(f":function:linecrm-{resources.SCHEDULE_TARGET.name}")
+    assert (
+        boto3.client("iam").get_role(RoleName=role_name)["Role"]["Arn"]
+        == created.scheduler_role_arn
+    )
+    assert created.scheduler_target_arn.endswith(
+        f":function:linecrm-{resources.SCHEDULE_TARGET.name}"
+    )
     secrets = boto3.client("secretsmanager")
     for channel in CHANNELS:
-        value = secrets.get_secret_value(SecretId=resources.CHANNEL_SECRET_PREFIX + channel.channel_id)
+        value = secrets.get_secret_value(
+            SecretId=resources.CHANNEL_SECRET_PREFIX + channel.channel_id
+        )
         assert json.loads(value["SecretString"]) == {
             "channel_secret": channel.channel_secret,
             "channel_access_token": channel.channel_access_token,

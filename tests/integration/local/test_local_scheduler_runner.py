@@ -49,7 +49,9 @@ def at(moment: datetime) -> str:
     return f"at({moment.strftime('%Y-%m-%dT%H:%M:%S')})"
 
 
-def create(scheduler: Any, name: str, expression: str, target: dict[str, Any], **extra: Any) -> None:
+def create(
+    scheduler: Any, name: str, expression: str, target: dict[str, Any], **extra: Any
+) -> None:
     scheduler.create_schedule(
         Name=name,
         GroupName=GROUP,
@@ -81,7 +83,10 @@ def test_parses_at_expressions_in_their_time_zone() -> None:
 
 
 def test_fires_once_due_on_the_moved_clock_and_deletes_it(
-    scheduler: Any, runner: SchedulerRunner, functions: LocalFunctions, clock: MovableClock,
+    scheduler: Any,
+    runner: SchedulerRunner,
+    functions: LocalFunctions,
+    clock: MovableClock,
     journal: Journal,
 ) -> None:
     job = {"job_id": "j1", "steps": [1, 2]}
@@ -125,7 +130,10 @@ def test_a_kept_schedule_never_fires_twice(
 
 
 def test_the_schedule_time_zone_decides_when_it_is_due(
-    scheduler: Any, runner: SchedulerRunner, functions: LocalFunctions, clock: MovableClock,
+    scheduler: Any,
+    runner: SchedulerRunner,
+    functions: LocalFunctions,
+    clock: MovableClock,
     journal: Journal,
 ) -> None:
     tokyo_wall_clock = (NOW + timedelta(hours=9, minutes=10)).replace(tzinfo=None)
@@ -143,7 +151,10 @@ def test_the_schedule_time_zone_decides_when_it_is_due(
 
 
 def test_retries_per_policy_then_dead_letters_with_the_error(
-    scheduler: Any, sqs: Any, runner: SchedulerRunner, functions: LocalFunctions,
+    scheduler: Any,
+    sqs: Any,
+    runner: SchedulerRunner,
+    functions: LocalFunctions,
     journal: Journal,
 ) -> None:
     dlq_url, dlq_arn = queue(sqs, "schedule-dlq")
@@ -175,7 +186,10 @@ def test_retries_per_policy_then_dead_letters_with_the_error(
 
 
 def test_a_failure_without_dlq_is_logged(
-    scheduler: Any, runner: SchedulerRunner, functions: LocalFunctions, journal: Journal,
+    scheduler: Any,
+    runner: SchedulerRunner,
+    functions: LocalFunctions,
+    journal: Journal,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     create(
@@ -208,13 +222,19 @@ def test_an_sqs_target_gets_the_input_as_message_body(
 
 
 def test_disabled_recurring_and_ended_schedules_do_not_fire(
-    scheduler: Any, runner: SchedulerRunner, functions: LocalFunctions, clock: MovableClock,
-    journal: Journal, caplog: pytest.LogCaptureFixture,
+    scheduler: Any,
+    runner: SchedulerRunner,
+    functions: LocalFunctions,
+    clock: MovableClock,
+    journal: Journal,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     target = {"Arn": functions.arn_of("job"), "Input": "{}"}
     create(scheduler, "disabled", at(NOW), target, State="DISABLED")
     create(scheduler, "recurring", "rate(1 minute)", target)
-    create(scheduler, "ended", at(NOW + timedelta(hours=2)), target, EndDate=NOW + timedelta(hours=1))
+    create(
+        scheduler, "ended", at(NOW + timedelta(hours=2)), target, EndDate=NOW + timedelta(hours=1)
+    )
     create(scheduler, "later", at(NOW), target, StartDate=NOW + timedelta(hours=3))
 
     with caplog.at_level(logging.WARNING, logger="linecrm_local.scheduler_runner"):

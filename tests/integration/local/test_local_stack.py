@@ -8,7 +8,6 @@ import requests
 
 from linecrm import resources
 from linecrm_local import demo
-from linecrm_local.serving import PortInUseError
 from linecrm_local.stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -17,7 +16,9 @@ pytestmark = pytest.mark.integration
 def test_the_stack_serves_the_routes_and_its_parts(fresh: LocalStack) -> None:
     index = requests.get(fresh.gateway_url + "/", timeout=5).json()
 
-    assert {r["route"] for r in index["routes"]} == {f"{r.method} {r.path}" for r in resources.ROUTES}
+    assert {r["route"] for r in index["routes"]} == {
+        f"{r.method} {r.path}" for r in resources.ROUTES
+    }
     assert fresh.webhook_url() == f"{fresh.gateway_url}/webhook/{demo.DEMO_CHANNEL_ID}"
     assert fresh.emulator.channel(demo.DEMO_CHANNEL_ID).webhook_url == fresh.webhook_url()
     assert os.environ[resources.Env.LINE_API_BASE_URL] == fresh.emulator_url
@@ -47,20 +48,3 @@ def test_a_badly_signed_webhook_is_refused_not_a_500(fresh: LocalStack) -> None:
 
     assert 400 <= response.status_code < 500
     assert fresh.gateway.internal_errors == 0
-
-
-def test_stop_restores_the_environment_and_a_busy_port_fails_cleanly() -> None:
-    """Runs its own stack: the module's is not started in this test (no fixture)."""
-    before = {name: os.environ.get(name) for name in ("AWS_ENDPOINT_URL", resources.Env.TABLE_NAME)}
-    stack = LocalStack()
-    stack.start()
-    busy_port = stack.gateway.port
-    stack.stop()
-    stack.stop()  # idempotent
-    assert {name: os.environ.get(name) for name in before} == before
-
-    with LocalStack(emulator_port=0) as running:
-        with pytest.raises(PortInUseError, match="gateway"):
-            LocalStack(gateway_port=running.gateway.port).start()
-        assert os.environ["AWS_ENDPOINT_URL"] == running.moto_url
-    assert busy_port > 0
