@@ -21,6 +21,7 @@ from linecrm_local.gateway import LocalGateway
 from linecrm_local.lambda_runtime import FUNCTIONS_ROOT, LocalFunctions
 from linecrm_local.provision import ChannelSecret
 from linecrm_local.scheduler_runner import SchedulerRunner
+from linecrm_local.seed import seed_demo_account
 from linecrm_local.serving import PortInUseError, bind_listening_socket
 from linecrm_local.sqs_poller import SqsPoller
 
@@ -126,6 +127,11 @@ class LocalStack:
         )
         self._environment.apply()
         self._started.append("environment")
+        seed_demo_account(
+            demo.DEMO_CHANNEL_ID,
+            self._resources.table_names[resources.MAIN_TABLE.logical_id],
+            self.aws.session(),
+        )
 
         self.gateway.start()
         self._started.append("gateway")  # stops serving before moto goes away

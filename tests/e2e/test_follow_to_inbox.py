@@ -17,7 +17,7 @@ import pytest
 from linecrm.domain.deliveries import retry_key_for
 from linecrm.resources import MAIN_TABLE
 from linecrm_local.demo import DEMO_CHANNEL_ID
-from linecrm_local.seed import DEMO_WELCOME_MESSAGES, seed_demo_account
+from linecrm_local.seed import DEMO_WELCOME_MESSAGES
 from linecrm_local.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
@@ -26,8 +26,8 @@ WELCOME_TEXT = DEMO_WELCOME_MESSAGES[0]["text"]
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
+    # The stack seeds the demo account (its welcome message), as `make dev` shows it.
     with LocalStack(visibility_timeout_seconds=1, scheduler_tick_seconds=0.2) as local:
-        seed_demo_account(DEMO_CHANNEL_ID, local.resources.table_names[MAIN_TABLE.logical_id])
         yield local
 
 
