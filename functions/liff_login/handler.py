@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from http import HTTPStatus
 from typing import Any
 
@@ -16,14 +17,8 @@ from linecrm.tracing import tracer
 from linecrm.wiring import Container
 
 app = APIGatewayHttpResolver(enable_validation=True)
-_container: Container | None = None
-
-
-def container() -> Container:
-    global _container
-    if _container is None:
-        _container = Container()
-    return _container
+# One Container per execution environment, built on first use (not at import).
+container = functools.cache(Container)
 
 
 class LoginRequest(BaseModel):

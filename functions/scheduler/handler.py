@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,14 +13,8 @@ from linecrm.observability import logger, metrics
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
 
-_container: Container | None = None
-
-
-def container() -> Container:
-    global _container
-    if _container is None:
-        _container = Container()
-    return _container
+# One Container per execution environment, built on first use (not at import).
+container = functools.cache(Container)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from typing import Any
 
@@ -21,16 +22,10 @@ from linecrm.tracing import tracer
 from linecrm.wiring import Container
 
 processor = BatchProcessor(event_type=EventType.SQS)
-_container: Container | None = None
+# One Container per execution environment, built on first use (not at import).
+container = functools.cache(Container)
 
 MAX_VISIBILITY_SECONDS = 900  # cap of one backoff step; SQS allows up to 12 h
-
-
-def container() -> Container:
-    global _container
-    if _container is None:
-        _container = Container()
-    return _container
 
 
 class PoisonMessage(Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from http import HTTPStatus
 from typing import Any
 
@@ -18,14 +19,8 @@ from linecrm.observability import logger, metrics
 from linecrm.wiring import Container
 
 app = APIGatewayHttpResolver()
-_container: Container | None = None
-
-
-def container() -> Container:
-    global _container
-    if _container is None:
-        _container = Container()
-    return _container
+# One Container per execution environment, built on first use (not at import).
+container = functools.cache(Container)
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[Any]:

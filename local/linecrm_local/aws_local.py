@@ -124,8 +124,8 @@ class LocalResources:
     schedule_group_name: str
     scheduler_target_arn: str
     scheduler_role_arn: str
+    provisioned: ProvisionedResources = field(compare=False)
     channel_secret_prefix: str = resources.CHANNEL_SECRET_PREFIX
-    provisioned: ProvisionedResources | None = field(default=None, compare=False)
 
     def polled_queues(self) -> list[PolledQueue]:
         return [PolledQueue(q.definition, q.url, q.arn) for q in self.queues.values()]
@@ -139,17 +139,9 @@ class LocalResources:
     ) -> dict[str, str]:
         """Every variable the handlers read, plus AWS and Powertools settings."""
         env = aws_environment(self.endpoint_url, self.region)
+        env.update(self.provisioned.function_environment())
         env.update(
             {
-                Env.TABLE_NAME: self.table_names[resources.MAIN_TABLE.logical_id],
-                Env.IDEMPOTENCY_TABLE_NAME: self.table_names[
-                    resources.IDEMPOTENCY_TABLE.logical_id
-                ],
-                Env.SEND_QUEUE_URL: self.queues[resources.SEND_QUEUE.logical_id].url,
-                Env.SCHEDULE_GROUP_NAME: self.schedule_group_name,
-                Env.SCHEDULER_TARGET_ARN: self.scheduler_target_arn,
-                Env.SCHEDULER_ROLE_ARN: self.scheduler_role_arn,
-                Env.CHANNEL_SECRET_PREFIX: self.channel_secret_prefix,
                 Env.SEND_RETRY_BASE_SECONDS: str(send_retry_base_seconds),
                 Env.ACCOUNT_TIME_ZONE: DEFAULTS.account_time_zone,
                 "POWERTOOLS_SERVICE_NAME": resources.APP_NAME,
