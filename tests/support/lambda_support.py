@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import importlib.util
 import json
 import sys
@@ -12,6 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from werkzeug.test import EnvironBuilder
+
+from linecrm_local.gateway import build_event
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -50,44 +53,13 @@ def http_event(
     body: bytes | str | None = None,
     headers: dict[str, str] | None = None,
     path_parameters: dict[str, str] | None = None,
-    base64_body: bool = False,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload 2.0) event, as the deployed API sends it."""
-    raw = body.encode() if isinstance(body, str) else body
-    if raw is not None and not base64_body:
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            base64_body = True  # API Gateway base64-encodes bodies that are not text
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": f"{method} {route}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {k.lower(): v for k, v in (headers or {}).items()},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "local",
-            "domainName": "localhost",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "pytest",
-            },
-            "requestId": str(uuid.uuid4()),
-            "routeKey": f"{method} {route}",
-            "stage": "$default",
-            "timeEpoch": int(time.time() * 1000),
-        },
-        "isBase64Encoded": base64_body,
-    }
-    if path_parameters:
-        event["pathParameters"] = path_parameters
-    if raw is not None:
-        event["body"] = base64.b64encode(raw).decode() if base64_body else raw.decode()
-    return event
+    """An API Gateway HTTP API (payload 2.0) event, built by the local gateway's own
+    builder, so unit tests and the local stack hand handlers the same shape (text or
+    base64 body chosen by content type, as API Gateway does)."""
+    raw = body.encode() if isinstance(body, str) else (body or b"")
+    request = EnvironBuilder(path=path, method=method, data=raw, headers=headers).get_request()
+    return build_event(request, raw, f"{method} {route}", path_parameters or {})
 
 
 def response_json(response: dict[str, Any]) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -67,9 +66,10 @@ def webhook_request(
     channel_id: str = CHANNEL_ID,
     secret: str | None = CHANNEL_SECRET,
     signature: str | None = None,
+    content_type: str = "application/json",
 ) -> dict[str, Any]:
     raw = body.encode() if isinstance(body, str) else body
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": content_type}
     if signature is not None:
         headers["x-line-signature"] = signature
     elif secret is not None:
@@ -81,5 +81,4 @@ def webhook_request(
         body=raw,
         headers=headers,
         path_parameters={"channel_id": channel_id},
-        base64_body=os.environ.get("LINECRM_TEST_BASE64_BODIES") == "1",
     )
