@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from linecrm.aws_errors import error_code
+
 CHANNEL_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Credentials are cached per container; a rotated secret is picked up within this time.
 CREDENTIALS_MAX_AGE_SECONDS = 300
@@ -43,7 +45,8 @@ class ChannelDirectory:
                 f"{self._prefix}{channel_id}", max_age=CREDENTIALS_MAX_AGE_SECONDS
             )
         except GetParameterError as error:
-            if "ResourceNotFoundException" in str(error):
+            # Powertools re-raises inside its except block: the ClientError is the context.
+            if error_code(error.__context__) == "ResourceNotFoundException":
                 raise UnknownChannel(channel_id) from error
             raise
         try:

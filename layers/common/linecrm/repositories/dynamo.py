@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from linecrm.aws_errors import error_code
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -38,11 +40,7 @@ def iso(moment: datetime) -> str:
 
 
 def is_conditional_check_failure(error: Exception) -> bool:
-    response = getattr(error, "response", None)
-    if not isinstance(response, dict):
-        return False
-    code: str = response.get("Error", {}).get("Code", "")
-    return code == "ConditionalCheckFailedException"
+    return error_code(error) == "ConditionalCheckFailedException"
 
 
 __all__ = ["DynamoDBClient", "from_item", "is_conditional_check_failure", "iso", "to_item"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,11 +30,6 @@ class WebhookSummary:
     applied: int = 0
     duplicates: int = 0
     skipped: int = 0
-    results: list[dict[str, str]] = field(default_factory=list)
-
-
-class EventAlreadyInProgress(Exception):
-    """Another invocation is applying this event right now (a racing redelivery)."""
 
 
 # apply_once(channel_id, event) -> EventResult | None (None: applied before, a duplicate)
@@ -58,12 +53,8 @@ class WebhookReceiver:
             result = self._apply_once(channel_id, event)
             if result is None:
                 summary.duplicates += 1
-                summary.results.append({"webhookEventId": event.webhook_event_id, "action": "dup"})
-                continue
-            summary.applied += 1
-            summary.results.append(
-                {"webhookEventId": event.webhook_event_id, "action": result.action}
-            )
+            else:
+                summary.applied += 1
         return summary
 
     def _authenticate(self, channel_id: str, body: bytes, signature: str | None) -> None:
@@ -105,7 +96,3 @@ def _parse_event(raw_event: Any, index: int) -> WebhookEvent | None:
             extra={"index": index, "type": raw_event.get("type"), "errors": error.errors()[:3]},
         )
         return None
-
-
-def event_result_to_dict(result: EventResult) -> dict[str, str]:
-    return {"event_type": result.event_type, "action": result.action, "detail": result.detail}
