@@ -17,6 +17,7 @@ from linecrm.config import Settings
 from linecrm.delivery.schedules import SchedulePlanner, schedule_name_for
 from linecrm.models.jobs import ScheduledSend
 from linecrm.models.send import SendRequest
+from linecrm.wiring import Container
 from linecrm_local.demo import DEMO_CHANNEL_ID
 from linecrm_local.stack import LocalStack
 
@@ -31,15 +32,8 @@ def stack() -> Iterator[LocalStack]:
 
 
 def planner() -> SchedulePlanner:
-    settings = Settings.from_env()
-    assert settings.schedule_group_name and settings.scheduler_target_arn
-    assert settings.scheduler_role_arn
-    return SchedulePlanner(
-        boto3.client("scheduler"),
-        group_name=settings.schedule_group_name,
-        target_arn=settings.scheduler_target_arn,
-        role_arn=settings.scheduler_role_arn,
-    )
+    """The planner the functions use, wired from the stack's environment."""
+    return Container().schedule_planner()
 
 
 def texts(stack: LocalStack, user_id: str) -> list[str]:
