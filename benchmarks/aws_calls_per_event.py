@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from linecrm.repositories.channel_settings import ChannelSettingsRepository
+from linecrm.repositories.channel_config import ChannelConfigRepository
 from linecrm_local.aws_calls import count_aws_calls
 from linecrm_local.provision import ChannelSecret, provision
 from tests.support.lambda_support import FakeLambdaContext, http_event, load_handler
@@ -45,7 +45,7 @@ def measure() -> dict[str, dict[str, int]]:
         session = boto3.session.Session(region_name="ap-northeast-1")
         created = provision(session, [CHANNEL])
         os.environ.update(created.function_environment())
-        ChannelSettingsRepository(
+        ChannelConfigRepository(
             session.client("dynamodb"), created.table_names["Main"]
         ).set_welcome_messages(CHANNEL.channel_id, [{"type": "text", "text": "welcome"}])
         handler = load_handler("webhook")

@@ -1,4 +1,5 @@
-"""Send queue consumer: one SendRequest per SQS record, partial batch failures."""
+"""Send queue consumer: one task per SQS record (a delivery, a profile refresh, a rich
+menu link), partial batch failures."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from linecrm.delivery.sender import SendFailedRetryable
-from linecrm.models.send import SendRequest
+from linecrm.models.send import SendRequest, parse_send_queue_task
 from linecrm.observability import logger, metrics
 from linecrm.resources import SEND_QUEUE
 from linecrm.tracing import tracer
@@ -29,7 +30,7 @@ MAX_VISIBILITY_SECONDS = 900  # cap of one backoff step; SQS allows up to 12 h
 
 
 class PoisonMessage(Exception):
-    """The record is not a SendRequest: it cannot be sent, and goes to the DLQ."""
+    """The record is no task we know: it cannot be sent, and goes to the DLQ."""
 
 
 def backoff_seconds(receive_count: int, base: float, rate_limited: bool) -> int:
@@ -41,16 +42,18 @@ def backoff_seconds(receive_count: int, base: float, rate_limited: bool) -> int:
 @tracer.capture_method(capture_response=False)
 def send_record(record: SQSRecord) -> None:
     try:
-        request = SendRequest.model_validate_json(record.body)
+        task = parse_send_queue_task(record.body)
     except ValueError as error:
         logger.error("poison message on the send queue", extra={"message_id": record.message_id})
         raise PoisonMessage(str(error)) from error
     receive_count = int(record.attributes.approximate_receive_count)
     deps = container()
     try:
-        report = deps.sender.send(
-            request, final_attempt=receive_count >= SEND_QUEUE.max_receive_count
-        )
+        if not isinstance(task, SendRequest):
+            outcome = deps.line_tasks.run(task)
+            logger.info("line task finished", extra={"task": task.kind, "outcome": outcome})
+            return
+        report = deps.sender.send(task, final_attempt=receive_count >= SEND_QUEUE.max_receive_count)
     except SendFailedRetryable as error:
         delay = backoff_seconds(
             receive_count, deps.settings.send_retry_base_seconds, error.rate_limited
@@ -63,14 +66,14 @@ def send_record(record: SQSRecord) -> None:
         metrics.add_metric(name="SendRetries", unit="Count", value=1)
         logger.warning(
             "send failed, will retry",
-            extra={"delivery_id": request.delivery_id, "reason": error.reason, "delay": delay},
+            extra={"task": task.kind, "reason": error.reason, "delay": delay},
         )
         raise
     metrics.add_metric(name=f"Deliveries_{report.outcome.value}", unit="Count", value=1)
     logger.info(
         "delivery finished",
         extra={
-            "delivery_id": request.delivery_id,
+            "delivery_id": task.delivery_id,
             "outcome": report.outcome,
             "detail": report.detail,
         },

@@ -6,7 +6,7 @@ from typing import Any
 
 import boto3
 
-from linecrm.repositories.channel_settings import ChannelSettingsRepository
+from linecrm.repositories.channel_config import ChannelConfigRepository
 
 DEMO_WELCOME_MESSAGES: list[dict[str, Any]] = [
     {
@@ -19,6 +19,6 @@ DEMO_WELCOME_MESSAGES: list[dict[str, Any]] = [
 def seed_demo_account(channel_id: str, table_name: str, session: Any | None = None) -> None:
     """Give the demo channel a welcome message (the rest of the demo data lives in moto)."""
     client = (session or boto3.session.Session()).client("dynamodb")
-    ChannelSettingsRepository(client, table_name).set_welcome_messages(
+    ChannelConfigRepository(client, table_name).set_welcome_messages(
         channel_id, DEMO_WELCOME_MESSAGES
     )

@@ -81,14 +81,22 @@ def test_follow_reaches_the_friends_inbox_once(stack: LocalStack) -> None:
     row = ledger_row(stack, delivery_id)
     assert row["status"]["S"] == "sent"
     (received,) = stack.emulator.inbox(delivery.user_id)
-    assert received.retry_key == retry_key_for(delivery_id)
+    # The follow's reply token was fresh: the welcome went out as a reply (free of quota).
+    assert received.endpoint == "reply"
+    assert row["sent_via"]["S"] == "reply"
     assert row["line_request_id"]["S"] == received.request_id
     assert stack.gateway.internal_errors == 0
 
+    # The sender also fetched the friend's LINE profile.
+    wait_for(lambda: friend_row(stack, delivery.user_id).get("display_name"))
+    assert friend_row(stack, delivery.user_id)["display_name"]["S"] == "Hanako"
+
 
 def test_welcome_arrives_exactly_once_with_half_of_pushes_failing(stack: LocalStack) -> None:
-    # Half the pushes fail: some before LINE delivers, some after (the response is lost),
-    # which only the retry key can make safe.
+    # Replies fail (before delivery), so every welcome falls back to a push; half the
+    # pushes fail: some before LINE delivers, some after (the response is lost), which
+    # only the retry key can make safe.
+    stack.emulator.set_faults("reply", error_500=1.0, seed=2)
     stack.emulator.set_faults("push", error_500=0.25, error_500_after_delivery=0.25, seed=3)
     deliveries = [stack.emulator.simulate_follow(DEMO_CHANNEL_ID) for _ in range(12)]
     assert all(d.attempts[-1].status == 200 for d in deliveries)
@@ -105,6 +113,12 @@ def test_welcome_arrives_exactly_once_with_half_of_pushes_failing(stack: LocalSt
     for d in deliveries:
         row = ledger_row(stack, f"welcome:{DEMO_CHANNEL_ID}:{d.webhook_event_id}")
         assert row["status"]["S"] == "sent"
+        assert row["sent_via"]["S"] == "push"
+        assert "reply_error" in row
+        (received,) = stack.emulator.inbox(d.user_id)
+        assert received.retry_key == retry_key_for(
+            f"welcome:{DEMO_CHANNEL_ID}:{d.webhook_event_id}"
+        )
 
 
 def test_redelivered_follow_sends_no_second_welcome(stack: LocalStack) -> None:

@@ -39,6 +39,10 @@ class AwsWorld:
                 return found
             found.extend(json.loads(m["Body"]) for m in batch)
 
+    def queued_sends(self) -> list[dict[str, Any]]:
+        """Queued deliveries only (not profile refreshes or rich menu links)."""
+        return [m for m in self.queued_messages() if m.get("kind", "send") == "send"]
+
     def main_items(self) -> list[dict[str, Any]]:
         table = self.resources.table_names["Main"]
         return self.client("dynamodb").scan(TableName=table)["Items"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from linecrm.repositories.channel_settings import ChannelSettingsRepository
+from linecrm.repositories.channel_config import ChannelConfigRepository
 from linecrm_local.aws_calls import count_aws_calls
 from tests.support.lambda_support import load_handler, response_json
 from tests.support.signing import line_event, sign, webhook_body
@@ -18,7 +18,7 @@ USER = "U" + "a" * 32
 
 @pytest.fixture
 def webhook(aws: AwsWorld) -> Any:
-    ChannelSettingsRepository(
+    ChannelConfigRepository(
         aws.client("dynamodb"), aws.resources.table_names["Main"]
     ).set_welcome_messages(CHANNEL_ID, WELCOME)
     return load_handler("webhook")
@@ -55,7 +55,11 @@ def test_follow_creates_friend_and_queues_welcome_once(webhook, aws, lambda_cont
     assert friends[0]["status"]["S"] == "active"
     assert friends[0]["user_id"]["S"] == USER
 
-    queued = aws.queued_messages()
+    queued_all = aws.queued_messages()
+    assert [m for m in queued_all if m.get("kind") == "refresh_profile"] == [
+        {"kind": "refresh_profile", "channel_id": CHANNEL_ID, "user_id": USER}
+    ]
+    queued = [m for m in queued_all if m.get("kind") == "send"]
     assert len(queued) == 1
     assert queued[0]["to"] == [USER]
     assert queued[0]["messages"] == WELCOME
@@ -72,7 +76,7 @@ def test_redelivered_event_is_applied_once(webhook, aws, lambda_context) -> None
     ]
     assert response_json(first)["applied"] == 1
     assert all(response_json(r) == {"applied": 0, "duplicates": 1, "skipped": 0} for r in results)
-    assert len(aws.queued_messages()) == 1
+    assert len(aws.queued_sends()) == 1
 
 
 def test_unfollow_marks_blocked_and_keeps_the_friend(webhook, aws, lambda_context) -> None:
@@ -88,7 +92,7 @@ def test_standby_follow_records_but_sends_nothing(webhook, aws, lambda_context) 
     follow = line_event("follow", USER, mode="standby")
     invoke(webhook, webhook_request(webhook_body(follow)), lambda_context)
     assert len(friend_items(aws)) == 1
-    assert aws.queued_messages() == []
+    assert aws.queued_sends() == []
 
 
 @pytest.mark.parametrize(
@@ -101,7 +105,7 @@ def test_bad_signature_is_401_with_no_state_change(webhook, aws, lambda_context,
     response = invoke(webhook, event, lambda_context)
     assert response["statusCode"] == 401
     assert state_items(aws) == []
-    assert aws.queued_messages() == []
+    assert aws.queued_sends() == []
 
 
 def test_unknown_channel_is_401(webhook, aws, lambda_context) -> None:
@@ -178,4 +182,4 @@ def test_aws_failure_answers_503_and_the_redelivery_applies_it(
     redelivered = {**follow, "deliveryContext": {"isRedelivery": True}}
     response = invoke(webhook, webhook_request(webhook_body(redelivered)), lambda_context)
     assert response_json(response)["applied"] == 1
-    assert len(aws.queued_messages()) == 1
+    assert len(aws.queued_sends()) == 1

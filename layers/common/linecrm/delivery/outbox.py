@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from linecrm.models.send import SendRequest
+from linecrm.models.send import ProfileRefresh, RichMenuLink, SendRequest
 from linecrm.repositories.deliveries import DeliveryLedger
 
 if TYPE_CHECKING:
@@ -39,12 +39,19 @@ class SendQueueOutbox:
             existing = self._ledger.get(request.delivery_id)
             if existing is not None and existing.status.is_terminal:
                 return False
+        self._put_on_queue(request.model_dump_json(), request.channel_id, request.cause)
+        return True
+
+    def enqueue_task(self, task: ProfileRefresh | RichMenuLink) -> None:
+        """A LINE call that is not a message: no ledger row, repeating it is harmless."""
+        self._put_on_queue(task.model_dump_json(), task.channel_id, task.kind)
+
+    def _put_on_queue(self, body: str, channel_id: str, cause: str) -> None:
         self._sqs.send_message(
             QueueUrl=self._queue_url,
-            MessageBody=request.model_dump_json(),
+            MessageBody=body,
             MessageAttributes={
-                "cause": {"DataType": "String", "StringValue": request.cause},
-                "channel_id": {"DataType": "String", "StringValue": request.channel_id},
+                "cause": {"DataType": "String", "StringValue": cause},
+                "channel_id": {"DataType": "String", "StringValue": channel_id},
             },
         )
-        return True

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
 from linecrm.channels import UnknownChannel
 from linecrm.domain.deliveries import retry_key_for
-from linecrm.line.client import LineMessagingClient
+from linecrm.line.client import LineMessagingClient, SendReceipt
 from linecrm.line.errors import (
     LineApiError,
     LineQuotaExceeded,
@@ -19,6 +19,9 @@ from linecrm.line.errors import (
 )
 from linecrm.models.send import SendRequest
 from linecrm.repositories.deliveries import DeliveryLedger
+
+# Longer than one reply call can take (client timeout 10 s), so an attempt this old is over.
+REPLY_SETTLE_TIME = timedelta(seconds=30)
 
 
 class SendOutcome(StrEnum):
@@ -71,7 +74,18 @@ class Sender:
         except UnknownChannel:
             return self._dead(request, f"no credentials for channel {request.channel_id}")
 
+        if existing is not None and existing.reply_attempted_at is not None:
+            self._settle_earlier_reply(request, existing.reply_attempted_at)
+        elif self._reply_is_possible(request):
+            receipt = self._try_reply(request, client)
+            if receipt is not None:
+                self._ledger.mark_sent(
+                    request.delivery_id, receipt.request_id, self._clock(), sent_via="reply"
+                )
+                return SendReport(SendOutcome.SENT, "replied")
+
         retry_key = retry_key_for(request.delivery_id)
+        sent_via = "push" if len(request.to) == 1 else "multicast"
         try:
             if len(request.to) == 1:
                 receipt = client.push(request.to[0], request.messages, retry_key)
@@ -93,9 +107,47 @@ class Sender:
                 reason, rate_limited=isinstance(error, LineRateLimited)
             ) from error
 
-        self._ledger.mark_sent(request.delivery_id, receipt.request_id, self._clock())
+        self._ledger.mark_sent(
+            request.delivery_id, receipt.request_id, self._clock(), sent_via=sent_via
+        )
         detail = "accepted earlier (retry key)" if receipt.already_accepted else ""
         return SendReport(SendOutcome.SENT, detail)
+
+    def _reply_is_possible(self, request: SendRequest) -> bool:
+        return (
+            request.reply_token is not None
+            and len(request.to) == 1
+            and (request.reply_by is None or self._clock() < request.reply_by)
+        )
+
+    def _try_reply(self, request: SendRequest, client: LineMessagingClient) -> SendReceipt | None:
+        """Reply (free of the monthly quota) once; None means: push instead.
+
+        The edge we accept: if LINE delivered the reply but its answer was lost (a
+        timeout), the fallback push duplicates it — LINE offers no retry key for replies.
+        A 4xx (expired or used token) is the common failure and is safe to fall back on.
+        """
+        assert request.reply_token is not None
+        if not self._ledger.claim_reply(request.delivery_id, self._clock()):
+            # Another consumer claimed it just now (a redelivery racing the first one).
+            raise SendFailedRetryable("reply in flight elsewhere", rate_limited=False)
+        try:
+            return client.reply(request.reply_token, request.messages)
+        except LineApiError as error:
+            self._ledger.record_reply_failure(
+                request.delivery_id, f"{type(error).__name__}: {error}"
+            )
+            return None
+
+    def _settle_earlier_reply(self, request: SendRequest, attempted_at: datetime) -> None:
+        """A reply was attempted before and its outcome was not recorded.
+
+        While that attempt may still be running (a redelivery overtaking a slow first
+        consumer), wait: the first one finishes the delivery. Once it is surely over
+        (it crashed), fall through to a push — the one case that can duplicate.
+        """
+        if self._clock() - attempted_at < REPLY_SETTLE_TIME:
+            raise SendFailedRetryable("earlier reply attempt not settled yet", rate_limited=False)
 
     def _dead(self, request: SendRequest, reason: str) -> SendReport:
         self._ledger.mark_dead(request.delivery_id, reason, self._clock())

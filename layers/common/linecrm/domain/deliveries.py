@@ -38,7 +38,10 @@ class Delivery(BaseModel):
     queued_at: datetime
     sent_at: datetime | None = None
     line_request_id: str | None = None
+    sent_via: str | None = None  # reply | push | multicast
     reason: str | None = None
+    reply_attempted_at: datetime | None = None
+    reply_error: str | None = None
 
 
 def retry_key_for(delivery_id: str) -> str:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+FieldValue = str | int | float
 
 
 class FollowOutcome(StrEnum):
@@ -15,14 +19,79 @@ class FollowOutcome(StrEnum):
     ALREADY_FOLLOWING = "already_following"
 
 
+class ChatMode(BaseModel):
+    """A staff member has taken the conversation over: automation pauses for this friend."""
+
+    model_config = ConfigDict(frozen=True)
+
+    staff: str = Field(min_length=1, max_length=100)
+    since: datetime
+
+
 class Friend(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     channel_id: str
     user_id: str
     status: Literal["active", "blocked"]
+    display_name: str | None = None
+    picture_url: str | None = None
+    status_message: str | None = None
+    language: str | None = None
+    profile_fetched_at: datetime | None = None
     first_followed_at: datetime | None = None
     last_followed_at: datetime | None = None
+    refollowed_at: datetime | None = None
     blocked_at: datetime | None = None
     last_interaction_at: datetime | None = None
-    display_name: str | None = None
+    # Tag id -> when it was added (a map, so one UpdateItem can add some and remove others).
+    tags: dict[str, datetime] = Field(default_factory=dict)
+    fields: dict[str, FieldValue] = Field(default_factory=dict)
+    inflow_route: str | None = None
+    member_id: str | None = None
+    chat_mode: ChatMode | None = None
+    # Auto-response rule id -> when it last fired for this friend (cooldowns).
+    rule_fired_at: dict[str, datetime] = Field(default_factory=dict)
+
+    @property
+    def tag_ids(self) -> frozenset[str]:
+        return frozenset(self.tags)
+
+    @property
+    def automation_paused(self) -> bool:
+        return self.chat_mode is not None
+
+
+class FriendProfile(BaseModel):
+    """What LINE's get-profile returns, in our names."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    display_name: str | None = Field(default=None, alias="displayName")
+    picture_url: str | None = Field(default=None, alias="pictureUrl")
+    status_message: str | None = Field(default=None, alias="statusMessage")
+    language: str | None = None
+
+    def attributes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+@dataclass(frozen=True)
+class FriendChangeSet:
+    """Resolved tag ids and validated field values to apply to one friend at once."""
+
+    add_tag_ids: frozenset[str] = frozenset()
+    remove_tag_ids: frozenset[str] = frozenset()
+    set_fields: Mapping[str, FieldValue] | None = None
+    clear_fields: frozenset[str] = frozenset()
+    fired_rule_id: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (
+            self.add_tag_ids
+            or self.remove_tag_ids
+            or self.set_fields
+            or self.clear_fields
+            or self.fired_rule_id
+        )

@@ -1,28 +1,45 @@
-"""What linecrm does with each LINE webhook event (pure: ports are injected)."""
+"""What linecrm does with each LINE webhook event (pure: ports are injected).
+
+follow: create or revive the friend, queue a profile refresh, run the follow rule
+(or the plain welcome message). unfollow: mark blocked, keep the data. message and
+postback: record the interaction, apply the postback grammar, run auto-response.
+Standby mode (another module is active) records but never speaks or acts.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from linecrm.domain.friends import FollowOutcome
-from linecrm.models.send import SendRequest
+from linecrm.domain.actions import CrmAction, Reply
+from linecrm.domain.automation import ActionReport, ActionRunner, EventContext
+from linecrm.domain.channel_config import ChannelConfig
+from linecrm.domain.friends import FollowOutcome, Friend
+from linecrm.domain.postback import PostbackGrammarError, is_linecrm_postback, parse_postback
+from linecrm.domain.rules import (
+    FollowTrigger,
+    FriendRuleState,
+    PostbackTrigger,
+    TextTrigger,
+    Trigger,
+)
+from linecrm.models.send import DeliveryCause, ProfileRefresh
 from linecrm.models.webhook import WebhookEvent
 
 
 class FriendStore(Protocol):
     def record_follow(self, channel_id: str, user_id: str, at: datetime) -> FollowOutcome: ...
     def record_unfollow(self, channel_id: str, user_id: str, at: datetime) -> None: ...
-    def record_interaction(self, channel_id: str, user_id: str, at: datetime) -> None: ...
+    def record_interaction(self, channel_id: str, user_id: str, at: datetime) -> Friend: ...
 
 
-class WelcomeMessageSource(Protocol):
-    def welcome_messages(self, channel_id: str) -> list[dict[str, Any]]: ...
+class ChannelConfigSource(Protocol):
+    def get(self, channel_id: str) -> ChannelConfig: ...
 
 
-class Outbox(Protocol):
-    def enqueue(self, request: SendRequest) -> bool: ...
+class TaskQueue(Protocol):
+    def enqueue_task(self, task: ProfileRefresh) -> None: ...
 
 
 INTERACTION_EVENTS = frozenset({"message", "postback", "beacon", "videoPlayComplete"})
@@ -35,16 +52,18 @@ class EventResult:
     detail: str = ""
 
 
-def welcome_delivery_id(channel_id: str, webhook_event_id: str) -> str:
-    """Stable per follow event, so a redelivered follow cannot queue a second welcome."""
-    return f"welcome:{channel_id}:{webhook_event_id}"
-
-
 class WebhookEventProcessor:
-    def __init__(self, friends: FriendStore, welcome: WelcomeMessageSource, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        friends: FriendStore,
+        config: ChannelConfigSource,
+        tasks: TaskQueue,
+        actions: ActionRunner,
+    ) -> None:
         self._friends = friends
-        self._welcome = welcome
-        self._outbox = outbox
+        self._config = config
+        self._tasks = tasks
+        self._actions = actions
 
     def apply(self, channel_id: str, event: WebhookEvent) -> EventResult:
         user_id = event.user_id
@@ -55,27 +74,108 @@ class WebhookEventProcessor:
         if event.type == "unfollow":
             self._friends.record_unfollow(channel_id, user_id, event.occurred_at)
             return EventResult(event.type, "friend_blocked")
-        if event.type in INTERACTION_EVENTS:
-            self._friends.record_interaction(channel_id, user_id, event.occurred_at)
-            return EventResult(event.type, "interaction_recorded")
-        return EventResult(event.type, "ignored", "no handling for this event type")
+        if event.type not in INTERACTION_EVENTS:
+            return EventResult(event.type, "ignored", "no handling for this event type")
+        friend = self._friends.record_interaction(channel_id, user_id, event.occurred_at)
+        if event.mode == "standby":
+            return EventResult(event.type, "interaction_recorded", "standby: no automation")
+        context = _context(channel_id, user_id, event)
+        if event.type == "postback":
+            return self._postback(context, friend, event)
+        text = event.message_text
+        if text is not None:
+            return self._respond(context, friend, TextTrigger(text=text), event.type)
+        return EventResult(event.type, "interaction_recorded")
 
     def _follow(self, channel_id: str, user_id: str, event: WebhookEvent) -> EventResult:
         outcome = self._friends.record_follow(channel_id, user_id, event.occurred_at)
+        self._tasks.enqueue_task(ProfileRefresh(channel_id=channel_id, user_id=user_id))
         if event.mode == "standby":
-            # Another channel module is active: record, never speak.
             return EventResult(event.type, outcome.value, "standby: no welcome")
-        messages = self._welcome.welcome_messages(channel_id)
-        if not messages:
-            return EventResult(event.type, outcome.value, "no welcome message configured")
-        queued = self._outbox.enqueue(
-            SendRequest(
-                delivery_id=welcome_delivery_id(channel_id, event.webhook_event_id),
-                channel_id=channel_id,
-                to=[user_id],
-                messages=messages,
-                cause="welcome",
-                message_class="transactional",
+        config = self._config.get(channel_id)
+        context = _context(channel_id, user_id, event)
+        match = config.rule_set.select(FollowTrigger(), _NEW_FRIEND, event.occurred_at)
+        if match is not None:
+            report = self._run(context, list(match.actions), config, cause="welcome")
+            return _result(event.type, outcome.value, f"rule {match.rule.rule_id}", report)
+        if config.welcome_messages:
+            report = self._run(
+                context, [Reply(messages=config.welcome_messages)], config, cause="welcome"
             )
+            return _result(event.type, outcome.value, "welcome message", report)
+        return EventResult(event.type, outcome.value, "no welcome configured")
+
+    def _postback(self, context: EventContext, friend: Friend, event: WebhookEvent) -> EventResult:
+        data = event.postback_data or ""
+        if not is_linecrm_postback(data):
+            return self._respond(context, friend, PostbackTrigger(data=data), event.type)
+        try:
+            actions = parse_postback(data)
+        except PostbackGrammarError as error:
+            return EventResult(event.type, "postback_rejected", str(error))
+        config = self._config.get(context.channel_id)
+        # The friend pressed the button: state changes apply even in chat mode; only
+        # automatic messages pause while staff is talking to them.
+        report = self._run(context, actions, config, messages_allowed=not friend.automation_paused)
+        return _result(event.type, "postback_actions", "", report)
+
+    def _respond(
+        self, context: EventContext, friend: Friend, trigger: Trigger, event_type: str
+    ) -> EventResult:
+        config = self._config.get(context.channel_id)
+        match = config.rule_set.select(trigger, friend, context.occurred_at)
+        if match is None:
+            return EventResult(event_type, "interaction_recorded")
+        rule = match.rule
+        report = self._run(
+            context,
+            list(match.actions),
+            config,
+            fired_rule_id=rule.rule_id if rule.cooldown_seconds else None,
         )
-        return EventResult(event.type, outcome.value, "welcome queued" if queued else "welcome")
+        return _result(event_type, "auto_response", f"rule {rule.rule_id}", report)
+
+    def _run(
+        self,
+        context: EventContext,
+        actions: list[CrmAction],
+        config: ChannelConfig,
+        *,
+        cause: DeliveryCause = "auto_response",
+        fired_rule_id: str | None = None,
+        messages_allowed: bool = True,
+    ) -> ActionReport:
+        resolution = config.rule_set.resolve_replies(actions)
+        report = self._actions.run(
+            context,
+            list(resolution.actions),
+            config,
+            fired_rule_id=fired_rule_id,
+            messages_allowed=messages_allowed,
+            cause=cause,
+        )
+        report.skipped.extend(
+            f"reply_rule {rule_id}: no such rule" for rule_id in resolution.missing_rule_ids
+        )
+        return report
+
+
+# A follow is answered like a new friend's first contact: no cooldowns, no chat mode.
+_NEW_FRIEND = FriendRuleState()
+
+
+def _context(channel_id: str, user_id: str, event: WebhookEvent) -> EventContext:
+    return EventContext(
+        channel_id=channel_id,
+        user_id=user_id,
+        webhook_event_id=event.webhook_event_id,
+        occurred_at=event.occurred_at,
+        reply_token=event.reply_token,
+    )
+
+
+def _result(event_type: str, action: str, detail: str, report: ActionReport) -> EventResult:
+    parts = [detail] if detail else []
+    parts += report.applied
+    parts += [f"skipped {note}" for note in report.skipped]
+    return EventResult(event_type, action, "; ".join(parts))

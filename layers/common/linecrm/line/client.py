@@ -35,6 +35,14 @@ class SendReceipt:
 
 
 @dataclass(frozen=True)
+class FollowersPage:
+    """One page of GET /v2/bot/followers/ids; ``next`` continues it (None: the end)."""
+
+    user_ids: list[str]
+    next: str | None
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 3
     base_seconds: float = 1.0
@@ -88,49 +96,104 @@ class LineMessagingClient:
             )
         )
 
-    # ------------------------------------------------------------------ reads
+    def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendReceipt:
+        """One attempt only: LINE has no retry key for replies, and a token works once."""
+        from linebot.v3.messaging import ReplyMessageRequest
+
+        request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
+        response = self._call(
+            lambda api: api.reply_message_with_http_info(
+                request, _request_timeout=self._timeout_seconds
+            ),
+            max_attempts=1,
+        )
+        return SendReceipt(request_id=_header(response.headers, "x-line-request-id"))
+
+    # ------------------------------------------------------------------ friends
     def get_profile(self, user_id: str) -> dict[str, Any] | None:
         """The friend's LINE profile, or None when LINE does not know them (404)."""
-        from linebot.v3.messaging import ApiException
+        found = self._call(
+            lambda api: api.get_profile(user_id, _request_timeout=self._timeout_seconds),
+            not_found=True,
+        )
+        if found is None:
+            return None
+        result: dict[str, Any] = found.to_dict()
+        return result
 
-        api = self._messaging_api()
-        for attempt in range(1, self._retry_policy.max_attempts + 1):
-            try:
-                profile = api.get_profile(user_id, _request_timeout=self._timeout_seconds)
-                result: dict[str, Any] = profile.to_dict()
-                return result
-            except ApiException as error:
-                if error.status == 404:
-                    return None
-                mapped = _map_api_exception(error)
-            except _transport_errors() as error:
-                mapped = _map_transport_error(error)
-            self._wait_or_raise(mapped, attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
+    def link_rich_menu(self, user_id: str, rich_menu: str) -> None:
+        """Link a rich menu to the friend; ``rich_menu`` is a rich menu id or an alias id."""
+        rich_menu_id = rich_menu
+        if not rich_menu.startswith("richmenu-"):
+            alias = self._call(
+                lambda api: api.get_rich_menu_alias(
+                    rich_menu, _request_timeout=self._timeout_seconds
+                )
+            )
+            rich_menu_id = alias.rich_menu_id
+        self._call(
+            lambda api: api.link_rich_menu_id_to_user_with_http_info(
+                user_id, rich_menu_id, _request_timeout=self._timeout_seconds
+            )
+        )
+
+    def followers_ids(self, start: str | None = None, limit: int = 1000) -> FollowersPage:
+        """One page of the channel's followers' user ids (verified accounts only).
+
+        ``start`` is the previous page's ``next`` token; ``limit`` is 1..1000.
+        """
+        response = self._call(
+            lambda api: api.get_followers(
+                start=start, limit=limit, _request_timeout=self._timeout_seconds
+            )
+        )
+        return FollowersPage(user_ids=list(response.user_ids or []), next=response.next or None)
 
     # ------------------------------------------------------------------ internals
     def _send(self, call: Callable[[Any], Any]) -> SendReceipt:
+        """A send with a retry key: 409 + x-line-accepted-request-id means already sent."""
+        try:
+            response = self._call(call, conflict_is_error=False)
+        except _AlreadyAccepted as accepted:
+            return SendReceipt(request_id=accepted.request_id, already_accepted=True)
+        return SendReceipt(request_id=_header(response.headers, "x-line-request-id"))
+
+    def _call(
+        self,
+        call: Callable[[Any], Any],
+        *,
+        max_attempts: int | None = None,
+        not_found: bool = False,
+        conflict_is_error: bool = True,
+    ) -> Any:
+        """Run ``call`` with in-process retries of transient failures; errors mapped.
+
+        ``not_found``: a 404 returns None instead of raising. ``conflict_is_error`` off:
+        a 409 carrying x-line-accepted-request-id raises ``_AlreadyAccepted``.
+        """
         from linebot.v3.messaging import ApiException
 
         api = self._messaging_api()
-        for attempt in range(1, self._retry_policy.max_attempts + 1):
+        attempts = max_attempts or self._retry_policy.max_attempts
+        for attempt in range(1, attempts + 1):
             try:
-                response = call(api)
-                return SendReceipt(request_id=_header(response.headers, "x-line-request-id"))
+                return call(api)
             except ApiException as error:
-                if error.status == 409:
+                if not_found and error.status == 404:
+                    return None
+                if error.status == 409 and not conflict_is_error:
                     accepted = _header(error.headers, "x-line-accepted-request-id")
                     if accepted:
-                        return SendReceipt(request_id=accepted, already_accepted=True)
+                        raise _AlreadyAccepted(accepted) from error
                 mapped = _map_api_exception(error)
             except _transport_errors() as error:
                 mapped = _map_transport_error(error)
-            self._wait_or_raise(mapped, attempt)
+            self._wait_or_raise(mapped, attempt, attempts)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _wait_or_raise(self, error: LineApiError, attempt: int) -> None:
+    def _wait_or_raise(self, error: LineApiError, attempt: int, attempts: int) -> None:
         retryable = isinstance(error, LineTransientError)
-        if not retryable or attempt >= self._retry_policy.max_attempts:
+        if not retryable or attempt >= attempts:
             raise error
         self._sleep(self._retry_policy.backoff(attempt, self._jitter()))
 
@@ -143,6 +206,12 @@ class LineMessagingClient:
             )
             self._api = MessagingApi(ApiClient(configuration))
         return self._api
+
+
+class _AlreadyAccepted(Exception):
+    def __init__(self, request_id: str) -> None:
+        super().__init__(request_id)
+        self.request_id = request_id
 
 
 def _transport_errors() -> tuple[type[Exception], ...]:

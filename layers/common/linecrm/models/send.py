@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, field_validator
 
 MAX_MESSAGES_PER_REQUEST = 5  # LINE's limit for push, multicast and reply
 MAX_MULTICAST_RECIPIENTS = 500  # LINE's limit for one multicast request
 
 DeliveryCause = Literal["welcome", "broadcast", "step", "trigger", "auto_response", "manual"]
+# LINE keeps a reply token usable for about a minute; past this we push instead.
+REPLY_TOKEN_MARGIN_SECONDS = 50
 MessageClass = Literal["marketing", "transactional"]
 
 
@@ -22,12 +25,17 @@ class SendRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    kind: Literal["send"] = "send"
     delivery_id: str = Field(min_length=1, max_length=200)
     channel_id: str = Field(min_length=1, max_length=64)
     to: list[str] = Field(min_length=1, max_length=MAX_MULTICAST_RECIPIENTS)
     messages: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_MESSAGES_PER_REQUEST)
     cause: DeliveryCause
     message_class: MessageClass = "marketing"
+    # A webhook's reply token: the sender replies (free of quota) while it is fresh and
+    # falls back to a push with the retry key when it has expired or the reply failed.
+    reply_token: str | None = Field(default=None, max_length=256)
+    reply_by: datetime | None = None
 
     @field_validator("messages")
     @classmethod
@@ -36,3 +44,46 @@ class SendRequest(BaseModel):
             if not isinstance(message.get("type"), str):
                 raise ValueError(f"messages[{index}] has no type")
         return messages
+
+
+class ProfileRefresh(BaseModel):
+    """Fetch a friend's LINE profile (name, picture, language) and store it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["refresh_profile"] = "refresh_profile"
+    channel_id: str = Field(min_length=1, max_length=64)
+    user_id: str = Field(min_length=1, max_length=100)
+
+
+class RichMenuLink(BaseModel):
+    """Link a rich menu (id or alias) to one friend."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["link_rich_menu"] = "link_rich_menu"
+    channel_id: str = Field(min_length=1, max_length=64)
+    user_id: str = Field(min_length=1, max_length=100)
+    rich_menu: str = Field(min_length=1, max_length=100)
+
+
+def _task_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("kind", "send"))
+    return str(getattr(value, "kind", "send"))
+
+
+SendQueueTask = Annotated[
+    Annotated[SendRequest, Tag("send")]
+    | Annotated[ProfileRefresh, Tag("refresh_profile")]
+    | Annotated[RichMenuLink, Tag("link_rich_menu")],
+    Discriminator(_task_kind),
+]
+"""Everything the send queue carries: the sender is linecrm's one caller of LINE."""
+
+_TASK_ADAPTER: TypeAdapter[SendQueueTask] = TypeAdapter(SendQueueTask)
+
+
+def parse_send_queue_task(body: str | bytes) -> SendQueueTask:
+    """One queue message body; raises ValueError (pydantic) when it is none of them."""
+    return _TASK_ADAPTER.validate_json(body)

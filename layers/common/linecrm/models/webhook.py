@@ -57,5 +57,28 @@ class WebhookEvent(BaseModel):
         return self.source.user_id if self.source else None
 
     @property
+    def message_type(self) -> str | None:
+        message = (self.model_extra or {}).get("message")
+        kind = message.get("type") if isinstance(message, dict) else None
+        return kind if isinstance(kind, str) else None
+
+    @property
+    def message_text(self) -> str | None:
+        """The text of a text message event; None for any other event."""
+        message = (self.model_extra or {}).get("message")
+        if self.type != "message" or not isinstance(message, dict):
+            return None
+        text = message.get("text")
+        return text if message.get("type") == "text" and isinstance(text, str) else None
+
+    @property
+    def postback_data(self) -> str | None:
+        postback = (self.model_extra or {}).get("postback")
+        if self.type != "postback" or not isinstance(postback, dict):
+            return None
+        data = postback.get("data")
+        return data if isinstance(data, str) else None
+
+    @property
     def raw(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)

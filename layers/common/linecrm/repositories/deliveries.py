@@ -64,8 +64,51 @@ class DeliveryLedger:
         values["messages"] = json.loads(values["messages"])
         return Delivery.model_validate(values)
 
-    def mark_sent(self, delivery_id: str, line_request_id: str | None, at: datetime) -> None:
-        self._finish(delivery_id, DeliveryStatus.SENT, at, line_request_id=line_request_id)
+    def mark_sent(
+        self,
+        delivery_id: str,
+        line_request_id: str | None,
+        at: datetime,
+        *,
+        sent_via: str | None = None,
+    ) -> None:
+        self._finish(
+            delivery_id, DeliveryStatus.SENT, at, line_request_id=line_request_id, sent_via=sent_via
+        )
+
+    def claim_reply(self, delivery_id: str, at: datetime) -> bool:
+        """Record that the one reply attempt starts now; False if it was made before.
+
+        A reply has no retry key, so it is tried at most once per delivery; whoever
+        finds it claimed (a redelivered message) pushes with the retry key instead.
+        """
+        try:
+            self._client.update_item(
+                TableName=self._table_name,
+                Key=to_item(delivery_key(delivery_id)),
+                UpdateExpression="SET reply_attempted_at = :at",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND #status = :queued "
+                    "AND attribute_not_exists(reply_attempted_at)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item(
+                    {":at": iso(at), ":queued": DeliveryStatus.QUEUED.value}
+                ),
+            )
+        except Exception as error:
+            if is_conditional_check_failure(error):
+                return False
+            raise
+        return True
+
+    def record_reply_failure(self, delivery_id: str, reason: str) -> None:
+        self._client.update_item(
+            TableName=self._table_name,
+            Key=to_item(delivery_key(delivery_id)),
+            UpdateExpression="SET reply_error = :reason",
+            ExpressionAttributeValues=to_item({":reason": reason[:1000]}),
+        )
 
     def mark_dead(self, delivery_id: str, reason: str, at: datetime) -> None:
         self._finish(delivery_id, DeliveryStatus.DEAD, at, reason=reason)
@@ -94,6 +137,7 @@ class DeliveryLedger:
         *,
         line_request_id: str | None = None,
         reason: str | None = None,
+        sent_via: str | None = None,
     ) -> None:
         # Only a queued delivery moves: a terminal state is never overwritten.
         values: dict[str, object] = {
@@ -108,6 +152,9 @@ class DeliveryLedger:
         if line_request_id:
             sets.append("line_request_id = :request_id")
             values[":request_id"] = line_request_id
+        if sent_via:
+            sets.append("sent_via = :via")
+            values[":via"] = sent_via
         if reason:
             sets.append("reason = :reason")
             values[":reason"] = reason[:1000]

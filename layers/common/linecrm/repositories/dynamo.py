@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from linecrm.aws_errors import error_code
@@ -22,7 +23,7 @@ def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
         from boto3.dynamodb.types import TypeSerializer
 
         _serializer = TypeSerializer()
-    return {key: _serializer.serialize(value) for key, value in values.items()}
+    return {key: _serializer.serialize(_decimals(value)) for key, value in values.items()}
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -31,7 +32,29 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
         from boto3.dynamodb.types import TypeDeserializer
 
         _deserializer = TypeDeserializer()
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+    return {key: _numbers(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _decimals(value: Any) -> Any:
+    """DynamoDB numbers go in as Decimal (boto3 refuses float)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {key: _decimals(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_decimals(inner) for inner in value]
+    return value
+
+
+def _numbers(value: Any) -> Any:
+    """…and come out as int when integral, else float (what the models expect)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _numbers(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_numbers(inner) for inner in value]
+    return value
 
 
 def iso(moment: datetime) -> str:

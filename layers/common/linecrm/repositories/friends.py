@@ -1,21 +1,62 @@
-"""Friends of a LINE channel: one item per (channel, user)."""
+"""Friends of a LINE channel: one partition per (channel, user).
+
+The profile item (``sk = PROFILE``) carries status, profile, tags (a map tag id -> added
+at), custom fields (a map) and chat mode; a friend's other items (scenario enrolments,
+…) share its partition, so exporting or deleting a friend is one Query away.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from linecrm.domain.friends import FollowOutcome, Friend
-from linecrm.repositories.dynamo import from_item, iso, to_item
+from linecrm.domain.friends import (
+    ChatMode,
+    FollowOutcome,
+    Friend,
+    FriendChangeSet,
+    FriendProfile,
+)
+from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, iso, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 PROFILE_SK = "PROFILE"
+MAX_PAGE_SIZE = 200
+
+
+def friend_pk(channel_id: str, user_id: str) -> str:
+    return f"CH#{channel_id}#FRIEND#{user_id}"
 
 
 def friend_key(channel_id: str, user_id: str) -> dict[str, str]:
-    return {"pk": f"CH#{channel_id}#FRIEND#{user_id}", "sk": PROFILE_SK}
+    return {"pk": friend_pk(channel_id, user_id), "sk": PROFILE_SK}
+
+
+def friends_list_key(channel_id: str) -> str:
+    return f"CH#{channel_id}#FRIENDS"
+
+
+class FriendNotFound(LookupError):
+    def __init__(self, channel_id: str, user_id: str) -> None:
+        super().__init__(f"no friend {user_id} in channel {channel_id}")
+        self.user_id = user_id
+
+
+class InvalidCursor(ValueError):
+    """A pagination cursor that this API did not hand out."""
+
+
+@dataclass(frozen=True)
+class FriendPage:
+    friends: list[Friend]
+    next_cursor: str | None
 
 
 class FriendRepository:
@@ -23,6 +64,7 @@ class FriendRepository:
         self._client = client
         self._table_name = table_name
 
+    # ------------------------------------------------------------------ webhook events
     def record_follow(self, channel_id: str, user_id: str, at: datetime) -> FollowOutcome:
         """Create or revive the friend in one write; the old image tells which it was."""
         old = self._update(
@@ -32,11 +74,13 @@ class FriendRepository:
             "last_followed_at = :at, last_interaction_at = :at",
             {":active": "active", ":at": iso(at)},
             remove="blocked_at",
-            return_old=True,
+            return_values="ALL_OLD",
         )
         if not old:
             return FollowOutcome.FIRST_FOLLOW
         if old.get("status") == "blocked":
+            # Rare (an unblock), so a second small write is fine here.
+            self._update(channel_id, user_id, "refollowed_at = :at", {":at": iso(at)})
             return FollowOutcome.REFOLLOW
         return FollowOutcome.ALREADY_FOLLOWING
 
@@ -49,14 +93,211 @@ class FriendRepository:
             {":blocked": "blocked", ":at": iso(at)},
         )
 
-    def record_interaction(self, channel_id: str, user_id: str, at: datetime) -> None:
-        """Last interaction time; a friend from before linecrm gets a row on first contact."""
-        self._update(
+    def record_interaction(self, channel_id: str, user_id: str, at: datetime) -> Friend:
+        """Last interaction time; returns the friend (tags, chat mode, cooldowns) as stored.
+
+        A friend from before linecrm gets a row on first contact.
+        """
+        item = self._update(
             channel_id,
             user_id,
             "last_interaction_at = :at, #status = if_not_exists(#status, :active)",
             {":active": "active", ":at": iso(at)},
+            return_values="ALL_NEW",
         )
+        return Friend.model_validate(item)
+
+    def ensure(self, channel_id: str, user_id: str, at: datetime) -> bool:
+        """Make sure the friend has a row (imports); True when it was created now."""
+        old = self._update(
+            channel_id,
+            user_id,
+            "#status = if_not_exists(#status, :active), "
+            "first_followed_at = if_not_exists(first_followed_at, :at)",
+            {":active": "active", ":at": iso(at)},
+            return_values="ALL_OLD",
+        )
+        return not old
+
+    def set_profile(
+        self, channel_id: str, user_id: str, profile: FriendProfile, at: datetime
+    ) -> None:
+        values = profile.attributes()
+        # Placeholders for every name: "language" is a DynamoDB reserved word.
+        assignments = [f"#{name} = :{name}" for name in values]
+        assignments.append("profile_fetched_at = :fetched")
+        self._update(
+            channel_id,
+            user_id,
+            ", ".join(assignments),
+            {**{f":{name}": value for name, value in values.items()}, ":fetched": iso(at)},
+            names={f"#{name}": name for name in values},
+        )
+
+    # ------------------------------------------------------------------ CRM changes
+    def apply_change(
+        self, channel_id: str, user_id: str, change: FriendChangeSet, at: datetime
+    ) -> Friend:
+        """Tags, fields and rule cooldown in one UpdateItem; FriendNotFound if no friend."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":at": iso(at)}
+        sets: list[str] = []
+        removes: list[str] = []
+        for index, tag_id in enumerate(sorted(change.add_tag_ids)):
+            names[f"#ta{index}"] = tag_id
+            sets.append(f"tags.#ta{index} = :at")
+        for index, tag_id in enumerate(sorted(change.remove_tag_ids - change.add_tag_ids)):
+            names[f"#tr{index}"] = tag_id
+            removes.append(f"tags.#tr{index}")
+        for index, (key, value) in enumerate(sorted((change.set_fields or {}).items())):
+            names[f"#fs{index}"] = key
+            values[f":fs{index}"] = value
+            sets.append(f"#fields.#fs{index} = :fs{index}")
+        for index, key in enumerate(sorted(change.clear_fields - set(change.set_fields or {}))):
+            names[f"#fc{index}"] = key
+            removes.append(f"#fields.#fc{index}")
+        if change.set_fields or change.clear_fields:
+            names["#fields"] = "fields"
+        if change.fired_rule_id:
+            names["#rule"] = change.fired_rule_id
+            sets.append("rule_fired_at.#rule = :at")
+        sets.append("updated_at = :at")
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        try:
+            response = self._client.update_item(
+                TableName=self._table_name,
+                Key=to_item(friend_key(channel_id, user_id)),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names or None,  # type: ignore[arg-type]
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as error:
+            if is_conditional_check_failure(error):
+                raise FriendNotFound(channel_id, user_id) from error
+            raise
+        return Friend.model_validate(from_item(response["Attributes"]))
+
+    def set_chat_mode(self, channel_id: str, user_id: str, chat_mode: ChatMode | None) -> Friend:
+        """Staff takes over (automation pauses) or releases the friend (None)."""
+        if chat_mode is None:
+            expression, values = "REMOVE chat_mode", None
+        else:
+            expression = "SET chat_mode = :mode"
+            values = to_item({":mode": chat_mode.model_dump(mode="json")})
+        request: dict[str, Any] = {
+            "TableName": self._table_name,
+            "Key": to_item(friend_key(channel_id, user_id)),
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(pk)",
+            "ReturnValues": "ALL_NEW",
+        }
+        if values:
+            request["ExpressionAttributeValues"] = values
+        try:
+            response = self._client.update_item(**request)
+        except Exception as error:
+            if is_conditional_check_failure(error):
+                raise FriendNotFound(channel_id, user_id) from error
+            raise
+        return Friend.model_validate(from_item(response["Attributes"]))
+
+    # ------------------------------------------------------------------ reads
+    def get(self, channel_id: str, user_id: str) -> Friend | None:
+        response = self._client.get_item(
+            TableName=self._table_name,
+            Key=to_item(friend_key(channel_id, user_id)),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return Friend.model_validate(from_item(item)) if item else None
+
+    def list_page(
+        self,
+        channel_id: str,
+        *,
+        tag_id: str | None = None,
+        status: Literal["active", "blocked"] | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> FriendPage:
+        """Friends in user-id order, filtered; ``next_cursor`` continues after the last one."""
+        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        filters: list[str] = []
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":list": friends_list_key(channel_id)}
+        if tag_id is not None:
+            filters.append("attribute_exists(tags.#tag)")
+            names["#tag"] = tag_id
+        if status is not None:
+            filters.append("#status = :status")
+            names["#status"] = "status"
+            values[":status"] = status
+        request: dict[str, Any] = {
+            "TableName": self._table_name,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :list",
+            "ExpressionAttributeValues": to_item(values),
+            "Limit": limit if not filters else max(limit, 100),
+        }
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
+            request["ExpressionAttributeNames"] = names
+        if cursor:
+            request["ExclusiveStartKey"] = to_item(_decode_cursor(cursor, channel_id))
+        friends: list[Friend] = []
+        while True:
+            response = self._client.query(**request)
+            for item in response.get("Items", []):
+                friends.append(Friend.model_validate(from_item(item)))
+                if len(friends) == limit:
+                    more = item != response["Items"][-1] or "LastEvaluatedKey" in response
+                    return FriendPage(friends, _encode_cursor(item) if more else None)
+            if "LastEvaluatedKey" not in response:
+                return FriendPage(friends, None)
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def export(self, channel_id: str, user_id: str) -> list[dict[str, Any]]:
+        """Every item of the friend's partition, as plain values (data export)."""
+        return [from_item(item) for item in self._partition_items(channel_id, user_id)]
+
+    def delete(self, channel_id: str, user_id: str) -> int:
+        """Delete every item of the friend's partition; the number deleted."""
+        keys = [
+            {"pk": item["pk"], "sk": item["sk"]}
+            for item in self._partition_items(channel_id, user_id, keys_only=True)
+        ]
+        for start in range(0, len(keys), 25):
+            pending: list[Any] = [
+                {"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]
+            ]
+            while pending:
+                response = self._client.batch_write_item(RequestItems={self._table_name: pending})
+                pending = list(response.get("UnprocessedItems", {}).get(self._table_name, []))
+        return len(keys)
+
+    # ------------------------------------------------------------------ internals
+    def _partition_items(
+        self, channel_id: str, user_id: str, *, keys_only: bool = False
+    ) -> list[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self._table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": to_item({":pk": friend_pk(channel_id, user_id)}),
+            "ConsistentRead": True,
+        }
+        if keys_only:
+            request["ProjectionExpression"] = "pk, sk"
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._client.query(**request)
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _update(
         self,
@@ -66,37 +307,55 @@ class FriendRepository:
         values: dict[str, Any],
         *,
         remove: str | None = None,
-        return_old: bool = False,
+        return_values: Literal["NONE", "ALL_OLD", "ALL_NEW"] = "NONE",
+        names: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """One UpdateItem that also (re)writes the identity and listing attributes."""
+        """One UpdateItem that also (re)writes the identity, listing and map attributes."""
         expression = (
             "SET channel_id = :channel, user_id = :user, gsi1pk = :list, gsi1sk = :user, "
-            + assignments
+            "tags = if_not_exists(tags, :empty), #fields = if_not_exists(#fields, :empty), "
+            "rule_fired_at = if_not_exists(rule_fired_at, :empty), " + assignments
         )
         if remove:
             expression += f" REMOVE {remove}"
+        names = {**(names or {}), "#fields": "fields"}  # a DynamoDB reserved word
+        if re.search(r"#status\b", expression):
+            names["#status"] = "status"
         response = self._client.update_item(
             TableName=self._table_name,
             Key=to_item(friend_key(channel_id, user_id)),
             UpdateExpression=expression,
-            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues=to_item(
                 {
                     ":channel": channel_id,
                     ":user": user_id,
-                    ":list": f"CH#{channel_id}#FRIENDS",
+                    ":list": friends_list_key(channel_id),
+                    ":empty": {},
                     **values,
                 }
             ),
-            ReturnValues="ALL_OLD" if return_old else "NONE",
+            ReturnValues=return_values,
         )
         return from_item(response.get("Attributes", {}))
 
-    def get(self, channel_id: str, user_id: str) -> Friend | None:
-        response = self._client.get_item(
-            TableName=self._table_name,
-            Key=to_item(friend_key(channel_id, user_id)),
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return Friend.model_validate(from_item(item)) if item else None
+
+def _encode_cursor(item: Mapping[str, Any]) -> str:
+    key = {name: from_item({name: item[name]})[name] for name in ("pk", "sk", "gsi1pk", "gsi1sk")}
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, channel_id: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidCursor("cursor is not one this API returned") from error
+    if (
+        not isinstance(key, dict)
+        or set(key) != {"pk", "sk", "gsi1pk", "gsi1sk"}
+        or key["gsi1pk"] != friends_list_key(channel_id)
+        or not all(isinstance(value, str) for value in key.values())
+    ):
+        raise InvalidCursor("cursor is not one this API returned")
+    return key

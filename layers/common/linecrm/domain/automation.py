@@ -1,0 +1,195 @@
+"""Carrying out CRM actions for one friend after one webhook event (pure: ports injected).
+
+Tag names are resolved to ids and field values checked against the channel's
+definitions here; a reference that does not resolve is skipped with a note (it is
+logged) rather than failing the event, so one stale rule cannot block a friend's
+other changes. Every effect is safe to repeat, because a webhook event whose
+processing failed halfway is delivered again by LINE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from linecrm.domain.actions import (
+    CrmAction,
+    Reply,
+    StartScenario,
+    StopScenario,
+    SwitchRichMenu,
+    friend_change_of,
+)
+from linecrm.domain.channel_config import ChannelConfig
+from linecrm.domain.fields import FieldValueError, UnknownField
+from linecrm.domain.friends import FieldValue, Friend, FriendChangeSet
+from linecrm.domain.tags import UnknownTag
+from linecrm.models.send import (
+    MAX_MESSAGES_PER_REQUEST,
+    REPLY_TOKEN_MARGIN_SECONDS,
+    DeliveryCause,
+    ProfileRefresh,
+    RichMenuLink,
+    SendRequest,
+)
+
+
+class FriendChanges(Protocol):
+    def apply_change(
+        self, channel_id: str, user_id: str, change: FriendChangeSet, at: datetime
+    ) -> Friend: ...
+
+
+class Outbox(Protocol):
+    def enqueue(self, request: SendRequest) -> bool: ...
+    def enqueue_task(self, task: ProfileRefresh | RichMenuLink) -> None: ...
+
+
+class ScenarioEnrollments(Protocol):
+    def start(self, channel_id: str, user_id: str, scenario_id: str, at: datetime) -> bool: ...
+    def stop(self, channel_id: str, user_id: str, scenario_id: str, at: datetime) -> bool: ...
+
+
+@dataclass(frozen=True)
+class EventContext:
+    """What the actions need to know about the event that triggered them."""
+
+    channel_id: str
+    user_id: str
+    webhook_event_id: str
+    occurred_at: datetime
+    reply_token: str | None
+
+
+@dataclass
+class ActionReport:
+    applied: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+class ActionRunner:
+    def __init__(
+        self, friends: FriendChanges, outbox: Outbox, enrollments: ScenarioEnrollments
+    ) -> None:
+        self._friends = friends
+        self._outbox = outbox
+        self._enrollments = enrollments
+
+    def run(
+        self,
+        event: EventContext,
+        actions: list[CrmAction],
+        config: ChannelConfig,
+        *,
+        fired_rule_id: str | None = None,
+        messages_allowed: bool = True,
+        cause: DeliveryCause = "auto_response",
+    ) -> ActionReport:
+        """Apply ``actions`` (replies already resolved to ``Reply``) and report each."""
+        report = ActionReport()
+        change = self._resolve_change(actions, config, report)
+        if fired_rule_id is not None:
+            change = FriendChangeSet(
+                change.add_tag_ids,
+                change.remove_tag_ids,
+                change.set_fields,
+                change.clear_fields,
+                fired_rule_id=fired_rule_id,
+            )
+        if not change.is_empty:
+            self._friends.apply_change(event.channel_id, event.user_id, change, event.occurred_at)
+            report.applied.append("friend updated")
+
+        messages: list[dict[str, object]] = []
+        for action in actions:
+            if isinstance(action, Reply):
+                messages.extend(action.messages)
+            elif isinstance(action, StartScenario):
+                started = self._enrollments.start(
+                    event.channel_id, event.user_id, action.scenario, event.occurred_at
+                )
+                report.applied.append(
+                    f"scenario {action.scenario} " + ("started" if started else "already active")
+                )
+            elif isinstance(action, StopScenario):
+                stopped = self._enrollments.stop(
+                    event.channel_id, event.user_id, action.scenario, event.occurred_at
+                )
+                report.applied.append(
+                    f"scenario {action.scenario} " + ("stopped" if stopped else "was not active")
+                )
+            elif isinstance(action, SwitchRichMenu):
+                self._outbox.enqueue_task(
+                    RichMenuLink(
+                        channel_id=event.channel_id,
+                        user_id=event.user_id,
+                        rich_menu=action.rich_menu,
+                    )
+                )
+                report.applied.append(f"rich menu {action.rich_menu} queued")
+        if messages:
+            if messages_allowed:
+                self._queue_reply(event, messages, cause, report)
+            else:
+                report.skipped.append("reply: automation paused (chat mode or standby)")
+        return report
+
+    def _queue_reply(
+        self,
+        event: EventContext,
+        messages: list[dict[str, object]],
+        cause: DeliveryCause,
+        report: ActionReport,
+    ) -> None:
+        if len(messages) > MAX_MESSAGES_PER_REQUEST:
+            report.skipped.append(
+                f"reply: {len(messages) - MAX_MESSAGES_PER_REQUEST} messages over LINE's limit "
+                f"of {MAX_MESSAGES_PER_REQUEST} dropped"
+            )
+            messages = messages[:MAX_MESSAGES_PER_REQUEST]
+        prefix = "welcome" if cause == "welcome" else "reply"
+        self._outbox.enqueue(
+            SendRequest(
+                # Stable per event: a redelivered event cannot queue a second reply.
+                delivery_id=f"{prefix}:{event.channel_id}:{event.webhook_event_id}",
+                channel_id=event.channel_id,
+                to=[event.user_id],
+                messages=[dict(message) for message in messages],
+                cause=cause,
+                message_class="transactional",
+                reply_token=event.reply_token,
+                reply_by=event.occurred_at + timedelta(seconds=REPLY_TOKEN_MARGIN_SECONDS),
+            )
+        )
+        report.applied.append(f"reply of {len(messages)} message(s) queued")
+
+    @staticmethod
+    def _resolve_change(
+        actions: list[CrmAction], config: ChannelConfig, report: ActionReport
+    ) -> FriendChangeSet:
+        by_name = friend_change_of(actions)
+        add_ids: set[str] = set()
+        remove_ids: set[str] = set()
+        for names, ids in ((by_name.add_tags, add_ids), (by_name.remove_tags, remove_ids)):
+            for name in sorted(names):
+                try:
+                    ids.add(config.tags.resolve(name).tag_id)
+                except UnknownTag:
+                    report.skipped.append(f"tag {name!r}: no such tag")
+        set_fields: dict[str, FieldValue] = {}
+        for key, raw in by_name.set_fields.items():
+            try:
+                set_fields[key] = config.fields.coerce(key, raw)
+            except (UnknownField, FieldValueError) as error:
+                report.skipped.append(f"field {key!r}: {error}")
+        clear_fields: set[str] = set()
+        for key in by_name.clear_fields:
+            try:
+                config.fields.get(key)
+                clear_fields.add(key)
+            except UnknownField as error:
+                report.skipped.append(f"field {key!r}: {error}")
+        return FriendChangeSet(
+            frozenset(add_ids), frozenset(remove_ids), set_fields, frozenset(clear_fields)
+        )
