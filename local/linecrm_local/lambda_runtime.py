@@ -8,6 +8,7 @@ container), while sequential ones reuse them (warm starts).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -87,6 +88,10 @@ class LocalFunctions:
         self._errors: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()  # sys.path and sys.modules are process-wide
+        # Powertools' HTTP resolvers keep the current event on the router class, which
+        # every loaded copy of a handler shares in one process: functions behind HTTP
+        # routes run one invocation at a time here (in Lambda each copy has a process).
+        self._serial = {route.function.name: threading.Lock() for route in resources.ROUTES}
 
     # ------------------------------------------------------------ lookup
     @property
@@ -121,7 +126,8 @@ class LocalFunctions:
         with self._lock:
             self._invocations[definition.name] += 1
         try:
-            return handler(event, context)
+            with self._serial.get(definition.name) or contextlib.nullcontext():
+                return handler(event, context)
         except Exception:
             with self._lock:
                 self._errors[definition.name] += 1

@@ -17,6 +17,7 @@ class FollowOutcome(StrEnum):
     FIRST_FOLLOW = "first_follow"
     REFOLLOW = "refollow"  # unblocked: was blocked before
     ALREADY_FOLLOWING = "already_following"
+    STALE = "stale"  # older than a follow/unfollow already applied: changes nothing
 
 
 class ChatMode(BaseModel):

@@ -30,7 +30,7 @@ from linecrm.models.webhook import WebhookEvent
 
 class FriendStore(Protocol):
     def record_follow(self, channel_id: str, user_id: str, at: datetime) -> FollowOutcome: ...
-    def record_unfollow(self, channel_id: str, user_id: str, at: datetime) -> None: ...
+    def record_unfollow(self, channel_id: str, user_id: str, at: datetime) -> bool: ...
     def record_interaction(self, channel_id: str, user_id: str, at: datetime) -> Friend: ...
 
 
@@ -72,10 +72,14 @@ class WebhookEventProcessor:
         if event.type == "follow":
             return self._follow(channel_id, user_id, event)
         if event.type == "unfollow":
-            self._friends.record_unfollow(channel_id, user_id, event.occurred_at)
-            return EventResult(event.type, "friend_blocked")
+            if self._friends.record_unfollow(channel_id, user_id, event.occurred_at):
+                return EventResult(event.type, "friend_blocked")
+            return EventResult(event.type, "stale", "a later follow was applied already")
         if event.type not in INTERACTION_EVENTS:
             return EventResult(event.type, "ignored", "no handling for this event type")
+        if not event.from_user_chat:
+            # Group and room members need not be friends of the account: no friend row.
+            return EventResult(event.type, "ignored", "group or room conversation")
         friend = self._friends.record_interaction(channel_id, user_id, event.occurred_at)
         if event.mode == "standby":
             return EventResult(event.type, "interaction_recorded", "standby: no automation")
@@ -89,6 +93,8 @@ class WebhookEventProcessor:
 
     def _follow(self, channel_id: str, user_id: str, event: WebhookEvent) -> EventResult:
         outcome = self._friends.record_follow(channel_id, user_id, event.occurred_at)
+        if outcome is FollowOutcome.STALE:
+            return EventResult(event.type, outcome.value, "a later follow/unfollow was applied")
         self._tasks.enqueue_task(ProfileRefresh(channel_id=channel_id, user_id=user_id))
         if event.mode == "standby":
             return EventResult(event.type, outcome.value, "standby: no welcome")

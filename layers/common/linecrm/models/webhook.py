@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
 
 class WebhookEnvelope(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -24,9 +26,9 @@ class EventSource(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: Literal["user", "group", "room"]
-    user_id: str | None = Field(default=None, alias="userId", max_length=100)
-    group_id: str | None = Field(default=None, alias="groupId", max_length=100)
-    room_id: str | None = Field(default=None, alias="roomId", max_length=100)
+    user_id: str | None = Field(default=None, alias="userId", min_length=1, max_length=100)
+    group_id: str | None = Field(default=None, alias="groupId", min_length=1, max_length=100)
+    room_id: str | None = Field(default=None, alias="roomId", min_length=1, max_length=100)
 
 
 class DeliveryContext(BaseModel):
@@ -42,7 +44,8 @@ class WebhookEvent(BaseModel):
 
     type: str = Field(min_length=1, max_length=64)
     mode: Literal["active", "standby"] = "active"
-    timestamp: int = Field(ge=0)
+    # Milliseconds; the bound (year 9999) keeps ``occurred_at`` representable.
+    timestamp: int = Field(ge=0, le=MAX_TIMESTAMP_MS)
     webhook_event_id: str = Field(alias="webhookEventId", min_length=1, max_length=64)
     delivery_context: DeliveryContext = Field(alias="deliveryContext")
     source: EventSource | None = None
@@ -55,6 +58,11 @@ class WebhookEvent(BaseModel):
     @property
     def user_id(self) -> str | None:
         return self.source.user_id if self.source else None
+
+    @property
+    def from_user_chat(self) -> bool:
+        """Sent in the one-to-one chat with the account (not in a group or room)."""
+        return self.source is not None and self.source.type == "user"
 
     @property
     def message_type(self) -> str | None:

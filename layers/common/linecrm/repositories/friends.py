@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 PROFILE_SK = "PROFILE"
+# A follow/unfollow applies unless a later follow/unfollow was applied already.
+_NOT_NEWER_STATUS = "attribute_not_exists(status_at) OR status_at <= :at"
 MAX_PAGE_SIZE = 200
 
 
@@ -66,45 +68,92 @@ class FriendRepository:
 
     # ------------------------------------------------------------------ webhook events
     def record_follow(self, channel_id: str, user_id: str, at: datetime) -> FollowOutcome:
-        """Create or revive the friend in one write; the old image tells which it was."""
-        old = self._update(
-            channel_id,
-            user_id,
-            "#status = :active, first_followed_at = if_not_exists(first_followed_at, :at), "
-            "last_followed_at = :at, last_interaction_at = :at",
-            {":active": "active", ":at": iso(at)},
-            remove="blocked_at",
-            return_values="ALL_OLD",
-        )
+        """Create or revive the friend in one write; the old image tells which it was.
+
+        Follow and unfollow apply only if no later one was applied (``status_at``):
+        LINE can deliver events out of order when it redelivers.
+        """
+        try:
+            old = self._update(
+                channel_id,
+                user_id,
+                "#status = :active, status_at = :at, "
+                "first_followed_at = if_not_exists(first_followed_at, :at), "
+                "last_followed_at = :at, "
+                "last_interaction_at = if_not_exists(last_interaction_at, :at)",
+                {":active": "active", ":at": iso(at)},
+                remove="blocked_at",
+                return_values="ALL_OLD",
+                condition=_NOT_NEWER_STATUS,
+            )
+        except Exception as error:
+            if not is_conditional_check_failure(error):
+                raise
+            self._keep_earliest_follow(channel_id, user_id, at)
+            return FollowOutcome.STALE
         if not old:
             return FollowOutcome.FIRST_FOLLOW
+        if str(old.get("first_followed_at", "")) > iso(at):
+            self._keep_earliest_follow(channel_id, user_id, at)
         if old.get("status") == "blocked":
             # Rare (an unblock), so a second small write is fine here.
             self._update(channel_id, user_id, "refollowed_at = :at", {":at": iso(at)})
             return FollowOutcome.REFOLLOW
         return FollowOutcome.ALREADY_FOLLOWING
 
-    def record_unfollow(self, channel_id: str, user_id: str, at: datetime) -> None:
-        """Mark the friend blocked with the time; keep every other attribute."""
-        self._update(
-            channel_id,
-            user_id,
-            "#status = :blocked, blocked_at = :at",
-            {":blocked": "blocked", ":at": iso(at)},
-        )
+    def record_unfollow(self, channel_id: str, user_id: str, at: datetime) -> bool:
+        """Mark the friend blocked with the time, keeping every other attribute.
+
+        False when a later follow was already applied (an out-of-order unfollow).
+        """
+        try:
+            self._update(
+                channel_id,
+                user_id,
+                "#status = :blocked, blocked_at = :at, status_at = :at",
+                {":blocked": "blocked", ":at": iso(at)},
+                condition=_NOT_NEWER_STATUS,
+            )
+        except Exception as error:
+            if is_conditional_check_failure(error):
+                return False
+            raise
+        return True
+
+    def _keep_earliest_follow(self, channel_id: str, user_id: str, at: datetime) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table_name,
+                Key=to_item(friend_key(channel_id, user_id)),
+                UpdateExpression="SET first_followed_at = :at",
+                ConditionExpression="first_followed_at > :at",
+                ExpressionAttributeValues=to_item({":at": iso(at)}),
+            )
+        except Exception as error:
+            if not is_conditional_check_failure(error):
+                raise
 
     def record_interaction(self, channel_id: str, user_id: str, at: datetime) -> Friend:
         """Last interaction time; returns the friend (tags, chat mode, cooldowns) as stored.
 
         A friend from before linecrm gets a row on first contact.
         """
-        item = self._update(
-            channel_id,
-            user_id,
-            "last_interaction_at = :at, #status = if_not_exists(#status, :active)",
-            {":active": "active", ":at": iso(at)},
-            return_values="ALL_NEW",
-        )
+        try:
+            item = self._update(
+                channel_id,
+                user_id,
+                "last_interaction_at = :at, #status = if_not_exists(#status, :active)",
+                {":active": "active", ":at": iso(at)},
+                return_values="ALL_NEW",
+                condition="attribute_not_exists(last_interaction_at) OR last_interaction_at <= :at",
+            )
+        except Exception as error:
+            if not is_conditional_check_failure(error):
+                raise
+            # An older event arriving late: the newer time stays; read the friend instead.
+            friend = self.get(channel_id, user_id)
+            assert friend is not None  # the condition failed on an existing item
+            return friend
         return Friend.model_validate(item)
 
     def ensure(self, channel_id: str, user_id: str, at: datetime) -> bool:
@@ -309,6 +358,7 @@ class FriendRepository:
         remove: str | None = None,
         return_values: Literal["NONE", "ALL_OLD", "ALL_NEW"] = "NONE",
         names: dict[str, str] | None = None,
+        condition: str | None = None,
     ) -> dict[str, Any]:
         """One UpdateItem that also (re)writes the identity, listing and map attributes."""
         expression = (
@@ -321,7 +371,11 @@ class FriendRepository:
         names = {**(names or {}), "#fields": "fields"}  # a DynamoDB reserved word
         if re.search(r"#status\b", expression):
             names["#status"] = "status"
+        request: dict[str, Any] = {}
+        if condition:
+            request["ConditionExpression"] = condition
         response = self._client.update_item(
+            **request,
             TableName=self._table_name,
             Key=to_item(friend_key(channel_id, user_id)),
             UpdateExpression=expression,

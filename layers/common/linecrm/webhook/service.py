@@ -71,7 +71,8 @@ class WebhookReceiver:
 def _parse_envelope(body: bytes) -> WebhookEnvelope:
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        # RecursionError: JSON nested deeper than the parser's stack allows.
         raise WebhookRejected(400, "body is not valid JSON") from error
     if not isinstance(document, dict):
         raise WebhookRejected(400, "body must be a JSON object")
