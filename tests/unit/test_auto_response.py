@@ -270,3 +270,20 @@ def test_text_matching_no_rule_costs_at_most_4_dynamodb_calls_on_a_cold_start(
     assert response["statusCode"] == 200
     assert calls.count("dynamodb") <= 4, calls.by_operation()
     assert calls.count("sqs") == 0
+
+
+def test_grammar_postback_also_runs_a_matching_postback_rule(
+    webhook, aws, config, friends, lambda_context
+) -> None:
+    thanks = {
+        "rule_id": "vip-thanks",
+        "name": "VIP登録のお礼",
+        "match": {"kind": "postback", "data_prefix": "linecrm=1&tag.add=VIP"},
+        "actions": [{"type": "reply", "messages": [{"type": "text", "text": "VIP登録完了"}]}],
+    }
+    config.replace_rules(CHANNEL_ID, [*RULES, thanks])
+    send(webhook, lambda_context, text("こんにちは"))
+    send(webhook, lambda_context, postback("linecrm=1&tag.add=VIP"))
+    friend = friends.get(CHANNEL_ID, USER)
+    assert friend is not None and set(friend.tags) == {"tag_vip"}
+    assert [r["messages"] for r in replies(aws)][-1] == [{"type": "text", "text": "VIP登録完了"}]

@@ -15,7 +15,7 @@ from linecrm.domain.friends import FriendProfile
 from linecrm.line.client import LineMessagingClient
 from linecrm.line.errors import LineApiError, LineRateLimited, LineRequestRejected
 from linecrm.models.send import ProfileRefresh, RichMenuLink
-from linecrm.repositories.friends import FriendRepository
+from linecrm.repositories.friends import FriendNotFound, FriendRepository
 
 
 class LineTaskRunner:
@@ -54,7 +54,10 @@ class LineTaskRunner:
         raw = client.get_profile(task.user_id)
         if raw is None:
             return "skipped: LINE does not know this user (blocked or left)"
-        self._friends.set_profile(
-            task.channel_id, task.user_id, FriendProfile.model_validate(raw), self._clock()
-        )
+        try:
+            self._friends.set_profile(
+                task.channel_id, task.user_id, FriendProfile.model_validate(raw), self._clock()
+            )
+        except FriendNotFound:
+            return "skipped: the friend's data was deleted meanwhile"
         return "profile stored"

@@ -75,7 +75,9 @@ class Sender:
             return self._dead(request, f"no credentials for channel {request.channel_id}")
 
         if existing is not None and existing.reply_attempted_at is not None:
-            self._settle_earlier_reply(request, existing.reply_attempted_at)
+            # Replied before: push now, unless that reply's outcome is still unknown.
+            if existing.reply_error is None and not final_attempt:
+                self._settle_earlier_reply(existing.reply_attempted_at)
         elif self._reply_is_possible(request):
             receipt = self._try_reply(request, client)
             if receipt is not None:
@@ -139,7 +141,7 @@ class Sender:
             )
             return None
 
-    def _settle_earlier_reply(self, request: SendRequest, attempted_at: datetime) -> None:
+    def _settle_earlier_reply(self, attempted_at: datetime) -> None:
         """A reply was attempted before and its outcome was not recorded.
 
         While that attempt may still be running (a redelivery overtaking a slow first

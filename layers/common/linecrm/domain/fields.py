@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 from typing import Literal
 
@@ -13,6 +14,10 @@ from linecrm.domain.friends import FieldValue
 FieldType = Literal["text", "number", "date", "choice"]
 MAX_TEXT_LENGTH = 500
 MAX_FIELDS_PER_CHANNEL = 200
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NUMBER = re.compile(r"[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?")
 
 
 class FieldValueError(ValueError):
@@ -56,8 +61,11 @@ class FieldDefinition(BaseModel):
         if self.type == "number":
             return _number(self.key, raw)
         if self.type == "date":
+            text = str(raw).strip()
             try:
-                return date.fromisoformat(str(raw).strip()).isoformat()
+                if not _ISO_DATE.fullmatch(text):
+                    raise ValueError(text)
+                return date.fromisoformat(text).isoformat()
             except ValueError as error:
                 raise FieldValueError(
                     f"{self.key}: expected a date YYYY-MM-DD, got {raw!r}"
@@ -71,13 +79,17 @@ class FieldDefinition(BaseModel):
 def _number(key: str, raw: object) -> int | float:
     if isinstance(raw, int):
         return raw
+    text = str(raw).strip()
     try:
-        value = float(str(raw).strip().replace(",", ""))
+        # Only plain numbers, with "," allowed as a thousands separator ("1,200").
+        if not isinstance(raw, float) and not _NUMBER.fullmatch(text):
+            raise ValueError(text)
+        value = float(text.replace(",", ""))
     except ValueError as error:
         raise FieldValueError(f"{key}: expected a number, got {raw!r}") from error
     if not math.isfinite(value):
         raise FieldValueError(f"{key}: expected a finite number, got {raw!r}")
-    return int(value) if value.is_integer() and "." not in str(raw) else value
+    return int(value) if value.is_integer() and "." not in text else value
 
 
 class FieldCatalog:

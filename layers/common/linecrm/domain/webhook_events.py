@@ -21,6 +21,7 @@ from linecrm.domain.rules import (
     FollowTrigger,
     FriendRuleState,
     PostbackTrigger,
+    Rule,
     TextTrigger,
     Trigger,
 )
@@ -112,6 +113,7 @@ class WebhookEventProcessor:
         return EventResult(event.type, outcome.value, "no welcome configured")
 
     def _postback(self, context: EventContext, friend: Friend, event: WebhookEvent) -> EventResult:
+        """The grammar's actions (linecrm=1 data) and a matching postback rule, both."""
         data = event.postback_data or ""
         if not is_linecrm_postback(data):
             return self._respond(context, friend, PostbackTrigger(data=data), event.type)
@@ -120,10 +122,20 @@ class WebhookEventProcessor:
         except PostbackGrammarError as error:
             return EventResult(event.type, "postback_rejected", str(error))
         config = self._config.get(context.channel_id)
+        match = config.rule_set.select(PostbackTrigger(data=data), friend, context.occurred_at)
+        if match is not None:
+            actions = [*actions, *match.actions]
         # The friend pressed the button: state changes apply even in chat mode; only
         # automatic messages pause while staff is talking to them.
-        report = self._run(context, actions, config, messages_allowed=not friend.automation_paused)
-        return _result(event.type, "postback_actions", "", report)
+        report = self._run(
+            context,
+            actions,
+            config,
+            fired_rule_id=_cooldown_rule_id(match.rule) if match else None,
+            messages_allowed=not friend.automation_paused,
+        )
+        detail = f"rule {match.rule.rule_id}" if match else ""
+        return _result(event.type, "postback_actions", detail, report)
 
     def _respond(
         self, context: EventContext, friend: Friend, trigger: Trigger, event_type: str
@@ -137,7 +149,7 @@ class WebhookEventProcessor:
             context,
             list(match.actions),
             config,
-            fired_rule_id=rule.rule_id if rule.cooldown_seconds else None,
+            fired_rule_id=_cooldown_rule_id(rule),
         )
         return _result(event_type, "auto_response", f"rule {rule.rule_id}", report)
 
@@ -164,6 +176,11 @@ class WebhookEventProcessor:
             f"reply_rule {rule_id}: no such rule" for rule_id in resolution.missing_rule_ids
         )
         return report
+
+
+def _cooldown_rule_id(rule: Rule) -> str | None:
+    """The rule to remember as fired for this friend (only rules with a cooldown)."""
+    return rule.rule_id if rule.cooldown_seconds else None
 
 
 # A follow is answered like a new friend's first contact: no cooldowns, no chat mode.

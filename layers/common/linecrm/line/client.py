@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from linecrm.line.errors import (
 )
 
 MONTHLY_LIMIT_MESSAGE = "monthly limit"
+RICH_MENU_ID = re.compile(r"richmenu-[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ class LineMessagingClient:
     def link_rich_menu(self, user_id: str, rich_menu: str) -> None:
         """Link a rich menu to the friend; ``rich_menu`` is a rich menu id or an alias id."""
         rich_menu_id = rich_menu
-        if not rich_menu.startswith("richmenu-"):
+        # An alias may itself start with "richmenu-" (LINE's own example does).
+        if not RICH_MENU_ID.fullmatch(rich_menu):
             alias = self._call(
                 lambda api: api.get_rich_menu_alias(
                     rich_menu, _request_timeout=self._timeout_seconds

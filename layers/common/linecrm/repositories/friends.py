@@ -171,17 +171,24 @@ class FriendRepository:
     def set_profile(
         self, channel_id: str, user_id: str, profile: FriendProfile, at: datetime
     ) -> None:
+        """Store the LINE profile; FriendNotFound when the friend has no row (deleted)."""
         values = profile.attributes()
         # Placeholders for every name: "language" is a DynamoDB reserved word.
         assignments = [f"#{name} = :{name}" for name in values]
         assignments.append("profile_fetched_at = :fetched")
-        self._update(
-            channel_id,
-            user_id,
-            ", ".join(assignments),
-            {**{f":{name}": value for name, value in values.items()}, ":fetched": iso(at)},
-            names={f"#{name}": name for name in values},
-        )
+        try:
+            self._update(
+                channel_id,
+                user_id,
+                ", ".join(assignments),
+                {**{f":{name}": value for name, value in values.items()}, ":fetched": iso(at)},
+                names={f"#{name}": name for name in values},
+                condition="attribute_exists(pk)",
+            )
+        except Exception as error:
+            if is_conditional_check_failure(error):
+                raise FriendNotFound(channel_id, user_id) from error
+            raise
 
     # ------------------------------------------------------------------ CRM changes
     def apply_change(
@@ -214,16 +221,18 @@ class FriendRepository:
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
+        request: dict[str, Any] = {
+            "TableName": self._table_name,
+            "Key": to_item(friend_key(channel_id, user_id)),
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": to_item(values),
+            "ReturnValues": "ALL_NEW",
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
         try:
-            response = self._client.update_item(
-                TableName=self._table_name,
-                Key=to_item(friend_key(channel_id, user_id)),
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames=names or None,  # type: ignore[arg-type]
-                ExpressionAttributeValues=to_item(values),
-                ReturnValues="ALL_NEW",
-            )
+            response = self._client.update_item(**request)
         except Exception as error:
             if is_conditional_check_failure(error):
                 raise FriendNotFound(channel_id, user_id) from error
