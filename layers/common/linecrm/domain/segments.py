@@ -1,0 +1,949 @@
+"""Segments: which friends a broadcast, a rich menu or a report is for.
+
+A segment document (YAML or JSON) holds one condition under ``match``. A condition is a
+mapping with exactly one key, its kind::
+
+    tag: VIP                               # has the tag (name or id)
+    tags_any: [VIP, 購入者]                 # has at least one of the tags
+    tags_all: [VIP, 購入者]                 # has every one of the tags
+    field: {key: rank, op: eq, value: gold}
+    status: active                         # or blocked
+    inflow_route: qr_shop_a                # or {in: [qr_shop_a, qr_shop_b]}
+    followed: {after: 2025-06-01, before: 2025-07-01, within_days: 30}
+    last_interaction: {within_days: 30}    # or {not_within_days: 30}: silent for 30 days
+    blocked: {within_days: 7}
+    linked: true                           # a member id is linked (ID連携)
+    language: ja                           # or {in: [ja, en]}
+    all: [...]  any: [...]  not: {...}
+
+Semantics, decided once here (and in docs/segments.md):
+
+- ``all: []`` matches everyone and ``any: []`` no one (the identities of and / or).
+- A missing field value never matches a comparison, ``ne`` and ``not_in`` included; it
+  matches ``not_exists``. A stored value of the wrong type counts as a value for
+  ``exists`` but matches no comparison.
+- Text comparisons (eq, ne, in, not_in, contains) use NFKC-normalised, case-folded
+  text, like keyword rules: "ＶＩＰ" equals "vip". Choice and date values compare exactly.
+- ``after`` is "on or after" and ``before`` "strictly before", so ``after: X, before: Y``
+  is the half-open range [X, Y). A date (no time) means midnight in the account's time
+  zone. ``within_days: N`` on a timestamp means "at or after N×24 h before the
+  evaluation time"; on a date field, "from N days before today until today" (local).
+- Nesting is at most ``MAX_DEPTH`` conditions deep and a segment has at most
+  ``MAX_CONDITIONS`` conditions, combinators included.
+
+``compile_segment`` checks a document against the channel's tags and fields once
+(tag names become ids, field values are coerced, operators are checked against field
+types) and returns a ``CompiledSegment`` whose ``matches`` runs plain Python closures
+over precomputed values: no pydantic and no catalog look-ups per friend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic import Tag as UnionTag
+
+from linecrm.domain.business_hours import DEFAULT_TIME_ZONE
+from linecrm.domain.fields import FieldCatalog, FieldDefinition, FieldValueError, UnknownField
+from linecrm.domain.friends import FieldValue, Friend
+from linecrm.domain.rules import normalize_text
+from linecrm.domain.tags import TagCatalog, UnknownTag
+
+MAX_DEPTH = 8
+MAX_CONDITIONS = 100
+MAX_LIST_ITEMS = 100  # tags in tags_any / tags_all, values of in / not_in, routes, languages
+MAX_WINDOW_DAYS = 3660  # ten years
+SMALL_SEGMENT_THRESHOLD = 20  # LINE withholds statistics for fewer than 20 users
+NARROWCAST_MIN_AUDIENCE = 50  # LINE's narrowcast fails with an audience under 50 recipients
+
+ROOT_PATH = "match"
+
+
+class SegmentError(ValueError):
+    """A segment document is malformed or refers to unknown tags or fields.
+
+    ``path`` points at the bad node, e.g. ``match.all[2].field.op``.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}" if path else reason)
+        self.path = path
+        self.reason = reason
+
+
+# ---------------------------------------------------------------- the document
+
+TagReference = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+]
+TagReferences = Annotated[list[TagReference], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
+WindowDays = Annotated[StrictInt, Field(ge=1, le=MAX_WINDOW_DAYS)]
+RouteName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+LanguageTag = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
+    ),
+]
+FieldOperator = Literal[
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "exists",
+    "not_exists",
+    "contains",
+    "before",
+    "after",
+    "within_days",
+]
+_EQUALITY: tuple[FieldOperator, ...] = ("eq", "ne", "in", "not_in", "exists", "not_exists")
+OPERATORS_BY_FIELD_TYPE: dict[str, tuple[FieldOperator, ...]] = {
+    "text": (*_EQUALITY, "contains"),
+    "number": (*_EQUALITY, "gt", "gte", "lt", "lte"),
+    "date": (*_EQUALITY, "before", "after", "within_days"),
+    "choice": _EQUALITY,
+}
+
+
+def _shorthand_one_of(value: object) -> object:
+    """``inflow_route: qr_a`` means ``inflow_route: {in: [qr_a]}`` (same for language)."""
+    return {"in": [value]} if isinstance(value, str) else value
+
+
+def _date_or_aware_datetime(value: object) -> object:
+    """A date, or a date-time with a UTC offset; a bare date-time would be ambiguous."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError as error:
+            raise ValueError(
+                f"expected a date (2025-06-01) or a date-time with offset "
+                f"(2025-06-01T10:00:00+09:00), got {text!r}"
+            ) from error
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise ValueError(
+            f"date-time {value.isoformat()} has no UTC offset; write e.g. "
+            f"{value.isoformat()}+09:00, or a plain date for midnight in the account time zone"
+        )
+    return value
+
+
+class _Condition(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    KIND: ClassVar[str]
+
+
+class TagCondition(_Condition):
+    KIND = "tag"
+    tag: TagReference
+
+
+class TagsAnyCondition(_Condition):
+    KIND = "tags_any"
+    tags_any: TagReferences
+
+
+class TagsAllCondition(_Condition):
+    KIND = "tags_all"
+    tags_all: TagReferences
+
+
+class FieldTest(BaseModel):
+    """``value`` is shaped and coerced by the field's definition when compiled."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(min_length=1, max_length=64)
+    op: FieldOperator
+    value: Any = None
+
+
+class FieldCondition(_Condition):
+    KIND = "field"
+    field: FieldTest
+
+
+class StatusCondition(_Condition):
+    KIND = "status"
+    status: Literal["active", "blocked"]
+
+
+class RouteChoice(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    in_: list[RouteName] = Field(alias="in", min_length=1, max_length=MAX_LIST_ITEMS)
+
+
+class LanguageChoice(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    in_: list[LanguageTag] = Field(alias="in", min_length=1, max_length=MAX_LIST_ITEMS)
+
+
+class InflowRouteCondition(_Condition):
+    KIND = "inflow_route"
+    inflow_route: RouteChoice
+
+    _shorthand = field_validator("inflow_route", mode="before")(_shorthand_one_of)
+
+
+class FollowedWindow(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    after: AwareDatetime | date | None = None
+    before: AwareDatetime | date | None = None
+    within_days: WindowDays | None = None
+
+    _dates = field_validator("after", "before", mode="before")(_date_or_aware_datetime)
+
+    @model_validator(mode="after")
+    def _something_to_test(self) -> FollowedWindow:
+        if self.after is None and self.before is None and self.within_days is None:
+            raise ValueError("followed needs at least one of after, before, within_days")
+        return self
+
+
+class FollowedCondition(_Condition):
+    KIND = "followed"
+    followed: FollowedWindow
+
+
+class InteractionWindow(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    within_days: WindowDays | None = None
+    not_within_days: WindowDays | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> InteractionWindow:
+        if (self.within_days is None) == (self.not_within_days is None):
+            raise ValueError("last_interaction needs exactly one of within_days, not_within_days")
+        return self
+
+
+class LastInteractionCondition(_Condition):
+    KIND = "last_interaction"
+    last_interaction: InteractionWindow
+
+
+class RecentWindow(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    within_days: WindowDays
+
+
+class BlockedCondition(_Condition):
+    KIND = "blocked"
+    blocked: RecentWindow
+
+
+class LinkedCondition(_Condition):
+    KIND = "linked"
+    linked: StrictBool
+
+
+class LanguageCondition(_Condition):
+    KIND = "language"
+    language: LanguageChoice
+
+    _shorthand = field_validator("language", mode="before")(_shorthand_one_of)
+
+
+class AllCondition(_Condition):
+    KIND = "all"
+    all: list[Condition] = Field(max_length=MAX_CONDITIONS)
+
+
+class AnyCondition(_Condition):
+    KIND = "any"
+    any: list[Condition] = Field(max_length=MAX_CONDITIONS)
+
+
+class NotCondition(_Condition):
+    model_config = ConfigDict(populate_by_name=True)
+
+    KIND = "not"
+    not_: Condition = Field(alias="not")
+
+
+_CONDITION_CLASSES: tuple[type[_Condition], ...] = (
+    TagCondition,
+    TagsAnyCondition,
+    TagsAllCondition,
+    FieldCondition,
+    StatusCondition,
+    InflowRouteCondition,
+    FollowedCondition,
+    LastInteractionCondition,
+    BlockedCondition,
+    LinkedCondition,
+    LanguageCondition,
+    AllCondition,
+    AnyCondition,
+    NotCondition,
+)
+CONDITION_KINDS: tuple[str, ...] = tuple(cls.KIND for cls in _CONDITION_CLASSES)
+
+
+def _condition_kind(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        return str(next(iter(value))) if len(value) == 1 else None
+    kind: str | None = getattr(value, "KIND", None)
+    return kind
+
+
+Condition = Annotated[
+    Annotated[TagCondition, UnionTag("tag")]
+    | Annotated[TagsAnyCondition, UnionTag("tags_any")]
+    | Annotated[TagsAllCondition, UnionTag("tags_all")]
+    | Annotated[FieldCondition, UnionTag("field")]
+    | Annotated[StatusCondition, UnionTag("status")]
+    | Annotated[InflowRouteCondition, UnionTag("inflow_route")]
+    | Annotated[FollowedCondition, UnionTag("followed")]
+    | Annotated[LastInteractionCondition, UnionTag("last_interaction")]
+    | Annotated[BlockedCondition, UnionTag("blocked")]
+    | Annotated[LinkedCondition, UnionTag("linked")]
+    | Annotated[LanguageCondition, UnionTag("language")]
+    | Annotated[AllCondition, UnionTag("all")]
+    | Annotated[AnyCondition, UnionTag("any")]
+    | Annotated[NotCondition, UnionTag("not")],
+    Discriminator(
+        _condition_kind,
+        custom_error_type="unknown_condition",
+        custom_error_message="not a condition",  # reworded with the input in _reason_of
+    ),
+]
+
+
+class Segment(BaseModel):
+    """A segment document: a condition under ``match``, and optionally what it is for."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    description: str | None = Field(default=None, max_length=500)
+    match: Condition
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, data: Any) -> Any:
+        # Before the nested validation, so a runaway document is refused cheaply and
+        # with a path, not by pydantic's recursion guard.
+        if isinstance(data, Mapping) and "match" in data:
+            check_size(data["match"])
+        return data
+
+
+for _model in (AllCondition, AnyCondition, NotCondition, Segment):
+    _model.model_rebuild()
+
+
+def _children(node: object, path: str) -> list[tuple[object, str]]:
+    """The sub-conditions of a raw or parsed combinator, with their paths."""
+    if isinstance(node, AllCondition | AnyCondition):
+        kind, items = node.KIND, list(node.all if isinstance(node, AllCondition) else node.any)
+    elif isinstance(node, NotCondition):
+        return [(node.not_, f"{path}.not")]
+    elif isinstance(node, Mapping) and len(node) == 1:
+        kind, inner = next(iter(node.items()))
+        if kind == "not":
+            return [(inner, f"{path}.not")]
+        if kind not in ("all", "any") or not isinstance(inner, list):
+            return []
+        items = inner
+    else:
+        return []
+    return [(child, f"{path}.{kind}[{index}]") for index, child in enumerate(items)]
+
+
+def check_size(condition: object, path: str = ROOT_PATH) -> None:
+    """Refuse conditions nested deeper than ``MAX_DEPTH`` or more than ``MAX_CONDITIONS``."""
+    count = 0
+    pending: list[tuple[object, str, int]] = [(condition, path, 1)]
+    while pending:
+        node, node_path, depth = pending.pop()
+        count += 1
+        if count > MAX_CONDITIONS:
+            raise SegmentError(path, f"a segment has at most {MAX_CONDITIONS} conditions")
+        if depth > MAX_DEPTH:
+            raise SegmentError(
+                node_path, f"conditions nest at most {MAX_DEPTH} levels deep (all/any/not)"
+            )
+        children = _children(node, node_path)
+        pending.extend((child, child_path, depth + 1) for child, child_path in reversed(children))
+
+
+def parse_segment(document: Segment | Mapping[str, Any]) -> Segment:
+    """The ``Segment`` of a YAML/JSON document; ``SegmentError`` names the bad node."""
+    if isinstance(document, Segment):
+        return document
+    try:
+        return Segment.model_validate(document)
+    except ValidationError as error:
+        raise _segment_error(error) from error
+
+
+def _segment_error(error: ValidationError) -> SegmentError:
+    first = error.errors()[0]
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, SegmentError):
+        return cause
+    return SegmentError(_path_of(first["loc"]), _reason_of(first))
+
+
+def _path_of(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for index, part in enumerate(loc):
+        if isinstance(part, int):
+            path += f"[{part}]"
+            continue
+        # A discriminated union puts the condition kind in the location, then the
+        # model puts its one field (named like the kind): keep one of the two.
+        if part in CONDITION_KINDS and index + 1 < len(loc) and loc[index + 1] == part:
+            continue
+        path += f".{part}" if path else part
+    return path
+
+
+def _reason_of(error: Any) -> str:
+    if error["type"] == "unknown_condition":
+        raw = error["input"]
+        expected = ", ".join(CONDITION_KINDS)
+        if isinstance(raw, Mapping) and len(raw) == 1:
+            return f"unknown condition {next(iter(raw))!r}; use one of: {expected}"
+        if isinstance(raw, Mapping):
+            keys = ", ".join(map(str, raw)) or "none"
+            return (
+                f"a condition has exactly one key (found: {keys}); combine several "
+                "with all: [...] or any: [...]"
+            )
+        return f"a condition is a mapping such as {{tag: VIP}}, got {raw!r}"
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, ValueError):
+        return str(cause)
+    return str(error["msg"])
+
+
+# ---------------------------------------------------------------- compiled form
+
+
+@dataclass(frozen=True)
+class _Moment:
+    """The evaluation time, prepared once per ``at``: UTC instant and local date."""
+
+    at: datetime
+    today: date
+
+
+Predicate = Callable[[Friend, _Moment], bool]
+
+
+@dataclass(frozen=True)
+class _Node:
+    test: Predicate
+    text: str
+    compound: bool = False  # several parts joined by and/or: parenthesise when nested
+
+
+@dataclass(frozen=True)
+class SegmentPreview:
+    count: int
+    sample_user_ids: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+class CompiledSegment:
+    """A segment resolved against a channel's tags and fields, ready to test friends."""
+
+    def __init__(
+        self, segment: Segment, root: _Node, zone: ZoneInfo, tag_ids: frozenset[str]
+    ) -> None:
+        self.segment = segment
+        self.zone = zone
+        self.tag_ids = tag_ids  # every tag the segment refers to (for index planning)
+        self._root = root
+        self._moment_cache: tuple[datetime, _Moment] | None = None
+
+    def matches(self, friend: Friend, at: datetime) -> bool:
+        """Whether ``friend`` is in the segment at the aware instant ``at``."""
+        return self._root.test(friend, self._moment(at))
+
+    def filter(self, friends: Iterable[Friend], at: datetime) -> Iterator[Friend]:
+        """The friends in the segment at ``at``, in the order given."""
+        moment = self._moment(at)
+        test = self._root.test
+        return (friend for friend in friends if test(friend, moment))
+
+    def describe(self) -> str:
+        """One line for humans (previews, logs): tag names, field keys, values."""
+        return self._root.text
+
+    def _moment(self, at: datetime) -> _Moment:
+        cached = self._moment_cache
+        if cached is not None and cached[0] is at:
+            return cached[1]
+        if at.tzinfo is None:
+            raise ValueError("segments are evaluated at an aware datetime")
+        moment = _Moment(at=at.astimezone(UTC), today=at.astimezone(self.zone).date())
+        self._moment_cache = (at, moment)
+        return moment
+
+
+def compile_segment(
+    document: Segment | Mapping[str, Any],
+    tags: TagCatalog,
+    fields: FieldCatalog,
+    *,
+    time_zone: str = DEFAULT_TIME_ZONE,
+) -> CompiledSegment:
+    """Check ``document`` against the channel's catalogs and prepare it for evaluation.
+
+    ``time_zone`` (the account's) gives plain dates a midnight and "today" its date.
+    """
+    segment = parse_segment(document)
+    try:
+        zone = ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise SegmentError("time_zone", f"unknown time zone {time_zone!r}") from error
+    compiler = _Compiler(tags, fields, zone)
+    root = compiler.compile(segment.match, ROOT_PATH)
+    return CompiledSegment(segment, root, zone, frozenset(compiler.tag_ids))
+
+
+def preview(
+    friends: Iterable[Friend], segment: CompiledSegment, at: datetime, sample_size: int = 10
+) -> SegmentPreview:
+    """Count the friends in ``segment`` at ``at``, with the first few user ids and warnings.
+
+    The sample is the first ``sample_size`` matches in the order ``friends`` come in
+    (user-id order from the friends index), so the same data gives the same preview.
+    """
+    count = 0
+    blocked = 0
+    sample: list[str] = []
+    for friend in segment.filter(friends, at):
+        count += 1
+        if friend.status == "blocked":
+            blocked += 1
+        if len(sample) < sample_size:
+            sample.append(friend.user_id)
+    return SegmentPreview(count, tuple(sample), _warnings(count, blocked))
+
+
+def _warnings(count: int, blocked: int) -> tuple[str, ...]:
+    warnings: list[str] = []
+    if count == 0:
+        warnings.append("no friend matches this segment")
+    elif count < SMALL_SEGMENT_THRESHOLD:
+        warnings.append(
+            f"only {count} friends match: segments under {SMALL_SEGMENT_THRESHOLD} friends "
+            "get no statistics from LINE (it withholds numbers for fewer than "
+            f"{SMALL_SEGMENT_THRESHOLD} users), and tiny segments risk identifying individuals"
+        )
+    if 0 < count < NARROWCAST_MIN_AUDIENCE:
+        warnings.append(
+            f"{count} friends is under {NARROWCAST_MIN_AUDIENCE}: LINE's narrowcast refuses "
+            f"audiences of fewer than {NARROWCAST_MIN_AUDIENCE} recipients, so send this "
+            "segment by multicast (linecrm's default), not as a LINE audience"
+        )
+    if blocked:
+        warnings.append(
+            f"{blocked} of the {count} friends have blocked the account and will not receive "
+            "messages (add `status: active` to leave them out)"
+        )
+    return tuple(warnings)
+
+
+# ---------------------------------------------------------------- the compiler
+
+
+def _quoted(value: object) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def _listed(values: Iterable[object]) -> str:
+    return "[" + ", ".join(_quoted(value) for value in values) + "]"
+
+
+def _utc(moment: datetime) -> datetime:
+    """Stored times are UTC; one without a zone (hand-edited data) is read as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _fold(text: str) -> str:
+    return normalize_text(text, case_sensitive=False)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class _Compiler:
+    def __init__(self, tags: TagCatalog, fields: FieldCatalog, zone: ZoneInfo) -> None:
+        self.tags = tags
+        self.fields = fields
+        self.zone = zone
+        self.tag_ids: set[str] = set()
+
+    def compile(self, condition: _Condition, path: str) -> _Node:
+        compile_kind: Callable[[Any, str], _Node] = getattr(self, f"_{condition.KIND}")
+        return compile_kind(condition, path)
+
+    # --- combinators
+    def _all(self, condition: AllCondition, path: str) -> _Node:
+        return self._combine(condition.all, path, "all")
+
+    def _any(self, condition: AnyCondition, path: str) -> _Node:
+        return self._combine(condition.any, path, "any")
+
+    def _combine(self, conditions: list[Any], path: str, kind: Literal["all", "any"]) -> _Node:
+        nodes = [self.compile(item, f"{path}.{kind}[{i}]") for i, item in enumerate(conditions)]
+        if not nodes:
+            everyone = kind == "all"  # and of nothing is true, or of nothing is false
+            return _Node(lambda friend, moment: everyone, "everyone" if everyone else "no one")
+        if len(nodes) == 1:
+            return nodes[0]
+        tests = tuple(node.test for node in nodes)
+        joiner = " and " if kind == "all" else " or "
+        text = joiner.join(f"({node.text})" if node.compound else node.text for node in nodes)
+        if kind == "all":
+
+            def all_match(friend: Friend, moment: _Moment) -> bool:
+                for test in tests:  # noqa: SIM110 - a plain loop beats all(genexpr) here
+                    if not test(friend, moment):
+                        return False
+                return True
+
+            return _Node(all_match, text, compound=True)
+
+        def any_match(friend: Friend, moment: _Moment) -> bool:
+            for test in tests:  # noqa: SIM110
+                if test(friend, moment):
+                    return True
+            return False
+
+        return _Node(any_match, text, compound=True)
+
+    def _not(self, condition: NotCondition, path: str) -> _Node:
+        inner = self.compile(condition.not_, f"{path}.not")
+        test = inner.test
+        text = f"not ({inner.text})" if inner.compound else f"not {inner.text}"
+        return _Node(lambda friend, moment: not test(friend, moment), text)
+
+    # --- tags
+    def _resolve(self, reference: str, path: str) -> tuple[str, str]:
+        try:
+            tag = self.tags.resolve(reference)
+        except UnknownTag as error:
+            raise SegmentError(path, f"unknown tag {reference!r}") from error
+        self.tag_ids.add(tag.tag_id)
+        return tag.tag_id, tag.name
+
+    def _tag(self, condition: TagCondition, path: str) -> _Node:
+        tag_id, name = self._resolve(condition.tag, f"{path}.tag")
+        return _Node(lambda friend, moment: tag_id in friend.tags, f"tag {_quoted(name)}")
+
+    def _resolve_all(self, references: list[str], path: str) -> tuple[frozenset[str], str]:
+        resolved = [self._resolve(ref, f"{path}[{i}]") for i, ref in enumerate(references)]
+        names = sorted({name for _, name in resolved})
+        return frozenset(tag_id for tag_id, _ in resolved), _listed(names)
+
+    def _tags_any(self, condition: TagsAnyCondition, path: str) -> _Node:
+        tag_ids, names = self._resolve_all(condition.tags_any, f"{path}.tags_any")
+        return _Node(
+            lambda friend, moment: not friend.tags.keys().isdisjoint(tag_ids),
+            f"any tag of {names}",
+        )
+
+    def _tags_all(self, condition: TagsAllCondition, path: str) -> _Node:
+        tag_ids, names = self._resolve_all(condition.tags_all, f"{path}.tags_all")
+        return _Node(lambda friend, moment: friend.tags.keys() >= tag_ids, f"all tags of {names}")
+
+    # --- friend attributes
+    def _status(self, condition: StatusCondition, path: str) -> _Node:
+        status = condition.status
+        return _Node(lambda friend, moment: friend.status == status, f"status {status}")
+
+    def _inflow_route(self, condition: InflowRouteCondition, path: str) -> _Node:
+        routes = frozenset(condition.inflow_route.in_)
+        text = (
+            f"inflow route {_quoted(condition.inflow_route.in_[0])}"
+            if len(routes) == 1
+            else f"inflow route in {_listed(sorted(routes))}"
+        )
+        return _Node(lambda friend, moment: friend.inflow_route in routes, text)
+
+    def _linked(self, condition: LinkedCondition, path: str) -> _Node:
+        linked = condition.linked
+        return _Node(
+            lambda friend, moment: bool(friend.member_id) is linked,
+            "ID-linked" if linked else "not ID-linked",
+        )
+
+    def _language(self, condition: LanguageCondition, path: str) -> _Node:
+        # RFC 4647 basic filtering: "zh" matches "zh-Hant", "zh-Hant" does not match "zh".
+        languages = frozenset(condition.language.in_)
+        prefixes = tuple(f"{language}-" for language in sorted(languages))
+
+        def language_matches(friend: Friend, moment: _Moment) -> bool:
+            if not friend.language:
+                return False
+            language = friend.language.lower()
+            return language in languages or language.startswith(prefixes)
+
+        text = (
+            f"language {_quoted(condition.language.in_[0])}"
+            if len(languages) == 1
+            else f"language in {_listed(sorted(languages))}"
+        )
+        return _Node(language_matches, text)
+
+    # --- times
+    def _instant(self, value: date | datetime) -> datetime:
+        if isinstance(value, datetime):
+            return value.astimezone(UTC)
+        return datetime.combine(value, time(0), tzinfo=self.zone).astimezone(UTC)
+
+    def _followed(self, condition: FollowedCondition, path: str) -> _Node:
+        window = condition.followed
+        after = None if window.after is None else self._instant(window.after)
+        before = None if window.before is None else self._instant(window.before)
+        if after is not None and before is not None and before <= after:
+            raise SegmentError(f"{path}.followed.before", "must be later than after")
+        span = None if window.within_days is None else timedelta(days=window.within_days)
+
+        def followed_in_window(friend: Friend, moment: _Moment) -> bool:
+            followed_at = friend.first_followed_at
+            if followed_at is None:
+                return False
+            followed_at = _utc(followed_at)
+            return (
+                (after is None or followed_at >= after)
+                and (before is None or followed_at < before)
+                and (span is None or followed_at >= moment.at - span)
+            )
+
+        parts = []
+        if window.after is not None:
+            parts.append(f"on or after {window.after.isoformat()}")
+        if window.before is not None:
+            parts.append(f"before {window.before.isoformat()}")
+        if window.within_days is not None:
+            parts.append(f"within the last {window.within_days} days")
+        return _Node(followed_in_window, "first followed " + ", ".join(parts))
+
+    def _last_interaction(self, condition: LastInteractionCondition, path: str) -> _Node:
+        window = condition.last_interaction
+        if window.within_days is not None:
+            span = timedelta(days=window.within_days)
+
+            def recent(friend: Friend, moment: _Moment) -> bool:
+                last = friend.last_interaction_at
+                return last is not None and _utc(last) >= moment.at - span
+
+            return _Node(recent, f"interacted within the last {window.within_days} days")
+        assert window.not_within_days is not None  # the model requires exactly one
+        silence = timedelta(days=window.not_within_days)
+
+        def silent(friend: Friend, moment: _Moment) -> bool:
+            last = friend.last_interaction_at
+            return last is None or _utc(last) < moment.at - silence
+
+        return _Node(silent, f"no interaction in the last {window.not_within_days} days")
+
+    def _blocked(self, condition: BlockedCondition, path: str) -> _Node:
+        days = condition.blocked.within_days
+        span = timedelta(days=days)
+
+        def blocked_recently(friend: Friend, moment: _Moment) -> bool:
+            blocked_at = friend.blocked_at
+            return (
+                friend.status == "blocked"
+                and blocked_at is not None
+                and _utc(blocked_at) >= moment.at - span
+            )
+
+        return _Node(blocked_recently, f"blocked within the last {days} days")
+
+    # --- custom fields
+    def _field(self, condition: FieldCondition, path: str) -> _Node:
+        test = condition.field
+        path = f"{path}.field"
+        try:
+            definition = self.fields.get(test.key)
+        except UnknownField as error:
+            raise SegmentError(f"{path}.key", f"unknown field {test.key!r}") from error
+        allowed = OPERATORS_BY_FIELD_TYPE[definition.type]
+        if test.op not in allowed:
+            raise SegmentError(
+                f"{path}.op",
+                f"{test.op} does not apply to {definition.type} field {test.key!r}; "
+                f"use one of: {', '.join(allowed)}",
+            )
+        return _FieldCompiler(definition, test, path).compile()
+
+
+class _FieldCompiler:
+    """One field test: its value coerced by the field's definition, then a closure."""
+
+    def __init__(self, definition: FieldDefinition, test: FieldTest, path: str) -> None:
+        self.definition = definition
+        self.test = test
+        self.path = path
+        self.key = test.key
+        self.is_text = definition.type == "text"
+
+    def compile(self) -> _Node:
+        op = self.test.op
+        if op in ("exists", "not_exists"):
+            return self._presence(op == "exists")
+        if op in ("in", "not_in"):
+            return self._membership(op == "in")
+        if op == "within_days":
+            return self._within_days()
+        return self._comparison(op)
+
+    def _coerce(self, raw: object, path: str) -> FieldValue:
+        if isinstance(raw, list | dict):
+            raise SegmentError(path, f"{self.test.op} takes one value, not a list or mapping")
+        try:
+            value = self.definition.coerce(raw)
+        except FieldValueError as error:
+            raise SegmentError(path, str(error)) from error
+        if self.is_text and isinstance(value, str):
+            value = _fold(value)
+            if not value:
+                raise SegmentError(path, "text to compare is blank")
+        return value
+
+    def _stored(self) -> Callable[[Friend], FieldValue | None]:
+        """The friend's value in comparable form, or None when missing or mistyped."""
+        key = self.key
+        kind = self.definition.type
+        if kind == "number":
+
+            def number(friend: Friend) -> FieldValue | None:
+                value = friend.fields.get(key)
+                return value if _is_number(value) else None
+
+            return number
+        if kind == "text":
+
+            def text(friend: Friend) -> FieldValue | None:
+                value = friend.fields.get(key)
+                return _fold(value) if isinstance(value, str) else None
+
+            return text
+
+        def exact(friend: Friend) -> FieldValue | None:
+            value = friend.fields.get(key)
+            return value if isinstance(value, str) else None
+
+        return exact
+
+    def _presence(self, exists: bool) -> _Node:
+        if self.test.value is not None:
+            raise SegmentError(f"{self.path}.value", f"{self.test.op} takes no value")
+        key = self.key
+        return _Node(
+            lambda friend, moment: (key in friend.fields) is exists,
+            f"{key} is set" if exists else f"{key} is not set",
+        )
+
+    def _membership(self, inside: bool) -> _Node:
+        raw = self.test.value
+        path = f"{self.path}.value"
+        if not isinstance(raw, list) or not raw:
+            raise SegmentError(path, f"{self.test.op} needs a list of values")
+        if len(raw) > MAX_LIST_ITEMS:
+            raise SegmentError(path, f"at most {MAX_LIST_ITEMS} values")
+        values = frozenset(self._coerce(item, f"{path}[{i}]") for i, item in enumerate(raw))
+        stored = self._stored()
+
+        def member(friend: Friend, moment: _Moment) -> bool:
+            value = stored(friend)
+            return value is not None and (value in values) is inside
+
+        shown = _listed(sorted(values, key=str))
+        return _Node(member, f"{self.key} {'in' if inside else 'not in'} {shown}")
+
+    def _within_days(self) -> _Node:
+        days = self.test.value
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_WINDOW_DAYS:
+            raise SegmentError(
+                f"{self.path}.value",
+                f"within_days needs a whole number of days, 1-{MAX_WINDOW_DAYS}",
+            )
+        stored = self._stored()
+        span = timedelta(days=days)
+
+        def recent(friend: Friend, moment: _Moment) -> bool:
+            value = stored(friend)
+            if not isinstance(value, str):
+                return False
+            return (moment.today - span).isoformat() <= value <= moment.today.isoformat()
+
+        return _Node(recent, f"{self.key} within the last {days} days")
+
+    def _comparison(self, op: FieldOperator) -> _Node:
+        target = self._coerce(self.test.value, f"{self.path}.value")
+        stored = self._stored()
+        compare = _COMPARISONS[op]
+
+        def compared(friend: Friend, moment: _Moment) -> bool:
+            value = stored(friend)
+            return value is not None and compare(value, target)
+
+        return _Node(compared, f"{self.key} {_OPERATOR_TEXT[op]} {_quoted(target)}")
+
+
+def _contains(value: Any, target: Any) -> bool:
+    return isinstance(value, str) and target in value
+
+
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda value, target: bool(value == target),
+    "ne": lambda value, target: bool(value != target),
+    "gt": lambda value, target: bool(value > target),
+    "gte": lambda value, target: bool(value >= target),
+    "lt": lambda value, target: bool(value < target),
+    "lte": lambda value, target: bool(value <= target),
+    "contains": _contains,
+    "before": lambda value, target: bool(value < target),  # ISO dates sort as text
+    "after": lambda value, target: bool(value >= target),  # "on or after"
+}
+_OPERATOR_TEXT = {
+    "eq": "=",
+    "ne": "!=",
+    "gt": ">",
+    "gte": ">=",
+    "lt": "<",
+    "lte": "<=",
+    "contains": "contains",
+    "before": "before",
+    "after": "on or after",
+}
