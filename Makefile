@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: dev test lint format synth bench pr clean install
+.PHONY: dev test lint format synth bench pr clean install openapi
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "linecrm needs Python >= 3.11")'
@@ -38,6 +38,9 @@ test: $(STAMP) lint
 
 synth: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --quiet
+
+openapi: $(STAMP)
+	$(PY) -m linecrm_local.openapi
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

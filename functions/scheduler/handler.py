@@ -8,7 +8,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from linecrm.models.jobs import ScheduledSend
+from linecrm.domain.broadcasts import BroadcastStep
+from linecrm.models.jobs import SCHEDULED_JOB, ScheduledSend
 from linecrm.observability import logger, metrics
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
@@ -22,15 +23,24 @@ container = functools.cache(Container)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        job = ScheduledSend.model_validate(event)
+        job = SCHEDULED_JOB.validate_python(event)
     except ValidationError as error:
         # A malformed job can never succeed: say so and let the schedule complete
         # (raising would make Scheduler retry it 185 times).
         logger.error("discarding malformed scheduled job", extra={"errors": error.errors()[:5]})
         metrics.add_metric(name="ScheduledJobsMalformed", unit="Count", value=1)
         return {"status": "discarded", "reason": "malformed job"}
-    # A schedule may fire twice: the outbox's ledger check makes the second a no-op.
-    queued = container().outbox.enqueue(job.request)
     metrics.add_metric(name="ScheduledJobsFired", unit="Count", value=1)
-    logger.info("scheduled job fired", extra={"job_id": job.job_id, "queued": queued})
-    return {"status": "queued" if queued else "already_finished", "job_id": job.job_id}
+    deps = container()
+    if not isinstance(job, ScheduledSend):
+        # The broadcast's planner steps run on the job queue; a second firing finds the
+        # broadcast already started and does nothing.
+        deps.job_queue.send_step(
+            BroadcastStep(channel_id=job.channel_id, broadcast_id=job.broadcast_id)
+        )
+        logger.info("broadcast started", extra={"job_id": job.job_id})
+        return {"status": "started", "job_id": job.job_id}
+    # A schedule may fire twice: the outbox's ledger check makes the second a no-op.
+    outcome = deps.scheduled_sends.fire(job)
+    logger.info("scheduled job fired", extra={"job_id": job.job_id, "outcome": outcome})
+    return {"status": outcome, "job_id": job.job_id}

@@ -4,6 +4,7 @@ menu link), partial batch failures."""
 from __future__ import annotations
 
 import functools
+import math
 import random
 from typing import Any
 
@@ -15,22 +16,35 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from linecrm.delivery.pacing import PacingDeferred
 from linecrm.delivery.sender import SendFailedRetryable
 from linecrm.models.send import SendRequest, parse_send_queue_task
 from linecrm.observability import logger, metrics
-from linecrm.resources import SEND_QUEUE
+from linecrm.resources import QUOTA_EXHAUSTED_METRIC, SEND_QUEUE
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# Every failed record carries its own retry delay (ChangeMessageVisibility below), so a
+# batch whose records all failed (LINE down, or pacing deferring a whole batch) is no
+# function error: its records are reported like any partial failure.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # One Container per execution environment, built on first use (not at import).
 container = functools.cache(Container)
 
 MAX_VISIBILITY_SECONDS = 900  # cap of one backoff step; SQS allows up to 12 h
+# Pacing waits may use the invocation's time left minus this reserve (at most half of
+# what is left), which one LINE call (client timeout 10 s) and its ledger writes need.
+PACING_RESERVE_SECONDS = 12.0
 
 
 class PoisonMessage(Exception):
     """The record is no task we know: it cannot be sent, and goes to the DLQ."""
+
+
+def pacing_budget_seconds(context: LambdaContext) -> float:
+    """How long the pacer may still wait for a slot in this invocation."""
+    remaining = context.get_remaining_time_in_millis() / 1000
+    return max(0.0, remaining - min(PACING_RESERVE_SECONDS, remaining / 2))
 
 
 def backoff_seconds(receive_count: int, base: float, rate_limited: bool) -> int:
@@ -40,7 +54,7 @@ def backoff_seconds(receive_count: int, base: float, rate_limited: bool) -> int:
 
 
 @tracer.capture_method(capture_response=False)
-def send_record(record: SQSRecord) -> None:
+def send_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
     try:
         task = parse_send_queue_task(record.body)
     except ValueError as error:
@@ -53,7 +67,23 @@ def send_record(record: SQSRecord) -> None:
             outcome = deps.line_tasks.run(task)
             logger.info("line task finished", extra={"task": task.kind, "outcome": outcome})
             return
-        report = deps.sender.send(task, final_attempt=receive_count >= SEND_QUEUE.max_receive_count)
+        report = deps.sender.send(
+            task,
+            final_attempt=receive_count >= SEND_QUEUE.max_receive_count,
+            pacing_budget_seconds=pacing_budget_seconds(lambda_context),
+        )
+    except PacingDeferred as deferred:
+        # Not an attempt: nothing was sent or recorded. Back when the slot is near (on
+        # the final receive the sender sends late instead, so SQS never dead-letters it).
+        delay = min(MAX_VISIBILITY_SECONDS, max(1, math.ceil(deferred.wait_seconds)))
+        deps.sqs.change_message_visibility(
+            QueueUrl=deps.settings.require(deps.settings.send_queue_url, "send_queue_url"),
+            ReceiptHandle=record.receipt_handle,
+            VisibilityTimeout=delay,
+        )
+        metrics.add_metric(name="SendsDeferred", unit="Count", value=1)
+        logger.info("send deferred by pacing", extra={"task": task.kind, "delay": delay})
+        raise
     except SendFailedRetryable as error:
         delay = backoff_seconds(
             receive_count, deps.settings.send_retry_base_seconds, error.rate_limited
@@ -70,6 +100,14 @@ def send_record(record: SQSRecord) -> None:
         )
         raise
     metrics.add_metric(name=f"Deliveries_{report.outcome.value}", unit="Count", value=1)
+    if report.quota_exhausted_now:
+        # Once per channel and month (the sender that stored the flag): alarmed on.
+        metrics.add_metric(name=QUOTA_EXHAUSTED_METRIC, unit="Count", value=1)
+        metrics.add_metadata(key="channel_id", value=task.channel_id)
+        logger.warning(
+            "monthly message quota exhausted: marketing sends skipped until next month",
+            extra={"channel_id": task.channel_id},
+        )
     logger.info(
         "delivery finished",
         extra={

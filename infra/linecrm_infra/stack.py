@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -22,6 +22,7 @@ from linecrm_infra.constructs.functions import Functions
 from linecrm_infra.constructs.monitoring import Monitoring
 from linecrm_infra.constructs.scheduling import Scheduling
 from linecrm_infra.constructs.secrets import ChannelSecrets, parse_channel_ids
+from linecrm_infra.constructs.uploads import UploadBuckets
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class FunctionAccess:
     sends_to: tuple[resources.QueueDefinition, ...] = ()
     reads_channel_secrets: bool = False
     manages_schedules: bool = False
+    uploads: Literal["", "read", "read_write"] = ""  # the uploads bucket (import CSVs)
 
 
 FUNCTION_ACCESS = (
@@ -43,10 +45,11 @@ FUNCTION_ACCESS = (
         reads_channel_secrets=True,
         manages_schedules=True,
     ),
+    # Fires delayed messages (send queue) and starts scheduled broadcasts (job queue).
     FunctionAccess(
         resources.SCHEDULER_FUNCTION,
         tables=(resources.MAIN_TABLE,),
-        sends_to=(resources.SEND_QUEUE,),
+        sends_to=(resources.SEND_QUEUE, resources.JOB_QUEUE),
         manages_schedules=True,
     ),
     # Consumes the send queue: the SQS event source grants that.
@@ -56,13 +59,37 @@ FUNCTION_ACCESS = (
     FunctionAccess(
         resources.LIFF_LOGIN_FUNCTION, tables=(resources.MAIN_TABLE,), reads_channel_secrets=True
     ),
+    # The admin API reads and writes friends and channel config; it never calls LINE,
+    # so no channel secrets. It starts friend imports (stores the CSV, queues the first
+    # step) and broadcasts (job queue now, or a schedule for later; cancel deletes it),
+    # and re-drives dead deliveries (send queue).
+    FunctionAccess(
+        resources.ADMIN_FUNCTION,
+        tables=(resources.MAIN_TABLE,),
+        sends_to=(resources.JOB_QUEUE, resources.SEND_QUEUE),
+        manages_schedules=True,
+        uploads="read_write",
+    ),
+    # Runs import and broadcast steps: reads the CSV, pages LINE's followers, reads the
+    # quota, queues broadcast chunks and its next step, defers capped/quiet sends.
+    FunctionAccess(
+        resources.JOBS_FUNCTION,
+        tables=(resources.MAIN_TABLE,),
+        sends_to=(resources.JOB_QUEUE, resources.SEND_QUEUE),
+        reads_channel_secrets=True,
+        manages_schedules=True,
+        uploads="read",
+    ),
 )
 
 TABLE_NAME_ENV = {
     resources.MAIN_TABLE.logical_id: Env.TABLE_NAME,
     resources.IDEMPOTENCY_TABLE.logical_id: Env.IDEMPOTENCY_TABLE_NAME,
 }
-QUEUE_URL_ENV = {resources.SEND_QUEUE.logical_id: Env.SEND_QUEUE_URL}
+QUEUE_URL_ENV = {
+    resources.SEND_QUEUE.logical_id: Env.SEND_QUEUE_URL,
+    resources.JOB_QUEUE.logical_id: Env.JOB_QUEUE_URL,
+}
 
 
 @dataclass(frozen=True)
@@ -105,6 +132,7 @@ class LinecrmStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.data = DataTables(self, "Data")
         self.delivery = DeliveryQueues(self, "Delivery")
+        self.uploads = UploadBuckets(self, "Uploads")
         self.scheduling = Scheduling(self, "Scheduling")
         self.channel_secrets = ChannelSecrets(self, "ChannelSecrets", settings.channel_ids)
         self.functions = Functions(
@@ -146,6 +174,16 @@ class LinecrmStack(cdk.Stack):
             queue = self.delivery.pair(queue_definition).queue
             queue.grant_send_messages(function)
             function.add_environment(QUEUE_URL_ENV[queue_definition.logical_id], queue.queue_url)
+        if access.uploads:
+            finding = self.uploads.grant_uploads(
+                resources.UPLOADS_BUCKET, function, write=access.uploads == "read_write"
+            )
+            self.functions.acknowledge_policy_finding(
+                access.function,
+                finding,
+                f"{access.function.name}: upload objects are named per job at run time; the "
+                "grant covers the uploads prefix of this one bucket",
+            )
         if access.reads_channel_secrets:
             for secret in self.channel_secrets.secrets.values():
                 secret.grant_read(function)
@@ -195,6 +233,7 @@ class LinecrmStack(cdk.Stack):
         self.monitoring.alarm_on_throttles(
             "SenderThrottles", self.functions.function(resources.SENDER_FUNCTION)
         )
+        self.monitoring.alarm_on_monthly_quota("MonthlyQuotaExhausted")
 
     def _table_logical_id(self, table: Construct) -> str:
         cfn = table.node.default_child

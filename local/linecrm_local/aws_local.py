@@ -144,6 +144,9 @@ class LocalResources:
             {
                 Env.SEND_RETRY_BASE_SECONDS: str(send_retry_base_seconds),
                 Env.ACCOUNT_TIME_ZONE: DEFAULTS.account_time_zone,
+                # Friend imports: LINE's page size, steps as long as time allows.
+                Env.IMPORT_PAGE_SIZE: "1000",
+                Env.IMPORT_CHUNKS_PER_STEP: "0",
                 "POWERTOOLS_SERVICE_NAME": resources.APP_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": resources.APP_NAME,
                 "POWERTOOLS_TRACE_DISABLED": "true",

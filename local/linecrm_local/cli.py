@@ -3,6 +3,7 @@
 linecrm simulate follow [--name Hanako]      a new simulated friend adds the account
 linecrm simulate text --user U… "hello"      that friend sends a message
 linecrm inbox U…                             what that friend received
+linecrm friends list --tag vip               the admin API (see linecrm_local.admin_cli)
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sys
 from typing import Any
 
 import requests
+
+from linecrm_local import admin_cli, cli_imports
 
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8090"
 DEFAULT_CHANNEL_ID = "2000000001"  # the demo channel `make dev` seeds
@@ -99,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     inbox = commands.add_parser("inbox", help="messages a simulated friend received")
     inbox.add_argument("user")
 
-    commands.add_parser("friends", help="the simulated friends of the channel")
+    commands.add_parser("simulated-friends", help="the emulator's simulated friends")
+    admin_cli.add_commands(commands, parser)
+    cli_imports.add_commands(commands)
 
     calls = commands.add_parser("calls", help="LINE API calls the emulator received")
     calls.add_argument("--endpoint", help="e.g. push, multicast, reply")
@@ -116,12 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> Any:
+    if args.command in admin_cli.COMMANDS:
+        return admin_cli.run(args)
+    if args.command == cli_imports.COMMAND:
+        return cli_imports.run(args)
     control = EmulatorControl(args.emulator)
     if args.command == "simulate":
         return _simulate(control, args)
     if args.command == "inbox":
         return control.call("GET", f"/inbox/{args.user}")
-    if args.command == "friends":
+    if args.command == "simulated-friends":
         return control.call("GET", f"/channels/{args.channel}/friends")
     if args.command == "calls":
         suffix = f"?endpoint={args.endpoint}" if args.endpoint else ""
@@ -149,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _print(run(args))
-    except CliError as error:
+    except (CliError, admin_cli.AdminCliError) as error:
         print(f"linecrm: {error}", file=sys.stderr)
         return 2
     return 0

@@ -52,6 +52,8 @@ def banner(stack: LocalStack) -> str:
         f"    secret         {demo.DEMO_CHANNEL_SECRET}",
         f"    access token   {demo.DEMO_CHANNEL_ACCESS_TOKEN}",
         f"    bot user id    {demo.DEMO_BOT_USER_ID}",
+        f"  admin API        {stack.gateway_url}/admin/channels/{demo.DEMO_CHANNEL_ID}/…",
+        f"  admin Swagger    {stack.gateway_url}/admin/swagger  (Authorize: the admin token)",
         f"  admin token      {stack.admin_token}  (Authorization: Bearer …)",
         "",
         "  in another terminal:",
@@ -66,6 +68,7 @@ def banner(stack: LocalStack) -> str:
         "  then try:",
         "    .venv/bin/linecrm simulate follow",
         "    .venv/bin/linecrm inbox <user id printed by the command above>",
+        "    .venv/bin/linecrm friends list",
         "",
     ]
     return "\n".join(lines)

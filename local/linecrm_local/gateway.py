@@ -253,6 +253,11 @@ def to_http_response(result: Any) -> HttpResponse:
 
 
 NOT_FOUND = json_response(404, {"message": "Not Found"})
+UNAUTHORIZED = HttpResponse(
+    401,
+    [("Content-Type", "application/json"), ("WWW-Authenticate", 'Bearer realm="linecrm admin"')],
+    json.dumps({"message": "Unauthorized: send Authorization: Bearer <admin token>"}).encode(),
+)
 FORBIDDEN = json_response(403, {"message": "Forbidden"})
 TOO_LARGE = json_response(413, {"message": "Request Entity Too Large"})
 INTERNAL_ERROR = json_response(500, {"message": "Internal Server Error"})
@@ -329,7 +334,11 @@ class LocalGateway:
 
         authorizer = None
         if compiled.route.authorization == "iam":
-            if not self._is_admin(request.headers.get("Authorization", "")):
+            # Locally a bearer token stands in for SigV4: none -> 401, a wrong one -> 403.
+            authorization = request.headers.get("Authorization", "")
+            if not authorization.strip():
+                return _copy(UNAUTHORIZED)
+            if not self._is_admin(authorization):
                 return _copy(FORBIDDEN)
             authorizer = {"iam": {"accountId": LOCAL_ACCOUNT_ID, "callerId": "local-admin"}}
 

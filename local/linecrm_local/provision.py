@@ -31,6 +31,7 @@ class ProvisionedResources:
     queue_urls: dict[str, str] = field(default_factory=dict)
     queue_arns: dict[str, str] = field(default_factory=dict)
     dlq_urls: dict[str, str] = field(default_factory=dict)
+    bucket_names: dict[str, str] = field(default_factory=dict)  # logical id -> name
     schedule_group_name: str = resources.SCHEDULE_GROUP_NAME
     scheduler_role_arn: str = ""
     scheduler_target_arn: str = ""
@@ -45,6 +46,8 @@ class ProvisionedResources:
             Env.SCHEDULER_ROLE_ARN: self.scheduler_role_arn,
             Env.SCHEDULER_TARGET_ARN: self.scheduler_target_arn,
             Env.CHANNEL_SECRET_PREFIX: resources.CHANNEL_SECRET_PREFIX,
+            Env.JOB_QUEUE_URL: self.queue_urls[resources.JOB_QUEUE.logical_id],
+            Env.UPLOADS_BUCKET_NAME: self.bucket_names[resources.UPLOADS_BUCKET.logical_id],
         }
 
 
@@ -60,7 +63,8 @@ def provision(
     *,
     visibility_timeout_override: int | None = None,
 ) -> ProvisionedResources:
-    """Create every table, queue (+DLQ), the schedule group, its role and channel secrets."""
+    """Create every table, queue (+DLQ), bucket, the schedule group, its role and the
+    channel secrets."""
     region = session.region_name or resources.DEFAULT_REGION
     created = ProvisionedResources(region=region)
     dynamodb = session.client("dynamodb", region_name=region)
@@ -92,6 +96,10 @@ def provision(
             QueueUrl=url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
         created.dlq_urls[queue.logical_id] = dlq_url
+
+    s3 = session.client("s3", region_name=region)
+    for bucket in resources.BUCKETS:
+        created.bucket_names[bucket.logical_id] = _create_bucket(s3, bucket, region)
 
     scheduler = session.client("scheduler", region_name=region)
     scheduler.create_schedule_group(Name=resources.SCHEDULE_GROUP_NAME)
@@ -159,6 +167,27 @@ def _create_table(dynamodb: Any, table: resources.TableDefinition) -> str:
             TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
         )
     return table.local_name
+
+
+def _create_bucket(s3: Any, bucket: resources.BucketDefinition, region: str) -> str:
+    request: dict[str, Any] = {"Bucket": bucket.local_name}
+    if region != "us-east-1":  # S3 refuses the default region as a location constraint
+        request["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(**request)
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket.local_name,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "expire",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "Expiration": {"Days": bucket.expire_after_days},
+                }
+            ]
+        },
+    )
+    return bucket.local_name
 
 
 def _key_schema(

@@ -5,6 +5,7 @@ alarms. Limits are read from ``linecrm.resources``, never restated here."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -66,10 +67,17 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _queue_ids(template: Template) -> tuple[str, str]:
-    """(queue, dead-letter queue) logical ids of the send queue."""
+def _queue_ids(
+    template: Template, definition: resources.QueueDefinition = resources.SEND_QUEUE
+) -> tuple[str, str]:
+    """(queue, dead-letter queue) logical ids of the queue of ``definition``."""
     queues = _of_type(template, "AWS::SQS::Queue")
-    (queue_id,) = [i for i, q in queues.items() if "RedrivePolicy" in q["Properties"]]
+    (queue_id,) = [
+        i
+        for i, q in queues.items()
+        if "RedrivePolicy" in q["Properties"]
+        and re.fullmatch(f"Delivery{definition.logical_id}[0-9A-F]{{8}}", i)
+    ]
     dlq_id = queues[queue_id]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
     return queue_id, dlq_id
 
@@ -102,6 +110,42 @@ def test_an_iam_route_gets_the_iam_authorizer(monkeypatch: pytest.MonkeyPatch) -
     Template.from_stack(build_stack()).has_resource_properties(
         "AWS::ApiGatewayV2::Route", {"RouteKey": "GET /admin/ping", "AuthorizationType": "AWS_IAM"}
     )
+
+
+def test_admin_routes_are_iam_authorized_except_the_api_description(
+    template: Template,
+) -> None:
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in _of_type(template, "AWS::ApiGatewayV2::Route").values()
+    }
+    admin = {key: route for key, route in routes.items() if " /admin" in key}
+    methods = {key.split(" ", 1)[0] for key in admin if key.endswith("/admin/{proxy+}")}
+    assert methods == {"GET", "POST", "PUT", "PATCH", "DELETE"}
+    for key, route in admin.items():
+        public = key.split(" ", 1)[1] in resources.ADMIN_DOC_PATHS
+        assert route["AuthorizationType"] == ("NONE" if public else "AWS_IAM"), key
+        assert route["Target"] == admin["GET /admin/{proxy+}"]["Target"], key
+
+
+def test_admin_function_never_reads_channel_secrets(template: Template) -> None:
+    statements = _function_statements(template, resources.ADMIN_FUNCTION)
+    text = json.dumps(statements)
+    main_table_id = _table_id(template, resources.MAIN_TABLE)
+    assert main_table_id in text
+    assert _table_id(template, resources.IDEMPOTENCY_TABLE) not in text
+    # It schedules and cancels broadcasts, but never calls LINE itself.
+    assert "scheduler:CreateSchedule" in text
+    assert "secretsmanager:" not in text
+
+
+def _table_id(template: Template, definition: resources.TableDefinition) -> str:
+    (table_id,) = [
+        logical_id
+        for logical_id, table in _of_type(template, "AWS::DynamoDB::Table").items()
+        if table["Properties"]["KeySchema"][0]["AttributeName"] == definition.partition_key.name
+    ]
+    return table_id
 
 
 def test_default_stage_has_access_logs_and_throttling(template: Template) -> None:
@@ -175,12 +219,14 @@ def test_line_base_urls_come_from_context() -> None:
 
 
 # ---------------------------------------------------------------- queues
-def test_queue_limits_match_resources(template: Template) -> None:
-    definition = resources.SEND_QUEUE
-    queue_id, dlq_id = _queue_ids(template)
+@pytest.mark.parametrize("definition", resources.QUEUES, ids=lambda d: d.logical_id)
+def test_queue_limits_match_resources(
+    template: Template, definition: resources.QueueDefinition
+) -> None:
+    queue_id, dlq_id = _queue_ids(template, definition)
     queues = _of_type(template, "AWS::SQS::Queue")
     queue = queues[queue_id]["Properties"]
-    assert queue["VisibilityTimeout"] == 6 * resources.SENDER_FUNCTION.timeout_seconds
+    assert queue["VisibilityTimeout"] == 6 * definition.consumer.timeout_seconds
     assert queue["VisibilityTimeout"] == definition.visibility_timeout_seconds
     assert queue["RedrivePolicy"]["maxReceiveCount"] == definition.max_receive_count
     assert queue["SqsManagedSseEnabled"] is True
@@ -191,12 +237,14 @@ def test_queue_limits_match_resources(template: Template) -> None:
         (statement,) = queue_policy["Properties"]["PolicyDocument"]["Statement"]
         assert statement["Effect"] == "Deny"
         assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert len(_of_type(template, "AWS::SQS::QueuePolicy")) == 2
+    assert len(_of_type(template, "AWS::SQS::QueuePolicy")) == 2 * len(resources.QUEUES)
 
 
-def test_consumer_event_source_limits_match_resources(template: Template) -> None:
-    definition = resources.SEND_QUEUE
-    queue_id, _ = _queue_ids(template)
+@pytest.mark.parametrize("definition", resources.QUEUES, ids=lambda d: d.logical_id)
+def test_consumer_event_source_limits_match_resources(
+    template: Template, definition: resources.QueueDefinition
+) -> None:
+    queue_id, _ = _queue_ids(template, definition)
     template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
         {
@@ -350,8 +398,8 @@ def test_channel_secrets_are_read_only_by_the_functions_that_call_line(
     for definition in resources.FUNCTIONS:
         statements = _function_statements(template, definition)
         reads = [s for s in statements if "secretsmanager:GetSecretValue" in _as_list(s["Action"])]
-        if definition is resources.SCHEDULER_FUNCTION:
-            assert not reads
+        if definition in (resources.SCHEDULER_FUNCTION, resources.ADMIN_FUNCTION):
+            assert not reads, definition.name  # they never call LINE
             continue
         resources_read = [r for s in reads for r in _as_list(s["Resource"])]
         assert sorted(r["Ref"] for r in resources_read) == sorted(secrets), definition.name
@@ -403,7 +451,10 @@ def test_sender_throttles_alarm_and_email_action(template: Template) -> None:
 def test_without_alarm_email_there_is_no_topic() -> None:
     template = Template.from_stack(build_stack())
     template.resource_count_is("AWS::SNS::Topic", 0)
-    assert len(template.find_resources("AWS::CloudWatch::Alarm")) == len(resources.FUNCTIONS) + 2
+    # An errors alarm per function, a dead letters alarm per queue, sender throttles,
+    # monthly quota exhausted.
+    expected = len(resources.FUNCTIONS) + len(resources.QUEUES) + 2
+    assert len(template.find_resources("AWS::CloudWatch::Alarm")) == expected
 
 
 def test_outputs(template: Template) -> None:

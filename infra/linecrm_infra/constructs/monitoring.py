@@ -1,4 +1,5 @@
-"""Alarms: a message in any dead-letter queue, errors of any function, sender throttles.
+"""Alarms: a message in any dead-letter queue, errors of any function, sender throttles,
+a channel's monthly LINE message quota used up.
 
 With the context ``alarmEmail`` they notify an SNS topic subscribed by that address.
 """
@@ -15,6 +16,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from linecrm import resources
 
 _PERIOD = Duration.minutes(1)
 
@@ -51,6 +54,23 @@ class Monitoring(Construct):
             construct_id,
             function.metric_throttles(period=_PERIOD, statistic="Sum"),
             description="The function was throttled: account concurrency is exhausted",
+        )
+
+    def alarm_on_monthly_quota(self, construct_id: str) -> None:
+        """The sender found a channel's monthly quota used up (once per channel and
+        month): marketing sends of that channel are skipped until the month ends."""
+        self._add(
+            construct_id,
+            cloudwatch.Metric(
+                namespace=resources.METRICS_NAMESPACE,
+                metric_name=resources.QUOTA_EXHAUSTED_METRIC,
+                dimensions_map={"service": resources.METRICS_NAMESPACE},
+                period=_PERIOD,
+                statistic="Sum",
+            ),
+            description="A channel's monthly LINE message quota is used up: marketing "
+            "sends are skipped until next month (the log names the channel); raise the "
+            "plan or wait",
         )
 
     def _add(self, construct_id: str, metric: cloudwatch.Metric, *, description: str) -> None:

@@ -42,6 +42,12 @@ class Settings(BaseModel):
     # Base of the exponential backoff between send retries (LINE client and SQS).
     send_retry_base_seconds: float = Field(default=1.0, ge=0)
     account_time_zone: str = DEFAULTS.account_time_zone
+    job_queue_url: str | None = None
+    uploads_bucket_name: str | None = None
+    # Friend imports: followers ids per LINE call / CSV rows per chunk, and chunks per
+    # step (0: as many as the step's time budget allows).
+    import_page_size: int = Field(default=1000, ge=1, le=1000)
+    import_chunks_per_step: int = Field(default=0, ge=0)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -64,6 +70,12 @@ class Settings(BaseModel):
             values["send_retry_base_seconds"] = env[Env.SEND_RETRY_BASE_SECONDS]
         if Env.ACCOUNT_TIME_ZONE in env:
             values["account_time_zone"] = env[Env.ACCOUNT_TIME_ZONE]
+        values["job_queue_url"] = env.get(Env.JOB_QUEUE_URL)
+        values["uploads_bucket_name"] = env.get(Env.UPLOADS_BUCKET_NAME)
+        if Env.IMPORT_PAGE_SIZE in env:
+            values["import_page_size"] = env[Env.IMPORT_PAGE_SIZE]
+        if Env.IMPORT_CHUNKS_PER_STEP in env:
+            values["import_chunks_per_step"] = env[Env.IMPORT_CHUNKS_PER_STEP]
         try:
             return cls.model_validate(values)
         except ValidationError as error:

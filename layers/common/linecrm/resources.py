@@ -31,6 +31,11 @@ class Env:
     LINE_LOGIN_BASE_URL = "LINECRM_LINE_LOGIN_BASE_URL"
     SEND_RETRY_BASE_SECONDS = "LINECRM_SEND_RETRY_BASE_SECONDS"
     ACCOUNT_TIME_ZONE = "LINECRM_ACCOUNT_TIME_ZONE"
+    JOB_QUEUE_URL = "LINECRM_JOB_QUEUE_URL"
+    UPLOADS_BUCKET_NAME = "LINECRM_UPLOADS_BUCKET_NAME"
+    # Import job pacing (tests and the local stack make steps small; see linecrm.imports).
+    IMPORT_PAGE_SIZE = "LINECRM_IMPORT_PAGE_SIZE"
+    IMPORT_CHUNKS_PER_STEP = "LINECRM_IMPORT_CHUNKS_PER_STEP"
 
 
 # ---------------------------------------------------------------- DynamoDB
@@ -105,7 +110,28 @@ SENDER_FUNCTION = FunctionDefinition(
 LIFF_LOGIN_FUNCTION = FunctionDefinition(
     "liff_login", timeout_seconds=10, memory_mb=512, description="LIFF / LINE Login auto-login"
 )
-FUNCTIONS = (WEBHOOK_FUNCTION, SCHEDULER_FUNCTION, SENDER_FUNCTION, LIFF_LOGIN_FUNCTION)
+JOBS_FUNCTION = FunctionDefinition(
+    # Memory: a CSV import keeps its decoded file (up to 50 MB) while warm.
+    "jobs",
+    timeout_seconds=120,
+    memory_mb=1024,
+    description="Runs long jobs (friend imports) in resumable steps",
+)
+ADMIN_FUNCTION = FunctionDefinition(
+    # Bulk changes touch up to 500 friends (one write each): seconds, not milliseconds.
+    "admin",
+    timeout_seconds=30,
+    memory_mb=512,
+    description="Admin API: friends, tags, fields, rules, chat mode",
+)
+FUNCTIONS = (
+    WEBHOOK_FUNCTION,
+    SCHEDULER_FUNCTION,
+    SENDER_FUNCTION,
+    LIFF_LOGIN_FUNCTION,
+    JOBS_FUNCTION,
+    ADMIN_FUNCTION,
+)
 
 
 # ---------------------------------------------------------------- SQS
@@ -145,7 +171,38 @@ SEND_QUEUE = QueueDefinition(
     max_batching_window_seconds=1,
     max_concurrency=5,
 )
-QUEUES = (SEND_QUEUE,)
+JOB_QUEUE = QueueDefinition(
+    logical_id="JobQueue",
+    consumer=JOBS_FUNCTION,
+    # Each message is "continue job X": one step, then the step queues the next. A
+    # step that crashes is received again and resumes from the job's saved cursor.
+    max_receive_count=5,
+    batch_size=1,
+    max_batching_window_seconds=0,
+    max_concurrency=2,
+)
+QUEUES = (SEND_QUEUE, JOB_QUEUE)
+
+
+# ---------------------------------------------------------------- S3
+@dataclass(frozen=True)
+class BucketDefinition:
+    """A private, encrypted, SSL-only bucket whose objects expire."""
+
+    logical_id: str
+    expire_after_days: int
+    object_prefix: str  # the functions' grants cover objects under this prefix only
+
+    @property
+    def local_name(self) -> str:
+        return f"{APP_NAME}-{self.logical_id.lower()}"
+
+
+# Uploaded CSV files (friend imports): kept a week for support, then deleted.
+UPLOADS_BUCKET = BucketDefinition(
+    logical_id="Uploads", expire_after_days=7, object_prefix="imports/"
+)
+BUCKETS = (UPLOADS_BUCKET,)
 
 
 # ---------------------------------------------------------------- Scheduler, secrets
@@ -158,6 +215,16 @@ the value is JSON ``{"channel_secret": "…", "channel_access_token": "…"}``."
 
 
 # ---------------------------------------------------------------- HTTP API routes
+ADMIN_METHODS: tuple[Literal["GET", "POST", "PUT", "PATCH", "DELETE"], ...] = (
+    "GET",
+    "POST",
+    "PUT",
+    "PATCH",
+    "DELETE",
+)
+ADMIN_DOC_PATHS = ("/admin/openapi.json", "/admin/swagger")
+
+
 @dataclass(frozen=True)
 class Route:
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -182,7 +249,30 @@ ROUTES = (
         "none",
         why_no_auth="called from the LIFF page; authenticated by the LINE ID token it carries",
     ),
+    # The admin API: every method under /admin is IAM-authorized (SigV4; the local
+    # gateway asks for the admin bearer token instead). The function routes further.
+    *(Route(method, "/admin/{proxy+}", ADMIN_FUNCTION, "iam") for method in ADMIN_METHODS),
+    # Its description is public (the same document is committed in docs/): a browser
+    # can open the Swagger page, whose calls then carry credentials.
+    *(
+        Route(
+            "GET",
+            path,
+            ADMIN_FUNCTION,
+            "none",
+            why_no_auth="the admin API's OpenAPI description and Swagger page: no data",
+        )
+        for path in ADMIN_DOC_PATHS
+    ),
 )
+
+
+# ---------------------------------------------------------------- metrics
+# Powertools Metrics publish to this namespace with the dimension service=<this>.
+METRICS_NAMESPACE = APP_NAME
+# Emitted once per channel and month by the sender that finds LINE's monthly message
+# quota used up; the stack alarms on it.
+QUOTA_EXHAUSTED_METRIC = "MonthlyQuotaExhausted"
 
 
 @dataclass(frozen=True)

@@ -234,6 +234,16 @@ class LineEmulator:
     def clear_faults(self) -> None:
         self.faults.clear()
 
+    def set_rate_limit(self, endpoint: str, per_second: float) -> None:
+        """Change LINE's per-channel rate limit of ``endpoint`` (e.g. to what a laptop
+        sustains, for a send-rate benchmark); every rate bucket starts over full."""
+        if endpoint not in ENDPOINT_KEYS:
+            raise InvalidFault(f"unknown endpoint key {endpoint!r}")
+        if per_second <= 0:
+            raise InvalidFault("a rate limit must be positive")
+        self.config.rate_limits[endpoint] = per_second
+        self.limiter.reset()
+
     def reset(self) -> None:
         """Forget inboxes, calls, retry keys, quotas, rate buckets and reply tokens."""
         self.state.clear()

@@ -88,6 +88,7 @@ def test_dev_serves_prints_a_banner_and_stops_cleanly_on_sigint(ports: dict[str,
         assert requests.get(gateway + "/", timeout=5).status_code == 200
         emulator_page = f"http://127.0.0.1:{ports['LINECRM_EMULATOR_PORT']}/_emulator/"
         assert requests.get(emulator_page, timeout=5).status_code == 200
+        assert requests.get(gateway + "/admin/swagger", timeout=10).status_code == 200
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
     finally:
@@ -104,6 +105,8 @@ def test_dev_serves_prints_a_banner_and_stops_cleanly_on_sigint(ports: dict[str,
         f"export LINECRM_EMULATOR_URL=http://127.0.0.1:{ports['LINECRM_EMULATOR_PORT']}" in banner
     )
     assert ".venv/bin/linecrm simulate follow" in banner
+    assert f"{gateway}/admin/swagger" in banner
+    assert demo.DEMO_ADMIN_TOKEN in banner
     assert "Traceback" not in stderr.text
 
 

@@ -172,7 +172,10 @@ def test_an_invalid_lambda_response_is_a_counted_500(gateway: LocalGateway) -> N
 
 def test_iam_routes_need_the_admin_token(gateway: LocalGateway) -> None:
     url = f"{gateway.url}/admin/things"
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+    missing = requests.get(url, timeout=5)
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    for headers in ({"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
         response = requests.get(url, headers=headers, timeout=5)
         assert response.status_code == 403, headers
         assert response.json() == {"message": "Forbidden"}

@@ -39,8 +39,12 @@ class SendQueueOutbox:
             existing = self._ledger.get(request.delivery_id)
             if existing is not None and existing.status.is_terminal:
                 return False
-        self._put_on_queue(request.model_dump_json(), request.channel_id, request.cause)
+        self.put_on_queue(request)
         return True
+
+    def put_on_queue(self, request: SendRequest) -> None:
+        """Queue a delivery whose ledger row was written already (e.g. in a transaction)."""
+        self._put_on_queue(request.model_dump_json(), request.channel_id, request.cause)
 
     def enqueue_task(self, task: ProfileRefresh | RichMenuLink) -> None:
         """A LINE call that is not a message: no ledger row, repeating it is harmless."""

@@ -9,6 +9,12 @@ from enum import StrEnum
 from typing import Protocol
 
 from linecrm.channels import UnknownChannel
+from linecrm.delivery.pacing import EndpointKind, Pacer
+from linecrm.delivery.send_limits import (
+    ChannelSendLimits,
+    ChannelSendLimitsCache,
+    next_quota_period,
+)
 from linecrm.domain.deliveries import retry_key_for
 from linecrm.line.client import LineMessagingClient, SendReceipt
 from linecrm.line.errors import (
@@ -19,6 +25,7 @@ from linecrm.line.errors import (
 )
 from linecrm.models.send import SendRequest
 from linecrm.repositories.deliveries import DeliveryLedger
+from linecrm.resources import DEFAULTS
 
 # Longer than one reply call can take (client timeout 10 s), so an attempt this old is over.
 REPLY_SETTLE_TIME = timedelta(seconds=30)
@@ -48,6 +55,8 @@ class LineClientFactory(Protocol):
 class SendReport:
     outcome: SendOutcome
     detail: str = ""
+    # This send found the channel's monthly quota used up, and was the first to say so.
+    quota_exhausted_now: bool = False
 
 
 class Sender:
@@ -56,12 +65,31 @@ class Sender:
         ledger: DeliveryLedger,
         line_client: LineClientFactory,
         clock: Callable[[], datetime],
+        *,
+        limits: ChannelSendLimitsCache | None = None,
+        pacer: Pacer | None = None,
+        time_zone: str = DEFAULTS.account_time_zone,
     ) -> None:
+        """``limits``: the channels' send rates and quota state (None: LINE's defaults,
+        no quota memory); ``pacer``: spaces LINE calls (None: no pacing)."""
         self._ledger = ledger
         self._line_client = line_client
         self._clock = clock
+        self._limits = limits
+        self._pacer = pacer
+        self._time_zone = time_zone
 
-    def send(self, request: SendRequest, *, final_attempt: bool) -> SendReport:
+    def send(
+        self,
+        request: SendRequest,
+        *,
+        final_attempt: bool,
+        pacing_budget_seconds: float | None = None,
+    ) -> SendReport:
+        """Send once and record the outcome; SendFailedRetryable or PacingDeferred leave
+        the delivery queued. ``pacing_budget_seconds``: how long pacing may wait in
+        all (the invocation's time left); on the final attempt it waits no longer and
+        sends anyway rather than let SQS dead-letter a deliverable message."""
         existing = self._ledger.get(request.delivery_id)
         if existing is None:
             # Queued by a producer that had no ledger write (or the row was lost): record it.
@@ -74,33 +102,64 @@ class Sender:
         except UnknownChannel:
             return self._dead(request, f"no credentials for channel {request.channel_id}")
 
+        limits = self._limits.get(request.channel_id) if self._limits else ChannelSendLimits()
+        deadline = None
+        if self._pacer is not None and pacing_budget_seconds is not None:
+            deadline = self._pacer.now() + pacing_budget_seconds
+
+        def pace(kind: EndpointKind) -> None:
+            if self._pacer is not None:
+                rate = limits.rates.for_kind(kind)
+                self._pacer.acquire(
+                    request.channel_id, kind, rate, deadline=deadline, late_ok=final_attempt
+                )
+
         if existing is not None and existing.reply_attempted_at is not None:
             # Replied before: push now, unless that reply's outcome is still unknown.
             if existing.reply_error is None and not final_attempt:
                 self._settle_earlier_reply(existing.reply_attempted_at)
         elif self._reply_is_possible(request):
-            receipt = self._try_reply(request, client)
+            receipt = self._try_reply(request, client, pace)
             if receipt is not None:
                 self._ledger.mark_sent(
                     request.delivery_id, receipt.request_id, self._clock(), sent_via="reply"
                 )
                 return SendReport(SendOutcome.SENT, "replied")
 
+        if request.message_class == "marketing" and limits.quota_exhausted(self._clock()):
+            # LINE said so earlier this month: no call (and no 429) per delivery.
+            self._ledger.mark_skipped(
+                request.delivery_id,
+                f"monthly_quota_exceeded: used up until {limits.quota_exhausted_until}",
+                self._clock(),
+            )
+            return SendReport(SendOutcome.SKIPPED, "monthly quota exceeded (known)")
+
         retry_key = retry_key_for(request.delivery_id)
-        sent_via = "push" if len(request.to) == 1 else "multicast"
+        sent_via = _endpoint_for(request)
+        kind = _PACED_ENDPOINTS.get(sent_via)  # broadcast (60 per hour) is not paced
+        if kind is not None:
+            pace(kind)
         try:
-            if len(request.to) == 1:
+            if request.to_all_friends:
+                receipt = client.broadcast(request.messages, retry_key)
+            elif len(request.to) == 1:
                 receipt = client.push(request.to[0], request.messages, retry_key)
             else:
                 receipt = client.multicast(request.to, request.messages, retry_key)
         except LineRequestRejected as error:
             return self._dead(request, f"rejected by LINE: {error}")
         except LineQuotaExceeded as error:
+            first = self._remember_quota_exhausted(request.channel_id)
             self._ledger.mark_skipped(
                 request.delivery_id, f"monthly_quota_exceeded: {error}", self._clock()
             )
-            return SendReport(SendOutcome.SKIPPED, "monthly quota exceeded")
+            return SendReport(
+                SendOutcome.SKIPPED, "monthly quota exceeded", quota_exhausted_now=first
+            )
         except LineApiError as error:  # transient or rate limited
+            if isinstance(error, LineRateLimited) and kind is not None and self._pacer:
+                self._pacer.slow_down(request.channel_id, kind)
             reason = f"{type(error).__name__}: {error}"
             if final_attempt:
                 return self._dead(request, f"gave up after retries: {reason}")
@@ -122,7 +181,12 @@ class Sender:
             and (request.reply_by is None or self._clock() < request.reply_by)
         )
 
-    def _try_reply(self, request: SendRequest, client: LineMessagingClient) -> SendReceipt | None:
+    def _try_reply(
+        self,
+        request: SendRequest,
+        client: LineMessagingClient,
+        pace: Callable[[EndpointKind], None],
+    ) -> SendReceipt | None:
         """Reply (free of the monthly quota) once; None means: push instead.
 
         The edge we accept: if LINE delivered the reply but its answer was lost (a
@@ -130,16 +194,26 @@ class Sender:
         A 4xx (expired or used token) is the common failure and is safe to fall back on.
         """
         assert request.reply_token is not None
+        pace(EndpointKind.REPLY)  # before the claim: a deferred record has not replied
         if not self._ledger.claim_reply(request.delivery_id, self._clock()):
             # Another consumer claimed it just now (a redelivery racing the first one).
             raise SendFailedRetryable("reply in flight elsewhere", rate_limited=False)
         try:
             return client.reply(request.reply_token, request.messages)
         except LineApiError as error:
+            if isinstance(error, LineRateLimited) and self._pacer is not None:
+                self._pacer.slow_down(request.channel_id, EndpointKind.REPLY)
             self._ledger.record_reply_failure(
                 request.delivery_id, f"{type(error).__name__}: {error}"
             )
             return None
+
+    def _remember_quota_exhausted(self, channel_id: str) -> bool:
+        """Store until when the quota is gone; True if this call stored it first."""
+        if self._limits is None:
+            return False
+        until = next_quota_period(self._clock(), self._time_zone)
+        return self._limits.record_quota_exhausted(channel_id, until)
 
     def _settle_earlier_reply(self, attempted_at: datetime) -> None:
         """A reply was attempted before and its outcome was not recorded.
@@ -154,3 +228,12 @@ class Sender:
     def _dead(self, request: SendRequest, reason: str) -> SendReport:
         self._ledger.mark_dead(request.delivery_id, reason, self._clock())
         return SendReport(SendOutcome.DEAD, reason)
+
+
+_PACED_ENDPOINTS = {"push": EndpointKind.PUSH, "multicast": EndpointKind.MULTICAST}
+
+
+def _endpoint_for(request: SendRequest) -> str:
+    if request.to_all_friends:
+        return "broadcast"
+    return "push" if len(request.to) == 1 else "multicast"

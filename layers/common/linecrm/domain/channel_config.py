@@ -11,6 +11,7 @@ from linecrm.domain.fields import FieldCatalog
 from linecrm.domain.tags import TagCatalog
 
 if TYPE_CHECKING:
+    from linecrm.domain.delivery_policy import DeliveryPolicy
     from linecrm.domain.rules import RuleSet
 
 
@@ -33,6 +34,14 @@ class ChannelConfig:
         raw = self.settings.get("business_hours")
         hours: dict[str, Any] | None = json.loads(raw) if raw else None
         return hours
+
+    @cached_property
+    def delivery_policy(self) -> DeliveryPolicy:
+        """Caps, quiet hours and time zone for marketing messages (none configured: none)."""
+        from linecrm.domain.delivery_policy import DeliveryPolicy
+
+        raw = self.settings.get("delivery_policy")
+        return DeliveryPolicy.model_validate(json.loads(raw)) if raw else DeliveryPolicy()
 
     @cached_property
     def rule_set(self) -> RuleSet:

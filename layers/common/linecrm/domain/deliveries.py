@@ -30,6 +30,7 @@ class Delivery(BaseModel):
     delivery_id: str
     channel_id: str
     recipients: list[str]
+    to_all_friends: bool = False
     messages: list[dict[str, Any]]
     cause: str
     message_class: str
@@ -40,7 +41,13 @@ class Delivery(BaseModel):
     line_request_id: str | None = None
     sent_via: str | None = None  # reply | push | multicast
     reason: str | None = None
+    deferred_until: datetime | None = None
+    deferred_reason: str | None = None
     reply_attempted_at: datetime | None = None
+    finished_at: datetime | None = None
+    redriven_at: datetime | None = None
+    redrives: int = 0
+    last_error: str | None = None
     reply_error: str | None = None
 
 

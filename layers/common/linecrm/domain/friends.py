@@ -8,9 +8,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FieldValue = str | int | float
+MARKETING_PERIOD_PREFIX = "mkt#"
 
 
 class FollowOutcome(StrEnum):
@@ -53,6 +54,23 @@ class Friend(BaseModel):
     chat_mode: ChatMode | None = None
     # Auto-response rule id -> when it last fired for this friend (cooldowns).
     rule_fired_at: dict[str, datetime] = Field(default_factory=dict)
+    # Frequency caps: period key ("d2026-11-23", "w2026-W48") -> the marketing
+    # deliveries counted in it. Stored as one string-set attribute per period
+    # (``mkt#<period>``), so a reservation is one conditional ADD.
+    marketing_sent: dict[str, frozenset[str]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_marketing_periods(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "marketing_sent" not in data:
+            periods = {
+                key.removeprefix(MARKETING_PERIOD_PREFIX): frozenset(value)
+                for key, value in data.items()
+                if isinstance(key, str) and key.startswith(MARKETING_PERIOD_PREFIX)
+            }
+            if periods:
+                data = {**data, "marketing_sent": periods}
+        return data
 
     @property
     def tag_ids(self) -> frozenset[str]:

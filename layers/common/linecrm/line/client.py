@@ -45,6 +45,16 @@ class FollowersPage:
 
 
 @dataclass(frozen=True)
+class MessageQuota:
+    limit: int | None  # None: no monthly limit (LINE's "none")
+    used: int
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.limit is None else max(0, self.limit - self.used)
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 3
     base_seconds: float = 1.0
@@ -97,6 +107,28 @@ class LineMessagingClient:
                 request, x_line_retry_key=retry_key, _request_timeout=self._timeout_seconds
             )
         )
+
+    def broadcast(self, messages: list[dict[str, Any]], retry_key: str) -> SendReceipt:
+        """Every friend of the channel (LINE's broadcast endpoint)."""
+        from linebot.v3.messaging import BroadcastRequest
+
+        request = BroadcastRequest.from_dict({"messages": messages})
+        return self._send(
+            lambda api: api.broadcast_with_http_info(
+                request, x_line_retry_key=retry_key, _request_timeout=self._timeout_seconds
+            )
+        )
+
+    def message_quota(self) -> MessageQuota:
+        """This month's quota and what is used of it (two reads)."""
+        quota = self._call(
+            lambda api: api.get_message_quota(_request_timeout=self._timeout_seconds)
+        )
+        used = self._call(
+            lambda api: api.get_message_quota_consumption(_request_timeout=self._timeout_seconds)
+        )
+        limit = int(quota.value) if quota.type == "limited" and quota.value is not None else None
+        return MessageQuota(limit=limit, used=int(used.total_usage))
 
     def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendReceipt:
         """One attempt only: LINE has no retry key for replies, and a token works once."""

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 MAX_MESSAGES_PER_REQUEST = 5  # LINE's limit for push, multicast and reply
 MAX_MULTICAST_RECIPIENTS = 500  # LINE's limit for one multicast request
@@ -28,7 +37,8 @@ class SendRequest(BaseModel):
     kind: Literal["send"] = "send"
     delivery_id: str = Field(min_length=1, max_length=200)
     channel_id: str = Field(min_length=1, max_length=64)
-    to: list[str] = Field(min_length=1, max_length=MAX_MULTICAST_RECIPIENTS)
+    # Empty only with ``to_all_friends``: LINE's broadcast endpoint (every friend).
+    to: list[str] = Field(max_length=MAX_MULTICAST_RECIPIENTS)
     messages: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_MESSAGES_PER_REQUEST)
     cause: DeliveryCause
     message_class: MessageClass = "marketing"
@@ -36,6 +46,15 @@ class SendRequest(BaseModel):
     # falls back to a push with the retry key when it has expired or the reply failed.
     reply_token: str | None = Field(default=None, max_length=256)
     reply_by: datetime | None = None
+    to_all_friends: bool = False
+
+    @model_validator(mode="after")
+    def _recipients(self) -> SendRequest:
+        if self.to_all_friends and self.to:
+            raise ValueError("to_all_friends goes to every friend: leave `to` empty")
+        if not self.to_all_friends and not self.to:
+            raise ValueError("`to` needs at least one recipient")
+        return self
 
     @field_validator("messages")
     @classmethod

@@ -19,7 +19,7 @@ from linecrm.domain.channel_config import ChannelConfig, InvalidStoredRules
 from linecrm.domain.fields import FieldCatalog, FieldDefinition
 from linecrm.domain.tags import Tag, TagCatalog, TagConflict, TagFolder
 from linecrm.models.send import MAX_MESSAGES_PER_REQUEST
-from linecrm.repositories.dynamo import from_item, to_item
+from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -99,6 +99,34 @@ class ChannelConfigRepository:
             ExpressionAttributeNames={"#name": name},
             ExpressionAttributeValues=to_item({":value": json.dumps(value, ensure_ascii=False)}),
         )
+
+    def load_settings(self, channel_id: str) -> dict[str, Any]:
+        """The SETTINGS item alone (one GetItem; values as stored, JSON text)."""
+        response = self._client.get_item(
+            TableName=self._table_name, Key=to_item(self._key(channel_id, SETTINGS_SK))
+        )
+        return from_item(response.get("Item") or {})
+
+    def advance_setting(self, channel_id: str, name: str, value: str) -> bool:
+        """Set the string setting ``name`` unless it holds ``value`` or a later one.
+
+        Stored values compare as their JSON text, which orders ISO-8601 UTC times
+        correctly. True when this call wrote it; concurrent writers of one value: one wins.
+        """
+        try:
+            self._client.update_item(
+                TableName=self._table_name,
+                Key=to_item(self._key(channel_id, SETTINGS_SK)),
+                UpdateExpression="SET #name = :value",
+                ConditionExpression="attribute_not_exists(#name) OR #name < :value",
+                ExpressionAttributeNames={"#name": name},
+                ExpressionAttributeValues=to_item({":value": json.dumps(value)}),
+            )
+        except Exception as error:
+            if is_conditional_check_failure(error):
+                return False
+            raise
+        return True
 
     def set_welcome_messages(self, channel_id: str, messages: list[dict[str, Any]]) -> None:
         """The plain welcome (used when no ``follow`` rule exists)."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from linecrm.domain.deliveries import Delivery, DeliveryStatus
 from linecrm.models.send import SendRequest
@@ -27,6 +28,16 @@ class DeliveryLedger:
 
     def record_queued(self, request: SendRequest, at: datetime) -> bool:
         """Write the queued row; False if the delivery was already recorded (a replay)."""
+        try:
+            self._client.put_item(**self.queued_put(request, at))
+        except Exception as error:
+            if is_conditional_check_failure(error):
+                return False
+            raise
+        return True
+
+    def queued_put(self, request: SendRequest, at: datetime) -> dict[str, Any]:
+        """The conditional PutItem of a queued row (also usable in a transaction)."""
         item = {
             **delivery_key(request.delivery_id),
             "delivery_id": request.delivery_id,
@@ -41,28 +52,132 @@ class DeliveryLedger:
             "gsi1pk": f"CH#{request.channel_id}#DELIVERIES",
             "gsi1sk": f"{iso(at)}#{request.delivery_id}",
         }
+        if request.to_all_friends:
+            item["to_all_friends"] = True
+        return {
+            "TableName": self._table_name,
+            "Item": to_item(item),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+
+    def record_deferred(
+        self, request: SendRequest, until: datetime, reason: str, at: datetime
+    ) -> None:
+        """The delivery waits (quiet hours, a frequency cap): queued, with when and why."""
+        self.record_queued(request, at)
+        self._client.update_item(
+            TableName=self._table_name,
+            Key=to_item(delivery_key(request.delivery_id)),
+            UpdateExpression="SET deferred_until = :until, deferred_reason = :reason",
+            ConditionExpression="#status = :queued",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item(
+                {":until": iso(until), ":reason": reason, ":queued": DeliveryStatus.QUEUED.value}
+            ),
+        )
+
+    def list_page(
+        self,
+        channel_id: str,
+        *,
+        status: str | None = None,
+        cause: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Delivery], str | None]:
+        """The channel's deliveries, newest first, filtered; and the next page's cursor."""
+        limit = max(1, min(limit, 200))
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":list": f"CH#{channel_id}#DELIVERIES"}
+        filters: list[str] = []
+        if status is not None:
+            names["#status"] = "status"
+            values[":status"] = status
+            filters.append("#status = :status")
+        if cause is not None:
+            values[":cause"] = cause
+            filters.append("cause = :cause")
+        request: dict[str, Any] = {
+            "TableName": self._table_name,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :list",
+            "ExpressionAttributeValues": to_item(values),
+            "ScanIndexForward": False,
+            "Limit": limit if not filters else max(limit, 100),
+        }
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
+        if names:
+            request["ExpressionAttributeNames"] = names
+        if cursor:
+            request["ExclusiveStartKey"] = to_item(_decode_cursor(cursor, channel_id))
+        found: list[Delivery] = []
+        while True:
+            response = self._client.query(**request)
+            items = response.get("Items", [])
+            for item in items:
+                values_ = from_item(item)
+                found.append(_delivery(dict(values_)))
+                if len(found) == limit:
+                    more = item is not items[-1] or "LastEvaluatedKey" in response
+                    return found, _encode_cursor(values_) if more else None
+            if "LastEvaluatedKey" not in response:
+                return found, None
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def redrive(self, delivery_id: str, at: datetime) -> Delivery | None:
+        """Move a dead delivery back to queued (same id, so the same retry key).
+
+        None when it is not dead. If LINE had accepted it after all, the retry key
+        makes LINE answer 409 and the sender records it as sent: re-driving is safe.
+        """
         try:
-            self._client.put_item(
+            response = self._client.update_item(
                 TableName=self._table_name,
-                Item=to_item(item),
-                ConditionExpression="attribute_not_exists(pk)",
+                Key=to_item(delivery_key(delivery_id)),
+                UpdateExpression=(
+                    "SET #status = :queued, redriven_at = :at, attempts = :zero "
+                    "REMOVE finished_at ADD redrives :one"
+                ),
+                ConditionExpression="#status = :dead",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":queued": DeliveryStatus.QUEUED.value,
+                        ":dead": DeliveryStatus.DEAD.value,
+                        ":at": iso(at),
+                        ":zero": 0,
+                        ":one": 1,
+                    }
+                ),
+                ReturnValues="ALL_NEW",
             )
         except Exception as error:
             if is_conditional_check_failure(error):
-                return False
+                return None
             raise
-        return True
+        return _delivery(from_item(response["Attributes"]))
+
+    def get_many(self, delivery_ids: list[str]) -> dict[str, Delivery]:
+        """The rows that exist among ``delivery_ids`` (BatchGetItem, 100 at a time)."""
+        found: dict[str, Delivery] = {}
+        for start in range(0, len(delivery_ids), 100):
+            keys: list[Any] = [to_item(delivery_key(i)) for i in delivery_ids[start : start + 100]]
+            pending: dict[str, Any] = {self._table_name: {"Keys": keys}}
+            while pending:
+                response = self._client.batch_get_item(RequestItems=pending)
+                for item in response.get("Responses", {}).get(self._table_name, []):
+                    delivery = _delivery(from_item(item))
+                    found[delivery.delivery_id] = delivery
+                pending = dict(response.get("UnprocessedKeys") or {})
+        return found
 
     def get(self, delivery_id: str) -> Delivery | None:
         response = self._client.get_item(
             TableName=self._table_name, Key=to_item(delivery_key(delivery_id)), ConsistentRead=True
         )
         item = response.get("Item")
-        if not item:
-            return None
-        values = from_item(item)
-        values["messages"] = json.loads(values["messages"])
-        return Delivery.model_validate(values)
+        return _delivery(from_item(item)) if item else None
 
     def mark_sent(
         self,
@@ -170,3 +285,32 @@ class DeliveryLedger:
         except Exception as error:
             if not is_conditional_check_failure(error):
                 raise
+
+
+def _delivery(values: dict[str, Any]) -> Delivery:
+    values["messages"] = json.loads(values["messages"])
+    return Delivery.model_validate(values)
+
+
+class InvalidDeliveryCursor(ValueError):
+    """A pagination cursor that this API did not hand out."""
+
+
+def _encode_cursor(values: dict[str, Any]) -> str:
+    key = {name: values[name] for name in ("pk", "sk", "gsi1pk", "gsi1sk")}
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, channel_id: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidDeliveryCursor("cursor is not one this API returned") from error
+    if (
+        not isinstance(key, dict)
+        or set(key) != {"pk", "sk", "gsi1pk", "gsi1sk"}
+        or key["gsi1pk"] != f"CH#{channel_id}#DELIVERIES"
+        or not all(isinstance(value, str) for value in key.values())
+    ):
+        raise InvalidDeliveryCursor("cursor is not one this API returned")
+    return key

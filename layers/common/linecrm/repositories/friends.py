@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from linecrm.domain.friends import (
+    MARKETING_PERIOD_PREFIX,
     ChatMode,
     FollowOutcome,
     Friend,
@@ -317,6 +318,78 @@ class FriendRepository:
             if "LastEvaluatedKey" not in response:
                 return FriendPage(friends, None)
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def page_after(
+        self, channel_id: str, after_user_id: str | None, limit: int
+    ) -> tuple[list[Friend], bool]:
+        """Up to ``limit`` friends after ``after_user_id`` in user-id order; and whether
+        more may follow. For jobs that walk every friend and checkpoint by user id."""
+        request: dict[str, Any] = {
+            "TableName": self._table_name,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :list",
+            "ExpressionAttributeValues": to_item({":list": friends_list_key(channel_id)}),
+            "Limit": limit,
+        }
+        if after_user_id is not None:
+            request["ExclusiveStartKey"] = to_item(
+                {
+                    **friend_key(channel_id, after_user_id),
+                    "gsi1pk": friends_list_key(channel_id),
+                    "gsi1sk": after_user_id,
+                }
+            )
+        response = self._client.query(**request)
+        friends = [Friend.model_validate(from_item(item)) for item in response.get("Items", [])]
+        return friends, "LastEvaluatedKey" in response
+
+    def reserve_marketing_send(
+        self,
+        channel_id: str,
+        user_id: str,
+        delivery_key: str,
+        periods: dict[str, int],
+        stale_periods: frozenset[str] = frozenset(),
+    ) -> bool:
+        """Count ``delivery_key`` in each period (key -> cap) unless one is full.
+
+        One conditional write: concurrent broadcasts cannot both take a friend's last
+        slot, and counting the same delivery again (a replayed step) changes nothing.
+        ``stale_periods`` (older than any cap looks at) are removed in the same write.
+        """
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":key": {delivery_key}}
+        adds: list[str] = []
+        conditions: list[str] = []
+        for index, (period, cap) in enumerate(sorted(periods.items())):
+            names[f"#p{index}"] = MARKETING_PERIOD_PREFIX + period
+            values[f":cap{index}"] = cap
+            adds.append(f"#p{index} :key")
+            conditions.append(
+                f"(attribute_not_exists(#p{index}) OR size(#p{index}) < :cap{index} "
+                f"OR contains(#p{index}, :one))"
+            )
+        values[":one"] = delivery_key
+        expression = "ADD " + ", ".join(adds)
+        stale = sorted(stale_periods - set(periods))
+        if stale:
+            for index, period in enumerate(stale):
+                names[f"#s{index}"] = MARKETING_PERIOD_PREFIX + period
+            expression += " REMOVE " + ", ".join(f"#s{index}" for index in range(len(stale)))
+        try:
+            self._client.update_item(
+                TableName=self._table_name,
+                Key=to_item(friend_key(channel_id, user_id)),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(pk) AND " + " AND ".join(conditions),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+            )
+        except Exception as error:
+            if is_conditional_check_failure(error):
+                return False
+            raise
+        return True
 
     def export(self, channel_id: str, user_id: str) -> list[dict[str, Any]]:
         """Every item of the friend's partition, as plain values (data export)."""

@@ -1,0 +1,173 @@
+"""Sustained send rate through the real local stack, as a ratio of LINE's limit.
+
+The emulator's push and multicast limits are set to what a laptop sustains (LINE's
+are 2,000 and 200 requests/s per channel) and the channel's send rate to the same
+value; then deliveries for about ten seconds of sending are queued and the SQS poller
+runs the sender (five concurrent environments, batches of ten) against the emulator.
+Budget (ARCHITECTURE.md): ≥ 0.90x of the limit with 0 x 429. Also: LINE calls per
+recipient for a multicast-sized delivery set (budget ⌈N/500⌉ calls).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from linecrm.delivery.send_limits import SEND_RATE_SETTING
+from linecrm.models.send import MAX_MULTICAST_RECIPIENTS, SendRequest
+from linecrm.repositories.channel_config import ChannelConfigRepository
+from linecrm.repositories.deliveries import DeliveryLedger
+from linecrm.resources import MAIN_TABLE
+from linecrm_local.demo import DEMO_CHANNEL_ID
+from linecrm_local.stack import LocalStack
+
+LIMIT_PER_SECOND = 50.0  # the emulator's push and multicast limits, and the channel's rate
+SECONDS_OF_SENDING = 10.0
+MULTICAST_SIZE = 3  # recipients per delivery in the multicast rate run
+MULTICAST_SET = 5_000  # recipients of the calls-per-recipient run
+TARGET_RATIO = 0.90
+MESSAGES = [{"type": "text", "text": "セール開催中"}]
+
+
+@dataclass(frozen=True)
+class RateFigure:
+    endpoint: str
+    calls: int
+    seconds: float
+    rate_limited: int  # 429s at the emulator
+    other_errors: int
+    inboxes_exact: bool  # every recipient got exactly one message
+
+    @property
+    def ratio(self) -> float:
+        """Sustained calls per second (first to last call) over the emulator's limit."""
+        if self.calls < 2 or self.seconds <= 0:
+            return 0.0
+        return (self.calls - 1) / self.seconds / LIMIT_PER_SECOND
+
+    @property
+    def within_budget(self) -> bool:
+        return (
+            self.ratio >= TARGET_RATIO
+            and self.rate_limited == 0
+            and self.other_errors == 0
+            and self.inboxes_exact
+        )
+
+
+@dataclass(frozen=True)
+class CallsPerRecipient:
+    recipients: int
+    calls: int
+
+    @property
+    def per_recipient(self) -> float:
+        return self.calls / self.recipients
+
+    @property
+    def budget(self) -> int:
+        return math.ceil(self.recipients / MAX_MULTICAST_RECIPIENTS)
+
+
+@dataclass(frozen=True)
+class SendRateReport:
+    rates: list[RateFigure]
+    multicast_set: CallsPerRecipient
+    wall_seconds: float
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class _Run:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        session = stack.aws.session()
+        self.dynamodb = session.client("dynamodb")
+        self.sqs = session.client("sqs")
+        self.table = stack.resources.table_names[MAIN_TABLE.logical_id]
+        self.ledger = DeliveryLedger(self.dynamodb, self.table)
+
+    def friends(self, count: int) -> list[str]:
+        return [self.stack.emulator.add_friend(DEMO_CHANNEL_ID).user_id for _ in range(count)]
+
+    def enqueue(self, requests: list[SendRequest]) -> None:
+        """Ledger rows first (as producers write them), then the queue in batches of 10,
+        so the sender starts on a full queue and the producer is not what is measured."""
+        now = datetime.now(UTC)
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda request: self.ledger.record_queued(request, now), requests))
+        batches = list(_chunks([r.model_dump_json() for r in requests], 10))
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(self._send_batch, batches))
+
+    def _send_batch(self, bodies: list[str]) -> None:
+        self.sqs.send_message_batch(
+            QueueUrl=self.stack.send_queue_url,
+            Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)],
+        )
+
+    def rate(self, endpoint: str, requests: list[SendRequest]) -> RateFigure:
+        before = len(self.stack.emulator.calls(endpoint))
+        self.enqueue(requests)
+        self.stack.poller.drain(timeout=SECONDS_OF_SENDING * 6)
+        calls = self.stack.emulator.calls(endpoint)[before:]
+        ok = sorted(c.time for c in calls if c.status == 200)
+        recipients: Iterable[str] = (user for r in requests for user in r.to)
+        return RateFigure(
+            endpoint=endpoint,
+            calls=len(ok),
+            seconds=ok[-1] - ok[0] if ok else 0.0,
+            rate_limited=sum(1 for c in calls if c.status == 429),
+            other_errors=sum(1 for c in calls if c.status not in (200, 429)),
+            inboxes_exact=all(len(self.stack.emulator.inbox(u)) == 1 for u in recipients),
+        )
+
+
+def measure() -> SendRateReport:
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    started = time.perf_counter()
+    # Visibility as on AWS relative to the work (a paced batch of 10 takes about a
+    # second here); nothing should fail, so nothing waits for it.
+    with LocalStack(visibility_timeout_seconds=30, poll_interval_seconds=0.02) as stack:
+        stack.emulator.set_rate_limit("push", LIMIT_PER_SECOND)
+        stack.emulator.set_rate_limit("multicast", LIMIT_PER_SECOND)
+        run = _Run(stack)
+        ChannelConfigRepository(run.dynamodb, run.table).set_setting(
+            DEMO_CHANNEL_ID,
+            SEND_RATE_SETTING,
+            {"push": LIMIT_PER_SECOND, "multicast": LIMIT_PER_SECOND},
+        )
+        count = int(LIMIT_PER_SECOND * SECONDS_OF_SENDING)
+
+        def request(kind: str, number: int, to: list[str]) -> SendRequest:
+            return SendRequest(
+                delivery_id=f"bench:{kind}:{number}",
+                channel_id=DEMO_CHANNEL_ID,
+                to=to,
+                messages=MESSAGES,
+                cause="broadcast",
+            )
+
+        push = run.rate(
+            "push", [request("push", n, [user]) for n, user in enumerate(run.friends(count))]
+        )
+        groups = _chunks(run.friends(count * MULTICAST_SIZE), MULTICAST_SIZE)
+        multicast = run.rate(
+            "multicast", [request("multicast", n, group) for n, group in enumerate(groups)]
+        )
+        before = len(stack.emulator.calls("multicast"))
+        big = _chunks(run.friends(MULTICAST_SET), MAX_MULTICAST_RECIPIENTS)
+        run.enqueue([request("set", n, chunk) for n, chunk in enumerate(big)])
+        stack.poller.drain(timeout=60)
+        multicast_set = CallsPerRecipient(
+            MULTICAST_SET, len(stack.emulator.calls("multicast")) - before
+        )
+    return SendRateReport([push, multicast], multicast_set, time.perf_counter() - started)

@@ -1,0 +1,33 @@
+"""Admin API: /admin/… (IAM-authorized on AWS; a bearer token in the local stack).
+
+The routes, their models and the error mapping live in ``linecrm.admin`` (the layer),
+so the OpenAPI document can be generated from the same code this function runs.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from linecrm.admin.api import build_app
+from linecrm.observability import logger, metrics
+from linecrm.tracing import tracer
+from linecrm.wiring import Container
+
+# One Container per execution environment, built on first use (not at import).
+container = functools.cache(Container)
+app = build_app(
+    lambda: container().admin,
+    lambda: container().import_service,
+    lambda: container().broadcast_service,
+    lambda: container().ledger_admin,
+)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

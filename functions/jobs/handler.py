@@ -1,0 +1,136 @@
+"""Job queue consumer: each message is "run the next step of import job or broadcast X".
+
+A step works until the function's remaining time nears a margin, saves the job's
+cursor and counters, and queues the next step; a step that fails is received again
+(after a back-off) and resumes from the last saved cursor. Batch size 1.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field, TypeAdapter
+
+from linecrm.domain.broadcasts import BroadcastStep
+from linecrm.imports.models import ImportStep
+from linecrm.imports.runner import StepBudget, StepOutcome
+from linecrm.line.errors import LineApiError, LineRateLimited
+from linecrm.observability import logger, metrics
+from linecrm.resources import JOB_QUEUE
+from linecrm.tracing import tracer
+from linecrm.wiring import Container
+
+# Batch size 1: a failed step is a failed batch; it is reported as a failed item
+# (the message comes back) rather than raised, so the function's Errors alarm is not
+# one per LINE hiccup. A step that keeps failing dead-letters (the DLQ alarm).
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# One Container per execution environment, built on first use (not at import).
+container = functools.cache(Container)
+
+RETRY_BASE_SECONDS = 30
+MAX_RETRY_SECONDS = 900
+
+
+class PoisonMessage(Exception):
+    """The record is no job step we know: it goes to the DLQ."""
+
+
+JobStep = Annotated[ImportStep | BroadcastStep, Field(discriminator="kind")]
+_JOB_STEP: TypeAdapter[JobStep] = TypeAdapter(JobStep)
+
+
+@tracer.capture_method(capture_response=False)
+def run_step(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    try:
+        step = _JOB_STEP.validate_json(record.body)
+    except ValueError as error:
+        logger.error("poison message on the job queue", extra={"message_id": record.message_id})
+        raise PoisonMessage(str(error)) from error
+    if isinstance(step, BroadcastStep):
+        _run_broadcast_step(step, record, lambda_context)
+    else:
+        _run_import_step(step, record, lambda_context)
+
+
+def _run_broadcast_step(
+    step: BroadcastStep, record: SQSRecord, lambda_context: LambdaContext
+) -> None:
+    deps = container()
+    budget = StepBudget(
+        lambda_context.get_remaining_time_in_millis,
+        max_chunks=deps.settings.import_chunks_per_step or None,
+    )
+    receive_count = int(record.attributes.approximate_receive_count)
+    log = {"broadcast_id": step.broadcast_id, "channel_id": step.channel_id}
+    try:
+        outcome = deps.broadcast_planner.run_step(step.channel_id, step.broadcast_id, budget)
+    except Exception as error:
+        if receive_count >= JOB_QUEUE.max_receive_count:
+            deps.broadcast_planner.fail(
+                step.channel_id, step.broadcast_id, f"gave up after {receive_count} tries: {error}"
+            )
+            logger.exception("broadcast step failed for the last time", extra=log)
+            raise
+        _back_off(record, receive_count, error)
+        logger.warning("broadcast step failed, will retry", extra=log)
+        raise
+    metrics.add_metric(name=f"BroadcastSteps_{outcome.value}", unit="Count", value=1)
+    logger.info("broadcast step finished", extra={**log, "outcome": outcome.value})
+
+
+def _back_off(record: SQSRecord, receive_count: int, error: Exception) -> None:
+    """LINE down or rate limiting: come back sooner than the visibility timeout."""
+    if not isinstance(error, LineApiError):
+        return
+    deps = container()
+    factor = 2 if isinstance(error, LineRateLimited) else 1
+    delay = min(MAX_RETRY_SECONDS, RETRY_BASE_SECONDS * factor * 2 ** (receive_count - 1))
+    deps.sqs.change_message_visibility(
+        QueueUrl=deps.settings.require(deps.settings.job_queue_url, "job_queue_url"),
+        ReceiptHandle=record.receipt_handle,
+        VisibilityTimeout=delay,
+    )
+
+
+def _run_import_step(step: ImportStep, record: SQSRecord, lambda_context: LambdaContext) -> None:
+    deps = container()
+    runner = deps.import_runner
+    budget = StepBudget(
+        lambda_context.get_remaining_time_in_millis,
+        max_chunks=deps.settings.import_chunks_per_step or None,
+    )
+    receive_count = int(record.attributes.approximate_receive_count)
+    log = {"job_id": step.job_id, "channel_id": step.channel_id, "receive": receive_count}
+    try:
+        outcome = runner.run_step(step.channel_id, step.job_id, budget)
+    except Exception as error:
+        if receive_count >= JOB_QUEUE.max_receive_count:
+            runner.fail(
+                step.channel_id, step.job_id, f"gave up after {receive_count} tries: {error}"
+            )
+            logger.exception("import step failed for the last time", extra=log)
+            raise
+        _back_off(record, receive_count, error)
+        logger.warning("import step failed, will retry", extra=log)
+        raise
+    metrics.add_metric(name=f"ImportSteps_{outcome.value}", unit="Count", value=1)
+    logger.info("import step finished", extra={**log, "outcome": outcome.value})
+    if outcome is StepOutcome.CONTINUE:
+        deps.job_queue.enqueue(step.channel_id, step.job_id)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=run_step, processor=processor, context=context
+    )

@@ -1,0 +1,196 @@
+"""Broadcasts, the delivery policy (caps, quiet hours) and the delivery ledger.
+
+A broadcast is planned in the background (the ``jobs`` function): ``POST …/broadcasts``
+answers 202; ``GET …/broadcasts/{id}`` shows its progress and the ledger's outcome.
+``POST …/broadcasts/preview`` is the dry run: recipients, caps applied, a sample.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler import Depends, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from linecrm.admin.params import ChannelId, new_router, responses
+from linecrm.broadcasts.service import (
+    BroadcastPreview,
+    BroadcastReport,
+    BroadcastRequest,
+    BroadcastService,
+)
+from linecrm.delivery.ledger_admin import LedgerAdmin
+from linecrm.domain.broadcasts import Broadcast
+from linecrm.domain.deliveries import Delivery
+from linecrm.domain.delivery_policy import DeliveryPolicy
+
+router = new_router()
+
+
+def broadcast_service() -> BroadcastService:
+    """Replaced by ``api.build_app`` (``dependency_overrides``) with the real service."""
+    raise NotImplementedError("build_app wires the broadcast service")
+
+
+def ledger_admin() -> LedgerAdmin:
+    """Replaced by ``api.build_app`` (``dependency_overrides``) with the real service."""
+    raise NotImplementedError("build_app wires the ledger admin")
+
+
+Broadcasts = Annotated[BroadcastService, Depends(broadcast_service)]
+Ledger = Annotated[LedgerAdmin, Depends(ledger_admin)]
+BroadcastId = Annotated[str, Path(pattern=r"^[0-9A-Za-z_-]{1,100}$", description="broadcast id")]
+DeliveryId = Annotated[str, Path(min_length=1, max_length=200, description="delivery id")]
+
+
+class BroadcastListResponse(BaseModel):
+    broadcasts: list[Broadcast]
+
+
+class DeliveryListResponse(BaseModel):
+    deliveries: list[Delivery]
+    next_cursor: str | None = None
+
+
+class RedriveAllRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cause: str | None = Field(default=None, max_length=40)
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class RedriveAllResponse(BaseModel):
+    redriven: list[str]
+
+
+def _accepted(broadcast: Broadcast) -> Response[Broadcast]:
+    return Response(
+        status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=broadcast
+    )
+
+
+# ---------------------------------------------------------------- broadcasts
+@router.post("/broadcasts", tags=["broadcasts"], responses=responses(202, "The broadcast, queued"))
+def create_broadcast(
+    channel_id: ChannelId, request: BroadcastRequest, service: Broadcasts
+) -> Response[Broadcast]:
+    """Send now (omit `send_at`) or at a time; cancellable until sent."""
+    return _accepted(service.create(channel_id, request))
+
+
+@router.post(
+    "/broadcasts/preview",
+    tags=["broadcasts"],
+    responses=responses(200, "Who would get it, caps applied, a rendered sample"),
+)
+def preview_broadcast(
+    channel_id: ChannelId, request: BroadcastRequest, service: Broadcasts
+) -> BroadcastPreview:
+    """The dry run: nothing is stored or sent."""
+    return service.preview(channel_id, request)
+
+
+@router.get("/broadcasts", tags=["broadcasts"], responses=responses(200, "Recent, newest first"))
+def list_broadcasts(
+    channel_id: ChannelId,
+    service: Broadcasts,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> BroadcastListResponse:
+    return BroadcastListResponse(broadcasts=service.recent(channel_id, limit))
+
+
+@router.get(
+    "/broadcasts/<broadcast_id>",
+    tags=["broadcasts"],
+    responses=responses(200, "The broadcast and its deliveries by status", 404),
+)
+def get_broadcast(
+    channel_id: ChannelId, broadcast_id: BroadcastId, service: Broadcasts
+) -> BroadcastReport:
+    return service.report(channel_id, broadcast_id)
+
+
+@router.post(
+    "/broadcasts/<broadcast_id>/cancel",
+    tags=["broadcasts"],
+    responses=responses(200, "Cancelled", 404, 409),
+)
+def cancel_broadcast(
+    channel_id: ChannelId, broadcast_id: BroadcastId, service: Broadcasts
+) -> Broadcast:
+    """Stops planning and skips chunks not sent yet; 409 once it is sent."""
+    return service.cancel(channel_id, broadcast_id)
+
+
+# ---------------------------------------------------------------- delivery policy
+@router.get(
+    "/delivery-policy",
+    tags=["delivery policy"],
+    responses=responses(200, "Caps, quiet hours, time zone (defaults: none)"),
+)
+def get_delivery_policy(channel_id: ChannelId, service: Broadcasts) -> DeliveryPolicy:
+    return service.delivery_policy(channel_id)
+
+
+@router.put(
+    "/delivery-policy",
+    tags=["delivery policy"],
+    responses=responses(200, "The stored policy"),
+)
+def put_delivery_policy(
+    channel_id: ChannelId, policy: DeliveryPolicy, service: Broadcasts
+) -> DeliveryPolicy:
+    """Frequency caps and quiet hours for marketing messages (transactional bypass)."""
+    return service.set_delivery_policy(channel_id, policy)
+
+
+# ---------------------------------------------------------------- delivery ledger
+@router.get(
+    "/deliveries", tags=["deliveries"], responses=responses(200, "Deliveries, newest first")
+)
+def list_deliveries(
+    channel_id: ChannelId,
+    ledger: Ledger,
+    status: Annotated[Literal["queued", "sent", "skipped", "dead"] | None, Query()] = None,
+    cause: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> DeliveryListResponse:
+    deliveries, next_cursor = ledger.list_page(
+        channel_id, status=status, cause=cause, limit=limit, cursor=cursor
+    )
+    return DeliveryListResponse(deliveries=deliveries, next_cursor=next_cursor)
+
+
+@router.get(
+    "/deliveries/<delivery_id>",
+    tags=["deliveries"],
+    responses=responses(200, "One delivery", 404),
+)
+def get_delivery(channel_id: ChannelId, delivery_id: DeliveryId, ledger: Ledger) -> Delivery:
+    return ledger.get(channel_id, delivery_id)
+
+
+@router.post(
+    "/deliveries/<delivery_id>/redrive",
+    tags=["deliveries"],
+    responses=responses(200, "Queued again (same retry key)", 404, 409),
+)
+def redrive_delivery(channel_id: ChannelId, delivery_id: DeliveryId, ledger: Ledger) -> Delivery:
+    return ledger.redrive(channel_id, delivery_id)
+
+
+@router.post(
+    "/deliveries/redrive-dead",
+    tags=["deliveries"],
+    responses=responses(200, "The ids queued again"),
+)
+def redrive_dead(
+    channel_id: ChannelId, request: RedriveAllRequest, ledger: Ledger
+) -> RedriveAllResponse:
+    """Re-drive every dead delivery (optionally of one cause), up to `limit`."""
+    return RedriveAllResponse(
+        redriven=ledger.redrive_all_dead(channel_id, cause=request.cause, limit=request.limit)
+    )

@@ -1,0 +1,270 @@
+"""Request and response bodies of the admin API (they make its OpenAPI document)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from linecrm.domain.actions import CrmAction
+from linecrm.domain.fields import FieldDefinition, FieldType
+from linecrm.domain.friends import ChatMode, FieldValue, Friend
+from linecrm.domain.rules import MAX_POSTBACK_DATA_LENGTH, MAX_RULES, Rule
+from linecrm.domain.tags import ID_PATTERN, Tag, TagCatalog, TagFolder
+
+MAX_BULK_USERS = 500
+MAX_REFERENCES = 100  # tags or fields named in one change
+USER_ID_PATTERN = r"^U[0-9a-f]{32}$"
+
+# A tag id, or a tag's exact name.
+TagReference = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+FieldKeyReference = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Choice = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+# What a client may send as a field value; the field's definition decides what fits.
+RawFieldValue = str | bool | int | float
+
+
+class _Request(BaseModel):
+    # A misspelt key ("add_tag") is an error with its name, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+def _not_blank(value: str) -> str:
+    cleaned = value.strip()
+    if not cleaned:
+        raise ValueError("must not be blank")
+    return cleaned
+
+
+# ---------------------------------------------------------------- errors
+class FieldError(BaseModel):
+    field: str
+    type: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx answer: what is wrong, and which request field (if one) is at fault."""
+
+    message: str
+    field: str | None = None
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- friends
+class FriendTag(BaseModel):
+    tag_id: str
+    name: str
+    added_at: datetime
+
+
+class FriendResponse(BaseModel):
+    channel_id: str
+    user_id: str
+    status: Literal["active", "blocked"]
+    display_name: str | None = None
+    picture_url: str | None = None
+    status_message: str | None = None
+    language: str | None = None
+    first_followed_at: datetime | None = None
+    last_followed_at: datetime | None = None
+    refollowed_at: datetime | None = None
+    blocked_at: datetime | None = None
+    last_interaction_at: datetime | None = None
+    tags: list[FriendTag] = Field(default_factory=list)
+    fields: dict[str, FieldValue] = Field(default_factory=dict)
+    inflow_route: str | None = None
+    member_id: str | None = None
+    chat_mode: ChatMode | None = None
+
+    @classmethod
+    def of(cls, friend: Friend, tags: TagCatalog) -> FriendResponse:
+        """The friend with tag names; ids of deleted tags are left out (as everywhere)."""
+        known = [
+            FriendTag(tag_id=tag_id, name=tag.name, added_at=added_at)
+            for tag_id, added_at in friend.tags.items()
+            if (tag := tags.get(tag_id)) is not None
+        ]
+        values = friend.model_dump(exclude={"tags", "rule_fired_at"})
+        return cls(**values, tags=sorted(known, key=lambda tag: tag.name))
+
+
+class FriendListResponse(BaseModel):
+    friends: list[FriendResponse]
+    next_cursor: str | None = Field(
+        default=None, description="pass as ?cursor= for the next page; null on the last page"
+    )
+
+
+class FriendChangeRequest(_Request):
+    """Tags by id or name; field values are checked against the field definitions."""
+
+    add_tags: list[TagReference] = Field(default_factory=list, max_length=MAX_REFERENCES)
+    remove_tags: list[TagReference] = Field(default_factory=list, max_length=MAX_REFERENCES)
+    set_fields: dict[str, RawFieldValue] = Field(default_factory=dict, max_length=MAX_REFERENCES)
+    clear_fields: list[FieldKeyReference] = Field(default_factory=list, max_length=MAX_REFERENCES)
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> FriendChangeRequest:
+        if not (self.add_tags or self.remove_tags or self.set_fields or self.clear_fields):
+            raise ValueError(
+                "nothing to change: give add_tags, remove_tags, set_fields or clear_fields"
+            )
+        return self
+
+
+class BulkChangeRequest(FriendChangeRequest):
+    user_ids: list[str] = Field(min_length=1, max_length=MAX_BULK_USERS)
+
+    @field_validator("user_ids")
+    @classmethod
+    def _unique_line_user_ids(cls, user_ids: list[str]) -> list[str]:
+        malformed = [user_id for user_id in user_ids if not re.fullmatch(USER_ID_PATTERN, user_id)]
+        if malformed:
+            raise ValueError(f"not LINE user ids (U + 32 hex digits): {malformed[:5]}")
+        if len(set(user_ids)) != len(user_ids):
+            raise ValueError("user ids must be unique")
+        return user_ids
+
+
+class BulkResult(BaseModel):
+    user_id: str
+    result: Literal["updated", "not_found"]
+
+
+class BulkChangeResponse(BaseModel):
+    updated: int
+    not_found: int
+    results: list[BulkResult]
+
+
+class FriendExport(BaseModel):
+    """Everything linecrm stores about one friend (data portability requests)."""
+
+    channel_id: str
+    user_id: str
+    exported_at: datetime
+    friend: FriendResponse | None
+    items: list[dict[str, Any]] = Field(description="every stored item of the friend, as is")
+
+
+class ChatModeRequest(_Request):
+    staff: str = Field(min_length=1, max_length=100, description="who takes the conversation")
+
+    _staff = field_validator("staff")(_not_blank)
+
+
+# ---------------------------------------------------------------- tags
+class TagListResponse(BaseModel):
+    tags: list[Tag]
+    folders: list[TagFolder]
+
+
+class FolderListResponse(BaseModel):
+    folders: list[TagFolder]
+
+
+class TagCreateRequest(_Request):
+    name: str = Field(min_length=1, max_length=100)
+    folder_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+    _name = field_validator("name")(_not_blank)
+
+
+class TagUpdateRequest(_Request):
+    """Rename and/or move a tag; ``folder_id: null`` takes it out of its folder."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    folder_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_blank(cls, name: str | None) -> str | None:
+        return None if name is None else _not_blank(name)
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> TagUpdateRequest:
+        if not self.model_fields_set:
+            raise ValueError("nothing to change: give name and/or folder_id")
+        return self
+
+
+class FolderCreateRequest(_Request):
+    name: str = Field(min_length=1, max_length=100)
+
+    _name = field_validator("name")(_not_blank)
+
+
+# ---------------------------------------------------------------- fields
+class FieldListResponse(BaseModel):
+    fields: list[FieldDefinition]
+
+
+class FieldUpdateRequest(_Request):
+    """A field's definition (its key is in the path)."""
+
+    label: str = Field(min_length=1, max_length=100)
+    type: FieldType
+    choices: list[Choice] = Field(default_factory=list, max_length=100)
+
+
+class FieldCreateRequest(FieldUpdateRequest):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+
+
+# ---------------------------------------------------------------- rules
+class RulesRequest(_Request):
+    """The whole rule set (it replaces the stored one)."""
+
+    rules: list[Rule] = Field(max_length=MAX_RULES)
+
+
+class RulesResponse(BaseModel):
+    rules: list[Rule]
+
+
+class RulesApplyResponse(BaseModel):
+    """What applying the rule set changes (or, with ``dry_run``, would change)."""
+
+    dry_run: bool
+    added: list[str] = Field(description="rule ids that are new")
+    changed: list[str] = Field(description="rule ids whose definition differs")
+    removed: list[str] = Field(description="rule ids that go away")
+    unchanged: int
+    rules: list[Rule]
+
+
+class RuleTestRequest(_Request):
+    """A message text or postback data, as a friend (optional) at a time (default now)."""
+
+    text: str | None = Field(default=None, min_length=1, max_length=5000)
+    postback_data: str | None = Field(
+        default=None, min_length=1, max_length=MAX_POSTBACK_DATA_LENGTH
+    )
+    user_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
+    at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> RuleTestRequest:
+        if (self.text is None) == (self.postback_data is None):
+            raise ValueError("give exactly one of text, postback_data")
+        return self
+
+
+class RuleTestResponse(BaseModel):
+    matched: bool
+    rule_id: str | None
+    rule_name: str | None
+    reason: str = Field(description="why this rule answers, or why none does")
+    trace: list[str] = Field(description="one line per rule considered, in order")
+    actions: list[CrmAction] = Field(description="what the rule would do (replies resolved)")

@@ -1,0 +1,71 @@
+"""Typed path parameters and the service dependency shared by the admin routers."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Depends, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from linecrm.admin.models import USER_ID_PATTERN, ErrorResponse
+from linecrm.admin.service import AdminService
+from linecrm.channels import CHANNEL_ID_PATTERN
+from linecrm.domain.tags import ID_PATTERN
+
+
+def new_router() -> APIGatewayHttpRouter:
+    """A router for one concern, included by ``api.build_app`` under the channel path."""
+    return APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # Powertools: untyped init
+
+
+def admin_service() -> AdminService:
+    """Replaced by ``api.build_app`` (``dependency_overrides``) with the real service."""
+    raise NotImplementedError("build_app(service) wires the admin service")
+
+
+Service = Annotated[AdminService, Depends(admin_service)]
+ChannelId = Annotated[
+    str, Path(pattern=CHANNEL_ID_PATTERN.pattern, description="LINE Messaging API channel id")
+]
+UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="LINE user id (U + 32 hex)")]
+TagId = Annotated[str, Path(pattern=ID_PATTERN)]
+FolderId = Annotated[str, Path(pattern=ID_PATTERN)]
+FieldKey = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+def responses(
+    status: int, description: str, *errors: int, body: bool = True
+) -> dict[int, OpenAPIResponse]:
+    """The documented answers of a route: its success and the 4xx it can give."""
+    success: OpenAPIResponse = {"description": description}
+    if not body:
+        success["content"] = {}
+    documented = {status: success}
+    for error in (*errors, 422):
+        documented[error] = {
+            "description": _ERROR_DESCRIPTIONS[error],
+            "content": {"application/json": {"model": ErrorResponse}},
+        }
+    return documented
+
+
+_ERROR_DESCRIPTIONS = {
+    404: "Not found (the message says what)",
+    409: "Conflicts with the current state",
+    413: "Too large (the message gives the limit)",
+    422: "Invalid request; `field` names the request field at fault",
+}
+
+
+def created(body: Any) -> Response[Any]:
+    """201 with the created resource."""
+    return Response(
+        status_code=HTTPStatus.CREATED, content_type=content_types.APPLICATION_JSON, body=body
+    )
+
+
+def no_content() -> Response[None]:
+    return Response(status_code=HTTPStatus.NO_CONTENT)

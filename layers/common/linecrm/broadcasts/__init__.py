@@ -1,0 +1,1 @@
+"""Broadcasts: planning (who gets what, in which chunks) and the admin-side service."""

@@ -1,0 +1,374 @@
+"""Planning a broadcast in resumable steps on the job queue.
+
+A step walks the channel's friends in user-id order, a page at a time. For each page
+it decides per friend (segment, blocked, quiet hours and caps), renders personalised
+messages, groups identical content into chunks of ≤ 500 recipients, and commits the
+chunk ledger rows together with the broadcast's cursor in one transaction; then it
+puts the chunks on the send queue. A step that crashed is received again and resumes
+at the cursor; chunks committed but maybe not queued are queued again from their
+ledger rows (the sender's ledger check and retry key make a second copy harmless).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from linecrm.delivery.caps import MarketingCapGate, sent_counts
+from linecrm.domain.broadcasts import (
+    Broadcast,
+    BroadcastCounters,
+    BroadcastCursor,
+    BroadcastStep,
+    chunk_delivery_id,
+    chunked,
+)
+from linecrm.domain.channel_config import ChannelConfig
+from linecrm.domain.delivery_policy import Defer, SendNow
+from linecrm.domain.friends import Friend
+from linecrm.domain.personalization import is_personalised, render
+from linecrm.domain.segments import CompiledSegment, compile_segment
+from linecrm.imports.runner import StepBudget
+from linecrm.line.client import MessageQuota
+from linecrm.models.send import MAX_MULTICAST_RECIPIENTS, SendRequest
+from linecrm.repositories.broadcasts import BroadcastChanged, BroadcastRepository
+from linecrm.repositories.deliveries import DeliveryLedger
+from linecrm.repositories.friends import FriendRepository
+
+# A page's chunks and the cursor commit in one transaction (≤ 100 items): same content
+# for a whole page is one chunk; personalised pages are kept under 100 friends.
+PAGE_SIZE = MAX_MULTICAST_RECIPIENTS
+PERSONALISED_PAGE_SIZE = 99
+
+
+class StepOutcome(StrEnum):
+    CONTINUED = "continued"
+    SENT = "sent"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+    FINISHED = "finished"  # nothing to do: sent, cancelled or failed before
+    MISSING = "missing"
+    LOST_RACE = "lost_race"  # cancelled or advanced by another step meanwhile
+
+
+class ChunkQueue(Protocol):
+    def put_on_queue(self, request: SendRequest) -> None: ...
+
+
+class StepQueue(Protocol):
+    def send_step(self, step: BroadcastStep) -> None: ...
+
+
+class StartScheduler(Protocol):
+    def __call__(self, broadcast: Broadcast, at: datetime) -> None: ...
+
+
+class Deferrals(Protocol):
+    def defer(self, request: SendRequest, until: datetime, reason: str) -> None: ...
+
+
+class QuotaReader(Protocol):
+    def __call__(self, channel_id: str) -> MessageQuota: ...
+
+
+@dataclass
+class PagePlan:
+    requests: list[SendRequest]
+    counters: BroadcastCounters
+
+
+class BroadcastPlanner:
+    def __init__(
+        self,
+        broadcasts: BroadcastRepository,
+        friends: FriendRepository,
+        ledger: DeliveryLedger,
+        config: Callable[[str], ChannelConfig],
+        chunks: ChunkQueue,
+        steps: StepQueue,
+        schedule_start: StartScheduler,
+        deferrals: Deferrals,
+        quota: QuotaReader,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._broadcasts = broadcasts
+        self._friends = friends
+        self._ledger = ledger
+        self._config = config
+        self._chunks = chunks
+        self._steps = steps
+        self._schedule_start = schedule_start
+        self._deferrals = deferrals
+        self._quota = quota
+        self._clock = clock
+        self._gate = MarketingCapGate(friends)
+
+    def run_step(self, channel_id: str, broadcast_id: str, budget: StepBudget) -> StepOutcome:
+        broadcast = self._broadcasts.get(channel_id, broadcast_id)
+        if broadcast is None:
+            return StepOutcome.MISSING
+        if broadcast.is_finished:
+            return StepOutcome.FINISHED
+        config = self._config(channel_id)
+        try:
+            if broadcast.status == "scheduled":
+                started = self._start(broadcast, config)
+                if started.status != "sending":
+                    return (
+                        StepOutcome.DEFERRED
+                        if started.status == "scheduled"
+                        else StepOutcome.FAILED
+                    )
+                broadcast = started
+            return self._send_pages(broadcast, config, budget)
+        except BroadcastChanged:
+            return StepOutcome.LOST_RACE
+
+    def fail(self, channel_id: str, broadcast_id: str, reason: str) -> None:
+        """Give up (the step kept failing): failed with the reason; queued chunks still go."""
+        for _ in range(3):
+            broadcast = self._broadcasts.get(channel_id, broadcast_id)
+            if broadcast is None or broadcast.is_finished:
+                return
+            try:
+                self._save(broadcast, status="failed", reason=reason, finished_at=self._clock())
+            except BroadcastChanged:
+                continue
+            return
+
+    # ------------------------------------------------------------------ start
+    def _start(self, broadcast: Broadcast, config: ChannelConfig) -> Broadcast:
+        """Quiet hours and the monthly quota decide whether it goes now."""
+        now = self._clock()
+        policy = config.delivery_policy
+        if broadcast.message_class == "marketing" and policy.is_quiet(now):
+            until = policy.next_allowed_time(now)
+            self._schedule_start(broadcast, until)
+            reason = f"deferred by quiet hours to {until.isoformat()}"
+            return self._save(broadcast, reason=reason, send_at=until)
+        quota = self._quota(broadcast.channel_id)
+        if quota.remaining is not None:
+            needed = self.count_recipients(broadcast, config, now)
+            if needed > quota.remaining:
+                reason = (
+                    f"monthly quota: {quota.remaining} messages left, this broadcast needs "
+                    f"{needed}; nothing was sent (raise the plan or wait for next month)"
+                )
+                return self._save(broadcast, status="failed", reason=reason, finished_at=now)
+        return self._save(broadcast, status="sending", started_at=now, reason=None)
+
+    def count_recipients(self, broadcast: Broadcast, config: ChannelConfig, at: datetime) -> int:
+        """Friends the broadcast would reach now (caps read, nothing reserved)."""
+        segment = self._segment(broadcast, config)
+        policy = config.delivery_policy
+        count = 0
+        after: str | None = None
+        while True:
+            friends, more = self._friends.page_after(broadcast.channel_id, after, 1000)
+            for friend in friends:
+                if not self._eligible(friend, segment, at):
+                    continue
+                key = chunk_key(broadcast)
+                decision = policy.decide(
+                    broadcast.message_class, at, sent_counts(policy, friend, key, at)
+                )
+                count += isinstance(decision, SendNow)
+            if not more or not friends:
+                return count
+            after = friends[-1].user_id
+
+    # ------------------------------------------------------------------ pages
+    def _send_pages(
+        self, broadcast: Broadcast, config: ChannelConfig, budget: StepBudget
+    ) -> StepOutcome:
+        self._requeue_committed_chunks(broadcast)
+        if broadcast.method == "broadcast":
+            return self._send_to_all(broadcast)
+        segment = self._segment(broadcast, config)
+        personalised = is_personalised(broadcast.messages)
+        page_size = PERSONALISED_PAGE_SIZE if personalised else PAGE_SIZE
+        while budget.allows_more():
+            budget.chunks += 1
+            now = self._clock()
+            friends, more = self._friends.page_after(
+                broadcast.channel_id, broadcast.cursor.after_user_id, page_size
+            )
+            plan = self._plan_page(broadcast, config, segment, friends, now)
+            cursor = BroadcastCursor(
+                after_user_id=friends[-1].user_id if friends else broadcast.cursor.after_user_id,
+                next_chunk=broadcast.cursor.next_chunk + len(plan.requests),
+                # Every chunk before this page's is on the queue (queued right after
+                # its own commit, or re-queued at the start of this step).
+                enqueued_chunks=broadcast.cursor.next_chunk,
+            )
+            finished = not more or not friends
+            updated = broadcast.model_copy(
+                update={"cursor": cursor, "counters": plan.counters, "updated_at": now}
+            )
+            puts = [self._ledger.queued_put(request, now) for request in plan.requests]
+            self._broadcasts.transact(
+                [*puts, self._broadcasts.put(updated, expected_version=broadcast.version)]
+            )
+            broadcast = updated.model_copy(update={"version": broadcast.version + 1})
+            for request in plan.requests:
+                self._chunks.put_on_queue(request)
+            if finished:
+                return self._finish(broadcast)
+        self._steps.send_step(
+            BroadcastStep(channel_id=broadcast.channel_id, broadcast_id=broadcast.broadcast_id)
+        )
+        return StepOutcome.CONTINUED
+
+    def _finish(self, broadcast: Broadcast) -> StepOutcome:
+        """Every chunk is on the send queue: the broadcast is sent (to the sender).
+
+        Only now, not with the last commit: a crash between that commit and the queue
+        puts leaves the broadcast ``sending``, and the next step re-queues the chunks.
+        """
+        cursor = broadcast.cursor.model_copy(
+            update={"enqueued_chunks": broadcast.cursor.next_chunk}
+        )
+        self._save(broadcast, status="sent", cursor=cursor, finished_at=self._clock())
+        return StepOutcome.SENT
+
+    def _send_to_all(self, broadcast: Broadcast) -> StepOutcome:
+        """One request to LINE's broadcast endpoint: every friend, same message."""
+        if broadcast.cursor.next_chunk > 0:  # committed before a crash; re-queued above
+            return self._finish(broadcast)
+        now = self._clock()
+        request = SendRequest(
+            delivery_id=chunk_delivery_id(broadcast.broadcast_id, 0),
+            channel_id=broadcast.channel_id,
+            to=[],
+            to_all_friends=True,
+            messages=broadcast.messages,
+            cause="broadcast",
+            message_class=broadcast.message_class,
+        )
+        updated = broadcast.model_copy(
+            update={
+                "cursor": BroadcastCursor(next_chunk=1),
+                "counters": broadcast.counters.plus(chunks=1),
+                "updated_at": now,
+            }
+        )
+        self._broadcasts.transact(
+            [
+                self._ledger.queued_put(request, now),
+                self._broadcasts.put(updated, expected_version=broadcast.version),
+            ]
+        )
+        self._chunks.put_on_queue(request)
+        return self._finish(updated.model_copy(update={"version": broadcast.version + 1}))
+
+    def _plan_page(
+        self,
+        broadcast: Broadcast,
+        config: ChannelConfig,
+        segment: CompiledSegment | None,
+        friends: list[Friend],
+        now: datetime,
+    ) -> PagePlan:
+        counters = broadcast.counters.plus(friends_seen=len(friends))
+        policy = config.delivery_policy
+        key = chunk_key(broadcast)
+        groups: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
+        for friend in friends:
+            if friend.status != "active":
+                counters = counters.plus(blocked=1)
+                continue
+            if segment is not None and not segment.matches(friend, now):
+                counters = counters.plus(not_in_segment=1)
+                continue
+            decision = self._gate.admit(policy, friend, key, broadcast.message_class, now)
+            if isinstance(decision, Defer):
+                self._defer_one(broadcast, friend, decision)
+                counters = counters.plus(deferred=1)
+                continue
+            if not isinstance(decision, SendNow):
+                counters = counters.plus(capped=1)
+                continue
+            messages = render(broadcast.messages, friend)
+            content = json.dumps(messages, ensure_ascii=False, sort_keys=True)
+            groups.setdefault(content, (messages, []))[1].append(friend.user_id)
+        requests: list[SendRequest] = []
+        chunk = broadcast.cursor.next_chunk
+        for messages, user_ids in groups.values():
+            for chunk_recipients in chunked(user_ids):
+                requests.append(self._chunk_request(broadcast, chunk, chunk_recipients, messages))
+                chunk += 1
+        recipients = sum(len(request.to) for request in requests)
+        return PagePlan(requests, counters.plus(recipients=recipients, chunks=len(requests)))
+
+    def _chunk_request(
+        self, broadcast: Broadcast, chunk: int, to: list[str], messages: list[dict[str, Any]]
+    ) -> SendRequest:
+        return SendRequest(
+            delivery_id=chunk_delivery_id(broadcast.broadcast_id, chunk),
+            channel_id=broadcast.channel_id,
+            to=to,
+            messages=messages,
+            cause="broadcast",
+            message_class=broadcast.message_class,
+        )
+
+    def _defer_one(self, broadcast: Broadcast, friend: Friend, decision: Defer) -> None:
+        """A capped friend gets the message later, decided again when it comes due."""
+        request = SendRequest(
+            delivery_id=f"{chunk_key(broadcast)}:u:{friend.user_id}",
+            channel_id=broadcast.channel_id,
+            to=[friend.user_id],
+            messages=render(broadcast.messages, friend),
+            cause="broadcast",
+            message_class=broadcast.message_class,
+        )
+        self._deferrals.defer(request, decision.until, decision.reason)
+
+    def _requeue_committed_chunks(self, broadcast: Broadcast) -> None:
+        cursor = broadcast.cursor
+        ids = [
+            chunk_delivery_id(broadcast.broadcast_id, chunk)
+            for chunk in range(cursor.enqueued_chunks, cursor.next_chunk)
+        ]
+        for delivery in self._ledger.get_many(ids).values():
+            if delivery.status.is_terminal:
+                continue
+            self._chunks.put_on_queue(
+                SendRequest(
+                    delivery_id=delivery.delivery_id,
+                    channel_id=delivery.channel_id,
+                    to=delivery.recipients,
+                    to_all_friends=delivery.to_all_friends,
+                    messages=delivery.messages,
+                    cause="broadcast",
+                    message_class=broadcast.message_class,
+                )
+            )
+
+    # ------------------------------------------------------------------ helpers
+    def _segment(self, broadcast: Broadcast, config: ChannelConfig) -> CompiledSegment | None:
+        if broadcast.segment is None:
+            return None
+        return compile_segment(
+            broadcast.segment,
+            config.tags,
+            config.fields,
+            time_zone=config.delivery_policy.time_zone,
+        )
+
+    @staticmethod
+    def _eligible(friend: Friend, segment: CompiledSegment | None, at: datetime) -> bool:
+        return friend.status == "active" and (segment is None or segment.matches(friend, at))
+
+    def _save(self, broadcast: Broadcast, **changes: Any) -> Broadcast:
+        updated = broadcast.model_copy(update={**changes, "updated_at": self._clock()})
+        return self._broadcasts.save(updated, expected_version=broadcast.version)
+
+
+def chunk_key(broadcast: Broadcast) -> str:
+    """What a friend's frequency-cap slot for this broadcast is called."""
+    return f"bc:{broadcast.broadcast_id}"

@@ -1,0 +1,370 @@
+"""Creating, previewing, cancelling and reporting broadcasts (the admin side)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from linecrm.delivery.caps import sent_counts
+from linecrm.domain.broadcasts import (
+    Broadcast,
+    BroadcastStep,
+    SendMethod,
+    chunk_delivery_id,
+    new_broadcast_id,
+)
+from linecrm.domain.channel_config import ChannelConfig
+from linecrm.domain.delivery_policy import Defer, DeliveryPolicy, SendNow
+from linecrm.domain.personalization import is_personalised, placeholders, render
+from linecrm.domain.segments import (
+    NARROWCAST_MIN_AUDIENCE,
+    SMALL_SEGMENT_THRESHOLD,
+    CompiledSegment,
+    compile_segment,
+)
+from linecrm.line.messages import validate_messages
+from linecrm.models.jobs import StartBroadcast
+from linecrm.models.send import MAX_MESSAGES_PER_REQUEST, MessageClass
+from linecrm.repositories.broadcasts import BroadcastChanged, BroadcastNotFound, BroadcastRepository
+from linecrm.repositories.deliveries import DeliveryLedger
+from linecrm.repositories.friends import FriendRepository
+
+MAX_SCHEDULE_AHEAD = timedelta(days=365)
+SAMPLE_SIZE = 10
+
+
+class BroadcastRejected(ValueError):
+    """The request cannot become a broadcast; ``field`` names the part at fault."""
+
+    def __init__(self, field_name: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field_name
+        self.reason = reason
+
+
+class BroadcastNotCancellable(RuntimeError):
+    pass
+
+
+class BroadcastRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    messages: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_MESSAGES_PER_REQUEST)
+    segment: dict[str, Any] | None = Field(
+        default=None, description="a segment document (docs/segments.md); omit for every friend"
+    )
+    message_class: MessageClass = "marketing"
+    send_at: datetime | None = Field(default=None, description="omit to send now")
+    method: Literal["auto", "multicast", "broadcast"] = Field(
+        default="auto",
+        description="auto: LINE's broadcast endpoint when every friend gets the same "
+        "message and nothing is left out, else multicast to the chosen ids",
+    )
+
+
+class BroadcastPreview(BaseModel):
+    recipients: int
+    friends_considered: int
+    not_in_segment: int
+    blocked: int
+    capped: int
+    deferred: int
+    sample_user_ids: list[str]
+    sample_messages: list[dict[str, Any]] | None
+    method: SendMethod
+    segment: str | None
+    warnings: list[str]
+
+
+class BroadcastReport(BaseModel):
+    broadcast: Broadcast
+    deliveries: dict[str, int] = Field(
+        description="chunk deliveries by ledger status (queued, sent, skipped, dead)"
+    )
+    recipients_by_status: dict[str, int]
+
+
+class JobQueue(Protocol):
+    def send_step(self, step: BroadcastStep) -> None: ...
+
+
+class SettingsStore(Protocol):
+    def set_setting(self, channel_id: str, name: str, value: Any) -> None: ...
+
+
+class StartScheduling(Protocol):
+    def schedule(self, job: StartBroadcast, at: datetime) -> str: ...
+    def cancel(self, job_id: str) -> bool: ...
+
+
+@dataclass
+class _Tally:
+    recipients: int = 0
+    considered: int = 0
+    not_in_segment: int = 0
+    blocked: int = 0
+    capped: int = 0
+    deferred: int = 0
+    sample: list[str] = field(default_factory=list)
+
+
+class BroadcastService:
+    def __init__(
+        self,
+        broadcasts: BroadcastRepository,
+        ledger: DeliveryLedger,
+        friends: FriendRepository,
+        config: Callable[[str], ChannelConfig],
+        settings: SettingsStore,
+        jobs: Callable[[], JobQueue],
+        schedules: Callable[[], StartScheduling],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._broadcasts = broadcasts
+        self._ledger = ledger
+        self._friends = friends
+        self._config = config
+        self._settings = settings
+        self._jobs = jobs
+        self._schedules = schedules
+        self._clock = clock
+
+    # ------------------------------------------------------------------ create
+    def create(self, channel_id: str, request: BroadcastRequest) -> Broadcast:
+        config = self._config(channel_id)
+        method = self._check(request, config)
+        now = self._clock()
+        broadcast = Broadcast(
+            broadcast_id=new_broadcast_id(now),
+            channel_id=channel_id,
+            name=request.name,
+            segment=request.segment,
+            messages=request.messages,
+            message_class=request.message_class,
+            send_at=request.send_at,
+            method=method,
+            created_at=now,
+            updated_at=now,
+        )
+        self._broadcasts.create(broadcast)
+        if request.send_at is not None and request.send_at > now:
+            self._schedules().schedule(start_job(broadcast), request.send_at)
+        else:
+            self._jobs().send_step(step_of(broadcast))
+        return broadcast
+
+    def preview(self, channel_id: str, request: BroadcastRequest) -> BroadcastPreview:
+        """Who would get it now, what caps do, and the messages for a sample friend."""
+        config = self._config(channel_id)
+        method = self._check(request, config)
+        segment = _compile(request, config)
+        at = request.send_at or self._clock()
+        tally = self._tally(channel_id, request, config, segment, at)
+        sample_messages = None
+        if tally.sample:
+            friend = self._friends.get(channel_id, tally.sample[0])
+            if friend is not None:
+                sample_messages = render(request.messages, friend)
+        warnings = _warnings(tally, config, request, at)
+        return BroadcastPreview(
+            recipients=tally.recipients,
+            friends_considered=tally.considered,
+            not_in_segment=tally.not_in_segment,
+            blocked=tally.blocked,
+            capped=tally.capped,
+            deferred=tally.deferred,
+            sample_user_ids=tally.sample,
+            sample_messages=sample_messages,
+            method=method,
+            segment=segment.describe() if segment else None,
+            warnings=warnings,
+        )
+
+    # ------------------------------------------------------------------ cancel
+    def cancel(self, channel_id: str, broadcast_id: str) -> Broadcast:
+        """Stop it: no further chunks are planned and queued ones are skipped."""
+        for _ in range(5):
+            broadcast = self.get(channel_id, broadcast_id)
+            if broadcast.status not in ("scheduled", "sending"):
+                raise BroadcastNotCancellable(
+                    f"broadcast {broadcast_id} is {broadcast.status}; only a scheduled or "
+                    "sending broadcast can be cancelled"
+                )
+            cancelled = broadcast.model_copy(
+                update={"status": "cancelled", "reason": "cancelled", "updated_at": self._clock()}
+            )
+            try:
+                saved = self._broadcasts.save(cancelled, expected_version=broadcast.version)
+            except BroadcastChanged:
+                continue  # a planner step moved it meanwhile: look again
+            if broadcast.status == "scheduled":
+                self._schedules().cancel(start_job(broadcast).job_id)
+            now = self._clock()
+            for chunk in range(saved.cursor.next_chunk):
+                self._ledger.mark_skipped(
+                    chunk_delivery_id(broadcast_id, chunk), "broadcast cancelled", now
+                )
+            return saved
+        raise BroadcastNotCancellable("the broadcast keeps changing; try again")
+
+    # ------------------------------------------------------------------ reads
+    def get(self, channel_id: str, broadcast_id: str) -> Broadcast:
+        broadcast = self._broadcasts.get(channel_id, broadcast_id)
+        if broadcast is None:
+            raise BroadcastNotFound(channel_id, broadcast_id)
+        return broadcast
+
+    def report(self, channel_id: str, broadcast_id: str) -> BroadcastReport:
+        broadcast = self.get(channel_id, broadcast_id)
+        ids = [chunk_delivery_id(broadcast_id, n) for n in range(broadcast.cursor.next_chunk)]
+        deliveries = self._ledger.get_many(ids).values()
+        by_status = Counter(d.status.value for d in deliveries)
+        recipients: Counter[str] = Counter()
+        for delivery in deliveries:
+            recipients[delivery.status.value] += len(delivery.recipients)
+        return BroadcastReport(
+            broadcast=broadcast,
+            deliveries=dict(by_status),
+            recipients_by_status=dict(recipients),
+        )
+
+    def recent(self, channel_id: str, limit: int = 20) -> list[Broadcast]:
+        return self._broadcasts.recent(channel_id, limit)
+
+    # ------------------------------------------------------------------ policy
+    def delivery_policy(self, channel_id: str) -> DeliveryPolicy:
+        return self._config(channel_id).delivery_policy
+
+    def set_delivery_policy(self, channel_id: str, policy: DeliveryPolicy) -> DeliveryPolicy:
+        self._settings.set_setting(channel_id, "delivery_policy", policy.model_dump(mode="json"))
+        return policy
+
+    # ------------------------------------------------------------------ helpers
+    def _check(self, request: BroadcastRequest, config: ChannelConfig) -> SendMethod:
+        try:
+            validate_messages(request.messages)
+        except ValueError as error:
+            raise BroadcastRejected("messages", str(error)) from error
+        try:
+            personalised = bool(placeholders(request.messages))
+        except ValueError as error:
+            raise BroadcastRejected("messages", str(error)) from error
+        _compile(request, config)
+        now = self._clock()
+        if request.send_at is not None:
+            if request.send_at.tzinfo is None:
+                raise BroadcastRejected("send_at", "give a time zone (e.g. +09:00 or Z)")
+            if request.send_at > now + MAX_SCHEDULE_AHEAD:
+                raise BroadcastRejected("send_at", "at most a year ahead")
+        everyone_same = (
+            request.segment is None
+            and not personalised
+            and (
+                request.message_class == "transactional"
+                or config.delivery_policy.marketing_caps is None
+            )
+        )
+        if request.method == "broadcast" and not everyone_same:
+            raise BroadcastRejected(
+                "method",
+                "LINE's broadcast endpoint sends one message to every friend: it cannot "
+                "take a segment, personalised messages or frequency caps; use multicast",
+            )
+        if request.method == "multicast" or not everyone_same:
+            return "multicast"
+        return "broadcast"
+
+    def _tally(
+        self,
+        channel_id: str,
+        request: BroadcastRequest,
+        config: ChannelConfig,
+        segment: CompiledSegment | None,
+        at: datetime,
+    ) -> _Tally:
+        tally = _Tally()
+        policy = config.delivery_policy
+        key = "bc:preview"
+        after: str | None = None
+        while True:
+            friends, more = self._friends.page_after(channel_id, after, 1000)
+            for friend in friends:
+                tally.considered += 1
+                if friend.status != "active":
+                    tally.blocked += 1
+                elif segment is not None and not segment.matches(friend, at):
+                    tally.not_in_segment += 1
+                else:
+                    decision = policy.decide(
+                        request.message_class, at, sent_counts(policy, friend, key, at)
+                    )
+                    if isinstance(decision, SendNow):
+                        tally.recipients += 1
+                        if len(tally.sample) < SAMPLE_SIZE:
+                            tally.sample.append(friend.user_id)
+                    elif isinstance(decision, Defer) and "quiet" not in decision.reason:
+                        tally.deferred += 1
+                    elif isinstance(decision, Defer):
+                        tally.recipients += 1  # the whole broadcast waits for the morning
+                    else:
+                        tally.capped += 1
+            if not more or not friends:
+                return tally
+            after = friends[-1].user_id
+
+
+def _compile(request: BroadcastRequest, config: ChannelConfig) -> CompiledSegment | None:
+    if request.segment is None:
+        return None
+    try:
+        return compile_segment(
+            request.segment, config.tags, config.fields, time_zone=config.delivery_policy.time_zone
+        )
+    except ValueError as error:
+        raise BroadcastRejected("segment", str(error)) from error
+
+
+def _warnings(
+    tally: _Tally, config: ChannelConfig, request: BroadcastRequest, at: datetime
+) -> list[str]:
+    warnings: list[str] = []
+    if tally.recipients == 0:
+        warnings.append("no friend would receive this broadcast")
+    elif request.segment is not None and tally.recipients < SMALL_SEGMENT_THRESHOLD:
+        warnings.append(
+            f"only {tally.recipients} recipients (< {SMALL_SEGMENT_THRESHOLD}): LINE shows no "
+            "statistics for so few, and a tiny segment can identify individuals"
+        )
+    if request.segment is not None and 0 < tally.recipients < NARROWCAST_MIN_AUDIENCE:
+        warnings.append(
+            f"under {NARROWCAST_MIN_AUDIENCE} recipients: fine for multicast (what linecrm "
+            "uses), too few for a LINE narrowcast audience"
+        )
+    policy = config.delivery_policy
+    if request.message_class == "marketing" and policy.is_quiet(at):
+        resume = policy.next_allowed_time(at).isoformat()
+        warnings.append(f"quiet hours at that time: it will go out at {resume}")
+    if is_personalised(request.messages):
+        warnings.append(
+            "personalised messages: friends with different rendered text get separate "
+            "requests (one push each when every text differs)"
+        )
+    return warnings
+
+
+def start_job(broadcast: Broadcast) -> StartBroadcast:
+    return StartBroadcast(
+        job_id=f"broadcast:{broadcast.channel_id}:{broadcast.broadcast_id}",
+        channel_id=broadcast.channel_id,
+        broadcast_id=broadcast.broadcast_id,
+    )
+
+
+def step_of(broadcast: Broadcast) -> BroadcastStep:
+    return BroadcastStep(channel_id=broadcast.channel_id, broadcast_id=broadcast.broadcast_id)

@@ -1,0 +1,79 @@
+"""Personalised messages: ``{display_name}`` and ``{field.<key>}`` with defaults.
+
+Placeholders go in a text message's ``text`` and in any message's ``altText``:
+``{display_name|お客様}`` falls back to お客様 when the name is unknown; ``{field.rank}``
+falls back to an empty string. ``{{`` and ``}}`` are literal braces. Friends whose
+rendered messages are identical share one multicast; personalised content that
+differs per friend costs one push per friend (see docs/broadcasts.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from linecrm.domain.friends import Friend
+
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}|]*)(?:\|([^{}]*))?\}")
+_NAME = re.compile(r"display_name|field\.[a-z][a-z0-9_]{0,63}")
+PERSONALISED_KEYS = ("text", "altText")
+
+
+class PersonalizationError(ValueError):
+    """A placeholder linecrm cannot fill; the message names it."""
+
+
+def placeholders(messages: list[dict[str, Any]]) -> set[str]:
+    """Every placeholder name used; PersonalizationError for an unknown one."""
+    found: set[str] = set()
+    for index, message in enumerate(messages):
+        for key in PERSONALISED_KEYS:
+            text = message.get(key)
+            if not isinstance(text, str):
+                continue
+            for match in _PLACEHOLDER.finditer(text):
+                name = match.group(1)
+                if name is None:
+                    continue  # an escaped brace
+                if not _NAME.fullmatch(name.strip()):
+                    raise PersonalizationError(
+                        f"messages[{index}].{key}: unknown placeholder {{{name}}}; "
+                        "use {display_name} or {field.<key>}, with |default if you like"
+                    )
+                found.add(name.strip())
+    return found
+
+
+def is_personalised(messages: list[dict[str, Any]]) -> bool:
+    return bool(placeholders(messages))
+
+
+def render(messages: list[dict[str, Any]], friend: Friend) -> list[dict[str, Any]]:
+    """The messages as ``friend`` receives them (unchanged if nothing is personalised)."""
+    values: Mapping[str, object] = {
+        "display_name": friend.display_name,
+        **{f"field.{key}": value for key, value in friend.fields.items()},
+    }
+    rendered: list[dict[str, Any]] = []
+    for message in messages:
+        copy = dict(message)
+        for key in PERSONALISED_KEYS:
+            text = copy.get(key)
+            if isinstance(text, str):
+                copy[key] = _fill(text, values)
+        rendered.append(copy)
+    return rendered
+
+
+def _fill(text: str, values: Mapping[str, object]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            return token[0]
+        value = values.get(match.group(1).strip())
+        if value is None or value == "":
+            return match.group(2) or ""
+        return str(value)
+
+    return _PLACEHOLDER.sub(replace, text)

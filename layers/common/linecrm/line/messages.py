@@ -1,0 +1,37 @@
+"""Checking message objects against LINE's Messaging API schema before they are stored.
+
+line-bot-sdk's models are generated from LINE's OpenAPI spec; building them from the
+documents catches what LINE would refuse (unknown types, missing fields, bad enums in
+flex, …) when a broadcast is created, not hours later when it is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MAX_TEXT_LENGTH = 5000  # LINE's limit for a text message
+
+
+class InvalidMessage(ValueError):
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(f"messages[{index}]: {reason}")
+        self.index = index
+        self.reason = reason
+
+
+def validate_messages(messages: list[dict[str, Any]]) -> None:
+    from linebot.v3.messaging import Message
+
+    for index, document in enumerate(messages):
+        if document.get("type") == "text" and len(str(document.get("text", ""))) > MAX_TEXT_LENGTH:
+            raise InvalidMessage(index, f"text is longer than {MAX_TEXT_LENGTH} characters")
+        try:
+            Message.from_dict(document)
+        except (ValueError, TypeError) as error:  # pydantic.v1 errors are ValueErrors
+            raise InvalidMessage(index, _first_line(str(error))) from error
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # pydantic v1: "1 validation error for FlexBox" / "layout" / "must be one of …"
+    return " ".join(lines[:3])[:300] if lines else "not a valid LINE message"

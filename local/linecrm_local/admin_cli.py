@@ -1,0 +1,467 @@
+"""``linecrm`` commands that call the admin API over HTTP (local stack or AWS).
+
+linecrm friends list --tag vip              friends with the tag "vip" (a page; --all: all)
+linecrm friends tag U… --add vip --remove trial
+linecrm rules apply -f rules.yaml --dry-run  what would change, without changing it
+
+Auth: the local stack's bearer token (``--token`` / LINECRM_ADMIN_TOKEN, default the
+demo token), or ``--sigv4`` (LINECRM_AUTH=sigv4) to sign with your AWS credentials
+for a deployed stack (``execute-api:Invoke`` on the API).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from linecrm_local.demo import DEMO_ADMIN_TOKEN
+
+DEFAULT_API_URL = "http://127.0.0.1:8080"
+TIMEOUT_SECONDS = 60
+COMMANDS = ("friends", "tags", "fields", "rules", "chat", "business-hours")
+_EXECUTE_API_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$")
+
+
+class AdminCliError(Exception):
+    """A problem to tell the user in one line (exit status 2)."""
+
+
+# ---------------------------------------------------------------------- HTTP
+class AdminApiClient:
+    """Calls ``/admin/channels/<channel>/…`` with a bearer token or SigV4."""
+
+    def __init__(
+        self,
+        base_url: str,
+        channel_id: str,
+        *,
+        token: str | None = None,
+        sigv4: bool = False,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.channel_id = channel_id
+        self.token = token
+        self.sigv4 = sigv4
+        self._http = session or requests.Session()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        url = f"{self.base_url}/admin/channels/{quote(self.channel_id, safe='')}{path}"
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        request = requests.Request(
+            method,
+            url,
+            params={k: v for k, v in (params or {}).items() if v is not None},
+            data=data,
+            headers=headers,
+        ).prepare()
+        if self.sigv4:
+            sign_sigv4(request)
+        elif self.token:
+            request.headers["Authorization"] = f"Bearer {self.token}"
+        try:
+            response = self._http.send(request, timeout=TIMEOUT_SECONDS)
+        except requests.ConnectionError as error:
+            raise AdminCliError(
+                f"cannot reach the admin API at {self.base_url} — is `make dev` running? "
+                "(set LINECRM_API_URL or --api-url if it runs elsewhere)"
+            ) from error
+        except requests.Timeout as error:
+            raise AdminCliError(f"the admin API at {self.base_url} did not answer") from error
+        return self._result(response)
+
+    def _result(self, response: requests.Response) -> Any:
+        if response.status_code == 204 or not response.content:
+            payload: Any = None
+        else:
+            try:
+                payload = response.json()
+            except ValueError:
+                payload = {"message": response.text.strip()[:300]}
+        if response.status_code < 400:
+            return payload
+        raise AdminCliError(describe_error(response.status_code, payload, sigv4=self.sigv4))
+
+
+def describe_error(status: int, payload: Any, *, sigv4: bool) -> str:
+    message = payload.get("message") if isinstance(payload, dict) else None
+    field = payload.get("field") if isinstance(payload, dict) else None
+    text = f"admin API answered {status}: {message or payload}"
+    if field and field not in str(message):
+        text += f" (field {field})"
+    if status == 401:
+        text += " — pass --token or set LINECRM_ADMIN_TOKEN (printed by `make dev`)"
+    elif status == 403:
+        text += (
+            " — your AWS identity needs execute-api:Invoke on the API"
+            if sigv4
+            else " — wrong admin token (see `make dev`'s banner; use --sigv4 for AWS)"
+        )
+    return text
+
+
+def sign_sigv4(request: requests.PreparedRequest) -> None:
+    """Sign ``request`` for API Gateway (service execute-api) with the AWS credentials
+    boto3 finds; the region comes from the API's host name, else from the session."""
+    import boto3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    session = boto3.session.Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise AdminCliError("--sigv4: no AWS credentials found (aws configure / AWS_PROFILE)")
+    url = str(request.url)
+    host_region = _EXECUTE_API_HOST.search(urlsplit(url).hostname or "")
+    region = host_region.group(1) if host_region else session.region_name
+    if not region:
+        raise AdminCliError("--sigv4: no AWS region (set AWS_REGION or use the API's URL)")
+    signed = AWSRequest(
+        method=request.method, url=url, data=request.body, headers=dict(request.headers)
+    )
+    SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(signed)
+    request.headers.update(dict(signed.headers.items()))
+
+
+# ---------------------------------------------------------------------- parser
+def add_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    parser: argparse.ArgumentParser,
+) -> None:
+    """The admin API options on ``parser`` and its command groups on ``commands``."""
+    add_connection_options(parser, on_command=False)
+    leaf = argparse.ArgumentParser(add_help=False)
+    add_connection_options(leaf, on_command=True)
+
+    def group(name: str, help_text: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+        command = commands.add_parser(name, help=help_text)
+        return command.add_subparsers(dest="action", required=True)
+
+    def action(
+        subcommands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
+    ) -> argparse.ArgumentParser:
+        return subcommands.add_parser(name, help=help_text, parents=[leaf])
+
+    friends = group("friends", "friends of the channel (admin API)")
+    listing = action(friends, "list", "friends, filtered, a page at a time")
+    listing.add_argument("--tag", help="tag id or name")
+    listing.add_argument("--status", choices=["active", "blocked"])
+    listing.add_argument("--limit", type=int, default=50, help="page size (1-200)")
+    listing.add_argument("--cursor", help="next_cursor of a previous page")
+    listing.add_argument("--all", action="store_true", help="follow the cursor to the end")
+    action(friends, "show", "one friend").add_argument("user")
+    tag = action(friends, "tag", "add and/or remove tags (ids or names)")
+    tag.add_argument("user")
+    tag.add_argument("--add", action="append", default=[], help="tag(s), comma-separated ok")
+    tag.add_argument("--remove", action="append", default=[], help="tag(s) to remove")
+    set_field = action(friends, "set-field", "set custom field values: key=value …")
+    set_field.add_argument("user")
+    set_field.add_argument("assignments", nargs="*", metavar="KEY=VALUE")
+    set_field.add_argument("--clear", action="append", default=[], help="field key(s) to clear")
+    export = action(friends, "export", "everything stored about a friend, as JSON")
+    export.add_argument("user")
+    export.add_argument("-o", "--output", type=Path, help="write to this file")
+    delete = action(friends, "delete", "delete everything stored about a friend")
+    delete.add_argument("user")
+    delete.add_argument("--yes", action="store_true", help="really delete")
+
+    tags = group("tags", "tags and tag folders")
+    action(tags, "list", "tags and folders")
+    create = action(tags, "create", "create a tag")
+    create.add_argument("name")
+    create.add_argument("--folder", help="folder id or name")
+    rename = action(tags, "rename", "rename a tag")
+    rename.add_argument("tag", help="tag id or name")
+    rename.add_argument("new_name")
+    action(tags, "delete", "delete a tag").add_argument("tag", help="tag id or name")
+    folder = action(tags, "create-folder", "create a tag folder")
+    folder.add_argument("name")
+
+    fields = group("fields", "custom fields")
+    action(fields, "list", "field definitions")
+    field = action(fields, "create", "define a field")
+    field.add_argument("key")
+    field.add_argument("--type", choices=["text", "number", "date", "choice"], default="text")
+    field.add_argument("--choices", help="comma-separated (choice fields)")
+    field.add_argument("--label", help="display label (default: the key)")
+    action(fields, "delete", "delete a field definition").add_argument("key")
+
+    rules = group("rules", "auto-response rules")
+    action(rules, "show", "the rule set")
+    apply = action(rules, "apply", "replace the rule set with a YAML or JSON file")
+    apply.add_argument("-f", "--file", type=Path, required=True)
+    apply.add_argument("--dry-run", action="store_true", help="validate and show the diff only")
+    test = action(rules, "test", "which rule would answer a message or postback")
+    test.add_argument("text", nargs="?", help="message text")
+    test.add_argument("--postback", help="postback data instead of text")
+    test.add_argument("--user", help="as this friend (tags, chat mode, cooldowns)")
+    test.add_argument("--at", help="at this time (ISO 8601; default now)")
+
+    chat = group("chat", "chat mode: staff takes a conversation, automation pauses")
+    take = action(chat, "take", "take the conversation")
+    take.add_argument("user")
+    take.add_argument("--staff", required=True, help="who takes it")
+    action(chat, "release", "hand the conversation back to automation").add_argument("user")
+
+    hours = group("business-hours", "business hours")
+    action(hours, "show", "the business hours")
+    set_hours = action(hours, "set", "replace them with a YAML or JSON file")
+    set_hours.add_argument("-f", "--file", type=Path, required=True)
+    action(hours, "clear", "remove them (always open)")
+
+
+def add_connection_options(parser: argparse.ArgumentParser, *, on_command: bool) -> None:
+    """The connection options, on ``linecrm`` itself and again on every admin command
+    (there with no default, so ``linecrm friends list --api-url …`` works too)."""
+    env = os.environ
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if on_command else value
+
+    parser.add_argument(
+        "--api-url",
+        default=default(env.get("LINECRM_API_URL", DEFAULT_API_URL)),
+        help="admin API base URL (env LINECRM_API_URL; default the local gateway)",
+    )
+    parser.add_argument(
+        "--token",
+        default=default(env.get("LINECRM_ADMIN_TOKEN", DEMO_ADMIN_TOKEN)),
+        help="local admin bearer token (env LINECRM_ADMIN_TOKEN; default the demo token)",
+    )
+    parser.add_argument(
+        "--sigv4",
+        action="store_true",
+        default=default(env.get("LINECRM_AUTH", "").lower() == "sigv4"),
+        help="sign with AWS SigV4 for a deployed stack (env LINECRM_AUTH=sigv4)",
+    )
+    if on_command:  # ``linecrm`` itself has --channel already
+        parser.add_argument(
+            "--channel", default=argparse.SUPPRESS, help="LINE channel id (env LINECRM_CHANNEL_ID)"
+        )
+
+
+# ---------------------------------------------------------------------- commands
+def run(args: argparse.Namespace) -> Any:
+    client = AdminApiClient(args.api_url, args.channel, token=args.token, sigv4=bool(args.sigv4))
+    handler = _HANDLERS[(args.command, args.action)]
+    return handler(client, args)
+
+
+def _user(args: argparse.Namespace) -> str:
+    """The friend's user id as a path segment."""
+    return quote(str(args.user), safe="")
+
+
+def _split(values: list[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _friends_list(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    params = {"tag": args.tag, "status": args.status, "limit": args.limit, "cursor": args.cursor}
+    if not args.all:
+        return client.call("GET", "/friends", params=params)
+    return list(_all_friends(client, params))
+
+
+def _all_friends(client: AdminApiClient, params: dict[str, Any]) -> Iterator[Any]:
+    while True:
+        page = client.call("GET", "/friends", params=params)
+        yield from page["friends"]
+        if not page.get("next_cursor"):
+            return
+        params = {**params, "cursor": page["next_cursor"]}
+
+
+def _friends_tag(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    body = {"add_tags": _split(args.add), "remove_tags": _split(args.remove)}
+    if not body["add_tags"] and not body["remove_tags"]:
+        raise AdminCliError("`friends tag` needs --add and/or --remove")
+    return client.call("PATCH", f"/friends/{_user(args)}", body)
+
+
+def _friends_set_field(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    values: dict[str, str] = {}
+    for assignment in args.assignments:
+        key, equals, value = assignment.partition("=")
+        if not equals or not key.strip():
+            raise AdminCliError(f"{assignment!r} is not KEY=VALUE (e.g. rank=gold)")
+        values[key.strip()] = value
+    clear = _split(args.clear)
+    if not values and not clear:
+        raise AdminCliError("`friends set-field` needs KEY=VALUE and/or --clear KEY")
+    # Values go as text; the field's type (number, date, choice) converts them.
+    return client.call(
+        "PATCH", f"/friends/{_user(args)}", {"set_fields": values, "clear_fields": clear}
+    )
+
+
+def _friends_export(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    exported = client.call("GET", f"/friends/{_user(args)}/export")
+    if args.output is None:
+        return exported
+    try:
+        args.output.write_text(json.dumps(exported, ensure_ascii=False, indent=2) + "\n")
+    except OSError as error:
+        raise AdminCliError(f"cannot write {args.output}: {error.strerror}") from error
+    return {"written": str(args.output), "items": len(exported["items"])}
+
+
+def _friends_delete(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    if not args.yes:
+        raise AdminCliError(
+            f"this deletes everything stored about {args.user}; add --yes to confirm"
+        )
+    client.call("DELETE", f"/friends/{_user(args)}")
+    return {"deleted": args.user}
+
+
+def _tag_id(client: AdminApiClient, reference: str) -> str:
+    """A tag's id from its id or name (the API paths take ids)."""
+    for tag in client.call("GET", "/tags")["tags"]:
+        if reference in (tag["tag_id"], tag["name"]):
+            return str(tag["tag_id"])
+    raise AdminCliError(f"no tag {reference!r} (see `linecrm tags list`)")
+
+
+def _folder_id(client: AdminApiClient, reference: str) -> str:
+    for folder in client.call("GET", "/tag-folders")["folders"]:
+        if reference in (folder["folder_id"], folder["name"]):
+            return str(folder["folder_id"])
+    raise AdminCliError(f"no tag folder {reference!r} (see `linecrm tags list`)")
+
+
+def _tags_create(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    folder_id = _folder_id(client, args.folder) if args.folder else None
+    return client.call("POST", "/tags", {"name": args.name, "folder_id": folder_id})
+
+
+def _tags_rename(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    return client.call("PATCH", f"/tags/{_tag_id(client, args.tag)}", {"name": args.new_name})
+
+
+def _tags_delete(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    tag_id = _tag_id(client, args.tag)
+    client.call("DELETE", f"/tags/{tag_id}")
+    return {"deleted": tag_id}
+
+
+def _fields_create(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    body = {
+        "key": args.key,
+        "label": args.label or args.key,
+        "type": args.type,
+        "choices": _split([args.choices]) if args.choices else [],
+    }
+    return client.call("POST", "/fields", body)
+
+
+def _fields_delete(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    client.call("DELETE", f"/fields/{quote(args.key, safe='')}")
+    return {"deleted": args.key}
+
+
+def load_document(path: Path) -> Any:
+    """A YAML or JSON file's content (JSON is YAML, but its errors read better as JSON)."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise AdminCliError(f"cannot read {path}: {error.strerror}") from error
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except json.JSONDecodeError as error:
+        raise AdminCliError(f"{path}: not valid JSON (line {error.lineno}: {error.msg})") from error
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise AdminCliError(f"{path}: not valid YAML{line}") from error
+
+
+def _rules_apply(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    document = load_document(args.file)
+    # A file may hold the rule list itself or {"rules": [...]}.
+    rules = document.get("rules") if isinstance(document, dict) else document
+    if not isinstance(rules, list):
+        raise AdminCliError(f"{args.file}: expected a list of rules (or a 'rules:' key)")
+    params = {"dry_run": "true"} if args.dry_run else None
+    return client.call("PUT", "/rules", {"rules": rules}, params=params)
+
+
+def _rules_test(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    if (args.text is None) == (args.postback is None):
+        raise AdminCliError('`rules test` needs the message text or --postback DATA, e.g. "hi"')
+    body: dict[str, Any] = {"user_id": args.user, "at": args.at}
+    body["text" if args.text is not None else "postback_data"] = args.text or args.postback
+    return client.call("POST", "/rules/test", {k: v for k, v in body.items() if v is not None})
+
+
+def _chat_take(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    return client.call("PUT", f"/friends/{_user(args)}/chat-mode", {"staff": args.staff})
+
+
+def _hours_set(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    return client.call("PUT", "/business-hours", load_document(args.file))
+
+
+def _hours_clear(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    client.call("DELETE", "/business-hours")
+    return {"business_hours": None}
+
+
+def _get(path: str) -> Callable[[AdminApiClient, argparse.Namespace], Any]:
+    """A GET of ``path``, whose ``{user}`` is the command's user argument."""
+    return lambda client, args: client.call(
+        "GET", path.format(user=_user(args)) if "{user}" in path else path
+    )
+
+
+_HANDLERS: dict[tuple[str, str], Callable[[AdminApiClient, argparse.Namespace], Any]] = {
+    ("friends", "list"): _friends_list,
+    ("friends", "show"): _get("/friends/{user}"),
+    ("friends", "tag"): _friends_tag,
+    ("friends", "set-field"): _friends_set_field,
+    ("friends", "export"): _friends_export,
+    ("friends", "delete"): _friends_delete,
+    ("tags", "list"): _get("/tags"),
+    ("tags", "create"): _tags_create,
+    ("tags", "rename"): _tags_rename,
+    ("tags", "delete"): _tags_delete,
+    ("tags", "create-folder"): lambda client, args: client.call(
+        "POST", "/tag-folders", {"name": args.name}
+    ),
+    ("fields", "list"): _get("/fields"),
+    ("fields", "create"): _fields_create,
+    ("fields", "delete"): _fields_delete,
+    ("rules", "show"): _get("/rules"),
+    ("rules", "apply"): _rules_apply,
+    ("rules", "test"): _rules_test,
+    ("chat", "take"): _chat_take,
+    ("chat", "release"): lambda client, args: client.call(
+        "DELETE", f"/friends/{_user(args)}/chat-mode"
+    ),
+    ("business-hours", "show"): _get("/business-hours"),
+    ("business-hours", "set"): _hours_set,
+    ("business-hours", "clear"): _hours_clear,
+}
