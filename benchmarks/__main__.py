@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import aws_calls_per_event, cold_import
+from benchmarks import aws_calls_per_event, cold_import, send_rate
 
 
 def main() -> int:
@@ -24,6 +24,29 @@ def main() -> int:
         dynamodb = sum(n for op, n in calls.items() if op.startswith("dynamodb."))
         detail = ", ".join(f"{op} {n}" for op, n in calls.items())
         print(f"  {name:<17} DynamoDB {dynamodb}  ({detail})")
+
+    report = send_rate.measure()
+    print(
+        f"\n== sustained send rate through the local stack, vs the emulator's limit"
+        f" ({send_rate.LIMIT_PER_SECOND:.0f} req/s per endpoint; channel rate the same)"
+    )
+    for rate in report.rates:
+        verdict = "" if rate.within_budget else "  OVER BUDGET"
+        print(
+            f"  {rate.endpoint:<10} {rate.ratio:5.2f}x  (overall {rate.overall_ratio:.2f}x,"
+            f" {rate.calls} calls)  429s {rate.rate_limited}"
+            f"  inboxes {'exact' if rate.inboxes_exact else 'WRONG'}"
+            f"  (budget >= {send_rate.TARGET_RATIO:.2f}x, 0 x 429){verdict}"
+        )
+        failures += 0 if rate.within_budget else 1
+    fan_out = report.multicast_set
+    verdict = "" if fan_out.calls <= fan_out.budget else "  OVER BUDGET"
+    print(
+        f"  multicast calls per recipient {fan_out.per_recipient:.4f}"
+        f"  ({fan_out.calls} calls for {fan_out.recipients} recipients;"
+        f" budget ceil(N/500) = {fan_out.budget}){verdict}"
+    )
+    failures += 0 if fan_out.calls <= fan_out.budget else 1
     return 1 if failures else 0
 
 

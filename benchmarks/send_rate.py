@@ -1,18 +1,26 @@
 """Sustained send rate through the real local stack, as a ratio of LINE's limit.
 
-The emulator's push and multicast limits are set to what a laptop sustains (LINE's
-are 2,000 and 200 requests/s per channel) and the channel's send rate to the same
-value; then deliveries for about ten seconds of sending are queued and the SQS poller
-runs the sender (five concurrent environments, batches of ten) against the emulator.
-Budget (ARCHITECTURE.md): ≥ 0.90x of the limit with 0 x 429. Also: LINE calls per
-recipient for a multicast-sized delivery set (budget ⌈N/500⌉ calls).
+The emulator's push and multicast limits are set to what the local stack sustains
+with room to spare (LINE's are 2,000 and 200 requests/s per channel) and the channel's
+send rate to the same value; then deliveries for about ten seconds of sending are
+queued and the SQS poller runs the sender (five concurrent environments, batches of
+ten) against the emulator. Budget (ARCHITECTURE.md): ≥ 0.90x of the limit with
+0 x 429. Also: LINE calls per recipient for a multicast-sized delivery set (budget
+⌈N/500⌉ calls).
+
+Everything (moto, emulator, poller, five sender environments) shares one Python
+process and its GIL: unpaced, it peaks at about 50 sends/s on a 2-core machine, so
+the limit is 25/s, where the figure measures the pacing, not the machine.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +34,7 @@ from linecrm.resources import MAIN_TABLE
 from linecrm_local.demo import DEMO_CHANNEL_ID
 from linecrm_local.stack import LocalStack
 
-LIMIT_PER_SECOND = 50.0  # the emulator's push and multicast limits, and the channel's rate
+LIMIT_PER_SECOND = 25.0  # the emulator's push and multicast limits, and the channel's rate
 SECONDS_OF_SENDING = 10.0
 MULTICAST_SIZE = 3  # recipients per delivery in the multicast rate run
 MULTICAST_SET = 5_000  # recipients of the calls-per-recipient run
@@ -37,18 +45,30 @@ MESSAGES = [{"type": "text", "text": "セール開催中"}]
 @dataclass(frozen=True)
 class RateFigure:
     endpoint: str
-    calls: int
-    seconds: float
+    call_times: list[float]  # successful calls, as the emulator received them (sorted)
     rate_limited: int  # 429s at the emulator
     other_errors: int
     inboxes_exact: bool  # every recipient got exactly one message
 
     @property
+    def calls(self) -> int:
+        return len(self.call_times)
+
+    @property
+    def seconds(self) -> float:
+        return self.call_times[-1] - self.call_times[0] if self.call_times else 0.0
+
+    @property
     def ratio(self) -> float:
-        """Sustained calls per second (first to last call) over the emulator's limit."""
-        if self.calls < 2 or self.seconds <= 0:
-            return 0.0
-        return (self.calls - 1) / self.seconds / LIMIT_PER_SECOND
+        """Sustained rate over the emulator's limit: calls per second while the queue
+        keeps all five environments busy (the middle 80 % of the calls; the first and
+        last tenth are the ramp-up and the last, partly filled round of batches)."""
+        return _rate(self.call_times, 0.1, 0.9) / LIMIT_PER_SECOND
+
+    @property
+    def overall_ratio(self) -> float:
+        """First to last call, ramp-up and tail included."""
+        return _rate(self.call_times, 0.0, 1.0) / LIMIT_PER_SECOND
 
     @property
     def within_budget(self) -> bool:
@@ -79,6 +99,13 @@ class SendRateReport:
     rates: list[RateFigure]
     multicast_set: CallsPerRecipient
     wall_seconds: float
+
+
+def _rate(times: list[float], low: float, high: float) -> float:
+    first, last = round(low * (len(times) - 1)), round(high * (len(times) - 1))
+    if last <= first or times[last] <= times[first]:
+        return 0.0
+    return (last - first) / (times[last] - times[first])
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -119,12 +146,10 @@ class _Run:
         self.enqueue(requests)
         self.stack.poller.drain(timeout=SECONDS_OF_SENDING * 6)
         calls = self.stack.emulator.calls(endpoint)[before:]
-        ok = sorted(c.time for c in calls if c.status == 200)
         recipients: Iterable[str] = (user for r in requests for user in r.to)
         return RateFigure(
             endpoint=endpoint,
-            calls=len(ok),
-            seconds=ok[-1] - ok[0] if ok else 0.0,
+            call_times=sorted(c.time for c in calls if c.status == 200),
             rate_limited=sum(1 for c in calls if c.status == 429),
             other_errors=sum(1 for c in calls if c.status not in (200, 429)),
             inboxes_exact=all(len(self.stack.emulator.inbox(u)) == 1 for u in recipients),
@@ -133,6 +158,13 @@ class _Run:
 
 def measure() -> SendRateReport:
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    # The handlers' EMF metrics blobs (Powertools prints them) are no benchmark output.
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _measure()
+
+
+def _measure() -> SendRateReport:
     started = time.perf_counter()
     # Visibility as on AWS relative to the work (a paced batch of 10 takes about a
     # second here); nothing should fail, so nothing waits for it.

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import boto3
 import requests
@@ -39,6 +41,20 @@ class _QuietMotoRequestHandler(MotoRequestHandler):
         logger.debug("moto %s %s -> %s", self.command, self.path, code)
 
 
+class _OneRequestAtATime:
+    """moto's backends take no locks: a TransactWriteItems deep-copies a table while
+    another request changes it ("dictionary changed size during iteration"). DynamoDB,
+    SQS and the rest apply each request atomically; serving one at a time gives that."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: Any, start_response: Any) -> list[bytes]:
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
 class LocalAws:
     """moto's server app on 127.0.0.1, served from a daemon thread.
 
@@ -59,7 +75,7 @@ class LocalAws:
     def start(self) -> None:
         """Serve moto, reset its state and point this process's boto3 at it."""
         sock = bind_listening_socket("moto (local AWS)", self.host, self.requested_port)
-        app = DomainDispatcherApplication(create_backend_app)
+        app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
         self._server = BackgroundWsgiServer("moto", sock, app, _QuietMotoRequestHandler)
         self._server.start()
         self._environment = EnvironmentPatch(aws_environment(self.url, self.region))

@@ -43,6 +43,7 @@ from linecrm.repositories.friends import FriendRepository
 # for a whole page is one chunk; personalised pages are kept under 100 friends.
 PAGE_SIZE = MAX_MULTICAST_RECIPIENTS
 PERSONALISED_PAGE_SIZE = 99
+MAX_PAGES_PER_PLAN = 20  # friends read for one commit at most: 10,000
 
 
 class StepOutcome(StrEnum):
@@ -126,6 +127,13 @@ class BroadcastPlanner:
                 broadcast = started
             return self._send_pages(broadcast, config, budget)
         except BroadcastChanged:
+            # Cancelled, or another step (a duplicate message) moved it: if it is still
+            # being sent, make sure a step continues it.
+            latest = self._broadcasts.get(channel_id, broadcast_id)
+            if latest is not None and latest.status == "sending":
+                self._steps.send_step(
+                    BroadcastStep(channel_id=channel_id, broadcast_id=broadcast_id)
+                )
             return StepOutcome.LOST_RACE
 
     def fail(self, channel_id: str, broadcast_id: str, reason: str) -> None:
@@ -189,23 +197,22 @@ class BroadcastPlanner:
         if broadcast.method == "broadcast":
             return self._send_to_all(broadcast)
         segment = self._segment(broadcast, config)
-        personalised = is_personalised(broadcast.messages)
-        page_size = PERSONALISED_PAGE_SIZE if personalised else PAGE_SIZE
+        # A chunk is filled before it is committed, so N recipients of one content go
+        # out in ceil(N / 500) multicasts however the segment's friends are spread.
+        chunk_size = PERSONALISED_PAGE_SIZE if is_personalised(broadcast.messages) else PAGE_SIZE
         while budget.allows_more():
             budget.chunks += 1
             now = self._clock()
-            friends, more = self._friends.page_after(
-                broadcast.channel_id, broadcast.cursor.after_user_id, page_size
+            plan, last_user_id, finished = self._plan_next(
+                broadcast, config, segment, chunk_size, now
             )
-            plan = self._plan_page(broadcast, config, segment, friends, now)
             cursor = BroadcastCursor(
-                after_user_id=friends[-1].user_id if friends else broadcast.cursor.after_user_id,
+                after_user_id=last_user_id or broadcast.cursor.after_user_id,
                 next_chunk=broadcast.cursor.next_chunk + len(plan.requests),
-                # Every chunk before this page's is on the queue (queued right after
-                # its own commit, or re-queued at the start of this step).
+                # Every chunk before these is on the queue (queued right after its own
+                # commit, or re-queued at the start of this step).
                 enqueued_chunks=broadcast.cursor.next_chunk,
             )
-            finished = not more or not friends
             updated = broadcast.model_copy(
                 update={"cursor": cursor, "counters": plan.counters, "updated_at": now}
             )
@@ -218,10 +225,84 @@ class BroadcastPlanner:
                 self._chunks.put_on_queue(request)
             if finished:
                 return self._finish(broadcast)
+        # Record that this step's chunks are all on the queue, so the next step does
+        # not queue them again (harmless, but a second LINE call answered 409).
+        cursor = broadcast.cursor.model_copy(
+            update={"enqueued_chunks": broadcast.cursor.next_chunk}
+        )
+        self._save(broadcast, cursor=cursor)
         self._steps.send_step(
             BroadcastStep(channel_id=broadcast.channel_id, broadcast_id=broadcast.broadcast_id)
         )
         return StepOutcome.CONTINUED
+
+    def _plan_next(
+        self,
+        broadcast: Broadcast,
+        config: ChannelConfig,
+        segment: CompiledSegment | None,
+        chunk_size: int,
+        now: datetime,
+    ) -> tuple[PagePlan, str | None, bool]:
+        """Friends after the cursor until ``chunk_size`` recipients (or the end): the
+        chunks, the last friend decided, and whether every friend has been seen."""
+        counters = broadcast.counters
+        policy = config.delivery_policy
+        key = chunk_key(broadcast)
+        groups: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
+        recipients = 0
+        pages = 0
+        after = broadcast.cursor.after_user_id
+        last: str | None = None
+        while True:
+            friends, more = self._friends.page_after(broadcast.channel_id, after, PAGE_SIZE)
+            for friend in friends:
+                last = friend.user_id
+                counters = counters.plus(friends_seen=1)
+                if friend.status != "active":
+                    counters = counters.plus(blocked=1)
+                    continue
+                if segment is not None and not segment.matches(friend, now):
+                    counters = counters.plus(not_in_segment=1)
+                    continue
+                decision = self._gate.admit(policy, friend, key, broadcast.message_class, now)
+                if isinstance(decision, Defer):
+                    self._defer_one(broadcast, friend, decision)
+                    counters = counters.plus(deferred=1)
+                    continue
+                if not isinstance(decision, SendNow):
+                    counters = counters.plus(capped=1)
+                    continue
+                messages = render(broadcast.messages, friend)
+                content = json.dumps(messages, ensure_ascii=False, sort_keys=True)
+                groups.setdefault(content, (messages, []))[1].append(friend.user_id)
+                recipients += 1
+                if recipients == chunk_size:
+                    # More friends may follow; the next plan starts after this one.
+                    return self._chunks_of(broadcast, groups, counters), last, False
+            if not more or not friends:
+                return self._chunks_of(broadcast, groups, counters), last, True
+            pages += 1
+            if pages >= MAX_PAGES_PER_PLAN:
+                # A sparse segment in a big channel: commit a partial chunk rather than
+                # read on past what one step can do before its time runs out.
+                return self._chunks_of(broadcast, groups, counters), last, False
+            after = friends[-1].user_id
+
+    def _chunks_of(
+        self,
+        broadcast: Broadcast,
+        groups: dict[str, tuple[list[dict[str, Any]], list[str]]],
+        counters: BroadcastCounters,
+    ) -> PagePlan:
+        requests: list[SendRequest] = []
+        chunk = broadcast.cursor.next_chunk
+        for messages, user_ids in groups.values():
+            for chunk_recipients in chunked(user_ids):
+                requests.append(self._chunk_request(broadcast, chunk, chunk_recipients, messages))
+                chunk += 1
+        recipients = sum(len(request.to) for request in requests)
+        return PagePlan(requests, counters.plus(recipients=recipients, chunks=len(requests)))
 
     def _finish(self, broadcast: Broadcast) -> StepOutcome:
         """Every chunk is on the send queue: the broadcast is sent (to the sender).
@@ -264,45 +345,6 @@ class BroadcastPlanner:
         )
         self._chunks.put_on_queue(request)
         return self._finish(updated.model_copy(update={"version": broadcast.version + 1}))
-
-    def _plan_page(
-        self,
-        broadcast: Broadcast,
-        config: ChannelConfig,
-        segment: CompiledSegment | None,
-        friends: list[Friend],
-        now: datetime,
-    ) -> PagePlan:
-        counters = broadcast.counters.plus(friends_seen=len(friends))
-        policy = config.delivery_policy
-        key = chunk_key(broadcast)
-        groups: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
-        for friend in friends:
-            if friend.status != "active":
-                counters = counters.plus(blocked=1)
-                continue
-            if segment is not None and not segment.matches(friend, now):
-                counters = counters.plus(not_in_segment=1)
-                continue
-            decision = self._gate.admit(policy, friend, key, broadcast.message_class, now)
-            if isinstance(decision, Defer):
-                self._defer_one(broadcast, friend, decision)
-                counters = counters.plus(deferred=1)
-                continue
-            if not isinstance(decision, SendNow):
-                counters = counters.plus(capped=1)
-                continue
-            messages = render(broadcast.messages, friend)
-            content = json.dumps(messages, ensure_ascii=False, sort_keys=True)
-            groups.setdefault(content, (messages, []))[1].append(friend.user_id)
-        requests: list[SendRequest] = []
-        chunk = broadcast.cursor.next_chunk
-        for messages, user_ids in groups.values():
-            for chunk_recipients in chunked(user_ids):
-                requests.append(self._chunk_request(broadcast, chunk, chunk_recipients, messages))
-                chunk += 1
-        recipients = sum(len(request.to) for request in requests)
-        return PagePlan(requests, counters.plus(recipients=recipients, chunks=len(requests)))
 
     def _chunk_request(
         self, broadcast: Broadcast, chunk: int, to: list[str], messages: list[dict[str, Any]]

@@ -63,7 +63,9 @@ class ScheduledSends:
             return "already_finished"
         now = self._clock()
         friend = self._friends.get(request.channel_id, request.to[0])
-        if friend is None or friend.status != "active":
+        if friend is None:
+            return None  # not a friend linecrm knows: nothing to count it against
+        if friend.status != "active":
             self._ledger.record_queued(request, now)
             self._ledger.mark_skipped(request.delivery_id, "the friend blocked the account", now)
             return "skipped"

@@ -66,14 +66,15 @@ class BroadcastRepository:
         self._client.put_item(**self.put(broadcast, expected_version=None))
 
     def save(self, broadcast: Broadcast, *, expected_version: int) -> Broadcast:
-        """Store ``broadcast`` (its version bumped) if nobody wrote since ``expected_version``."""
-        saved = broadcast.model_copy(update={"version": expected_version + 1})
-        self.transact([self.put(saved, expected_version=expected_version)])
-        return saved
+        """Store ``broadcast`` if nobody wrote since ``expected_version``; as stored."""
+        self.transact([self.put(broadcast, expected_version=expected_version)])
+        return broadcast.model_copy(update={"version": expected_version + 1})
 
     def put(self, broadcast: Broadcast, *, expected_version: int | None) -> dict[str, Any]:
-        """The conditional PutItem (new, or replacing ``expected_version``)."""
-        values = broadcast.model_dump(mode="json")
+        """The conditional PutItem (new, or replacing ``expected_version``); the stored
+        version is ``expected_version + 1`` (0 for a new broadcast)."""
+        version = 0 if expected_version is None else expected_version + 1
+        values = broadcast.model_copy(update={"version": version}).model_dump(mode="json")
         item = {
             **broadcast_key(broadcast.channel_id, broadcast.broadcast_id),
             **{key: value for key, value in values.items() if value is not None},
