@@ -4,6 +4,7 @@ linecrm simulate follow [--name Hanako]      a new simulated friend adds the acc
 linecrm simulate text --user U… "hello"      that friend sends a message
 linecrm inbox U…                             what that friend received
 linecrm friends list --tag vip               the admin API (see linecrm_local.admin_cli)
+linecrm broadcast send -f sale.yaml --dry-run  broadcasts (see linecrm_local.cli_broadcasts)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import requests
 
-from linecrm_local import admin_cli, cli_imports
+from linecrm_local import admin_cli, cli_broadcasts, cli_imports
 
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8090"
 DEFAULT_CHANNEL_ID = "2000000001"  # the demo channel `make dev` seeds
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("simulated-friends", help="the emulator's simulated friends")
     admin_cli.add_commands(commands, parser)
     cli_imports.add_commands(commands)
+    cli_broadcasts.add_commands(commands)
 
     calls = commands.add_parser("calls", help="LINE API calls the emulator received")
     calls.add_argument("--endpoint", help="e.g. push, multicast, reply")
@@ -125,6 +127,8 @@ def run(args: argparse.Namespace) -> Any:
         return admin_cli.run(args)
     if args.command == cli_imports.COMMAND:
         return cli_imports.run(args)
+    if args.command in cli_broadcasts.COMMANDS:
+        return cli_broadcasts.run(args)
     control = EmulatorControl(args.emulator)
     if args.command == "simulate":
         return _simulate(control, args)

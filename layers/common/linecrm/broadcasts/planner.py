@@ -28,6 +28,7 @@ from linecrm.domain.broadcasts import (
     chunked,
 )
 from linecrm.domain.channel_config import ChannelConfig
+from linecrm.domain.deliveries import request_of
 from linecrm.domain.delivery_policy import Defer, SendNow
 from linecrm.domain.friends import Friend
 from linecrm.domain.personalization import is_personalised, render
@@ -379,17 +380,7 @@ class BroadcastPlanner:
         for delivery in self._ledger.get_many(ids).values():
             if delivery.status.is_terminal:
                 continue
-            self._chunks.put_on_queue(
-                SendRequest(
-                    delivery_id=delivery.delivery_id,
-                    channel_id=delivery.channel_id,
-                    to=delivery.recipients,
-                    to_all_friends=delivery.to_all_friends,
-                    messages=delivery.messages,
-                    cause="broadcast",
-                    message_class=broadcast.message_class,
-                )
-            )
+            self._chunks.put_on_queue(request_of(delivery))
 
     # ------------------------------------------------------------------ helpers
     def _segment(self, broadcast: Broadcast, config: ChannelConfig) -> CompiledSegment | None:

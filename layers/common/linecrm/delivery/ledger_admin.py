@@ -6,8 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from linecrm.delivery.outbox import SendQueueOutbox
-from linecrm.domain.deliveries import Delivery
-from linecrm.models.send import SendRequest
+from linecrm.domain.deliveries import Delivery, request_of
 from linecrm.repositories.deliveries import DeliveryLedger
 
 
@@ -59,17 +58,7 @@ class LedgerAdmin:
             raise NotRedrivable(
                 f"delivery {delivery_id} is {current.status.value}; only dead ones are re-driven"
             )
-        self._outbox().put_on_queue(
-            SendRequest(
-                delivery_id=revived.delivery_id,
-                channel_id=revived.channel_id,
-                to=revived.recipients,
-                to_all_friends=revived.to_all_friends,
-                messages=revived.messages,
-                cause=revived.cause,
-                message_class=revived.message_class,
-            )
-        )
+        self._outbox().put_on_queue(request_of(revived))
         return revived
 
     def redrive_all_dead(self, channel_id: str, *, cause: str | None, limit: int) -> list[str]:

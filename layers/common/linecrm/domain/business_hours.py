@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from itertools import pairwise
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-DEFAULT_TIME_ZONE = "Asia/Tokyo"
+from linecrm.domain.time_zones import DEFAULT_TIME_ZONE, TimeZoneName
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
 
 ClockTime = Annotated[str, StringConstraints(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]
@@ -64,18 +65,9 @@ class WeeklySchedule(BaseModel):
 class BusinessHours(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    time_zone: str = DEFAULT_TIME_ZONE
+    time_zone: TimeZoneName = DEFAULT_TIME_ZONE
     weekly: WeeklySchedule = Field(default_factory=WeeklySchedule)
     closed_dates: list[date] = Field(default_factory=list)  # holidays, in local dates
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_time_zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(f"unknown time zone {name!r} (use an IANA name)") from error
-        return name
 
     @property
     def zone(self) -> ZoneInfo:

@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from linecrm.models.send import SendRequest
+
 # Fixed namespace so a delivery id maps to the same X-Line-Retry-Key in every process.
 _RETRY_KEY_NAMESPACE = uuid.UUID("6f1c3c52-6a1e-4f0e-9d43-2b0b8f3d7a10")
 
@@ -54,3 +56,16 @@ class Delivery(BaseModel):
 def retry_key_for(delivery_id: str) -> str:
     """LINE's X-Line-Retry-Key for a delivery: the same UUID for every retry of it."""
     return str(uuid.uuid5(_RETRY_KEY_NAMESPACE, delivery_id))
+
+
+def request_of(delivery: Delivery) -> SendRequest:
+    """The send-queue message that (re)sends a recorded delivery, same id and content."""
+    return SendRequest(
+        delivery_id=delivery.delivery_id,
+        channel_id=delivery.channel_id,
+        to=delivery.recipients,
+        to_all_friends=delivery.to_all_friends,
+        messages=delivery.messages,
+        cause=delivery.cause,
+        message_class=delivery.message_class,
+    )

@@ -24,18 +24,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 
-from linecrm.domain.business_hours import DEFAULT_TIME_ZONE, minutes_of
+from linecrm.domain.business_hours import minutes_of
+from linecrm.domain.time_zones import DEFAULT_TIME_ZONE, TimeZoneName
 from linecrm.models.send import MessageClass
 
 MAX_CAP = 1_000
@@ -118,19 +118,10 @@ Decision = SendNow | Defer | Skip
 class DeliveryPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    time_zone: str = DEFAULT_TIME_ZONE
+    time_zone: TimeZoneName = DEFAULT_TIME_ZONE
     marketing_caps: MarketingCaps | None = None
     quiet_hours: QuietHours | None = None
     when_capped: WhenCapped = "skip"
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_time_zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(f"unknown time zone {name!r} (use an IANA name)") from error
-        return name
 
     @property
     def zone(self) -> ZoneInfo:

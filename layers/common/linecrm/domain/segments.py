@@ -60,11 +60,11 @@ from pydantic import (
 )
 from pydantic import Tag as UnionTag
 
-from linecrm.domain.business_hours import DEFAULT_TIME_ZONE
 from linecrm.domain.fields import FieldCatalog, FieldDefinition, FieldValueError, UnknownField
 from linecrm.domain.friends import FieldValue, Friend
 from linecrm.domain.rules import normalize_text
 from linecrm.domain.tags import TagCatalog, UnknownTag
+from linecrm.domain.time_zones import DEFAULT_TIME_ZONE
 
 MAX_DEPTH = 8
 MAX_CONDITIONS = 100

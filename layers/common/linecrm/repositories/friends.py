@@ -222,31 +222,24 @@ class FriendRepository:
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
-        request: dict[str, Any] = {
-            "TableName": self._table_name,
-            "Key": to_item(friend_key(channel_id, user_id)),
-            "UpdateExpression": expression,
-            "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeValues": to_item(values),
-            "ReturnValues": "ALL_NEW",
-        }
-        if names:
-            request["ExpressionAttributeNames"] = names
-        try:
-            response = self._client.update_item(**request)
-        except Exception as error:
-            if is_conditional_check_failure(error):
-                raise FriendNotFound(channel_id, user_id) from error
-            raise
-        return Friend.model_validate(from_item(response["Attributes"]))
+        return self._update_existing(channel_id, user_id, expression, to_item(values), names)
 
     def set_chat_mode(self, channel_id: str, user_id: str, chat_mode: ChatMode | None) -> Friend:
         """Staff takes over (automation pauses) or releases the friend (None)."""
         if chat_mode is None:
-            expression, values = "REMOVE chat_mode", None
-        else:
-            expression = "SET chat_mode = :mode"
-            values = to_item({":mode": chat_mode.model_dump(mode="json")})
+            return self._update_existing(channel_id, user_id, "REMOVE chat_mode")
+        values = to_item({":mode": chat_mode.model_dump(mode="json")})
+        return self._update_existing(channel_id, user_id, "SET chat_mode = :mode", values)
+
+    def _update_existing(
+        self,
+        channel_id: str,
+        user_id: str,
+        expression: str,
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> Friend:
+        """An UpdateItem on a friend that must exist (FriendNotFound); the friend after."""
         request: dict[str, Any] = {
             "TableName": self._table_name,
             "Key": to_item(friend_key(channel_id, user_id)),
@@ -256,6 +249,8 @@ class FriendRepository:
         }
         if values:
             request["ExpressionAttributeValues"] = values
+        if names:
+            request["ExpressionAttributeNames"] = names
         try:
             response = self._client.update_item(**request)
         except Exception as error:
