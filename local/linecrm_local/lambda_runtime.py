@@ -4,11 +4,16 @@ Each loaded copy of a handler module is one "execution environment": an invocati
 borrows an idle one or loads a new copy (a cold start). Like Lambda, two concurrent
 invocations never share module globals (the sender's BatchProcessor, a handler's
 container), while sequential ones reuse them (warm starts).
+
+Given a clock, every handler module's ``container`` factory is replaced after loading
+by one that builds ``Container(clock=clock)``: the handlers then tell time by the local
+stack's clock (the one the scheduler runner fires by), with no hook in the handlers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import logging
 import os
@@ -19,6 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -78,9 +84,13 @@ class LocalFunctions:
         root: Path = FUNCTIONS_ROOT,
         definitions: Iterable[FunctionDefinition] = resources.FUNCTIONS,
         region: str = resources.DEFAULT_REGION,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        """``clock``: what the handlers' containers read as now (aware UTC); None keeps
+        their own (real time)."""
         self.root = Path(root)
         self.region = region
+        self.clock = clock
         self._definitions = {d.name: d for d in definitions}
         self._idle: dict[str, list[Handler]] = {name: [] for name in self._definitions}
         self._loaded: Counter[str] = Counter()
@@ -177,6 +187,8 @@ class LocalFunctions:
             if copy > 1:
                 module_name += f"_{copy}"
             module = self._exec_module(module_name, path, folder)
+        if self.clock is not None:
+            _use_clock(module, self.clock)
         handler = getattr(module, "lambda_handler", None)
         if not callable(handler):
             raise FunctionLoadError(f"{path} does not define lambda_handler(event, context)")
@@ -207,3 +219,16 @@ class LocalFunctions:
                 if name != module_name and loaded_from.startswith(f"{folder}{os.sep}"):
                     del sys.modules[name]
         return module
+
+
+def _use_clock(module: ModuleType, clock: Callable[[], datetime]) -> None:
+    """Make the module's ``container()`` build its Container on ``clock``.
+
+    Handlers look ``container`` up in their module globals at call time, so replacing it
+    before the first invocation is enough; one Container per loaded copy, as before.
+    """
+    if not callable(getattr(module, "container", None)):
+        return
+    from linecrm.wiring import Container
+
+    vars(module)["container"] = functools.cache(functools.partial(Container, clock=clock))

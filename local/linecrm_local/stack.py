@@ -68,7 +68,8 @@ class LocalStack:
         self.synchronous_webhooks = synchronous_webhooks
 
         self.aws = LocalAws(host, moto_port)
-        self.functions = LocalFunctions(functions_root)
+        # The handlers run on the stack's clock: moving it moves what they see as now.
+        self.functions = LocalFunctions(functions_root, clock=self.clock.now)
         self.gateway = LocalGateway(
             self.functions, admin_token=admin_token, host=host, port=gateway_port
         )

@@ -27,7 +27,7 @@ def stack() -> Iterator[LocalStack]:
     # A visibility timeout longer than a paced sender batch takes here (on AWS it is
     # 6 x the sender's timeout): shorter, SQS hands a batch still being sent to a second
     # consumer, and LINE's 409 on the retry key shows up as extra calls.
-    with LocalStack(visibility_timeout_seconds=30, scheduler_tick_seconds=0.2) as local:
+    with LocalStack(visibility_timeout_seconds=120, scheduler_tick_seconds=0.2) as local:
         yield local
 
 

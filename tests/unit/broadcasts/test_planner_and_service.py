@@ -1,0 +1,308 @@
+"""The broadcast planner and service on moto, with the queues and schedules faked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from linecrm.broadcasts import planner as planner_module
+from linecrm.broadcasts.planner import BroadcastPlanner, StepOutcome
+from linecrm.broadcasts.service import BroadcastRejected, BroadcastRequest, BroadcastService
+from linecrm.domain.broadcasts import Broadcast, BroadcastStep, chunk_delivery_id
+from linecrm.domain.deliveries import DeliveryStatus
+from linecrm.domain.tags import Tag
+from linecrm.imports.runner import StepBudget
+from linecrm.line.client import MessageQuota
+from linecrm.models.jobs import StartBroadcast
+from linecrm.models.send import SendRequest
+from linecrm.repositories.broadcasts import BroadcastRepository
+from linecrm.repositories.channel_config import ChannelConfigRepository
+from linecrm.repositories.deliveries import DeliveryLedger
+from linecrm.repositories.dynamo import to_item
+from linecrm.repositories.friends import FriendRepository, friend_key, friends_list_key
+from tests.unit.conftest import CHANNEL_ID, AwsWorld
+
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo
+SALE = [{"type": "text", "text": "セール開催中"}]
+
+
+class QueueCrashed(RuntimeError):
+    pass
+
+
+@dataclass
+class FakeChunkQueue:
+    """The send queue; ``crash_on`` puts (0-based) raise before anything is queued."""
+
+    crash_on: set[int] = field(default_factory=set)
+    puts: int = 0
+    queued: list[SendRequest] = field(default_factory=list)
+
+    def put_on_queue(self, request: SendRequest) -> None:
+        attempt = self.puts
+        self.puts += 1
+        if attempt in self.crash_on:
+            raise QueueCrashed(f"crashed before queueing {request.delivery_id}")
+        self.queued.append(request)
+
+
+@dataclass
+class FakeSteps:
+    steps: list[BroadcastStep] = field(default_factory=list)
+
+    def send_step(self, step: BroadcastStep) -> None:
+        self.steps.append(step)
+
+
+@dataclass
+class FakeSchedules:
+    scheduled: list[tuple[str, datetime]] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+
+    def schedule(self, job: StartBroadcast, at: datetime) -> str:
+        self.scheduled.append((job.job_id, at))
+        return job.job_id
+
+    def cancel(self, job_id: str) -> bool:
+        self.cancelled.append(job_id)
+        return True
+
+
+@dataclass
+class World:
+    aws: AwsWorld
+    broadcasts: BroadcastRepository
+    friends: FriendRepository
+    ledger: DeliveryLedger
+    config: ChannelConfigRepository
+    chunks: FakeChunkQueue
+    steps: FakeSteps
+    schedules: FakeSchedules
+    deferred: list[tuple[SendRequest, datetime, str]] = field(default_factory=list)
+    started_later: list[tuple[str, datetime]] = field(default_factory=list)
+
+    def planner(self) -> BroadcastPlanner:
+        return BroadcastPlanner(
+            self.broadcasts,
+            self.friends,
+            self.ledger,
+            self.config.load,
+            self.chunks,
+            self.steps,
+            lambda broadcast, at: self.started_later.append((broadcast.broadcast_id, at)),
+            self,
+            lambda _channel: MessageQuota(limit=None, used=0),
+            lambda: NOW,
+        )
+
+    def service(self) -> BroadcastService:
+        return BroadcastService(
+            self.broadcasts,
+            self.ledger,
+            self.friends,
+            self.config.load,
+            self.config,
+            lambda: self.steps,
+            lambda: self.schedules,
+            lambda: NOW,
+        )
+
+    def defer(self, request: SendRequest, until: datetime, reason: str) -> None:
+        self.deferred.append((request, until, reason))
+
+    def add_friends(self, count: int, *, status: str = "active", tags: tuple[str, ...] = ()):
+        table = self.aws.resources.table_names["Main"]
+        start = len(self.friends.page_after(CHANNEL_ID, None, 1000)[0])
+        user_ids = [f"U{start + n:032x}" for n in range(count)]
+        for user_id in user_ids:
+            self.aws.client("dynamodb").put_item(
+                TableName=table,
+                Item=to_item(
+                    {
+                        **friend_key(CHANNEL_ID, user_id),
+                        "channel_id": CHANNEL_ID,
+                        "user_id": user_id,
+                        "gsi1pk": friends_list_key(CHANNEL_ID),
+                        "gsi1sk": user_id,
+                        "status": status,
+                        "status_at": "2026-01-05T00:00:00.000+00:00",
+                        "first_followed_at": "2026-01-05T00:00:00.000+00:00",
+                        "last_followed_at": "2026-01-05T00:00:00.000+00:00",
+                        "last_interaction_at": "2026-01-05T00:00:00.000+00:00",
+                        "tags": dict.fromkeys(tags, "2026-01-05T00:00:00.000+00:00"),
+                        "fields": {},
+                        "rule_fired_at": {},
+                    }
+                ),
+            )
+        return user_ids
+
+
+@pytest.fixture
+def world(aws: AwsWorld) -> World:
+    table = aws.resources.table_names["Main"]
+    dynamodb = aws.client("dynamodb")
+    return World(
+        aws=aws,
+        broadcasts=BroadcastRepository(dynamodb, table),
+        friends=FriendRepository(dynamodb, table),
+        ledger=DeliveryLedger(dynamodb, table),
+        config=ChannelConfigRepository(dynamodb, table),
+        chunks=FakeChunkQueue(),
+        steps=FakeSteps(),
+        schedules=FakeSchedules(),
+    )
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Chunks (and friend pages) of 2, so a handful of friends make several chunks."""
+    monkeypatch.setattr(planner_module, "PAGE_SIZE", 2)
+    return 2
+
+
+def budget(max_chunks: int | None = None) -> StepBudget:
+    return StepBudget(lambda: 900_000, max_chunks=max_chunks)
+
+
+def create(world: World, **request: Any) -> Broadcast:
+    body: dict[str, Any] = {"name": "sale", "messages": SALE, "method": "multicast", **request}
+    return world.service().create(CHANNEL_ID, BroadcastRequest(**body))
+
+
+def chunk_recipients(world: World, broadcast_id: str) -> list[list[str]]:
+    broadcast = world.broadcasts.get(CHANNEL_ID, broadcast_id)
+    assert broadcast is not None
+    ids = [chunk_delivery_id(broadcast_id, n) for n in range(broadcast.cursor.next_chunk)]
+    found = world.ledger.get_many(ids)
+    return [found[delivery_id].recipients for delivery_id in ids]
+
+
+# ---------------------------------------------------------------- planner
+
+
+def test_a_crash_between_commit_and_queue_put_is_resumed_from_the_ledger(
+    world: World, small_chunks: int
+) -> None:
+    friends = world.add_friends(5)
+    broadcast = create(world)
+    planner = world.planner()
+    world.chunks.crash_on = {1}  # chunk 0 goes on the queue; the put of chunk 1 crashes
+
+    with pytest.raises(QueueCrashed):
+        planner.run_step(CHANNEL_ID, broadcast.broadcast_id, budget())
+    crashed = world.broadcasts.get(CHANNEL_ID, broadcast.broadcast_id)
+    assert crashed is not None and crashed.status == "sending"
+    assert crashed.cursor.next_chunk == 2 and crashed.cursor.enqueued_chunks == 1
+
+    # The step's message is received again: chunk 1 is re-queued from its ledger row.
+    outcome = planner.run_step(CHANNEL_ID, broadcast.broadcast_id, budget())
+
+    assert outcome is StepOutcome.SENT
+    queued_ids = [request.delivery_id for request in world.chunks.queued]
+    assert sorted(queued_ids) == [chunk_delivery_id(broadcast.broadcast_id, n) for n in range(3)]
+    assert len(set(queued_ids)) == len(queued_ids)  # no chunk queued twice
+    ledger_chunks = chunk_recipients(world, broadcast.broadcast_id)
+    assert [len(chunk) for chunk in ledger_chunks] == [2, 2, 1]
+    everyone = [user for chunk in ledger_chunks for user in chunk]
+    assert sorted(everyone) == sorted(friends)  # nobody twice, nobody lost
+    requeued = next(r for r in world.chunks.queued if r.delivery_id.endswith(":1"))
+    assert requeued.to == ledger_chunks[1] and requeued.messages == SALE
+    done = world.broadcasts.get(CHANNEL_ID, broadcast.broadcast_id)
+    assert done is not None and done.status == "sent"
+    assert done.counters.recipients == 5 and done.counters.chunks == 3
+
+
+def test_cancel_skips_queued_chunks_and_stops_planning(world: World, small_chunks: int) -> None:
+    world.add_friends(5)
+    broadcast = create(world)
+    planner = world.planner()
+    assert planner.run_step(CHANNEL_ID, broadcast.broadcast_id, budget(1)) is (
+        StepOutcome.CONTINUED
+    )
+    assert len(world.chunks.queued) == 1
+
+    cancelled = world.service().cancel(CHANNEL_ID, broadcast.broadcast_id)
+
+    assert cancelled.status == "cancelled"
+    first = world.ledger.get(chunk_delivery_id(broadcast.broadcast_id, 0))
+    assert first is not None and first.status is DeliveryStatus.SKIPPED
+    assert first.reason == "broadcast cancelled"
+    # The continuation step on the job queue finds it cancelled and plans nothing more.
+    assert planner.run_step(CHANNEL_ID, broadcast.broadcast_id, budget()) is (StepOutcome.FINISHED)
+    assert len(world.chunks.queued) == 1
+    report = world.service().report(CHANNEL_ID, broadcast.broadcast_id)
+    assert report.deliveries == {"skipped": 1}
+    assert report.broadcast.cursor.next_chunk == 1
+
+
+# ---------------------------------------------------------------- service
+
+
+def rejected(world: World, **request: Any) -> BroadcastRejected:
+    with pytest.raises(BroadcastRejected) as raised:
+        create(world, **request)
+    assert world.broadcasts.recent(CHANNEL_ID) == []
+    assert world.steps.steps == []
+    return raised.value
+
+
+def test_a_flex_message_with_a_bad_enum_is_rejected_on_messages(world: World) -> None:
+    flex = {
+        "type": "flex",
+        "altText": "sale",
+        "contents": {
+            "type": "bubble",
+            "body": {"type": "box", "layout": "diagonal", "contents": []},
+        },
+    }
+    error = rejected(world, messages=[flex])
+    assert error.field == "messages"
+    assert "messages[0]" in error.reason or "layout" in error.reason
+
+
+def test_an_unknown_placeholder_is_rejected_on_messages(world: World) -> None:
+    error = rejected(world, messages=[{"type": "text", "text": "{nickname} さん、セールです"}])
+    assert error.field == "messages"
+    assert "unknown placeholder {nickname}" in error.reason
+
+
+def test_a_segment_with_an_unknown_tag_is_rejected_on_segment(world: World) -> None:
+    error = rejected(world, segment={"match": {"tag": "NoSuchTag"}})
+    assert error.field == "segment"
+    assert "NoSuchTag" in error.reason
+
+
+def test_the_broadcast_endpoint_cannot_take_a_segment(world: World) -> None:
+    world.config.create_tag(CHANNEL_ID, Tag(tag_id="vip", name="VIP"))
+    error = rejected(world, method="broadcast", segment={"match": {"tag": "VIP"}})
+    assert error.field == "method"
+    assert "segment" in error.reason
+
+
+def test_preview_counts_recipients_segment_and_blocked_friends(world: World) -> None:
+    world.config.create_tag(CHANNEL_ID, Tag(tag_id="vip", name="VIP"))
+    vips = world.add_friends(3, tags=("vip",))
+    world.add_friends(2)  # not in the segment
+    world.add_friends(1, status="blocked", tags=("vip",))
+
+    preview = world.service().preview(
+        CHANNEL_ID,
+        BroadcastRequest(name="vip", messages=SALE, segment={"match": {"tag": "VIP"}}),
+    )
+
+    assert preview.recipients == 3
+    assert preview.friends_considered == 6
+    assert preview.not_in_segment == 2
+    assert preview.blocked == 1
+    assert preview.capped == 0 and preview.deferred == 0
+    assert sorted(preview.sample_user_ids) == sorted(vips)
+    assert preview.sample_messages == SALE
+    assert preview.method == "multicast"
+    assert any("only 3 recipients" in warning for warning in preview.warnings)
+    # A preview creates nothing.
+    assert world.broadcasts.recent(CHANNEL_ID) == []
+    assert world.steps.steps == []

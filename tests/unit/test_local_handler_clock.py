@@ -1,0 +1,86 @@
+"""The local stack runs the real handlers on its clock (no hook in the handlers)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from linecrm import resources
+from linecrm.resources import FunctionDefinition
+from linecrm_local.clock import MovableClock
+from linecrm_local.lambda_runtime import LocalFunctions
+
+CLOCKED = FunctionDefinition("clocked", timeout_seconds=3, memory_mb=128, description="clock")
+HANDLER = """
+import functools
+
+from linecrm.wiring import Container
+
+container = functools.cache(Container)
+
+
+def lambda_handler(event, context):
+    deps = container()
+    return {"now": deps.clock().isoformat(), "same_container": deps is container()}
+"""
+START = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)  # 22:00 in Tokyo
+
+
+@pytest.fixture
+def functions_root(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "clocked"
+    folder.mkdir()
+    (folder / "handler.py").write_text(HANDLER, encoding="utf-8")
+    yield tmp_path
+    for name in [n for n in sys.modules if n.startswith("linecrm_fn_clocked")]:
+        del sys.modules[name]
+
+
+def test_handlers_tell_time_by_the_given_clock(functions_root: Path) -> None:
+    clock = MovableClock(START)
+    functions = LocalFunctions(functions_root, (CLOCKED,), clock=clock.now)
+
+    first = functions.invoke("clocked", {})
+    seen = datetime.fromisoformat(first["now"])
+    assert seen.tzinfo is not None and seen.utcoffset() == timedelta(0)
+    assert START <= seen < START + timedelta(seconds=5)
+    assert first["same_container"]  # still one Container per execution environment
+
+    clock.advance(timedelta(hours=11))
+    moved = datetime.fromisoformat(functions.invoke("clocked", {})["now"])
+    assert START + timedelta(hours=11) <= moved < START + timedelta(hours=11, seconds=5)
+
+
+def test_without_a_clock_handlers_keep_real_time(functions_root: Path) -> None:
+    functions = LocalFunctions(functions_root, (CLOCKED,))
+    seen = datetime.fromisoformat(functions.invoke("clocked", {})["now"])
+    assert abs(seen - datetime.now(UTC)) < timedelta(seconds=5)
+
+
+def test_an_unmoved_movable_clock_is_real_time(functions_root: Path) -> None:
+    # What `make dev` runs: the stack's MovableClock, never moved.
+    functions = LocalFunctions(functions_root, (CLOCKED,), clock=MovableClock().now)
+    seen = datetime.fromisoformat(functions.invoke("clocked", {})["now"])
+    assert abs(seen - datetime.now(UTC)) < timedelta(seconds=5)
+
+
+@pytest.mark.parametrize("definition", resources.FUNCTIONS, ids=lambda d: d.name)
+def test_every_real_handler_gets_the_clock(definition: FunctionDefinition) -> None:
+    clock = MovableClock(START)
+    functions = LocalFunctions(clock=clock.now)
+    name = f"linecrm_fn_{definition.name}"
+    loaded_before = set(sys.modules)
+    try:
+        functions._load(functions.definition(definition.name))
+        module = sys.modules[name]
+        container = module.container()
+        assert container is module.container()
+        assert START <= container.clock() < START + timedelta(seconds=5)
+    finally:
+        for module_name in set(sys.modules) - loaded_before:
+            if module_name.startswith(name):
+                del sys.modules[module_name]
