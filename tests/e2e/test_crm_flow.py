@@ -3,8 +3,7 @@ added → visible in /admin/friends; a rich-menu postback changes CRM state."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ import requests
 
 from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
 from linecrm_local.stack import LocalStack
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -56,16 +56,6 @@ def admin(stack: LocalStack, method: str, path: str, body: Any = None) -> Any:
     )
     assert response.status_code < 300, (response.status_code, response.text)
     return response.json() if response.content else None
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def texts(stack: LocalStack, user_id: str) -> list[str]:

@@ -7,8 +7,7 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -19,6 +18,7 @@ from linecrm.resources import MAIN_TABLE
 from linecrm_local.demo import DEMO_CHANNEL_ID
 from linecrm_local.seed import DEMO_WELCOME_MESSAGES
 from linecrm_local.stack import LocalStack
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 WELCOME_TEXT = DEMO_WELCOME_MESSAGES[0]["text"]
@@ -36,16 +36,6 @@ def clean_emulator(stack: LocalStack) -> Iterator[None]:
     stack.emulator.clear_faults()
     yield
     stack.emulator.clear_faults()
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def welcome_texts(stack: LocalStack, user_id: str) -> list[str]:

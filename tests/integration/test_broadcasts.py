@@ -3,8 +3,7 @@ sender → LINE emulator, with the numbers the issue asks for."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from linecrm.resources import MAIN_TABLE
 from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
 from linecrm_local.seed import seed_friends
 from linecrm_local.stack import LocalStack
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -44,16 +44,6 @@ def admin(stack: LocalStack, method: str, path: str, body: Any = None) -> Any:
     )
     assert response.status_code < 300, (response.status_code, response.text)
     return response.json() if response.content else None
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def settled(stack: LocalStack, broadcast_id: str) -> dict[str, Any] | None:
@@ -91,7 +81,7 @@ def test_a_10000_friend_segment_goes_out_in_exactly_20_multicasts(stack: LocalSt
         "/broadcasts",
         {"name": "VIP sale", "messages": SALE, "segment": {"match": {"tag": "VIP10k"}}},
     )
-    report = wait_for(lambda: settled(stack, created["broadcast_id"]), timeout=300)
+    report = wait_for(lambda: settled(stack, created["broadcast_id"]), timeout=300, interval=0.2)
     stack.poller.drain(timeout=120)
 
     assert report["broadcast"]["status"] == "sent"
