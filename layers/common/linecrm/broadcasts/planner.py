@@ -174,21 +174,15 @@ class BroadcastPlanner:
         """Friends the broadcast would reach now (caps read, nothing reserved)."""
         segment = self._segment(broadcast, config)
         policy = config.delivery_policy
+        key = chunk_key(broadcast)
         count = 0
-        after: str | None = None
-        while True:
-            friends, more = self._friends.page_after(broadcast.channel_id, after, 1000)
-            for friend in friends:
-                if not self._eligible(friend, segment, at):
-                    continue
-                key = chunk_key(broadcast)
+        for friend in self._friends.walk(broadcast.channel_id):
+            if self._eligible(friend, segment, at):
                 decision = policy.decide(
                     broadcast.message_class, at, sent_counts(policy, friend, key, at)
                 )
                 count += isinstance(decision, SendNow)
-            if not more or not friends:
-                return count
-            after = friends[-1].user_id
+        return count
 
     # ------------------------------------------------------------------ pages
     def _send_pages(

@@ -291,32 +291,27 @@ class BroadcastService:
         tally = _Tally()
         policy = config.delivery_policy
         key = "bc:preview"
-        after: str | None = None
-        while True:
-            friends, more = self._friends.page_after(channel_id, after, 1000)
-            for friend in friends:
-                tally.considered += 1
-                if friend.status != "active":
-                    tally.blocked += 1
-                elif segment is not None and not segment.matches(friend, at):
-                    tally.not_in_segment += 1
+        for friend in self._friends.walk(channel_id):
+            tally.considered += 1
+            if friend.status != "active":
+                tally.blocked += 1
+            elif segment is not None and not segment.matches(friend, at):
+                tally.not_in_segment += 1
+            else:
+                decision = policy.decide(
+                    request.message_class, at, sent_counts(policy, friend, key, at)
+                )
+                if isinstance(decision, SendNow):
+                    tally.recipients += 1
+                    if len(tally.sample) < SAMPLE_SIZE:
+                        tally.sample.append(friend.user_id)
+                elif isinstance(decision, Defer) and "quiet" not in decision.reason:
+                    tally.deferred += 1
+                elif isinstance(decision, Defer):
+                    tally.recipients += 1  # the whole broadcast waits for the morning
                 else:
-                    decision = policy.decide(
-                        request.message_class, at, sent_counts(policy, friend, key, at)
-                    )
-                    if isinstance(decision, SendNow):
-                        tally.recipients += 1
-                        if len(tally.sample) < SAMPLE_SIZE:
-                            tally.sample.append(friend.user_id)
-                    elif isinstance(decision, Defer) and "quiet" not in decision.reason:
-                        tally.deferred += 1
-                    elif isinstance(decision, Defer):
-                        tally.recipients += 1  # the whole broadcast waits for the morning
-                    else:
-                        tally.capped += 1
-            if not more or not friends:
-                return tally
-            after = friends[-1].user_id
+                    tally.capped += 1
+        return tally
 
 
 def _compile(request: BroadcastRequest, config: ChannelConfig) -> CompiledSegment | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -337,6 +337,16 @@ class FriendRepository:
         response = self._client.query(**request)
         friends = [Friend.model_validate(from_item(item)) for item in response.get("Items", [])]
         return friends, "LastEvaluatedKey" in response
+
+    def walk(self, channel_id: str, page_size: int = 1000) -> Iterator[Friend]:
+        """Every friend of the channel in user-id order, a page at a time."""
+        after: str | None = None
+        while True:
+            friends, more = self.page_after(channel_id, after, page_size)
+            yield from friends
+            if not more or not friends:
+                return
+            after = friends[-1].user_id
 
     def reserve_marketing_send(
         self,
