@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from linecrm import resources
 from linecrm.repositories.channel_config import ChannelConfigRepository
 from linecrm_local.aws_calls import count_aws_calls
 from linecrm_local.provision import ChannelSecret, provision
@@ -44,7 +45,7 @@ def measure() -> dict[str, dict[str, int]]:
     with mock_aws():
         session = boto3.session.Session(region_name="ap-northeast-1")
         created = provision(session, [CHANNEL])
-        os.environ.update(created.function_environment())
+        os.environ.update(created.function_environment(resources.WEBHOOK_FUNCTION))
         ChannelConfigRepository(
             session.client("dynamodb"), created.table_names["Main"]
         ).set_welcome_messages(CHANNEL.channel_id, [{"type": "text", "text": "welcome"}])

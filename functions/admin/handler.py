@@ -12,12 +12,14 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from linecrm.admin.api import build_app
+from linecrm.config import AdminSettings
 from linecrm.observability import logger, metrics
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
 
-# One Container per execution environment, built on first use (not at import).
-container = functools.cache(Container)
+# One Container per execution environment, built on first use (not at import): the
+# first invocation validates the function's settings before any request work.
+container = functools.cache(functools.partial(Container, AdminSettings))
 app = build_app(
     lambda: container().admin,
     lambda: container().import_service,
@@ -30,4 +32,5 @@ app = build_app(
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    container()  # the first invocation validates the settings, before any work
     return app.resolve(event, context)

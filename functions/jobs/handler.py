@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, TypeAdapter
 
+from linecrm.config import JobsSettings
 from linecrm.domain.broadcasts import BroadcastStep
 from linecrm.imports.models import ImportStep
 from linecrm.imports.runner import StepBudget, StepOutcome
@@ -32,8 +33,9 @@ from linecrm.wiring import Container
 # (the message comes back) rather than raised, so the function's Errors alarm is not
 # one per LINE hiccup. A step that keeps failing dead-letters (the DLQ alarm).
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-# One Container per execution environment, built on first use (not at import).
-container = functools.cache(Container)
+# One Container per execution environment, built on first use (not at import): the
+# first invocation validates the function's settings before any request work.
+container = functools.cache(functools.partial(Container, JobsSettings))
 
 RETRY_BASE_SECONDS = 30
 MAX_RETRY_SECONDS = 900
@@ -94,7 +96,7 @@ def _back_off(record: SQSRecord, receive_count: int, error: Exception) -> None:
     factor = 2 if isinstance(error, LineRateLimited) else 1
     delay = min(MAX_RETRY_SECONDS, RETRY_BASE_SECONDS * factor * 2 ** (receive_count - 1))
     deps.sqs.change_message_visibility(
-        QueueUrl=deps.settings.require(deps.settings.job_queue_url, "job_queue_url"),
+        QueueUrl=deps.settings.job_queue_url,
         ReceiptHandle=record.receipt_handle,
         VisibilityTimeout=delay,
     )
@@ -131,6 +133,7 @@ def _run_import_step(step: ImportStep, record: SQSRecord, lambda_context: Lambda
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    container()  # the first invocation validates the settings, before any work
     return process_partial_response(
         event=event, record_handler=run_step, processor=processor, context=context
     )

@@ -11,14 +11,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from linecrm.channels import UnknownChannel
+from linecrm.config import LiffLoginSettings
 from linecrm.line.login import IdTokenRejected, LineLoginVerifier, LoginServiceUnavailable
 from linecrm.observability import logger, metrics
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
 
 app = APIGatewayHttpResolver(enable_validation=True)
-# One Container per execution environment, built on first use (not at import).
-container = functools.cache(Container)
+# One Container per execution environment, built on first use (not at import): the
+# first invocation validates the function's settings before any request work.
+container = functools.cache(functools.partial(Container, LiffLoginSettings))
 
 
 class LoginRequest(BaseModel):
@@ -82,4 +84,5 @@ def unavailable(error: LoginServiceUnavailable) -> Response[Any]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    container()  # the first invocation validates the settings, before any work
     return app.resolve(event, context)

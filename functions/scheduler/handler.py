@@ -8,20 +8,23 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from linecrm.config import SchedulerSettings
 from linecrm.domain.broadcasts import BroadcastStep
 from linecrm.models.jobs import SCHEDULED_JOB, ScheduledSend
 from linecrm.observability import logger, metrics
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
 
-# One Container per execution environment, built on first use (not at import).
-container = functools.cache(Container)
+# One Container per execution environment, built on first use (not at import): the
+# first invocation validates the function's settings before any request work.
+container = functools.cache(functools.partial(Container, SchedulerSettings))
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    container()  # the first invocation validates the settings, before any work
     try:
         job = SCHEDULED_JOB.validate_python(event)
     except ValidationError as error:

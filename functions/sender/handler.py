@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from linecrm.config import SenderSettings
 from linecrm.delivery.pacing import PacingDeferred
 from linecrm.delivery.sender import SendFailedRetryable
 from linecrm.models.send import SendRequest, parse_send_queue_task
@@ -28,8 +29,9 @@ from linecrm.wiring import Container
 # batch whose records all failed (LINE down, or pacing deferring a whole batch) is no
 # function error: its records are reported like any partial failure.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-# One Container per execution environment, built on first use (not at import).
-container = functools.cache(Container)
+# One Container per execution environment, built on first use (not at import): the
+# first invocation validates the function's settings before any request work.
+container = functools.cache(functools.partial(Container, SenderSettings))
 
 MAX_VISIBILITY_SECONDS = 900  # cap of one backoff step; SQS allows up to 12 h
 # Pacing waits may use the invocation's time left minus this reserve (at most half of
@@ -77,7 +79,7 @@ def send_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
         # the final receive the sender sends late instead, so SQS never dead-letters it).
         delay = min(MAX_VISIBILITY_SECONDS, max(1, math.ceil(deferred.wait_seconds)))
         deps.sqs.change_message_visibility(
-            QueueUrl=deps.settings.require(deps.settings.send_queue_url, "send_queue_url"),
+            QueueUrl=deps.settings.send_queue_url,
             ReceiptHandle=record.receipt_handle,
             VisibilityTimeout=delay,
         )
@@ -89,7 +91,7 @@ def send_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
             receive_count, deps.settings.send_retry_base_seconds, error.rate_limited
         )
         deps.sqs.change_message_visibility(
-            QueueUrl=deps.settings.require(deps.settings.send_queue_url, "send_queue_url"),
+            QueueUrl=deps.settings.send_queue_url,
             ReceiptHandle=record.receipt_handle,
             VisibilityTimeout=delay,
         )
@@ -122,6 +124,7 @@ def send_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    container()  # the first invocation validates the settings, before any work
     return process_partial_response(
         event=event, record_handler=send_record, processor=processor, context=context
     )

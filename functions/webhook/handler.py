@@ -15,12 +15,14 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from linecrm.config import WebhookSettings
 from linecrm.observability import logger, metrics
 from linecrm.wiring import Container
 
 app = APIGatewayHttpResolver()
-# One Container per execution environment, built on first use (not at import).
-container = functools.cache(Container)
+# One Container per execution environment, built on first use (not at import): the
+# first invocation validates the function's settings before any request work.
+container = functools.cache(functools.partial(Container, WebhookSettings))
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[Any]:

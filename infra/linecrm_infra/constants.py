@@ -42,6 +42,13 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # bursts on a broadcast reply wave; 200 burst / 100 rps leaves room for that.
 API_THROTTLE_RATE_LIMIT = 100
 API_THROTTLE_BURST_LIMIT = 200
+# Route-level limits of their own (requests/s, burst), by the function behind the route:
+# LINE's webhook keeps its capacity whatever the admin API receives, and an admin
+# burst (a script, a retry loop) is held well below what the webhook may need.
+ROUTE_THROTTLES = {
+    "webhook": (API_THROTTLE_RATE_LIMIT, API_THROTTLE_BURST_LIMIT),
+    "admin": (20, 40),
+}
 
 # CDK context keys (`cdk deploy -c key=value`).
 CONTEXT_CHANNEL_IDS = "channelIds"

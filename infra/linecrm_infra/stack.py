@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -23,73 +23,6 @@ from linecrm_infra.constructs.monitoring import Monitoring
 from linecrm_infra.constructs.scheduling import Scheduling
 from linecrm_infra.constructs.secrets import ChannelSecrets, parse_channel_ids
 from linecrm_infra.constructs.uploads import UploadBuckets
-
-
-@dataclass(frozen=True)
-class FunctionAccess:
-    """What one function may touch; its grants and environment both follow from this."""
-
-    function: resources.FunctionDefinition
-    tables: tuple[resources.TableDefinition, ...]
-    sends_to: tuple[resources.QueueDefinition, ...] = ()
-    reads_channel_secrets: bool = False
-    manages_schedules: bool = False
-    uploads: Literal["", "read", "read_write"] = ""  # the uploads bucket (import CSVs)
-
-
-FUNCTION_ACCESS = (
-    FunctionAccess(
-        resources.WEBHOOK_FUNCTION,
-        tables=(resources.MAIN_TABLE, resources.IDEMPOTENCY_TABLE),
-        sends_to=(resources.SEND_QUEUE,),
-        reads_channel_secrets=True,
-        manages_schedules=True,
-    ),
-    # Fires delayed messages (send queue) and starts scheduled broadcasts (job queue).
-    FunctionAccess(
-        resources.SCHEDULER_FUNCTION,
-        tables=(resources.MAIN_TABLE,),
-        sends_to=(resources.SEND_QUEUE, resources.JOB_QUEUE),
-        manages_schedules=True,
-    ),
-    # Consumes the send queue: the SQS event source grants that.
-    FunctionAccess(
-        resources.SENDER_FUNCTION, tables=(resources.MAIN_TABLE,), reads_channel_secrets=True
-    ),
-    FunctionAccess(
-        resources.LIFF_LOGIN_FUNCTION, tables=(resources.MAIN_TABLE,), reads_channel_secrets=True
-    ),
-    # The admin API reads and writes friends and channel config; it never calls LINE,
-    # so no channel secrets. It starts friend imports (stores the CSV, queues the first
-    # step) and broadcasts (job queue now, or a schedule for later; cancel deletes it),
-    # and re-drives dead deliveries (send queue).
-    FunctionAccess(
-        resources.ADMIN_FUNCTION,
-        tables=(resources.MAIN_TABLE,),
-        sends_to=(resources.JOB_QUEUE, resources.SEND_QUEUE),
-        manages_schedules=True,
-        uploads="read_write",
-    ),
-    # Runs import and broadcast steps: reads the CSV, pages LINE's followers, reads the
-    # quota, queues broadcast chunks and its next step, defers capped/quiet sends.
-    FunctionAccess(
-        resources.JOBS_FUNCTION,
-        tables=(resources.MAIN_TABLE,),
-        sends_to=(resources.JOB_QUEUE, resources.SEND_QUEUE),
-        reads_channel_secrets=True,
-        manages_schedules=True,
-        uploads="read",
-    ),
-)
-
-TABLE_NAME_ENV = {
-    resources.MAIN_TABLE.logical_id: Env.TABLE_NAME,
-    resources.IDEMPOTENCY_TABLE.logical_id: Env.IDEMPOTENCY_TABLE_NAME,
-}
-QUEUE_URL_ENV = {
-    resources.SEND_QUEUE.logical_id: Env.SEND_QUEUE_URL,
-    resources.JOB_QUEUE.logical_id: Env.JOB_QUEUE_URL,
-}
 
 
 @dataclass(frozen=True)
@@ -135,17 +68,14 @@ class LinecrmStack(cdk.Stack):
         self.uploads = UploadBuckets(self, "Uploads")
         self.scheduling = Scheduling(self, "Scheduling")
         self.channel_secrets = ChannelSecrets(self, "ChannelSecrets", settings.channel_ids)
-        self.functions = Functions(
-            self,
-            "Functions",
-            common_environment={
-                Env.CHANNEL_SECRET_PREFIX: resources.CHANNEL_SECRET_PREFIX,
-                Env.LINE_API_BASE_URL: settings.line_api_base_url,
-                Env.LINE_DATA_API_BASE_URL: settings.line_data_api_base_url,
-                Env.LINE_LOGIN_BASE_URL: settings.line_login_base_url,
-            },
-        )
-        for access in FUNCTION_ACCESS:
+        self.functions = Functions(self, "Functions", common_environment={})
+        # Settings with a deploy-time value; a function gets those its access lists.
+        self._deploy_settings = {
+            Env.LINE_API_BASE_URL: settings.line_api_base_url,
+            Env.LINE_DATA_API_BASE_URL: settings.line_data_api_base_url,
+            Env.LINE_LOGIN_BASE_URL: settings.line_login_base_url,
+        }
+        for access in resources.FUNCTION_ACCESS:
             self._grant(access)
         self._connect_queue_consumers()
         schedule_target = self.functions.function(resources.SCHEDULE_TARGET)
@@ -157,12 +87,22 @@ class LinecrmStack(cdk.Stack):
         for key, value in resources.DEFAULTS.tags.items():
             cdk.Tags.of(self).add(key, value)
 
-    def _grant(self, access: FunctionAccess) -> None:
+    def _grant(self, access: resources.FunctionAccess) -> None:
+        """The grants and environment of one ``resources.FUNCTION_ACCESS`` entry."""
         function = self.functions.function(access.function)
-        for table_definition in access.tables:
+
+        def environment(name: str, value: str) -> None:
+            if name not in access.environment_names:
+                raise ValueError(f"{access.function.name} has no setting {name}")
+            function.add_environment(name, value)
+
+        for table_definition, level in access.tables:
             table = self.data.table(table_definition)
-            table.grant_read_write_data(function)
-            function.add_environment(TABLE_NAME_ENV[table_definition.logical_id], table.table_name)
+            if level == "read":
+                table.grant_read_data(function)
+            else:
+                table.grant_read_write_data(function)
+            environment(resources.TABLE_ENV[table_definition.logical_id], table.table_name)
             if table_definition.global_indexes:
                 self.functions.acknowledge_policy_finding(
                     access.function,
@@ -173,10 +113,15 @@ class LinecrmStack(cdk.Stack):
         for queue_definition in access.sends_to:
             queue = self.delivery.pair(queue_definition).queue
             queue.grant_send_messages(function)
-            function.add_environment(QUEUE_URL_ENV[queue_definition.logical_id], queue.queue_url)
-        if access.uploads:
+            environment(resources.QUEUE_ENV[queue_definition.logical_id], queue.queue_url)
+        # Its consumer delays a retry with ChangeMessageVisibility (granted by the event
+        # source), which needs the queue's URL.
+        for queue_definition in access.consumes:
+            queue = self.delivery.pair(queue_definition).queue
+            environment(resources.QUEUE_ENV[queue_definition.logical_id], queue.queue_url)
+        for bucket_definition, level in access.buckets:
             finding = self.uploads.grant_uploads(
-                resources.UPLOADS_BUCKET, function, write=access.uploads == "read_write"
+                bucket_definition, function, write=level == "read_write"
             )
             self.functions.acknowledge_policy_finding(
                 access.function,
@@ -187,6 +132,7 @@ class LinecrmStack(cdk.Stack):
         if access.reads_channel_secrets:
             for secret in self.channel_secrets.secrets.values():
                 secret.grant_read(function)
+            environment(Env.CHANNEL_SECRET_PREFIX, resources.CHANNEL_SECRET_PREFIX)
         if access.manages_schedules:
             self.scheduling.grant_schedule_management(function)
             self.functions.acknowledge_policy_finding(
@@ -195,15 +141,14 @@ class LinecrmStack(cdk.Stack):
                 f"{access.function.name}: schedule names are made per enrollment at run "
                 "time; the grant is limited to linecrm's own schedule group",
             )
-            function.add_environment(Env.SCHEDULE_GROUP_NAME, resources.SCHEDULE_GROUP_NAME)
-            function.add_environment(Env.SCHEDULER_ROLE_ARN, self.scheduling.target_role.role_arn)
-            # The scheduler function targets itself via context.invoked_function_arn: its
-            # own ARN in its environment would be a circular reference.
-            if access.function != resources.SCHEDULE_TARGET:
-                function.add_environment(
-                    Env.SCHEDULER_TARGET_ARN,
-                    self.functions.function(resources.SCHEDULE_TARGET).function_arn,
-                )
+            environment(Env.SCHEDULE_GROUP_NAME, resources.SCHEDULE_GROUP_NAME)
+            environment(Env.SCHEDULER_ROLE_ARN, self.scheduling.target_role.role_arn)
+            # Built from the target's fixed name, so the scheduler function (which
+            # defers a delivery again by scheduling itself) can carry it too.
+            environment(Env.SCHEDULER_TARGET_ARN, self.functions.schedule_target_arn)
+        for name in access.settings:
+            if name in self._deploy_settings:
+                environment(name, self._deploy_settings[name])
 
     def _connect_queue_consumers(self) -> None:
         for pair in self.delivery.pairs.values():
@@ -220,9 +165,6 @@ class LinecrmStack(cdk.Stack):
                     report_batch_item_failures=True,
                 )
             )
-            # The consumer delays a retry with ChangeMessageVisibility (granted by the
-            # event source), which needs the queue's URL.
-            consumer.add_environment(QUEUE_URL_ENV[definition.logical_id], pair.queue.queue_url)
 
     def _add_alarms(self) -> None:
         for pair in self.delivery.pairs.values():

@@ -146,23 +146,12 @@ class LocalResources:
     def polled_queues(self) -> list[PolledQueue]:
         return [PolledQueue(q.definition, q.url, q.arn) for q in self.queues.values()]
 
-    def environment(
-        self,
-        line_base_url: str | None = None,
-        *,
-        log_level: str = "WARNING",
-        send_retry_base_seconds: float = 0.05,
-    ) -> dict[str, str]:
-        """Every variable the handlers read, plus AWS and Powertools settings."""
+    def environment(self, *, log_level: str = "WARNING") -> dict[str, str]:
+        """What every function's process has: AWS (moto) and Powertools settings. Each
+        function's own settings are in ``function_environments``."""
         env = aws_environment(self.endpoint_url, self.region)
-        env.update(self.provisioned.function_environment())
         env.update(
             {
-                Env.SEND_RETRY_BASE_SECONDS: str(send_retry_base_seconds),
-                Env.ACCOUNT_TIME_ZONE: DEFAULTS.account_time_zone,
-                # Friend imports: LINE's page size, steps as long as time allows.
-                Env.IMPORT_PAGE_SIZE: "1000",
-                Env.IMPORT_CHUNKS_PER_STEP: "0",
                 "POWERTOOLS_SERVICE_NAME": resources.APP_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": resources.APP_NAME,
                 "POWERTOOLS_TRACE_DISABLED": "true",
@@ -171,12 +160,54 @@ class LocalResources:
                 "POWERTOOLS_LOG_LEVEL": log_level,
             }
         )
+        return env
+
+    def settings_values(
+        self, line_base_url: str | None = None, *, send_retry_base_seconds: float = 0.05
+    ) -> dict[str, str]:
+        """The local value of every setting: resource names, LINE (the emulator), tuning."""
+        values = self.provisioned.resource_values()
+        values.update(
+            {
+                Env.SEND_RETRY_BASE_SECONDS: str(send_retry_base_seconds),
+                Env.ACCOUNT_TIME_ZONE: DEFAULTS.account_time_zone,
+                # Friend imports: LINE's page size, steps as long as time allows.
+                Env.IMPORT_PAGE_SIZE: "1000",
+                Env.IMPORT_CHUNKS_PER_STEP: "0",
+            }
+        )
         if line_base_url is not None:
             base = line_base_url.rstrip("/")
-            env[Env.LINE_API_BASE_URL] = base
-            env[Env.LINE_DATA_API_BASE_URL] = base
-            env[Env.LINE_LOGIN_BASE_URL] = base
-        return env
+            values[Env.LINE_API_BASE_URL] = base
+            values[Env.LINE_DATA_API_BASE_URL] = base
+            values[Env.LINE_LOGIN_BASE_URL] = base
+        return values
+
+    def function_environments(
+        self,
+        line_base_url: str | None = None,
+        *,
+        send_retry_base_seconds: float = 0.05,
+        overrides: Mapping[str, str] | None = None,
+    ) -> dict[str, dict[str, str]]:
+        """Each function's own settings (``resources.FUNCTION_ACCESS``), by function
+        name, as the CDK stack gives them: a function never sees another's variables.
+        ``overrides`` (variable -> value) go to every function that has the variable."""
+        values = self.settings_values(
+            line_base_url, send_retry_base_seconds=send_retry_base_seconds
+        )
+        unknown = set(overrides or {}) - {
+            name for access in resources.FUNCTION_ACCESS for name in access.environment_names
+        }
+        if unknown:
+            raise ValueError(f"no function has the settings {sorted(unknown)}")
+        values.update(overrides or {})
+        return {
+            access.function.name: {
+                name: values[name] for name in access.environment_names if name in values
+            }
+            for access in resources.FUNCTION_ACCESS
+        }
 
 
 def create_resources(

@@ -6,8 +6,12 @@ invocations never share module globals (the sender's BatchProcessor, a handler's
 container), while sequential ones reuse them (warm starts).
 
 Given a clock, every handler module's ``container`` factory is replaced after loading
-by one that builds ``Container(clock=clock)``: the handlers then tell time by the local
-stack's clock (the one the scheduler runner fires by), with no hook in the handlers.
+by one that builds ``Container(..., clock=clock)``: the handlers then tell time by the
+local stack's clock (the one the scheduler runner fires by), with no hook in the handlers.
+
+Each function runs with its own environment (``set_environment``), as on Lambda: its
+settings are read from it (``linecrm.config.FUNCTION_ENVIRONMENT``), not from this
+process's environment, and ``current_function`` names the function whose code runs.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +35,7 @@ from types import ModuleType
 from typing import Any
 
 from linecrm import resources
+from linecrm.config import FUNCTION_ENVIRONMENT
 from linecrm.resources import FunctionDefinition
 from linecrm_local.provision import local_function_arn
 
@@ -39,6 +45,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_ROOT = REPO_ROOT / "functions"
 
 Handler = Callable[[Any, Any], Any]
+
+current_function: ContextVar[str | None] = ContextVar("linecrm_current_function", default=None)
+"""The name of the local function whose handler runs (in this thread), else None."""
 
 
 class UnknownFunction(LookupError):
@@ -93,6 +102,7 @@ class LocalFunctions:
         self.clock = clock
         self._definitions = {d.name: d for d in definitions}
         self._idle: dict[str, list[Handler]] = {name: [] for name in self._definitions}
+        self._environments: dict[str, dict[str, str]] = {}
         self._loaded: Counter[str] = Counter()
         self._invocations: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
@@ -107,6 +117,14 @@ class LocalFunctions:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(self._definitions)
+
+    def set_environment(self, name: str, environment: Mapping[str, str]) -> None:
+        """The function's own variables (its settings), read by its next cold start."""
+        self._environments[self.definition(name).name] = dict(environment)
+
+    def environment(self, name: str) -> dict[str, str]:
+        """The function's own variables (empty: it reads this process's environment)."""
+        return dict(self._environments.get(self.definition(name).name, {}))
 
     def arn_of(self, name: str) -> str:
         return local_function_arn(self.region, self.definition(name))
@@ -193,7 +211,22 @@ class LocalFunctions:
         if not callable(handler):
             raise FunctionLoadError(f"{path} does not define lambda_handler(event, context)")
         logger.debug("loaded %s as %s", path, module_name)
-        return handler  # type: ignore[no-any-return]
+        return self._in_environment(definition.name, handler)
+
+    def _in_environment(self, name: str, handler: Handler) -> Handler:
+        """``handler``, run with the function's own environment and name set (in
+        whichever thread runs it)."""
+
+        def run(event: Any, context: Any) -> Any:
+            environment = FUNCTION_ENVIRONMENT.set(self._environments.get(name))
+            function = current_function.set(name)
+            try:
+                return handler(event, context)
+            finally:
+                current_function.reset(function)
+                FUNCTION_ENVIRONMENT.reset(environment)
+
+        return run
 
     @staticmethod
     def _exec_module(module_name: str, path: Path, folder: Path) -> ModuleType:
@@ -227,8 +260,8 @@ def _use_clock(module: ModuleType, clock: Callable[[], datetime]) -> None:
     Handlers look ``container`` up in their module globals at call time, so replacing it
     before the first invocation is enough; one Container per loaded copy, as before.
     """
-    if not callable(getattr(module, "container", None)):
+    factory = getattr(getattr(module, "container", None), "__wrapped__", None)
+    if not callable(factory):
         return
-    from linecrm.wiring import Container
-
-    vars(module)["container"] = functools.cache(functools.partial(Container, clock=clock))
+    # The handler's own factory (e.g. partial(Container, WebhookSettings)), plus the clock.
+    vars(module)["container"] = functools.cache(functools.partial(factory, clock=clock))

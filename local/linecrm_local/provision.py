@@ -36,19 +36,36 @@ class ProvisionedResources:
     scheduler_role_arn: str = ""
     scheduler_target_arn: str = ""
 
-    def function_environment(self) -> dict[str, str]:
-        """Every ``resources.Env`` variable the handlers read about AWS resources."""
-        return {
-            Env.TABLE_NAME: self.table_names[resources.MAIN_TABLE.logical_id],
-            Env.IDEMPOTENCY_TABLE_NAME: self.table_names[resources.IDEMPOTENCY_TABLE.logical_id],
-            Env.SEND_QUEUE_URL: self.queue_urls[resources.SEND_QUEUE.logical_id],
-            Env.SCHEDULE_GROUP_NAME: self.schedule_group_name,
-            Env.SCHEDULER_ROLE_ARN: self.scheduler_role_arn,
-            Env.SCHEDULER_TARGET_ARN: self.scheduler_target_arn,
-            Env.CHANNEL_SECRET_PREFIX: resources.CHANNEL_SECRET_PREFIX,
-            Env.JOB_QUEUE_URL: self.queue_urls[resources.JOB_QUEUE.logical_id],
-            Env.UPLOADS_BUCKET_NAME: self.bucket_names[resources.UPLOADS_BUCKET.logical_id],
+    def resource_values(self) -> dict[str, str]:
+        """The local value of every variable that names a resource (``resources.Env``)."""
+        values = {
+            resources.TABLE_ENV[logical_id]: name for logical_id, name in self.table_names.items()
         }
+        values.update(
+            {resources.QUEUE_ENV[logical_id]: url for logical_id, url in self.queue_urls.items()}
+        )
+        values.update(
+            {
+                resources.BUCKET_ENV[logical_id]: name
+                for logical_id, name in self.bucket_names.items()
+            }
+        )
+        values.update(
+            {
+                Env.SCHEDULE_GROUP_NAME: self.schedule_group_name,
+                Env.SCHEDULER_ROLE_ARN: self.scheduler_role_arn,
+                Env.SCHEDULER_TARGET_ARN: self.scheduler_target_arn,
+                Env.CHANNEL_SECRET_PREFIX: resources.CHANNEL_SECRET_PREFIX,
+            }
+        )
+        return values
+
+    def function_environment(self, function: resources.FunctionDefinition) -> dict[str, str]:
+        """The resource variables ``function`` has (``resources.FUNCTION_ACCESS``), as
+        the CDK stack gives them: no others."""
+        values = self.resource_values()
+        names = resources.function_access(function).environment_names
+        return {name: values[name] for name in names if name in values}
 
 
 def local_function_arn(region: str, function: resources.FunctionDefinition) -> str:

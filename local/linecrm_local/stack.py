@@ -9,12 +9,14 @@ One LocalStack per process at a time (moto's state and ``os.environ`` are global
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from linecrm import resources
-from linecrm_local import demo
+from linecrm_local import demo, grants
 from linecrm_local.aws_local import EnvironmentPatch, LocalAws, LocalResources, create_resources
 from linecrm_local.clock import MovableClock
 from linecrm_local.gateway import LocalGateway
@@ -49,9 +51,11 @@ class LocalStack:
         admin_token: str = demo.DEMO_ADMIN_TOKEN,
         functions_root: Path = FUNCTIONS_ROOT,
         synchronous_webhooks: bool = True,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         """Ports 0 pick free ones. ``visibility_timeout_seconds`` overrides the queues'
-        (minutes on AWS) so retried messages come back fast in tests."""
+        (minutes on AWS) so retried messages come back fast in tests. ``settings``
+        (variable -> value) overrides a setting of every function that has it."""
         self.host = host
         self.gateway_port = gateway_port
         self.emulator_port = emulator_port
@@ -66,6 +70,7 @@ class LocalStack:
         self.admin_token = admin_token
         self.functions_root = functions_root
         self.synchronous_webhooks = synchronous_webhooks
+        self.settings = dict(settings or {})
 
         self.aws = LocalAws(host, moto_port)
         # The handlers run on the stack's clock: moving it moves what they see as now.
@@ -78,6 +83,8 @@ class LocalStack:
         self._runner: SchedulerRunner | None = None
         self._poller: SqsPoller | None = None
         self._environment: EnvironmentPatch | None = None
+        self._grants: ExitStack | None = None
+        self.grant_check: grants.GrantCheck | None = None
         self._started: list[str] = []
 
     # ------------------------------------------------------------ lifecycle
@@ -123,10 +130,21 @@ class LocalStack:
         self._start_emulator(self._emulator)
         self._started.append("emulator")
 
-        self._environment = EnvironmentPatch(
-            self._resources.environment(self._emulator.base_url, log_level=self.log_level)
-        )
+        # The process has AWS and Powertools settings; each function its own settings,
+        # as on AWS (a variable of another function is missing there too).
+        self._environment = EnvironmentPatch(self._resources.environment(log_level=self.log_level))
         self._environment.apply()
+        for name, environment in self._resources.function_environments(
+            self._emulator.base_url, overrides=self.settings
+        ).items():
+            self.functions.set_environment(name, environment)
+        # Tests ask for it (grants.require_grants): each function's AWS calls are checked
+        # against its role in the CDK template, as AWS would.
+        self.grant_check = grants.check_for(self._resources)
+        if self.grant_check is not None:
+            self._grants = ExitStack()
+            self._grants.enter_context(grants.enforcing(self.grant_check))
+            self._started.append("grants")
         self._started.append("environment")
         seed_demo_account(
             demo.DEMO_CHANNEL_ID,
@@ -172,6 +190,8 @@ class LocalStack:
                     self._poller.stop()
                 elif part == "runner" and self._runner is not None:
                     self._runner.stop()
+                elif part == "grants" and self._grants is not None:
+                    self._grants.close()
                 elif part == "environment" and self._environment is not None:
                     self._environment.restore()
                 elif part == "emulator" and self._emulator is not None:

@@ -163,6 +163,27 @@ def test_default_stage_has_access_logs_and_throttling(template: Template) -> Non
     )
 
 
+def test_the_webhook_and_admin_routes_have_throttles_of_their_own(template: Template) -> None:
+    (stage,) = _of_type(template, "AWS::ApiGatewayV2::Stage").values()
+    route_settings = stage["Properties"]["RouteSettings"]
+    webhook = route_settings["POST /webhook/{channel_id}"]
+    default = stage["Properties"]["DefaultRouteSettings"]
+    assert webhook["ThrottlingRateLimit"] >= default["ThrottlingRateLimit"]
+    for method in resources.ADMIN_METHODS:
+        admin = route_settings[f"{method} /admin/{{proxy+}}"]
+        # An admin burst is held well below the webhook's limits.
+        assert admin["ThrottlingRateLimit"] < webhook["ThrottlingRateLimit"]
+        assert admin["ThrottlingBurstLimit"] < webhook["ThrottlingBurstLimit"]
+    # The stage names those routes, so it is created after them.
+    (stage_id,) = _of_type(template, "AWS::ApiGatewayV2::Stage")
+    routes = _of_type(template, "AWS::ApiGatewayV2::Route")
+    depends = set(template.to_json()["Resources"][stage_id].get("DependsOn", []))
+    webhook_route = [
+        i for i, r in routes.items() if r["Properties"]["RouteKey"] == "POST /webhook/{channel_id}"
+    ]
+    assert set(webhook_route) <= depends
+
+
 # ---------------------------------------------------------------- functions
 @pytest.mark.parametrize("definition", resources.FUNCTIONS, ids=lambda d: d.name)
 def test_function_settings(template: Template, definition: resources.FunctionDefinition) -> None:
@@ -178,10 +199,15 @@ def test_function_settings(template: Template, definition: resources.FunctionDef
     environment = properties["Environment"]["Variables"]
     assert environment["POWERTOOLS_SERVICE_NAME"] == "linecrm"
     assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "linecrm"
-    assert environment[Env.CHANNEL_SECRET_PREFIX] == resources.CHANNEL_SECRET_PREFIX
-    assert environment[Env.LINE_API_BASE_URL] == "https://api.line.me"
-    assert environment[Env.LINE_DATA_API_BASE_URL] == "https://api-data.line.me"
     assert Env.TABLE_NAME in environment
+    access = resources.function_access(definition)
+    if access.reads_channel_secrets:
+        assert environment[Env.CHANNEL_SECRET_PREFIX] == resources.CHANNEL_SECRET_PREFIX
+        assert environment[Env.LINE_API_BASE_URL] == "https://api.line.me"
+        assert environment[Env.LINE_DATA_API_BASE_URL] == "https://api-data.line.me"
+    else:  # it never calls LINE: no credentials, no endpoints
+        assert Env.CHANNEL_SECRET_PREFIX not in environment
+        assert Env.LINE_API_BASE_URL not in environment
 
 
 def test_function_log_groups_have_a_retention(template: Template) -> None:
@@ -196,14 +222,17 @@ def test_function_specific_environment(template: Template) -> None:
     scheduler = _environment(template, resources.SCHEDULER_FUNCTION)
     liff_login = _environment(template, resources.LIFF_LOGIN_FUNCTION)
     assert Env.IDEMPOTENCY_TABLE_NAME in webhook
-    for environment in (webhook, scheduler):
-        assert environment[Env.SCHEDULE_GROUP_NAME] == resources.SCHEDULE_GROUP_NAME
-        assert Env.SCHEDULER_ROLE_ARN in environment
-        assert Env.SEND_QUEUE_URL in environment
+    assert Env.SEND_QUEUE_URL in webhook
+    # Nothing the webhook does is scheduled.
+    assert not {Env.SCHEDULE_GROUP_NAME, Env.SCHEDULER_ROLE_ARN, Env.SCHEDULER_TARGET_ARN} & set(
+        webhook
+    )
+    # The scheduler defers a due delivery again: a schedule that targets itself, by the
+    # ARN built from its fixed name (its Arn attribute would be a circular reference).
+    assert scheduler[Env.SCHEDULE_GROUP_NAME] == resources.SCHEDULE_GROUP_NAME
+    assert Env.SCHEDULER_ROLE_ARN in scheduler
     scheduler_id = _function_id(template, resources.SCHEDULER_FUNCTION)
-    assert webhook[Env.SCHEDULER_TARGET_ARN] == {"Fn::GetAtt": [scheduler_id, "Arn"]}
-    # The scheduler uses context.invoked_function_arn: its own ARN would be a cycle.
-    assert Env.SCHEDULER_TARGET_ARN not in scheduler
+    assert scheduler_id not in json.dumps(scheduler[Env.SCHEDULER_TARGET_ARN])
     assert Env.SEND_QUEUE_URL not in liff_login
     assert Env.SCHEDULER_ROLE_ARN not in liff_login
 
@@ -321,7 +350,7 @@ def test_scheduler_role_may_only_invoke_the_scheduler_function(template: Templat
 
 @pytest.mark.parametrize(
     "definition",
-    [resources.WEBHOOK_FUNCTION, resources.SCHEDULER_FUNCTION],
+    [a.function for a in resources.FUNCTION_ACCESS if a.manages_schedules],
     ids=lambda d: d.name,
 )
 def test_schedule_managers_are_limited_to_the_group_and_the_role(
@@ -344,13 +373,49 @@ def test_schedule_managers_are_limited_to_the_group_and_the_role(
 
 
 def test_functions_without_schedules_cannot_touch_them(template: Template) -> None:
-    for definition in (resources.SENDER_FUNCTION, resources.LIFF_LOGIN_FUNCTION):
+    for definition in (
+        resources.WEBHOOK_FUNCTION,
+        resources.SENDER_FUNCTION,
+        resources.LIFF_LOGIN_FUNCTION,
+    ):
         text = json.dumps(_function_statements(template, definition))
         assert "scheduler:" not in text
         assert "iam:PassRole" not in text
 
 
 # ---------------------------------------------------------------- least privilege
+_DYNAMODB_WRITES = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+}
+
+
+@pytest.mark.parametrize("access", resources.FUNCTION_ACCESS, ids=lambda a: a.function.name)
+def test_table_grants_are_read_only_where_the_table_says_so(
+    template: Template, access: resources.FunctionAccess
+) -> None:
+    statements = _function_statements(template, access.function)
+    for definition, level in access.tables:
+        table_id = _table_id(template, definition)
+        actions = {
+            action
+            for statement in statements
+            if table_id in json.dumps(statement["Resource"])
+            for action in _as_list(statement["Action"])
+        }
+        assert "dynamodb:GetItem" in actions and "dynamodb:Query" in actions
+        if level == "read":
+            assert not actions & _DYNAMODB_WRITES, (access.function.name, definition.logical_id)
+        else:
+            assert actions >= _DYNAMODB_WRITES, (access.function.name, definition.logical_id)
+    granted = {d.logical_id for d, _ in access.tables}
+    for definition in resources.TABLES:
+        if definition.logical_id not in granted:
+            assert _table_id(template, definition) not in json.dumps(statements)
+
+
 @pytest.mark.parametrize("definition", resources.FUNCTIONS, ids=lambda d: d.name)
 def test_no_wildcard_actions_and_no_star_resource_beyond_xray(
     template: Template, definition: resources.FunctionDefinition
@@ -398,7 +463,7 @@ def test_channel_secrets_are_read_only_by_the_functions_that_call_line(
     for definition in resources.FUNCTIONS:
         statements = _function_statements(template, definition)
         reads = [s for s in statements if "secretsmanager:GetSecretValue" in _as_list(s["Action"])]
-        if definition in (resources.SCHEDULER_FUNCTION, resources.ADMIN_FUNCTION):
+        if not resources.function_access(definition).reads_channel_secrets:
             assert not reads, definition.name  # they never call LINE
             continue
         resources_read = [r for s in reads for r in _as_list(s["Resource"])]

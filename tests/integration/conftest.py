@@ -8,6 +8,9 @@ import pytest
 
 from linecrm_local.stack import LocalStack
 
+# Every AWS call a function makes is checked against its role in the CDK template.
+from tests.support.grants import grants_from_the_template, no_ungranted_calls  # noqa: F401
+
 # Failed SQS messages come back after this many seconds (minutes on AWS).
 TEST_VISIBILITY_TIMEOUT_SECONDS = 1
 

@@ -25,16 +25,13 @@ HEADERS = {"Authorization": f"Bearer {DEMO_ADMIN_TOKEN}"}
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    with (
-        LocalStack(
-            visibility_timeout_seconds=2, poll_interval_seconds=0.02, scheduler_tick_seconds=3600
-        ) as local,
-        pytest.MonkeyPatch.context() as patch,
-    ):
-        # Over the stack's environment, read when the jobs function first runs: one
-        # LINE page per step.
-        patch.setenv(Env.IMPORT_PAGE_SIZE, str(PAGE_SIZE))
-        patch.setenv(Env.IMPORT_CHUNKS_PER_STEP, "1")
+    # The jobs function's settings: one LINE page per step.
+    with LocalStack(
+        visibility_timeout_seconds=2,
+        poll_interval_seconds=0.02,
+        scheduler_tick_seconds=3600,
+        settings={Env.IMPORT_PAGE_SIZE: str(PAGE_SIZE), Env.IMPORT_CHUNKS_PER_STEP: "1"},
+    ) as local:
         yield local
 
 

@@ -13,7 +13,8 @@ import boto3
 import pytest
 import requests
 
-from linecrm.config import Settings
+from linecrm import resources
+from linecrm.config import AdminSettings
 from linecrm.delivery.schedules import SchedulePlanner, schedule_name_for
 from linecrm.models.jobs import ScheduledSend
 from linecrm.models.send import SendRequest
@@ -31,9 +32,10 @@ def stack() -> Iterator[LocalStack]:
         yield local
 
 
-def planner() -> SchedulePlanner:
-    """The planner the functions use, wired from the stack's environment."""
-    return Container().schedule_planner()
+def planner(stack: LocalStack) -> SchedulePlanner:
+    """The planner the admin function uses, wired from its environment in the stack."""
+    environment = stack.functions.environment(resources.ADMIN_FUNCTION.name)
+    return Container(AdminSettings.from_env(environment)).schedule_planner()
 
 
 def texts(stack: LocalStack, user_id: str) -> list[str]:
@@ -66,7 +68,7 @@ def delayed_job(user_id: str, job_id: str) -> ScheduledSend:
 def test_delayed_message_goes_out_only_when_due_and_once(stack: LocalStack) -> None:
     friend = stack.emulator.add_friend(DEMO_CHANNEL_ID, display_name="Cart")
     job = delayed_job(friend.user_id, "cart-1")
-    plans = planner()
+    plans = planner(stack)
     name = plans.schedule(job, stack.clock.now() + timedelta(hours=1))
     assert plans.schedule(job, stack.clock.now() + timedelta(hours=1)) == name  # idempotent
 
@@ -79,7 +81,7 @@ def test_delayed_message_goes_out_only_when_due_and_once(stack: LocalStack) -> N
     assert wait_for_inbox(stack, friend.user_id) == ["カートに商品が残っています"]
 
     # ActionAfterCompletion=DELETE: the schedule is gone, nothing fires again.
-    group = Settings.from_env().schedule_group_name
+    group = stack.resources.schedule_group_name
     names = [
         s["Name"] for s in boto3.client("scheduler").list_schedules(GroupName=group)["Schedules"]
     ]

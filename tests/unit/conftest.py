@@ -53,7 +53,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsWorld]:
     with mock_aws():
         session = boto3.session.Session(region_name="ap-northeast-1")
         created = provision(session, [ChannelSecret(CHANNEL_ID, CHANNEL_SECRET, ACCESS_TOKEN)])
-        for name, value in created.function_environment().items():
+        for name, value in created.resource_values().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("LINECRM_SEND_RETRY_BASE_SECONDS", "0")
         yield AwsWorld(session, created)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from linecrm import resources
+from linecrm.config import FUNCTION_ENVIRONMENT, FUNCTION_SETTINGS
 from linecrm.resources import FunctionDefinition
 from linecrm_local.clock import MovableClock
 from linecrm_local.lambda_runtime import LocalFunctions
@@ -18,9 +19,10 @@ CLOCKED = FunctionDefinition("clocked", timeout_seconds=3, memory_mb=128, descri
 HANDLER = """
 import functools
 
+from linecrm.config import FunctionSettings
 from linecrm.wiring import Container
 
-container = functools.cache(Container)
+container = functools.cache(functools.partial(Container, FunctionSettings))
 
 
 def lambda_handler(event, context):
@@ -77,7 +79,13 @@ def test_every_real_handler_gets_the_clock(definition: FunctionDefinition) -> No
     try:
         functions._load(functions.definition(definition.name))
         module = sys.modules[name]
-        container = module.container()
+        model = FUNCTION_SETTINGS[definition.name]
+        required = {f.alias: "x" for f in model.model_fields.values() if f.is_required()}
+        token = FUNCTION_ENVIRONMENT.set(required)
+        try:
+            container = module.container()
+        finally:
+            FUNCTION_ENVIRONMENT.reset(token)
         assert container is module.container()
         assert START <= container.clock() < START + timedelta(seconds=5)
     finally:

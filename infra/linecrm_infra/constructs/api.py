@@ -86,6 +86,24 @@ class HttpApi(Construct):
             self.routes[f"{route.method} {route.path}"] = self._route(
                 route, integration_by_function[route.function.name]
             )
+        self._throttle_routes()
+
+    def _throttle_routes(self) -> None:
+        """Route-level throttling (``constants.ROUTE_THROTTLES``): the stage's default
+        applies to the other routes. HttpStage has no property for it, hence the
+        override; the stage waits for the routes it names."""
+        settings: dict[str, dict[str, int]] = {}
+        for route in resources.ROUTES:
+            limits = constants.ROUTE_THROTTLES.get(route.function.name)
+            if limits is None:
+                continue
+            key = f"{route.method} {route.path}"
+            rate, burst = limits
+            settings[key] = {"ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst}
+            self.stage.node.add_dependency(self.routes[key])
+        cfn_stage = self.stage.node.default_child
+        assert isinstance(cfn_stage, apigwv2.CfnStage)
+        cfn_stage.add_property_override("RouteSettings", settings)
 
     @property
     def url(self) -> str:

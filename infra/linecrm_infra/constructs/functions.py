@@ -1,15 +1,15 @@
-"""The shared layer and the four Lambda functions of ``resources.FUNCTIONS``.
+"""The shared layer and the Lambda functions of ``resources.FUNCTIONS``.
 
 Each function has its own role (no AWS managed policies: logging is granted on its own
 log group only) and an explicit log group with a retention; the stack adds the
-data-access grants and the function-specific environment.
+grants and the environment of ``resources.FUNCTION_ACCESS``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -42,6 +42,18 @@ class Functions(Construct):
     def function(self, definition: resources.FunctionDefinition) -> lambda_.Function:
         return self.functions[definition.name]
 
+    @property
+    def schedule_target_arn(self) -> str:
+        """The ARN of ``resources.SCHEDULE_TARGET``, built from its fixed name: any
+        function may carry it in its environment, the target itself too (its ``Arn``
+        attribute there would be a circular reference)."""
+        return Stack.of(self).format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=_fixed_name(self, resources.SCHEDULE_TARGET),
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
     def acknowledge_policy_finding(
         self, definition: resources.FunctionDefinition, finding_id: str, reason: str
     ) -> None:
@@ -69,6 +81,10 @@ class Functions(Construct):
             self,
             construct_id,
             description=definition.description,
+            # Named only where its ARN must be known without referring to the function.
+            function_name=(
+                _fixed_name(self, definition) if definition == resources.SCHEDULE_TARGET else None
+            ),
             code=lambda_.Code.from_asset(
                 str(constants.FUNCTIONS_DIR / definition.name), exclude=["__pycache__", "*.pyc"]
             ),
@@ -99,6 +115,10 @@ class Functions(Construct):
             "PutTelemetryRecords take no resource ARN",
         )
         return function
+
+
+def _fixed_name(scope: Construct, definition: resources.FunctionDefinition) -> str:
+    return f"{Stack.of(scope).stack_name}-{definition.name}"
 
 
 def _acknowledge_on_role_policy(function: lambda_.Function, finding_id: str, reason: str) -> None:

@@ -1,9 +1,18 @@
-"""Typed settings, read once from the environment (names in ``resources.Env``)."""
+"""Typed settings, one model per function, read once from its environment.
+
+Each function's model is made of the parts it needs (a table, a queue, the LINE
+endpoints, ...) and reads exactly the variables ``resources.FUNCTION_ACCESS`` gives that
+function (a unit test holds the two together). Its container validates it when the
+function starts, before any request work: a missing or malformed setting fails there,
+with the variable named.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -12,6 +21,13 @@ from linecrm.resources import DEFAULTS, Env
 LINE_API_BASE_URL = "https://api.line.me"
 LINE_DATA_API_BASE_URL = "https://api-data.line.me"
 LINE_LOGIN_BASE_URL = "https://api.line.me"
+
+FUNCTION_ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar(
+    "linecrm_function_environment", default=None
+)
+"""The environment settings are read from when set; else ``os.environ``. On Lambda each
+function has a process (and ``os.environ``) of its own; the local stack runs every
+function in one process and sets each one's own variables here while it runs."""
 
 
 class SettingsError(RuntimeError):
@@ -28,62 +44,134 @@ class LineEndpoints(BaseModel):
     login_base_url: str = LINE_LOGIN_BASE_URL
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class FunctionSettings(BaseModel):
+    """Base of the function models: each field's alias is its environment variable."""
 
-    table_name: str = Field(min_length=1)
-    idempotency_table_name: str | None = None
-    send_queue_url: str | None = None
-    schedule_group_name: str | None = None
-    scheduler_target_arn: str | None = None
-    scheduler_role_arn: str | None = None
-    channel_secret_prefix: str = Field(min_length=1)
-    line: LineEndpoints = LineEndpoints()
-    # Base of the exponential backoff between send retries (LINE client and SQS).
-    send_retry_base_seconds: float = Field(default=1.0, ge=0)
-    account_time_zone: str = DEFAULTS.account_time_zone
-    job_queue_url: str | None = None
-    uploads_bucket_name: str | None = None
-    # Friend imports: followers ids per LINE call / CSV rows per chunk, and chunks per
-    # step (0: as many as the step's time budget allows).
-    import_page_size: int = Field(default=1000, ge=1, le=1000)
-    import_chunks_per_step: int = Field(default=0, ge=0)
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    function_name: ClassVar[str] = ""
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {
-            "table_name": env.get(Env.TABLE_NAME, ""),
-            "idempotency_table_name": env.get(Env.IDEMPOTENCY_TABLE_NAME),
-            "send_queue_url": env.get(Env.SEND_QUEUE_URL),
-            "schedule_group_name": env.get(Env.SCHEDULE_GROUP_NAME),
-            "scheduler_target_arn": env.get(Env.SCHEDULER_TARGET_ARN),
-            "scheduler_role_arn": env.get(Env.SCHEDULER_ROLE_ARN),
-            "channel_secret_prefix": env.get(Env.CHANNEL_SECRET_PREFIX, ""),
-            "line": LineEndpoints(
-                api_base_url=env.get(Env.LINE_API_BASE_URL, LINE_API_BASE_URL),
-                data_api_base_url=env.get(Env.LINE_DATA_API_BASE_URL, LINE_DATA_API_BASE_URL),
-                login_base_url=env.get(Env.LINE_LOGIN_BASE_URL, LINE_LOGIN_BASE_URL),
-            ),
-        }
-        if Env.SEND_RETRY_BASE_SECONDS in env:
-            values["send_retry_base_seconds"] = env[Env.SEND_RETRY_BASE_SECONDS]
-        if Env.ACCOUNT_TIME_ZONE in env:
-            values["account_time_zone"] = env[Env.ACCOUNT_TIME_ZONE]
-        values["job_queue_url"] = env.get(Env.JOB_QUEUE_URL)
-        values["uploads_bucket_name"] = env.get(Env.UPLOADS_BUCKET_NAME)
-        if Env.IMPORT_PAGE_SIZE in env:
-            values["import_page_size"] = env[Env.IMPORT_PAGE_SIZE]
-        if Env.IMPORT_CHUNKS_PER_STEP in env:
-            values["import_chunks_per_step"] = env[Env.IMPORT_CHUNKS_PER_STEP]
-        try:
-            return cls.model_validate(values)
-        except ValidationError as error:
-            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors())
-            raise SettingsError(f"invalid or missing settings: {fields}") from error
+    def env_names(cls) -> frozenset[str]:
+        return frozenset(
+            field.alias for field in cls.model_fields.values() if field.alias is not None
+        )
 
-    def require(self, value: str | None, name: str) -> str:
-        """The setting ``name`` that this function needs, or a clear error."""
-        if not value:
-            raise SettingsError(f"setting {name} is required by this function")
-        return value
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The settings from ``environ`` (default: this function's environment)."""
+        if environ is None:
+            environ = FUNCTION_ENVIRONMENT.get()
+        env = os.environ if environ is None else environ
+        names = cls.env_names()
+        try:
+            return cls.model_validate({name: env[name] for name in names if name in env})
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in error.errors()
+            )
+            raise SettingsError(
+                f"{cls.function_name or cls.__name__}: invalid or missing settings: {problems}"
+            ) from error
+
+
+# ---------------------------------------------------------------- parts
+class MainTableSettings(FunctionSettings):
+    table_name: str = Field(alias=Env.TABLE_NAME, min_length=1)
+
+
+class IdempotencyTableSettings(FunctionSettings):
+    idempotency_table_name: str = Field(alias=Env.IDEMPOTENCY_TABLE_NAME, min_length=1)
+
+
+class SendQueueSettings(FunctionSettings):
+    send_queue_url: str = Field(alias=Env.SEND_QUEUE_URL, min_length=1)
+
+
+class JobQueueSettings(FunctionSettings):
+    job_queue_url: str = Field(alias=Env.JOB_QUEUE_URL, min_length=1)
+
+
+class UploadsSettings(FunctionSettings):
+    uploads_bucket_name: str = Field(alias=Env.UPLOADS_BUCKET_NAME, min_length=1)
+
+
+class ScheduleSettings(FunctionSettings):
+    """Planning one-time schedules that invoke the scheduler function."""
+
+    schedule_group_name: str = Field(alias=Env.SCHEDULE_GROUP_NAME, min_length=1)
+    scheduler_target_arn: str = Field(alias=Env.SCHEDULER_TARGET_ARN, min_length=1)
+    scheduler_role_arn: str = Field(alias=Env.SCHEDULER_ROLE_ARN, min_length=1)
+
+
+class LineSettings(FunctionSettings):
+    """Calling LINE for a channel: its credentials' secret name, the endpoints."""
+
+    channel_secret_prefix: str = Field(alias=Env.CHANNEL_SECRET_PREFIX, min_length=1)
+    api_base_url: str = Field(alias=Env.LINE_API_BASE_URL, default=LINE_API_BASE_URL)
+    data_api_base_url: str = Field(alias=Env.LINE_DATA_API_BASE_URL, default=LINE_DATA_API_BASE_URL)
+    login_base_url: str = Field(alias=Env.LINE_LOGIN_BASE_URL, default=LINE_LOGIN_BASE_URL)
+    # Base of the exponential backoff between send retries (LINE client and SQS).
+    send_retry_base_seconds: float = Field(alias=Env.SEND_RETRY_BASE_SECONDS, default=1.0, ge=0)
+
+    @property
+    def line(self) -> LineEndpoints:
+        return LineEndpoints(
+            api_base_url=self.api_base_url,
+            data_api_base_url=self.data_api_base_url,
+            login_base_url=self.login_base_url,
+        )
+
+
+# ---------------------------------------------------------------- one per function
+class WebhookSettings(MainTableSettings, IdempotencyTableSettings, SendQueueSettings, LineSettings):
+    function_name = "webhook"
+
+
+class SchedulerSettings(MainTableSettings, SendQueueSettings, JobQueueSettings, ScheduleSettings):
+    function_name = "scheduler"
+
+
+class SenderSettings(MainTableSettings, SendQueueSettings, LineSettings):
+    function_name = "sender"
+    account_time_zone: str = Field(
+        alias=Env.ACCOUNT_TIME_ZONE, default=DEFAULTS.account_time_zone, min_length=1
+    )
+
+
+class LiffLoginSettings(MainTableSettings, LineSettings):
+    function_name = "liff_login"
+
+
+class JobsSettings(
+    MainTableSettings,
+    SendQueueSettings,
+    JobQueueSettings,
+    UploadsSettings,
+    ScheduleSettings,
+    LineSettings,
+):
+    function_name = "jobs"
+    # Friend imports: followers ids per LINE call / CSV rows per chunk, and chunks per
+    # step (0: as many as the step's time budget allows).
+    import_page_size: int = Field(alias=Env.IMPORT_PAGE_SIZE, default=1000, ge=1, le=1000)
+    import_chunks_per_step: int = Field(alias=Env.IMPORT_CHUNKS_PER_STEP, default=0, ge=0)
+
+
+class AdminSettings(
+    MainTableSettings, SendQueueSettings, JobQueueSettings, UploadsSettings, ScheduleSettings
+):
+    function_name = "admin"
+
+
+FUNCTION_SETTINGS: dict[str, type[FunctionSettings]] = {
+    model.function_name: model
+    for model in (
+        WebhookSettings,
+        SchedulerSettings,
+        SenderSettings,
+        LiffLoginSettings,
+        JobsSettings,
+        AdminSettings,
+    )
+}
+"""Each function's settings model, by function name (``resources.FunctionDefinition``)."""

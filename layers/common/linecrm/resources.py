@@ -214,6 +214,135 @@ CHANNEL_SECRET_PREFIX = f"{APP_NAME}/channel/"
 the value is JSON ``{"channel_secret": "…", "channel_access_token": "…"}``."""
 
 
+# ---------------------------------------------------------------- what each function has
+# Which variable names each resource's name (or URL) reaches a function under.
+TABLE_ENV = {
+    MAIN_TABLE.logical_id: Env.TABLE_NAME,
+    IDEMPOTENCY_TABLE.logical_id: Env.IDEMPOTENCY_TABLE_NAME,
+}
+QUEUE_ENV = {SEND_QUEUE.logical_id: Env.SEND_QUEUE_URL, JOB_QUEUE.logical_id: Env.JOB_QUEUE_URL}
+BUCKET_ENV = {UPLOADS_BUCKET.logical_id: Env.UPLOADS_BUCKET_NAME}
+SCHEDULE_ENV = (Env.SCHEDULE_GROUP_NAME, Env.SCHEDULER_TARGET_ARN, Env.SCHEDULER_ROLE_ARN)
+# Settings that name no resource: where LINE is, and the LINE client's retry backoff.
+LINE_SETTINGS = (
+    Env.LINE_API_BASE_URL,
+    Env.LINE_DATA_API_BASE_URL,
+    Env.LINE_LOGIN_BASE_URL,
+    Env.SEND_RETRY_BASE_SECONDS,
+)
+
+Access = Literal["read", "read_write"]
+
+
+@dataclass(frozen=True)
+class FunctionAccess:
+    """What one function may touch and which settings it has.
+
+    Its IAM grants (CDK) and its environment (CDK and the local stack) both follow from
+    this entry, and its settings model (``linecrm.config``) reads exactly these names:
+
+    - ``tables``: DynamoDB item actions on the table and its indexes, read-only or
+      read-write; the table's name in ``TABLE_ENV[...]``.
+    - ``sends_to``: sqs:SendMessage on the queue; its URL in ``QUEUE_ENV[...]``. The
+      queues it consumes (``QueueDefinition.consumer``) are granted by the event source
+      (receive, delete, change visibility); their URLs are in its environment too.
+    - ``buckets``: s3:GetObject (read) or also s3:PutObject (read_write) under the
+      bucket's ``object_prefix``, and listing that prefix.
+    - ``reads_channel_secrets``: secretsmanager:GetSecretValue on the channel secrets.
+    - ``manages_schedules``: scheduler:Create/Get/DeleteSchedule in our group and
+      iam:PassRole of the schedules' role to EventBridge Scheduler.
+    - ``settings``: further variables (no resource): LINE endpoints, tuning.
+    """
+
+    function: FunctionDefinition
+    tables: tuple[tuple[TableDefinition, Access], ...] = ()
+    sends_to: tuple[QueueDefinition, ...] = ()
+    buckets: tuple[tuple[BucketDefinition, Access], ...] = ()
+    reads_channel_secrets: bool = False
+    manages_schedules: bool = False
+    settings: tuple[str, ...] = ()
+
+    @property
+    def consumes(self) -> tuple[QueueDefinition, ...]:
+        return tuple(queue for queue in QUEUES if queue.consumer == self.function)
+
+    @property
+    def environment_names(self) -> tuple[str, ...]:
+        """Every variable this function has, in a stable order."""
+        names = [TABLE_ENV[table.logical_id] for table, _ in self.tables]
+        names += [QUEUE_ENV[queue.logical_id] for queue in (*self.sends_to, *self.consumes)]
+        names += [BUCKET_ENV[bucket.logical_id] for bucket, _ in self.buckets]
+        if self.reads_channel_secrets:
+            names.append(Env.CHANNEL_SECRET_PREFIX)
+        if self.manages_schedules:
+            names += SCHEDULE_ENV
+        names += self.settings
+        return tuple(dict.fromkeys(names))
+
+
+FUNCTION_ACCESS = (
+    # Verifies, dedupes (idempotency table) and applies events: friends, rule replies
+    # and welcome messages go to the send queue. Nothing it does is scheduled.
+    FunctionAccess(
+        WEBHOOK_FUNCTION,
+        tables=((MAIN_TABLE, "read_write"), (IDEMPOTENCY_TABLE, "read_write")),
+        sends_to=(SEND_QUEUE,),
+        reads_channel_secrets=True,
+        settings=LINE_SETTINGS,
+    ),
+    # Fires delayed messages (send queue), starts scheduled broadcasts (job queue), and
+    # defers a delayed message again when caps or quiet hours say so (a new schedule
+    # that targets this same function).
+    FunctionAccess(
+        SCHEDULER_FUNCTION,
+        tables=((MAIN_TABLE, "read_write"),),
+        sends_to=(SEND_QUEUE, JOB_QUEUE),
+        manages_schedules=True,
+    ),
+    # Consumes the send queue; sends to LINE, records outcomes in the ledger.
+    FunctionAccess(
+        SENDER_FUNCTION,
+        tables=((MAIN_TABLE, "read_write"),),
+        reads_channel_secrets=True,
+        settings=(*LINE_SETTINGS, Env.ACCOUNT_TIME_ZONE),
+    ),
+    # Verifies a LINE ID token and looks the friend up: reads only.
+    FunctionAccess(
+        LIFF_LOGIN_FUNCTION,
+        tables=((MAIN_TABLE, "read"),),
+        reads_channel_secrets=True,
+        settings=LINE_SETTINGS,
+    ),
+    # Runs import and broadcast steps: reads the CSV, pages LINE's followers, reads the
+    # quota, queues broadcast chunks and its next step, defers capped/quiet sends.
+    FunctionAccess(
+        JOBS_FUNCTION,
+        tables=((MAIN_TABLE, "read_write"),),
+        sends_to=(JOB_QUEUE, SEND_QUEUE),
+        buckets=((UPLOADS_BUCKET, "read"),),
+        reads_channel_secrets=True,
+        manages_schedules=True,
+        settings=(*LINE_SETTINGS, Env.IMPORT_PAGE_SIZE, Env.IMPORT_CHUNKS_PER_STEP),
+    ),
+    # The admin API reads and writes friends and channel config; it never calls LINE,
+    # so no channel secrets. It starts friend imports (stores the CSV, queues the first
+    # step) and broadcasts (job queue now, or a schedule for later; cancel deletes it),
+    # and re-drives dead deliveries (send queue).
+    FunctionAccess(
+        ADMIN_FUNCTION,
+        tables=((MAIN_TABLE, "read_write"),),
+        sends_to=(JOB_QUEUE, SEND_QUEUE),
+        buckets=((UPLOADS_BUCKET, "read_write"),),
+        manages_schedules=True,
+    ),
+)
+
+
+def function_access(function: FunctionDefinition) -> FunctionAccess:
+    (access,) = [entry for entry in FUNCTION_ACCESS if entry.function == function]
+    return access
+
+
 # ---------------------------------------------------------------- HTTP API routes
 ADMIN_METHODS: tuple[Literal["GET", "POST", "PUT", "PATCH", "DELETE"], ...] = (
     "GET",

@@ -1,7 +1,10 @@
-"""Builds the objects a function needs, lazily, from its Settings.
+"""Builds the objects a function needs, lazily, from its settings model.
 
-Each handler owns one ``Container``; nothing here runs at import time, so importing a
-handler stays cheap and a test can build a container against moto and the emulator.
+Each handler owns one ``Container``, built on the function's first invocation: it
+validates the function's settings then (``linecrm.config``), so a missing one fails at
+cold start, not halfway through a request. Nothing here runs at import time, so
+importing a handler stays cheap and a test can build a container against moto and the
+emulator.
 """
 
 from __future__ import annotations
@@ -9,9 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from linecrm.config import Settings
+from linecrm.config import (
+    FunctionSettings,
+    IdempotencyTableSettings,
+    JobQueueSettings,
+    JobsSettings,
+    LineSettings,
+    MainTableSettings,
+    ScheduleSettings,
+    SenderSettings,
+    SendQueueSettings,
+    SettingsError,
+    UploadsSettings,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -42,21 +57,34 @@ if TYPE_CHECKING:
     from linecrm.webhook.service import WebhookReceiver
 
 
+S = TypeVar("S", bound=FunctionSettings)
+P = TypeVar("P", bound=FunctionSettings)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Container:
-    def __init__(
-        self, settings: Settings | None = None, clock: Callable[[], datetime] = utc_now
-    ) -> None:
-        self._settings = settings
+class Container(Generic[S]):
+    def __init__(self, settings: S | type[S], clock: Callable[[], datetime] = utc_now) -> None:
+        """``settings``: the function's settings, or its model to read them from the
+        environment now (``SettingsError`` names what is missing)."""
+        self.settings: S = settings.from_env() if isinstance(settings, type) else settings
         self.clock = clock
         self._line_clients: dict[str, LineMessagingClient] = {}
 
-    @cached_property
-    def settings(self) -> Settings:
-        return self._settings or Settings.from_env()
+    def _part(self, kind: type[P]) -> P:
+        """The settings of one part (a queue, the schedules, ...) this function has."""
+        if not isinstance(self.settings, kind):
+            raise SettingsError(
+                f"{type(self.settings).__name__} has no {kind.__name__}: this function's "
+                "access (resources.FUNCTION_ACCESS) does not include what it tried to use"
+            )
+        return self.settings
+
+    @property
+    def _table_name(self) -> str:
+        return self._part(MainTableSettings).table_name
 
     # ------------------------------------------------------------ AWS clients
     @cached_property
@@ -90,13 +118,13 @@ class Container:
     def friends(self) -> FriendRepository:
         from linecrm.repositories.friends import FriendRepository
 
-        return FriendRepository(self.dynamodb, self.settings.table_name)
+        return FriendRepository(self.dynamodb, self._table_name)
 
     @cached_property
     def channel_config(self) -> ChannelConfigRepository:
         from linecrm.repositories.channel_config import ChannelConfigRepository
 
-        return ChannelConfigRepository(self.dynamodb, self.settings.table_name)
+        return ChannelConfigRepository(self.dynamodb, self._table_name)
 
     @cached_property
     def admin(self) -> AdminService:
@@ -108,7 +136,7 @@ class Container:
     def ledger(self) -> DeliveryLedger:
         from linecrm.repositories.deliveries import DeliveryLedger
 
-        return DeliveryLedger(self.dynamodb, self.settings.table_name)
+        return DeliveryLedger(self.dynamodb, self._table_name)
 
     @cached_property
     def cached_channel_config(self) -> CachedChannelConfig:
@@ -121,7 +149,7 @@ class Container:
     def enrollments(self) -> EnrollmentRepository:
         from linecrm.repositories.enrollments import EnrollmentRepository
 
-        return EnrollmentRepository(self.dynamodb, self.settings.table_name)
+        return EnrollmentRepository(self.dynamodb, self._table_name)
 
     @cached_property
     def channels(self) -> ChannelDirectory:
@@ -130,14 +158,14 @@ class Container:
         from linecrm.channels import ChannelDirectory
 
         provider = SecretsProvider(boto3_client=self._session.client("secretsmanager"))
-        return ChannelDirectory(provider, self.settings.channel_secret_prefix)
+        return ChannelDirectory(provider, self._part(LineSettings).channel_secret_prefix)
 
     # ------------------------------------------------------------ delivery
     @cached_property
     def outbox(self) -> SendQueueOutbox:
         from linecrm.delivery.outbox import SendQueueOutbox
 
-        queue_url = self.settings.require(self.settings.send_queue_url, "send_queue_url")
+        queue_url = self._part(SendQueueSettings).send_queue_url
         return SendQueueOutbox(self.ledger, self.sqs, queue_url, self.clock)
 
     def line_client(self, channel_id: str) -> LineMessagingClient:
@@ -146,11 +174,12 @@ class Container:
         if client is None:
             from linecrm.line.client import LineMessagingClient, RetryPolicy
 
+            line = self._part(LineSettings)
             token = self.channels.credentials(channel_id).channel_access_token
             client = LineMessagingClient(
                 token,
-                self.settings.line,
-                retry_policy=RetryPolicy(base_seconds=self.settings.send_retry_base_seconds),
+                line.line,
+                retry_policy=RetryPolicy(base_seconds=line.send_retry_base_seconds),
             )
             self._line_clients[channel_id] = client
         return client
@@ -169,7 +198,7 @@ class Container:
             limits=ChannelSendLimitsCache(self.channel_config, self.clock),
             # One pacer per execution environment: its share of each channel's rate.
             pacer=Pacer(SEND_QUEUE.max_concurrency),
-            time_zone=self.settings.account_time_zone,
+            time_zone=self._part(SenderSettings).account_time_zone,
         )
 
     @cached_property
@@ -178,16 +207,15 @@ class Container:
 
         return LineTaskRunner(self.friends, self.line_client, self.clock)
 
-    def schedule_planner(self, target_arn: str | None = None) -> SchedulePlanner:
+    def schedule_planner(self) -> SchedulePlanner:
         from linecrm.delivery.schedules import SchedulePlanner
 
-        settings = self.settings
+        settings = self._part(ScheduleSettings)
         return SchedulePlanner(
             self.scheduler,
-            group_name=settings.require(settings.schedule_group_name, "schedule_group_name"),
-            target_arn=target_arn
-            or settings.require(settings.scheduler_target_arn, "scheduler_target_arn"),
-            role_arn=settings.require(settings.scheduler_role_arn, "scheduler_role_arn"),
+            group_name=settings.schedule_group_name,
+            target_arn=settings.scheduler_target_arn,
+            role_arn=settings.scheduler_role_arn,
         )
 
     # ------------------------------------------------------------ broadcasts
@@ -195,7 +223,7 @@ class Container:
     def broadcasts(self) -> BroadcastRepository:
         from linecrm.repositories.broadcasts import BroadcastRepository
 
-        return BroadcastRepository(self.dynamodb, self.settings.table_name)
+        return BroadcastRepository(self.dynamodb, self._table_name)
 
     @cached_property
     def scheduled_sends(self) -> ScheduledSends:
@@ -280,9 +308,8 @@ class Container:
         from linecrm.webhook.idempotency import make_apply_once
         from linecrm.webhook.service import WebhookReceiver
 
-        settings = self.settings
         store = DynamoDBPersistenceLayer(
-            table_name=settings.require(settings.idempotency_table_name, "idempotency_table"),
+            table_name=self._part(IdempotencyTableSettings).idempotency_table_name,
             boto3_client=self.dynamodb,
         )
         processor = WebhookEventProcessor(
@@ -300,17 +327,13 @@ class Container:
     def uploads(self) -> UploadStore:
         from linecrm.imports.storage import UploadStore
 
-        settings = self.settings
-        return UploadStore(
-            self.s3, settings.require(settings.uploads_bucket_name, "uploads_bucket_name")
-        )
+        return UploadStore(self.s3, self._part(UploadsSettings).uploads_bucket_name)
 
     @cached_property
     def job_queue(self) -> JobStepQueue:
         from linecrm.imports.storage import JobStepQueue
 
-        settings = self.settings
-        return JobStepQueue(self.sqs, settings.require(settings.job_queue_url, "job_queue_url"))
+        return JobStepQueue(self.sqs, self._part(JobQueueSettings).job_queue_url)
 
     @cached_property
     def import_service(self) -> ImportService:
@@ -318,7 +341,7 @@ class Container:
         from linecrm.repositories.imports import ImportJobRepository
 
         return ImportService(
-            ImportJobRepository(self.dynamodb, self.settings.table_name),
+            ImportJobRepository(self.dynamodb, self._table_name),
             self.channel_config,
             uploads=lambda: self.uploads,
             queue=lambda: self.job_queue,
@@ -332,13 +355,13 @@ class Container:
         from linecrm.resources import JOBS_FUNCTION
 
         return ImportRunner(
-            ImportJobRepository(self.dynamodb, self.settings.table_name),
+            ImportJobRepository(self.dynamodb, self._table_name),
             self.friends,
             self.channel_config,
             followers=self.line_client,
             read_upload=lambda key: self.uploads.read(key),
             clock=self.clock,
-            page_size=self.settings.import_page_size,
+            page_size=self._part(JobsSettings).import_page_size,
             # A step ends with its function (timeout); its lease a minute after that.
             lease=timedelta(seconds=JOBS_FUNCTION.timeout_seconds + 60),
         )

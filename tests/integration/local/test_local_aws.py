@@ -119,18 +119,41 @@ def test_creates_the_schedule_group_role_and_channel_secrets(created: LocalResou
         }
 
 
-def test_the_environment_sets_every_variable_the_handlers_read(created: LocalResources) -> None:
-    env = created.environment("http://127.0.0.1:9999/", log_level="DEBUG")
+def test_the_process_environment_has_aws_and_powertools_settings_only(
+    created: LocalResources,
+) -> None:
+    env = created.environment(log_level="DEBUG")
 
-    every_name = {value for name, value in vars(Env).items() if name.isupper()}
-    assert every_name <= set(env)
-    assert env[Env.LINE_API_BASE_URL] == env[Env.LINE_DATA_API_BASE_URL] == "http://127.0.0.1:9999"
-    assert env[Env.LINE_LOGIN_BASE_URL] == "http://127.0.0.1:9999"
-    assert env[Env.SEND_QUEUE_URL] == created.queues[resources.SEND_QUEUE.logical_id].url
-    assert env[Env.SEND_RETRY_BASE_SECONDS] == "0.05"
     assert env["AWS_ENDPOINT_URL"] == created.endpoint_url
     assert env["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
     assert env["POWERTOOLS_SERVICE_NAME"] == "linecrm"
+    assert not [name for name in env if name.startswith("LINECRM_")]
+
+
+def test_each_function_gets_exactly_the_settings_of_its_access(created: LocalResources) -> None:
+    environments = created.function_environments("http://127.0.0.1:9999/")
+
+    every_name = {value for name, value in vars(Env).items() if name.isupper()}
+    assert every_name == {name for env in environments.values() for name in env}
+    for access in resources.FUNCTION_ACCESS:
+        assert set(environments[access.function.name]) == set(access.environment_names)
+    webhook = environments[resources.WEBHOOK_FUNCTION.name]
+    assert webhook[Env.LINE_API_BASE_URL] == webhook[Env.LINE_DATA_API_BASE_URL]
+    assert webhook[Env.LINE_LOGIN_BASE_URL] == "http://127.0.0.1:9999"
+    assert webhook[Env.SEND_QUEUE_URL] == created.queues[resources.SEND_QUEUE.logical_id].url
+    assert webhook[Env.SEND_RETRY_BASE_SECONDS] == "0.05"
+    assert Env.SCHEDULER_ROLE_ARN not in webhook
+    assert Env.IDEMPOTENCY_TABLE_NAME not in environments[resources.SENDER_FUNCTION.name]
+    assert Env.UPLOADS_BUCKET_NAME not in environments[resources.SCHEDULER_FUNCTION.name]
+
+
+def test_overrides_reach_the_functions_that_have_the_setting(created: LocalResources) -> None:
+    environments = created.function_environments(overrides={Env.IMPORT_PAGE_SIZE: "5"})
+
+    assert environments[resources.JOBS_FUNCTION.name][Env.IMPORT_PAGE_SIZE] == "5"
+    assert Env.IMPORT_PAGE_SIZE not in environments[resources.ADMIN_FUNCTION.name]
+    with pytest.raises(ValueError, match="LINECRM_NOPE"):
+        created.function_environments(overrides={"LINECRM_NOPE": "1"})
 
 
 def test_start_points_boto3_at_moto_and_stop_restores_the_environment() -> None:

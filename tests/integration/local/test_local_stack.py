@@ -21,9 +21,10 @@ def test_the_stack_serves_the_routes_and_its_parts(fresh: LocalStack) -> None:
     }
     assert fresh.webhook_url() == f"{fresh.gateway_url}/webhook/{demo.DEMO_CHANNEL_ID}"
     assert fresh.emulator.channel(demo.DEMO_CHANNEL_ID).webhook_url == fresh.webhook_url()
-    assert os.environ[resources.Env.LINE_API_BASE_URL] == fresh.emulator_url
+    webhook = fresh.functions.environment(resources.WEBHOOK_FUNCTION.name)
+    assert webhook[resources.Env.LINE_API_BASE_URL] == fresh.emulator_url
     assert os.environ["AWS_ENDPOINT_URL"] == fresh.moto_url
-    assert os.environ[resources.Env.SEND_QUEUE_URL] == fresh.send_queue_url
+    assert webhook[resources.Env.SEND_QUEUE_URL] == fresh.send_queue_url
     assert fresh.runner.functions is fresh.functions
     before = fresh.clock.now()
     fresh.clock.advance(timedelta(hours=1))

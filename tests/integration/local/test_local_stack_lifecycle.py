@@ -17,7 +17,11 @@ WATCHED = ("AWS_ENDPOINT_URL", resources.Env.TABLE_NAME, resources.Env.LINE_API_
 def test_stop_restores_the_environment_and_is_idempotent() -> None:
     before = {name: os.environ.get(name) for name in WATCHED}
     stack = LocalStack().start()
-    assert os.environ[resources.Env.TABLE_NAME] == resources.MAIN_TABLE.local_name
+    assert os.environ["AWS_ENDPOINT_URL"] == stack.moto_url
+    # Function settings are the functions' own, not the process's.
+    assert os.environ.get(resources.Env.TABLE_NAME) == before[resources.Env.TABLE_NAME]
+    webhook = stack.functions.environment(resources.WEBHOOK_FUNCTION.name)
+    assert webhook[resources.Env.TABLE_NAME] == resources.MAIN_TABLE.local_name
     stack.stop()
     stack.stop()
 
