@@ -21,6 +21,7 @@ from linecrm.repositories.channel_config import ChannelConfigRepository
 from linecrm.repositories.friends import FriendRepository
 from linecrm.resources import Env
 from linecrm_local.aws_local import LocalQueue, LocalResources
+from linecrm_local.demo import DEMO_CHANNEL_ID
 from linecrm_local.provision import ChannelSecret, provision
 from tests.support.grants import LocalValues, Synthesized, synthesized
 from tests.support.lambda_support import FakeLambdaContext, load_handler
@@ -84,7 +85,7 @@ def aws_resources(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", resources.DEFAULT_REGION)
     with mock_aws():
         session = boto3.session.Session(region_name=resources.DEFAULT_REGION)
-        created = provision(session, [ChannelSecret("demo", "secret", "token")])
+        created = provision(session, [ChannelSecret(DEMO_CHANNEL_ID, "secret", "token")])
         queues = {
             definition.logical_id: LocalQueue(
                 definition,
@@ -113,9 +114,9 @@ def test_a_scheduled_send_deferred_again_by_quiet_hours_gets_a_new_schedule(
     environment = LocalValues(aws_resources).environment(resources.SCHEDULER_FUNCTION)
     table = aws_resources.table_names[resources.MAIN_TABLE.logical_id]
     dynamodb = boto3.client("dynamodb")
-    FriendRepository(dynamodb, table).record_follow("demo", USER, NIGHT)
+    FriendRepository(dynamodb, table).record_follow(DEMO_CHANNEL_ID, USER, NIGHT)
     ChannelConfigRepository(dynamodb, table).set_setting(
-        "demo",
+        DEMO_CHANNEL_ID,
         "delivery_policy",
         {"time_zone": "Asia/Tokyo", "quiet_hours": {"start": "21:00", "end": "09:00"}},
     )
@@ -127,7 +128,7 @@ def test_a_scheduled_send_deferred_again_by_quiet_hours_gets_a_new_schedule(
         job_id="reminder-1",
         request=SendRequest(
             delivery_id="reminder:1",
-            channel_id="demo",
+            channel_id=DEMO_CHANNEL_ID,
             to=[USER],
             messages=[{"type": "text", "text": "まだカートに"}],
             cause="trigger",

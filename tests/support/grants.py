@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from linecrm import resources
-from linecrm_local import grants
+from linecrm_local import demo, grants
 from linecrm_local.aws_local import LocalResources
 from linecrm_local.provision import LOCAL_ACCOUNT_ID, local_function_arn
 
@@ -62,12 +62,14 @@ class Synthesized:
 
 @functools.cache
 def synthesized() -> Synthesized:
-    """The stack as ``cdk synth`` makes it (bundling skipped), once per session."""
+    """The stack as ``cdk synth`` makes it (bundling skipped) for the local stack's
+    channel, once per session."""
     from aws_cdk.assertions import Template
 
     from tests.infra.conftest import build_stack
 
-    stack = build_stack()
+    # The channels of the local stack: each has its secret in the template.
+    stack = build_stack({"channelIds": demo.DEMO_CHANNEL_ID})
 
     def logical_id(construct: Any) -> str:
         return str(stack.resolve(stack.get_logical_id(construct.node.default_child)))
