@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import aws_cdk as cdk
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as event_sources
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
@@ -80,6 +81,9 @@ FUNCTION_ACCESS = (
         manages_schedules=True,
         uploads="read",
     ),
+    # Marks scheduled fires that finally failed dead in the ledger (or the broadcast
+    # failed); consumes the schedule failure queue (granted by the event source).
+    FunctionAccess(resources.SCHEDULE_FAILURES_FUNCTION, tables=(resources.MAIN_TABLE,)),
 )
 
 TABLE_NAME_ENV = {
@@ -150,6 +154,10 @@ class LinecrmStack(cdk.Stack):
         self._connect_queue_consumers()
         schedule_target = self.functions.function(resources.SCHEDULE_TARGET)
         self.scheduling.allow_schedules_to_invoke(schedule_target)
+        self.scheduling.allow_schedules_to_dead_letter(
+            self.delivery.pair(resources.SCHEDULE_DEAD_LETTER_QUEUE).queue
+        )
+        self._configure_async_invocations()
         self.api = HttpApi(self, "Http", functions=self.functions.functions)
         self.monitoring = Monitoring(self, "Monitoring", alarm_email=settings.alarm_email)
         self._add_alarms()
@@ -197,6 +205,10 @@ class LinecrmStack(cdk.Stack):
             )
             function.add_environment(Env.SCHEDULE_GROUP_NAME, resources.SCHEDULE_GROUP_NAME)
             function.add_environment(Env.SCHEDULER_ROLE_ARN, self.scheduling.target_role.role_arn)
+            function.add_environment(
+                Env.SCHEDULE_DEAD_LETTER_ARN,
+                self.delivery.pair(resources.SCHEDULE_DEAD_LETTER_QUEUE).queue.queue_arn,
+            )
             # The scheduler function targets itself via context.invoked_function_arn: its
             # own ARN in its environment would be a circular reference.
             if access.function != resources.SCHEDULE_TARGET:
@@ -222,7 +234,23 @@ class LinecrmStack(cdk.Stack):
             )
             # The consumer delays a retry with ChangeMessageVisibility (granted by the
             # event source), which needs the queue's URL.
-            consumer.add_environment(QUEUE_URL_ENV[definition.logical_id], pair.queue.queue_url)
+            if definition.logical_id in QUEUE_URL_ENV:
+                consumer.add_environment(QUEUE_URL_ENV[definition.logical_id], pair.queue.queue_url)
+
+    def _configure_async_invocations(self) -> None:
+        """Lambda's retries, event age and on-failure destination per resources.py."""
+        for config in resources.ASYNC_INVOCATIONS:
+            function = self.functions.function(config.function)
+            on_failure = (
+                destinations.SqsDestination(self.delivery.pair(config.on_failure).queue)
+                if config.on_failure is not None
+                else None
+            )
+            function.configure_async_invoke(
+                retry_attempts=config.max_retry_attempts,
+                max_event_age=cdk.Duration.seconds(config.max_event_age_seconds),
+                on_failure=on_failure,
+            )
 
     def _add_alarms(self) -> None:
         for pair in self.delivery.pairs.values():
@@ -234,6 +262,7 @@ class LinecrmStack(cdk.Stack):
             "SenderThrottles", self.functions.function(resources.SENDER_FUNCTION)
         )
         self.monitoring.alarm_on_monthly_quota("MonthlyQuotaExhausted")
+        self.monitoring.alarm_on_failed_fires("ScheduledFiresDead")
 
     def _table_logical_id(self, table: Construct) -> str:
         cfn = table.node.default_child

@@ -48,6 +48,9 @@ class ProvisionedResources:
             Env.CHANNEL_SECRET_PREFIX: resources.CHANNEL_SECRET_PREFIX,
             Env.JOB_QUEUE_URL: self.queue_urls[resources.JOB_QUEUE.logical_id],
             Env.UPLOADS_BUCKET_NAME: self.bucket_names[resources.UPLOADS_BUCKET.logical_id],
+            Env.SCHEDULE_DEAD_LETTER_ARN: self.queue_arns[
+                resources.SCHEDULE_DEAD_LETTER_QUEUE.logical_id
+            ],
         }
 
 

@@ -310,12 +310,19 @@ def test_scheduler_role_may_only_invoke_the_scheduler_function(template: Templat
     assert "ManagedPolicyArns" not in role["Properties"]
     target_id = _function_id(template, resources.SCHEDULE_TARGET)
     statements = _role_statements(template, role_id)
+    failure_queue_id, _ = _queue_ids(template, resources.SCHEDULE_DEAD_LETTER_QUEUE)
     assert statements == [
         {
             "Action": "lambda:InvokeFunction",
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [target_id, "Arn"]},
-        }
+        },
+        # The schedules' dead-letter queue, which Scheduler writes as this role.
+        {
+            "Action": "sqs:SendMessage",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [failure_queue_id, "Arn"]},
+        },
     ]
 
 
@@ -398,7 +405,11 @@ def test_channel_secrets_are_read_only_by_the_functions_that_call_line(
     for definition in resources.FUNCTIONS:
         statements = _function_statements(template, definition)
         reads = [s for s in statements if "secretsmanager:GetSecretValue" in _as_list(s["Action"])]
-        if definition in (resources.SCHEDULER_FUNCTION, resources.ADMIN_FUNCTION):
+        if definition in (
+            resources.SCHEDULER_FUNCTION,
+            resources.ADMIN_FUNCTION,
+            resources.SCHEDULE_FAILURES_FUNCTION,
+        ):
             assert not reads, definition.name  # they never call LINE
             continue
         resources_read = [r for s in reads for r in _as_list(s["Resource"])]
@@ -452,8 +463,8 @@ def test_without_alarm_email_there_is_no_topic() -> None:
     template = Template.from_stack(build_stack())
     template.resource_count_is("AWS::SNS::Topic", 0)
     # An errors alarm per function, a dead letters alarm per queue, sender throttles,
-    # monthly quota exhausted.
-    expected = len(resources.FUNCTIONS) + len(resources.QUEUES) + 2
+    # monthly quota exhausted, scheduled fires dead.
+    expected = len(resources.FUNCTIONS) + len(resources.QUEUES) + 3
     assert len(template.find_resources("AWS::CloudWatch::Alarm")) == expected
 
 

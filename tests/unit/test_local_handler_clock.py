@@ -1,4 +1,6 @@
-"""The local stack runs the real handlers on its clock (no hook in the handlers)."""
+"""The local stack runs the real handlers on its clock: the Containers they build read it
+from ``linecrm.wiring.runtime_clock``, which every local invocation runs inside (no hook
+in the handlers, no module global replaced)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 
 from linecrm import resources
 from linecrm.resources import FunctionDefinition
+from linecrm.wiring import Container, runtime_clock
 from linecrm_local.clock import MovableClock
 from linecrm_local.lambda_runtime import LocalFunctions
 
@@ -68,6 +71,18 @@ def test_an_unmoved_movable_clock_is_real_time(functions_root: Path) -> None:
     assert abs(seen - datetime.now(UTC)) < timedelta(seconds=5)
 
 
+def test_the_runtime_clock_is_the_default_of_containers_built_inside_it() -> None:
+    clock = MovableClock(START)
+    with runtime_clock(clock.now):
+        inside = Container()
+        explicit = Container(clock=lambda: START - timedelta(days=1))
+    outside = Container()
+
+    assert START <= inside.clock() < START + timedelta(seconds=5)
+    assert explicit.clock() == START - timedelta(days=1)  # an explicit clock wins
+    assert abs(outside.clock() - datetime.now(UTC)) < timedelta(seconds=5)
+
+
 @pytest.mark.parametrize("definition", resources.FUNCTIONS, ids=lambda d: d.name)
 def test_every_real_handler_gets_the_clock(definition: FunctionDefinition) -> None:
     clock = MovableClock(START)
@@ -77,7 +92,10 @@ def test_every_real_handler_gets_the_clock(definition: FunctionDefinition) -> No
     try:
         functions._load(functions.definition(definition.name))
         module = sys.modules[name]
-        container = module.container()
+        # The handler's own factory, not one the runtime swapped in.
+        assert module.container.__wrapped__ is Container
+        with functions.runtime():  # what every local invocation runs inside
+            container = module.container()
         assert container is module.container()
         assert START <= container.clock() < START + timedelta(seconds=5)
     finally:

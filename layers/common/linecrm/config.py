@@ -37,6 +37,7 @@ class Settings(BaseModel):
     schedule_group_name: str | None = None
     scheduler_target_arn: str | None = None
     scheduler_role_arn: str | None = None
+    schedule_dead_letter_arn: str | None = None
     channel_secret_prefix: str = Field(min_length=1)
     line: LineEndpoints = LineEndpoints()
     # Base of the exponential backoff between send retries (LINE client and SQS).
@@ -59,6 +60,7 @@ class Settings(BaseModel):
             "schedule_group_name": env.get(Env.SCHEDULE_GROUP_NAME),
             "scheduler_target_arn": env.get(Env.SCHEDULER_TARGET_ARN),
             "scheduler_role_arn": env.get(Env.SCHEDULER_ROLE_ARN),
+            "schedule_dead_letter_arn": env.get(Env.SCHEDULE_DEAD_LETTER_ARN),
             "channel_secret_prefix": env.get(Env.CHANNEL_SECRET_PREFIX, ""),
             "line": LineEndpoints(
                 api_base_url=env.get(Env.LINE_API_BASE_URL, LINE_API_BASE_URL),

@@ -6,7 +6,9 @@ handler stays cheap and a test can build a container against moto and the emulat
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from linecrm.broadcasts.planner import BroadcastPlanner
     from linecrm.broadcasts.service import BroadcastService
     from linecrm.channels import ChannelDirectory
+    from linecrm.delivery.failed_fires import FailedFires
     from linecrm.delivery.ledger_admin import LedgerAdmin
     from linecrm.delivery.line_tasks import LineTaskRunner
     from linecrm.delivery.outbox import SendQueueOutbox
@@ -46,12 +49,33 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+_RUNTIME_CLOCK: ContextVar[Callable[[], datetime]] = ContextVar(
+    "linecrm_runtime_clock", default=utc_now
+)
+
+
+@contextmanager
+def runtime_clock(clock: Callable[[], datetime]) -> Iterator[None]:
+    """The clock of every Container built inside this block (on this thread).
+
+    The seam for a runtime other than Lambda: the local stack runs each invocation
+    inside it, so handlers tell time by the stack's clock. On Lambda nothing sets it
+    and Containers use real time.
+    """
+    token = _RUNTIME_CLOCK.set(clock)
+    try:
+        yield
+    finally:
+        _RUNTIME_CLOCK.reset(token)
+
+
 class Container:
     def __init__(
-        self, settings: Settings | None = None, clock: Callable[[], datetime] = utc_now
+        self, settings: Settings | None = None, clock: Callable[[], datetime] | None = None
     ) -> None:
+        """``clock``: what "now" is (aware UTC); None takes the runtime's clock."""
         self._settings = settings
-        self.clock = clock
+        self.clock = clock or _RUNTIME_CLOCK.get()
         self._line_clients: dict[str, LineMessagingClient] = {}
 
     @cached_property
@@ -188,6 +212,9 @@ class Container:
             target_arn=target_arn
             or settings.require(settings.scheduler_target_arn, "scheduler_target_arn"),
             role_arn=settings.require(settings.scheduler_role_arn, "scheduler_role_arn"),
+            dead_letter_arn=settings.require(
+                settings.schedule_dead_letter_arn, "schedule_dead_letter_arn"
+            ),
         )
 
     # ------------------------------------------------------------ broadcasts
@@ -255,6 +282,12 @@ class Container:
         from linecrm.delivery.ledger_admin import LedgerAdmin
 
         return LedgerAdmin(self.ledger, lambda: self.outbox, self.clock)
+
+    @cached_property
+    def failed_fires(self) -> FailedFires:
+        from linecrm.delivery.failed_fires import FailedFires
+
+        return FailedFires(self.ledger, self.broadcasts, self.clock)
 
     # ------------------------------------------------------------ webhook
     @cached_property
