@@ -1,4 +1,8 @@
-"""EventBridge Scheduler target: a due job (e.g. a delayed message) is put to work."""
+"""EventBridge Scheduler target: a due job (e.g. a delayed message) is put to work.
+
+Invoked asynchronously: an exception is retried twice by Lambda, then the invocation
+goes to the schedule failure queue, whose consumer marks the delivery dead.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         job = SCHEDULED_JOB.validate_python(event)
     except ValidationError as error:
         # A malformed job can never succeed: say so and let the schedule complete
-        # (raising would make Scheduler retry it 185 times).
+        # (raising would make Lambda retry it twice, then dead-letter it).
         logger.error("discarding malformed scheduled job", extra={"errors": error.errors()[:5]})
         metrics.add_metric(name="ScheduledJobsMalformed", unit="Count", value=1)
         return {"status": "discarded", "reason": "malformed job"}

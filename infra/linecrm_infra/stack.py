@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as event_sources
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
@@ -80,6 +81,10 @@ class LinecrmStack(cdk.Stack):
         self._connect_queue_consumers()
         schedule_target = self.functions.function(resources.SCHEDULE_TARGET)
         self.scheduling.allow_schedules_to_invoke(schedule_target)
+        self.scheduling.allow_schedules_to_dead_letter(
+            self.delivery.pair(resources.SCHEDULE_DEAD_LETTER_QUEUE).queue
+        )
+        self._configure_async_invocations()
         self.api = HttpApi(self, "Http", functions=self.functions.functions)
         self.monitoring = Monitoring(self, "Monitoring", alarm_email=settings.alarm_email)
         self._add_alarms()
@@ -146,6 +151,10 @@ class LinecrmStack(cdk.Stack):
             # Built from the target's fixed name, so the scheduler function (which
             # defers a delivery again by scheduling itself) can carry it too.
             environment(Env.SCHEDULER_TARGET_ARN, self.functions.schedule_target_arn)
+            environment(
+                Env.SCHEDULE_DEAD_LETTER_ARN,
+                self.delivery.pair(resources.SCHEDULE_DEAD_LETTER_QUEUE).queue.queue_arn,
+            )
         for name in access.settings:
             if name in self._deploy_settings:
                 environment(name, self._deploy_settings[name])
@@ -166,6 +175,21 @@ class LinecrmStack(cdk.Stack):
                 )
             )
 
+    def _configure_async_invocations(self) -> None:
+        """Lambda's retries, event age and on-failure destination per resources.py."""
+        for config in resources.ASYNC_INVOCATIONS:
+            function = self.functions.function(config.function)
+            on_failure = (
+                destinations.SqsDestination(self.delivery.pair(config.on_failure).queue)
+                if config.on_failure is not None
+                else None
+            )
+            function.configure_async_invoke(
+                retry_attempts=config.max_retry_attempts,
+                max_event_age=cdk.Duration.seconds(config.max_event_age_seconds),
+                on_failure=on_failure,
+            )
+
     def _add_alarms(self) -> None:
         for pair in self.delivery.pairs.values():
             self.monitoring.alarm_on_dead_letters(
@@ -176,6 +200,7 @@ class LinecrmStack(cdk.Stack):
             "SenderThrottles", self.functions.function(resources.SENDER_FUNCTION)
         )
         self.monitoring.alarm_on_monthly_quota("MonthlyQuotaExhausted")
+        self.monitoring.alarm_on_failed_fires("ScheduledFiresDead")
 
     def _table_logical_id(self, table: Construct) -> str:
         cfn = table.node.default_child

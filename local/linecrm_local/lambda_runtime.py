@@ -5,19 +5,23 @@ borrows an idle one or loads a new copy (a cold start). Like Lambda, two concurr
 invocations never share module globals (the sender's BatchProcessor, a handler's
 container), while sequential ones reuse them (warm starts).
 
-Given a clock, every handler module's ``container`` factory is replaced after loading
-by one that builds ``Container(..., clock=clock)``: the handlers then tell time by the
-local stack's clock (the one the scheduler runner fires by), with no hook in the handlers.
-
 Each function runs with its own environment (``set_environment``), as on Lambda: its
 settings are read from it (``linecrm.config.FUNCTION_ENVIRONMENT``), not from this
 process's environment, and ``current_function`` names the function whose code runs.
+
+Each invocation runs on a worker thread and is given the function's timeout: past it,
+the caller stops waiting and the invocation fails with ``FunctionTimedOut``, as on
+Lambda. That environment is never used again (Lambda resets it); the thread itself
+cannot be killed and finishes in the background, its result discarded.
+
+Given a clock, invocations run inside ``linecrm.wiring.runtime_clock``: the Containers
+the handlers build tell time by the local stack's clock (the one the scheduler runner
+fires by), with no hook in the handlers.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib.util
 import logging
 import os
@@ -26,7 +30,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +41,7 @@ from typing import Any
 from linecrm import resources
 from linecrm.config import FUNCTION_ENVIRONMENT
 from linecrm.resources import FunctionDefinition
+from linecrm.wiring import runtime_clock
 from linecrm_local.provision import local_function_arn
 
 logger = logging.getLogger(__name__)
@@ -56,6 +61,10 @@ class UnknownFunction(LookupError):
 
 class FunctionLoadError(RuntimeError):
     """A function's handler.py is missing or does not define ``lambda_handler``."""
+
+
+class FunctionTimedOut(RuntimeError):
+    """The invocation ran past the function's timeout (Lambda: "Task timed out")."""
 
 
 @dataclass
@@ -106,6 +115,7 @@ class LocalFunctions:
         self._loaded: Counter[str] = Counter()
         self._invocations: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
+        self._timeouts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()  # sys.path and sys.modules are process-wide
         # Powertools' HTTP resolvers keep the current event on the router class, which
@@ -142,7 +152,11 @@ class LocalFunctions:
 
     # ------------------------------------------------------------ invocation
     def invoke(self, name_or_arn: str, event: Any) -> Any:
-        """Run the function on ``event``; its exception is logged and re-raised."""
+        """Run the function on ``event``; its exception is logged and re-raised.
+
+        Past the function's timeout, ``FunctionTimedOut`` is raised and that execution
+        environment is discarded.
+        """
         definition = self.definition(name_or_arn)
         handler = self._borrow(definition)
         context = LocalLambdaContext(
@@ -153,19 +167,68 @@ class LocalFunctions:
         )
         with self._lock:
             self._invocations[definition.name] += 1
-        try:
-            with self._serial.get(definition.name) or contextlib.nullcontext():
-                return handler(event, context)
-        except Exception:
+        serial = self._serial.get(definition.name)
+        if serial is not None:
+            # Released by the worker when the handler returns: a timed-out invocation
+            # still running in the background keeps the shared router to itself.
+            serial.acquire()
+        outcome: dict[str, Any] = {}
+        finished = threading.Event()
+
+        def run() -> None:
+            try:
+                with self.runtime():
+                    outcome["result"] = handler(event, context)
+            except BaseException as error:
+                outcome["error"] = error
+            finally:
+                if serial is not None:
+                    serial.release()
+                finished.set()
+
+        context.started_at = time.monotonic()
+        worker = threading.Thread(
+            target=run, name=f"linecrm-fn-{definition.name}-{context.aws_request_id}", daemon=True
+        )
+        worker.start()
+        if not finished.wait(definition.timeout_seconds):
             with self._lock:
                 self._errors[definition.name] += 1
-            logger.exception(
-                "function %s raised (request %s)", definition.name, context.aws_request_id
+                self._timeouts[definition.name] += 1
+            logger.error(
+                "function %s timed out after %d s (request %s); its environment is discarded",
+                definition.name,
+                definition.timeout_seconds,
+                context.aws_request_id,
             )
-            raise
-        finally:
+            raise FunctionTimedOut(f"Task timed out after {definition.timeout_seconds:.2f} seconds")
+        with self._lock:
+            self._idle[definition.name].append(handler)
+        error = outcome.get("error")
+        if error is not None:
             with self._lock:
-                self._idle[definition.name].append(handler)
+                self._errors[definition.name] += 1
+            logger.error(
+                "function %s raised (request %s)",
+                definition.name,
+                context.aws_request_id,
+                exc_info=error,
+            )
+            raise error
+        return outcome.get("result")
+
+    @contextlib.contextmanager
+    def runtime(self) -> Iterator[None]:
+        """What an invocation runs inside: the stack's clock for the Containers it builds."""
+        if self.clock is None:
+            yield
+            return
+        with runtime_clock(self.clock):
+            yield
+
+    def timeout_count(self, name: str) -> int:
+        with self._lock:
+            return self._timeouts[self.definition(name).name]
 
     def invocation_count(self, name: str | None = None) -> int:
         with self._lock:
@@ -205,8 +268,6 @@ class LocalFunctions:
             if copy > 1:
                 module_name += f"_{copy}"
             module = self._exec_module(module_name, path, folder)
-        if self.clock is not None:
-            _use_clock(module, self.clock)
         handler = getattr(module, "lambda_handler", None)
         if not callable(handler):
             raise FunctionLoadError(f"{path} does not define lambda_handler(event, context)")
@@ -252,16 +313,3 @@ class LocalFunctions:
                 if name != module_name and loaded_from.startswith(f"{folder}{os.sep}"):
                     del sys.modules[name]
         return module
-
-
-def _use_clock(module: ModuleType, clock: Callable[[], datetime]) -> None:
-    """Make the module's ``container()`` build its Container on ``clock``.
-
-    Handlers look ``container`` up in their module globals at call time, so replacing it
-    before the first invocation is enough; one Container per loaded copy, as before.
-    """
-    factory = getattr(getattr(module, "container", None), "__wrapped__", None)
-    if not callable(factory):
-        return
-    # The handler's own factory (e.g. partial(Container, WebhookSettings)), plus the clock.
-    vars(module)["container"] = functools.cache(functools.partial(factory, clock=clock))

@@ -56,6 +56,9 @@ class ProvisionedResources:
                 Env.SCHEDULER_ROLE_ARN: self.scheduler_role_arn,
                 Env.SCHEDULER_TARGET_ARN: self.scheduler_target_arn,
                 Env.CHANNEL_SECRET_PREFIX: resources.CHANNEL_SECRET_PREFIX,
+                Env.SCHEDULE_DEAD_LETTER_ARN: self.queue_arns[
+                    resources.SCHEDULE_DEAD_LETTER_QUEUE.logical_id
+                ],
             }
         )
         return values

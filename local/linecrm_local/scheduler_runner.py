@@ -1,16 +1,19 @@
 """Fires EventBridge Scheduler schedules stored in moto (which never fires them).
 
-One-time ``at(...)`` schedules fire once the clock reaches them: the target (a local
-function by ARN, or an SQS queue) gets ``Target.Input`` as is; failures are retried per
-``Target.RetryPolicy`` with short local delays, then dead-lettered to
-``Target.DeadLetterConfig`` with Scheduler's error attributes. ``rate()``/``cron()``
+One-time ``at(...)`` schedules fire once the clock reaches them. As on AWS, a function
+target is invoked *asynchronously* (``AsyncInvoker``): Scheduler's part ends once Lambda
+has accepted the event, and the function's own failures are Lambda's to retry (twice)
+and to send to its on-failure destination. Scheduler's ``Target.RetryPolicy`` covers
+handing the event over (a throttled Invoke, an SQS target that fails): retried with
+short local delays until ``MaximumRetryAttempts`` or ``MaximumEventAgeInSeconds``
+(scaled by ``time_scale``), then dead-lettered to ``Target.DeadLetterConfig`` with
+Scheduler's error attributes. An unknown function is not retried. ``rate()``/``cron()``
 schedules are not run locally (a warning says so once per schedule).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import threading
@@ -23,8 +26,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import boto3
 
 from linecrm import resources
+from linecrm_local.async_invoke import DEFAULT_TIME_SCALE, AsyncInvoker, InvokeRefused
 from linecrm_local.clock import Clock
-from linecrm_local.lambda_runtime import LocalFunctions, UnknownFunction
+from linecrm_local.lambda_runtime import LocalFunctions
 
 if TYPE_CHECKING:
     from mypy_boto3_scheduler.client import EventBridgeSchedulerClient
@@ -42,7 +46,11 @@ class UnsupportedTarget(Exception):
 
 @dataclass(frozen=True)
 class Firing:
-    """One schedule fired: which, when (by the clock), and how it ended."""
+    """One schedule fired: which, when (by the clock), and how handing it over ended.
+
+    ``succeeded``: the target accepted the event (for a function: Lambda queued it,
+    ``request_id``); whether the function then succeeds is the AsyncInvoker's outcome.
+    """
 
     group: str
     name: str
@@ -51,6 +59,8 @@ class Firing:
     attempts: int
     succeeded: bool
     dead_lettered: bool
+    request_id: str | None = None
+    error: str | None = None
 
 
 def parse_at_expression(expression: str, timezone: str | None) -> datetime | None:
@@ -81,13 +91,19 @@ class SchedulerRunner:
         functions: LocalFunctions,
         clock: Clock,
         *,
+        invoker: AsyncInvoker,
         group_name: str = resources.SCHEDULE_GROUP_NAME,
         tick_seconds: float = 1.0,
         retry_delay_seconds: float = 0.05,
+        time_scale: float = DEFAULT_TIME_SCALE,
         scheduler_client: EventBridgeSchedulerClient | None = None,
         sqs_client: SQSClient | None = None,
     ) -> None:
+        """``invoker`` runs the function targets (started by its owner);
+        ``time_scale`` scales each schedule's MaximumEventAgeInSeconds."""
         self.functions = functions
+        self.invoker = invoker
+        self.time_scale = time_scale
         self.clock = clock
         self.group_name = group_name
         self.tick_seconds = tick_seconds
@@ -184,25 +200,39 @@ class SchedulerRunner:
     def _fire(self, name: str, schedule: dict[str, Any], now: datetime) -> Firing:
         target: dict[str, Any] = schedule["Target"]
         arn = target["Arn"]
-        retries = int(target.get("RetryPolicy", {}).get("MaximumRetryAttempts", 185))
+        policy = target.get("RetryPolicy") or {}
+        retries = int(policy.get("MaximumRetryAttempts", 185))
+        max_age = float(policy.get("MaximumEventAgeInSeconds", 86400)) * self.time_scale
+        started = time.monotonic()
         attempts = 0
+        request_id: str | None = None
         error: Exception | None = None
-        while attempts <= retries:
+        exhausted: str | None = None
+        while True:
             attempts += 1
             try:
-                self._invoke_target(arn, target.get("Input"))
+                request_id = self._deliver(arn, target.get("Input"))
                 error = None
                 break
             except UnsupportedTarget as unsupported:
                 error = unsupported  # retrying cannot help
                 break
+            except InvokeRefused as refused:
+                error = refused
+                if not refused.retryable:
+                    break
             except Exception as failure:
                 error = failure
-                if attempts <= retries:
-                    time.sleep(self.retry_delay_seconds)
+            if attempts > retries:
+                exhausted = "MaximumRetryAttempts"
+                break
+            if time.monotonic() - started + self.retry_delay_seconds > max_age:
+                exhausted = "MaximumEventAgeInSeconds"
+                break
+            time.sleep(self.retry_delay_seconds)
         dead_lettered = False
         if error is not None:
-            dead_lettered = self._dead_letter(schedule, error, attempts)
+            dead_lettered = self._dead_letter(schedule, error, attempts, exhausted)
         firing = Firing(
             group=self.group_name,
             name=name,
@@ -211,6 +241,8 @@ class SchedulerRunner:
             attempts=attempts,
             succeeded=error is None,
             dead_lettered=dead_lettered,
+            request_id=request_id,
+            error=None if error is None else str(error),
         )
         self.firings.append(firing)
         logger.info(
@@ -218,26 +250,25 @@ class SchedulerRunner:
             self.group_name,
             name,
             now.isoformat(),
-            "ok" if error is None else f"failed ({error})",
+            "handed over" if error is None else f"failed ({error})",
             attempts,
         )
         return firing
 
-    def _invoke_target(self, arn: str, payload: str | None) -> None:
+    def _deliver(self, arn: str, payload: str | None) -> str | None:
+        """Hand the event to the target; the asynchronous invocation's request id."""
         if arn.startswith("arn:aws:sqs:"):
             queue_name = arn.rsplit(":", 1)[-1]
             queue_url = self._sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
             self._sqs.send_message(QueueUrl=queue_url, MessageBody=payload or "{}")
-            return
-        try:
-            self.functions.definition(arn)
-        except UnknownFunction as unknown:
-            raise UnsupportedTarget(f"target {arn} is not a local function or queue") from unknown
-        # Lambda rejects a payload that is not JSON before the function runs.
-        event = json.loads(payload) if payload else {}
-        self.functions.invoke(arn, event)
+            return None
+        if not arn.startswith("arn:aws:lambda:"):
+            raise UnsupportedTarget(f"target {arn} is not a function or queue")
+        return self.invoker.invoke(arn, payload)
 
-    def _dead_letter(self, schedule: dict[str, Any], error: Exception, attempts: int) -> bool:
+    def _dead_letter(
+        self, schedule: dict[str, Any], error: Exception, attempts: int, exhausted: str | None
+    ) -> bool:
         target = schedule["Target"]
         dlq_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
         if not dlq_arn:
@@ -252,19 +283,23 @@ class SchedulerRunner:
         def attribute(value: str) -> MessageAttributeValueTypeDef:
             return {"DataType": "String", "StringValue": value[:1000] or "-"}
 
+        code = error.code if isinstance(error, InvokeRefused) else type(error).__name__
+        message = error.message if isinstance(error, InvokeRefused) else str(error)
+        attributes: dict[str, MessageAttributeValueTypeDef] = {
+            "ERROR_CODE": attribute(code),
+            "ERROR_MESSAGE": attribute(message),
+            "RETRY_ATTEMPTS": {"DataType": "Number", "StringValue": str(attempts - 1)},
+            "SCHEDULE_ARN": attribute(schedule["Arn"]),
+            "TARGET_ARN": attribute(target["Arn"]),
+        }
+        if exhausted is not None:
+            attributes["EXHAUSTED_RETRY_CONDITION"] = attribute(exhausted)
         try:
             dlq_url = self._sqs.get_queue_url(QueueName=dlq_arn.rsplit(":", 1)[-1])["QueueUrl"]
             self._sqs.send_message(
                 QueueUrl=dlq_url,
                 MessageBody=target.get("Input") or "{}",
-                MessageAttributes={
-                    "ERROR_CODE": attribute(type(error).__name__),
-                    "ERROR_MESSAGE": attribute(str(error)),
-                    "EXHAUSTED_RETRY_CONDITION": attribute("MaximumRetryAttempts"),
-                    "RETRY_ATTEMPTS": {"DataType": "Number", "StringValue": str(attempts - 1)},
-                    "SCHEDULE_ARN": attribute(schedule["Arn"]),
-                    "TARGET_ARN": attribute(target["Arn"]),
-                },
+                MessageAttributes=attributes,
             )
         except Exception:
             logger.exception("could not dead-letter schedule %s to %s", schedule["Name"], dlq_arn)

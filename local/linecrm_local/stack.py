@@ -2,7 +2,8 @@
 
 Start order: the gateway's socket (its URL goes into the emulator's webhook URL),
 moto and the resources, the LINE emulator, the handlers' environment, then the
-gateway, the scheduler runner and the SQS poller. ``stop()`` undoes it in reverse.
+gateway, Lambda's asynchronous invocations, the scheduler runner and the SQS poller.
+``stop()`` undoes it in reverse.
 One LocalStack per process at a time (moto's state and ``os.environ`` are global).
 """
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from linecrm import resources
 from linecrm_local import demo, grants
+from linecrm_local.async_invoke import AsyncInvoker
 from linecrm_local.aws_local import EnvironmentPatch, LocalAws, LocalResources, create_resources
 from linecrm_local.clock import MovableClock
 from linecrm_local.gateway import LocalGateway
@@ -80,6 +82,7 @@ class LocalStack:
         )
         self._emulator: LineEmulator | None = None
         self._resources: LocalResources | None = None
+        self._invoker: AsyncInvoker | None = None
         self._runner: SchedulerRunner | None = None
         self._poller: SqsPoller | None = None
         self._environment: EnvironmentPatch | None = None
@@ -154,9 +157,20 @@ class LocalStack:
 
         self.gateway.start()
         self._started.append("gateway")  # stops serving before moto goes away
+        self._invoker = AsyncInvoker(
+            self.functions,
+            destinations={
+                config.function.name: self._resources.queues[config.on_failure.logical_id].url
+                for config in resources.ASYNC_INVOCATIONS
+                if config.on_failure is not None
+            },
+        )
+        self._invoker.start()
+        self._started.append("invoker")
         self._runner = SchedulerRunner(
             self.functions,
             self.clock,
+            invoker=self._invoker,
             group_name=self._resources.schedule_group_name,
             tick_seconds=self.scheduler_tick_seconds,
             retry_delay_seconds=self.scheduler_retry_delay_seconds,
@@ -192,6 +206,8 @@ class LocalStack:
                     self._runner.stop()
                 elif part == "grants" and self._grants is not None:
                     self._grants.close()
+                elif part == "invoker" and self._invoker is not None:
+                    self._invoker.stop()
                 elif part == "environment" and self._environment is not None:
                     self._environment.restore()
                 elif part == "emulator" and self._emulator is not None:
@@ -247,6 +263,13 @@ class LocalStack:
         if self._runner is None:
             raise RuntimeError("the local stack is not started")
         return self._runner
+
+    @property
+    def invoker(self) -> AsyncInvoker:
+        """Lambda's asynchronous invocations (what the scheduler runner invokes with)."""
+        if self._invoker is None:
+            raise RuntimeError("the local stack is not started")
+        return self._invoker
 
     @property
     def poller(self) -> SqsPoller:

@@ -339,12 +339,19 @@ def test_scheduler_role_may_only_invoke_the_scheduler_function(template: Templat
     assert "ManagedPolicyArns" not in role["Properties"]
     target_id = _function_id(template, resources.SCHEDULE_TARGET)
     statements = _role_statements(template, role_id)
+    failure_queue_id, _ = _queue_ids(template, resources.SCHEDULE_DEAD_LETTER_QUEUE)
     assert statements == [
         {
             "Action": "lambda:InvokeFunction",
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [target_id, "Arn"]},
-        }
+        },
+        # The schedules' dead-letter queue, which Scheduler writes as this role.
+        {
+            "Action": "sqs:SendMessage",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [failure_queue_id, "Arn"]},
+        },
     ]
 
 
@@ -517,8 +524,8 @@ def test_without_alarm_email_there_is_no_topic() -> None:
     template = Template.from_stack(build_stack())
     template.resource_count_is("AWS::SNS::Topic", 0)
     # An errors alarm per function, a dead letters alarm per queue, sender throttles,
-    # monthly quota exhausted.
-    expected = len(resources.FUNCTIONS) + len(resources.QUEUES) + 2
+    # monthly quota exhausted, scheduled fires dead.
+    expected = len(resources.FUNCTIONS) + len(resources.QUEUES) + 3
     assert len(template.find_resources("AWS::CloudWatch::Alarm")) == expected
 
 

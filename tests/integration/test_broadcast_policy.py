@@ -125,6 +125,7 @@ def test_daily_cap_defers_the_third_to_local_midnight_and_sends_it_once(
     wait_for(delivered, timeout=30)
     stack.poller.drain(timeout=30)
     stack.runner.run_due()  # nothing fires twice
+    stack.invoker.drain(timeout=30)
     stack.poller.drain(timeout=30)
     for user_id in friends:
         assert texts(stack, user_id) == ["defer 1", "defer 2", "defer 3"]

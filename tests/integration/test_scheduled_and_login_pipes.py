@@ -15,10 +15,12 @@ import requests
 
 from linecrm import resources
 from linecrm.config import AdminSettings
+from linecrm.delivery.scheduled import ScheduledSends
 from linecrm.delivery.schedules import SchedulePlanner, schedule_name_for
 from linecrm.models.jobs import ScheduledSend
 from linecrm.models.send import SendRequest
 from linecrm.wiring import Container
+from linecrm_local import cli
 from linecrm_local.demo import DEMO_CHANNEL_ID
 from linecrm_local.stack import LocalStack
 
@@ -42,7 +44,7 @@ def texts(stack: LocalStack, user_id: str) -> list[str]:
     return [m.message.get("text", "") for m in stack.emulator.inbox(user_id)]
 
 
-def wait_for_inbox(stack: LocalStack, user_id: str, timeout: float = 20) -> list[str]:
+def wait_for_inbox(stack: LocalStack, user_id: str, timeout: float = 60) -> list[str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if texts(stack, user_id):
@@ -100,6 +102,90 @@ def test_schedule_firing_twice_sends_once(stack: LocalStack) -> None:
     assert result["status"] == "already_finished"
     stack.poller.drain()
     assert len(texts(stack, friend.user_id)) == 1
+
+
+def test_schedules_carry_the_retry_policy_and_the_failure_queue_as_dlq(
+    stack: LocalStack,
+) -> None:
+    friend = stack.emulator.add_friend(DEMO_CHANNEL_ID)
+    name = planner(stack).schedule(delayed_job(friend.user_id, "policy-1"), stack.clock.now())
+    group = resources.SCHEDULE_GROUP_NAME
+    target = boto3.client("scheduler").get_schedule(GroupName=group, Name=name)["Target"]
+
+    failure_queue = stack.resources.queues["ScheduleFailureQueue"]
+    assert target["DeadLetterConfig"] == {"Arn": failure_queue.arn}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 3600}
+    planner(stack).cancel("policy-1")
+
+
+def test_a_fire_whose_function_always_fails_ends_dead_and_is_redriven(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    friend = stack.emulator.add_friend(DEMO_CHANNEL_ID, display_name="Doomed")
+    job = delayed_job(friend.user_id, "doomed-1")
+    delivery_id = job.request.delivery_id
+    deps = Container(
+        AdminSettings.from_env(stack.functions.environment(resources.ADMIN_FUNCTION.name)),
+        clock=stack.clock.now,
+    )
+    deps.scheduled_sends.defer(job.request, stack.clock.now() + timedelta(hours=1), "test")
+    assert deps.ledger.get(delivery_id).status.value == "queued"  # type: ignore[union-attr]
+
+    def unreachable(self: ScheduledSends, fired: ScheduledSend) -> str:
+        raise RuntimeError("the send queue is unreachable")
+
+    # The real handler runs; the domain call it makes fails on every attempt.
+    monkeypatch.setattr(ScheduledSends, "fire", unreachable)
+    fired_before = stack.functions.invocation_count("scheduler")
+    stack.clock.advance(timedelta(hours=1, seconds=1))
+    (firing,) = stack.runner.run_due()
+    assert firing.succeeded  # Lambda accepted the event; the function then failed
+    stack.invoker.drain()
+    stack.poller.drain()
+
+    assert stack.functions.invocation_count("scheduler") - fired_before == 3
+    dead = deps.ledger.get(delivery_id)
+    assert dead is not None and dead.status.value == "dead"
+    assert dead.reason is not None
+    assert "RetriesExhausted after 3 attempt(s)" in dead.reason
+    assert "RuntimeError: the send queue is unreachable" in dead.reason
+    assert texts(stack, friend.user_id) == []
+
+    # Fixed: re-driven from the ledger with the CLI, it goes out once.
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert cli.main(["--api-url", stack.gateway_url, "deliveries", "redrive", delivery_id]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "queued"
+    assert wait_for_inbox(stack, friend.user_id) == ["カートに商品が残っています"]
+    assert deps.ledger.get(delivery_id).status.value == "sent"  # type: ignore[union-attr]
+
+
+def test_a_fire_scheduler_cannot_hand_over_ends_dead_via_the_schedule_dlq(
+    stack: LocalStack,
+) -> None:
+    friend = stack.emulator.add_friend(DEMO_CHANNEL_ID)
+    job = delayed_job(friend.user_id, "throttled-1")
+    deps = Container(
+        AdminSettings.from_env(stack.functions.environment(resources.ADMIN_FUNCTION.name)),
+        clock=stack.clock.now,
+    )
+    deps.scheduled_sends.defer(job.request, stack.clock.now() + timedelta(minutes=5), "test")
+    # Throttled past the schedule's event age (an hour, scaled to 3.6 s locally).
+    stack.invoker.refuse_next("scheduler", 100_000)
+    try:
+        stack.clock.advance(timedelta(minutes=6))
+        (firing,) = stack.runner.run_due()
+    finally:
+        stack.invoker.refuse_next("scheduler", 0)
+    assert firing.dead_lettered and not firing.succeeded
+    stack.poller.drain()
+
+    dead = deps.ledger.get(job.request.delivery_id)
+    assert dead is not None and dead.status.value == "dead"
+    assert dead.reason is not None
+    assert "Scheduler could not invoke the scheduler function" in dead.reason
+    assert "MaximumEventAgeInSeconds" in dead.reason
+    assert "TooManyRequestsException" in dead.reason
 
 
 def test_malformed_scheduled_job_is_discarded_with_a_reason(stack: LocalStack) -> None:

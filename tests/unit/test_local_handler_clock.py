@@ -1,4 +1,6 @@
-"""The local stack runs the real handlers on its clock (no hook in the handlers)."""
+"""The local stack runs the real handlers on its clock: the Containers they build read it
+from ``linecrm.wiring.runtime_clock``, which every local invocation runs inside (no hook
+in the handlers, no module global replaced)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from linecrm import resources
-from linecrm.config import FUNCTION_ENVIRONMENT, FUNCTION_SETTINGS
+from linecrm.config import FUNCTION_ENVIRONMENT, FUNCTION_SETTINGS, FunctionSettings
 from linecrm.resources import FunctionDefinition
+from linecrm.wiring import Container, runtime_clock
 from linecrm_local.clock import MovableClock
 from linecrm_local.lambda_runtime import LocalFunctions
 
@@ -70,6 +73,18 @@ def test_an_unmoved_movable_clock_is_real_time(functions_root: Path) -> None:
     assert abs(seen - datetime.now(UTC)) < timedelta(seconds=5)
 
 
+def test_the_runtime_clock_is_the_default_of_containers_built_inside_it() -> None:
+    clock = MovableClock(START)
+    with runtime_clock(clock.now):
+        inside = Container(FunctionSettings())
+        explicit = Container(FunctionSettings(), clock=lambda: START - timedelta(days=1))
+    outside = Container(FunctionSettings())
+
+    assert START <= inside.clock() < START + timedelta(seconds=5)
+    assert explicit.clock() == START - timedelta(days=1)  # an explicit clock wins
+    assert abs(outside.clock() - datetime.now(UTC)) < timedelta(seconds=5)
+
+
 @pytest.mark.parametrize("definition", resources.FUNCTIONS, ids=lambda d: d.name)
 def test_every_real_handler_gets_the_clock(definition: FunctionDefinition) -> None:
     clock = MovableClock(START)
@@ -83,7 +98,10 @@ def test_every_real_handler_gets_the_clock(definition: FunctionDefinition) -> No
         required = {f.alias: "x" for f in model.model_fields.values() if f.is_required()}
         token = FUNCTION_ENVIRONMENT.set(required)
         try:
-            container = module.container()
+            # The handler's own factory, not one the runtime swapped in; every local
+            # invocation runs inside functions.runtime().
+            with functions.runtime():
+                container = module.container()
         finally:
             FUNCTION_ENVIRONMENT.reset(token)
         assert container is module.container()

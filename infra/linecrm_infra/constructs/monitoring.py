@@ -1,5 +1,5 @@
 """Alarms: a message in any dead-letter queue, errors of any function, sender throttles,
-a channel's monthly LINE message quota used up.
+a channel's monthly LINE message quota used up, a scheduled fire that finally failed.
 
 With the context ``alarmEmail`` they notify an SNS topic subscribed by that address.
 """
@@ -71,6 +71,22 @@ class Monitoring(Construct):
             description="A channel's monthly LINE message quota is used up: marketing "
             "sends are skipped until next month (the log names the channel); raise the "
             "plan or wait",
+        )
+
+    def alarm_on_failed_fires(self, construct_id: str) -> None:
+        """A scheduled fire failed for good: its delivery is dead in the ledger."""
+        self._add(
+            construct_id,
+            cloudwatch.Metric(
+                namespace=resources.METRICS_NAMESPACE,
+                metric_name=resources.SCHEDULED_FIRES_DEAD_METRIC,
+                dimensions_map={"service": resources.METRICS_NAMESPACE},
+                period=_PERIOD,
+                statistic="Sum",
+            ),
+            description="A scheduled fire failed after every retry: its delivery is dead in "
+            "the ledger with the reason (linecrm deliveries list --status dead); fix the "
+            "cause, then re-drive it (linecrm deliveries redrive)",
         )
 
     def _add(self, construct_id: str, metric: cloudwatch.Metric, *, description: str) -> None:

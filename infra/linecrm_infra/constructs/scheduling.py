@@ -7,6 +7,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from linecrm import resources
@@ -51,6 +52,15 @@ class Scheduling(Construct):
     def allow_schedules_to_invoke(self, target: lambda_.IFunction) -> None:
         self.target_role.add_to_policy(
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[target.function_arn])
+        )
+
+    def allow_schedules_to_dead_letter(self, dead_letter_queue: sqs.IQueue) -> None:
+        """Scheduler sends a fire it could not hand to Lambda there, as the target role
+        (SendMessage only: SQS-managed encryption needs no KMS grant)."""
+        self.target_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"], resources=[dead_letter_queue.queue_arn]
+            )
         )
 
     def grant_schedule_management(self, grantee: iam.IGrantable) -> None:

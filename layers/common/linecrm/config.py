@@ -101,6 +101,8 @@ class ScheduleSettings(FunctionSettings):
     schedule_group_name: str = Field(alias=Env.SCHEDULE_GROUP_NAME, min_length=1)
     scheduler_target_arn: str = Field(alias=Env.SCHEDULER_TARGET_ARN, min_length=1)
     scheduler_role_arn: str = Field(alias=Env.SCHEDULER_ROLE_ARN, min_length=1)
+    # Where Scheduler dead-letters a fire it could not hand to Lambda.
+    schedule_dead_letter_arn: str = Field(alias=Env.SCHEDULE_DEAD_LETTER_ARN, min_length=1)
 
 
 class LineSettings(FunctionSettings):
@@ -163,6 +165,12 @@ class AdminSettings(
     function_name = "admin"
 
 
+class ScheduleFailuresSettings(MainTableSettings):
+    function_name = "schedule_failures"
+    # The queue it consumes (its records come from the event source, not a receive).
+    schedule_failure_queue_url: str = Field(alias=Env.SCHEDULE_FAILURE_QUEUE_URL, min_length=1)
+
+
 FUNCTION_SETTINGS: dict[str, type[FunctionSettings]] = {
     model.function_name: model
     for model in (
@@ -172,6 +180,7 @@ FUNCTION_SETTINGS: dict[str, type[FunctionSettings]] = {
         LiffLoginSettings,
         JobsSettings,
         AdminSettings,
+        ScheduleFailuresSettings,
     )
 }
 """Each function's settings model, by function name (``resources.FunctionDefinition``)."""

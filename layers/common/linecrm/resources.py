@@ -36,6 +36,9 @@ class Env:
     # Import job pacing (tests and the local stack make steps small; see linecrm.imports).
     IMPORT_PAGE_SIZE = "LINECRM_IMPORT_PAGE_SIZE"
     IMPORT_CHUNKS_PER_STEP = "LINECRM_IMPORT_CHUNKS_PER_STEP"
+    # Where EventBridge Scheduler dead-letters a fire it could not hand to Lambda.
+    SCHEDULE_DEAD_LETTER_ARN = "LINECRM_SCHEDULE_DEAD_LETTER_ARN"
+    SCHEDULE_FAILURE_QUEUE_URL = "LINECRM_SCHEDULE_FAILURE_QUEUE_URL"
 
 
 # ---------------------------------------------------------------- DynamoDB
@@ -124,6 +127,12 @@ ADMIN_FUNCTION = FunctionDefinition(
     memory_mb=512,
     description="Admin API: friends, tags, fields, rules, chat mode",
 )
+SCHEDULE_FAILURES_FUNCTION = FunctionDefinition(
+    "schedule_failures",
+    timeout_seconds=30,
+    memory_mb=256,
+    description="Marks scheduled fires that finally failed dead in the ledger",
+)
 FUNCTIONS = (
     WEBHOOK_FUNCTION,
     SCHEDULER_FUNCTION,
@@ -131,6 +140,7 @@ FUNCTIONS = (
     LIFF_LOGIN_FUNCTION,
     JOBS_FUNCTION,
     ADMIN_FUNCTION,
+    SCHEDULE_FAILURES_FUNCTION,
 )
 
 
@@ -181,7 +191,19 @@ JOB_QUEUE = QueueDefinition(
     max_batching_window_seconds=0,
     max_concurrency=2,
 )
-QUEUES = (SEND_QUEUE, JOB_QUEUE)
+# Scheduled fires that finally failed: the scheduler function's on-failure destination
+# (Lambda gave up on an asynchronous invocation) and every schedule's dead-letter queue
+# (Scheduler could not invoke the function). See docs/scheduling.md.
+SCHEDULE_FAILURE_QUEUE = QueueDefinition(
+    logical_id="ScheduleFailureQueue",
+    consumer=SCHEDULE_FAILURES_FUNCTION,
+    max_receive_count=5,
+    batch_size=10,
+    max_batching_window_seconds=0,
+    max_concurrency=2,
+    retention_days=14,
+)
+QUEUES = (SEND_QUEUE, JOB_QUEUE, SCHEDULE_FAILURE_QUEUE)
 
 
 # ---------------------------------------------------------------- S3
@@ -209,6 +231,54 @@ BUCKETS = (UPLOADS_BUCKET,)
 SCHEDULE_GROUP_NAME = APP_NAME
 SCHEDULE_TARGET = SCHEDULER_FUNCTION  # schedules invoke the scheduler function
 
+
+@dataclass(frozen=True)
+class AsyncInvocation:
+    """How Lambda runs a function's asynchronous invocations (Scheduler's are).
+
+    Lambda retries a failed invocation ``max_retry_attempts`` times (after about 1 and 2
+    minutes), keeps a throttled event for up to ``max_event_age_seconds``, then sends
+    an invocation record to ``on_failure``.
+    """
+
+    function: FunctionDefinition
+    max_retry_attempts: int = 2  # Lambda's default (and maximum)
+    max_event_age_seconds: int = 21600  # Lambda's default (and maximum): 6 h
+    on_failure: QueueDefinition | None = None
+
+
+# Lambda's waits before its first and second retry of an asynchronous invocation.
+LAMBDA_ASYNC_RETRY_DELAYS_SECONDS = (60, 120)
+
+ASYNC_INVOCATIONS = (
+    # A delayed message an hour late is still worth sending; later it goes dead (with
+    # the reason) for an operator to re-drive.
+    AsyncInvocation(
+        SCHEDULER_FUNCTION, max_event_age_seconds=3600, on_failure=SCHEDULE_FAILURE_QUEUE
+    ),
+)
+
+
+def async_invocation(function: FunctionDefinition) -> AsyncInvocation:
+    """The function's asynchronous invocation config (Lambda's defaults if none)."""
+    for config in ASYNC_INVOCATIONS:
+        if config.function == function:
+            return config
+    return AsyncInvocation(function)
+
+
+@dataclass(frozen=True)
+class ScheduleRetryPolicy:
+    """Scheduler's retries of *handing the event to Lambda* (an asynchronous Invoke that
+    was throttled or failed); the function's own errors are Lambda's retries."""
+
+    max_retry_attempts: int = 185  # Scheduler's default (and maximum)
+    max_event_age_seconds: int = 3600
+
+
+SCHEDULE_RETRY_POLICY = ScheduleRetryPolicy()
+SCHEDULE_DEAD_LETTER_QUEUE = SCHEDULE_FAILURE_QUEUE
+
 CHANNEL_SECRET_PREFIX = f"{APP_NAME}/channel/"
 """Secrets Manager name of a channel's credentials: ``linecrm/channel/<channel id>``;
 the value is JSON ``{"channel_secret": "…", "channel_access_token": "…"}``."""
@@ -220,9 +290,18 @@ TABLE_ENV = {
     MAIN_TABLE.logical_id: Env.TABLE_NAME,
     IDEMPOTENCY_TABLE.logical_id: Env.IDEMPOTENCY_TABLE_NAME,
 }
-QUEUE_ENV = {SEND_QUEUE.logical_id: Env.SEND_QUEUE_URL, JOB_QUEUE.logical_id: Env.JOB_QUEUE_URL}
+QUEUE_ENV = {
+    SEND_QUEUE.logical_id: Env.SEND_QUEUE_URL,
+    JOB_QUEUE.logical_id: Env.JOB_QUEUE_URL,
+    SCHEDULE_FAILURE_QUEUE.logical_id: Env.SCHEDULE_FAILURE_QUEUE_URL,
+}
 BUCKET_ENV = {UPLOADS_BUCKET.logical_id: Env.UPLOADS_BUCKET_NAME}
-SCHEDULE_ENV = (Env.SCHEDULE_GROUP_NAME, Env.SCHEDULER_TARGET_ARN, Env.SCHEDULER_ROLE_ARN)
+SCHEDULE_ENV = (
+    Env.SCHEDULE_GROUP_NAME,
+    Env.SCHEDULER_TARGET_ARN,
+    Env.SCHEDULER_ROLE_ARN,
+    Env.SCHEDULE_DEAD_LETTER_ARN,
+)
 # Settings that name no resource: where LINE is, and the LINE client's retry backoff.
 LINE_SETTINGS = (
     Env.LINE_API_BASE_URL,
@@ -335,6 +414,9 @@ FUNCTION_ACCESS = (
         buckets=((UPLOADS_BUCKET, "read_write"),),
         manages_schedules=True,
     ),
+    # Consumes the schedule failure queue (granted by the event source): a scheduled
+    # fire that finally failed marks its delivery dead, or its broadcast failed.
+    FunctionAccess(SCHEDULE_FAILURES_FUNCTION, tables=((MAIN_TABLE, "read_write"),)),
 )
 
 
@@ -402,6 +484,8 @@ METRICS_NAMESPACE = APP_NAME
 # Emitted once per channel and month by the sender that finds LINE's monthly message
 # quota used up; the stack alarms on it.
 QUOTA_EXHAUSTED_METRIC = "MonthlyQuotaExhausted"
+# Emitted per scheduled fire that finally failed (its delivery is now dead); alarmed.
+SCHEDULED_FIRES_DEAD_METRIC = "ScheduledFiresDead"
 
 
 @dataclass(frozen=True)

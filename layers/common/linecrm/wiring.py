@@ -9,7 +9,9 @@ emulator.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from linecrm.broadcasts.planner import BroadcastPlanner
     from linecrm.broadcasts.service import BroadcastService
     from linecrm.channels import ChannelDirectory
+    from linecrm.delivery.failed_fires import FailedFires
     from linecrm.delivery.ledger_admin import LedgerAdmin
     from linecrm.delivery.line_tasks import LineTaskRunner
     from linecrm.delivery.outbox import SendQueueOutbox
@@ -65,12 +68,33 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+_RUNTIME_CLOCK: ContextVar[Callable[[], datetime]] = ContextVar(
+    "linecrm_runtime_clock", default=utc_now
+)
+
+
+@contextmanager
+def runtime_clock(clock: Callable[[], datetime]) -> Iterator[None]:
+    """The clock of every Container built inside this block (on this thread).
+
+    The seam for a runtime other than Lambda: the local stack runs each invocation
+    inside it, so handlers tell time by the stack's clock. On Lambda nothing sets it
+    and Containers use real time.
+    """
+    token = _RUNTIME_CLOCK.set(clock)
+    try:
+        yield
+    finally:
+        _RUNTIME_CLOCK.reset(token)
+
+
 class Container(Generic[S]):
-    def __init__(self, settings: S | type[S], clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, settings: S | type[S], clock: Callable[[], datetime] | None = None) -> None:
         """``settings``: the function's settings, or its model to read them from the
-        environment now (``SettingsError`` names what is missing)."""
+        environment now (``SettingsError`` names what is missing). ``clock``: what
+        "now" is (aware UTC); None takes the runtime's clock."""
         self.settings: S = settings.from_env() if isinstance(settings, type) else settings
-        self.clock = clock
+        self.clock = clock or _RUNTIME_CLOCK.get()
         self._line_clients: dict[str, LineMessagingClient] = {}
 
     def _part(self, kind: type[P]) -> P:
@@ -216,6 +240,7 @@ class Container(Generic[S]):
             group_name=settings.schedule_group_name,
             target_arn=settings.scheduler_target_arn,
             role_arn=settings.scheduler_role_arn,
+            dead_letter_arn=settings.schedule_dead_letter_arn,
         )
 
     # ------------------------------------------------------------ broadcasts
@@ -283,6 +308,12 @@ class Container(Generic[S]):
         from linecrm.delivery.ledger_admin import LedgerAdmin
 
         return LedgerAdmin(self.ledger, lambda: self.outbox, self.clock)
+
+    @cached_property
+    def failed_fires(self) -> FailedFires:
+        from linecrm.delivery.failed_fires import FailedFires
+
+        return FailedFires(self.ledger, self.broadcasts, self.clock)
 
     # ------------------------------------------------------------ webhook
     @cached_property

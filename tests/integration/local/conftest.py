@@ -20,7 +20,8 @@ BOOM = FunctionDefinition("boom", timeout_seconds=3, memory_mb=128, description=
 BATCH = FunctionDefinition("batch", timeout_seconds=5, memory_mb=128, description="sqs")
 JOB = FunctionDefinition("job", timeout_seconds=5, memory_mb=128, description="schedule")
 MISSING = FunctionDefinition("missing", timeout_seconds=3, memory_mb=128, description="none")
-FIXTURE_DEFINITIONS = (ECHO, BOOM, BATCH, JOB, MISSING)
+SLOW = FunctionDefinition("slow", timeout_seconds=1, memory_mb=128, description="times out")
+FIXTURE_DEFINITIONS = (ECHO, BOOM, BATCH, JOB, MISSING, SLOW)
 
 
 class Journal:

@@ -3,18 +3,21 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
+from linecrm.resources import AsyncInvocation, QueueDefinition
+from linecrm_local.async_invoke import AsyncInvoker
 from linecrm_local.aws_local import LocalAws
 from linecrm_local.clock import MovableClock
 from linecrm_local.lambda_runtime import LocalFunctions
 from linecrm_local.scheduler_runner import SchedulerRunner, parse_at_expression
 
-from .conftest import Journal
+from .conftest import JOB, Journal
 
 pytestmark = pytest.mark.integration
 
@@ -40,9 +43,48 @@ def clock() -> MovableClock:
     return MovableClock(NOW)
 
 
+# The fixture job function's on-failure destination (what the CDK would configure).
+FAILURES = QueueDefinition(
+    "JobFailures",
+    consumer=JOB,
+    max_receive_count=1,
+    batch_size=1,
+    max_batching_window_seconds=0,
+    max_concurrency=2,
+)
+
+
 @pytest.fixture
-def runner(scheduler: Any, functions: LocalFunctions, clock: MovableClock) -> SchedulerRunner:
-    return SchedulerRunner(functions, clock, group_name=GROUP, retry_delay_seconds=0.001)
+def destination(sqs: Any) -> tuple[str, str]:
+    return queue(sqs, "job-failures")
+
+
+@pytest.fixture
+def invoker(functions: LocalFunctions, destination: tuple[str, str]) -> Iterator[AsyncInvoker]:
+    invoker = AsyncInvoker(
+        functions,
+        destinations={"job": destination[0]},
+        configs={"job": AsyncInvocation(JOB, on_failure=FAILURES)},
+    )
+    invoker.start()
+    yield invoker
+    invoker.stop()
+
+
+@pytest.fixture
+def runner(
+    scheduler: Any, functions: LocalFunctions, clock: MovableClock, invoker: AsyncInvoker
+) -> SchedulerRunner:
+    return SchedulerRunner(
+        functions, clock, invoker=invoker, group_name=GROUP, retry_delay_seconds=0.001
+    )
+
+
+def received(sqs: Any, url: str) -> list[dict[str, Any]]:
+    messages = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )
+    return list(messages.get("Messages", []))
 
 
 def at(moment: datetime) -> str:
@@ -105,6 +147,7 @@ def test_fires_once_due_on_the_moved_clock_and_deletes_it(
 
     clock.advance(timedelta(minutes=2))
     fired = runner.run_due()
+    runner.invoker.drain()
 
     assert [(f.name, f.succeeded, f.attempts) for f in fired] == [("send-j1", True, 1)]
     assert [e["event"] for e in journal.entries("job")] == [job]  # Input, as is
@@ -125,6 +168,7 @@ def test_a_kept_schedule_never_fires_twice(
 
     assert len(runner.run_due()) == 1
     assert runner.run_due() == []
+    runner.invoker.drain()
     assert names(scheduler) == ["keep"]
     assert len(journal.entries("job")) == 1
 
@@ -150,12 +194,13 @@ def test_the_schedule_time_zone_decides_when_it_is_due(
     assert len(runner.run_due()) == 1
 
 
-def test_retries_per_policy_then_dead_letters_with_the_error(
+def test_a_failing_function_gets_lambdas_two_retries_then_its_destination(
     scheduler: Any,
     sqs: Any,
     runner: SchedulerRunner,
     functions: LocalFunctions,
     journal: Journal,
+    destination: tuple[str, str],
 ) -> None:
     dlq_url, dlq_arn = queue(sqs, "schedule-dlq")
     create(
@@ -165,48 +210,203 @@ def test_retries_per_policy_then_dead_letters_with_the_error(
         {
             "Arn": functions.arn_of("job"),
             "Input": json.dumps({"outcome": "raise"}),
-            "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 60},
+            "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 3600},
             "DeadLetterConfig": {"Arn": dlq_arn},
         },
         ActionAfterCompletion="DELETE",
     )
 
     (firing,) = runner.run_due()
+    # Scheduler's part ends when Lambda accepts the event: one attempt, no dead letter.
+    assert (firing.succeeded, firing.attempts, firing.dead_lettered) == (True, 1, False)
+    assert names(scheduler) == []
+    runner.invoker.drain()
 
-    assert (firing.succeeded, firing.attempts, firing.dead_lettered) == (False, 3, True)
-    assert len(journal.entries("job")) == 3
-    messages = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"])["Messages"]
-    assert json.loads(messages[0]["Body"]) == {"outcome": "raise"}
-    attributes = messages[0]["MessageAttributes"]
-    assert attributes["ERROR_CODE"]["StringValue"] == "RuntimeError"
-    assert attributes["ERROR_MESSAGE"]["StringValue"] == "target failed"
-    assert attributes["RETRY_ATTEMPTS"]["StringValue"] == "2"
-    assert attributes["TARGET_ARN"]["StringValue"] == functions.arn_of("job")
-    assert names(scheduler) == []  # completed, even though it failed
+    assert len(journal.entries("job")) == 3  # the invocation and Lambda's 2 retries
+    (message,) = received(sqs, destination[0])
+    record = json.loads(message["Body"])
+    assert record["requestContext"]["requestId"] == firing.request_id
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestContext"]["functionArn"] == functions.arn_of("job") + ":$LATEST"
+    assert record["requestPayload"] == {"outcome": "raise"}
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorType"] == "RuntimeError"
+    assert record["responsePayload"]["errorMessage"] == "target failed"
+    assert received(sqs, dlq_url) == []  # the schedule's DLQ is for failed hand-overs
+    (outcome,) = runner.invoker.outcomes
+    assert (outcome.succeeded, outcome.attempts, outcome.sent_to_destination) == (False, 3, True)
 
 
-def test_a_failure_without_dlq_is_logged(
+def test_an_event_older_than_the_maximum_age_is_not_retried(
     scheduler: Any,
+    sqs: Any,
+    functions: LocalFunctions,
+    clock: MovableClock,
+    journal: Journal,
+    destination: tuple[str, str],
+) -> None:
+    # 60 s (the minimum): Lambda's first retry comes a minute later, too old by then.
+    invoker = AsyncInvoker(
+        functions,
+        destinations={"job": destination[0]},
+        configs={"job": AsyncInvocation(JOB, max_event_age_seconds=60, on_failure=FAILURES)},
+    )
+    invoker.start()
+    try:
+        runner = SchedulerRunner(functions, clock, invoker=invoker, group_name=GROUP)
+        create(
+            scheduler,
+            "old",
+            at(NOW),
+            {"Arn": functions.arn_of("job"), "Input": json.dumps({"outcome": "raise"})},
+        )
+        runner.run_due()
+        invoker.drain()
+    finally:
+        invoker.stop()
+
+    assert len(journal.entries("job")) == 1
+    (message,) = received(sqs, destination[0])
+    context = json.loads(message["Body"])["requestContext"]
+    assert (context["condition"], context["approximateInvokeCount"]) == ("EventAgeExceeded", 1)
+
+
+def test_a_throttled_invoke_is_retried_per_the_schedule_policy_then_dead_lettered(
+    scheduler: Any,
+    sqs: Any,
     runner: SchedulerRunner,
     functions: LocalFunctions,
     journal: Journal,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    dlq_url, dlq_arn = queue(sqs, "schedule-dlq")
     create(
         scheduler,
-        "lost",
+        "throttled",
         at(NOW),
         {
             "Arn": functions.arn_of("job"),
-            "Input": json.dumps({"outcome": "raise"}),
-            "RetryPolicy": {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60},
+            "Input": json.dumps({"outcome": "ok"}),
+            "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600},
+            "DeadLetterConfig": {"Arn": dlq_arn},
+        },
+        ActionAfterCompletion="DELETE",
+    )
+    runner.invoker.refuse_next("job", 10)
+
+    (firing,) = runner.run_due()
+
+    assert (firing.succeeded, firing.attempts, firing.dead_lettered) == (False, 3, True)
+    assert journal.entries("job") == []
+    (message,) = received(sqs, dlq_url)
+    assert json.loads(message["Body"]) == {"outcome": "ok"}
+    attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+    assert attributes["ERROR_CODE"] == "TooManyRequestsException"
+    assert attributes["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
+    assert attributes["RETRY_ATTEMPTS"] == "2"
+    assert attributes["TARGET_ARN"] == functions.arn_of("job")
+    assert names(scheduler) == []  # completed, even though it failed
+
+
+def test_a_throttle_that_ends_within_the_policy_delivers_once(
+    scheduler: Any, runner: SchedulerRunner, functions: LocalFunctions, journal: Journal
+) -> None:
+    create(
+        scheduler,
+        "recovers",
+        at(NOW),
+        {
+            "Arn": functions.arn_of("job"),
+            "Input": "{}",
+            "RetryPolicy": {"MaximumRetryAttempts": 5, "MaximumEventAgeInSeconds": 3600},
         },
     )
-    with caplog.at_level(logging.ERROR, logger="linecrm_local.scheduler_runner"):
-        (firing,) = runner.run_due()
+    runner.invoker.refuse_next("job", 2)
 
-    assert (firing.attempts, firing.dead_lettered) == (1, False)
+    (firing,) = runner.run_due()
+    runner.invoker.drain()
+
+    assert (firing.succeeded, firing.attempts) == (True, 3)
+    assert len(journal.entries("job")) == 1
+
+
+def test_the_schedule_event_age_limits_the_retries(
+    scheduler: Any, sqs: Any, functions: LocalFunctions, clock: MovableClock, invoker: AsyncInvoker
+) -> None:
+    dlq_url, dlq_arn = queue(sqs, "schedule-dlq")
+    # 60 s scaled by 1/1000: 60 ms of 10 ms waits, far fewer than 185 attempts.
+    runner = SchedulerRunner(
+        functions, clock, invoker=invoker, group_name=GROUP, retry_delay_seconds=0.01
+    )
+    create(
+        scheduler,
+        "aging",
+        at(NOW),
+        {
+            "Arn": functions.arn_of("job"),
+            "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 60},
+            "DeadLetterConfig": {"Arn": dlq_arn},
+        },
+    )
+    invoker.refuse_next("job", 1000)
+
+    (firing,) = runner.run_due()
+
+    assert firing.dead_lettered and 1 < firing.attempts < 186
+    (message,) = received(sqs, dlq_url)
+    condition = message["MessageAttributes"]["EXHAUSTED_RETRY_CONDITION"]["StringValue"]
+    assert condition == "MaximumEventAgeInSeconds"
+
+
+def test_an_unknown_function_is_not_retried(
+    scheduler: Any, sqs: Any, runner: SchedulerRunner, functions: LocalFunctions
+) -> None:
+    dlq_url, dlq_arn = queue(sqs, "schedule-dlq")
+    unknown = functions.arn_of("job").replace("linecrm-job", "linecrm-nope")
+    create(
+        scheduler,
+        "nowhere",
+        at(NOW),
+        {"Arn": unknown, "Input": "{}", "DeadLetterConfig": {"Arn": dlq_arn}},
+    )
+
+    (firing,) = runner.run_due()
+
+    assert (firing.succeeded, firing.attempts, firing.dead_lettered) == (False, 1, True)
+    (message,) = received(sqs, dlq_url)
+    attributes = message["MessageAttributes"]
+    assert attributes["ERROR_CODE"]["StringValue"] == "ResourceNotFoundException"
+    assert "EXHAUSTED_RETRY_CONDITION" not in attributes
+
+
+def test_failures_without_a_dlq_or_destination_are_logged(
+    scheduler: Any,
+    functions: LocalFunctions,
+    clock: MovableClock,
+    journal: Journal,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    invoker = AsyncInvoker(functions)  # Lambda's defaults: 2 retries, no destination
+    invoker.start()
+    try:
+        runner = SchedulerRunner(
+            functions, clock, invoker=invoker, group_name=GROUP, retry_delay_seconds=0.001
+        )
+        target = {"Arn": functions.arn_of("job"), "Input": json.dumps({"outcome": "raise"})}
+        create(scheduler, "lost", at(NOW), {**target, "RetryPolicy": {"MaximumRetryAttempts": 0}})
+        with caplog.at_level(logging.ERROR):
+            invoker.refuse_next("job", 1)
+            (refused,) = runner.run_due()
+            create(scheduler, "dropped", at(NOW), target)
+            (accepted,) = runner.run_due()
+            invoker.drain()
+    finally:
+        invoker.stop()
+
+    assert (refused.attempts, refused.dead_lettered) == (1, False)
     assert "no dead-letter queue" in caplog.text
+    assert accepted.succeeded and len(journal.entries("job")) == 3
+    assert "no on-failure destination" in caplog.text
 
 
 def test_an_sqs_target_gets_the_input_as_message_body(
@@ -249,9 +449,13 @@ def test_disabled_recurring_and_ended_schedules_do_not_fire(
 
 
 def test_the_background_thread_fires_due_schedules(
-    scheduler: Any, functions: LocalFunctions, clock: MovableClock, journal: Journal
+    scheduler: Any,
+    functions: LocalFunctions,
+    clock: MovableClock,
+    journal: Journal,
+    invoker: AsyncInvoker,
 ) -> None:
-    runner = SchedulerRunner(functions, clock, group_name=GROUP, tick_seconds=0.05)
+    runner = SchedulerRunner(functions, clock, invoker=invoker, group_name=GROUP, tick_seconds=0.05)
     create(scheduler, "soon", at(NOW + timedelta(seconds=60)), {"Arn": functions.arn_of("job")})
     runner.start()
     try:

@@ -13,7 +13,7 @@ from linecrm_local.aws_local import LocalAws
 from linecrm_local.lambda_runtime import LocalFunctions
 from linecrm_local.sqs_poller import PolledQueue, SqsPoller, failed_message_ids
 
-from .conftest import BATCH, Journal
+from .conftest import BATCH, SLOW, Journal
 
 pytestmark = pytest.mark.integration
 
@@ -220,6 +220,54 @@ def test_drain_times_out_while_messages_keep_failing(
 
     with pytest.raises(TimeoutError, match="not drained"):
         poller.drain(timeout=0.5)
+
+
+def test_a_batch_past_the_timeout_fails_and_its_records_come_back(
+    queues: Queues, functions: LocalFunctions, journal: Journal
+) -> None:
+    # SLOW's timeout is 1 s; this batch would take 2 s.
+    polled, _ = queues.create(definition(consumer=SLOW, max_receive_count=5))
+    (message_id,) = queues.send(polled.url, {"sleep": 2})
+    poller = poller_for(functions, polled)
+
+    assert poller.poll_once() == 1
+
+    assert poller.whole_batch_failures == 1
+    assert functions.timeout_count("slow") == 1
+    assert functions.error_count("slow") == 1
+    assert queues.count(polled.url) == 1  # not deleted
+    # Visible again after the visibility timeout, received a second time.
+    deadline = time.monotonic() + 10
+    again: list[dict[str, Any]] = []
+    while not again and time.monotonic() < deadline:
+        again = queues.sqs.receive_message(QueueUrl=polled.url, AttributeNames=["All"]).get(
+            "Messages", []
+        )
+        time.sleep(0.1)
+    assert [(m["MessageId"], m["Attributes"]["ApproximateReceiveCount"]) for m in again] == [
+        (message_id, "2")
+    ]
+
+
+def test_a_timed_out_environment_is_never_reused(
+    functions: LocalFunctions, journal: Journal
+) -> None:
+    from linecrm_local.lambda_runtime import FunctionTimedOut
+
+    with pytest.raises(FunctionTimedOut, match=r"Task timed out after 1\.00 seconds"):
+        functions.invoke("slow", {"Records": [{"body": json.dumps({"sleep": 1.5})}]})
+    functions.invoke("slow", {"Records": [{"body": "{}"}]})
+    functions.invoke("slow", {"Records": [{"body": "{}"}]})
+
+    starts = [e["environment"] for e in journal.entries("slow") if e["phase"] == "start"]
+    assert functions.environments_loaded("slow") == 2  # a cold start after the timeout
+    assert starts[0] != starts[1] == starts[2]  # then warm again
+    # The timed-out handler ran on in the background; its result was discarded.
+    deadline = time.monotonic() + 10
+    while len([e for e in journal.entries("slow") if e["phase"] == "finish"]) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert functions.timeout_count("slow") == 1
 
 
 @pytest.mark.parametrize(

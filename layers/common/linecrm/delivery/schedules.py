@@ -1,4 +1,10 @@
-"""One-time EventBridge Scheduler schedules that fire the scheduler function later."""
+"""One-time EventBridge Scheduler schedules that fire the scheduler function later.
+
+Scheduler invokes the function asynchronously: its retry policy covers handing the
+event to Lambda, after which a fire it could not hand over goes to the dead-letter
+queue; the function's own failures are Lambda's retries and on-failure destination.
+Both end in the schedule failure queue (docs/scheduling.md).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from linecrm.models.jobs import ScheduledJob
+from linecrm.resources import SCHEDULE_RETRY_POLICY
 
 if TYPE_CHECKING:
     from mypy_boto3_scheduler.client import EventBridgeSchedulerClient
@@ -31,11 +38,13 @@ class SchedulePlanner:
         group_name: str,
         target_arn: str,
         role_arn: str,
+        dead_letter_arn: str,
     ) -> None:
         self._client = client
         self._group_name = group_name
         self._target_arn = target_arn
         self._role_arn = role_arn
+        self._dead_letter_arn = dead_letter_arn
 
     def schedule(self, job: ScheduledJob, at: datetime) -> str:
         """Create the schedule; an existing one with the same name is left as it is."""
@@ -53,7 +62,11 @@ class SchedulePlanner:
                     "Arn": self._target_arn,
                     "RoleArn": self._role_arn,
                     "Input": json.dumps(job.model_dump(mode="json"), ensure_ascii=False),
-                    "RetryPolicy": {"MaximumRetryAttempts": 185},
+                    "RetryPolicy": {
+                        "MaximumRetryAttempts": SCHEDULE_RETRY_POLICY.max_retry_attempts,
+                        "MaximumEventAgeInSeconds": SCHEDULE_RETRY_POLICY.max_event_age_seconds,
+                    },
+                    "DeadLetterConfig": {"Arn": self._dead_letter_arn},
                 },
             )
         return name
