@@ -204,10 +204,25 @@ def _as_list(value: Any) -> list[Any]:
 def grant_check(local: LocalResources) -> grants.GrantCheck:
     """Each local function's role statements from the template, in local ARNs."""
     values = LocalValues(local)
+    secrets = f"arn:aws:secretsmanager:{local.region}:{LOCAL_ACCOUNT_ID}:secret:"
+    deployed = {
+        str(values.attribute(logical_id, "Arn"))
+        for logical_id, found in synthesized().logical.items()
+        if found.kind == "secret"
+    }
+
+    def undeployed(request: grants.IamRequest) -> bool:
+        # A channel the stack was not deployed for: no secret, no grant (AccessDenied).
+        return (
+            request.resource.startswith(f"{secrets}{resources.CHANNEL_SECRET_PREFIX}")
+            and request.resource not in deployed
+        )
+
     return grants.GrantCheck(
         {d.name: values.statements(d) for d in resources.FUNCTIONS},
         region=local.region,
         account=LOCAL_ACCOUNT_ID,
+        undeployed=undeployed,
     )
 
 

@@ -114,3 +114,26 @@ def test_an_ungranted_call_of_a_function_fails_and_is_recorded(aws: AwsWorld) ->
         arn,
     )
     assert "reader" in str(violation) and "dynamodb:DeleteItem" in str(violation)
+
+
+def test_a_request_on_something_not_deployed_is_denied_without_a_violation(
+    aws: AwsWorld,
+) -> None:
+    check = GrantCheck(
+        {"reader": []},
+        region=REGION,
+        account=ACCOUNT,
+        undeployed=lambda request: request.resource.endswith(":secret:linecrm/channel/404"),
+    )
+    client = boto3.client("secretsmanager", region_name=REGION)
+    grants.take_violations()
+    with grants.enforcing(check):
+        token = current_function.set("reader")
+        try:
+            for secret in ("linecrm/channel/404", "linecrm/channel/demo"):
+                with pytest.raises(ClientError, match="AccessDenied"):
+                    client.get_secret_value(SecretId=secret)
+        finally:
+            current_function.reset(token)
+    (violation,) = grants.take_violations()
+    assert violation.resource.endswith(":secret:linecrm/channel/demo")

@@ -46,7 +46,12 @@ class ChannelDirectory:
             )
         except GetParameterError as error:
             # Powertools re-raises inside its except block: the ClientError is the context.
-            if error_code(error.__context__) == "ResourceNotFoundException":
+            # A function's role may read the secrets of the deployed channels only, so on
+            # AWS another channel's secret is AccessDenied rather than not found.
+            if error_code(error.__context__) in (
+                "ResourceNotFoundException",
+                "AccessDeniedException",
+            ):
                 raise UnknownChannel(channel_id) from error
             raise
         try:
