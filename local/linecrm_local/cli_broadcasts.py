@@ -5,7 +5,7 @@ linecrm broadcast send -f sale.yaml --dry-run     who would get it, caps, a samp
 linecrm broadcast send -f sale.yaml [--at 2026-12-01T10:00+09:00] [--wait]
 linecrm broadcast list | show ID | cancel ID | wait ID
 linecrm deliveries list --status dead [--cause broadcast] [--all]
-linecrm deliveries show ID | redrive ID | redrive --all-dead [--cause …] [--limit N]
+linecrm deliveries show ID | redrive ID [--force] | redrive --all-dead [--cause …] [--limit N]
 linecrm policy show | set -f policy.yaml           caps, quiet hours, time zone
 
 Same connection options as the other admin commands (``--api-url``, ``--token``,
@@ -80,6 +80,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     redrive.add_argument("--all-dead", action="store_true", help="every dead delivery")
     redrive.add_argument("--cause", help="with --all-dead: only this cause")
     redrive.add_argument("--limit", type=int, help="with --all-dead: at most this many (1-1000)")
+    redrive.add_argument(
+        "--force",
+        action="store_true",
+        help="also past LINE's 24 h retry-key window (a friend may get a second copy)",
+    )
 
     policy = group("policy", "the delivery policy: frequency caps and quiet hours")
     action(policy, "show", "the channel's delivery policy")
@@ -189,8 +194,11 @@ def _redrive(client: AdminApiClient, args: argparse.Namespace) -> Any:
     if args.id is not None:
         if args.cause is not None or args.limit is not None:
             raise AdminCliError("--cause and --limit go with --all-dead")
-        return client.call("POST", f"/deliveries/{_id(args)}/redrive")
+        params = {"force": "true"} if args.force else None
+        return client.call("POST", f"/deliveries/{_id(args)}/redrive", params=params)
     body: dict[str, Any] = {"cause": args.cause}
+    if args.force:
+        body["force"] = True
     if args.limit is not None:
         body["limit"] = args.limit
     return client.call("POST", "/deliveries/redrive-dead", body)

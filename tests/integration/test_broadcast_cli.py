@@ -162,4 +162,8 @@ def test_a_dead_delivery_is_redriven_once_line_knows_the_friend(
     report = linecrm(stack, capsys, "broadcast", "show", created["broadcast"]["broadcast_id"])
     assert report["deliveries"] == {"sent": 1}
     nothing = linecrm(stack, capsys, "deliveries", "redrive", "--all-dead", "--cause", "broadcast")
-    assert nothing == {"redriven": []}
+    assert nothing == {"redriven": [], "refused": []}
+    row = linecrm(stack, capsys, "deliveries", "show", delivery_id)
+    # Sent after the re-drive: no failure reason left, the old one kept apart.
+    assert row["reason"] is None and "400" in (row["previous_reason"] or "")
+    assert row["redrive_forced_at"] is None

@@ -196,12 +196,17 @@ def test_redrive_one_or_all_dead() -> None:
     run(client, "deliveries", "redrive", "bc:B1:0")
     run(client, "deliveries", "redrive", "--all-dead", "--cause", "broadcast", "--limit", "10")
     run(client, "deliveries", "redrive", "--all-dead")
+    run(client, "deliveries", "redrive", "bc:B1:1", "--force")
+    run(client, "deliveries", "redrive", "--all-dead", "--force")
     assert [(m, p, b) for m, p, b, _ in client.calls] == [
         ("GET", "/deliveries/bc:B1:0", None),
         ("POST", "/deliveries/bc:B1:0/redrive", None),
         ("POST", "/deliveries/redrive-dead", {"cause": "broadcast", "limit": 10}),
         ("POST", "/deliveries/redrive-dead", {"cause": None}),
+        ("POST", "/deliveries/bc:B1:1/redrive", None),
+        ("POST", "/deliveries/redrive-dead", {"cause": None, "force": True}),
     ]
+    assert client.calls[4][3] == {"force": "true"}
 
 
 def test_policy_show_and_set(tmp_path: Path) -> None:

@@ -119,3 +119,96 @@ def test_429_rate_limit_and_monthly_quota_are_told_apart() -> None:
         client.push("U1", TEXT, KEY)
     with pytest.raises(LineQuotaExceeded):
         client.push("U1", TEXT, KEY)
+
+
+# ---------------------------------------------------------------- token rotation
+class TokenSource:
+    """Secrets Manager as the client sees it: the current token, reads counted."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.reads = 0
+
+    def __call__(self) -> str:
+        self.reads += 1
+        return self.token
+
+
+class TokenCheckingApi(FakeApi):
+    """LINE: only the valid token is accepted (401 otherwise)."""
+
+    def __init__(self, token: str, valid: dict[str, str]) -> None:
+        super().__init__([])
+        self.token = token
+        self.valid = valid
+
+    def push_message_with_http_info(self, request: Any, **kwargs: Any) -> FakeResponse:
+        self.retry_keys.append(kwargs["x_line_retry_key"])
+        if self.token != self.valid["token"]:
+            raise api_error(401, '{"message":"Authentication failed."}')
+        return FakeResponse(f"req-{self.token}")
+
+
+def rotating_client(
+    source: TokenSource, valid: dict[str, str], now: list[float]
+) -> tuple[LineMessagingClient, list[TokenCheckingApi]]:
+    built: list[TokenCheckingApi] = []
+
+    def factory(token: str) -> TokenCheckingApi:
+        built.append(TokenCheckingApi(token, valid))
+        return built[-1]
+
+    client = LineMessagingClient(
+        "old",
+        LineEndpoints(api_base_url="http://127.0.0.1:9"),
+        sleep=lambda _s: None,
+        reload_token=source,
+        monotonic=lambda: now[0],
+        api_factory=factory,
+    )
+    return client, built
+
+
+def test_a_401_after_rotation_reloads_the_token_once_and_retries() -> None:
+    valid = {"token": "old"}
+    source = TokenSource("old")
+    client, built = rotating_client(source, valid, [0.0])
+    assert client.push("U1", TEXT, KEY).request_id == "req-old"
+
+    valid["token"] = source.token = "new"  # rotated in LINE and in Secrets Manager
+    assert client.push("U1", TEXT, KEY).request_id == "req-new"
+
+    assert source.reads == 1 and client.access_token == "new"
+    assert [api.token for api in built] == ["old", "new"]
+    assert built[0].retry_keys == [KEY, KEY] and built[1].retry_keys == [KEY]  # same key
+
+
+def test_a_401_that_a_reload_cannot_fix_is_auth_failed_and_reloads_are_spaced() -> None:
+    from linecrm.line.client import TOKEN_RELOAD_MIN_INTERVAL_SECONDS
+    from linecrm.line.errors import LineAuthFailed
+
+    valid = {"token": "newer"}  # LINE has a token that Secrets Manager does not have yet
+    source = TokenSource("old")
+    now = [0.0]
+    client, built = rotating_client(source, valid, now)
+
+    with pytest.raises(LineAuthFailed, match="401") as failed:
+        client.push("U1", TEXT, KEY)
+    assert isinstance(failed.value, LineRequestRejected)
+    assert source.reads == 1 and len(built[0].retry_keys) == 1  # no in-process retry
+    with pytest.raises(LineAuthFailed):
+        client.push("U1", TEXT, KEY)
+    assert source.reads == 1  # within the interval: no second read
+
+    now[0] += TOKEN_RELOAD_MIN_INTERVAL_SECONDS
+    source.token = "newer"
+    assert client.push("U1", TEXT, KEY).request_id == "req-newer"
+    assert source.reads == 2
+
+
+def test_without_a_token_source_a_401_is_final() -> None:
+    from linecrm.line.errors import LineAuthFailed
+
+    client, _ = make_client(FakeApi([api_error(401, "{}")]))
+    with pytest.raises(LineAuthFailed):
+        client.push("U1", TEXT, KEY)

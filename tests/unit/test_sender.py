@@ -154,3 +154,32 @@ def test_retry_key_is_a_stable_uuid_per_delivery() -> None:
     assert retry_key_for("d-1") == retry_key_for("d-1")
     assert retry_key_for("d-1") != retry_key_for("d-2")
     assert uuid.UUID(retry_key_for("d-1")).version == 5
+
+
+def test_a_refused_token_is_retried_later_not_dead(ledger) -> None:
+    from linecrm.line.errors import LineAuthFailed
+
+    client = FakeLineClient(LineAuthFailed("LINE answered 401", status=401))
+    ledger.record_queued(request(), NOW)
+    with pytest.raises(SendFailedRetryable):
+        make_sender(ledger, client).send(request(), final_attempt=False)
+    row = ledger.get("d-1")
+    assert row is not None and row.status is DeliveryStatus.QUEUED
+    assert row.first_attempt_at == NOW and "401" in (row.last_error or "")
+
+
+def test_a_message_over_lines_length_limit_is_skipped_without_a_call(ledger) -> None:
+    client = FakeLineClient()
+    too_long = SendRequest(
+        delivery_id="d-long",
+        channel_id=CHANNEL_ID,
+        to=["U1"],
+        messages=[{"type": "text", "text": "😀" * 2600}],  # 5,200 UTF-16 units
+        cause="manual",
+    )
+    report = make_sender(ledger, client).send(too_long, final_attempt=False)
+    assert report.outcome is SendOutcome.SKIPPED
+    assert client.calls == []
+    row = ledger.get("d-long")
+    assert row is not None and row.status is DeliveryStatus.SKIPPED
+    assert "5,200 UTF-16 units" in (row.reason or "")

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from linecrm.aws_errors import error_code
 
 CHANNEL_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-# Credentials are cached per container; a rotated secret is picked up within this time.
+# Credentials are cached per container; a rotated secret is picked up within this time,
+# or at once when LINE refuses the old token (``credentials(..., fresh=True)``).
 CREDENTIALS_MAX_AGE_SECONDS = 300
 
 
@@ -35,14 +36,17 @@ class ChannelDirectory:
         self._secrets = secrets_provider
         self._prefix = secret_prefix
 
-    def credentials(self, channel_id: str) -> ChannelCredentials:
+    def credentials(self, channel_id: str, *, fresh: bool = False) -> ChannelCredentials:
+        """The channel's credentials; ``fresh`` reads the secret again (past the cache)."""
         if not CHANNEL_ID_PATTERN.fullmatch(channel_id):
             raise UnknownChannel(channel_id)
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
         try:
             raw = self._secrets.get(
-                f"{self._prefix}{channel_id}", max_age=CREDENTIALS_MAX_AGE_SECONDS
+                f"{self._prefix}{channel_id}",
+                max_age=CREDENTIALS_MAX_AGE_SECONDS,
+                force_fetch=fresh,
             )
         except GetParameterError as error:
             # Powertools re-raises inside its except block: the ClientError is the context.

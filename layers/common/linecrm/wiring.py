@@ -95,7 +95,8 @@ class Container(Generic[S]):
         "now" is (aware UTC); None takes the runtime's clock."""
         self.settings: S = settings.from_env() if isinstance(settings, type) else settings
         self.clock = clock or _RUNTIME_CLOCK.get()
-        self._line_clients: dict[str, LineMessagingClient] = {}
+        # Keyed on the token too: a rotated token gets a client of its own.
+        self._line_clients: dict[tuple[str, str], LineMessagingClient] = {}
 
     def _part(self, kind: type[P]) -> P:
         """The settings of one part (a queue, the schedules, ...) this function has."""
@@ -193,19 +194,26 @@ class Container(Generic[S]):
         return SendQueueOutbox(self.ledger, self.sqs, queue_url, self.clock)
 
     def line_client(self, channel_id: str) -> LineMessagingClient:
-        """One LINE client per channel, kept for the container's life (connection reuse)."""
-        client = self._line_clients.get(channel_id)
+        """One LINE client per channel and token (connection reuse). A 401 makes the
+        client read the secret again, past the cache, and retry with a rotated token."""
+        token = self.channels.credentials(channel_id).channel_access_token
+        client = self._line_clients.get((channel_id, token))
         if client is None:
             from linecrm.line.client import LineMessagingClient, RetryPolicy
 
             line = self._part(LineSettings)
-            token = self.channels.credentials(channel_id).channel_access_token
             client = LineMessagingClient(
                 token,
                 line.line,
                 retry_policy=RetryPolicy(base_seconds=line.send_retry_base_seconds),
+                reload_token=lambda: (
+                    self.channels.credentials(channel_id, fresh=True).channel_access_token
+                ),
             )
-            self._line_clients[channel_id] = client
+            for key in list(self._line_clients):
+                if key[0] == channel_id:
+                    self._line_clients.pop(key, None)  # the channel's old token is gone
+            self._line_clients[(channel_id, token)] = client
         return client
 
     @cached_property

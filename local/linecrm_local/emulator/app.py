@@ -126,7 +126,7 @@ class EmulatorApp:
 
     def _authenticate(self, request: Request) -> EmulatedChannel:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        channel = self.emulator.config.channel_by_token(token.strip())
+        channel = self.emulator.config.channel_by_token(token.strip(), self.state.clock())
         if scheme.lower() != "bearer" or not token.strip() or channel is None:
             raise HttpError(401, MSG_AUTH_FAILED)
         return channel

@@ -81,6 +81,14 @@ class EmulatedChannel:
     webhook_url: str | None  # where signed webhooks go
     bot_user_id: str  # "U" + 32 hex; the webhook ``destination``
     redelivery: bool = True  # LINE's "webhook redelivery" setting
+    # Tokens replaced by a rotation that LINE still accepts, until (emulator clock).
+    retired_tokens: dict[str, float] = field(default_factory=dict)
+
+    def accepts(self, access_token: str, now: float) -> bool:
+        if access_token == self.channel_access_token:
+            return True
+        until = self.retired_tokens.get(access_token)
+        return until is not None and now < until
 
 
 @dataclass
@@ -101,8 +109,9 @@ class EmulatorConfig:
     def channel(self, channel_id: str) -> EmulatedChannel | None:
         return next((c for c in self.channels if c.channel_id == channel_id), None)
 
-    def channel_by_token(self, access_token: str) -> EmulatedChannel | None:
-        return next((c for c in self.channels if c.channel_access_token == access_token), None)
+    def channel_by_token(self, access_token: str, now: float) -> EmulatedChannel | None:
+        """The channel this token is valid for at ``now``; None (LINE: 401) otherwise."""
+        return next((c for c in self.channels if c.accepts(access_token, now)), None)
 
     def rate_limit(self, endpoint: str) -> float:
         return self.rate_limits.get(endpoint, default_rate_limits().get(endpoint, 2000.0))

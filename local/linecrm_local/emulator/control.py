@@ -43,6 +43,11 @@ class ControlApi:
                     methods=["POST"],
                 ),
                 Rule(
+                    "/_emulator/channels/<channel_id>/rotate-token",
+                    endpoint="rotate_token",
+                    methods=["POST"],
+                ),
+                Rule(
                     "/_emulator/channels/<channel_id>/id-token",
                     endpoint="id_token",
                     methods=["POST"],
@@ -63,6 +68,7 @@ class ControlApi:
             "friends": self.friends,
             "simulate": self.simulate,
             "id_token": self.id_token,
+            "rotate_token": self.rotate_token,
             "inbox": self.inbox,
             "calls": self.calls,
             "faults": self.faults,
@@ -73,7 +79,7 @@ class ControlApi:
 
     def dispatch(self, request: Request) -> Response:
         # Imported here: server.py imports this module through app.py.
-        from .server import FriendBlocked, UnknownChannel, UnknownFriend
+        from .server import FriendBlocked, InvalidRotation, UnknownChannel, UnknownFriend
 
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
@@ -89,7 +95,7 @@ class ControlApi:
             return failure.response()
         except (UnknownChannel, UnknownFriend) as missing:
             return json_response({"message": str(missing).strip("'\"")}, 404)
-        except (FriendBlocked, InvalidFault) as invalid:
+        except (FriendBlocked, InvalidFault, InvalidRotation) as invalid:
             return json_response({"message": str(invalid)}, 400)
 
     # ------------------------------------------------------------ helpers
@@ -178,6 +184,23 @@ class ControlApi:
             channel_id, self._required_str(body, "userId"), nonce=self._optional_str(body, "nonce")
         )
         return json_response({"idToken": token})
+
+    def rotate_token(self, request: Request, channel_id: str) -> Response:
+        """A new channel access token; the old one answers 401 (now, or after
+        ``oldTokenValidSeconds``). Nothing in AWS changes: update the secret yourself."""
+        body = self._json_object(request, required=False)
+        unknown = set(body) - {"channelAccessToken", "oldTokenValidSeconds"}
+        if unknown:
+            raise HttpError(400, f"Unknown fields: {', '.join(sorted(unknown))}")
+        grace = body.get("oldTokenValidSeconds", 0)
+        if isinstance(grace, bool) or not isinstance(grace, int | float):
+            raise HttpError(400, "'oldTokenValidSeconds' must be a number")
+        token = self.emulator.rotate_token(
+            channel_id,
+            self._optional_str(body, "channelAccessToken"),
+            old_token_valid_seconds=float(grace),
+        )
+        return json_response({"channelId": channel_id, "channelAccessToken": token})
 
     def inbox(self, request: Request, user_id: str) -> Response:
         return json_response([m.to_json() for m in self.emulator.inbox(user_id)])

@@ -21,6 +21,11 @@ def message_id() -> str:
     return str(secrets.randbelow(10**17) + 10**17)
 
 
+def channel_access_token() -> str:
+    """Long and URL-safe, like a long-lived channel access token."""
+    return secrets.token_urlsafe(128)
+
+
 def reply_token() -> str:
     return secrets.token_hex(16)
 

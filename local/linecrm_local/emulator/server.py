@@ -9,6 +9,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from . import ids
 from .app import EmulatorApp
 from .config import ALL_ENDPOINTS, ENDPOINT_KEYS, EmulatedChannel, EmulatorConfig
 from .faults import FaultInjector, FaultSpec, InvalidFault
@@ -39,6 +40,10 @@ class UnknownFriend(LookupError):
 
 
 class FriendBlocked(ValueError):
+    pass
+
+
+class InvalidRotation(ValueError):
     pass
 
 
@@ -203,6 +208,38 @@ class LineEmulator:
 
     def calls(self, endpoint: str | None = None) -> list[ApiCall]:
         return self.state.call_log(endpoint)
+
+    def rotate_token(
+        self,
+        channel_id: str,
+        new_token: str | None = None,
+        *,
+        old_token_valid_seconds: float = 0,
+    ) -> str:
+        """Issue a new channel access token (the console's "Reissue"); the new token.
+
+        The old one answers 401 at once, or after ``old_token_valid_seconds`` (LINE
+        lets you keep it valid for a while). Secrets Manager is not touched: whoever
+        rotates puts the new token there too.
+        """
+        channel = self.channel(channel_id)
+        if old_token_valid_seconds < 0:
+            raise InvalidRotation("oldTokenValidSeconds must not be negative")
+        token = new_token or ids.channel_access_token()
+        if token == channel.channel_access_token or any(
+            token == c.channel_access_token or token in c.retired_tokens
+            for c in self.config.channels
+        ):
+            raise InvalidRotation("that token is in use or was used before")
+        with self.state.lock:
+            now = self.clock()
+            channel.retired_tokens = {
+                old: until for old, until in channel.retired_tokens.items() if until > now
+            }
+            if old_token_valid_seconds > 0:
+                channel.retired_tokens[channel.channel_access_token] = now + old_token_valid_seconds
+            channel.channel_access_token = token
+        return token
 
     # ------------------------------------------------------------ faults and reset
     def set_faults(

@@ -30,8 +30,13 @@ DISPATCH_KEYWORD = "x-linecrm-discriminator"
 SCHEMA_REF_PREFIX = "#/components/schemas/"
 DISPATCH_SUFFIX = "__dispatch"
 
-# LINE documents these limits in the API reference but not in the OpenAPI files.
+# LINE documents these limits in the API reference but not in the OpenAPI files. It
+# counts them in UTF-16 code units (an emoji outside the BMP is two), where JSON
+# Schema's maxLength would count code points (developers.line.biz, "Character counting
+# in a text"). Template messages are counted in grapheme clusters, so not checked here.
 TEXT_MAX_CHARS = 5000
+ALT_TEXT_MAX_CHARS = 1500
+ALT_TEXT_TYPES = frozenset({"flex", "imagemap"})
 MAX_ERROR_DETAILS = 20
 
 
@@ -183,20 +188,29 @@ def _size_bounds(schema: Any) -> str:
     return f"{schema.get('minItems', 0)} and {schema.get('maxItems', 'unbounded')}"
 
 
+def _utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
+
+
 def _documented_limits(body: Any) -> list[BodyError]:
     if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
         return []
     errors = []
     for index, message in enumerate(body["messages"]):
-        if not isinstance(message, dict) or message.get("type") not in {"text", "textV2"}:
+        if not isinstance(message, dict):
             continue
-        text = message.get("text")
-        # LINE counts UTF-16 code units (an emoji outside the BMP is two characters).
-        if isinstance(text, str) and len(text.encode("utf-16-le")) // 2 > TEXT_MAX_CHARS:
-            errors.append(
-                BodyError(
-                    message=f"Length must be between 0 and {TEXT_MAX_CHARS}",
-                    property=f"messages[{index}].text",
+        limits: dict[str, int] = {}
+        if message.get("type") in {"text", "textV2"}:
+            limits["text"] = TEXT_MAX_CHARS
+        if message.get("type") in ALT_TEXT_TYPES:
+            limits["altText"] = ALT_TEXT_MAX_CHARS
+        for key, limit in limits.items():
+            value = message.get(key)
+            if isinstance(value, str) and _utf16_units(value) > limit:
+                errors.append(
+                    BodyError(
+                        message=f"Length must be between 0 and {limit}",
+                        property=f"messages[{index}].{key}",
+                    )
                 )
-            )
     return errors

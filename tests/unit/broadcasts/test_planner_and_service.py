@@ -306,3 +306,17 @@ def test_preview_counts_recipients_segment_and_blocked_friends(world: World) -> 
     # A preview creates nothing.
     assert world.broadcasts.recent(CHANNEL_ID) == []
     assert world.steps.steps == []
+
+
+def test_an_emoji_text_over_5000_utf16_units_is_rejected_on_messages(world: World) -> None:
+    assert create(world, messages=[{"type": "text", "text": "😀" * 2500}])  # 5,000 units
+    error = rejected_after_one(world, messages=[{"type": "text", "text": "😀" * 2600}])
+    assert error.field == "messages"
+    assert "5,200 UTF-16 units" in error.reason and "5,000" in error.reason
+
+
+def rejected_after_one(world: World, **request: Any) -> BroadcastRejected:
+    with pytest.raises(BroadcastRejected) as raised:
+        create(world, **request)
+    assert len(world.broadcasts.recent(CHANNEL_ID)) == 1
+    return raised.value

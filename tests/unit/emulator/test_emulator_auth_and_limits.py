@@ -6,7 +6,17 @@ from werkzeug.test import Client
 
 from linecrm_local.emulator import LineEmulator
 
-from .conftest import CHANNEL_ID, OTHER_TOKEN, EmulatorFactory, FakeClock, auth, post, push, text
+from .conftest import (
+    CHANNEL_ID,
+    OTHER_TOKEN,
+    TOKEN,
+    EmulatorFactory,
+    FakeClock,
+    auth,
+    post,
+    push,
+    text,
+)
 
 AUTH_FAILED = {
     "message": "Authentication failed. Confirm that the access token in the authorization "
@@ -98,3 +108,50 @@ def test_monthly_quota_starts_again_next_month(
     clock.advance(32 * 24 * 3600)
     assert client.get("/v2/bot/message/quota/consumption", headers=auth()).json == {"totalUsage": 0}
     assert push(client, user).status_code == 200
+
+
+def test_a_rotated_token_makes_the_old_one_401_at_once(
+    client: Client, emulator: LineEmulator
+) -> None:
+    friend = emulator.add_friend(CHANNEL_ID, "Taro").user_id
+    response = client.post(f"/_emulator/channels/{CHANNEL_ID}/rotate-token", json={})
+    assert response.status_code == 200
+    new_token = response.json["channelAccessToken"]
+    assert new_token != TOKEN
+    assert push(client, friend).status_code == 401  # the old token, like LINE
+    assert (
+        post(
+            client, "/v2/bot/message/push", {"to": friend, "messages": [text()]}, token=new_token
+        ).status_code
+        == 200
+    )
+    assert emulator.channel(CHANNEL_ID).channel_access_token == new_token
+
+
+def test_rotation_can_keep_the_old_token_valid_for_a_while(
+    client: Client, emulator: LineEmulator, clock: FakeClock
+) -> None:
+    friend = emulator.add_friend(CHANNEL_ID, "Taro").user_id
+    response = client.post(
+        f"/_emulator/channels/{CHANNEL_ID}/rotate-token",
+        json={"channelAccessToken": "token-2", "oldTokenValidSeconds": 60},
+    )
+    assert response.json["channelAccessToken"] == "token-2"
+    assert push(client, friend).status_code == 200
+    clock.advance(61)
+    assert push(client, friend).status_code == 401
+    assert (
+        post(
+            client, "/v2/bot/message/push", {"to": friend, "messages": [text()]}, token="token-2"
+        ).status_code
+        == 200
+    )
+
+
+def test_rotation_refuses_a_token_used_before_or_bad_input(client: Client) -> None:
+    path = f"/_emulator/channels/{CHANNEL_ID}/rotate-token"
+    assert client.post(path, json={"channelAccessToken": TOKEN}).status_code == 400
+    assert client.post(path, json={"channelAccessToken": OTHER_TOKEN}).status_code == 400
+    assert client.post(path, json={"oldTokenValidSeconds": "soon"}).status_code == 400
+    assert client.post(path, json={"ttl": 1}).status_code == 400
+    assert client.post("/_emulator/channels/nope/rotate-token", json={}).status_code == 404

@@ -88,3 +88,30 @@ def test_bad_json_is_a_400(client: Client) -> None:
 def test_unknown_path_is_404_and_wrong_method_405(client: Client) -> None:
     assert client.get("/v2/bot/nothing", headers=auth()).json == {"message": "Not found"}
     assert client.get("/v2/bot/message/push", headers=auth()).status_code == 405
+
+
+def test_text_length_is_counted_in_utf16_units_as_line_does(client: Client, friend_id: str) -> None:
+    # 2,500 × 😀 is 2,500 code points but 5,000 UTF-16 units: exactly LINE's limit.
+    assert push(client, friend_id, text("😀" * 2500)).status_code == 200
+    response = push(client, friend_id, text("😀" * 2600))  # 5,200 units
+    assert response.status_code == 400
+    assert details(response.json) == [("messages[0].text", "Length must be between 0 and 5000")]
+    v2 = {"type": "textV2", "text": "😀" * 2501}
+    assert [p for p, _ in details(push(client, friend_id, v2).json)] == ["messages[0].text"]
+
+
+def test_alt_text_over_1500_utf16_units_is_rejected(client: Client, friend_id: str) -> None:
+    def flex(alt_text: str) -> dict[str, Any]:
+        return {
+            "type": "flex",
+            "altText": alt_text,
+            "contents": {
+                "type": "bubble",
+                "body": {"type": "box", "layout": "vertical", "contents": []},
+            },
+        }
+
+    assert push(client, friend_id, flex("😀" * 750)).status_code == 200
+    response = push(client, friend_id, flex("😀" * 751))
+    assert response.status_code == 400
+    assert details(response.json) == [("messages[0].altText", "Length must be between 0 and 1500")]

@@ -59,10 +59,23 @@ class RedriveAllRequest(BaseModel):
 
     cause: str | None = Field(default=None, max_length=40)
     limit: int = Field(default=100, ge=1, le=1000)
+    force: bool = Field(
+        default=False,
+        description="also re-drive deliveries first attempted more than 23 h ago, past "
+        "LINE's 24 h retry-key window (a second copy is possible; recorded on the row)",
+    )
+
+
+class RedriveRefused(BaseModel):
+    delivery_id: str
+    reason: str
 
 
 class RedriveAllResponse(BaseModel):
     redriven: list[str]
+    refused: list[RedriveRefused] = Field(
+        default_factory=list, description="past the retry-key window, not forced"
+    )
 
 
 def _accepted(broadcast: Broadcast) -> Response[Broadcast]:
@@ -178,8 +191,19 @@ def get_delivery(channel_id: ChannelId, delivery_id: DeliveryId, ledger: Ledger)
     tags=["deliveries"],
     responses=responses(200, "Queued again (same retry key)", 404, 409),
 )
-def redrive_delivery(channel_id: ChannelId, delivery_id: DeliveryId, ledger: Ledger) -> Delivery:
-    return ledger.redrive(channel_id, delivery_id)
+def redrive_delivery(
+    channel_id: ChannelId,
+    delivery_id: DeliveryId,
+    ledger: Ledger,
+    force: Annotated[
+        bool,
+        Query(description="re-drive even past LINE's 24 h retry-key window (may duplicate)"),
+    ] = False,
+) -> Delivery:
+    """409 if the delivery is not dead, or if its first attempt is past LINE's retry-key
+    window (LINE dedupes a retry key for 24 h): then only `force=true` sends it, and the
+    row records `redrive_forced_at`."""
+    return ledger.redrive(channel_id, delivery_id, force=force)
 
 
 @router.post(
@@ -190,7 +214,12 @@ def redrive_delivery(channel_id: ChannelId, delivery_id: DeliveryId, ledger: Led
 def redrive_dead(
     channel_id: ChannelId, request: RedriveAllRequest, ledger: Ledger
 ) -> RedriveAllResponse:
-    """Re-drive every dead delivery (optionally of one cause), up to `limit`."""
+    """Re-drive every dead delivery (optionally of one cause), up to `limit`; those past
+    LINE's retry-key window are listed as refused unless `force`."""
+    redriven, refused = ledger.redrive_all_dead(
+        channel_id, cause=request.cause, limit=request.limit, force=request.force
+    )
     return RedriveAllResponse(
-        redriven=ledger.redrive_all_dead(channel_id, cause=request.cause, limit=request.limit)
+        redriven=redriven,
+        refused=[RedriveRefused(delivery_id=r.delivery_id, reason=r.reason) for r in refused],
     )

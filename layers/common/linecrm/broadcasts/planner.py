@@ -31,7 +31,7 @@ from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.deliveries import request_of
 from linecrm.domain.delivery_policy import Defer, SendNow
 from linecrm.domain.friends import Friend
-from linecrm.domain.personalization import is_personalised, render
+from linecrm.domain.personalization import is_personalised, over_limit_reason, render
 from linecrm.domain.segments import CompiledSegment, compile_segment
 from linecrm.imports.runner import StepBudget
 from linecrm.line.client import MessageQuota
@@ -81,6 +81,8 @@ class QuotaReader(Protocol):
 class PagePlan:
     requests: list[SendRequest]
     counters: BroadcastCounters
+    # Chunks recorded as skipped, not sent: rendered messages LINE would refuse.
+    skipped: list[tuple[SendRequest, str]]
 
 
 class BroadcastPlanner:
@@ -203,7 +205,7 @@ class BroadcastPlanner:
             )
             cursor = BroadcastCursor(
                 after_user_id=last_user_id or broadcast.cursor.after_user_id,
-                next_chunk=broadcast.cursor.next_chunk + len(plan.requests),
+                next_chunk=broadcast.cursor.next_chunk + len(plan.requests) + len(plan.skipped),
                 # Every chunk before these is on the queue (queued right after its own
                 # commit, or re-queued at the start of this step).
                 enqueued_chunks=broadcast.cursor.next_chunk,
@@ -212,6 +214,9 @@ class BroadcastPlanner:
                 update={"cursor": cursor, "counters": plan.counters, "updated_at": now}
             )
             puts = [self._ledger.queued_put(request, now) for request in plan.requests]
+            puts += [
+                self._ledger.skipped_put(request, reason, now) for request, reason in plan.skipped
+            ]
             self._broadcasts.transact(
                 [*puts, self._broadcasts.put(updated, expected_version=broadcast.version)]
             )
@@ -244,7 +249,9 @@ class BroadcastPlanner:
         counters = broadcast.counters
         policy = config.delivery_policy
         key = chunk_key(broadcast)
+        personalised = is_personalised(broadcast.messages)
         groups: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
+        refused: dict[str, tuple[list[dict[str, Any]], list[str], str]] = {}
         recipients = 0
         pages = 0
         after = broadcast.cursor.after_user_id
@@ -260,6 +267,18 @@ class BroadcastPlanner:
                 if segment is not None and not segment.matches(friend, now):
                     counters = counters.plus(not_in_segment=1)
                     continue
+                messages = render(broadcast.messages, friend)
+                content = json.dumps(messages, ensure_ascii=False, sort_keys=True)
+                reason = over_limit_reason(messages) if personalised else None
+                if reason is not None:
+                    # Before the cap gate: a friend who gets nothing keeps their slot.
+                    refused.setdefault(content, (messages, [], reason))[1].append(friend.user_id)
+                    counters = counters.plus(over_limit=1)
+                    recipients += 1  # a chunk row of its own: counts towards the commit
+                    if recipients == chunk_size:
+                        plan = self._chunks_of(broadcast, groups, refused, counters)
+                        return plan, last, False
+                    continue
                 decision = self._gate.admit(policy, friend, key, broadcast.message_class, now)
                 if isinstance(decision, Defer):
                     self._defer_one(broadcast, friend, decision)
@@ -268,36 +287,44 @@ class BroadcastPlanner:
                 if not isinstance(decision, SendNow):
                     counters = counters.plus(capped=1)
                     continue
-                messages = render(broadcast.messages, friend)
-                content = json.dumps(messages, ensure_ascii=False, sort_keys=True)
                 groups.setdefault(content, (messages, []))[1].append(friend.user_id)
                 recipients += 1
                 if recipients == chunk_size:
                     # More friends may follow; the next plan starts after this one.
-                    return self._chunks_of(broadcast, groups, counters), last, False
+                    return self._chunks_of(broadcast, groups, refused, counters), last, False
             if not more or not friends:
-                return self._chunks_of(broadcast, groups, counters), last, True
+                return self._chunks_of(broadcast, groups, refused, counters), last, True
             pages += 1
             if pages >= MAX_PAGES_PER_PLAN:
                 # A sparse segment in a big channel: commit a partial chunk rather than
                 # read on past what one step can do before its time runs out.
-                return self._chunks_of(broadcast, groups, counters), last, False
+                return self._chunks_of(broadcast, groups, refused, counters), last, False
             after = friends[-1].user_id
 
     def _chunks_of(
         self,
         broadcast: Broadcast,
         groups: dict[str, tuple[list[dict[str, Any]], list[str]]],
+        refused: dict[str, tuple[list[dict[str, Any]], list[str], str]],
         counters: BroadcastCounters,
     ) -> PagePlan:
+        """Chunks to send, then a skipped chunk per content (and ≤ 500 recipients)
+        for friends whose rendering LINE would refuse: the ledger keeps who and why."""
         requests: list[SendRequest] = []
+        skipped: list[tuple[SendRequest, str]] = []
         chunk = broadcast.cursor.next_chunk
         for messages, user_ids in groups.values():
             for chunk_recipients in chunked(user_ids):
                 requests.append(self._chunk_request(broadcast, chunk, chunk_recipients, messages))
                 chunk += 1
+        for messages, user_ids, reason in refused.values():
+            for chunk_recipients in chunked(user_ids):
+                request = self._chunk_request(broadcast, chunk, chunk_recipients, messages)
+                skipped.append((request, reason))
+                chunk += 1
         recipients = sum(len(request.to) for request in requests)
-        return PagePlan(requests, counters.plus(recipients=recipients, chunks=len(requests)))
+        counters = counters.plus(recipients=recipients, chunks=len(requests) + len(skipped))
+        return PagePlan(requests, counters, skipped)
 
     def _finish(self, broadcast: Broadcast) -> StepOutcome:
         """Every chunk is on the send queue: the broadcast is sent (to the sender).

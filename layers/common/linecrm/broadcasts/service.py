@@ -20,7 +20,14 @@ from linecrm.domain.broadcasts import (
 )
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.delivery_policy import Defer, DeliveryPolicy, SendNow
-from linecrm.domain.personalization import is_personalised, placeholders, render
+from linecrm.domain.personalization import (
+    is_personalised,
+    limit_warnings,
+    over_limit_reason,
+    placeholders,
+    render,
+    shortest_rendering,
+)
 from linecrm.domain.segments import (
     NARROWCAST_MIN_AUDIENCE,
     SMALL_SEGMENT_THRESHOLD,
@@ -75,6 +82,9 @@ class BroadcastPreview(BaseModel):
     blocked: int
     capped: int
     deferred: int
+    over_limit: int = Field(
+        default=0, description="skipped: their personalised rendering breaks a LINE limit"
+    )
     sample_user_ids: list[str]
     sample_messages: list[dict[str, Any]] | None
     method: SendMethod
@@ -111,6 +121,8 @@ class _Tally:
     blocked: int = 0
     capped: int = 0
     deferred: int = 0
+    over_limit: int = 0
+    over_limit_example: str | None = None  # the first such friend and why
     sample: list[str] = field(default_factory=list)
 
 
@@ -179,6 +191,7 @@ class BroadcastService:
             blocked=tally.blocked,
             capped=tally.capped,
             deferred=tally.deferred,
+            over_limit=tally.over_limit,
             sample_user_ids=tally.sample,
             sample_messages=sample_messages,
             method=method,
@@ -248,11 +261,9 @@ class BroadcastService:
     # ------------------------------------------------------------------ helpers
     def _check(self, request: BroadcastRequest, config: ChannelConfig) -> SendMethod:
         try:
-            validate_messages(request.messages)
-        except ValueError as error:
-            raise BroadcastRejected("messages", str(error)) from error
-        try:
             personalised = bool(placeholders(request.messages))
+            # Lengths as the shortest rendering; each friend's is checked when planned.
+            validate_messages(shortest_rendering(request.messages))
         except ValueError as error:
             raise BroadcastRejected("messages", str(error)) from error
         _compile(request, config)
@@ -291,26 +302,34 @@ class BroadcastService:
         tally = _Tally()
         policy = config.delivery_policy
         key = "bc:preview"
+        personalised = is_personalised(request.messages)
         for friend in self._friends.walk(channel_id):
             tally.considered += 1
             if friend.status != "active":
                 tally.blocked += 1
-            elif segment is not None and not segment.matches(friend, at):
+                continue
+            if segment is not None and not segment.matches(friend, at):
                 tally.not_in_segment += 1
+                continue
+            reason = over_limit_reason(render(request.messages, friend)) if personalised else None
+            if reason is not None:
+                tally.over_limit += 1  # as the planner does: skipped before the caps
+                if tally.over_limit_example is None:
+                    tally.over_limit_example = f"{friend.user_id}: {reason}"
+                continue
+            decision = policy.decide(
+                request.message_class, at, sent_counts(policy, friend, key, at)
+            )
+            if isinstance(decision, SendNow):
+                tally.recipients += 1
+                if len(tally.sample) < SAMPLE_SIZE:
+                    tally.sample.append(friend.user_id)
+            elif isinstance(decision, Defer) and "quiet" not in decision.reason:
+                tally.deferred += 1
+            elif isinstance(decision, Defer):
+                tally.recipients += 1  # the whole broadcast waits for the morning
             else:
-                decision = policy.decide(
-                    request.message_class, at, sent_counts(policy, friend, key, at)
-                )
-                if isinstance(decision, SendNow):
-                    tally.recipients += 1
-                    if len(tally.sample) < SAMPLE_SIZE:
-                        tally.sample.append(friend.user_id)
-                elif isinstance(decision, Defer) and "quiet" not in decision.reason:
-                    tally.deferred += 1
-                elif isinstance(decision, Defer):
-                    tally.recipients += 1  # the whole broadcast waits for the morning
-                else:
-                    tally.capped += 1
+                tally.capped += 1
         return tally
 
 
@@ -349,6 +368,12 @@ def _warnings(
         warnings.append(
             "personalised messages: friends with different rendered text get separate "
             "requests (one push each when every text differs)"
+        )
+        warnings.extend(limit_warnings(request.messages))
+    if tally.over_limit:
+        warnings.append(
+            f"{tally.over_limit} friend(s) would be skipped: their rendered message is "
+            f"over LINE's limit (e.g. {tally.over_limit_example})"
         )
     return warnings
 

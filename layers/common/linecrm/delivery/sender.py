@@ -16,9 +16,11 @@ from linecrm.delivery.send_limits import (
     next_quota_period,
 )
 from linecrm.domain.deliveries import retry_key_for
+from linecrm.domain.message_limits import length_problems
 from linecrm.line.client import LineMessagingClient, SendReceipt
 from linecrm.line.errors import (
     LineApiError,
+    LineAuthFailed,
     LineQuotaExceeded,
     LineRateLimited,
     LineRequestRejected,
@@ -97,6 +99,13 @@ class Sender:
         elif existing.status.is_terminal:
             return SendReport(SendOutcome.ALREADY_FINISHED, existing.status.value)
 
+        too_long = length_problems(request.messages)
+        if too_long:
+            # LINE would refuse the whole request (400): skip it with the reason instead.
+            reason = "over LINE's limit: " + "; ".join(too_long)
+            self._ledger.mark_skipped(request.delivery_id, reason, self._clock())
+            return SendReport(SendOutcome.SKIPPED, reason)
+
         try:
             client = self._line_client(request.channel_id)
         except UnknownChannel:
@@ -147,6 +156,9 @@ class Sender:
                 receipt = client.push(request.to[0], request.messages, retry_key)
             else:
                 receipt = client.multicast(request.to, request.messages, retry_key)
+        except LineAuthFailed as error:
+            # The token, not the message: retried later (the new token may be on its way).
+            return self._retry_later(request, error, final_attempt, kind)
         except LineRequestRejected as error:
             return self._dead(request, f"rejected by LINE: {error}")
         except LineQuotaExceeded as error:
@@ -158,21 +170,31 @@ class Sender:
                 SendOutcome.SKIPPED, "monthly quota exceeded", quota_exhausted_now=first
             )
         except LineApiError as error:  # transient or rate limited
-            if isinstance(error, LineRateLimited) and kind is not None and self._pacer:
-                self._pacer.slow_down(request.channel_id, kind)
-            reason = f"{type(error).__name__}: {error}"
-            if final_attempt:
-                return self._dead(request, f"gave up after retries: {reason}")
-            self._ledger.record_attempt_failure(request.delivery_id, reason)
-            raise SendFailedRetryable(
-                reason, rate_limited=isinstance(error, LineRateLimited)
-            ) from error
+            return self._retry_later(request, error, final_attempt, kind)
 
         self._ledger.mark_sent(
             request.delivery_id, receipt.request_id, self._clock(), sent_via=sent_via
         )
         detail = "accepted earlier (retry key)" if receipt.already_accepted else ""
         return SendReport(SendOutcome.SENT, detail)
+
+    def _retry_later(
+        self,
+        request: SendRequest,
+        error: LineApiError,
+        final_attempt: bool,
+        kind: EndpointKind | None,
+    ) -> SendReport:
+        """Dead on the final attempt; otherwise SendFailedRetryable (stays queued)."""
+        if isinstance(error, LineRateLimited) and kind is not None and self._pacer:
+            self._pacer.slow_down(request.channel_id, kind)
+        reason = f"{type(error).__name__}: {error}"
+        if final_attempt:
+            return self._dead(request, f"gave up after retries: {reason}")
+        self._ledger.record_attempt_failure(request.delivery_id, reason, self._clock())
+        raise SendFailedRetryable(
+            reason, rate_limited=isinstance(error, LineRateLimited)
+        ) from error
 
     def _reply_is_possible(self, request: SendRequest) -> bool:
         return (

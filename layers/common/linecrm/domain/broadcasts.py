@@ -44,6 +44,9 @@ class BroadcastCounters(BaseModel):
     blocked: int = 0
     capped: int = 0  # skipped by a frequency cap
     deferred: int = 0  # moved to a later time by a frequency cap
+    # Skipped: their personalised rendering breaks a LINE limit (a skipped chunk each,
+    # with the reason). friends_seen = recipients + these six.
+    over_limit: int = 0
 
     def plus(self, **changes: int) -> BroadcastCounters:
         values = self.model_dump()

@@ -49,6 +49,11 @@ class Delivery(BaseModel):
     finished_at: datetime | None = None
     redriven_at: datetime | None = None
     redrives: int = 0
+    # About when LINE first saw this delivery's retry key (LINE dedupes it for 24 h).
+    first_attempt_at: datetime | None = None
+    # Set when a re-drive past that window was forced: LINE may deliver a second copy.
+    redrive_forced_at: datetime | None = None
+    previous_reason: str | None = None  # why it was dead before its last re-drive
     last_error: str | None = None
     reply_error: str | None = None
 

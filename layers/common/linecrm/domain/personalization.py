@@ -13,11 +13,23 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from linecrm.domain.fields import MAX_TEXT_LENGTH as MAX_FIELD_TEXT_LENGTH
 from linecrm.domain.friends import Friend
+from linecrm.domain.message_limits import (
+    MAX_ALT_TEXT_LENGTH,
+    MAX_TEXT_LENGTH,
+    TEXT_TYPES,
+    length_problems,
+    utf16_length,
+)
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}|]*)(?:\|([^{}]*))?\}")
 _NAME = re.compile(r"display_name|field\.[a-z][a-z0-9_]{0,63}")
 PERSONALISED_KEYS = ("text", "altText")
+# What one filled placeholder can add, in UTF-16 units, for the preview's warning: LINE
+# display names have at most 20 characters, text fields 500 (each may be an emoji: 2).
+DISPLAY_NAME_MAX_UNITS = 2 * 20
+FIELD_MAX_UNITS = 2 * MAX_FIELD_TEXT_LENGTH
 
 
 class PersonalizationError(ValueError):
@@ -66,6 +78,20 @@ def render(messages: list[dict[str, Any]], friend: Friend) -> list[dict[str, Any
     return rendered
 
 
+def shortest_rendering(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages with every placeholder at its default (or empty): what a length
+    check of the saved messages measures, since a placeholder is not sent as written."""
+    rendered: list[dict[str, Any]] = []
+    for message in messages:
+        copy = dict(message)
+        for key in PERSONALISED_KEYS:
+            text = copy.get(key)
+            if isinstance(text, str):
+                copy[key] = _fill(text, {})
+        rendered.append(copy)
+    return rendered
+
+
 def _fill(text: str, values: Mapping[str, object]) -> str:
     def replace(match: re.Match[str]) -> str:
         token = match.group(0)
@@ -77,3 +103,46 @@ def _fill(text: str, values: Mapping[str, object]) -> str:
         return str(value)
 
     return _PLACEHOLDER.sub(replace, text)
+
+
+def over_limit_reason(rendered: list[dict[str, Any]]) -> str | None:
+    """Why LINE would refuse these rendered messages (a length limit), or None."""
+    problems = length_problems(rendered)
+    if not problems:
+        return None
+    return "personalised message over LINE's limit: " + "; ".join(problems)
+
+
+def limit_warnings(messages: list[dict[str, Any]]) -> list[str]:
+    """Where filling the placeholders could break a LINE length limit.
+
+    Counts the text around the placeholders (their defaults where they have one, as
+    the shortest they can become) and adds the longest each placeholder can be.
+    Display names longer than LINE's 20 characters (imported ones) are counted per
+    friend by the preview itself.
+    """
+    warnings: list[str] = []
+    for index, message in enumerate(messages):
+        limits = {"altText": MAX_ALT_TEXT_LENGTH}
+        if message.get("type") in TEXT_TYPES:
+            limits["text"] = MAX_TEXT_LENGTH
+        for key, limit in limits.items():
+            text = message.get(key)
+            if not isinstance(text, str) or not _PLACEHOLDER.search(text):
+                continue
+            fixed = utf16_length(_fill(text, {}))
+            extra = 0
+            for match in _PLACEHOLDER.finditer(text):
+                name = match.group(1)
+                if name is None:
+                    continue
+                name = name.strip()
+                extra += DISPLAY_NAME_MAX_UNITS if name == "display_name" else FIELD_MAX_UNITS
+            if fixed + extra > limit:
+                warnings.append(
+                    f"messages[{index}].{key} is {fixed:,} UTF-16 units without its "
+                    f"placeholders and could reach {fixed + extra:,} once they are filled "
+                    f"(LINE allows {limit:,}): friends whose rendering is too long are "
+                    "skipped, not sent"
+                )
+    return warnings

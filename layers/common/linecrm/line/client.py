@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 from linecrm.config import LineEndpoints
 from linecrm.line.errors import (
     LineApiError,
+    LineAuthFailed,
     LineQuotaExceeded,
     LineRateLimited,
     LineRequestRejected,
@@ -27,6 +29,12 @@ from linecrm.line.errors import (
 
 MONTHLY_LIMIT_MESSAGE = "monthly limit"
 RICH_MENU_ID = re.compile(r"richmenu-[0-9a-f]{32}")
+# After a 401 the token is read again (bypassing caches) at most this often per client,
+# so a token that is really revoked costs one secret read per interval, not per call.
+TOKEN_RELOAD_MIN_INTERVAL_SECONDS = 10.0
+
+# Reads the channel's current access token from its source (Secrets Manager), uncached.
+TokenReloader = Callable[[], str]
 
 
 @dataclass(frozen=True)
@@ -76,14 +84,30 @@ class LineMessagingClient:
         timeout_seconds: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        reload_token: TokenReloader | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        api_factory: Callable[[str], Any] | None = None,
     ) -> None:
+        """``reload_token``: on a 401, read the token again (it may have been rotated)
+        and retry once with it; None: a 401 is final. ``api_factory``: builds the SDK's
+        MessagingApi for a token (tests pass a fake)."""
         self._access_token = access_token
         self._endpoints = endpoints
         self._retry_policy = retry_policy or RetryPolicy()
         self._timeout_seconds = timeout_seconds
         self._sleep = sleep
         self._jitter = jitter
+        self._reload_token = reload_token
+        self._monotonic = monotonic
+        self._last_reload: float | None = None
+        self._token_lock = threading.Lock()
+        self._api_factory = api_factory or self._sdk_api
         self._api: Any = None
+
+    @property
+    def access_token(self) -> str:
+        """The token this client sends now (a reload after a 401 may have replaced it)."""
+        return self._access_token
 
     # ------------------------------------------------------------------ sends
     def push(self, to: str, messages: list[dict[str, Any]], retry_key: str) -> SendReceipt:
@@ -208,9 +232,12 @@ class LineMessagingClient:
         """
         from linebot.v3.messaging import ApiException
 
-        api = self._messaging_api()
+        with self._token_lock:
+            token, api = self._access_token, self._messaging_api()
         attempts = max_attempts or self._retry_policy.max_attempts
-        for attempt in range(1, attempts + 1):
+        reloaded = False
+        attempt = 1
+        while True:
             try:
                 return call(api)
             except ApiException as error:
@@ -220,11 +247,43 @@ class LineMessagingClient:
                     accepted = _header(error.headers, "x-line-accepted-request-id")
                     if accepted:
                         raise _AlreadyAccepted(accepted) from error
+                if error.status == 401 and not reloaded:
+                    # A rotated token: read it again and retry once (not an attempt).
+                    reloaded = True
+                    renewed = self._renewed_token(token)
+                    if renewed is not None:
+                        token, api = renewed
+                        continue
                 mapped = _map_api_exception(error)
             except _transport_errors() as error:
                 mapped = _map_transport_error(error)
             self._wait_or_raise(mapped, attempt, attempts)
-        raise AssertionError("unreachable")  # pragma: no cover
+            attempt += 1
+
+    def _renewed_token(self, refused: str) -> tuple[str, Any] | None:
+        """The token and API to retry with after ``refused`` got a 401; None: no newer one.
+
+        Concurrent callers that hit the same 401 share one reload: whoever comes second
+        finds the token already replaced and retries with it.
+        """
+        with self._token_lock:
+            if self._access_token != refused:
+                return self._access_token, self._messaging_api()
+            if self._reload_token is None:
+                return None
+            now = self._monotonic()
+            if (
+                self._last_reload is not None
+                and now - self._last_reload < TOKEN_RELOAD_MIN_INTERVAL_SECONDS
+            ):
+                return None
+            self._last_reload = now
+            fresh = self._reload_token()
+            if fresh == refused:
+                return None
+            self._access_token = fresh
+            self._api = None
+            return fresh, self._messaging_api()
 
     def _wait_or_raise(self, error: LineApiError, attempt: int, attempts: int) -> None:
         retryable = isinstance(error, LineTransientError)
@@ -234,13 +293,14 @@ class LineMessagingClient:
 
     def _messaging_api(self) -> Any:
         if self._api is None:
-            from linebot.v3.messaging import ApiClient, Configuration, MessagingApi
-
-            configuration = Configuration(
-                host=self._endpoints.api_base_url, access_token=self._access_token
-            )
-            self._api = MessagingApi(ApiClient(configuration))
+            self._api = self._api_factory(self._access_token)
         return self._api
+
+    def _sdk_api(self, access_token: str) -> Any:
+        from linebot.v3.messaging import ApiClient, Configuration, MessagingApi
+
+        configuration = Configuration(host=self._endpoints.api_base_url, access_token=access_token)
+        return MessagingApi(ApiClient(configuration))
 
 
 class _AlreadyAccepted(Exception):
@@ -274,6 +334,12 @@ def _map_api_exception(error: Any) -> LineApiError:
     status: int = error.status or 0
     body = _body_text(error.body)
     message = _line_message(body) or str(error.reason or "")
+    if status == 401:
+        return LineAuthFailed(
+            f"LINE answered 401: {message} (the channel access token was refused)",
+            status=status,
+            body=body,
+        )
     if status == 429:
         if MONTHLY_LIMIT_MESSAGE in message.lower():
             return LineQuotaExceeded(message, status=status, body=body)

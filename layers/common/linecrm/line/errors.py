@@ -26,3 +26,12 @@ class LineQuotaExceeded(LineApiError):
 
 class LineRequestRejected(LineApiError):
     """4xx other than 409/429: the request itself is wrong; retrying cannot help."""
+
+
+class LineAuthFailed(LineRequestRejected):
+    """401: LINE refused the channel access token (revoked, expired or rotated).
+
+    The client has already read the token again and retried once. The request itself
+    may be fine, so the sender retries it later rather than declaring it dead: the
+    new token may not be in Secrets Manager yet.
+    """

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-MAX_TEXT_LENGTH = 5000  # LINE's limit for a text message
+from linecrm.domain.message_limits import MAX_TEXT_LENGTH, length_problems
+
+__all__ = ["MAX_TEXT_LENGTH", "InvalidMessage", "validate_messages"]
 
 
 class InvalidMessage(ValueError):
@@ -23,8 +25,10 @@ def validate_messages(messages: list[dict[str, Any]]) -> None:
     from linebot.v3.messaging import Message
 
     for index, document in enumerate(messages):
-        if document.get("type") == "text" and len(str(document.get("text", ""))) > MAX_TEXT_LENGTH:
-            raise InvalidMessage(index, f"text is longer than {MAX_TEXT_LENGTH} characters")
+        # LINE counts UTF-16 code units: an emoji outside the BMP is two.
+        problems = length_problems([document])
+        if problems:
+            raise InvalidMessage(index, problems[0].removeprefix("messages[0]."))
         try:
             Message.from_dict(document)
         except (ValueError, TypeError) as error:  # pydantic.v1 errors are ValueErrors

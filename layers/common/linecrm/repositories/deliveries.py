@@ -60,6 +60,20 @@ class DeliveryLedger:
             "ConditionExpression": "attribute_not_exists(pk)",
         }
 
+    def skipped_put(self, request: SendRequest, reason: str, at: datetime) -> dict[str, Any]:
+        """The conditional PutItem of a row that is skipped from the start (never sent)."""
+        put = self.queued_put(request, at)
+        put["Item"].update(
+            to_item(
+                {
+                    "status": DeliveryStatus.SKIPPED.value,
+                    "reason": reason[:1000],
+                    "finished_at": iso(at),
+                }
+            )
+        )
+        return put
+
     def record_deferred(
         self, request: SendRequest, until: datetime, reason: str, at: datetime
     ) -> None:
@@ -125,31 +139,53 @@ class DeliveryLedger:
                 return found, None
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def redrive(self, delivery_id: str, at: datetime) -> Delivery | None:
+    def redrive(
+        self,
+        delivery_id: str,
+        at: datetime,
+        *,
+        first_attempt_at: datetime,
+        previous_reason: str | None,
+        forced: bool = False,
+    ) -> Delivery | None:
         """Move a dead delivery back to queued (same id, so the same retry key).
 
         None when it is not dead. If LINE had accepted it after all, the retry key
-        makes LINE answer 409 and the sender records it as sent: re-driving is safe.
+        makes LINE answer 409 and the sender records it as sent: re-driving is safe
+        within LINE's retry-key window. ``first_attempt_at`` is kept (the window is
+        counted from it); the dead reason moves to ``previous_reason``; ``forced``
+        records that the re-drive was made past the window (no duplicate protection).
         """
+        sets = [
+            "#status = :queued",
+            "redriven_at = :at",
+            "attempts = :zero",
+            "first_attempt_at = if_not_exists(first_attempt_at, :first)",
+        ]
+        values: dict[str, object] = {
+            ":queued": DeliveryStatus.QUEUED.value,
+            ":dead": DeliveryStatus.DEAD.value,
+            ":at": iso(at),
+            ":zero": 0,
+            ":one": 1,
+            ":first": iso(first_attempt_at),
+        }
+        if previous_reason:
+            sets.append("previous_reason = :previous")
+            values[":previous"] = previous_reason[:1000]
+        if forced:
+            sets.append("redrive_forced_at = :at")
         try:
             response = self._client.update_item(
                 TableName=self._table_name,
                 Key=to_item(delivery_key(delivery_id)),
                 UpdateExpression=(
-                    "SET #status = :queued, redriven_at = :at, attempts = :zero "
-                    "REMOVE finished_at ADD redrives :one"
+                    f"SET {', '.join(sets)} REMOVE finished_at, reason, last_error "
+                    "ADD redrives :one"
                 ),
                 ConditionExpression="#status = :dead",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item(
-                    {
-                        ":queued": DeliveryStatus.QUEUED.value,
-                        ":dead": DeliveryStatus.DEAD.value,
-                        ":at": iso(at),
-                        ":zero": 0,
-                        ":one": 1,
-                    }
-                ),
+                ExpressionAttributeValues=to_item(values),
                 ReturnValues="ALL_NEW",
             )
         except Exception as error:
@@ -231,17 +267,30 @@ class DeliveryLedger:
     def mark_skipped(self, delivery_id: str, reason: str, at: datetime) -> None:
         self._finish(delivery_id, DeliveryStatus.SKIPPED, at, reason=reason)
 
-    def record_attempt_failure(self, delivery_id: str, reason: str) -> None:
-        """Count a failed attempt and keep its reason, while the delivery stays queued."""
+    def record_attempt_failure(
+        self, delivery_id: str, reason: str, at: datetime | None = None
+    ) -> None:
+        """Count a failed attempt and keep its reason, while the delivery stays queued.
+
+        ``at``: when the attempt failed; the first one is kept as ``first_attempt_at``
+        (LINE remembers the retry key for 24 h from about then).
+        """
+        values: dict[str, object] = {
+            ":reason": reason[:1000],
+            ":one": 1,
+            ":queued": DeliveryStatus.QUEUED.value,
+        }
+        first = ""
+        if at is not None:
+            first = ", first_attempt_at = if_not_exists(first_attempt_at, :at)"
+            values[":at"] = iso(at)
         self._client.update_item(
             TableName=self._table_name,
             Key=to_item(delivery_key(delivery_id)),
-            UpdateExpression="SET last_error = :reason ADD attempts :one",
+            UpdateExpression=f"SET last_error = :reason{first} ADD attempts :one",
             ConditionExpression="attribute_exists(pk) AND #status = :queued",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_item(
-                {":reason": reason[:1000], ":one": 1, ":queued": DeliveryStatus.QUEUED.value}
-            ),
+            ExpressionAttributeValues=to_item(values),
         )
 
     def _finish(

@@ -1,0 +1,121 @@
+"""A channel access token rotated in the middle of a broadcast, and personalised texts
+past LINE's length limit, through the local stack (admin API → planner → sender →
+LINE emulator, credentials in moto's Secrets Manager)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from linecrm.domain.broadcasts import chunk_delivery_id
+from linecrm.repositories.dynamo import to_item
+from linecrm.repositories.friends import friend_key
+from linecrm.resources import CHANNEL_SECRET_PREFIX
+from linecrm_local.demo import DEMO_CHANNEL_ID, DEMO_CHANNEL_SECRET
+from linecrm_local.seed import seed_friends
+from linecrm_local.stack import LocalStack
+from tests.integration.test_broadcasts import admin, settled, table
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+FRIENDS = 300
+GREETING = [{"type": "text", "text": "{display_name}さん、冬のセールです"}]
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    with LocalStack(visibility_timeout_seconds=60, scheduler_tick_seconds=0.2) as local:
+        yield local
+
+
+def named_friends(stack: LocalStack, tag: str, count: int) -> list[str]:
+    """``count`` friends with the tag, and their display names in the friend rows."""
+    tag_id = admin(stack, "POST", "/tags", {"name": tag})["tag_id"]
+    users = seed_friends(stack.emulator, DEMO_CHANNEL_ID, table(stack), count, tag_ids=(tag_id,))
+    dynamodb = stack.aws.session().client("dynamodb")
+    for number, user_id in enumerate(users):
+        dynamodb.update_item(
+            TableName=table(stack),
+            Key=to_item(friend_key(DEMO_CHANNEL_ID, user_id)),
+            UpdateExpression="SET display_name = :name",
+            ExpressionAttributeValues=to_item({":name": f"友だち{number:03d}"}),
+        )
+    return users
+
+
+def chunk_rows(stack: LocalStack, report: dict[str, object]) -> list[dict[str, object]]:
+    broadcast = report["broadcast"]
+    assert isinstance(broadcast, dict)
+    return [
+        admin(stack, "GET", f"/deliveries/{chunk_delivery_id(broadcast['broadcast_id'], n)}")
+        for n in range(broadcast["cursor"]["next_chunk"])
+    ]
+
+
+def test_a_token_rotated_mid_broadcast_loses_nothing(stack: LocalStack) -> None:
+    friends = named_friends(stack, "rotation", FRIENDS)
+    # Each push takes a little while, so the rotation lands while pushes are going out.
+    stack.emulator.set_faults("push", delay_seconds=0.05)
+    created = admin(
+        stack,
+        "POST",
+        "/broadcasts",
+        {"name": "rotation", "messages": GREETING, "segment": {"match": {"tag": "rotation"}}},
+    )
+    wait_for(lambda: sum(bool(stack.emulator.inbox(u)) for u in friends) >= 30, timeout=120)
+
+    # The operator's order: the new token into Secrets Manager, then the old one revoked.
+    new_token = "rotated-" + "x" * 40
+    stack.aws.session().client("secretsmanager").put_secret_value(
+        SecretId=f"{CHANNEL_SECRET_PREFIX}{DEMO_CHANNEL_ID}",
+        SecretString=json.dumps(
+            {"channel_secret": DEMO_CHANNEL_SECRET, "channel_access_token": new_token}
+        ),
+    )
+    stack.emulator.rotate_token(DEMO_CHANNEL_ID, new_token)
+    delivered_before = sum(bool(stack.emulator.inbox(u)) for u in friends)
+
+    report = wait_for(lambda: settled(stack, created["broadcast_id"]), timeout=180)
+    stack.emulator.clear_faults()
+
+    assert delivered_before < FRIENDS  # the rotation really was mid-broadcast
+    refused = [c for c in stack.emulator.calls("push") if c.status == 401]
+    assert refused, "no send met the revoked token"
+    assert report["deliveries"] == {"sent": FRIENDS}, report["deliveries"]
+    rows = chunk_rows(stack, report)
+    # Reloaded and retried within the same attempt: no row even saw a failure.
+    assert [r["delivery_id"] for r in rows if r["last_error"] or r["reason"]] == []
+    copies = {u: len(stack.emulator.inbox(u)) for u in friends}
+    assert {u for u, n in copies.items() if n != 1} == set()
+
+
+def test_a_name_that_breaks_the_length_limit_skips_that_friend_only(stack: LocalStack) -> None:
+    stack.emulator.clear_faults()
+    long_named, *regular = named_friends(stack, "limits", 6)
+    stack.aws.session().client("dynamodb").update_item(
+        TableName=table(stack),
+        Key=to_item(friend_key(DEMO_CHANNEL_ID, long_named)),
+        UpdateExpression="SET display_name = :name",
+        ExpressionAttributeValues=to_item({":name": "長" * 5_000}),  # 5,010 units rendered
+    )
+    body = {"name": "limits", "messages": GREETING, "segment": {"match": {"tag": "limits"}}}
+
+    preview = admin(stack, "POST", "/broadcasts/preview", body)
+    assert preview["recipients"] == 5 and preview["over_limit"] == 1
+    assert any(long_named in warning for warning in preview["warnings"])
+
+    created = admin(stack, "POST", "/broadcasts", body)
+    report = wait_for(lambda: settled(stack, created["broadcast_id"]), timeout=120)
+
+    assert report["broadcast"]["counters"]["over_limit"] == 1
+    assert report["broadcast"]["counters"]["recipients"] == 5
+    assert report["recipients_by_status"] == {"sent": 5, "skipped": 1}
+    (skipped,) = [r for r in chunk_rows(stack, report) if r["status"] == "skipped"]
+    assert skipped["recipients"] == [long_named]
+    assert "UTF-16 units" in str(skipped["reason"])
+    assert stack.emulator.inbox(long_named) == []
+    assert all(len(stack.emulator.inbox(u)) == 1 for u in regular)
+    assert not [c for c in stack.emulator.calls() if c.status == 400]
