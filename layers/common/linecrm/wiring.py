@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_scheduler.client import EventBridgeSchedulerClient
     from mypy_boto3_sqs.client import SQSClient
 
+    from linecrm.admin.erasure import FriendErasure
     from linecrm.admin.service import AdminService
     from linecrm.broadcasts.planner import BroadcastPlanner
     from linecrm.broadcasts.service import BroadcastService
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from linecrm.repositories.channel_config import CachedChannelConfig, ChannelConfigRepository
     from linecrm.repositories.deliveries import DeliveryLedger
     from linecrm.repositories.enrollments import EnrollmentRepository
+    from linecrm.repositories.erasures import ErasureRepository
     from linecrm.repositories.friends import FriendRepository
     from linecrm.webhook.service import WebhookReceiver
 
@@ -102,7 +104,24 @@ class Container:
     def admin(self) -> AdminService:
         from linecrm.admin.service import AdminService
 
-        return AdminService(self.friends, self.channel_config, self.clock)
+        return AdminService(
+            self.friends, self.channel_config, self.clock, erasure=self.friend_erasure
+        )
+
+    @cached_property
+    def friend_erasure(self) -> FriendErasure:
+        from linecrm.admin.erasure import FriendErasure
+        from linecrm.repositories.deliveries import RecipientLedger
+
+        return FriendErasure(
+            RecipientLedger(self.dynamodb, self.settings.table_name), self.erasures, self.clock
+        )
+
+    @cached_property
+    def erasures(self) -> ErasureRepository:
+        from linecrm.repositories.erasures import ErasureRepository
+
+        return ErasureRepository(self.dynamodb, self.settings.table_name)
 
     @cached_property
     def ledger(self) -> DeliveryLedger:
@@ -338,6 +357,7 @@ class Container:
             followers=self.line_client,
             read_upload=lambda key: self.uploads.read(key),
             clock=self.clock,
+            erasures=self.erasures,
             page_size=self.settings.import_page_size,
             # A step ends with its function (timeout); its lease a minute after that.
             lease=timedelta(seconds=JOBS_FUNCTION.timeout_seconds + 60),

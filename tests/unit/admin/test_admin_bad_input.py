@@ -198,3 +198,16 @@ def test_time_zones_that_are_not_iana_names_are_422_naming_the_field(
     answer = api.call("PUT", path, {"time_zone": zone})
 
     assert_error(answer, 422, "time_zone")
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("bad", ["not-a-user", "U" + "A" * 32, "..%2F..%2FU" + "0" * 32])
+@pytest.mark.parametrize(
+    ("method", "suffix"), [("GET", ""), ("DELETE", ""), ("GET", "/export"), ("PATCH", "")]
+)
+def test_routes_taking_a_user_id_refuse_ids_not_in_line_format(
+    api: AdminApi, bad: str, method: str, suffix: str
+) -> None:
+    answer = api.call(method, f"/friends/{bad}{suffix}", {} if method == "PATCH" else None)
+    assert answer.status in (404, 422), answer.body
+    assert answer.body["message"]
