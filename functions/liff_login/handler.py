@@ -7,17 +7,23 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from linecrm.channels import UnknownChannel
 from linecrm.config import LiffLoginSettings
+from linecrm.http_bodies import UnreadableBody, loads_json
+from linecrm.http_errors import error_response, invalid_request, not_json, unreadable_body
 from linecrm.line.login import IdTokenRejected, LineLoginVerifier, LoginServiceUnavailable
 from linecrm.observability import logger, metrics
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
 
-app = APIGatewayHttpResolver(enable_validation=True)
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=loads_json)
 # One Container per execution environment, built on first use (not at import): the
 # first invocation validates the function's settings before any request work.
 container = functools.cache(functools.partial(Container, LiffLoginSettings))
@@ -58,26 +64,26 @@ def login(request: LoginRequest) -> Response[Any]:
     )
 
 
-def _message(status: int, reason: str) -> Response[Any]:
-    return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": reason}
-    )
+# Errors have the admin API's shape: {"message": …, "field": …, "errors": […]}.
+app.exception_handler(RequestValidationError)(invalid_request)
+app.exception_handler(RequestUnsupportedContentType)(not_json)
+app.exception_handler([UnicodeDecodeError, UnreadableBody])(unreadable_body)
 
 
 @app.exception_handler(UnknownChannel)
 def unknown_channel(_: UnknownChannel) -> Response[Any]:
-    return _message(HTTPStatus.NOT_FOUND, "unknown channel")
+    return error_response(HTTPStatus.NOT_FOUND, "unknown channel", "channelId")
 
 
 @app.exception_handler(IdTokenRejected)
 def rejected(error: IdTokenRejected) -> Response[Any]:
-    return _message(HTTPStatus.UNAUTHORIZED, f"invalid ID token: {error}")
+    return error_response(HTTPStatus.UNAUTHORIZED, f"invalid ID token: {error}", "idToken")
 
 
 @app.exception_handler(LoginServiceUnavailable)
 def unavailable(error: LoginServiceUnavailable) -> Response[Any]:
     logger.warning("LINE Login unavailable", extra={"error": str(error)})
-    return _message(HTTPStatus.SERVICE_UNAVAILABLE, "LINE Login unavailable; retry later")
+    return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "LINE Login unavailable; retry later")
 
 
 @logger.inject_lambda_context(clear_state=True)

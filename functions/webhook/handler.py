@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from linecrm.config import WebhookSettings
 from linecrm.observability import logger, metrics
+from linecrm.webhook.service import skipped_metric_name
 from linecrm.wiring import Container
 
 app = APIGatewayHttpResolver()
@@ -48,6 +49,9 @@ def receive_webhook(channel_id: str) -> Response[Any]:
     metrics.add_metric(name="WebhookEventsApplied", unit="Count", value=summary.applied)
     metrics.add_metric(name="WebhookEventsDuplicate", unit="Count", value=summary.duplicates)
     metrics.add_metric(name="WebhookEventsSkipped", unit="Count", value=summary.skipped)
+    for reason, count in summary.skipped_by_reason.items():
+        # One counter per reason, e.g. WebhookEventsSkippedInvalidUserId.
+        metrics.add_metric(name=skipped_metric_name(reason), unit="Count", value=count)
     return _json(
         HTTPStatus.OK,
         {"applied": summary.applied, "duplicates": summary.duplicates, "skipped": summary.skipped},

@@ -268,6 +268,78 @@ def test_signed_event_linecrm_cannot_apply_is_skipped_not_5xx(
     assert set(friends(aws)) == {user_id(1)}
 
 
+@pytest.mark.parametrize(
+    "bad_user_id",
+    [
+        "not-a-user",
+        "../../U" + "0" * 32,
+        "U" + "0" * 31,
+        "U" + "A" * 32,  # LINE's hex is lower case
+        "U" + "0" * 32 + "\n",
+        "U" + "0" * 33,
+    ],
+)
+def test_events_with_user_ids_not_in_line_format_are_skipped_and_counted(
+    webhook: Any,
+    aws: AwsWorld,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    bad_user_id: str,
+) -> None:
+    good = user_event("follow", user_id(1), 1763888400000, event_id(1))
+    bad = user_event("follow", bad_user_id, 1763888400000, event_id(2))
+
+    response = invoke(webhook, body_of(bad, good))
+
+    assert response["statusCode"] == 200, response
+    assert response_json(response) == {"applied": 1, "duplicates": 0, "skipped": 1}
+    assert set(friends(aws)) == {user_id(1)}
+    assert [line["reason"] for line in log_lines(caplog)] == ["invalid_user_id"]
+    assert '"WebhookEventsSkippedInvalidUserId":[1.0]' in capsys.readouterr().out  # EMF metric
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda e: e.update(webhookEventId="01KAMZ\ud800SURROGATE0000"), id="event-id"),
+        pytest.param(lambda e: e["source"].update(userId="U\ud800" + "0" * 31), id="user-id"),
+        pytest.param(lambda e: e.update(type="\udfff"), id="type"),
+        pytest.param(lambda e: e["message"].update(text="\ud83d"), id="text"),
+    ],
+)
+def test_unpaired_surrogates_skip_the_event_and_log_cleanly(
+    webhook: Any,
+    aws: AwsWorld,
+    caplog: pytest.LogCaptureFixture,
+    change: Callable[[dict[str, Any]], None],
+) -> None:
+    """JSON may escape an unpaired surrogate; no UTF-8 log line or DynamoDB item can hold one."""
+    good = user_event("follow", user_id(1), 1763888400000, event_id(1))
+    bad = user_event("message_text", user_id(2), 1763888400000, event_id(2))
+    change(bad)
+    body = json.dumps(callback_request(bad, good)).encode()  # ASCII, with \ud800 escapes
+
+    response = invoke(webhook, body)
+
+    assert response["statusCode"] == 200, response
+    assert response_json(response)["skipped"] == 1
+    assert set(friends(aws)) == {user_id(1)}
+    assert [line["reason"] for line in log_lines(caplog)] == ["invalid_text"]
+
+
+def log_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """The warnings as the function's log handler writes them, encoded strictly as UTF-8
+    (as a Lambda's stdout is; pytest's capture would replace what cannot be encoded)."""
+    from linecrm.observability import logger
+
+    formatter = logger.registered_handler.formatter
+    assert formatter is not None
+    lines = [
+        formatter.format(r).encode("utf-8") for r in caplog.records if r.levelname == "WARNING"
+    ]
+    return [json.loads(line) for line in lines]
+
+
 # ---------------------------------------------------------------- redelivery
 class FriendWrites:
     """DynamoDB writes that touch a friend partition, seen on one handler's client."""

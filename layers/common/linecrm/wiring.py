@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from mypy_boto3_scheduler.client import EventBridgeSchedulerClient
     from mypy_boto3_sqs.client import SQSClient
 
+    from linecrm.admin.erasure import FriendErasure
     from linecrm.admin.service import AdminService
     from linecrm.broadcasts.planner import BroadcastPlanner
     from linecrm.broadcasts.service import BroadcastService
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from linecrm.repositories.channel_config import CachedChannelConfig, ChannelConfigRepository
     from linecrm.repositories.deliveries import DeliveryLedger
     from linecrm.repositories.enrollments import EnrollmentRepository
+    from linecrm.repositories.erasures import ErasureRepository
     from linecrm.repositories.friends import FriendRepository
     from linecrm.webhook.service import WebhookReceiver
 
@@ -155,7 +157,24 @@ class Container(Generic[S]):
     def admin(self) -> AdminService:
         from linecrm.admin.service import AdminService
 
-        return AdminService(self.friends, self.channel_config, self.clock)
+        return AdminService(
+            self.friends, self.channel_config, self.clock, erasure=self.friend_erasure
+        )
+
+    @cached_property
+    def friend_erasure(self) -> FriendErasure:
+        from linecrm.admin.erasure import FriendErasure
+        from linecrm.repositories.deliveries import RecipientLedger
+
+        return FriendErasure(
+            RecipientLedger(self.dynamodb, self._table_name), self.erasures, self.clock
+        )
+
+    @cached_property
+    def erasures(self) -> ErasureRepository:
+        from linecrm.repositories.erasures import ErasureRepository
+
+        return ErasureRepository(self.dynamodb, self._table_name)
 
     @cached_property
     def ledger(self) -> DeliveryLedger:
@@ -400,6 +419,7 @@ class Container(Generic[S]):
             followers=self.line_client,
             read_upload=lambda key: self.uploads.read(key),
             clock=self.clock,
+            erasures=self.erasures,
             page_size=self._part(JobsSettings).import_page_size,
             # A step ends with its function (timeout); its lease a minute after that.
             lease=timedelta(seconds=JOBS_FUNCTION.timeout_seconds + 60),

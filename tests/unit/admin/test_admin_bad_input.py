@@ -121,7 +121,7 @@ def test_invalid_input_carries_the_field() -> None:
 @pytest.mark.parametrize(
     ("body", "content_type", "status"),
     [
-        (b"\xff\xfe\x00{", "application/json", 422),  # not UTF-8
+        (b"\xff\xfe\x00{", "application/json", 400),  # not UTF-8
         (b"add_tags=x", "text/plain", 415),
         (b'{"add_tags": ["x"]', "application/json", 422),
     ],
@@ -146,3 +146,68 @@ def test_bodies_that_are_not_json_are_refused_with_a_reason(
 def test_unknown_admin_paths_are_404(api: AdminApi) -> None:
     assert api.call("GET", "/admin/nothing").status == 404
     assert api.call("POST", f"/friends/{user(1)}/export", {}).status == 404
+
+
+def nested(depth: int) -> str:
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+# Every admin route that reads a JSON body.
+JSON_ROUTES = [
+    ("PATCH", f"/friends/{user(1)}"),
+    ("POST", "/friends/bulk"),
+    ("PUT", f"/friends/{user(1)}/chat-mode"),
+    ("POST", "/tags"),
+    ("PATCH", "/tags/t1"),
+    ("POST", "/tag-folders"),
+    ("POST", "/fields"),
+    ("PUT", "/fields/f1"),
+    ("PUT", "/rules"),
+    ("POST", "/rules/test"),
+    ("PUT", "/business-hours"),
+    ("PUT", "/delivery-policy"),
+    ("POST", "/broadcasts"),
+    ("POST", "/broadcasts/preview"),
+    ("POST", "/imports"),
+    ("POST", "/deliveries/redrive-dead"),
+]
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize(("method", "path"), JSON_ROUTES)
+def test_deeply_nested_json_is_400_with_a_reason(api: AdminApi, method: str, path: str) -> None:
+    answer = api.call(method, path, raw_body=nested(1_000))
+
+    assert_error(answer, 400, "body")
+    assert "nests JSON deeper than 64 levels" in answer.body["message"]
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("depth", [65, 100_000])
+def test_json_past_the_depth_limit_is_400_at_any_depth(api: AdminApi, depth: int) -> None:
+    assert_error(api.call("PUT", "/rules", raw_body=nested(depth)), 400, "body")
+    assert api.call("PUT", "/rules", raw_body=nested(64)).status == 422  # deep, but readable
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("path", ["/business-hours", "/delivery-policy"])
+@pytest.mark.parametrize("zone", ["A" * 256, "Asia/" + "x" * 300, "Asia", "../../etc/passwd"])
+def test_time_zones_that_are_not_iana_names_are_422_naming_the_field(
+    api: AdminApi, path: str, zone: str
+) -> None:
+    answer = api.call("PUT", path, {"time_zone": zone})
+
+    assert_error(answer, 422, "time_zone")
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("bad", ["not-a-user", "U" + "A" * 32, "..%2F..%2FU" + "0" * 32])
+@pytest.mark.parametrize(
+    ("method", "suffix"), [("GET", ""), ("DELETE", ""), ("GET", "/export"), ("PATCH", "")]
+)
+def test_routes_taking_a_user_id_refuse_ids_not_in_line_format(
+    api: AdminApi, bad: str, method: str, suffix: str
+) -> None:
+    answer = api.call(method, f"/friends/{bad}{suffix}", {} if method == "PATCH" else None)
+    assert answer.status in (404, 422), answer.body
+    assert answer.body["message"]

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from linecrm.models.send import SendRequest
+from linecrm.repositories.channel_config import ChannelConfigRepository
+from linecrm.repositories.deliveries import DeliveryLedger
 from linecrm.repositories.dynamo import to_item
 from linecrm.repositories.friends import friend_pk
+from tests.support.lambda_support import FakeLambdaContext, load_handler
+from tests.support.signing import line_event, webhook_body
 from tests.unit.admin.conftest import NOW, AdminApi, assert_error, user
+from tests.unit.conftest import WELCOME, AwsWorld, webhook_request
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -293,3 +301,62 @@ def test_chat_mode_errors(api: AdminApi) -> None:
     api.follow(ALICE)
     assert_error(api.call("PUT", f"/friends/{ALICE}/chat-mode", {"staff": "  "}), 422, "staff")
     assert_error(api.call("PUT", f"/friends/{ALICE}/chat-mode", {}), 422, "staff")
+
+
+# ---------------------------------------------------------------- erasure
+def _every_item(api: AdminApi) -> list[dict[str, object]]:
+    """Every item of every table (main and idempotency), as DynamoDB returns it."""
+    dynamodb = api.aws.client("dynamodb")
+    items: list[dict[str, object]] = []
+    for table in api.aws.resources.table_names.values():
+        items.extend(dynamodb.scan(TableName=table)["Items"])
+    return items
+
+
+def _queue(api: AdminApi, delivery_id: str, *recipients: str) -> None:
+    request = SendRequest(
+        delivery_id=delivery_id,
+        channel_id=api.channel_id,
+        to=list(recipients),
+        messages=[{"type": "text", "text": "hi"}],
+        cause="broadcast" if len(recipients) > 1 else "welcome",
+    )
+    ledger = DeliveryLedger(api.aws.client("dynamodb"), api.aws.resources.table_names["Main"])
+    assert ledger.record_queued(request, NOW)
+
+
+def test_delete_leaves_the_id_nowhere_but_a_hashed_erasure_record(
+    api: AdminApi, aws: AwsWorld
+) -> None:
+    ChannelConfigRepository(
+        aws.client("dynamodb"), aws.resources.table_names["Main"]
+    ).set_welcome_messages(api.channel_id, WELCOME)
+    webhook = load_handler("webhook")
+    follow = line_event("follow", ALICE)
+    text = line_event("message", ALICE, message={"type": "text", "id": "1", "text": "hi"})
+    response = webhook.lambda_handler(
+        webhook_request(webhook_body(follow, text)), FakeLambdaContext()
+    )
+    assert response["statusCode"] == 200, response
+    api.follow(user(2))
+    _queue(api, f"push:{api.channel_id}:{ALICE}", ALICE)
+    _queue(api, "broadcast:b1:chunk:0", ALICE, user(2))
+    assert any(ALICE in json.dumps(item) for item in _every_item(api) if "DELIVERY" in str(item))
+
+    exported = api.call("GET", f"/friends/{ALICE}/export")
+    assert exported.status == 200, exported.body
+    ledger_rows = [item for item in exported.body["items"] if item["sk"] == "DELIVERY"]
+    assert {row["delivery_id"] for row in ledger_rows} >= {
+        f"push:{api.channel_id}:{ALICE}",
+        "broadcast:b1:chunk:0",
+    }
+    assert all(row["recipients"] == [ALICE] for row in ledger_rows)  # not the others
+
+    assert api.call("DELETE", f"/friends/{ALICE}").status == 204
+
+    left = [item for item in _every_item(api) if ALICE in json.dumps(item)]
+    assert left == []
+    erasures = [item for item in _every_item(api) if "#ERASED#" in json.dumps(item)]
+    assert len(erasures) == 1
+    chunk = [item for item in _every_item(api) if "broadcast:b1:chunk:0" in json.dumps(item)]
+    assert [value["S"] for value in chunk[0]["recipients"]["L"]] == [user(2)]  # type: ignore[index]

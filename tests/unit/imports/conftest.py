@@ -15,6 +15,7 @@ from linecrm.imports.service import ImportService
 from linecrm.imports.storage import JobStepQueue, UploadStore
 from linecrm.line.client import FollowersPage
 from linecrm.repositories.channel_config import ChannelConfigRepository
+from linecrm.repositories.erasures import ErasureRepository
 from linecrm.repositories.friends import FriendRepository
 from linecrm.repositories.imports import ImportJobRepository
 from linecrm.resources import JOB_QUEUE, UPLOADS_BUCKET
@@ -105,6 +106,7 @@ class ImportWorld:
             followers=lambda channel_id: self.source(channel_id),
             read_upload=self.uploads.read,
             clock=self.clock,
+            erasures=ErasureRepository(self.aws.client("dynamodb"), self.table),
             page_size=page_size,
         )
 

@@ -13,6 +13,7 @@ from linecrm.imports.models import ImportJob, ImportOptions
 from linecrm.imports.runner import StepOutcome
 from linecrm.imports.service import ImportAlreadyRunning
 from linecrm.line.errors import LineRequestRejected, LineTransientError
+from linecrm.repositories.erasures import ErasureRepository
 from linecrm.repositories.friends import FriendRepository
 from linecrm.repositories.imports import JobBusy
 from tests.unit.conftest import CHANNEL_ID
@@ -217,6 +218,7 @@ def test_csv_import_tags_existing_friends_and_records_rejections(world: ImportWo
         "friends_updated": 1,
         "rows_rejected": 2,
         "tags_created": 0,
+        "friends_skipped_erased": 0,
     }
     assert [(r.row, r.user_id) for r in done.rejections] == [(4, "U-bad"), (5, user(3))]
     assert "not a LINE user id" in done.rejections[0].reason
@@ -269,3 +271,23 @@ def test_a_stuck_followers_job_does_not_block_a_new_one_forever(world: ImportWor
         followers_job(world)
     world.clock.advance(hours=2)
     assert followers_job(world).job_id != stuck.job_id
+
+
+# ---------------------------------------------------------------- erased friends
+def test_imports_do_not_recreate_a_friend_erased_on_request(world: ImportWorld) -> None:
+    erasures = ErasureRepository(world.aws.client("dynamodb"), world.table)
+    erasures.record(CHANNEL_ID, user(5), START)
+    erasures.record(CHANNEL_ID, user(6), START)
+    world.friends.record_follow(CHANNEL_ID, user(6), START)  # followed again: a new consent
+
+    followers = followers_job(world)
+    assert run_to_end(world, followers)[-1] is StepOutcome.DONE
+    assert stored(world, followers).counters.friends_skipped_erased == 1
+    assert world.friends.get(CHANNEL_ID, user(5)) is None
+    assert world.friends.get(CHANNEL_ID, user(6)) is not None
+
+    csv = csv_job(world, f"user_id\n{user(5)}\n{user(121)}\n")
+    assert run_to_end(world, csv)[-1] is StepOutcome.DONE
+    counters = stored(world, csv).counters
+    assert (counters.friends_skipped_erased, counters.friends_created) == (1, 1)
+    assert world.friends.get(CHANNEL_ID, user(5)) is None

@@ -17,7 +17,6 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn,
 
 from linecrm.admin import broadcasts, fields, friends, imports, rules, settings, tags
 from linecrm.admin.errors import AdminError
-from linecrm.admin.models import ErrorResponse, FieldError
 from linecrm.admin.params import admin_service
 from linecrm.admin.service import AdminService
 from linecrm.broadcasts.service import (
@@ -28,6 +27,8 @@ from linecrm.broadcasts.service import (
 from linecrm.delivery.ledger_admin import DeliveryNotFound, LedgerAdmin, NotRedrivable
 from linecrm.domain.fields import FieldValueError, UnknownField
 from linecrm.domain.tags import TagConflict, UnknownTag
+from linecrm.http_bodies import UnreadableBody, loads_json
+from linecrm.http_errors import error_response, invalid_request, not_json, unreadable_body
 from linecrm.imports.service import ImportRejected, ImportService
 from linecrm.repositories.broadcasts import BroadcastNotFound
 from linecrm.repositories.deliveries import InvalidDeliveryCursor
@@ -74,7 +75,7 @@ def build_app(
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminService for a request (and
     ``import_service`` the ImportService of the friend import routes)."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=loads_json)
     for router in (friends.router, tags.router, fields.router, rules.router, settings.router):
         app.include_router(router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[admin_service] = service
@@ -114,53 +115,6 @@ def openapi_document() -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- errors
-def error_response(
-    status: int, message: str, field: str | None = None, errors: list[FieldError] | None = None
-) -> Response[Any]:
-    body = ErrorResponse(message=message, field=field, errors=errors or [])
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=body.model_dump(mode="json"),
-    )
-
-
-def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
-    """("body", "add_tags", 0) -> "add_tags.0"; ("query", "limit") -> "limit"."""
-    parts = [str(part) for part in location]
-    return ".".join(parts[1:]) or parts[0] if parts else "request"
-
-
-def _invalid_request(error: RequestValidationError) -> Response[Any]:
-    details = [
-        FieldError(
-            field=_field_name(detail["loc"]),
-            type=detail["type"],
-            message=str(detail.get("msg") or detail["type"]).removeprefix("Value error, "),
-        )
-        for detail in error.errors()
-    ]
-    first = details[0] if details else FieldError(field="request", type="invalid", message="")
-    return error_response(
-        HTTPStatus.UNPROCESSABLE_ENTITY,
-        f"invalid request: {first.field}: {first.message}",
-        first.field,
-        details,
-    )
-
-
-def _not_json(error: RequestUnsupportedContentType) -> Response[Any]:
-    return error_response(
-        HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send the request body as application/json", "body"
-    )
-
-
-def _not_utf8(error: UnicodeDecodeError) -> Response[Any]:
-    return error_response(
-        HTTPStatus.UNPROCESSABLE_ENTITY, "the request body is not UTF-8 encoded JSON", "body"
-    )
-
-
 def _refused(error: AdminError) -> Response[Any]:
     return error_response(error.status, error.message, error.field)
 
@@ -208,9 +162,10 @@ def _invalid_reference(error: Exception) -> Response[Any]:
 # Every error the admin API turns into an HTTP answer. Anything else is a fault of ours
 # (the function fails, API Gateway answers 500 and the Errors alarm counts it).
 _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[..., Any]], ...] = (
-    (RequestValidationError, _invalid_request),
-    (RequestUnsupportedContentType, _not_json),
-    (UnicodeDecodeError, _not_utf8),  # a body of other bytes, sent as JSON
+    (RequestValidationError, invalid_request),
+    (RequestUnsupportedContentType, not_json),
+    # A body of other bytes sent as JSON, or nested deeper than any request of ours.
+    ([UnicodeDecodeError, UnreadableBody], unreadable_body),
     (AdminError, _refused),
     (FriendNotFound, _no_friend),
     (TagConflict, _tag_conflict),

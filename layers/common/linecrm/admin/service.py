@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from linecrm.admin.erasure import FriendErasure
 from linecrm.admin.errors import Conflict, InvalidInput, NotFound
 from linecrm.admin.models import (
     BulkChangeRequest,
@@ -83,10 +84,14 @@ class AdminService:
         friends: FriendRepository,
         config: ChannelConfigRepository,
         clock: Callable[[], datetime],
+        *,
+        erasure: FriendErasure | None = None,
     ) -> None:
         self._friends = friends
         self._config = config
         self._clock = clock
+        # None: only the friend's own items are exported and deleted (unit tests).
+        self._erasure = erasure
 
     # ------------------------------------------------------------------ friends
     def list_friends(
@@ -153,6 +158,8 @@ class AdminService:
         items = self._friends.export(channel_id, user_id)
         if not items:
             raise FriendNotFound(channel_id, user_id)
+        if self._erasure is not None:
+            items.extend(self._erasure.ledger_rows(channel_id, user_id))
         friend = self._friends.get(channel_id, user_id)
         tags = self._config.load(channel_id).tags
         return FriendExport(
@@ -164,10 +171,13 @@ class AdminService:
         )
 
     def delete_friend(self, channel_id: str, user_id: str) -> int:
-        deleted = self._friends.delete(channel_id, user_id)
-        if not deleted:
+        """Right to erasure: the friend's items, the ledger rows naming them (see
+        ``admin/erasure.py``); the number of items deleted or redacted. The erasure
+        record and the ledger go first, so a retry after a failure finishes the job."""
+        if not self._friends.export(channel_id, user_id):
             raise FriendNotFound(channel_id, user_id)
-        return deleted
+        redacted = self._erasure.erase(channel_id, user_id) if self._erasure is not None else 0
+        return redacted + self._friends.delete(channel_id, user_id)
 
     def take_chat(self, channel_id: str, user_id: str, staff: str) -> FriendResponse:
         mode = ChatMode(staff=staff, since=self._clock())

@@ -26,7 +26,6 @@ can hold replies used only by rich menus.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -52,9 +51,9 @@ from linecrm.domain.postback import (
 )
 from linecrm.domain.safe_regex import (
     MAX_REGEX_LENGTH,
-    MAX_TOTAL_MATCH_PATHS,
+    MAX_TOTAL_PROGRAM_SIZE,
+    CheckedRegex,
     compile_safe_regex,
-    search_bounded,
 )
 from linecrm.models.send import MAX_MESSAGES_PER_REQUEST
 
@@ -113,13 +112,11 @@ class KeywordMatch(BaseModel):
     case_sensitive: bool = False
 
     _normalized: tuple[str, ...] = PrivateAttr(default=())
-    _regexes: tuple[re.Pattern[str], ...] = PrivateAttr(default=())
-    _regex_match_paths: int = PrivateAttr(default=0)
+    _regexes: tuple[CheckedRegex, ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
     def _prepare_patterns(self) -> KeywordMatch:
         if self.mode is KeywordMode.REGEX:
-            flags = 0 if self.case_sensitive else re.IGNORECASE
             for pattern in self.patterns:
                 if unicodedata.normalize("NFKC", pattern) != pattern:
                     # Messages are NFKC-normalised before matching, so this could never match.
@@ -127,9 +124,10 @@ class KeywordMatch(BaseModel):
                         f"regex {pattern!r} is matched against NFKC-normalised text; write it "
                         f"as {unicodedata.normalize('NFKC', pattern)!r}"
                     )
-            checked = [compile_safe_regex(pattern, flags) for pattern in self.patterns]
-            self._regexes = tuple(regex.regex for regex in checked)
-            self._regex_match_paths = sum(regex.match_paths for regex in checked)
+            self._regexes = tuple(
+                compile_safe_regex(pattern, case_sensitive=self.case_sensitive)
+                for pattern in self.patterns
+            )
             return self
         normalized = [normalize_text(p, case_sensitive=self.case_sensitive) for p in self.patterns]
         for pattern, value in zip(self.patterns, normalized, strict=True):
@@ -139,17 +137,17 @@ class KeywordMatch(BaseModel):
         return self
 
     @property
-    def regex_match_paths(self) -> int:
+    def regex_program_size(self) -> int:
         """The regex cost bound of all patterns (0 unless mode is regex); see safe_regex."""
-        return self._regex_match_paths
+        return sum(regex.program_size for regex in self._regexes)
 
     def matching_pattern(self, text: str) -> str | None:
         """The first pattern that matches ``text``, or None."""
         if self.mode is KeywordMode.REGEX:
             subject = unicodedata.normalize("NFKC", text).strip()
-            for pattern, regex in zip(self.patterns, self._regexes, strict=True):
-                if search_bounded(regex, subject):
-                    return pattern
+            for regex in self._regexes:
+                if regex.search(subject):
+                    return regex.pattern
             return None
         subject = normalize_text(text, case_sensitive=self.case_sensitive)
         for pattern, value in zip(self.patterns, self._normalized, strict=True):
@@ -341,16 +339,16 @@ class RuleSet(BaseModel):
         defaults = [rule.rule_id for rule in self.rules if rule.kind == "default"]
         if len(defaults) > 1:
             raise ValueError(f"at most one default rule, found {', '.join(defaults)}")
-        regex_paths = sum(
-            rule.match.regex_match_paths
+        regex_size = sum(
+            rule.match.regex_program_size
             for rule in self.rules
             if isinstance(rule.match, KeywordMatch)
         )
-        if regex_paths > MAX_TOTAL_MATCH_PATHS:
+        if regex_size > MAX_TOTAL_PROGRAM_SIZE:
             raise ValueError(
-                f"the regex patterns of all rules together are too costly to match ({regex_paths} "
-                f"of at most {MAX_TOTAL_MATCH_PATHS} match paths): use exact or contains "
-                "keywords, or fewer open-ended repeats such as '.*'"
+                f"the regex patterns of all rules together are too costly to match (they "
+                f"compile to {regex_size} of at most {MAX_TOTAL_PROGRAM_SIZE} instructions): "
+                "use exact or contains keywords, or smaller repeat counts"
             )
         self._by_id = {rule.rule_id: rule for rule in self.rules}
         self._ordered = tuple(sorted(self.rules, key=lambda rule: (rule.priority, rule.rule_id)))

@@ -55,6 +55,8 @@ class ImportCounters(BaseModel):
     friends_updated: int = 0  # already known friends (csv: their tags/fields applied)
     rows_rejected: int = 0
     tags_created: int = 0
+    # Friends deleted on request (an erasure record) are not re-created by an import.
+    friends_skipped_erased: int = 0
 
     def plus(self, other: ImportCounters) -> ImportCounters:
         return ImportCounters(

@@ -96,6 +96,10 @@ class _Progress:
             self.rejections.append(Rejection(row=row, user_id=user_id or None, reason=reason))
 
 
+class ErasedFriends(Protocol):
+    def is_erased(self, channel_id: str, user_id: str) -> bool: ...
+
+
 class ImportRunner:
     def __init__(
         self,
@@ -106,6 +110,7 @@ class ImportRunner:
         read_upload: Callable[[str], bytes],
         clock: Callable[[], datetime],
         *,
+        erasures: ErasedFriends,
         page_size: int = 1000,
         lease: timedelta = timedelta(minutes=3),
     ) -> None:
@@ -115,6 +120,7 @@ class ImportRunner:
         self._followers = followers
         self._read_upload = read_upload
         self._clock = clock
+        self._erasures = erasures
         self._page_size = page_size
         self._lease = lease
         self._parsed: dict[str, CsvImportFile] = {}  # one file, kept while warm
@@ -164,10 +170,13 @@ class ImportRunner:
             budget.chunks += 1
             remaining = page.user_ids[progress.cursor.offset :]
             for index, user_id in enumerate(remaining, start=progress.cursor.offset):
-                created = self._friends.ensure(job.channel_id, user_id, self._clock())
-                progress.count(
-                    rows_seen=1, friends_created=int(created), friends_updated=int(not created)
-                )
+                if self._erased(job.channel_id, user_id):
+                    progress.count(rows_seen=1, friends_skipped_erased=1)
+                else:
+                    created = self._friends.ensure(job.channel_id, user_id, self._clock())
+                    progress.count(
+                        rows_seen=1, friends_created=int(created), friends_updated=int(not created)
+                    )
                 progress.cursor = ImportCursor(token=progress.cursor.token, offset=index + 1)
                 if not budget.allows_row():
                     break
@@ -229,6 +238,9 @@ class ImportRunner:
         except RowRejected as error:
             progress.reject(row.row_number, row.user_id, str(error))
             return
+        if self._erased(job.channel_id, change.user_id):
+            progress.count(rows_seen=1, friends_skipped_erased=1)
+            return
         now = self._clock()
         created = self._friends.ensure(job.channel_id, change.user_id, now)
         change_set = FriendChangeSet(
@@ -241,6 +253,13 @@ class ImportRunner:
         progress.count(rows_seen=1, friends_created=int(created), friends_updated=int(not created))
 
     # ------------------------------------------------------------------ internals
+    def _erased(self, channel_id: str, user_id: str) -> bool:
+        """Deleted on request and not followed again since (a follow re-creates the row)."""
+        return (
+            self._erasures.is_erased(channel_id, user_id)
+            and self._friends.get(channel_id, user_id) is None
+        )
+
     def _checkpoint(
         self, job: ImportJob, token: str, progress: _Progress, *, done: bool
     ) -> ImportJob:

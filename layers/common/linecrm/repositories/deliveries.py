@@ -336,6 +336,54 @@ class DeliveryLedger:
                 raise
 
 
+class RecipientLedger:
+    """The ledger rows that name one friend among their recipients (erasure and export).
+
+    Rows are found by reading the channel's ledger (the ``gsi1`` list) with a filter: an
+    erasure is rare, and a per-friend index would cost a write on every delivery.
+    """
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table_name = table_name
+
+    def rows_naming(self, channel_id: str, user_id: str) -> list[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self._table_name,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :list",
+            "FilterExpression": "contains(recipients, :user)",
+            "ExpressionAttributeValues": to_item(
+                {":list": f"CH#{channel_id}#DELIVERIES", ":user": user_id}
+            ),
+        }
+        rows: list[dict[str, Any]] = []
+        while True:
+            response = self._client.query(**request)
+            rows.extend(from_item(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return rows
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def erase_recipient(self, channel_id: str, user_id: str) -> int:
+        """Delete the rows addressed to the friend alone; take the friend out of the
+        recipients of the others (broadcast chunks). The number of rows changed."""
+        rows = self.rows_naming(channel_id, user_id)
+        for row in rows:
+            key = to_item({"pk": row["pk"], "sk": row["sk"]})
+            others = [r for r in row["recipients"] if r != user_id]
+            if not others:
+                self._client.delete_item(TableName=self._table_name, Key=key)
+            else:
+                self._client.update_item(
+                    TableName=self._table_name,
+                    Key=key,
+                    UpdateExpression="SET recipients = :others",
+                    ExpressionAttributeValues=to_item({":others": others}),
+                )
+        return len(rows)
+
+
 def _delivery(values: dict[str, Any]) -> Delivery:
     values["messages"] = json.loads(values["messages"])
     return Delivery.model_validate(values)

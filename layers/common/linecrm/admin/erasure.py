@@ -1,0 +1,42 @@
+"""Erasing a friend on request: every item that names them, and a record that they asked.
+
+``DELETE …/friends/{id}`` removes the friend's partition (profile, tags, fields,
+scenario state), deletes the delivery ledger rows addressed to the friend alone, takes
+the friend out of the recipients of broadcast chunks, and keeps an erasure record (a
+hash, not the id: see ``repositories/erasures.py``) so imports do not re-create them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from linecrm.repositories.deliveries import RecipientLedger
+from linecrm.repositories.erasures import ErasureRepository
+
+
+class FriendErasure:
+    def __init__(
+        self,
+        ledger: RecipientLedger,
+        erasures: ErasureRepository,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._ledger = ledger
+        self._erasures = erasures
+        self._clock = clock
+
+    def ledger_rows(self, channel_id: str, user_id: str) -> list[dict[str, Any]]:
+        """The ledger rows naming the friend, for an export: a chunk's other recipients
+        are left out (they are other people's data)."""
+        return [
+            {**row, "recipients": [user_id]}
+            for row in self._ledger.rows_naming(channel_id, user_id)
+        ]
+
+    def erase(self, channel_id: str, user_id: str) -> int:
+        """Record the erasure first (so an import running meanwhile skips the friend),
+        then remove the friend from the ledger; the number of ledger rows changed."""
+        self._erasures.record(channel_id, user_id, self._clock())
+        return self._ledger.erase_recipient(channel_id, user_id)
