@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import aws_calls_per_event, cold_import, send_rate
+from benchmarks import aws_calls_per_event, cold_import, layer_bytecode, send_rate
 
 
 def main() -> int:
@@ -47,6 +47,7 @@ def main() -> int:
         f" budget ceil(N/500) = {fan_out.budget}){verdict}"
     )
     failures += 0 if fan_out.calls <= fan_out.budget else 1
+    failures += layer_bytecode.report()
     return 1 if failures else 0
 
 

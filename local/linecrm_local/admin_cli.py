@@ -15,6 +15,8 @@ import argparse
 import json
 import os
 import re
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,10 @@ from linecrm_local.demo import DEMO_ADMIN_TOKEN
 
 DEFAULT_API_URL = "http://127.0.0.1:8080"
 TIMEOUT_SECONDS = 60
+# A creating request (with its Idempotency-Key) is sent again after a timeout, a 5xx
+# from the gateway, or a 409 with Retry-After (the key's first request still runs).
+IDEMPOTENT_ATTEMPTS = 3
+_RETRIED_STATUSES = (502, 503, 504)
 COMMANDS = ("friends", "tags", "fields", "rules", "chat", "business-hours")
 _EXECUTE_API_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$")
 
@@ -52,6 +58,8 @@ class AdminApiClient:
         self.token = token
         self.sigv4 = sigv4
         self._http = session or requests.Session()
+        # One key per invocation: its retries reuse it, the next invocation has its own.
+        self.idempotency_key = str(uuid.uuid4())
 
     def call(
         self,
@@ -60,7 +68,9 @@ class AdminApiClient:
         body: Any = None,
         *,
         params: dict[str, Any] | None = None,
+        idempotent: bool = False,
     ) -> Any:
+        """``idempotent``: send the invocation's Idempotency-Key (routes that create)."""
         url = f"{self.base_url}/admin/channels/{quote(self.channel_id, safe='')}{path}"
         headers = {"Accept": "application/json"}
         data = None
@@ -73,21 +83,44 @@ class AdminApiClient:
             params={k: v for k, v in (params or {}).items() if v is not None},
             data=data,
             headers=headers,
-        ).prepare()
-        if self.sigv4:
-            sign_sigv4(request)
-        elif self.token:
-            request.headers["Authorization"] = f"Bearer {self.token}"
+        )
+        return self._result(self.send(request, idempotent=idempotent))
+
+    def send(self, request: requests.Request, *, idempotent: bool = False) -> requests.Response:
+        """Authenticate and send ``request``; an idempotent one up to 3 times, same key."""
+        if idempotent:
+            request.headers["Idempotency-Key"] = self.idempotency_key
+        attempts = IDEMPOTENT_ATTEMPTS if idempotent else 1
+        for attempt in range(1, attempts + 1):
+            prepared = request.prepare()
+            if self.sigv4:
+                sign_sigv4(prepared)
+            elif self.token:
+                prepared.headers["Authorization"] = f"Bearer {self.token}"
+            try:
+                response = self._send(prepared)
+            except requests.Timeout:
+                if attempt == attempts:
+                    raise AdminCliError(
+                        f"the admin API at {self.base_url} did not answer"
+                    ) from None
+                continue
+            retry = response.status_code in _RETRIED_STATUSES or (
+                response.status_code == 409 and "Retry-After" in response.headers
+            )
+            if not retry or attempt == attempts:
+                return response
+            time.sleep(_retry_after(response))
+        raise AssertionError("unreachable")
+
+    def _send(self, request: requests.PreparedRequest) -> requests.Response:
         try:
-            response = self._http.send(request, timeout=TIMEOUT_SECONDS)
+            return self._http.send(request, timeout=TIMEOUT_SECONDS)
         except requests.ConnectionError as error:
             raise AdminCliError(
                 f"cannot reach the admin API at {self.base_url} — is `make dev` running? "
                 "(set LINECRM_API_URL or --api-url if it runs elsewhere)"
             ) from error
-        except requests.Timeout as error:
-            raise AdminCliError(f"the admin API at {self.base_url} did not answer") from error
-        return self._result(response)
 
     def _result(self, response: requests.Response) -> Any:
         if response.status_code == 204 or not response.content:
@@ -100,6 +133,13 @@ class AdminApiClient:
         if response.status_code < 400:
             return payload
         raise AdminCliError(describe_error(response.status_code, payload, sigv4=self.sigv4))
+
+
+def _retry_after(response: requests.Response) -> float:
+    try:
+        return min(max(float(response.headers.get("Retry-After", "1")), 0.0), 5.0)
+    except ValueError:
+        return 1.0
 
 
 def describe_error(status: int, payload: Any, *, sigv4: bool) -> str:

@@ -162,7 +162,7 @@ def policy_document(path: Path) -> dict[str, Any]:
 def _send(client: AdminApiClient, args: argparse.Namespace) -> Any:
     body = broadcast_request(args.file, args.at)
     path = "/broadcasts/preview" if args.dry_run else "/broadcasts"
-    return client.call("POST", path, body)
+    return client.call("POST", path, body, idempotent=not args.dry_run)
 
 
 def _id(args: argparse.Namespace) -> str:

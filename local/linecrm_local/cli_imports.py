@@ -27,7 +27,6 @@ from linecrm_local.admin_cli import (
     AdminApiClient,
     AdminCliError,
     add_connection_options,
-    sign_sigv4,
 )
 
 COMMAND = "import"
@@ -40,6 +39,7 @@ class ImportApiClient(AdminApiClient):
     def send_bytes(
         self, path: str, data: bytes, content_type: str, params: dict[str, Any] | None = None
     ) -> Any:
+        """POST raw bytes to a creating route (with the invocation's Idempotency-Key)."""
         url = f"{self.base_url}/admin/channels/{quote(self.channel_id, safe='')}{path}"
         request = requests.Request(
             "POST",
@@ -47,18 +47,8 @@ class ImportApiClient(AdminApiClient):
             params=params,
             data=data,
             headers={"Accept": "application/json", "Content-Type": content_type},
-        ).prepare()
-        if self.sigv4:
-            sign_sigv4(request)
-        elif self.token:
-            request.headers["Authorization"] = f"Bearer {self.token}"
-        try:
-            response = requests.Session().send(request, timeout=TIMEOUT_SECONDS)
-        except requests.RequestException as error:
-            raise AdminCliError(
-                f"cannot reach the admin API at {self.base_url}: {error}"
-            ) from error
-        return self._result(response)
+        )
+        return self._result(self.send(request, idempotent=True))
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -78,7 +68,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep) -> Any:
     client = ImportApiClient(args.api_url, args.channel, token=args.token, sigv4=bool(args.sigv4))
     if args.action == "followers":
-        job = client.call("POST", "/imports", {"kind": "followers"})
+        job = client.call("POST", "/imports", {"kind": "followers"}, idempotent=True)
     elif args.action == "csv":
         job = _start_csv(client, args.file, args.create_missing_tags)
     elif args.job_id:
@@ -117,7 +107,7 @@ def _start_csv(client: ImportApiClient, path: Path, create_missing_tags: bool) -
         "upload_id": form["upload_id"],
         "create_missing_tags": create_missing_tags,
     }
-    return client.call("POST", "/imports", body)
+    return client.call("POST", "/imports", body, idempotent=True)
 
 
 def wait_for(

@@ -103,7 +103,7 @@ def test_prune_removes_only_the_named_distribution(tmp_path: Path) -> None:
 def test_build_layer_installs_prunes_and_copies_the_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spec = LayerBuildSpec(package_dir=_fake_package_dir(tmp_path / "src"))
+    spec = LayerBuildSpec(package_dir=_fake_package_dir(tmp_path / "src"), bytecode=False)
     commands: list[list[str]] = []
 
     def fake_pip(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -141,3 +141,94 @@ def test_asset_hash_follows_the_layer_inputs(tmp_path: Path) -> None:
     assert LayerBuildSpec(package_dir=package, python_version="3.12").asset_hash() != (
         spec.asset_hash()
     )
+
+
+RUNTIME_PYTHON = bundling.find_runtime_python()
+
+
+def _fake_pip_then_real(
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[list[str]]:
+    """pip is faked (no network); every other command (compileall) really runs."""
+    real_run = subprocess.run
+    commands: list[list[str]] = []
+
+    def run(command: list[str], **kwargs: Any) -> Any:
+        commands.append(command)
+        if command[1:3] == ["-m", "pip"]:
+            site_dir = Path(command[command.index("--target") + 1])
+            _fake_distribution(site_dir, "pydantic", ["pydantic/__init__.py"])
+            (site_dir / "pydantic" / "__init__.py").write_text("VERSION = '2'\n")
+            return subprocess.CompletedProcess(command, 0)
+        return real_run(command, **kwargs)
+
+    monkeypatch.setattr(bundling.subprocess, "run", run)
+    return commands
+
+
+@pytest.mark.skipif(RUNTIME_PYTHON is None, reason="no python3.13 on this machine")
+def test_the_layer_ships_unchecked_bytecode_of_the_runtimes_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert RUNTIME_PYTHON is not None
+    spec = LayerBuildSpec(package_dir=_fake_package_dir(tmp_path / "src"))
+    commands = _fake_pip_then_real(monkeypatch)
+
+    bundling.build_layer(spec, tmp_path / "out")
+
+    assert commands[-1] == bundling.compile_command(tmp_path / "out" / "python", RUNTIME_PYTHON)
+    site_dir = tmp_path / "out" / "python"
+    for module in ("linecrm/resources", "pydantic/__init__"):
+        folder, name = module.rsplit("/", 1)
+        (pyc,) = (site_dir / folder / "__pycache__").glob(f"{name}.cpython-313.pyc")
+        flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+        assert flags == 0b01  # hash-based, source not checked: valid whatever the mtimes
+    # The copied package brought no bytecode of the build machine's Python.
+    assert not list(site_dir.rglob("*.cpython-311.pyc"))
+
+
+def test_without_the_runtimes_python_the_layer_ships_source_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = LayerBuildSpec(package_dir=_fake_package_dir(tmp_path / "src"))
+    monkeypatch.setattr(LayerBuildSpec, "runtime_python", lambda _self: None)
+    commands = _fake_pip_then_real(monkeypatch)
+
+    with pytest.warns(bundling.NoBytecodeWarning, match="python3.13"):
+        bundling.build_layer(spec, tmp_path / "out")
+
+    assert len(commands) == 1  # pip only
+    assert (tmp_path / "out" / "python" / "linecrm" / "resources.py").exists()
+    assert not list((tmp_path / "out").rglob("*.pyc"))
+    assert "without bytecode" in capsys.readouterr().err
+
+
+def test_the_runtime_python_is_found_from_the_variable_and_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundling.find_runtime_python.cache_clear()
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    monkeypatch.setenv(bundling.LAYER_PYTHON_ENV, sys.executable)
+    try:
+        found = bundling.find_runtime_python(here)
+        assert found is not None and found.executable == sys.executable
+        # The variable names an interpreter of another version: not taken.
+        assert bundling.find_runtime_python("3.99") is None
+        monkeypatch.setenv(bundling.LAYER_PYTHON_ENV, str(tmp_path / "missing"))
+        bundling.find_runtime_python.cache_clear()  # (it is looked up once per process)
+        assert bundling.find_runtime_python(here) is None
+    finally:
+        bundling.find_runtime_python.cache_clear()
+
+
+def test_bytecode_or_not_is_part_of_the_asset_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = LayerBuildSpec(package_dir=_fake_package_dir(tmp_path))
+    monkeypatch.setattr(LayerBuildSpec, "runtime_python", lambda _self: None)
+    without = spec.asset_hash()
+    found = bundling.RuntimePython("/usr/bin/python3.13", "3.13.0")
+    monkeypatch.setattr(LayerBuildSpec, "runtime_python", lambda _self: found)
+    assert spec.asset_hash() != without

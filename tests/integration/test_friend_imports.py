@@ -16,18 +16,25 @@ from linecrm_local import cli
 from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
 from linecrm_local.stack import LocalStack
 
-pytestmark = pytest.mark.integration
+# The waits have deadlines of their own (DEADLINE); pytest's 300 s would cut them short
+# on a machine far busier than its cores.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 FOLLOWERS = 2_500
 PAGE_SIZE = 500  # LINE allows 1,000; smaller pages make the job take several steps
 HEADERS = {"Authorization": f"Bearer {DEMO_ADMIN_TOKEN}"}
+DEADLINE = 600  # seconds: generous, a busy machine is slow; the tests wait for events
+READ = (10, 120)  # connect, read timeouts of admin requests
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
+    # Visibility: longer than a step takes on a busy machine (as on AWS, 6 x the
+    # function's timeout); shorter, SQS hands a running step's message to a second
+    # consumer, which finds the job busy, and the message can run out of receives.
     # The jobs function's settings: one LINE page per step.
     with LocalStack(
-        visibility_timeout_seconds=2,
+        visibility_timeout_seconds=60,
         poll_interval_seconds=0.02,
         scheduler_tick_seconds=3600,
         settings={Env.IMPORT_PAGE_SIZE: str(PAGE_SIZE), Env.IMPORT_CHUNKS_PER_STEP: "1"},
@@ -40,20 +47,22 @@ def admin_url(stack: LocalStack, path: str) -> str:
 
 
 def start(stack: LocalStack, path: str, **kwargs: Any) -> dict[str, Any]:
-    response = requests.post(admin_url(stack, path), headers=HEADERS, timeout=30, **kwargs)
+    response = requests.post(admin_url(stack, path), headers=HEADERS, timeout=READ, **kwargs)
     assert response.status_code == 202, response.text
     job: dict[str, Any] = response.json()
     return job
 
 
 def wait_until_finished(
-    stack: LocalStack, job_id: str, timeout: float = 120
+    stack: LocalStack, job_id: str, timeout: float = DEADLINE
 ) -> tuple[dict[str, Any], list[int]]:
     """The finished job, and the rows_seen values seen on the way."""
     seen: list[int] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        response = requests.get(admin_url(stack, f"/imports/{job_id}"), headers=HEADERS, timeout=10)
+        response = requests.get(
+            admin_url(stack, f"/imports/{job_id}"), headers=HEADERS, timeout=READ
+        )
         assert response.status_code == 200, response.text
         job: dict[str, Any] = response.json()
         seen.append(job["counters"]["rows_seen"])
@@ -103,13 +112,13 @@ def test_followers_import_takes_several_steps_and_creates_every_friend(
     assert stack.gateway.internal_errors == 0
     assert stack.functions.error_count("jobs") == 0
 
-    listing = requests.get(admin_url(stack, "/imports"), headers=HEADERS, timeout=10).json()
+    listing = requests.get(admin_url(stack, "/imports"), headers=HEADERS, timeout=READ).json()
     assert listing["jobs"][0]["job_id"] == job["job_id"]
 
 
 def test_csv_import_tags_existing_friends(stack: LocalStack, tmp_path: Path) -> None:
     response = requests.post(
-        admin_url(stack, "/tags"), headers=HEADERS, json={"name": "セミナー参加"}, timeout=10
+        admin_url(stack, "/tags"), headers=HEADERS, json={"name": "セミナー参加"}, timeout=READ
     )
     assert response.status_code == 201, response.text
     tag_id = response.json()["tag_id"]
@@ -132,7 +141,7 @@ def test_csv_import_tags_existing_friends(stack: LocalStack, tmp_path: Path) -> 
     )
 
     assert status == 0
-    jobs = requests.get(admin_url(stack, "/imports"), headers=HEADERS, timeout=10).json()["jobs"]
+    jobs = requests.get(admin_url(stack, "/imports"), headers=HEADERS, timeout=READ).json()["jobs"]
     done = jobs[0]
     assert done["kind"] == "csv" and done["status"] == "done" and done["encoding"] == "cp932"
     assert done["counters"]["rows_seen"] == 4
@@ -140,7 +149,7 @@ def test_csv_import_tags_existing_friends(stack: LocalStack, tmp_path: Path) -> 
     assert done["rejections"][0]["row"] == 5
     for user_id in users:
         friend = requests.get(
-            admin_url(stack, f"/friends/{user_id}"), headers=HEADERS, timeout=10
+            admin_url(stack, f"/friends/{user_id}"), headers=HEADERS, timeout=READ
         ).json()
         assert tag_id in {tag["tag_id"] for tag in friend["tags"]}, friend
     assert stack.gateway.internal_errors == 0

@@ -1,5 +1,10 @@
 """The sender's pacing through the local stack: five concurrent sender environments,
-each at a fifth of the channel's rate, never trip the emulator's rate limit."""
+each at a fifth of the channel's rate, never trip the emulator's rate limit.
+
+Events, not a stopwatch: the emulator enforces the limit itself (a token bucket per
+channel and endpoint answers 429 past it), so 0 x 429 with every inbox exact shows the
+pacer kept within the bucket however fast or slow this machine is. How close to the
+rate the stack sends is a figure of ``make bench`` (benchmarks/send_rate.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from linecrm.resources import MAIN_TABLE
 from linecrm_local.demo import DEMO_CHANNEL_ID
 from linecrm_local.stack import LocalStack
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # drain has its own deadline
 
 PUSH_LIMIT = 40.0  # requests per second, the emulator's and the channel's
 RECIPIENTS = 200
@@ -59,14 +64,24 @@ def test_200_single_pushes_at_the_channel_rate_get_no_429(stack: LocalStack) -> 
             )
         )
 
-    stack.poller.drain(timeout=90)
+    stack.poller.drain(timeout=600)  # generous: a busy machine is slower, never faster
 
     pushes = [c for c in stack.emulator.calls("push") if c.channel_id == DEMO_CHANNEL_ID]
     assert [c.status for c in pushes if c.status != 200] == []  # no 429, no other error
     assert len(pushes) == RECIPIENTS
     assert all(len(stack.emulator.inbox(user)) == 1 for user in users)
-    # Paced, not throttled by something else: close to the limit, never over it.
-    seconds = pushes[-1].time - pushes[0].time
-    assert (RECIPIENTS - 1) / seconds <= PUSH_LIMIT * 1.05
-    assert (RECIPIENTS - 1) / seconds >= PUSH_LIMIT * 0.6
+    # The emulator's own record, replayed through a bucket like the one it enforces:
+    # no second window ever held more than the limit plus a second's burst.
+    times = sorted(call.time for call in pushes)
+    assert max(window_counts(times, 1.0)) <= 2 * PUSH_LIMIT
     assert stack.functions.error_count("sender") == 0
+
+
+def window_counts(times: list[float], seconds: float) -> list[int]:
+    """For each call, how many calls fell in the ``seconds`` that it starts."""
+    counts, end = [], 0
+    for start, moment in enumerate(times):
+        while end < len(times) and times[end] < moment + seconds:
+            end += 1
+        counts.append(end - start)
+    return counts

@@ -107,6 +107,55 @@ def test_api_errors_become_one_line(status: int, body: bytes, sigv4: bool, expec
         client.call("GET", "/tags")
 
 
+class ScriptedSession(requests.Session):
+    """Answers with ``answers`` (status, headers) in order and keeps what was sent."""
+
+    def __init__(self, *answers: tuple[int, dict[str, str]]) -> None:
+        super().__init__()
+        self.sent: list[requests.PreparedRequest] = []
+        self.answers = list(answers)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.sent.append(request)
+        status, headers = self.answers.pop(0)
+        response = requests.Response()
+        response.status_code = status
+        response._content = b'{"message": "m", "broadcast_id": "b1"}'
+        response.headers.update({"Content-Type": "application/json", **headers})
+        return response
+
+
+def test_a_creating_call_sends_one_key_per_invocation_and_retries_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(admin_cli.time, "sleep", lambda _seconds: None)
+    session = ScriptedSession((503, {}), (409, {"Retry-After": "1"}), (202, {}))
+    client = AdminApiClient("http://x", "1", token="t", session=session)
+
+    assert client.call("POST", "/broadcasts", {"name": "n"}, idempotent=True)["broadcast_id"]
+
+    keys = [sent.headers["Idempotency-Key"] for sent in session.sent]
+    assert len(keys) == 3 and len(set(keys)) == 1  # the retries reuse the key
+    other = AdminApiClient("http://x", "1", token="t", session=ScriptedSession((202, {})))
+    assert other.idempotency_key != keys[0]  # the next invocation has its own
+
+
+def test_other_calls_send_no_key_and_are_not_retried() -> None:
+    session = ScriptedSession((503, {}))
+    client = AdminApiClient("http://x", "1", token="t", session=session)
+    with pytest.raises(AdminCliError, match="503"):
+        client.call("POST", "/broadcasts/preview", {"name": "n"})
+    assert len(session.sent) == 1 and "Idempotency-Key" not in session.sent[0].headers
+
+
+def test_a_409_without_retry_after_is_not_retried() -> None:
+    session = ScriptedSession((409, {}))
+    client = AdminApiClient("http://x", "1", token="t", session=session)
+    with pytest.raises(AdminCliError, match="409"):
+        client.call("POST", "/imports", {"kind": "followers"}, idempotent=True)
+    assert len(session.sent) == 1
+
+
 def _json_or_text(body: bytes) -> Any:
     import json
 

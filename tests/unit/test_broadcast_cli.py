@@ -27,12 +27,21 @@ class FakeClient:
 
     def __init__(self, answers: dict[str, list[Any]] | None = None) -> None:
         self.calls: list[tuple[str, str, Any, dict[str, Any] | None]] = []
+        self.idempotent: list[str] = []  # paths called with the invocation's key
         self.answers = answers or {}
 
     def call(
-        self, method: str, path: str, body: Any = None, *, params: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: dict[str, Any] | None = None,
+        idempotent: bool = False,
     ) -> Any:
         self.calls.append((method, path, body, params))
+        if idempotent:
+            self.idempotent.append(path)
         queue = self.answers.get(path)
         return queue.pop(0) if queue else {}
 
@@ -127,6 +136,7 @@ def test_dry_run_previews_and_send_creates(sale: Path) -> None:
     assert "send_at" not in preview[2]
     assert create[:2] == ("POST", "/broadcasts")
     assert create[2]["send_at"] == "2026-12-01T10:00:00+09:00"
+    assert client.idempotent == ["/broadcasts"]  # creating, not the preview
 
 
 def test_broadcast_reads_and_cancel() -> None:

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from linecrm.delivery.schedules import SchedulePlanner
     from linecrm.delivery.sender import Sender
     from linecrm.domain.broadcasts import Broadcast
+    from linecrm.domain.idempotency import CreateOnce
     from linecrm.imports.runner import ImportRunner
     from linecrm.imports.service import ImportService
     from linecrm.imports.storage import JobStepQueue, UploadStore
@@ -328,6 +329,24 @@ class Container(Generic[S]):
             lambda: self.job_queue,
             self.schedule_planner,
             self.clock,
+            create_once=self.create_once,
+        )
+
+    @cached_property
+    def create_once(self) -> CreateOnce:
+        """Idempotency keys of the creating admin routes (records in the main table)."""
+        import time
+
+        from linecrm.domain.idempotency import CreateOnce
+        from linecrm.repositories.idempotency_keys import IdempotencyKeyRepository
+        from linecrm.resources import ADMIN_FUNCTION
+
+        return CreateOnce(
+            IdempotencyKeyRepository(self.dynamodb, self._table_name),
+            self.clock,
+            time.sleep,
+            # Past the admin function's timeout the request that claimed a key is gone.
+            lease=timedelta(seconds=ADMIN_FUNCTION.timeout_seconds + 30),
         )
 
     @cached_property
@@ -404,6 +423,7 @@ class Container(Generic[S]):
             uploads=lambda: self.uploads,
             queue=lambda: self.job_queue,
             clock=self.clock,
+            create_once=self.create_once,
         )
 
     @cached_property

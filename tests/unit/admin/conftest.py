@@ -44,9 +44,10 @@ class AdminApi:
         *,
         query: dict[str, Any] | None = None,
         raw_body: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Answer:
         """``path`` is relative to the channel (``/friends``) or absolute (``/admin/…``)."""
-        response = self.invoke(method, path, body, query=query, raw_body=raw_body)
+        response = self.invoke(method, path, body, query=query, raw_body=raw_body, headers=headers)
         return Answer(response["statusCode"], response_json(response), response.get("headers", {}))
 
     def invoke(
@@ -57,13 +58,17 @@ class AdminApi:
         *,
         query: dict[str, Any] | None = None,
         raw_body: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """The function's raw result for the request."""
         full = path if path.startswith("/admin/") else f"/admin/channels/{self.channel_id}{path}"
         if query:
             full += "?" + urlencode({k: v for k, v in query.items() if v is not None})
         text = raw_body if raw_body is not None else None if body is None else json.dumps(body)
-        headers = {"content-type": "application/json"} if text is not None else {}
+        headers = {
+            **({"content-type": "application/json"} if text is not None else {}),
+            **(headers or {}),
+        }
         event = http_event(
             method,
             full,

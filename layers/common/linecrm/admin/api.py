@@ -26,6 +26,7 @@ from linecrm.broadcasts.service import (
 )
 from linecrm.delivery.ledger_admin import DeliveryNotFound, LedgerAdmin, NotRedrivable
 from linecrm.domain.fields import FieldValueError, UnknownField
+from linecrm.domain.idempotency import IdempotencyKeyInProgress, IdempotencyKeyReused
 from linecrm.domain.tags import TagConflict, UnknownTag
 from linecrm.http_bodies import UnreadableBody, loads_json
 from linecrm.http_errors import error_response, invalid_request, not_json, unreadable_body
@@ -159,6 +160,16 @@ def _invalid_reference(error: Exception) -> Response[Any]:
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error))
 
 
+def _key_reused(error: IdempotencyKeyReused) -> Response[Any]:
+    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error), "Idempotency-Key")
+
+
+def _key_in_progress(error: IdempotencyKeyInProgress) -> Response[Any]:
+    response = error_response(HTTPStatus.CONFLICT, str(error), "Idempotency-Key")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 # Every error the admin API turns into an HTTP answer. Anything else is a fault of ours
 # (the function fails, API Gateway answers 500 and the Errors alarm counts it).
 _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[..., Any]], ...] = (
@@ -177,6 +188,8 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[.
     ([BroadcastNotFound, DeliveryNotFound], _not_found),
     ([BroadcastNotCancellable, NotRedrivable], _conflict),
     (InvalidDeliveryCursor, _invalid_delivery_cursor),
+    (IdempotencyKeyReused, _key_reused),
+    (IdempotencyKeyInProgress, _key_in_progress),
 )
 
 

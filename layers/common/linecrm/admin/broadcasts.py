@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import Depends, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from linecrm.admin.params import ChannelId, new_router, responses
+from linecrm.admin.params import ChannelId, IdempotencyKey, new_router, responses
 from linecrm.broadcasts.service import (
     BroadcastPreview,
     BroadcastReport,
@@ -85,12 +85,18 @@ def _accepted(broadcast: Broadcast) -> Response[Broadcast]:
 
 
 # ---------------------------------------------------------------- broadcasts
-@router.post("/broadcasts", tags=["broadcasts"], responses=responses(202, "The broadcast, queued"))
+@router.post(
+    "/broadcasts", tags=["broadcasts"], responses=responses(202, "The broadcast, queued", 409)
+)
 def create_broadcast(
-    channel_id: ChannelId, request: BroadcastRequest, service: Broadcasts
+    channel_id: ChannelId,
+    request: BroadcastRequest,
+    service: Broadcasts,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[Broadcast]:
-    """Send now (omit `send_at`) or at a time; cancellable until sent."""
-    return _accepted(service.create(channel_id, request))
+    """Send now (omit `send_at`) or at a time; cancellable until sent. With an
+    `Idempotency-Key`, a repeated request gets the same broadcast and sends nothing."""
+    return _accepted(service.create(channel_id, request, idempotency_key))
 
 
 @router.post(

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler import Depends, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from linecrm.admin.params import ChannelId, new_router, responses
+from linecrm.admin.params import ChannelId, IdempotencyKey, new_router, responses
 from linecrm.imports.csv_format import MAX_CSV_BYTES, MAX_INLINE_CSV_BYTES
 from linecrm.imports.models import ImportJob, ImportOptions
 from linecrm.imports.service import ImportRejected, ImportService
@@ -86,24 +86,30 @@ def _raw_body() -> bytes:
 
 @router.post("/imports", tags=["imports"], responses=responses(202, "The job, queued", 409, 413))
 def start_import(
-    channel_id: ChannelId, request: ImportStartRequest, imports: Imports
+    channel_id: ChannelId,
+    request: ImportStartRequest,
+    imports: Imports,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[ImportJob]:
     """Import the channel's followers from LINE, or a CSV uploaded beforehand.
 
     ``{"kind": "followers"}`` pages through LINE's followers ids (verified and premium
-    accounts only) and adds a friend row for each; 409 while one is running.
+    accounts only) and adds a friend row for each; 409 while one is running. With an
+    ``Idempotency-Key``, a repeated request gets the same job and starts nothing.
     """
     if request.kind == "followers":
-        return _accepted(imports.start_followers(channel_id))
+        return _accepted(imports.start_followers(channel_id, idempotency_key))
     assert request.upload_id is not None  # checked by the model
     options = ImportOptions(create_missing_tags=request.create_missing_tags)
-    return _accepted(imports.start_uploaded_csv(channel_id, request.upload_id, options))
+    return _accepted(
+        imports.start_uploaded_csv(channel_id, request.upload_id, options, idempotency_key)
+    )
 
 
 @router.post(
     "/imports/csv",
     tags=["imports"],
-    responses=responses(202, "The job, queued", 413),
+    responses=responses(202, "The job, queued", 409, 413),
     description=(
         "The request body is the CSV itself (Content-Type: text/csv), up to "
         f"{MAX_INLINE_CSV_BYTES:,} bytes; larger files (up to {MAX_CSV_BYTES:,}) go through "
@@ -115,10 +121,11 @@ def import_csv(
     channel_id: ChannelId,
     imports: Imports,
     create_missing_tags: Annotated[bool, Query()] = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[ImportJob]:
     """Import friends, tags and field values from the CSV in the request body."""
     options = ImportOptions(create_missing_tags=create_missing_tags)
-    return _accepted(imports.start_csv(channel_id, _raw_body(), options))
+    return _accepted(imports.start_csv(channel_id, _raw_body(), options, idempotency_key))
 
 
 @router.post(

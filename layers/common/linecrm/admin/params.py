@@ -6,13 +6,14 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Depends, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from linecrm.admin.models import USER_ID_PATTERN, ErrorResponse
 from linecrm.admin.service import AdminService
 from linecrm.channels import CHANNEL_ID_PATTERN
+from linecrm.domain.idempotency import KEY_PATTERN
 from linecrm.domain.tags import ID_PATTERN
 
 
@@ -34,6 +35,20 @@ UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="LINE user id 
 TagId = Annotated[str, Path(pattern=ID_PATTERN)]
 FolderId = Annotated[str, Path(pattern=ID_PATTERN)]
 FieldKey = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=KEY_PATTERN,
+        description=(
+            "Any unique string (a UUID) to make the request safe to retry: the same key "
+            "again, also concurrently, answers with the resource the first request created "
+            "and creates nothing more; the same key with a different request is a 422. "
+            "Keys are kept 24 hours per channel. A 409 with Retry-After means a request "
+            "with the key is still running: retry with the same key."
+        ),
+    ),
+]
 
 
 def responses(
@@ -54,7 +69,8 @@ def responses(
 
 _ERROR_DESCRIPTIONS = {
     404: "Not found (the message says what)",
-    409: "Conflicts with the current state",
+    409: "Conflicts with the current state (or, with Retry-After, the Idempotency-Key's "
+    "first request is still running: retry)",
     413: "Too large (the message gives the limit)",
     422: "Invalid request; `field` names the request field at fault",
 }

@@ -20,6 +20,7 @@ from linecrm.domain.broadcasts import (
 )
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.delivery_policy import Defer, DeliveryPolicy, SendNow
+from linecrm.domain.idempotency import CreateOnce, fingerprint
 from linecrm.domain.personalization import (
     is_personalised,
     limit_warnings,
@@ -42,6 +43,7 @@ from linecrm.repositories.deliveries import DeliveryLedger
 from linecrm.repositories.friends import FriendRepository
 
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
+CREATE = "POST /broadcasts"  # the operation an Idempotency-Key is bound to
 SAMPLE_SIZE = 10
 
 
@@ -137,8 +139,10 @@ class BroadcastService:
         jobs: Callable[[], JobQueue],
         schedules: Callable[[], StartScheduling],
         clock: Callable[[], datetime],
+        create_once: CreateOnce | None = None,
     ) -> None:
         self._broadcasts = broadcasts
+        self._create_once = create_once
         self._ledger = ledger
         self._friends = friends
         self._config = config
@@ -148,25 +152,52 @@ class BroadcastService:
         self._clock = clock
 
     # ------------------------------------------------------------------ create
-    def create(self, channel_id: str, request: BroadcastRequest) -> Broadcast:
+    def create(
+        self, channel_id: str, request: BroadcastRequest, idempotency_key: str | None = None
+    ) -> Broadcast:
+        """Store it and queue its planning (or schedule it); once per idempotency key."""
         config = self._config(channel_id)
         method = self._check(request, config)
-        now = self._clock()
-        broadcast = Broadcast(
-            broadcast_id=new_broadcast_id(now),
-            channel_id=channel_id,
-            name=request.name,
-            segment=request.segment,
-            messages=request.messages,
-            message_class=request.message_class,
-            send_at=request.send_at,
-            method=method,
-            created_at=now,
-            updated_at=now,
+        new_id = new_broadcast_id(self._clock())
+        if idempotency_key is None:
+            return self._create(channel_id, request, method, new_id)
+        if self._create_once is None:
+            raise RuntimeError("this BroadcastService was built without an idempotency key store")
+        return self._create_once.run(
+            channel_id,
+            idempotency_key,
+            operation=CREATE,
+            fingerprint=fingerprint(CREATE, request.model_dump(mode="json")),
+            new_id=new_id,
+            create=lambda broadcast_id: self._create(channel_id, request, method, broadcast_id),
+            load=lambda broadcast_id: self._broadcasts.get(channel_id, broadcast_id),
         )
-        self._broadcasts.create(broadcast)
-        if request.send_at is not None and request.send_at > now:
-            self._schedules().schedule(start_job(broadcast), request.send_at)
+
+    def _create(
+        self, channel_id: str, request: BroadcastRequest, method: SendMethod, broadcast_id: str
+    ) -> Broadcast:
+        now = self._clock()
+        broadcast = self._broadcasts.get(channel_id, broadcast_id)
+        if broadcast is None:
+            broadcast = Broadcast(
+                broadcast_id=broadcast_id,
+                channel_id=channel_id,
+                name=request.name,
+                segment=request.segment,
+                messages=request.messages,
+                message_class=request.message_class,
+                send_at=request.send_at,
+                method=method,
+                created_at=now,
+                updated_at=now,
+            )
+            self._broadcasts.create(broadcast)
+        elif broadcast.status != "scheduled":
+            return broadcast  # an earlier attempt with this key got it going
+        # Queued again by a retry after a crash: the planner ignores a second start step
+        # and creating the same schedule twice is a no-op.
+        if broadcast.send_at is not None and broadcast.send_at > now:
+            self._schedules().schedule(start_job(broadcast), broadcast.send_at)
         else:
             self._jobs().send_step(step_of(broadcast))
         return broadcast

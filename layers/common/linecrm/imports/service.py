@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from linecrm.domain.idempotency import CreateOnce, fingerprint, fingerprint_bytes
 from linecrm.imports.csv_format import (
     MAX_CSV_BYTES,
     MAX_INLINE_CSV_BYTES,
@@ -23,6 +24,9 @@ UPLOAD_ID_BYTES = 12
 # A running job saves progress every few minutes at most: one silent for this long is
 # stuck (e.g. its first step was never queued) and does not block a new import.
 STALE_JOB = timedelta(hours=1)
+# The operations an Idempotency-Key is bound to (a key used for one cannot start another).
+START = "POST /imports"
+START_CSV = "POST /imports/csv"
 
 
 class ImportRejected(ValueError):
@@ -47,26 +51,44 @@ class ImportService:
         uploads: Callable[[], UploadStore],
         queue: Callable[[], JobStepQueue],
         clock: Callable[[], datetime],
+        create_once: CreateOnce | None = None,
     ) -> None:
         self._jobs = jobs
+        self._create_once = create_once
         self._channel_config = channel_config
         self._uploads = uploads  # built on first use: a followers import needs no bucket
         self._queue = queue
         self._clock = clock
 
     # ------------------------------------------------------------------ start
-    def start_followers(self, channel_id: str) -> ImportJob:
+    def start_followers(self, channel_id: str, idempotency_key: str | None = None) -> ImportJob:
         """Page through LINE's followers ids; one job per channel at a time."""
-        now = self._clock()
-        for job in self._jobs.recent(channel_id):
-            if job.kind == "followers" and not job.is_finished and now - job.updated_at < STALE_JOB:
-                raise ImportAlreadyRunning(
-                    f"a followers import is already {job.status} (job {job.job_id})"
-                )
-        return self._start(self._new_job(channel_id, "followers"))
+
+        def create(job_id: str) -> ImportJob:
+            earlier = self._jobs.get(channel_id, job_id)
+            if earlier is not None:  # an attempt with this key stored it, then crashed
+                return self._queued(earlier)
+            now = self._clock()
+            for job in self._jobs.recent(channel_id):
+                if (
+                    job.kind == "followers"
+                    and not job.is_finished
+                    and now - job.updated_at < STALE_JOB
+                ):
+                    raise ImportAlreadyRunning(
+                        f"a followers import is already {job.status} (job {job.job_id})"
+                    )
+            return self._start(self._new_job(channel_id, "followers", job_id=job_id))
+
+        body = {"kind": "followers"}
+        return self._once(channel_id, idempotency_key, START, fingerprint(START, body), create)
 
     def start_csv(
-        self, channel_id: str, data: bytes, options: ImportOptions | None = None
+        self,
+        channel_id: str,
+        data: bytes,
+        options: ImportOptions | None = None,
+        idempotency_key: str | None = None,
     ) -> ImportJob:
         """A CSV sent in the request: checked, stored in the uploads bucket, queued."""
         if len(data) > MAX_INLINE_CSV_BYTES:
@@ -76,21 +98,28 @@ class ImportService:
                 "POST …/imports/csv/uploads"
             )
         parsed = self._check_csv(channel_id, data)
-        job_id = new_job_id(self._clock())
-        key = upload_key(channel_id, job_id)
-        self._uploads().put(key, data)
-        return self._start(
-            self._new_job(
-                channel_id,
-                "csv",
-                job_id=job_id,
-                options=options,
-                source_key=key,
-                rows_total=parsed.rows_total,
-                encoding=parsed.encoding,
-                ignored_columns=list(parsed.layout.ignored),
+
+        def create(job_id: str) -> ImportJob:
+            earlier = self._jobs.get(channel_id, job_id)
+            if earlier is not None:
+                return self._queued(earlier)
+            key = upload_key(channel_id, job_id)
+            self._uploads().put(key, data)
+            return self._start(
+                self._new_job(
+                    channel_id,
+                    "csv",
+                    job_id=job_id,
+                    options=options,
+                    source_key=key,
+                    rows_total=parsed.rows_total,
+                    encoding=parsed.encoding,
+                    ignored_columns=list(parsed.layout.ignored),
+                )
             )
-        )
+
+        check = fingerprint_bytes(START_CSV, data, options=_options(options))
+        return self._once(channel_id, idempotency_key, START_CSV, check, create)
 
     def create_upload(self, channel_id: str) -> dict[str, Any]:
         """Where to upload a large CSV (a presigned POST), then start it by its upload id."""
@@ -99,7 +128,11 @@ class ImportService:
         return {"upload_id": upload_id, "max_bytes": MAX_CSV_BYTES, **form}
 
     def start_uploaded_csv(
-        self, channel_id: str, upload_id: str, options: ImportOptions | None = None
+        self,
+        channel_id: str,
+        upload_id: str,
+        options: ImportOptions | None = None,
+        idempotency_key: str | None = None,
     ) -> ImportJob:
         """A CSV uploaded with ``create_upload``: checked like an inline one, then queued."""
         if not upload_id.isalnum() or len(upload_id) > 64:
@@ -112,17 +145,26 @@ class ImportService:
         if size > MAX_CSV_BYTES:
             raise ImportTooLarge(f"the CSV is {size:,} bytes; the limit is {MAX_CSV_BYTES:,}")
         parsed = self._check_csv(channel_id, uploads.read(key))
-        return self._start(
-            self._new_job(
-                channel_id,
-                "csv",
-                options=options,
-                source_key=key,
-                rows_total=parsed.rows_total,
-                encoding=parsed.encoding,
-                ignored_columns=list(parsed.layout.ignored),
+
+        def create(job_id: str) -> ImportJob:
+            earlier = self._jobs.get(channel_id, job_id)
+            if earlier is not None:
+                return self._queued(earlier)
+            return self._start(
+                self._new_job(
+                    channel_id,
+                    "csv",
+                    job_id=job_id,
+                    options=options,
+                    source_key=key,
+                    rows_total=parsed.rows_total,
+                    encoding=parsed.encoding,
+                    ignored_columns=list(parsed.layout.ignored),
+                )
             )
-        )
+
+        body = {"kind": "csv", "upload_id": upload_id, "options": _options(options)}
+        return self._once(channel_id, idempotency_key, START, fingerprint(START, body), create)
 
     # ------------------------------------------------------------------ progress
     def get(self, channel_id: str, job_id: str) -> ImportJob:
@@ -158,5 +200,37 @@ class ImportService:
 
     def _start(self, job: ImportJob) -> ImportJob:
         self._jobs.create(job)
-        self._queue().enqueue(job.channel_id, job.job_id)
+        return self._queued(job)
+
+    def _queued(self, job: ImportJob) -> ImportJob:
+        # A second message for a job is harmless: a step takes the job's lease first.
+        if not job.is_finished:
+            self._queue().enqueue(job.channel_id, job.job_id)
         return job
+
+    def _once(
+        self,
+        channel_id: str,
+        idempotency_key: str | None,
+        operation: str,
+        request_fingerprint: str,
+        create: Callable[[str], ImportJob],
+    ) -> ImportJob:
+        new_id = new_job_id(self._clock())
+        if idempotency_key is None:
+            return create(new_id)
+        if self._create_once is None:
+            raise RuntimeError("this ImportService was built without an idempotency key store")
+        return self._create_once.run(
+            channel_id,
+            idempotency_key,
+            operation=operation,
+            fingerprint=request_fingerprint,
+            new_id=new_id,
+            create=create,
+            load=lambda job_id: self._jobs.get(channel_id, job_id),
+        )
+
+
+def _options(options: ImportOptions | None) -> dict[str, Any]:
+    return (options or ImportOptions()).model_dump(mode="json")
