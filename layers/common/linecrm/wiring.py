@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from linecrm.line.client import LineMessagingClient
     from linecrm.repositories.broadcasts import BroadcastRepository
     from linecrm.repositories.channel_config import CachedChannelConfig, ChannelConfigRepository
+    from linecrm.repositories.channel_registry import ChannelRegistry
     from linecrm.repositories.deliveries import DeliveryLedger
     from linecrm.repositories.enrollments import EnrollmentRepository
     from linecrm.repositories.friends import FriendRepository
@@ -97,6 +98,13 @@ class Container:
         from linecrm.repositories.channel_config import ChannelConfigRepository
 
         return ChannelConfigRepository(self.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def channel_registry(self) -> ChannelRegistry:
+        """The channel ids this deployment serves (the admin API's 404 for others)."""
+        from linecrm.repositories.channel_registry import ChannelRegistry
+
+        return ChannelRegistry(self.dynamodb, self.settings.table_name, self.clock)
 
     @cached_property
     def admin(self) -> AdminService:
@@ -292,7 +300,9 @@ class Container:
             ActionRunner(self.friends, self.outbox, self.enrollments),
         )
         return WebhookReceiver(
-            self.channels, make_apply_once(processor, store, self.idempotency_config)
+            self.channels,
+            make_apply_once(processor, store, self.idempotency_config),
+            on_verified=self.channel_registry.register,
         )
 
     # ------------------------------------------------------------ friend imports

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from linecrm.repositories.channel_registry import ChannelRegistry
 from linecrm.repositories.dynamo import to_item
 from linecrm.repositories.friends import friend_pk
 from tests.unit.admin.conftest import NOW, AdminApi, assert_error, user
@@ -66,6 +67,10 @@ def test_a_cursor_of_another_channel_is_422(api: AdminApi) -> None:
     api.follow(user(1), user(2))
     cursor = api.call("GET", "/friends", query={"limit": 1}).body["next_cursor"]
     assert cursor
+    registry = ChannelRegistry(
+        api.aws.client("dynamodb"), api.aws.resources.table_names["Main"], lambda: NOW
+    )
+    registry.register("1650000099")
     other = api.call("GET", "/admin/channels/1650000099/friends", query={"cursor": cursor})
     assert_error(other, 422, "cursor")
 

@@ -98,6 +98,7 @@ def list_broadcasts(
     service: Broadcasts,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> BroadcastListResponse:
+    """Recent broadcasts, newest first, with their status and counters."""
     return BroadcastListResponse(broadcasts=service.recent(channel_id, limit))
 
 
@@ -109,6 +110,7 @@ def list_broadcasts(
 def get_broadcast(
     channel_id: ChannelId, broadcast_id: BroadcastId, service: Broadcasts
 ) -> BroadcastReport:
+    """A broadcast with its chunk deliveries and recipients counted by ledger status."""
     return service.report(channel_id, broadcast_id)
 
 
@@ -131,6 +133,7 @@ def cancel_broadcast(
     responses=responses(200, "Caps, quiet hours, time zone (defaults: none)"),
 )
 def get_delivery_policy(channel_id: ChannelId, service: Broadcasts) -> DeliveryPolicy:
+    """The channel's time zone, marketing caps and quiet hours (defaults when never set)."""
     return service.delivery_policy(channel_id)
 
 
@@ -158,6 +161,7 @@ def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> DeliveryListResponse:
+    """The delivery ledger, newest first, a page at a time; filter by status and cause."""
     deliveries, next_cursor = ledger.list_page(
         channel_id, status=status, cause=cause, limit=limit, cursor=cursor
     )
@@ -170,6 +174,7 @@ def list_deliveries(
     responses=responses(200, "One delivery", 404),
 )
 def get_delivery(channel_id: ChannelId, delivery_id: DeliveryId, ledger: Ledger) -> Delivery:
+    """One ledger row: recipients, messages, status, attempts and the last failure."""
     return ledger.get(channel_id, delivery_id)
 
 
@@ -179,6 +184,7 @@ def get_delivery(channel_id: ChannelId, delivery_id: DeliveryId, ledger: Ledger)
     responses=responses(200, "Queued again (same retry key)", 404, 409),
 )
 def redrive_delivery(channel_id: ChannelId, delivery_id: DeliveryId, ledger: Ledger) -> Delivery:
+    """Queue a dead delivery again, with the same retry key (409 unless it is dead)."""
     return ledger.redrive(channel_id, delivery_id)
 
 

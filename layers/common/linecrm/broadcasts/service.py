@@ -20,7 +20,12 @@ from linecrm.domain.broadcasts import (
 )
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.delivery_policy import Defer, DeliveryPolicy, SendNow
-from linecrm.domain.personalization import is_personalised, placeholders, render
+from linecrm.domain.personalization import (
+    check_fields,
+    is_personalised,
+    placeholders,
+    render,
+)
 from linecrm.domain.segments import (
     NARROWCAST_MIN_AUDIENCE,
     SMALL_SEGMENT_THRESHOLD,
@@ -35,6 +40,8 @@ from linecrm.repositories.deliveries import DeliveryLedger
 from linecrm.repositories.friends import FriendRepository
 
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
+# A send_at this little in the past (clock skew, a slow request) still means "now".
+PAST_SEND_AT_TOLERANCE = timedelta(minutes=1)
 SAMPLE_SIZE = 10
 
 
@@ -253,6 +260,7 @@ class BroadcastService:
             raise BroadcastRejected("messages", str(error)) from error
         try:
             personalised = bool(placeholders(request.messages))
+            check_fields(request.messages, config.fields.keys())
         except ValueError as error:
             raise BroadcastRejected("messages", str(error)) from error
         _compile(request, config)
@@ -260,6 +268,14 @@ class BroadcastService:
         if request.send_at is not None:
             if request.send_at.tzinfo is None:
                 raise BroadcastRejected("send_at", "give a time zone (e.g. +09:00 or Z)")
+            policy = config.delivery_policy
+            if request.send_at < now - PAST_SEND_AT_TOLERANCE:
+                # A typo'd date must not become "send now": omitting send_at says that.
+                raise BroadcastRejected(
+                    "send_at",
+                    f"{policy.local_time(request.send_at)} is in the past (now is "
+                    f"{policy.local_time(now)}); omit send_at to send now",
+                )
             if request.send_at > now + MAX_SCHEDULE_AHEAD:
                 raise BroadcastRejected("send_at", "at most a year ahead")
         everyone_same = (
@@ -343,7 +359,7 @@ def _warnings(
         )
     policy = config.delivery_policy
     if request.message_class == "marketing" and policy.is_quiet(at):
-        resume = policy.next_allowed_time(at).isoformat()
+        resume = policy.local_time(policy.next_allowed_time(at))
         warnings.append(f"quiet hours at that time: it will go out at {resume}")
     if is_personalised(request.messages):
         warnings.append(
