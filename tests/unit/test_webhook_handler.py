@@ -30,9 +30,8 @@ def invoke(webhook: Any, event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def state_items(aws: AwsWorld) -> list[dict[str, Any]]:
-    """Everything in the main table but the channel settings (and registry item) the
-    fixture wrote."""
-    return [i for i in aws.main_items() if i["sk"]["S"] not in ("SETTINGS", "CHANNEL")]
+    """Everything in the main table but the channel settings the fixture wrote."""
+    return [i for i in aws.main_items() if i["sk"]["S"] != "SETTINGS"]
 
 
 def friend_items(aws: AwsWorld) -> list[dict[str, Any]]:

@@ -24,10 +24,6 @@ PRICE_RULE: dict[str, Any] = {
 }
 
 
-def channel_items(aws: AwsWorld, channel_id: str) -> list[dict[str, Any]]:
-    return [item for item in aws.main_items() if f"CH#{channel_id}" in item["pk"]["S"]]
-
-
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
@@ -148,6 +144,7 @@ def test_every_operation_has_a_summary_and_a_description() -> None:
         assert len(summary) >= 10, (method, path, summary)
         assert path not in summary and not summary.startswith(method.upper()), (method, path)
         assert len(operation.get("description", "")) >= len(summary), (method, path)
+        assert "404" in operation["responses"], (method, path)  # an unknown channel
     intro = document["info"]["description"]
     for topic in ("imports", "broadcasts", "delivery policy", "delivery ledger", "unknown channel"):
         assert topic in intro, topic

@@ -79,7 +79,8 @@ def responses(
     if not body:
         success["content"] = {}
     documented = {status: success}
-    for error in (*errors, 422):
+    # Every route can answer 404 (an unknown channel) and 422 (an invalid request).
+    for error in sorted({*errors, 404, 422}):
         documented[error] = {
             "description": _ERROR_DESCRIPTIONS[error],
             "content": {"application/json": {"model": ErrorResponse}},
@@ -88,7 +89,7 @@ def responses(
 
 
 _ERROR_DESCRIPTIONS = {
-    404: "Not found (the message says what)",
+    404: "Not found (the message says what; also any route of an unknown channel)",
     409: "Conflicts with the current state",
     413: "Too large (the message gives the limit)",
     422: "Invalid request; `field` names the request field at fault",
