@@ -108,6 +108,8 @@ def _fill(text: str, values: Mapping[str, object]) -> str:
         token = match.group(0)
         if token in ("{{", "}}"):
             return token[0]
+        if not _NAME.fullmatch(match.group(1).strip()):
+            return token  # not a placeholder (text saved before placeholders were checked)
         value = values.get(match.group(1).strip())
         if value is None or value == "":
             return match.group(2) or ""
