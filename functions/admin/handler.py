@@ -25,6 +25,7 @@ app = build_app(
     lambda: container().import_service,
     lambda: container().broadcast_service,
     lambda: container().ledger_admin,
+    lambda: container().channel_registry,
 )
 
 

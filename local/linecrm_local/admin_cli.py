@@ -18,6 +18,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -40,6 +41,26 @@ class AdminCliError(Exception):
     """A problem to tell the user in one line (exit status 2)."""
 
 
+class IncompleteResult(AdminCliError):
+    """The command ran, but what it waited for ended badly (e.g. dead chunks, every
+    row rejected): the result is printed, then this line, exit status 1."""
+
+    def __init__(self, message: str, result: Any) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def checked_base_url(url: str, *, option: str = "--api-url") -> str:
+    """``url`` without a trailing slash, or a one-line error when it is not http(s)://host."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise AdminCliError(
+            f"{option} {url!r} is not a URL; give the scheme and host, "
+            "e.g. http://127.0.0.1:8080 or https://<api-id>.execute-api.<region>.amazonaws.com"
+        )
+    return url.strip().rstrip("/")
+
+
 # ---------------------------------------------------------------------- HTTP
 class AdminApiClient:
     """Calls ``/admin/channels/<channel>/…`` with a bearer token or SigV4."""
@@ -53,7 +74,7 @@ class AdminApiClient:
         sigv4: bool = False,
         session: requests.Session | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = checked_base_url(base_url)
         self.channel_id = channel_id
         self.token = token
         self.sigv4 = sigv4
@@ -121,6 +142,10 @@ class AdminApiClient:
                 f"cannot reach the admin API at {self.base_url} — is `make dev` running? "
                 "(set LINECRM_API_URL or --api-url if it runs elsewhere)"
             ) from error
+        except requests.Timeout:
+            raise  # send() retries an idempotent request, or says it did not answer
+        except requests.RequestException as error:  # e.g. an invalid URL or header
+            raise AdminCliError(f"cannot call the admin API at {self.base_url}: {error}") from error
 
     def _result(self, response: requests.Response) -> Any:
         if response.status_code == 204 or not response.content:
@@ -420,33 +445,93 @@ def _fields_delete(client: AdminApiClient, args: argparse.Namespace) -> Any:
 
 
 def load_document(path: Path) -> Any:
-    """A YAML or JSON file's content (JSON is YAML, but its errors read better as JSON)."""
-    import yaml
-
+    """A YAML or JSON file's content as plain JSON values (JSON is YAML, but its errors
+    read better as JSON). YAML's dates and times become ISO 8601 text."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise AdminCliError(f"cannot read {path}: {error.strerror}") from error
-    try:
-        if path.suffix.lower() == ".json":
+    if path.suffix.lower() == ".json":
+        try:
             return json.loads(text)
-        return yaml.safe_load(text)
-    except json.JSONDecodeError as error:
-        raise AdminCliError(f"{path}: not valid JSON (line {error.lineno}: {error.msg})") from error
+        except json.JSONDecodeError as error:
+            raise AdminCliError(
+                f"{path}: not valid JSON (line {error.lineno}: {error.msg})"
+            ) from error
+    return _plain_json(_load_yaml(path, text))
+
+
+def _load_yaml(path: Path, text: str) -> Any:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        """PyYAML's safe loader, refusing YAML 1.1's base-60 numbers: an unquoted
+        ``21:00`` would otherwise arrive as the number 1260."""
+
+    def sexagesimal_refused(constructor: Any) -> Callable[[Any, Any], Any]:
+        def construct(loader: Any, node: Any) -> Any:
+            if ":" in str(node.value):
+                value = constructor(loader, node)
+                raise AdminCliError(
+                    f"{path}: line {node.start_mark.line + 1}: {node.value} unquoted is read "
+                    f'by YAML 1.1 as the base-60 number {value}; quote it: "{node.value}"'
+                )
+            return constructor(loader, node)
+
+        return construct
+
+    Loader.add_constructor(
+        "tag:yaml.org,2002:int", sexagesimal_refused(yaml.SafeLoader.construct_yaml_int)
+    )
+    Loader.add_constructor(
+        "tag:yaml.org,2002:float", sexagesimal_refused(yaml.SafeLoader.construct_yaml_float)
+    )
+    try:
+        return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""
-        raise AdminCliError(f"{path}: not valid YAML{line}") from error
+        problem = getattr(error, "problem", None)
+        raise AdminCliError(
+            f"{path}: not valid YAML{line}{f': {problem}' if problem else ''}"
+        ) from error
+
+
+def _plain_json(value: Any) -> Any:
+    """``value`` with YAML's dates and datetimes as ISO 8601 text (what the API takes)."""
+    if isinstance(value, date):  # datetime is a date too
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {
+            key if isinstance(key, str) else str(key): _plain_json(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_plain_json(item) for item in value]
+    return value
+
+
+RULES_FILE_KEYS = ("rules", "business_hours")
 
 
 def _rules_apply(client: AdminApiClient, args: argparse.Namespace) -> Any:
     document = load_document(args.file)
-    # A file may hold the rule list itself or {"rules": [...]}.
-    rules = document.get("rules") if isinstance(document, dict) else document
-    if not isinstance(rules, list):
+    # A file may hold the rule list itself or {"rules": [...], "business_hours": {...}}.
+    body: dict[str, Any]
+    if isinstance(document, dict):
+        unknown = sorted(set(document) - set(RULES_FILE_KEYS))
+        if unknown:
+            raise AdminCliError(
+                f"{args.file}: unknown key(s) {', '.join(unknown)} "
+                f"(expected {', '.join(RULES_FILE_KEYS)})"
+            )
+        body = {key: document[key] for key in RULES_FILE_KEYS if key in document}
+    else:
+        body = {"rules": document}
+    if not isinstance(body.get("rules"), list):
         raise AdminCliError(f"{args.file}: expected a list of rules (or a 'rules:' key)")
     params = {"dry_run": "true"} if args.dry_run else None
-    return client.call("PUT", "/rules", {"rules": rules}, params=params)
+    return client.call("PUT", "/rules", body, params=params)
 
 
 def _rules_test(client: AdminApiClient, args: argparse.Namespace) -> Any:

@@ -32,7 +32,10 @@ class EmulatorControl:
     """The emulator's control API (``/_emulator/…``)."""
 
     def __init__(self, base_url: str) -> None:
-        self.base_url = base_url.rstrip("/")
+        try:
+            self.base_url = admin_cli.checked_base_url(base_url, option="--emulator")
+        except admin_cli.AdminCliError as error:
+            raise CliError(str(error)) from error
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         url = f"{self.base_url}/_emulator{path}"
@@ -45,6 +48,8 @@ class EmulatorControl:
             ) from error
         except requests.Timeout as error:
             raise CliError(f"the LINE emulator at {self.base_url} did not answer") from error
+        except requests.RequestException as error:
+            raise CliError(f"cannot call the LINE emulator at {self.base_url}: {error}") from error
         try:
             payload = response.json()
         except ValueError:
@@ -95,10 +100,24 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     simulate = commands.add_parser("simulate", help="send a signed webhook as a simulated friend")
-    simulate.add_argument("event", choices=["follow", "unfollow", "text", "postback"])
-    simulate.add_argument("payload", nargs="?", help="message text, or postback data")
-    simulate.add_argument("--user", help="the friend's user id (follow: omit for a new friend)")
-    simulate.add_argument("--name", help="display name of a new friend")
+    # One subcommand per event, so the text may come before or after --user
+    # (``simulate text --user U… "hello"``: an optional positional would not take it).
+    events = simulate.add_subparsers(dest="event", required=True)
+    for event, payload_help in (
+        ("follow", None),
+        ("unfollow", None),
+        ("text", "the message text"),
+        ("postback", "the postback data, e.g. action=buy"),
+    ):
+        parser_for_event = events.add_parser(event, help=f"a {event} event")
+        if payload_help is None:
+            parser_for_event.set_defaults(payload=None)
+        else:
+            parser_for_event.add_argument("payload", help=payload_help)
+        parser_for_event.add_argument(
+            "--user", help="the friend's user id (follow: omit for a new friend)"
+        )
+        parser_for_event.add_argument("--name", help="display name of a new friend")
 
     inbox = commands.add_parser("inbox", help="messages a simulated friend received")
     inbox.add_argument("user")
@@ -161,10 +180,22 @@ def run(args: argparse.Namespace) -> Any:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        _print(run(args))
-    except (CliError, admin_cli.AdminCliError) as error:
-        print(f"linecrm: {error}", file=sys.stderr)
-        return 2
+        try:
+            _print(run(args))
+        except admin_cli.IncompleteResult as incomplete:
+            _print(incomplete.result)
+            print(f"linecrm: {incomplete}", file=sys.stderr)
+            return 1
+        except (CliError, admin_cli.AdminCliError) as error:
+            print(f"linecrm: {error}", file=sys.stderr)
+            return 2
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) left: not an error of ours. Point stdout at devnull
+        # so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     return 0
 
 

@@ -26,6 +26,7 @@ from urllib.parse import quote
 from linecrm_local.admin_cli import (
     AdminApiClient,
     AdminCliError,
+    IncompleteResult,
     add_connection_options,
     load_document,
 )
@@ -129,8 +130,8 @@ def broadcast_request(path: Path, at: str | None = None) -> dict[str, Any]:
         document = {**document, "messages": [document["messages"]]}
     if at is not None:
         document = {**document, "send_at": send_time(at)}
-    elif isinstance(document.get("send_at"), datetime):  # YAML reads unquoted timestamps
-        document = {**document, "send_at": send_time(document["send_at"].isoformat())}
+    elif document.get("send_at") is not None:
+        document = {**document, "send_at": send_time(str(document["send_at"]))}
     return document
 
 
@@ -231,6 +232,14 @@ def wait_for(
     broadcast = report["broadcast"]
     if broadcast["status"] == "failed":
         raise AdminCliError(f"broadcast {broadcast_id} failed: {broadcast.get('reason')}")
+    dead = report["deliveries"].get("dead", 0)
+    if dead:
+        raise IncompleteResult(
+            f"broadcast {broadcast_id}: {dead} chunk(s) dead, their recipients got nothing — "
+            "see `linecrm deliveries list --status dead --cause broadcast`, then "
+            "`linecrm deliveries redrive ID`",
+            report,
+        )
     return report
 
 
@@ -245,7 +254,7 @@ def progress_line(report: Any) -> str:
     return (
         f"{broadcast['broadcast_id']} {broadcast['status']}: "
         f"{counters.get('recipients', 0)} recipients, {counters.get('capped', 0)} capped; "
-        f"chunks: {chunks or 'none yet'}"
+        f"chunks: {chunks or ('none' if broadcast['status'] in FINISHED else 'none yet')}"
     )
 
 

@@ -26,6 +26,7 @@ from linecrm_local.admin_cli import (
     TIMEOUT_SECONDS,
     AdminApiClient,
     AdminCliError,
+    IncompleteResult,
     add_connection_options,
 )
 
@@ -75,9 +76,26 @@ def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep
         job = client.call("GET", f"/imports/{args.job_id}")
     else:
         return client.call("GET", "/imports")
-    if not args.wait:
+    if args.wait:
+        job = wait_for(client, job, sleep=sleep)
+    return checked_outcome(job)
+
+
+def checked_outcome(job: Any) -> Any:
+    """The job, unless it finished having imported nothing because every row was
+    rejected: then IncompleteResult (exit status 1, the job still printed)."""
+    if not isinstance(job, dict) or job.get("status") != "done":
         return job
-    return wait_for(client, job, sleep=sleep)
+    counters = job.get("counters") or {}
+    imported = counters.get("friends_created", 0) + counters.get("friends_updated", 0)
+    rejected = counters.get("rows_rejected", 0)
+    if rejected and not imported:
+        raise IncompleteResult(
+            f"import {job['job_id']}: every row was rejected ({rejected}); "
+            "the reasons are in the job's rejected rows",
+            job,
+        )
+    return job
 
 
 def _start_csv(client: ImportApiClient, path: Path, create_missing_tags: bool) -> Any:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from linecrm import resources
+from linecrm.repositories.channel_registry import ChannelRegistry
 from linecrm.resources import Env
 
 LOCAL_ACCOUNT_ID = "123456789012"
@@ -141,6 +143,14 @@ def provision(
     )
     created.scheduler_role_arn = role["Role"]["Arn"]
     created.scheduler_target_arn = local_function_arn(region, resources.SCHEDULE_TARGET)
+
+    # Each channel's registry item, as the webhook writes it on AWS (the admin API
+    # answers 404 for channels without one).
+    registry = ChannelRegistry(
+        dynamodb, created.table_names[resources.MAIN_TABLE.logical_id], lambda: datetime.now(UTC)
+    )
+    for channel in channels:
+        registry.register(channel.channel_id)
 
     secrets = session.client("secretsmanager", region_name=region)
     for channel in channels:

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from linecrm.repositories.channel_registry import CHANNEL_SK
 from linecrm_local.provision import ChannelSecret, ProvisionedResources, provision
 from tests.support.lambda_support import FakeLambdaContext, http_event
 from tests.support.signing import sign
@@ -44,8 +45,10 @@ class AwsWorld:
         return [m for m in self.queued_messages() if m.get("kind", "send") == "send"]
 
     def main_items(self) -> list[dict[str, Any]]:
+        """The main table's items, but the channel registry items provisioning wrote."""
         table = self.resources.table_names["Main"]
-        return self.client("dynamodb").scan(TableName=table)["Items"]
+        items: list[dict[str, Any]] = self.client("dynamodb").scan(TableName=table)["Items"]
+        return [item for item in items if item["sk"]["S"] != CHANNEL_SK]
 
 
 @pytest.fixture

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from linecrm.line.client import LineMessagingClient
     from linecrm.repositories.broadcasts import BroadcastRepository
     from linecrm.repositories.channel_config import CachedChannelConfig, ChannelConfigRepository
+    from linecrm.repositories.channel_registry import ChannelRegistry
     from linecrm.repositories.deliveries import DeliveryLedger
     from linecrm.repositories.enrollments import EnrollmentRepository
     from linecrm.repositories.erasures import ErasureRepository
@@ -153,6 +154,13 @@ class Container(Generic[S]):
         from linecrm.repositories.channel_config import ChannelConfigRepository
 
         return ChannelConfigRepository(self.dynamodb, self._table_name)
+
+    @cached_property
+    def channel_registry(self) -> ChannelRegistry:
+        """The channel ids this deployment serves (the admin API's 404 for others)."""
+        from linecrm.repositories.channel_registry import ChannelRegistry
+
+        return ChannelRegistry(self.dynamodb, self._table_name, self.clock)
 
     @cached_property
     def admin(self) -> AdminService:
@@ -396,7 +404,9 @@ class Container(Generic[S]):
             ActionRunner(self.friends, self.outbox, self.enrollments),
         )
         return WebhookReceiver(
-            self.channels, make_apply_once(processor, store, self.idempotency_config)
+            self.channels,
+            make_apply_once(processor, store, self.idempotency_config),
+            on_verified=self.channel_registry.register,
         )
 
     # ------------------------------------------------------------ friend imports

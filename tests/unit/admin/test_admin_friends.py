@@ -8,6 +8,7 @@ import pytest
 
 from linecrm.models.send import SendRequest
 from linecrm.repositories.channel_config import ChannelConfigRepository
+from linecrm.repositories.channel_registry import ChannelRegistry
 from linecrm.repositories.deliveries import DeliveryLedger
 from linecrm.repositories.dynamo import to_item
 from linecrm.repositories.friends import friend_pk
@@ -74,6 +75,10 @@ def test_a_cursor_of_another_channel_is_422(api: AdminApi) -> None:
     api.follow(user(1), user(2))
     cursor = api.call("GET", "/friends", query={"limit": 1}).body["next_cursor"]
     assert cursor
+    registry = ChannelRegistry(
+        api.aws.client("dynamodb"), api.aws.resources.table_names["Main"], lambda: NOW
+    )
+    registry.register("1650000099")
     other = api.call("GET", "/admin/channels/1650000099/friends", query={"cursor": cursor})
     assert_error(other, 422, "cursor")
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -24,6 +25,7 @@ from linecrm.broadcasts.service import (
     BroadcastRejected,
     BroadcastService,
 )
+from linecrm.channels import UnknownChannel
 from linecrm.delivery.ledger_admin import DeliveryNotFound, LedgerAdmin, NotRedrivable
 from linecrm.domain.fields import FieldValueError, UnknownField
 from linecrm.domain.idempotency import IdempotencyKeyInProgress, IdempotencyKeyReused
@@ -43,9 +45,19 @@ SWAGGER_PATH = f"{ADMIN_PREFIX}/swagger"
 API_VERSION = "1.0.0"
 
 _DESCRIPTION = """\
-Manage a LINE Official Account's friends, tags, custom fields, auto-response rules,
-chat mode and business hours. One deployment serves several channels: the channel id
-is in every path.
+Manage a LINE Official Account: friends (list, change tags and field values, export,
+delete, chat mode), tags and tag folders, custom fields, auto-response rules and
+business hours; **imports** of existing friends (LINE's followers list or a CSV, as
+resumable jobs); **broadcasts** to every friend or a segment, now or at a time, with a
+dry-run preview; the **delivery policy** (frequency caps, quiet hours, the account's
+time zone); and the **delivery ledger** (every message queued, sent, skipped or dead,
+with re-drive). Guides: docs/import.md, docs/broadcasts.md, docs/segments.md,
+docs/delivery-policy.md, docs/auto-response.md in the repository.
+
+One deployment serves several channels: the channel id is in every path. A channel id
+this deployment has not set up answers 404 "unknown channel" and nothing is written
+(a channel is set up by its first signed webhook, e.g. LINE's Verify button; see
+docs/deploy.md).
 
 **Authentication.** On AWS every `/admin` route is IAM-authorized: sign requests with
 SigV4 (service `execute-api`); the caller needs `execute-api:Invoke` on the API.
@@ -73,10 +85,14 @@ def build_app(
     import_service: Callable[[], ImportService] = imports.import_service,
     broadcast_service: Callable[[], BroadcastService] = broadcasts.broadcast_service,
     ledger_admin: Callable[[], LedgerAdmin] = broadcasts.ledger_admin,
+    channels: Callable[[], KnownChannels] | None = None,
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminService for a request (and
-    ``import_service`` the ImportService of the friend import routes)."""
+    ``import_service`` the ImportService of the friend import routes). ``channels``
+    says which channel ids exist: any other gets 404 before a route runs."""
     app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=loads_json)
+    if channels is not None:
+        app.use(middlewares=[_known_channels_only(channels)])
     for router in (friends.router, tags.router, fields.router, rules.router, settings.router):
         app.include_router(router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[admin_service] = service
@@ -115,9 +131,37 @@ def openapi_document() -> dict[str, Any]:
     return document
 
 
+class KnownChannels(Protocol):
+    def is_known(self, channel_id: str) -> bool: ...
+
+
+def _known_channels_only(
+    channels: Callable[[], KnownChannels],
+) -> Callable[[APIGatewayHttpResolver, NextMiddleware], Response[Any]]:
+    """A middleware: a route under an unknown channel id answers 404 and runs not at all
+    (so nothing is written for a channel that does not exist)."""
+
+    def check(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        channel_id = app.context.get("_route_args", {}).get("channel_id")
+        if channel_id is not None and not channels().is_known(channel_id):
+            raise UnknownChannel(channel_id)
+        return next_middleware(app)
+
+    return check
+
+
 # ---------------------------------------------------------------------- errors
 def _refused(error: AdminError) -> Response[Any]:
     return error_response(error.status, error.message, error.field)
+
+
+def _unknown_channel(error: UnknownChannel) -> Response[Any]:
+    return error_response(
+        HTTPStatus.NOT_FOUND,
+        f"unknown channel {error.args[0]!r}: no channel with this id is set up here "
+        "(see docs/deploy.md#put-each-channels-credentials)",
+        "channel_id",
+    )
 
 
 def _no_friend(error: FriendNotFound) -> Response[Any]:
@@ -178,6 +222,7 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[.
     # A body of other bytes sent as JSON, or nested deeper than any request of ours.
     ([UnicodeDecodeError, UnreadableBody], unreadable_body),
     (AdminError, _refused),
+    (UnknownChannel, _unknown_channel),
     (FriendNotFound, _no_friend),
     (TagConflict, _tag_conflict),
     (InvalidCursor, _invalid_cursor),

@@ -117,6 +117,7 @@ def list_broadcasts(
     service: Broadcasts,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> BroadcastListResponse:
+    """Recent broadcasts, newest first, with their status and counters."""
     return BroadcastListResponse(broadcasts=service.recent(channel_id, limit))
 
 
@@ -128,6 +129,7 @@ def list_broadcasts(
 def get_broadcast(
     channel_id: ChannelId, broadcast_id: BroadcastId, service: Broadcasts
 ) -> BroadcastReport:
+    """A broadcast with its chunk deliveries and recipients counted by ledger status."""
     return service.report(channel_id, broadcast_id)
 
 
@@ -150,6 +152,7 @@ def cancel_broadcast(
     responses=responses(200, "Caps, quiet hours, time zone (defaults: none)"),
 )
 def get_delivery_policy(channel_id: ChannelId, service: Broadcasts) -> DeliveryPolicy:
+    """The channel's time zone, marketing caps and quiet hours (defaults when never set)."""
     return service.delivery_policy(channel_id)
 
 
@@ -177,6 +180,7 @@ def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> DeliveryListResponse:
+    """The delivery ledger, newest first, a page at a time; filter by status and cause."""
     deliveries, next_cursor = ledger.list_page(
         channel_id, status=status, cause=cause, limit=limit, cursor=cursor
     )
@@ -189,6 +193,7 @@ def list_deliveries(
     responses=responses(200, "One delivery", 404),
 )
 def get_delivery(channel_id: ChannelId, delivery_id: DeliveryId, ledger: Ledger) -> Delivery:
+    """One ledger row: recipients, messages, status, attempts and the last failure."""
     return ledger.get(channel_id, delivery_id)
 
 
@@ -206,7 +211,9 @@ def redrive_delivery(
         Query(description="re-drive even past LINE's 24 h retry-key window (may duplicate)"),
     ] = False,
 ) -> Delivery:
-    """409 if the delivery is not dead, or if its first attempt is past LINE's retry-key
+    """Queue a dead delivery again, with the same retry key.
+
+    409 if the delivery is not dead, or if its first attempt is past LINE's retry-key
     window (LINE dedupes a retry key for 24 h): then only `force=true` sends it, and the
     row records `redrive_forced_at`."""
     return ledger.redrive(channel_id, delivery_id, force=force)

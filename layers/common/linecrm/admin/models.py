@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from linecrm.domain.actions import CrmAction
+from linecrm.domain.business_hours import BusinessHours
 from linecrm.domain.fields import FieldDefinition, FieldType
 from linecrm.domain.friends import ChatMode, FieldValue, Friend
 from linecrm.domain.rules import MAX_POSTBACK_DATA_LENGTH, MAX_RULES, Rule
@@ -68,6 +69,12 @@ class FriendTag(BaseModel):
     added_at: datetime
 
 
+class FriendWarningItem(BaseModel):
+    subject: str = Field(description='what it is about, e.g. "tag:VIP", "richmenu:menu-vip"')
+    message: str
+    at: datetime = Field(description="when it last happened")
+
+
 class FriendResponse(BaseModel):
     channel_id: str
     user_id: str
@@ -86,6 +93,11 @@ class FriendResponse(BaseModel):
     inflow_route: str | None = None
     member_id: str | None = None
     chat_mode: ChatMode | None = None
+    warnings: list[FriendWarningItem] = Field(
+        default_factory=list,
+        description="what automation could not do for this friend (an unknown tag, field, "
+        "rule or rich menu named by a postback or rule), newest first",
+    )
 
     @classmethod
     def of(cls, friend: Friend, tags: TagCatalog) -> FriendResponse:
@@ -95,8 +107,16 @@ class FriendResponse(BaseModel):
             for tag_id, added_at in friend.tags.items()
             if (tag := tags.get(tag_id)) is not None
         ]
-        values = friend.model_dump(exclude={"tags", "rule_fired_at"})
-        return cls(**values, tags=sorted(known, key=lambda tag: tag.name))
+        warnings = sorted(
+            (
+                FriendWarningItem(subject=subject, message=warning.message, at=warning.at)
+                for subject, warning in friend.warnings.items()
+            ),
+            key=lambda item: (item.at, item.subject),
+            reverse=True,
+        )
+        values = friend.model_dump(exclude={"tags", "rule_fired_at", "warnings"})
+        return cls(**values, tags=sorted(known, key=lambda tag: tag.name), warnings=warnings)
 
 
 class FriendListResponse(BaseModel):
@@ -227,6 +247,11 @@ class RulesRequest(_Request):
     """The whole rule set (it replaces the stored one)."""
 
     rules: list[Rule] = Field(max_length=MAX_RULES)
+    business_hours: BusinessHours | None = Field(
+        default=None,
+        description="when given, replaces the channel's business hours together with the "
+        "rules (and the rules are checked against them); absent: the stored hours stay",
+    )
 
 
 class RulesResponse(BaseModel):
@@ -242,6 +267,9 @@ class RulesApplyResponse(BaseModel):
     removed: list[str] = Field(description="rule ids that go away")
     unchanged: int
     rules: list[Rule]
+    business_hours_replaced: bool = Field(
+        default=False, description="the request's business_hours replace (would replace) the stored"
+    )
 
 
 class RuleTestRequest(_Request):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -17,9 +19,42 @@ from linecrm.domain.idempotency import KEY_PATTERN
 from linecrm.domain.tags import ID_PATTERN
 
 
+class DocumentedRouter(APIGatewayHttpRouter):
+    """A router whose routes take their OpenAPI summary (the first sentence) and
+    description (the whole text) from the route function's docstring, unless given."""
+
+    def route(  # type: ignore[override]  # the same parameters, passed on by name
+        self, *args: Any, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        bound = inspect.signature(super().route).bind(*args, **kwargs)
+        route = super().route
+
+        def register(func: Callable[..., Any]) -> Callable[..., Any]:
+            summary, description = summary_and_description(inspect.getdoc(func) or "")
+            arguments = bound.arguments
+            arguments["summary"] = arguments.get("summary") or summary
+            arguments["description"] = arguments.get("description") or description
+            registered: Callable[..., Any] = route(*bound.args, **bound.kwargs)(func)
+            return registered
+
+        return register
+
+
+def summary_and_description(doc: str) -> tuple[str, str]:
+    """A docstring's first sentence (up to ". " or "; " outside parentheses), without
+    its full stop, and the whole docstring."""
+    text = " ".join(doc.split())
+    depth = 0
+    for index, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and char in ".;" and text[index + 1 : index + 2] in (" ", ""):
+            return text[:index], doc.strip()
+    return text, doc.strip()
+
+
 def new_router() -> APIGatewayHttpRouter:
     """A router for one concern, included by ``api.build_app`` under the channel path."""
-    return APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # Powertools: untyped init
+    return DocumentedRouter()  # type: ignore[no-untyped-call]  # Powertools: untyped init
 
 
 def admin_service() -> AdminService:
@@ -59,7 +94,8 @@ def responses(
     if not body:
         success["content"] = {}
     documented = {status: success}
-    for error in (*errors, 422):
+    # Every route can answer 404 (an unknown channel) and 422 (an invalid request).
+    for error in sorted({*errors, 404, 422}):
         documented[error] = {
             "description": _ERROR_DESCRIPTIONS[error],
             "content": {"application/json": {"model": ErrorResponse}},
@@ -68,7 +104,7 @@ def responses(
 
 
 _ERROR_DESCRIPTIONS = {
-    404: "Not found (the message says what)",
+    404: "Not found (the message says what; also any route of an unknown channel)",
     409: "Conflicts with the current state (or, with Retry-After, the Idempotency-Key's "
     "first request is still running: retry)",
     413: "Too large (the message gives the limit)",

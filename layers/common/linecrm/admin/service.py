@@ -34,7 +34,7 @@ from linecrm.admin.models import (
     TagUpdateRequest,
 )
 from linecrm.aws_errors import error_code
-from linecrm.domain.actions import AddTags, RemoveTags, SetField
+from linecrm.domain.actions import AddTags, RemoveTags, Reply, SetField
 from linecrm.domain.business_hours import BusinessHours
 from linecrm.domain.channel_config import ChannelConfig, InvalidStoredRules
 from linecrm.domain.fields import (
@@ -45,6 +45,7 @@ from linecrm.domain.fields import (
     UnknownField,
 )
 from linecrm.domain.friends import ChatMode, FieldValue, FriendChangeSet
+from linecrm.domain.personalization import PersonalizationError, check_fields, placeholders
 from linecrm.domain.rules import (
     FriendRuleHistory,
     FriendRuleState,
@@ -288,7 +289,9 @@ class AdminService:
         """Validate the whole set against the channel (tags, fields, replies), then store
         it, unless ``dry_run``; either way, answer with what changes."""
         config = self._config.load(channel_id)
-        hours = _validated_hours(config)
+        hours = request.business_hours or _validated_hours(config)
+        if request.business_hours is not None:
+            _check_hours_size(request.business_hours)
         rule_set = _validated(
             RuleSet, model_field="rules", rules=request.rules, business_hours=hours
         )
@@ -297,6 +300,8 @@ class AdminService:
         _check_stored_sizes(new)
         old = {str(raw.get("rule_id")): _normalized_rule(raw) for raw in config.rules}
         if not dry_run:
+            if request.business_hours is not None:
+                self.set_business_hours(channel_id, request.business_hours)
             self._config.replace_rules(channel_id, list(new.values()))
         return RulesApplyResponse(
             dry_run=dry_run,
@@ -305,6 +310,7 @@ class AdminService:
             removed=sorted(old.keys() - new.keys()),
             unchanged=sum(1 for key in new.keys() & old.keys() if new[key] == old[key]),
             rules=rule_set.rules,
+            business_hours_replaced=request.business_hours is not None,
         )
 
     def test_rules(self, channel_id: str, request: RuleTestRequest) -> RuleTestResponse:
@@ -342,13 +348,9 @@ class AdminService:
 
     def set_business_hours(self, channel_id: str, hours: BusinessHours | None) -> None:
         """Store the hours (None removes them)."""
+        if hours is not None:
+            _check_hours_size(hours)
         value = None if hours is None else hours.model_dump(mode="json")
-        if value is not None and _json_size(value) > MAX_SETTING_BYTES:
-            raise InvalidInput(
-                f"business hours take at most {MAX_SETTING_BYTES // 1024} KB as JSON "
-                "(too many closed dates?)",
-                field="closed_dates",
-            )
         self._config.set_setting(channel_id, "business_hours", value)
 
 
@@ -375,6 +377,15 @@ def _stored_rule_set(config: ChannelConfig) -> RuleSet:
 def _validated_hours(config: ChannelConfig) -> BusinessHours | None:
     stored = config.business_hours
     return None if stored is None else BusinessHours.model_validate(stored)
+
+
+def _check_hours_size(hours: BusinessHours) -> None:
+    if _json_size(hours.model_dump(mode="json")) > MAX_SETTING_BYTES:
+        raise InvalidInput(
+            f"business hours take at most {MAX_SETTING_BYTES // 1024} KB as JSON "
+            "(too many closed dates?)",
+            field="closed_dates",
+        )
 
 
 def _json_size(value: Any) -> int:
@@ -424,6 +435,12 @@ def _check_rule_references(config: ChannelConfig, rule_set: RuleSet) -> None:
                         definition.coerce(action.value)
                 except (UnknownField, FieldValueError) as error:
                     problems.append((f"{where}.field", f"rule {rule.rule_id}: {error}"))
+            elif isinstance(action, Reply):
+                try:
+                    placeholders(action.messages)
+                    check_fields(action.messages, config.fields.keys())
+                except PersonalizationError as error:
+                    problems.append((f"{where}.messages", f"rule {rule.rule_id}: {error}"))
     if problems:
         raise InvalidInput(
             "rules refer to tags or fields that do not exist or do not fit: "

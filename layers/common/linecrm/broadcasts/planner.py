@@ -159,7 +159,7 @@ class BroadcastPlanner:
         if broadcast.message_class == "marketing" and policy.is_quiet(now):
             until = policy.next_allowed_time(now)
             self._schedule_start(broadcast, until)
-            reason = f"deferred by quiet hours to {until.isoformat()}"
+            reason = f"deferred by quiet hours until {policy.local_time(until)}"
             return self._save(broadcast, reason=reason, send_at=until)
         quota = self._quota(broadcast.channel_id)
         if quota.remaining is not None:

@@ -22,6 +22,7 @@ from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.delivery_policy import Defer, DeliveryPolicy, SendNow
 from linecrm.domain.idempotency import CreateOnce, fingerprint
 from linecrm.domain.personalization import (
+    check_fields,
     is_personalised,
     limit_warnings,
     over_limit_reason,
@@ -44,6 +45,8 @@ from linecrm.repositories.friends import FriendRepository
 
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
 CREATE = "POST /broadcasts"  # the operation an Idempotency-Key is bound to
+# A send_at this little in the past (clock skew, a slow request) still means "now".
+PAST_SEND_AT_TOLERANCE = timedelta(minutes=1)
 SAMPLE_SIZE = 10
 
 
@@ -293,6 +296,7 @@ class BroadcastService:
     def _check(self, request: BroadcastRequest, config: ChannelConfig) -> SendMethod:
         try:
             personalised = bool(placeholders(request.messages))
+            check_fields(request.messages, config.fields.keys())
             # Lengths as the shortest rendering; each friend's is checked when planned.
             validate_messages(shortest_rendering(request.messages))
         except ValueError as error:
@@ -302,6 +306,14 @@ class BroadcastService:
         if request.send_at is not None:
             if request.send_at.tzinfo is None:
                 raise BroadcastRejected("send_at", "give a time zone (e.g. +09:00 or Z)")
+            policy = config.delivery_policy
+            if request.send_at < now - PAST_SEND_AT_TOLERANCE:
+                # A typo'd date must not become "send now": omitting send_at says that.
+                raise BroadcastRejected(
+                    "send_at",
+                    f"{policy.local_time(request.send_at)} is in the past (now is "
+                    f"{policy.local_time(now)}); omit send_at to send now",
+                )
             if request.send_at > now + MAX_SCHEDULE_AHEAD:
                 raise BroadcastRejected("send_at", "at most a year ahead")
         everyone_same = (
@@ -393,7 +405,7 @@ def _warnings(
         )
     policy = config.delivery_policy
     if request.message_class == "marketing" and policy.is_quiet(at):
-        resume = policy.next_allowed_time(at).isoformat()
+        resume = policy.local_time(policy.next_allowed_time(at))
         warnings.append(f"quiet hours at that time: it will go out at {resume}")
     if is_personalised(request.messages):
         warnings.append(

@@ -44,6 +44,14 @@ class LineTaskRunner:
         except UnknownChannel:
             return f"skipped: no credentials for channel {task.channel_id}"
         except LineRequestRejected as error:
+            if isinstance(task, RichMenuLink):
+                # Most likely a rich menu name that does not exist: show it on the friend.
+                self._friends.record_warnings(
+                    task.channel_id,
+                    task.user_id,
+                    {f"richmenu:{task.rich_menu}": f"rich menu {task.rich_menu!r}: {error}"},
+                    self._clock(),
+                )
             return f"skipped: rejected by LINE: {error}"
         except LineApiError as error:
             raise SendFailedRetryable(

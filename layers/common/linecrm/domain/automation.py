@@ -66,6 +66,13 @@ class EventContext:
 class ActionReport:
     applied: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # Subject ("tag:VIP") -> why it was skipped: references that do not resolve, which
+    # the caller keeps on the friend (``warnings``) so staff can see and fix them.
+    warnings: dict[str, str] = field(default_factory=dict)
+
+    def skip_reference(self, subject: str, note: str) -> None:
+        self.skipped.append(note)
+        self.warnings[subject] = note
 
 
 class ActionRunner:
@@ -176,20 +183,20 @@ class ActionRunner:
                 try:
                     ids.add(config.tags.resolve(name).tag_id)
                 except UnknownTag:
-                    report.skipped.append(f"tag {name!r}: no such tag")
+                    report.skip_reference(f"tag:{name}", f"tag {name!r}: no such tag")
         set_fields: dict[str, FieldValue] = {}
         for key, raw in by_name.set_fields.items():
             try:
                 set_fields[key] = config.fields.coerce(key, raw)
             except (UnknownField, FieldValueError) as error:
-                report.skipped.append(f"field {key!r}: {error}")
+                report.skip_reference(f"field:{key}", f"field {key!r}: {error}")
         clear_fields: set[str] = set()
         for key in by_name.clear_fields:
             try:
                 config.fields.get(key)
                 clear_fields.add(key)
             except UnknownField as error:
-                report.skipped.append(f"field {key!r}: {error}")
+                report.skip_reference(f"field:{key}", f"field {key!r}: {error}")
         return FriendChangeSet(
             frozenset(add_ids), frozenset(remove_ids), set_fields, frozenset(clear_fields)
         )

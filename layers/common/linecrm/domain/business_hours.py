@@ -14,13 +14,40 @@ from itertools import pairwise
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from linecrm.domain.time_zones import DEFAULT_TIME_ZONE, TimeZoneName
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
 
-ClockTime = Annotated[str, StringConstraints(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]
+
+def not_a_base60_number(value: object) -> object:
+    """Refuse a number where "HH:MM" text belongs, saying why it is likely a number:
+    YAML 1.1 reads an unquoted ``21:00`` as the base-60 number 1260."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = int(value)
+        hint = (
+            f" (an unquoted {number // 60}:{number % 60:02d} in YAML 1.1 is read as the "
+            f"base-60 number {number}; quote it)"
+            if value == number and 0 <= number <= 24 * 60
+            else ""
+        )
+        raise ValueError(f'a time of day is "HH:MM" text, not the number {value}{hint}')
+    return value
+
+
+ClockTime = Annotated[
+    str,
+    BeforeValidator(not_a_base60_number),
+    StringConstraints(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"),
+]
 OpenInterval = tuple[ClockTime, ClockTime]
 
 

@@ -28,20 +28,25 @@ from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     model_validator,
 )
 
-from linecrm.domain.business_hours import minutes_of
+from linecrm.domain.business_hours import minutes_of, not_a_base60_number
 from linecrm.domain.time_zones import DEFAULT_TIME_ZONE, TimeZoneName
 from linecrm.models.send import MessageClass
 
 MAX_CAP = 1_000
 
 # "HH:MM", 00:00-23:59 (no "24:00": quiet hours that end at midnight end at "00:00").
-QuietClock = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+QuietClock = Annotated[
+    str,
+    BeforeValidator(not_a_base60_number),
+    StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$"),
+]
 CapCount = Annotated[int, Field(ge=1, le=MAX_CAP)]
 WhenCapped = Literal["skip", "defer"]
 
@@ -126,6 +131,11 @@ class DeliveryPolicy(BaseModel):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)  # ZoneInfo caches instances by key
+
+    def local_time(self, at: datetime) -> str:
+        """``at`` as people of the account read it: ``2026-12-01T10:00+09:00 (Asia/Tokyo)``."""
+        _require_aware(at)
+        return f"{at.astimezone(self.zone).isoformat(timespec='minutes')} ({self.time_zone})"
 
     # ------------------------------------------------------------ the decision
     def decide(

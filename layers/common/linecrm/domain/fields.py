@@ -105,3 +105,6 @@ class FieldCatalog:
 
     def coerce(self, key: str, raw: object) -> FieldValue:
         return self.get(key).coerce(raw)
+
+    def keys(self) -> frozenset[str]:
+        return frozenset(self._by_key)

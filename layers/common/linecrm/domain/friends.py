@@ -30,6 +30,20 @@ class ChatMode(BaseModel):
     since: datetime
 
 
+class FriendWarning(BaseModel):
+    """Something automation meant to do for this friend and could not (an unknown tag,
+    rule or rich menu in a postback or rule): kept on the friend, latest per subject."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message: str
+    at: datetime
+
+
+# At most this many warning subjects per friend; more are dropped (the first ones stay).
+MAX_FRIEND_WARNINGS = 20
+
+
 class Friend(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -54,6 +68,8 @@ class Friend(BaseModel):
     chat_mode: ChatMode | None = None
     # Auto-response rule id -> when it last fired for this friend (cooldowns).
     rule_fired_at: dict[str, datetime] = Field(default_factory=dict)
+    # Subject ("tag:VIP", "rule:thanks", "richmenu:menu-vip") -> the latest warning.
+    warnings: dict[str, FriendWarning] = Field(default_factory=dict)
     # Frequency caps: period key ("d2026-11-23", "w2026-W48") -> the marketing
     # deliveries counted in it. Stored as one string-set attribute per period
     # (``mkt#<period>``), so a reservation is one conditional ADD.

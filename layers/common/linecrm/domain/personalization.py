@@ -1,4 +1,5 @@
-"""Personalised messages: ``{display_name}`` and ``{field.<key>}`` with defaults.
+"""Personalised messages: ``{display_name}`` and ``{field.<key>}`` with defaults, in
+broadcasts and in auto-response replies (the welcome too).
 
 Placeholders go in a text message's ``text`` and in any message's ``altText``:
 ``{display_name|お客様}`` falls back to お客様 when the name is unknown; ``{field.rank}``
@@ -10,7 +11,7 @@ differs per friend costs one push per friend (see docs/broadcasts.md).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from linecrm.domain.fields import MAX_TEXT_LENGTH as MAX_FIELD_TEXT_LENGTH
@@ -57,16 +58,52 @@ def placeholders(messages: list[dict[str, Any]]) -> set[str]:
     return found
 
 
+def check_fields(messages: list[dict[str, Any]], known_fields: Collection[str]) -> None:
+    """PersonalizationError naming the first ``{field.<key>}`` whose field is not
+    defined: it would always render as its default, a typo nobody notices."""
+    for index, message in enumerate(messages):
+        for key in PERSONALISED_KEYS:
+            text = message.get(key)
+            if not isinstance(text, str):
+                continue
+            for name in _names_in(text):
+                field = name.removeprefix("field.")
+                if name.startswith("field.") and field not in known_fields:
+                    defined = ", ".join(sorted(known_fields)) or "none yet"
+                    raise PersonalizationError(
+                        f"messages[{index}].{key}: {{{name}}} names no custom field "
+                        f"{field!r} (defined: {defined}; see `linecrm fields list`)"
+                    )
+
+
+def names_used(text: str) -> list[str]:
+    """The placeholder-shaped names in ``text`` (``display_name``, ``field.rank``)."""
+    return [name for name in _names_in(text) if _NAME.fullmatch(name)]
+
+
+def _names_in(text: str) -> list[str]:
+    return [
+        match.group(1).strip()
+        for match in _PLACEHOLDER.finditer(text)
+        if match.group(1) is not None
+    ]
+
+
 def is_personalised(messages: list[dict[str, Any]]) -> bool:
     return bool(placeholders(messages))
 
 
-def render(messages: list[dict[str, Any]], friend: Friend) -> list[dict[str, Any]]:
-    """The messages as ``friend`` receives them (unchanged if nothing is personalised)."""
-    values: Mapping[str, object] = {
-        "display_name": friend.display_name,
-        **{f"field.{key}": value for key, value in friend.fields.items()},
-    }
+def render(messages: list[dict[str, Any]], friend: Friend | None) -> list[dict[str, Any]]:
+    """The messages as ``friend`` receives them (unchanged if nothing is personalised;
+    ``None``, a friend not known yet: every placeholder takes its default)."""
+    values: Mapping[str, object] = (
+        {}
+        if friend is None
+        else {
+            "display_name": friend.display_name,
+            **{f"field.{key}": value for key, value in friend.fields.items()},
+        }
+    )
     rendered: list[dict[str, Any]] = []
     for message in messages:
         copy = dict(message)
@@ -97,6 +134,8 @@ def _fill(text: str, values: Mapping[str, object]) -> str:
         token = match.group(0)
         if token in ("{{", "}}"):
             return token[0]
+        if not _NAME.fullmatch(match.group(1).strip()):
+            return token  # not a placeholder (text saved before placeholders were checked)
         value = values.get(match.group(1).strip())
         if value is None or value == "":
             return match.group(2) or ""

@@ -311,6 +311,7 @@ class RuleEvaluation:
     match: RuleMatch | None
     reason: str
     trace: tuple[str, ...]
+    cooling_down: tuple[str, ...] = ()  # ids of matching rules passed over, cooling down
 
 
 @dataclass(frozen=True)
@@ -414,7 +415,7 @@ class RuleSet(BaseModel):
                 f"matching rules are cooling down for this friend ({', '.join(cooling)}); "
                 "nothing is sent"
             )
-            return RuleEvaluation(None, reason, tuple(trace))
+            return RuleEvaluation(None, reason, tuple(trace), tuple(cooling))
         default = self.default_rule
         if isinstance(trigger, TextTrigger) and default is not None:
             match = self._try(default, trigger, friend, at, trace, cooling)

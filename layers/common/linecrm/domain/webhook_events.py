@@ -8,6 +8,7 @@ Standby mode (another module is active) records but never speaks or acts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -16,6 +17,7 @@ from linecrm.domain.actions import CrmAction, Reply
 from linecrm.domain.automation import ActionReport, ActionRunner, EventContext
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.friends import FollowOutcome, Friend
+from linecrm.domain.personalization import render
 from linecrm.domain.postback import PostbackGrammarError, is_linecrm_postback, parse_postback
 from linecrm.domain.rules import (
     FollowTrigger,
@@ -33,6 +35,10 @@ class FriendStore(Protocol):
     def record_follow(self, channel_id: str, user_id: str, at: datetime) -> FollowOutcome: ...
     def record_unfollow(self, channel_id: str, user_id: str, at: datetime) -> bool: ...
     def record_interaction(self, channel_id: str, user_id: str, at: datetime) -> Friend: ...
+    def get(self, channel_id: str, user_id: str) -> Friend | None: ...
+    def record_warnings(
+        self, channel_id: str, user_id: str, warnings: Mapping[str, str], at: datetime
+    ) -> None: ...
 
 
 class ChannelConfigSource(Protocol):
@@ -101,16 +107,45 @@ class WebhookEventProcessor:
             return EventResult(event.type, outcome.value, "standby: no welcome")
         config = self._config.get(channel_id)
         context = _context(channel_id, user_id, event)
-        match = config.rule_set.select(FollowTrigger(), _NEW_FRIEND, event.occurred_at)
+        history = self._follow_history(channel_id, user_id, outcome, config)
+        evaluation = config.rule_set.evaluate(FollowTrigger(), history, event.occurred_at)
+        match = evaluation.match
         if match is not None:
-            report = self._run(context, list(match.actions), config, cause="welcome")
+            report = self._run(
+                context,
+                list(match.actions),
+                config,
+                cause="welcome",
+                fired_rule_id=_cooldown_rule_id(match.rule),
+            )
             return _result(event.type, outcome.value, f"rule {match.rule.rule_id}", report)
+        if evaluation.cooling_down:
+            # A re-follow within the welcome rule's cooldown_seconds: no second welcome.
+            return EventResult(event.type, outcome.value, evaluation.reason)
         if config.welcome_messages:
             report = self._run(
                 context, [Reply(messages=config.welcome_messages)], config, cause="welcome"
             )
             return _result(event.type, outcome.value, "welcome message", report)
         return EventResult(event.type, outcome.value, "no welcome configured")
+
+    def _follow_history(
+        self, channel_id: str, user_id: str, outcome: FollowOutcome, config: ChannelConfig
+    ) -> FriendRuleState:
+        """What the follow rules' cooldowns need: when this friend last got each welcome.
+
+        A follow is answered like a first contact (no chat mode), but a re-follow within
+        a follow rule's ``cooldown_seconds`` gets no second welcome. Read only when it
+        can matter: a returning friend and a follow rule with a cooldown.
+        """
+        if outcome is FollowOutcome.FIRST_FOLLOW or not any(
+            rule.kind == "follow" and rule.cooldown_seconds for rule in config.rule_set.rules
+        ):
+            return _NEW_FRIEND
+        friend = self._friends.get(channel_id, user_id)
+        if friend is None:
+            return _NEW_FRIEND
+        return FriendRuleState(rule_fired_at=dict(friend.rule_fired_at))
 
     def _postback(self, context: EventContext, friend: Friend, event: WebhookEvent) -> EventResult:
         """The grammar's actions (linecrm=1 data) and a matching postback rule, both."""
@@ -133,6 +168,8 @@ class WebhookEventProcessor:
             config,
             fired_rule_id=_cooldown_rule_id(match.rule) if match else None,
             messages_allowed=not friend.automation_paused,
+            friend=friend,
+            source=f"postback {data[:100]}",
         )
         detail = f"rule {match.rule.rule_id}" if match else ""
         return _result(event.type, "postback_actions", detail, report)
@@ -150,6 +187,8 @@ class WebhookEventProcessor:
             list(match.actions),
             config,
             fired_rule_id=_cooldown_rule_id(rule),
+            friend=friend,
+            source=f"rule {rule.rule_id}",
         )
         return _result(event_type, "auto_response", f"rule {rule.rule_id}", report)
 
@@ -162,19 +201,34 @@ class WebhookEventProcessor:
         cause: DeliveryCause = "auto_response",
         fired_rule_id: str | None = None,
         messages_allowed: bool = True,
+        friend: Friend | None = None,
+        source: str | None = None,
     ) -> ActionReport:
         resolution = config.rule_set.resolve_replies(actions)
+        personalised = [
+            Reply(messages=render(action.messages, friend)) if isinstance(action, Reply) else action
+            for action in resolution.actions
+        ]
         report = self._actions.run(
             context,
-            list(resolution.actions),
+            personalised,
             config,
             fired_rule_id=fired_rule_id,
             messages_allowed=messages_allowed,
             cause=cause,
         )
-        report.skipped.extend(
-            f"reply_rule {rule_id}: no such rule" for rule_id in resolution.missing_rule_ids
-        )
+        for rule_id in resolution.missing_rule_ids:
+            report.skip_reference(f"rule:{rule_id}", f"reply_rule {rule_id}: no such rule")
+        if report.warnings:
+            self._friends.record_warnings(
+                context.channel_id,
+                context.user_id,
+                {
+                    subject: f"{source or cause}: {note}"
+                    for subject, note in report.warnings.items()
+                },
+                context.occurred_at,
+            )
         return report
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from linecrm.domain.friends import (
     MARKETING_PERIOD_PREFIX,
+    MAX_FRIEND_WARNINGS,
     ChatMode,
     FollowOutcome,
     Friend,
@@ -223,6 +224,53 @@ class FriendRepository:
         if removes:
             expression += " REMOVE " + ", ".join(removes)
         return self._update_existing(channel_id, user_id, expression, to_item(values), names)
+
+    def record_warnings(
+        self, channel_id: str, user_id: str, warnings: Mapping[str, str], at: datetime
+    ) -> None:
+        """Keep ``warnings`` (subject -> message) on the friend, the latest per subject,
+        at most MAX_FRIEND_WARNINGS subjects; nothing when the friend is gone."""
+        entries = {
+            subject: {"message": message[:500], "at": iso(at)}
+            for subject, message in sorted(warnings.items())[:MAX_FRIEND_WARNINGS]
+        }
+        if not entries:
+            return
+        names = {f"#w{index}": subject for index, subject in enumerate(entries)}
+        values = {f":w{index}": entry for index, entry in enumerate(entries.values())}
+        # A nested SET needs the map to exist; the first warning creates it whole.
+        attempts: list[tuple[str, str, dict[str, Any]]] = [
+            (
+                "SET " + ", ".join(f"warnings.{name} = :w{i}" for i, name in enumerate(names)),
+                "attribute_exists(pk) AND attribute_exists(warnings) "
+                "AND (size(warnings) < :cap OR "
+                + " OR ".join(f"attribute_exists(warnings.{name})" for name in names)
+                + ")",
+                {**values, ":cap": MAX_FRIEND_WARNINGS},
+            ),
+            (
+                "SET warnings = :all",
+                "attribute_exists(pk) AND attribute_not_exists(warnings)",
+                {":all": entries},
+            ),
+        ]
+        for expression, condition, attempt_values in attempts:
+            request: dict[str, Any] = {
+                "TableName": self._table_name,
+                "Key": to_item(friend_key(channel_id, user_id)),
+                "UpdateExpression": expression,
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": to_item(attempt_values),
+            }
+            if "#w" in expression or "#w" in condition:
+                request["ExpressionAttributeNames"] = names
+            try:
+                self._client.update_item(**request)
+                return
+            except Exception as error:
+                if not is_conditional_check_failure(error):
+                    raise
+        # No friend, or the map is full of other subjects: the log line is all we keep.
 
     def set_chat_mode(self, channel_id: str, user_id: str, chat_mode: ChatMode | None) -> Friend:
         """Staff takes over (automation pauses) or releases the friend (None)."""

@@ -58,13 +58,25 @@ ApplyOnce = Callable[[str, WebhookEvent], "EventResult | None"]
 
 
 class WebhookReceiver:
-    def __init__(self, channels: ChannelDirectory, apply_once: ApplyOnce) -> None:
+    def __init__(
+        self,
+        channels: ChannelDirectory,
+        apply_once: ApplyOnce,
+        on_verified: Callable[[str], None] | None = None,
+    ) -> None:
         self._channels = channels
         self._apply_once = apply_once
+        # Told the channel id of a correctly signed request without events (LINE's
+        # Verify button): the channel registry, which the admin API consults.
+        self._on_verified = on_verified
 
     def receive(self, channel_id: str, body: bytes, signature: str | None) -> WebhookSummary:
         self._authenticate(channel_id, body, signature)
         envelope = _parse_envelope(body)
+        if not envelope.events and self._on_verified is not None:
+            # A signed request without events is LINE's Verify button (or a test of
+            # ours): record the channel then, so event traffic spends no extra write.
+            self._on_verified(channel_id)
         summary = WebhookSummary()
         for index, raw_event in enumerate(envelope.events):
             event = _parse_event(raw_event, index)
