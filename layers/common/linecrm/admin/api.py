@@ -27,8 +27,14 @@ from linecrm.broadcasts.service import (
 from linecrm.delivery.ledger_admin import DeliveryNotFound, LedgerAdmin, NotRedrivable
 from linecrm.domain.fields import FieldValueError, UnknownField
 from linecrm.domain.tags import TagConflict, UnknownTag
-from linecrm.http_bodies import UnreadableBody, loads_json
-from linecrm.http_errors import error_response, invalid_request, not_json, unreadable_body
+from linecrm.http_bodies import UnreadableBody
+from linecrm.http_errors import (
+    error_response,
+    invalid_request,
+    json_resolver,
+    not_json,
+    unreadable_body,
+)
 from linecrm.imports.service import ImportRejected, ImportService
 from linecrm.repositories.broadcasts import BroadcastNotFound
 from linecrm.repositories.deliveries import InvalidDeliveryCursor
@@ -75,7 +81,7 @@ def build_app(
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminService for a request (and
     ``import_service`` the ImportService of the friend import routes)."""
-    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=loads_json)
+    app = json_resolver()
     for router in (friends.router, tags.router, fields.router, rules.router, settings.router):
         app.include_router(router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[admin_service] = service

@@ -27,6 +27,8 @@ def validate_messages(messages: list[dict[str, Any]]) -> None:
             raise InvalidMessage(index, f"text is longer than {MAX_TEXT_LENGTH} characters")
         try:
             Message.from_dict(document)
+        except KeyError as error:  # the SDK reads a discriminator ("type") without a check
+            raise InvalidMessage(index, f"missing field {error}") from error
         except (ValueError, TypeError) as error:  # pydantic.v1 errors are ValueErrors
             raise InvalidMessage(index, _first_line(str(error))) from error
 
