@@ -6,7 +6,7 @@ import functools
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -16,14 +16,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from linecrm.channels import UnknownChannel
 from linecrm.config import LiffLoginSettings
-from linecrm.http_bodies import UnreadableBody, loads_json
-from linecrm.http_errors import error_response, invalid_request, not_json, unreadable_body
+from linecrm.http_bodies import UnreadableBody
+from linecrm.http_errors import (
+    error_response,
+    invalid_request,
+    json_resolver,
+    not_json,
+    unreadable_body,
+)
 from linecrm.line.login import IdTokenRejected, LineLoginVerifier, LoginServiceUnavailable
 from linecrm.observability import logger, metrics
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
 
-app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=loads_json)
+app = json_resolver()
 # One Container per execution environment, built on first use (not at import): the
 # first invocation validates the function's settings before any request work.
 container = functools.cache(functools.partial(Container, LiffLoginSettings))

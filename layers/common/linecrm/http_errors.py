@@ -6,14 +6,17 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
 
 from linecrm.admin.models import ErrorResponse, FieldError
-from linecrm.http_bodies import NOT_UTF8, UnreadableBody
+from linecrm.http_bodies import NOT_UTF8, UnreadableBody, loads_json
 
 
 def error_response(
@@ -62,3 +65,37 @@ def not_json(error: RequestUnsupportedContentType) -> Response[Any]:
     return error_response(
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send the request body as application/json", "body"
     )
+
+
+class _JsonBodiesOnly(OpenAPIRequestValidationMiddleware):
+    """Request validation that reads bodies as JSON only: a form or multipart body (no
+    route of ours takes one) is 415, instead of Powertools' parser failing on a missing
+    multipart boundary with a ValueError (a 500)."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+
+    def _get_body(self, app: Any) -> dict[str, Any]:
+        content_type = app.current_event.headers.get("content-type", "").strip().lower()
+        if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+            raise RequestUnsupportedContentType(
+                "Unsupported content type",
+                errors=[
+                    {
+                        "type": "unsupported_content_type",
+                        "loc": ("body",),
+                        "msg": f"Unsupported content type: {content_type}",
+                        "input": {},
+                        "ctx": {},
+                    }
+                ],
+            )
+        body: dict[str, Any] = super()._get_body(app)
+        return body
+
+
+def json_resolver() -> APIGatewayHttpResolver:
+    """A validating resolver that reads bodies with ``loads_json``, as JSON only."""
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=loads_json)
+    app._request_validation_middleware = _JsonBodiesOnly()  # Powertools' hook; see above
+    return app

@@ -30,8 +30,14 @@ from linecrm.delivery.ledger_admin import DeliveryNotFound, LedgerAdmin, NotRedr
 from linecrm.domain.fields import FieldValueError, UnknownField
 from linecrm.domain.idempotency import IdempotencyKeyInProgress, IdempotencyKeyReused
 from linecrm.domain.tags import TagConflict, UnknownTag
-from linecrm.http_bodies import UnreadableBody, loads_json
-from linecrm.http_errors import error_response, invalid_request, not_json, unreadable_body
+from linecrm.http_bodies import UnreadableBody
+from linecrm.http_errors import (
+    error_response,
+    invalid_request,
+    json_resolver,
+    not_json,
+    unreadable_body,
+)
 from linecrm.imports.service import ImportRejected, ImportService
 from linecrm.repositories.broadcasts import BroadcastNotFound
 from linecrm.repositories.deliveries import InvalidDeliveryCursor
@@ -90,7 +96,7 @@ def build_app(
     """The admin resolver; ``service`` gives the AdminService for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
     says which channel ids exist: any other gets 404 before a route runs."""
-    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=loads_json)
+    app = json_resolver()
     if channels is not None:
         app.use(middlewares=[_known_channels_only(channels)])
     for router in (friends.router, tags.router, fields.router, rules.router, settings.router):

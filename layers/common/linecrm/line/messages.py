@@ -31,6 +31,8 @@ def validate_messages(messages: list[dict[str, Any]]) -> None:
             raise InvalidMessage(index, problems[0].removeprefix("messages[0]."))
         try:
             Message.from_dict(document)
+        except KeyError as error:  # the SDK reads a discriminator ("type") without a check
+            raise InvalidMessage(index, f"missing field {error}") from error
         except (ValueError, TypeError) as error:  # pydantic.v1 errors are ValueErrors
             raise InvalidMessage(index, _first_line(str(error))) from error
 
