@@ -31,10 +31,11 @@ RECIPIENTS = 200
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     # A paced batch of 10 takes longer than the 1 s visibility the other integration
-    # tests use (SQS would hand its tail to a second consumer): 10 s here, as on AWS
-    # the visibility (6 x 30 s) outlasts the sender's timeout, which pacing respects.
+    # tests use (SQS would hand its tail to a second consumer, and LINE's 409 on the
+    # retry key shows up): 120 s here, longer than a batch takes on a busy machine, as
+    # on AWS the visibility (6 x 30 s) outlasts the sender's timeout.
     with LocalStack(
-        poll_interval_seconds=0.02, batching_window_seconds=0.05, visibility_timeout_seconds=10
+        poll_interval_seconds=0.02, batching_window_seconds=0.05, visibility_timeout_seconds=120
     ) as local:
         yield local
 
