@@ -238,6 +238,7 @@ class Container:
     @cached_property
     def broadcast_service(self) -> BroadcastService:
         from linecrm.broadcasts.service import BroadcastService
+        from linecrm.repositories.previews import PreviewStore
 
         return BroadcastService(
             self.broadcasts,
@@ -248,6 +249,7 @@ class Container:
             lambda: self.job_queue,
             self.schedule_planner,
             self.clock,
+            previews=PreviewStore(self.dynamodb, self.settings.table_name),
         )
 
     @cached_property
