@@ -11,7 +11,7 @@
    hold (the admin API's ``GET …/friends?tag=``). Budget: <= 2 x the 50 returned.
 3. Read capacity per friend of a broadcast preview over the 20,000 (estimated from
    the items read by DynamoDB's rules: 4 KB units, half a unit when eventually
-   consistent).
+   consistent); over 5,000 friends the preview is a job, whose steps are counted too.
 
 ``LINECRM_BENCH_BURST`` sets the burst and import size (default 10,000).
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -85,6 +86,10 @@ def measure() -> HotKeyReport:
         return _measure()
 
 
+def _progress(text: str) -> None:
+    print(f"  [hot keys] {text}", file=sys.stderr, flush=True)
+
+
 def _admin(stack: LocalStack, method: str, path: str, **kwargs: Any) -> Any:
     url = f"{stack.gateway_url}/admin/channels/{DEMO_CHANNEL_ID}{path}"
     response = requests.request(method, url, headers=HEADERS, timeout=120, **kwargs)
@@ -108,6 +113,7 @@ def _measure() -> HotKeyReport:
         rare_tag_id = _admin(stack, "POST", "/tags", json={"name": "VIP"})["tag_id"]
         bursts = []
 
+        _progress(f"{BURST:,} follows through the webhook")
         with record_dynamodb_keys(stack.resources.table_names, session) as recorder:
             with ThreadPoolExecutor(4) as pool:
                 list(
@@ -118,6 +124,7 @@ def _measure() -> HotKeyReport:
             stack.poller.drain(timeout=max(600.0, BURST / 5))
         bursts.append(BurstFigure(f"{BURST:,}-follow burst", recorder.shares()))
 
+        _progress(f"a {BURST:,}-row CSV import")
         rows = "\r\n".join(f"U{0xC0000000 + n:032x},キャンペーン" for n in range(BURST))
         with record_dynamodb_keys(stack.resources.table_names, session) as recorder:
             job = _admin(
@@ -130,6 +137,7 @@ def _measure() -> HotKeyReport:
             _wait_for_job(stack, job["job_id"], timeout=max(600.0, BURST / 5))
         bursts.append(BurstFigure(f"{BURST:,}-row CSV import", recorder.shares()))
 
+        _progress("a tag list and a preview")
         friends = FriendRepository(dynamodb, table)
         everyone = [friend.user_id for friend in friends.walk(DEMO_CHANNEL_ID)]
         rare = everyone[7 :: max(1, len(everyone) // TAGGED)][:TAGGED]
@@ -158,6 +166,8 @@ def _measure() -> HotKeyReport:
                     "segment": {"match": {"tags_any": [tag_id]}},
                 },
             )
+            if "preview_id" in preview:  # over 5,000 friends it runs as a job: wait for it
+                preview = _wait_for_preview(stack, preview["preview_id"])
         return HotKeyReport(
             bursts=bursts,
             friends=len(everyone),
@@ -167,6 +177,18 @@ def _measure() -> HotKeyReport:
             preview_recipients=int(preview.get("recipients", 0)),
             wall_seconds=time.perf_counter() - started,
         )
+
+
+def _wait_for_preview(stack: LocalStack, preview_id: str) -> Any:
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        job = _admin(stack, "GET", f"/broadcasts/previews/{preview_id}")
+        if job["status"] == "done":
+            return job["result"]
+        if job["status"] == "failed":
+            raise RuntimeError(f"preview {preview_id} failed: {job}")
+        time.sleep(0.2)
+    raise TimeoutError(f"preview {preview_id} did not finish")
 
 
 def _wait_for_job(stack: LocalStack, job_id: str, timeout: float) -> None:

@@ -169,6 +169,19 @@ def test_removing_a_tag_removes_its_membership_item(aws: AwsWorld, repo: FriendR
     assert not any(item["sk"]["S"].startswith("TAG#") for item in aws.main_items())
 
 
+def test_memberships_are_deleted_with_the_friend_but_not_exported(
+    aws: AwsWorld, repo: FriendRepository
+) -> None:
+    repo.record_follow(CHANNEL_ID, uid(0), T0)
+    repo.apply_change(
+        CHANNEL_ID, uid(0), FriendChangeSet(add_tag_ids=frozenset({"t_a", "t_b"})), T0
+    )
+    assert [item["sk"] for item in repo.export(CHANNEL_ID, uid(0))] == ["PROFILE"]
+    assert repo.delete(CHANNEL_ID, uid(0)) == 3
+    assert aws.main_items() == []
+    assert repo.list_page(CHANNEL_ID, tag_id="t_a").friends == []
+
+
 def test_a_tag_change_of_an_unknown_friend_leaves_no_membership(
     aws: AwsWorld, repo: FriendRepository
 ) -> None:

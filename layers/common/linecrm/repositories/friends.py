@@ -510,8 +510,10 @@ class FriendRepository:
         return True
 
     def export(self, channel_id: str, user_id: str) -> list[dict[str, Any]]:
-        """Every item of the friend's partition, as plain values (data export)."""
-        return [from_item(item) for item in self._partition_items(channel_id, user_id)]
+        """Every item of the friend's partition, as plain values (data export); but tag
+        memberships, which only index the profile's ``tags`` (exported there)."""
+        items = (from_item(item) for item in self._partition_items(channel_id, user_id))
+        return [item for item in items if not str(item["sk"]).startswith(TAG_SK_PREFIX)]
 
     def delete(self, channel_id: str, user_id: str) -> int:
         """Delete every item of the friend's partition; the number deleted."""
