@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import aws_calls_per_event, cold_import, layer_bytecode, send_rate
+from benchmarks import aws_calls_per_event, cold_import, hot_keys, layer_bytecode, send_rate
 
 
 def main() -> int:
@@ -48,7 +48,37 @@ def main() -> int:
     )
     failures += 0 if fan_out.calls <= fan_out.budget else 1
     failures += layer_bytecode.report()
+    failures += _print_hot_keys(hot_keys.measure())
     return 1 if failures else 0
+
+
+def _print_hot_keys(report: hot_keys.HotKeyReport) -> int:
+    failures = 0
+    budget = f"(budget <= {hot_keys.MAX_SHARE:.0%} each)"
+    for burst in report.bursts:
+        print(f"\n== hot keys: largest share of one key value, {burst.name} {budget}")
+        for share in burst.shares:
+            verdict = "" if share.share <= hot_keys.MAX_SHARE else "  OVER BUDGET"
+            print(
+                f"  {share.target:<10} {share.share:6.1%}  ({share.hottest_writes:,} of"
+                f" {share.writes:,} writes on {share.hottest_key}; {share.distinct_keys:,} keys)"
+                f"{verdict}"
+            )
+        failures += 0 if burst.within_budget else 1
+    verdict = "" if report.tag_list_within_budget else "  OVER BUDGET"
+    detail = ", ".join(f"{t} {f.items}" for t, f in report.tag_list_reads.items())
+    print(
+        f"\n== reads: {report.tag_list_returned} friends with a tag held by {hot_keys.TAGGED}"
+        f" of {report.friends:,}: {report.tag_list_items} items read ({detail})"
+        f"  (budget <= {hot_keys.READ_BUDGET:.0f}x the {hot_keys.TAGGED}){verdict}"
+    )
+    print(
+        f"  broadcast preview over {report.friends:,} friends: "
+        f"{report.preview_capacity_per_friend:.4f} read capacity units per friend"
+        f" ({report.preview_recipients:,} recipients)"
+    )
+    failures += 0 if report.tag_list_within_budget else 1
+    return failures
 
 
 if __name__ == "__main__":

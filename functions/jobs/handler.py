@@ -1,4 +1,4 @@
-"""Job queue consumer: each message is "run the next step of import job or broadcast X".
+"""Job queue consumer: each message is "run the next step of import, broadcast or preview X".
 
 A step works until the function's remaining time nears a margin, saves the job's
 cursor and counters, and queues the next step; a step that fails is received again
@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, TypeAdapter
 
 from linecrm.config import JobsSettings
-from linecrm.domain.broadcasts import BroadcastStep
+from linecrm.domain.broadcasts import BroadcastStep, PreviewStep
 from linecrm.imports.models import ImportStep
 from linecrm.imports.runner import StepBudget, StepOutcome
 from linecrm.line.errors import LineApiError, LineRateLimited
@@ -45,7 +45,7 @@ class PoisonMessage(Exception):
     """The record is no job step we know: it goes to the DLQ."""
 
 
-JobStep = Annotated[ImportStep | BroadcastStep, Field(discriminator="kind")]
+JobStep = Annotated[ImportStep | BroadcastStep | PreviewStep, Field(discriminator="kind")]
 _JOB_STEP: TypeAdapter[JobStep] = TypeAdapter(JobStep)
 
 
@@ -58,6 +58,8 @@ def run_step(record: SQSRecord, lambda_context: LambdaContext) -> None:
         raise PoisonMessage(str(error)) from error
     if isinstance(step, BroadcastStep):
         _run_broadcast_step(step, record, lambda_context)
+    elif isinstance(step, PreviewStep):
+        _run_preview_step(step, record, lambda_context)
     else:
         _run_import_step(step, record, lambda_context)
 
@@ -86,6 +88,26 @@ def _run_broadcast_step(
         raise
     metrics.add_metric(name=f"BroadcastSteps_{outcome.value}", unit="Count", value=1)
     logger.info("broadcast step finished", extra={**log, "outcome": outcome.value})
+
+
+def _run_preview_step(step: PreviewStep, record: SQSRecord, lambda_context: LambdaContext) -> None:
+    deps = container()
+    budget = StepBudget(
+        lambda_context.get_remaining_time_in_millis,
+        max_chunks=deps.settings.import_chunks_per_step or None,
+    )
+    receive_count = int(record.attributes.approximate_receive_count)
+    log = {"preview_id": step.preview_id, "channel_id": step.channel_id}
+    try:
+        finished = deps.broadcast_service.run_preview_step(step.channel_id, step.preview_id, budget)
+    except Exception as error:
+        if receive_count >= JOB_QUEUE.max_receive_count:
+            deps.broadcast_service.fail_preview(
+                step.channel_id, step.preview_id, f"gave up after {receive_count} tries: {error}"
+            )
+            logger.exception("preview step failed for the last time", extra=log)
+        raise
+    logger.info("preview step finished", extra={**log, "finished": finished})
 
 
 def _back_off(record: SQSRecord, receive_count: int, error: Exception) -> None:

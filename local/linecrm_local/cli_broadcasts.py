@@ -108,6 +108,8 @@ def run(
     if (args.command, args.action) == ("broadcast", "send") and args.wait and not args.dry_run:
         created = _send(client, args)
         return wait_for(client, created["broadcast_id"], sleep=sleep)
+    if (args.command, args.action) == ("broadcast", "send") and args.dry_run:
+        return preview_result(client, _send(client, args), sleep=sleep)
     return _HANDLERS[(args.command, args.action)](client, args)
 
 
@@ -241,6 +243,22 @@ def wait_for(
             report,
         )
     return report
+
+
+def preview_result(
+    client: AdminApiClient, answer: Any, *, sleep: Callable[[float], None] = time.sleep
+) -> Any:
+    """The preview; a big channel's runs as a job (202), polled here until it is done."""
+    if not (isinstance(answer, dict) and "preview_id" in answer):
+        return answer
+    path = f"/broadcasts/previews/{quote(str(answer['preview_id']), safe='')}"
+    while answer["status"] == "running":
+        print(f"preview: {answer['friends_considered']:,} friends counted", file=sys.stderr)
+        sleep(POLL_SECONDS)
+        answer = client.call("GET", path)
+    if answer["status"] == "failed":
+        raise AdminCliError(f"preview failed: {answer.get('reason')}")
+    return answer["result"]
 
 
 def settled(report: Any) -> bool:

@@ -186,7 +186,7 @@ def _create_table(dynamodb: Any, table: resources.TableDefinition) -> str:
             {
                 "IndexName": index.name,
                 "KeySchema": _key_schema(index.partition_key, index.sort_key),
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": _projection(index),
             }
             for index in table.global_indexes
         ]
@@ -197,6 +197,13 @@ def _create_table(dynamodb: Any, table: resources.TableDefinition) -> str:
             TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
         )
     return table.local_name
+
+
+def _projection(index: resources.GlobalIndex) -> dict[str, Any]:
+    projection: dict[str, Any] = {"ProjectionType": index.projection}
+    if index.non_key_attributes:
+        projection["NonKeyAttributes"] = list(index.non_key_attributes)
+    return projection
 
 
 def _create_bucket(s3: Any, bucket: resources.BucketDefinition, region: str) -> str:

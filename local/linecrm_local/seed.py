@@ -41,7 +41,7 @@ def seed_friends(
     10,000 simulated follows would take minutes.
     """
     from linecrm.repositories.dynamo import to_item
-    from linecrm.repositories.friends import friend_key, friends_list_key
+    from linecrm.repositories.friends import friend_key, friends_list_key, tag_membership_item
 
     client = (session or boto3.session.Session()).client("dynamodb")
     user_ids = [
@@ -49,30 +49,32 @@ def seed_friends(
         for n in range(count)
     ]
     tags = dict.fromkeys(tag_ids, followed_at)
-    for start in range(0, len(user_ids), 25):
-        requests: list[Any] = [
+    items: list[dict[str, Any]] = []
+    for user_id in user_ids:
+        items.append(
             {
-                "PutRequest": {
-                    "Item": to_item(
-                        {
-                            **friend_key(channel_id, user_id),
-                            "channel_id": channel_id,
-                            "user_id": user_id,
-                            "gsi1pk": friends_list_key(channel_id),
-                            "gsi1sk": user_id,
-                            "status": "active",
-                            "status_at": followed_at,
-                            "first_followed_at": followed_at,
-                            "last_followed_at": followed_at,
-                            "last_interaction_at": followed_at,
-                            "tags": tags,
-                            "fields": {},
-                            "rule_fired_at": {},
-                        }
-                    )
-                }
+                **friend_key(channel_id, user_id),
+                "channel_id": channel_id,
+                "user_id": user_id,
+                "gsi1pk": friends_list_key(channel_id, user_id),
+                "gsi1sk": user_id,
+                "status": "active",
+                "status_at": followed_at,
+                "first_followed_at": followed_at,
+                "last_followed_at": followed_at,
+                "last_interaction_at": followed_at,
+                "tags": tags,
+                "fields": {},
+                "rule_fired_at": {},
             }
-            for user_id in user_ids[start : start + 25]
+        )
+        # Each tag held is also a membership item (the tag's friend list).
+        items.extend(
+            tag_membership_item(channel_id, user_id, tag_id, followed_at) for tag_id in tags
+        )
+    for start in range(0, len(items), 25):
+        requests: list[Any] = [
+            {"PutRequest": {"Item": to_item(item)}} for item in items[start : start + 25]
         ]
         while requests:
             response = client.batch_write_item(RequestItems={table_name: requests})

@@ -303,7 +303,10 @@ def test_table_settings(template: Template, definition: resources.TableDefinitio
     }
     if definition.global_indexes:
         expected["GlobalSecondaryIndexes"] = [
-            Match.object_like({"IndexName": index.name}) for index in definition.global_indexes
+            Match.object_like(
+                {"IndexName": index.name, "Projection": {"ProjectionType": index.projection}}
+            )
+            for index in definition.global_indexes
         ]
     template.has_resource(
         "AWS::DynamoDB::Table",

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import requests
 
+from linecrm.repositories.friends import friends_list
+from linecrm.repositories.sharding import all_shard_keys
 from linecrm.resources import MAIN_TABLE, Env
 from linecrm_local import cli
 from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
@@ -74,20 +76,22 @@ def wait_until_finished(
 
 def friend_rows(stack: LocalStack) -> int:
     dynamodb = stack.aws.session().client("dynamodb")
-    request: dict[str, Any] = {
-        "TableName": stack.resources.table_names[MAIN_TABLE.logical_id],
-        "IndexName": "gsi1",
-        "KeyConditionExpression": "gsi1pk = :list",
-        "ExpressionAttributeValues": {":list": {"S": f"CH#{DEMO_CHANNEL_ID}#FRIENDS"}},
-        "Select": "COUNT",
-    }
     count = 0
-    while True:
-        page = dynamodb.query(**request)
-        count += page["Count"]
-        if "LastEvaluatedKey" not in page:
-            return count
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    for shard_key in all_shard_keys(friends_list(DEMO_CHANNEL_ID)):
+        request: dict[str, Any] = {
+            "TableName": stack.resources.table_names[MAIN_TABLE.logical_id],
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :list",
+            "ExpressionAttributeValues": {":list": {"S": shard_key}},
+            "Select": "COUNT",
+        }
+        while True:
+            page = dynamodb.query(**request)
+            count += page["Count"]
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return count
 
 
 def test_followers_import_takes_several_steps_and_creates_every_friend(

@@ -139,6 +139,30 @@ def test_dry_run_previews_and_send_creates(sale: Path) -> None:
     assert client.idempotent == ["/broadcasts"]  # creating, not the preview
 
 
+def test_a_dry_run_polls_a_preview_that_runs_as_a_job(
+    sale: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running = {"preview_id": "p1", "status": "running", "friends_considered": 5000}
+    done = {**running, "status": "done", "friends_considered": 9000, "result": {"recipients": 7}}
+    client = FakeClient(
+        {
+            "/broadcasts/preview": [running],
+            "/broadcasts/previews/p1": [{**running, "friends_considered": 7000}, done],
+        }
+    )
+    assert run(client, "broadcast", "send", "-f", str(sale), "--dry-run") == {"recipients": 7}
+    assert [path for _, path, _, _ in client.calls] == [
+        "/broadcasts/preview",
+        "/broadcasts/previews/p1",
+        "/broadcasts/previews/p1",
+    ]
+    assert "7,000 friends counted" in capsys.readouterr().err
+    failed = {**running, "status": "failed", "reason": "unknown tag 'VIP'"}
+    client = FakeClient({"/broadcasts/preview": [running], "/broadcasts/previews/p1": [failed]})
+    with pytest.raises(AdminCliError, match="preview failed: unknown tag"):
+        run(client, "broadcast", "send", "-f", str(sale), "--dry-run")
+
+
 def test_broadcast_reads_and_cancel() -> None:
     client = FakeClient()
     run(client, "broadcast", "list", "--limit", "5")

@@ -46,6 +46,7 @@ class DataTables(Construct):
                 index_name=index.name,
                 partition_key=_attribute(index.partition_key),
                 sort_key=_attribute(index.sort_key) if index.sort_key else None,
-                projection_type=dynamodb.ProjectionType.ALL,
+                projection_type=dynamodb.ProjectionType(index.projection),
+                non_key_attributes=list(index.non_key_attributes) or None,
             )
         return table

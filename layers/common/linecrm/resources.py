@@ -50,9 +50,18 @@ class KeyAttribute:
 
 @dataclass(frozen=True)
 class GlobalIndex:
+    """A GSI. ``projection`` decides which writes reach it: with KEYS_ONLY (or INCLUDE)
+    an update that changes no key (or included) attribute writes nothing to the index."""
+
     name: str
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None = None
+    projection: Literal["ALL", "KEYS_ONLY", "INCLUDE"] = "ALL"
+    non_key_attributes: tuple[str, ...] = ()  # INCLUDE only
+
+    def __post_init__(self) -> None:
+        if (self.projection == "INCLUDE") != bool(self.non_key_attributes):
+            raise ValueError(f"{self.name}: non-key attributes go with INCLUDE, and only there")
 
 
 @dataclass(frozen=True)
@@ -72,12 +81,21 @@ class TableDefinition:
 
 
 # Friends, ID links, deliveries and everything else: one table, keys ``pk``/``sk``.
+# Index keys are write-sharded (``…#<shard>``, see linecrm.repositories.sharding and
+# docs/data-model.md), so no single index partition takes a channel's every write.
 MAIN_TABLE = TableDefinition(
     logical_id="Main",
     partition_key=KeyAttribute("pk"),
     sort_key=KeyAttribute("sk"),
     ttl_attribute="expires_at",
-    global_indexes=(GlobalIndex("gsi1", KeyAttribute("gsi1pk"), KeyAttribute("gsi1sk")),),
+    global_indexes=(
+        # A channel's friends (by user id) and deliveries (newest first): whole items,
+        # because broadcasts, previews and the ledger list read every attribute.
+        GlobalIndex("gsi1", KeyAttribute("gsi1pk"), KeyAttribute("gsi1sk")),
+        # Tag memberships (one small item per friend and tag), keys only: listing a
+        # tag's friends reads its members, not the channel.
+        GlobalIndex("gsi2", KeyAttribute("gsi2pk"), KeyAttribute("gsi2sk"), projection="KEYS_ONLY"),
+    ),
 )
 
 # Webhook event dedupe records, in Powertools Idempotency's own schema. A table of its

@@ -327,6 +327,7 @@ class Container(Generic[S]):
     @cached_property
     def broadcast_service(self) -> BroadcastService:
         from linecrm.broadcasts.service import BroadcastService
+        from linecrm.repositories.previews import PreviewStore
 
         return BroadcastService(
             self.broadcasts,
@@ -338,6 +339,7 @@ class Container(Generic[S]):
             self.schedule_planner,
             self.clock,
             create_once=self.create_once,
+            previews=PreviewStore(self.dynamodb, self._table_name),
         )
 
     @cached_property

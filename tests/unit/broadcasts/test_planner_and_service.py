@@ -125,7 +125,7 @@ class World:
                         **friend_key(CHANNEL_ID, user_id),
                         "channel_id": CHANNEL_ID,
                         "user_id": user_id,
-                        "gsi1pk": friends_list_key(CHANNEL_ID),
+                        "gsi1pk": friends_list_key(CHANNEL_ID, user_id),
                         "gsi1sk": user_id,
                         "status": status,
                         "status_at": "2026-01-05T00:00:00.000+00:00",

@@ -24,6 +24,7 @@ from linecrm.broadcasts.service import (
     BroadcastNotCancellable,
     BroadcastRejected,
     BroadcastService,
+    PreviewNotFound,
 )
 from linecrm.channels import UnknownChannel
 from linecrm.delivery.ledger_admin import DeliveryNotFound, LedgerAdmin, NotRedrivable
@@ -236,7 +237,7 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[.
     (ImportRejected, _import_refused),
     (ImportNotFound, _no_import),
     (BroadcastRejected, _broadcast_refused),
-    ([BroadcastNotFound, DeliveryNotFound], _not_found),
+    ([BroadcastNotFound, DeliveryNotFound, PreviewNotFound], _not_found),
     ([BroadcastNotCancellable, NotRedrivable], _conflict),
     (InvalidDeliveryCursor, _invalid_delivery_cursor),
     (IdempotencyKeyReused, _key_reused),

@@ -20,6 +20,7 @@ from linecrm.broadcasts.service import (
     BroadcastReport,
     BroadcastRequest,
     BroadcastService,
+    PreviewJobStatus,
 )
 from linecrm.delivery.ledger_admin import LedgerAdmin
 from linecrm.domain.broadcasts import Broadcast
@@ -42,6 +43,7 @@ def ledger_admin() -> LedgerAdmin:
 Broadcasts = Annotated[BroadcastService, Depends(broadcast_service)]
 Ledger = Annotated[LedgerAdmin, Depends(ledger_admin)]
 BroadcastId = Annotated[str, Path(pattern=r"^[0-9A-Za-z_-]{1,100}$", description="broadcast id")]
+PreviewId = Annotated[str, Path(pattern=r"^[0-9A-Za-z_-]{1,100}$", description="preview id")]
 DeliveryId = Annotated[str, Path(min_length=1, max_length=200, description="delivery id")]
 
 
@@ -102,13 +104,39 @@ def create_broadcast(
 @router.post(
     "/broadcasts/preview",
     tags=["broadcasts"],
-    responses=responses(200, "Who would get it, caps applied, a rendered sample"),
+    responses={
+        **responses(200, "Who would get it, caps applied, a rendered sample"),
+        200: {
+            "description": "Who would get it, caps applied, a rendered sample",
+            "content": {"application/json": {"model": BroadcastPreview}},
+        },
+        202: {
+            "description": "A big channel: the preview runs as a job; poll "
+            "GET …/broadcasts/previews/{preview_id} for progress and the result",
+            "content": {"application/json": {"model": PreviewJobStatus}},
+        },
+    },
 )
 def preview_broadcast(
     channel_id: ChannelId, request: BroadcastRequest, service: Broadcasts
-) -> BroadcastPreview:
-    """The dry run: nothing is stored or sent."""
-    return service.preview(channel_id, request)
+) -> Response[BroadcastPreview | PreviewJobStatus]:
+    """The dry run: nothing is sent. Up to 5,000 friends it answers at once (200); a
+    bigger channel's preview continues as a job (202 and the job's progress)."""
+    preview = service.preview(channel_id, request)
+    status = HTTPStatus.ACCEPTED if isinstance(preview, PreviewJobStatus) else HTTPStatus.OK
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=preview)
+
+
+@router.get(
+    "/broadcasts/previews/<preview_id>",
+    tags=["broadcasts"],
+    responses=responses(200, "The preview job: progress, then the preview", 404),
+)
+def get_broadcast_preview(
+    channel_id: ChannelId, preview_id: PreviewId, service: Broadcasts
+) -> PreviewJobStatus:
+    """A preview that runs as a job (kept a day)."""
+    return service.preview_job(channel_id, preview_id)
 
 
 @router.get("/broadcasts", tags=["broadcasts"], responses=responses(200, "Recent, newest first"))

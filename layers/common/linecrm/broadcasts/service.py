@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,12 +14,14 @@ from linecrm.delivery.caps import sent_counts
 from linecrm.domain.broadcasts import (
     Broadcast,
     BroadcastStep,
+    PreviewStep,
     SendMethod,
     chunk_delivery_id,
     new_broadcast_id,
 )
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.delivery_policy import Defer, DeliveryPolicy, SendNow
+from linecrm.domain.friends import Friend
 from linecrm.domain.idempotency import CreateOnce, fingerprint
 from linecrm.domain.personalization import (
     check_fields,
@@ -36,6 +38,7 @@ from linecrm.domain.segments import (
     CompiledSegment,
     compile_segment,
 )
+from linecrm.imports.runner import StepBudget
 from linecrm.line.messages import validate_messages
 from linecrm.models.jobs import StartBroadcast
 from linecrm.models.send import MAX_MESSAGES_PER_REQUEST, MessageClass
@@ -48,6 +51,10 @@ CREATE = "POST /broadcasts"  # the operation an Idempotency-Key is bound to
 # A send_at this little in the past (clock skew, a slow request) still means "now".
 PAST_SEND_AT_TOLERANCE = timedelta(minutes=1)
 SAMPLE_SIZE = 10
+# A preview reads this many friends inside the admin request (well within its 30 s);
+# a bigger channel's preview continues as a job (202 + a preview id to poll).
+INLINE_PREVIEW_FRIENDS = 5_000
+PREVIEW_PAGE_SIZE = 1_000
 
 
 class BroadcastRejected(ValueError):
@@ -106,7 +113,7 @@ class BroadcastReport(BaseModel):
 
 
 class JobQueue(Protocol):
-    def send_step(self, step: BroadcastStep) -> None: ...
+    def send_step(self, step: BroadcastStep | PreviewStep) -> None: ...
 
 
 class SettingsStore(Protocol):
@@ -118,8 +125,9 @@ class StartScheduling(Protocol):
     def cancel(self, job_id: str) -> bool: ...
 
 
-@dataclass
-class _Tally:
+class _Tally(BaseModel):
+    """A preview's counts so far (kept in the preview job between steps)."""
+
     recipients: int = 0
     considered: int = 0
     not_in_segment: int = 0
@@ -128,7 +136,56 @@ class _Tally:
     deferred: int = 0
     over_limit: int = 0
     over_limit_example: str | None = None  # the first such friend and why
-    sample: list[str] = field(default_factory=list)
+    sample: list[str] = Field(default_factory=list)
+
+
+class PreviewJob(BaseModel):
+    """A preview of a big channel, counted in job steps (what ``PreviewStore`` keeps)."""
+
+    preview_id: str
+    channel_id: str
+    status: Literal["running", "done", "failed"] = "running"
+    request: BroadcastRequest
+    at: datetime  # the instant the preview is for (send_at, or when it was asked)
+    after_user_id: str | None = None
+    tally: _Tally = Field(default_factory=_Tally)
+    result: BroadcastPreview | None = None
+    reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    def status_view(self) -> PreviewJobStatus:
+        return PreviewJobStatus(
+            preview_id=self.preview_id,
+            status=self.status,
+            friends_considered=self.tally.considered,
+            result=self.result,
+            reason=self.reason,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )
+
+
+class PreviewJobStatus(BaseModel):
+    """A preview running as a job: progress, then the preview (``result``) when done."""
+
+    preview_id: str
+    status: Literal["running", "done", "failed"]
+    friends_considered: int = Field(description="friends counted so far")
+    result: BroadcastPreview | None = None
+    reason: str | None = Field(default=None, description="why it failed")
+    created_at: datetime
+    updated_at: datetime
+
+
+class PreviewJobs(Protocol):
+    def put(self, job: PreviewJob) -> None: ...
+    def get(self, channel_id: str, preview_id: str) -> PreviewJob | None: ...
+
+
+class PreviewNotFound(LookupError):
+    def __init__(self, channel_id: str, preview_id: str) -> None:
+        super().__init__(f"no broadcast preview {preview_id} in channel {channel_id}")
 
 
 class BroadcastService:
@@ -143,6 +200,8 @@ class BroadcastService:
         schedules: Callable[[], StartScheduling],
         clock: Callable[[], datetime],
         create_once: CreateOnce | None = None,
+        previews: PreviewJobs | None = None,
+        inline_preview_friends: int = INLINE_PREVIEW_FRIENDS,
     ) -> None:
         self._broadcasts = broadcasts
         self._create_once = create_once
@@ -153,6 +212,8 @@ class BroadcastService:
         self._jobs = jobs
         self._schedules = schedules
         self._clock = clock
+        self._previews = previews
+        self._inline_preview_friends = inline_preview_friends
 
     # ------------------------------------------------------------------ create
     def create(
@@ -205,13 +266,99 @@ class BroadcastService:
             self._jobs().send_step(step_of(broadcast))
         return broadcast
 
-    def preview(self, channel_id: str, request: BroadcastRequest) -> BroadcastPreview:
-        """Who would get it now, what caps do, and the messages for a sample friend."""
+    def preview(
+        self, channel_id: str, request: BroadcastRequest
+    ) -> BroadcastPreview | PreviewJobStatus:
+        """Who would get it now, what caps do, and the messages for a sample friend.
+
+        Up to ``inline_preview_friends`` friends are counted here; a bigger channel's
+        preview continues as a job from where this stopped (a ``PreviewJobStatus``).
+        """
         config = self._config(channel_id)
         method = self._check(request, config)
         segment = _compile(request, config)
         at = request.send_at or self._clock()
-        tally = self._tally(channel_id, request, config, segment, at)
+        tally = _Tally()
+        friends = self._friends.walk(channel_id)
+        last: str | None = None
+        for friend in islice(friends, self._inline_preview_friends):
+            self._count(tally, friend, request, config, segment, at)
+            last = friend.user_id
+        more = tally.considered == self._inline_preview_friends and next(friends, None)
+        if not more or self._previews is None:
+            return self._preview_of(channel_id, request, config, method, segment, at, tally)
+        now = self._clock()
+        job = PreviewJob(
+            preview_id=new_broadcast_id(now),
+            channel_id=channel_id,
+            request=request,
+            at=at,
+            after_user_id=last,
+            tally=tally,
+            created_at=now,
+            updated_at=now,
+        )
+        self._previews.put(job)
+        self._jobs().send_step(PreviewStep(channel_id=channel_id, preview_id=job.preview_id))
+        return job.status_view()
+
+    def preview_job(self, channel_id: str, preview_id: str) -> PreviewJobStatus:
+        job = self._previews.get(channel_id, preview_id) if self._previews else None
+        if job is None:
+            raise PreviewNotFound(channel_id, preview_id)
+        return job.status_view()
+
+    def run_preview_step(self, channel_id: str, preview_id: str, budget: StepBudget) -> bool:
+        """Count the next pages of a preview job; True when it is finished (or gone)."""
+        job = self._previews.get(channel_id, preview_id) if self._previews else None
+        if job is None or job.status != "running" or self._previews is None:
+            return True
+        config = self._config(channel_id)
+        try:
+            method = self._check(job.request, config)
+            segment = _compile(job.request, config)
+        except BroadcastRejected as error:  # a tag or field removed meanwhile
+            self._previews.put(self._updated(job, status="failed", reason=error.reason))
+            return True
+        tally, after = job.tally.model_copy(deep=True), job.after_user_id
+        while budget.allows_more():
+            budget.chunks += 1
+            friends, more = self._friends.page_after(channel_id, after, PREVIEW_PAGE_SIZE)
+            for friend in friends:
+                self._count(tally, friend, job.request, config, segment, job.at)
+            after = friends[-1].user_id if friends else after
+            if not more or not friends:
+                result = self._preview_of(
+                    channel_id, job.request, config, method, segment, job.at, tally
+                )
+                self._previews.put(
+                    self._updated(
+                        job, status="done", tally=tally, after_user_id=after, result=result
+                    )
+                )
+                return True
+        self._previews.put(self._updated(job, tally=tally, after_user_id=after))
+        self._jobs().send_step(PreviewStep(channel_id=channel_id, preview_id=preview_id))
+        return False
+
+    def fail_preview(self, channel_id: str, preview_id: str, reason: str) -> None:
+        job = self._previews.get(channel_id, preview_id) if self._previews else None
+        if job is not None and job.status == "running" and self._previews is not None:
+            self._previews.put(self._updated(job, status="failed", reason=reason[:1000]))
+
+    def _updated(self, job: PreviewJob, **changes: Any) -> PreviewJob:
+        return job.model_copy(update={**changes, "updated_at": self._clock()})
+
+    def _preview_of(
+        self,
+        channel_id: str,
+        request: BroadcastRequest,
+        config: ChannelConfig,
+        method: SendMethod,
+        segment: CompiledSegment | None,
+        at: datetime,
+        tally: _Tally,
+    ) -> BroadcastPreview:
         sample_messages = None
         if tally.sample:
             friend = self._friends.get(channel_id, tally.sample[0])
@@ -334,34 +481,32 @@ class BroadcastService:
             return "multicast"
         return "broadcast"
 
-    def _tally(
+    def _count(
         self,
-        channel_id: str,
+        tally: _Tally,
+        friend: Friend,
         request: BroadcastRequest,
         config: ChannelConfig,
         segment: CompiledSegment | None,
         at: datetime,
-    ) -> _Tally:
-        tally = _Tally()
+    ) -> None:
         policy = config.delivery_policy
-        key = "bc:preview"
-        personalised = is_personalised(request.messages)
-        for friend in self._friends.walk(channel_id):
-            tally.considered += 1
-            if friend.status != "active":
-                tally.blocked += 1
-                continue
-            if segment is not None and not segment.matches(friend, at):
-                tally.not_in_segment += 1
-                continue
-            reason = over_limit_reason(render(request.messages, friend)) if personalised else None
-            if reason is not None:
-                tally.over_limit += 1  # as the planner does: skipped before the caps
-                if tally.over_limit_example is None:
-                    tally.over_limit_example = f"{friend.user_id}: {reason}"
-                continue
+        tally.considered += 1
+        if friend.status != "active":
+            tally.blocked += 1
+        elif segment is not None and not segment.matches(friend, at):
+            tally.not_in_segment += 1
+        elif (
+            reason := over_limit_reason(render(request.messages, friend))
+            if is_personalised(request.messages)
+            else None
+        ) is not None:
+            tally.over_limit += 1  # as the planner does: skipped before the caps
+            if tally.over_limit_example is None:
+                tally.over_limit_example = f"{friend.user_id}: {reason}"
+        else:
             decision = policy.decide(
-                request.message_class, at, sent_counts(policy, friend, key, at)
+                request.message_class, at, sent_counts(policy, friend, "bc:preview", at)
             )
             if isinstance(decision, SendNow):
                 tally.recipients += 1
@@ -373,7 +518,6 @@ class BroadcastService:
                 tally.recipients += 1  # the whole broadcast waits for the morning
             else:
                 tally.capped += 1
-        return tally
 
 
 def _compile(request: BroadcastRequest, config: ChannelConfig) -> CompiledSegment | None:

@@ -111,5 +111,15 @@ class BroadcastStep(BaseModel):
     broadcast_id: str = Field(min_length=1, max_length=100)
 
 
+class PreviewStep(BaseModel):
+    """The job queue's message: count the next friends of this broadcast preview."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["broadcast_preview"] = "broadcast_preview"
+    channel_id: str = Field(min_length=1, max_length=64)
+    preview_id: str = Field(min_length=1, max_length=100)
+
+
 def chunked(user_ids: list[str], size: int = MAX_MULTICAST_RECIPIENTS) -> list[list[str]]:
     return [user_ids[start : start + size] for start in range(0, len(user_ids), size)]

@@ -1,15 +1,23 @@
-"""The delivery ledger: one item per delivery, moved to a terminal state exactly once."""
+"""The delivery ledger: one item per delivery, moved to a terminal state exactly once.
+
+A channel's deliveries are listed on ``gsi1``, newest first, under the write-sharded
+key ``CH#<channel>#DELIVERIES#<shard>`` (shard from the delivery id, see
+``linecrm.repositories.sharding``): a broadcast's burst of rows and their status
+changes spread over every shard instead of one index partition.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 from datetime import datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from linecrm.domain.deliveries import Delivery, DeliveryStatus
 from linecrm.models.send import SendRequest
 from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, iso, to_item
+from linecrm.repositories.sharding import merged_query, per_shard_limit, sharded_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -19,6 +27,11 @@ DELIVERY_SK = "DELIVERY"
 
 def delivery_key(delivery_id: str) -> dict[str, str]:
     return {"pk": f"DELIVERY#{delivery_id}", "sk": DELIVERY_SK}
+
+
+def deliveries_list(channel_id: str) -> str:
+    """The channel's delivery list, before sharding."""
+    return f"CH#{channel_id}#DELIVERIES"
 
 
 class DeliveryLedger:
@@ -49,7 +62,7 @@ class DeliveryLedger:
             "status": DeliveryStatus.QUEUED.value,
             "attempts": 0,
             "queued_at": iso(at),
-            "gsi1pk": f"CH#{request.channel_id}#DELIVERIES",
+            "gsi1pk": sharded_key(deliveries_list(request.channel_id), request.delivery_id),
             "gsi1sk": f"{iso(at)}#{request.delivery_id}",
         }
         if request.to_all_friends:
@@ -102,7 +115,7 @@ class DeliveryLedger:
         """The channel's deliveries, newest first, filtered; and the next page's cursor."""
         limit = max(1, min(limit, 200))
         names: dict[str, str] = {}
-        values: dict[str, Any] = {":list": f"CH#{channel_id}#DELIVERIES"}
+        values: dict[str, Any] = {}
         filters: list[str] = []
         if status is not None:
             names["#status"] = "status"
@@ -111,33 +124,25 @@ class DeliveryLedger:
         if cause is not None:
             values[":cause"] = cause
             filters.append("cause = :cause")
-        request: dict[str, Any] = {
-            "TableName": self._table_name,
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :list",
-            "ExpressionAttributeValues": to_item(values),
-            "ScanIndexForward": False,
-            "Limit": limit if not filters else max(limit, 100),
-        }
-        if filters:
-            request["FilterExpression"] = " AND ".join(filters)
-        if names:
-            request["ExpressionAttributeNames"] = names
-        if cursor:
-            request["ExclusiveStartKey"] = to_item(_decode_cursor(cursor, channel_id))
-        found: list[Delivery] = []
-        while True:
-            response = self._client.query(**request)
-            items = response.get("Items", [])
-            for item in items:
-                values_ = from_item(item)
-                found.append(_delivery(dict(values_)))
-                if len(found) == limit:
-                    more = item is not items[-1] or "LastEvaluatedKey" in response
-                    return found, _encode_cursor(values_) if more else None
-            if "LastEvaluatedKey" not in response:
-                return found, None
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        stream = merged_query(
+            self._client,
+            table_name=self._table_name,
+            index_name="gsi1",
+            partition_attribute="gsi1pk",
+            sort_attribute="gsi1sk",
+            list_key=deliveries_list(channel_id),
+            # A filter applies after Limit: read more per query so pages stay full.
+            page_limit=per_shard_limit(limit) * (4 if filters else 1),
+            descending=True,
+            after=_decode_cursor(cursor, channel_id) if cursor else None,
+            filter_expression=" AND ".join(filters) or None,
+            names=names or None,
+            values=values or None,
+        )
+        items = list(islice(stream, limit))
+        found = [_delivery(dict(item)) for item in items]
+        more = len(items) == limit and next(stream, None) is not None
+        return found, _encode_cursor(channel_id, str(items[-1]["gsi1sk"])) if more else None
 
     def redrive(
         self,
@@ -393,21 +398,24 @@ class InvalidDeliveryCursor(ValueError):
     """A pagination cursor that this API did not hand out."""
 
 
-def _encode_cursor(values: dict[str, Any]) -> str:
-    key = {name: values[name] for name in ("pk", "sk", "gsi1pk", "gsi1sk")}
+def _encode_cursor(channel_id: str, before: str) -> str:
+    # One position in every shard: sort keys end in the (unique) delivery id.
+    key = {"list": deliveries_list(channel_id), "before": before}
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, channel_id: str) -> dict[str, Any]:
+def _decode_cursor(cursor: str, channel_id: str) -> str:
+    """The sort key the page continues before (the list is newest first)."""
     try:
         key = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidDeliveryCursor("cursor is not one this API returned") from error
     if (
         not isinstance(key, dict)
-        or set(key) != {"pk", "sk", "gsi1pk", "gsi1sk"}
-        or key["gsi1pk"] != f"CH#{channel_id}#DELIVERIES"
-        or not all(isinstance(value, str) for value in key.values())
+        or set(key) != {"list", "before"}
+        or key["list"] != deliveries_list(channel_id)
+        or not isinstance(key["before"], str)
+        or not key["before"]
     ):
         raise InvalidDeliveryCursor("cursor is not one this API returned")
-    return key
+    return key["before"]

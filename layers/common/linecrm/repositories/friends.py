@@ -2,7 +2,14 @@
 
 The profile item (``sk = PROFILE``) carries status, profile, tags (a map tag id -> added
 at), custom fields (a map) and chat mode; a friend's other items (scenario enrolments,
-…) share its partition, so exporting or deleting a friend is one Query away.
+tag memberships, …) share its partition, so exporting or deleting a friend is one
+Query away.
+
+Lists: the profile is in the channel's friend list on ``gsi1`` (key
+``CH#<channel>#FRIENDS#<shard>``, sorted by user id), and each tag the friend holds is
+one membership item (``sk = TAG#<tag id>``) in the tag's list on ``gsi2`` (keys only,
+``CH#<channel>#TAG#<tag id>#<shard>``). Both are write-sharded (see
+``linecrm.repositories.sharding``); docs/data-model.md has the whole key design.
 """
 
 from __future__ import annotations
@@ -10,9 +17,10 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Literal
 
 from linecrm.domain.friends import (
@@ -25,11 +33,13 @@ from linecrm.domain.friends import (
     FriendProfile,
 )
 from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, iso, to_item
+from linecrm.repositories.sharding import merged_query, per_shard_limit, sharded_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 PROFILE_SK = "PROFILE"
+TAG_SK_PREFIX = "TAG#"
 # A follow/unfollow applies unless a later follow/unfollow was applied already.
 _NOT_NEWER_STATUS = "attribute_not_exists(status_at) OR status_at <= :at"
 MAX_PAGE_SIZE = 200
@@ -43,8 +53,33 @@ def friend_key(channel_id: str, user_id: str) -> dict[str, str]:
     return {"pk": friend_pk(channel_id, user_id), "sk": PROFILE_SK}
 
 
-def friends_list_key(channel_id: str) -> str:
+def friends_list(channel_id: str) -> str:
+    """The channel's friend list, before sharding."""
     return f"CH#{channel_id}#FRIENDS"
+
+
+def friends_list_key(channel_id: str, user_id: str) -> str:
+    """The friend's ``gsi1pk``: the shard of the channel's friend list it is in."""
+    return sharded_key(friends_list(channel_id), user_id)
+
+
+def tag_list(channel_id: str, tag_id: str) -> str:
+    """The friends holding a tag, before sharding."""
+    return f"CH#{channel_id}#TAG#{tag_id}"
+
+
+def tag_membership_item(channel_id: str, user_id: str, tag_id: str, at: str) -> dict[str, str]:
+    """The item that puts the friend in the tag's list (``gsi2``); ``at`` as stored."""
+    return {
+        "pk": friend_pk(channel_id, user_id),
+        "sk": TAG_SK_PREFIX + tag_id,
+        "channel_id": channel_id,
+        "user_id": user_id,
+        "tag_id": tag_id,
+        "tagged_at": at,
+        "gsi2pk": sharded_key(tag_list(channel_id, tag_id), user_id),
+        "gsi2sk": user_id,
+    }
 
 
 class FriendNotFound(LookupError):
@@ -223,7 +258,47 @@ class FriendRepository:
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
-        return self._update_existing(channel_id, user_id, expression, to_item(values), names)
+        # Memberships follow the profile's tag map: added ones are written before it and
+        # removed ones after, so a crash in between leaves only a membership the profile
+        # does not confirm, which tag lists skip (they check the profile).
+        added = sorted(change.add_tag_ids)
+        removed = sorted(change.remove_tag_ids - change.add_tag_ids)
+        self._write_memberships(
+            [
+                {
+                    "PutRequest": {
+                        "Item": to_item(tag_membership_item(channel_id, user_id, t, iso(at)))
+                    }
+                }
+                for t in added
+            ]
+        )
+        try:
+            friend = self._update_existing(channel_id, user_id, expression, to_item(values), names)
+        except FriendNotFound:
+            self._write_memberships(self._membership_deletes(channel_id, user_id, added))
+            raise
+        self._write_memberships(self._membership_deletes(channel_id, user_id, removed))
+        return friend
+
+    def _membership_deletes(
+        self, channel_id: str, user_id: str, tag_ids: Iterable[str]
+    ) -> list[Any]:
+        return [
+            {
+                "DeleteRequest": {
+                    "Key": to_item({"pk": friend_pk(channel_id, user_id), "sk": TAG_SK_PREFIX + t})
+                }
+            }
+            for t in tag_ids
+        ]
+
+    def _write_memberships(self, requests: list[Any]) -> None:
+        for start in range(0, len(requests), 25):
+            pending = requests[start : start + 25]
+            while pending:
+                response = self._client.batch_write_item(RequestItems={self._table_name: pending})
+                pending = list(response.get("UnprocessedItems", {}).get(self._table_name, []))
 
     def record_warnings(
         self, channel_id: str, user_id: str, warnings: Mapping[str, str], at: datetime
@@ -326,75 +401,113 @@ class FriendRepository:
         limit: int = 50,
         cursor: str | None = None,
     ) -> FriendPage:
-        """Friends in user-id order, filtered; ``next_cursor`` continues after the last one."""
+        """Friends in user-id order, filtered; ``next_cursor`` continues after the last one.
+
+        With a tag, the tag's members are read (``gsi2``), not the channel: a page
+        reads about as many items as it returns, twice (the membership, the profile).
+        """
         limit = max(1, min(limit, MAX_PAGE_SIZE))
-        filters: list[str] = []
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {":list": friends_list_key(channel_id)}
+        after = _decode_cursor(cursor, channel_id) if cursor else None
         if tag_id is not None:
-            filters.append("attribute_exists(tags.#tag)")
-            names["#tag"] = tag_id
-        if status is not None:
-            filters.append("#status = :status")
-            names["#status"] = "status"
-            values[":status"] = status
-        request: dict[str, Any] = {
-            "TableName": self._table_name,
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :list",
-            "ExpressionAttributeValues": to_item(values),
-            "Limit": limit if not filters else max(limit, 100),
-        }
-        if filters:
-            request["FilterExpression"] = " AND ".join(filters)
-            request["ExpressionAttributeNames"] = names
-        if cursor:
-            request["ExclusiveStartKey"] = to_item(_decode_cursor(cursor, channel_id))
-        friends: list[Friend] = []
-        while True:
-            response = self._client.query(**request)
-            for item in response.get("Items", []):
-                friends.append(Friend.model_validate(from_item(item)))
-                if len(friends) == limit:
-                    more = item != response["Items"][-1] or "LastEvaluatedKey" in response
-                    return FriendPage(friends, _encode_cursor(item) if more else None)
-            if "LastEvaluatedKey" not in response:
-                return FriendPage(friends, None)
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            friends, more = self._tagged_page(channel_id, tag_id, status, after, limit)
+        else:
+            stream = self._friend_stream(channel_id, after, limit, status)
+            friends = [Friend.model_validate(item) for item in islice(stream, limit)]
+            more = len(friends) == limit and next(stream, None) is not None
+        next_cursor = _encode_cursor(channel_id, friends[-1].user_id) if more else None
+        return FriendPage(friends, next_cursor)
 
     def page_after(
         self, channel_id: str, after_user_id: str | None, limit: int
     ) -> tuple[list[Friend], bool]:
         """Up to ``limit`` friends after ``after_user_id`` in user-id order; and whether
         more may follow. For jobs that walk every friend and checkpoint by user id."""
-        request: dict[str, Any] = {
-            "TableName": self._table_name,
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :list",
-            "ExpressionAttributeValues": to_item({":list": friends_list_key(channel_id)}),
-            "Limit": limit,
-        }
-        if after_user_id is not None:
-            request["ExclusiveStartKey"] = to_item(
-                {
-                    **friend_key(channel_id, after_user_id),
-                    "gsi1pk": friends_list_key(channel_id),
-                    "gsi1sk": after_user_id,
-                }
-            )
-        response = self._client.query(**request)
-        friends = [Friend.model_validate(from_item(item)) for item in response.get("Items", [])]
-        return friends, "LastEvaluatedKey" in response
+        stream = self._friend_stream(channel_id, after_user_id, limit)
+        friends = [Friend.model_validate(item) for item in islice(stream, limit)]
+        return friends, len(friends) == limit and next(stream, None) is not None
 
     def walk(self, channel_id: str, page_size: int = 1000) -> Iterator[Friend]:
         """Every friend of the channel in user-id order, a page at a time."""
-        after: str | None = None
-        while True:
-            friends, more = self.page_after(channel_id, after, page_size)
-            yield from friends
-            if not more or not friends:
-                return
-            after = friends[-1].user_id
+        for item in self._friend_stream(channel_id, None, page_size):
+            yield Friend.model_validate(item)
+
+    def _friend_stream(
+        self,
+        channel_id: str,
+        after_user_id: str | None,
+        page_size: int,
+        status: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The channel's friend list (all shards merged), as plain item values."""
+        filters: dict[str, Any] = {}
+        if status is not None:
+            # The filter applies after Limit: read more per query so pages stay full.
+            filters = {
+                "filter_expression": "#status = :status",
+                "names": {"#status": "status"},
+                "values": {":status": status},
+            }
+        return merged_query(
+            self._client,
+            table_name=self._table_name,
+            index_name="gsi1",
+            partition_attribute="gsi1pk",
+            sort_attribute="gsi1sk",
+            list_key=friends_list(channel_id),
+            page_limit=per_shard_limit(page_size) * (4 if status is not None else 1),
+            after=after_user_id,
+            **filters,
+        )
+
+    def _tagged_page(
+        self,
+        channel_id: str,
+        tag_id: str,
+        status: str | None,
+        after_user_id: str | None,
+        limit: int,
+    ) -> tuple[list[Friend], bool]:
+        members = merged_query(
+            self._client,
+            table_name=self._table_name,
+            index_name="gsi2",
+            partition_attribute="gsi2pk",
+            sort_attribute="gsi2sk",
+            list_key=tag_list(channel_id, tag_id),
+            page_limit=per_shard_limit(limit),
+            after=after_user_id,
+        )
+        friends: list[Friend] = []
+        while len(friends) < limit:
+            user_ids = [str(item["gsi2sk"]) for item in islice(members, limit - len(friends))]
+            if not user_ids:
+                return friends, False
+            profiles = self._get_many(channel_id, user_ids)
+            for user_id in user_ids:
+                friend = profiles.get(user_id)
+                # The profile has the last word: a membership it does not confirm is
+                # one whose write was interrupted (see apply_change).
+                if friend is None or tag_id not in friend.tags:
+                    continue
+                if status is None or friend.status == status:
+                    friends.append(friend)
+        return friends, next(members, None) is not None
+
+    def _get_many(self, channel_id: str, user_ids: list[str]) -> dict[str, Friend]:
+        """The profiles that exist among ``user_ids`` (BatchGetItem, 100 at a time)."""
+        found: dict[str, Friend] = {}
+        for start in range(0, len(user_ids), 100):
+            keys: list[Any] = [
+                to_item(friend_key(channel_id, u)) for u in user_ids[start : start + 100]
+            ]
+            pending: dict[str, Any] = {self._table_name: {"Keys": keys}}
+            while pending:
+                response = self._client.batch_get_item(RequestItems=pending)
+                for item in response.get("Responses", {}).get(self._table_name, []):
+                    friend = Friend.model_validate(from_item(item))
+                    found[friend.user_id] = friend
+                pending = dict(response.get("UnprocessedKeys") or {})
+        return found
 
     def reserve_marketing_send(
         self,
@@ -445,8 +558,10 @@ class FriendRepository:
         return True
 
     def export(self, channel_id: str, user_id: str) -> list[dict[str, Any]]:
-        """Every item of the friend's partition, as plain values (data export)."""
-        return [from_item(item) for item in self._partition_items(channel_id, user_id)]
+        """Every item of the friend's partition, as plain values (data export); but tag
+        memberships, which only index the profile's ``tags`` (exported there)."""
+        items = (from_item(item) for item in self._partition_items(channel_id, user_id))
+        return [item for item in items if not str(item["sk"]).startswith(TAG_SK_PREFIX)]
 
     def delete(self, channel_id: str, user_id: str) -> int:
         """Delete every item of the friend's partition; the number deleted."""
@@ -519,7 +634,7 @@ class FriendRepository:
                 {
                     ":channel": channel_id,
                     ":user": user_id,
-                    ":list": friends_list_key(channel_id),
+                    ":list": friends_list_key(channel_id, user_id),
                     ":empty": {},
                     **values,
                 }
@@ -529,12 +644,14 @@ class FriendRepository:
         return from_item(response.get("Attributes", {}))
 
 
-def _encode_cursor(item: Mapping[str, Any]) -> str:
-    key = {name: from_item({name: item[name]})[name] for name in ("pk", "sk", "gsi1pk", "gsi1sk")}
+def _encode_cursor(channel_id: str, after_user_id: str) -> str:
+    # One position in every shard: user ids are unique in a channel's lists.
+    key = {"list": friends_list(channel_id), "after": after_user_id}
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, channel_id: str) -> dict[str, Any]:
+def _decode_cursor(cursor: str, channel_id: str) -> str:
+    """The user id the page continues after."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -542,9 +659,10 @@ def _decode_cursor(cursor: str, channel_id: str) -> dict[str, Any]:
         raise InvalidCursor("cursor is not one this API returned") from error
     if (
         not isinstance(key, dict)
-        or set(key) != {"pk", "sk", "gsi1pk", "gsi1sk"}
-        or key["gsi1pk"] != friends_list_key(channel_id)
-        or not all(isinstance(value, str) for value in key.values())
+        or set(key) != {"list", "after"}
+        or key["list"] != friends_list(channel_id)
+        or not isinstance(key["after"], str)
+        or not key["after"]
     ):
         raise InvalidCursor("cursor is not one this API returned")
-    return key
+    return key["after"]
