@@ -86,13 +86,20 @@ def measure() -> HotKeyReport:
         return _measure()
 
 
+_STARTED = time.perf_counter()
+
+
 def _progress(text: str) -> None:
-    print(f"  [hot keys] {text}", file=sys.stderr, flush=True)
+    seconds = time.perf_counter() - _STARTED
+    print(f"  [hot keys {seconds:6.0f} s] {text}", file=sys.stderr, flush=True)
 
 
-def _admin(stack: LocalStack, method: str, path: str, **kwargs: Any) -> Any:
+def _admin(
+    stack: LocalStack, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+) -> Any:
     url = f"{stack.gateway_url}/admin/channels/{DEMO_CHANNEL_ID}{path}"
-    response = requests.request(method, url, headers=HEADERS, timeout=120, **kwargs)
+    headers = {**HEADERS, **(headers or {})}
+    response = requests.request(method, url, headers=headers, timeout=120, **kwargs)
     if response.status_code >= 300:
         raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
     return response.json()
@@ -132,7 +139,7 @@ def _measure() -> HotKeyReport:
                 "POST",
                 "/imports/csv",
                 data=("user_id,tags\r\n" + rows + "\r\n").encode(),
-                headers={**HEADERS, "Content-Type": "text/csv"},
+                headers={"Content-Type": "text/csv"},
             )
             _wait_for_job(stack, job["job_id"], timeout=max(600.0, BURST / 5))
         bursts.append(BurstFigure(f"{BURST:,}-row CSV import", recorder.shares()))
