@@ -169,6 +169,7 @@ def _measure() -> HotKeyReport:
                 "POST",
                 "/broadcasts/preview",
                 json={
+                    "name": "bench preview",
                     "messages": [{"type": "text", "text": "セール"}],
                     "segment": {"match": {"tags_any": [tag_id]}},
                 },
