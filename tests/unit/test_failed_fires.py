@@ -113,7 +113,10 @@ def test_a_deferred_delivery_ends_dead_with_the_reason(
     dead = ledger.get("reminder:1")
     assert dead is not None
     assert (dead.status, dead.reason) == (DeliveryStatus.DEAD, "it failed")
-    assert ledger.redrive("reminder:1", NOW) is not None  # re-drivable
+    assert (  # re-drivable
+        ledger.redrive("reminder:1", NOW, first_attempt_at=NOW, previous_reason=dead.reason)
+        is not None
+    )
 
 
 def test_a_delivery_without_a_row_gets_one_and_ends_dead(

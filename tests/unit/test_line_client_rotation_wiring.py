@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from linecrm.config import SenderSettings
 from linecrm.wiring import Container
 from tests.unit.conftest import ACCESS_TOKEN, CHANNEL_ID, CHANNEL_SECRET, AwsWorld
 
@@ -19,7 +20,7 @@ def put_token(aws: AwsWorld, token: str) -> None:
 def test_a_rotated_secret_is_read_past_the_cache_and_gets_a_client_of_its_own(
     aws: AwsWorld,
 ) -> None:
-    container = Container()
+    container = Container(SenderSettings)
     first = container.line_client(CHANNEL_ID)
     assert first.access_token == ACCESS_TOKEN
     assert container.line_client(CHANNEL_ID) is first

@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Any
 from linecrm.domain.deliveries import Delivery, DeliveryStatus
 from linecrm.models.send import SendRequest
 from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, iso, to_item
-from linecrm.repositories.sharding import merged_query, per_shard_limit, sharded_key
+from linecrm.repositories.sharding import (
+    all_shard_keys,
+    merged_query,
+    per_shard_limit,
+    sharded_key,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -344,8 +349,9 @@ class DeliveryLedger:
 class RecipientLedger:
     """The ledger rows that name one friend among their recipients (erasure and export).
 
-    Rows are found by reading the channel's ledger (the ``gsi1`` list) with a filter: an
-    erasure is rare, and a per-friend index would cost a write on every delivery.
+    Rows are found by reading the channel's ledger (every shard of the ``gsi1`` list)
+    with a filter: an erasure is rare, and a per-friend index would cost a write on
+    every delivery.
     """
 
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
@@ -353,22 +359,22 @@ class RecipientLedger:
         self._table_name = table_name
 
     def rows_naming(self, channel_id: str, user_id: str) -> list[dict[str, Any]]:
-        request: dict[str, Any] = {
-            "TableName": self._table_name,
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :list",
-            "FilterExpression": "contains(recipients, :user)",
-            "ExpressionAttributeValues": to_item(
-                {":list": f"CH#{channel_id}#DELIVERIES", ":user": user_id}
-            ),
-        }
         rows: list[dict[str, Any]] = []
-        while True:
-            response = self._client.query(**request)
-            rows.extend(from_item(item) for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return rows
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for list_key in all_shard_keys(deliveries_list(channel_id)):
+            request: dict[str, Any] = {
+                "TableName": self._table_name,
+                "IndexName": "gsi1",
+                "KeyConditionExpression": "gsi1pk = :list",
+                "FilterExpression": "contains(recipients, :user)",
+                "ExpressionAttributeValues": to_item({":list": list_key, ":user": user_id}),
+            }
+            while True:
+                response = self._client.query(**request)
+                rows.extend(from_item(item) for item in response.get("Items", []))
+                if "LastEvaluatedKey" not in response:
+                    break
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return rows
 
     def erase_recipient(self, channel_id: str, user_id: str) -> int:
         """Delete the rows addressed to the friend alone; take the friend out of the
