@@ -332,6 +332,10 @@ def _on_call(**kwargs: Any) -> None:
     function = current_function.get()
     if function is None:
         return
+    if (kwargs.get("context") or {}).get("is_presign_request"):
+        # Presigning sends nothing: botocore builds a presigned POST from the CreateBucket
+        # model. AWS checks the signer's grant (s3:PutObject) when the URL is used.
+        return
     with _lock:
         check = _active[-1] if _active else None
     if check is None:

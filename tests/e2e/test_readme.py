@@ -8,7 +8,7 @@ The blocks run in README order, in a directory holding the files the README show
 - ``ID``: the broadcast id (``broadcast …``) or delivery id (``deliveries …``) printed
   last; ``JOB_ID``: the import job id printed last; ``<token>``: an ID token the
   emulator mints for that user;
-- the local URLs (``http://127.0.0.1:8080``) and ports: this stack's;
+- the local URLs (``http://127.0.0.1:8080``, ``:8090``) and ports: this stack's;
 - ``--at <time>``: tomorrow, if the README's time is no longer ahead (within a year).
 
 ``linecrm`` commands run in this process (``linecrm_local.cli.main``, split like a
@@ -42,6 +42,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 _FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _USER_PLACEHOLDER = re.compile(r"U[0-9a-f]*…")
 _LOCAL_GATEWAY = "http://127.0.0.1:8080"
+_LOCAL_EMULATOR = "http://127.0.0.1:8090"
 _EXPECTED_STATUS = re.compile(r"#\s*(\d{3})\s*$")
 _LEARNED = {"userId": "user", "broadcast_id": "broadcast", "delivery_id": "delivery"}
 
@@ -139,6 +140,9 @@ class ReadmeSession:
     # ------------------------------------------------------------ shell
     def run_shell(self, where: int, command: str) -> None:
         line = command.replace(_LOCAL_GATEWAY, self.stack.gateway_url)
+        line = line.replace(_LOCAL_EMULATOR, self.stack.emulator_url)
+        if "user" in self.learned:
+            line = _USER_PLACEHOLDER.sub(self.learned["user"], line)
         if "<token>" in line:
             token = self.stack.emulator.issue_id_token(DEMO_CHANNEL_ID, self.learned["user"])
             line = line.replace("<token>", token)
