@@ -52,7 +52,8 @@ if TYPE_CHECKING:
     from linecrm.domain.idempotency import CreateOnce
     from linecrm.imports.runner import ImportRunner
     from linecrm.imports.service import ImportService
-    from linecrm.imports.storage import JobStepQueue, UploadStore
+    from linecrm.imports.storage import UploadStore
+    from linecrm.jobs import JobStepQueue
     from linecrm.line.client import LineMessagingClient
     from linecrm.repositories.broadcasts import BroadcastRepository
     from linecrm.repositories.channel_config import CachedChannelConfig, ChannelConfigRepository
@@ -420,7 +421,7 @@ class Container(Generic[S]):
 
     @cached_property
     def job_queue(self) -> JobStepQueue:
-        from linecrm.imports.storage import JobStepQueue
+        from linecrm.jobs import JobStepQueue
 
         return JobStepQueue(self.sqs, self._part(JobQueueSettings).job_queue_url)
 
