@@ -22,7 +22,7 @@ from pydantic import Field, TypeAdapter
 from linecrm.config import JobsSettings
 from linecrm.domain.broadcasts import BroadcastStep, PreviewStep
 from linecrm.imports.models import ImportStep
-from linecrm.imports.runner import StepBudget, StepOutcome
+from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.line.errors import LineApiError, LineRateLimited
 from linecrm.observability import logger, metrics
 from linecrm.resources import JOB_QUEUE
@@ -99,7 +99,7 @@ def _run_preview_step(step: PreviewStep, record: SQSRecord, lambda_context: Lamb
     receive_count = int(record.attributes.approximate_receive_count)
     log = {"preview_id": step.preview_id, "channel_id": step.channel_id}
     try:
-        finished = deps.broadcast_service.run_preview_step(step.channel_id, step.preview_id, budget)
+        outcome = deps.broadcast_service.run_preview_step(step.channel_id, step.preview_id, budget)
     except Exception as error:
         if receive_count >= JOB_QUEUE.max_receive_count:
             deps.broadcast_service.fail_preview(
@@ -107,7 +107,7 @@ def _run_preview_step(step: PreviewStep, record: SQSRecord, lambda_context: Lamb
             )
             logger.exception("preview step failed for the last time", extra=log)
         raise
-    logger.info("preview step finished", extra={**log, "finished": finished})
+    logger.info("preview step finished", extra={**log, "outcome": outcome.value})
 
 
 def _back_off(record: SQSRecord, receive_count: int, error: Exception) -> None:
@@ -148,7 +148,7 @@ def _run_import_step(step: ImportStep, record: SQSRecord, lambda_context: Lambda
     metrics.add_metric(name=f"ImportSteps_{outcome.value}", unit="Count", value=1)
     logger.info("import step finished", extra={**log, "outcome": outcome.value})
     if outcome is StepOutcome.CONTINUE:
-        deps.job_queue.enqueue(step.channel_id, step.job_id)
+        deps.job_queue.send_step(step)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -15,8 +15,8 @@ import requests
 
 from linecrm import resources
 from linecrm.config import AdminSettings
-from linecrm.delivery.scheduled import ScheduledSends
-from linecrm.delivery.schedules import SchedulePlanner, schedule_name_for
+from linecrm.delivery.deferred_sends import ScheduledSends
+from linecrm.delivery.schedule_planner import SchedulePlanner, schedule_name_for
 from linecrm.models.jobs import ScheduledSend
 from linecrm.models.send import SendRequest
 from linecrm.wiring import Container

@@ -41,18 +41,19 @@ if TYPE_CHECKING:
     from linecrm.broadcasts.planner import BroadcastPlanner
     from linecrm.broadcasts.service import BroadcastService
     from linecrm.channels import ChannelDirectory
+    from linecrm.delivery.deferred_sends import ScheduledSends
     from linecrm.delivery.failed_fires import FailedFires
     from linecrm.delivery.ledger_admin import LedgerAdmin
     from linecrm.delivery.line_tasks import LineTaskRunner
     from linecrm.delivery.outbox import SendQueueOutbox
-    from linecrm.delivery.scheduled import ScheduledSends
-    from linecrm.delivery.schedules import SchedulePlanner
+    from linecrm.delivery.schedule_planner import SchedulePlanner
     from linecrm.delivery.sender import Sender
     from linecrm.domain.broadcasts import Broadcast
     from linecrm.domain.idempotency import CreateOnce
     from linecrm.imports.runner import ImportRunner
     from linecrm.imports.service import ImportService
-    from linecrm.imports.storage import JobStepQueue, UploadStore
+    from linecrm.imports.storage import UploadStore
+    from linecrm.jobs import JobStepQueue
     from linecrm.line.client import LineMessagingClient
     from linecrm.repositories.broadcasts import BroadcastRepository
     from linecrm.repositories.channel_config import CachedChannelConfig, ChannelConfigRepository
@@ -268,7 +269,7 @@ class Container(Generic[S]):
         return LineTaskRunner(self.friends, self.line_client, self.clock)
 
     def schedule_planner(self) -> SchedulePlanner:
-        from linecrm.delivery.schedules import SchedulePlanner
+        from linecrm.delivery.schedule_planner import SchedulePlanner
 
         settings = self._part(ScheduleSettings)
         return SchedulePlanner(
@@ -288,7 +289,7 @@ class Container(Generic[S]):
 
     @cached_property
     def scheduled_sends(self) -> ScheduledSends:
-        from linecrm.delivery.scheduled import ScheduledSends
+        from linecrm.delivery.deferred_sends import ScheduledSends
 
         return ScheduledSends(
             self.ledger,
@@ -420,7 +421,7 @@ class Container(Generic[S]):
 
     @cached_property
     def job_queue(self) -> JobStepQueue:
-        from linecrm.imports.storage import JobStepQueue
+        from linecrm.jobs import JobStepQueue
 
         return JobStepQueue(self.sqs, self._part(JobQueueSettings).job_queue_url)
 

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from linecrm.broadcasts import planner as planner_module
-from linecrm.broadcasts.planner import BroadcastPlanner, StepOutcome
+from linecrm.broadcasts.planner import BroadcastPlanner
 from linecrm.broadcasts.service import BroadcastRejected, BroadcastRequest, BroadcastService
 from linecrm.domain.broadcasts import Broadcast, BroadcastStep, chunk_delivery_id
 from linecrm.domain.deliveries import DeliveryStatus
 from linecrm.domain.tags import Tag
-from linecrm.imports.runner import StepBudget
+from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.line.client import MessageQuota
 from linecrm.models.jobs import StartBroadcast
 from linecrm.models.send import SendRequest
@@ -201,7 +201,7 @@ def test_a_crash_between_commit_and_queue_put_is_resumed_from_the_ledger(
     # The step's message is received again: chunk 1 is re-queued from its ledger row.
     outcome = planner.run_step(CHANNEL_ID, broadcast.broadcast_id, budget())
 
-    assert outcome is StepOutcome.SENT
+    assert outcome is StepOutcome.DONE
     queued_ids = [request.delivery_id for request in world.chunks.queued]
     assert sorted(queued_ids) == [chunk_delivery_id(broadcast.broadcast_id, n) for n in range(3)]
     assert len(set(queued_ids)) == len(queued_ids)  # no chunk queued twice
@@ -220,9 +220,7 @@ def test_cancel_skips_queued_chunks_and_stops_planning(world: World, small_chunk
     world.add_friends(5)
     broadcast = create(world)
     planner = world.planner()
-    assert planner.run_step(CHANNEL_ID, broadcast.broadcast_id, budget(1)) is (
-        StepOutcome.CONTINUED
-    )
+    assert planner.run_step(CHANNEL_ID, broadcast.broadcast_id, budget(1)) is (StepOutcome.CONTINUE)
     assert len(world.chunks.queued) == 1
 
     cancelled = world.service().cancel(CHANNEL_ID, broadcast.broadcast_id)

@@ -16,7 +16,7 @@ from linecrm.broadcasts.service import (
 )
 from linecrm.domain.broadcasts import PreviewStep
 from linecrm.domain.tags import Tag
-from linecrm.imports.runner import StepBudget
+from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.repositories.previews import PreviewStore
 from tests.unit.broadcasts.test_planner_and_service import NOW, SALE, World
 from tests.unit.broadcasts.test_planner_and_service import world as world
@@ -84,12 +84,16 @@ def test_a_bigger_channel_continues_as_a_job_with_the_same_result(
     assert steps.steps == [PreviewStep(channel_id=CHANNEL_ID, preview_id=started.preview_id)]
 
     # Each step counts two pages of 7, then queues the next step: 20 + 14 + 14 + 12.
-    progress = []
+    progress, outcomes = [], []
     while steps.steps:
         step = steps.steps.pop()
-        previews.run_preview_step(step.channel_id, step.preview_id, budget(2))
+        outcomes.append(previews.run_preview_step(step.channel_id, step.preview_id, budget(2)))
         progress.append(previews.preview_job(CHANNEL_ID, started.preview_id).friends_considered)
     assert progress == [34, 48, 60]
+    assert outcomes == [StepOutcome.CONTINUE, StepOutcome.CONTINUE, StepOutcome.DONE]
+    assert previews.run_preview_step(CHANNEL_ID, started.preview_id, budget(1)) is (
+        StepOutcome.FINISHED
+    )
     done = previews.preview_job(CHANNEL_ID, started.preview_id)
     assert done.status == "done"
     assert done.result == at_once
@@ -103,7 +107,8 @@ def test_a_preview_whose_tag_was_deleted_meanwhile_fails_with_the_reason(
     started = previews.preview(CHANNEL_ID, REQUEST)
     assert isinstance(started, PreviewJobStatus)
     channel.config.delete_tag(CHANNEL_ID, Tag(tag_id="vip", name="VIP"))
-    assert previews.run_preview_step(CHANNEL_ID, started.preview_id, budget(1))
+    outcome = previews.run_preview_step(CHANNEL_ID, started.preview_id, budget(1))
+    assert outcome is StepOutcome.FAILED
     failed = previews.preview_job(CHANNEL_ID, started.preview_id)
     assert failed.status == "failed" and failed.reason and "VIP" in failed.reason
 

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from linecrm.imports.runner import FollowersSource, ImportRunner, StepBudget
+from linecrm.imports.runner import FollowersSource, ImportRunner
 from linecrm.imports.service import ImportService
-from linecrm.imports.storage import JobStepQueue, UploadStore
+from linecrm.imports.storage import UploadStore
+from linecrm.jobs import JobStepQueue, StepBudget
 from linecrm.line.client import FollowersPage
 from linecrm.repositories.channel_config import ChannelConfigRepository
 from linecrm.repositories.erasures import ErasureRepository

@@ -10,8 +10,8 @@ import pytest
 from linecrm.domain.fields import FieldDefinition
 from linecrm.domain.tags import Tag
 from linecrm.imports.models import ImportJob, ImportOptions
-from linecrm.imports.runner import StepOutcome
 from linecrm.imports.service import ImportAlreadyRunning
+from linecrm.jobs import StepOutcome
 from linecrm.line.errors import LineRequestRejected, LineTransientError
 from linecrm.repositories.erasures import ErasureRepository
 from linecrm.repositories.friends import FriendRepository

@@ -15,7 +15,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Protocol
 
 from linecrm.delivery.caps import MarketingCapGate, sent_counts
@@ -33,7 +32,7 @@ from linecrm.domain.delivery_policy import Defer, SendNow
 from linecrm.domain.friends import Friend
 from linecrm.domain.personalization import is_personalised, over_limit_reason, render
 from linecrm.domain.segments import CompiledSegment, compile_segment
-from linecrm.imports.runner import StepBudget
+from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.line.client import MessageQuota
 from linecrm.models.send import MAX_MULTICAST_RECIPIENTS, SendRequest
 from linecrm.repositories.broadcasts import BroadcastChanged, BroadcastRepository
@@ -45,16 +44,6 @@ from linecrm.repositories.friends import FriendRepository
 PAGE_SIZE = MAX_MULTICAST_RECIPIENTS
 PERSONALISED_PAGE_SIZE = 99
 MAX_PAGES_PER_PLAN = 20  # friends read for one commit at most: 10,000
-
-
-class StepOutcome(StrEnum):
-    CONTINUED = "continued"
-    SENT = "sent"
-    DEFERRED = "deferred"
-    FAILED = "failed"
-    FINISHED = "finished"  # nothing to do: sent, cancelled or failed before
-    MISSING = "missing"
-    LOST_RACE = "lost_race"  # cancelled or advanced by another step meanwhile
 
 
 class ChunkQueue(Protocol):
@@ -234,7 +223,7 @@ class BroadcastPlanner:
         self._steps.send_step(
             BroadcastStep(channel_id=broadcast.channel_id, broadcast_id=broadcast.broadcast_id)
         )
-        return StepOutcome.CONTINUED
+        return StepOutcome.CONTINUE
 
     def _plan_next(
         self,
@@ -336,7 +325,7 @@ class BroadcastPlanner:
             update={"enqueued_chunks": broadcast.cursor.next_chunk}
         )
         self._save(broadcast, status="sent", cursor=cursor, finished_at=self._clock())
-        return StepOutcome.SENT
+        return StepOutcome.DONE
 
     def _send_to_all(self, broadcast: Broadcast) -> StepOutcome:
         """One request to LINE's broadcast endpoint: every friend, same message."""

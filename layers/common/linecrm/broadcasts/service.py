@@ -38,7 +38,7 @@ from linecrm.domain.segments import (
     CompiledSegment,
     compile_segment,
 )
-from linecrm.imports.runner import StepBudget
+from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.line.messages import validate_messages
 from linecrm.models.jobs import StartBroadcast
 from linecrm.models.send import MAX_MESSAGES_PER_REQUEST, MessageClass
@@ -308,18 +308,20 @@ class BroadcastService:
             raise PreviewNotFound(channel_id, preview_id)
         return job.status_view()
 
-    def run_preview_step(self, channel_id: str, preview_id: str, budget: StepBudget) -> bool:
-        """Count the next pages of a preview job; True when it is finished (or gone)."""
+    def run_preview_step(self, channel_id: str, preview_id: str, budget: StepBudget) -> StepOutcome:
+        """Count the next pages of a preview job (and queue its next step if needed)."""
         job = self._previews.get(channel_id, preview_id) if self._previews else None
-        if job is None or job.status != "running" or self._previews is None:
-            return True
+        if job is None or self._previews is None:
+            return StepOutcome.MISSING
+        if job.status != "running":
+            return StepOutcome.FINISHED
         config = self._config(channel_id)
         try:
             method = self._check(job.request, config)
             segment = _compile(job.request, config)
         except BroadcastRejected as error:  # a tag or field removed meanwhile
             self._previews.put(self._updated(job, status="failed", reason=error.reason))
-            return True
+            return StepOutcome.FAILED
         tally, after = job.tally.model_copy(deep=True), job.after_user_id
         while budget.allows_more():
             budget.chunks += 1
@@ -336,10 +338,10 @@ class BroadcastService:
                         job, status="done", tally=tally, after_user_id=after, result=result
                     )
                 )
-                return True
+                return StepOutcome.DONE
         self._previews.put(self._updated(job, tally=tally, after_user_id=after))
         self._jobs().send_step(PreviewStep(channel_id=channel_id, preview_id=preview_id))
-        return False
+        return StepOutcome.CONTINUE
 
     def fail_preview(self, channel_id: str, preview_id: str, reason: str) -> None:
         job = self._previews.get(channel_id, preview_id) if self._previews else None

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Protocol
 
 from linecrm.channels import UnknownChannel
@@ -36,6 +35,7 @@ from linecrm.imports.models import (
     ImportJob,
     Rejection,
 )
+from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.line.client import FollowersPage
 from linecrm.line.errors import LineRequestRejected
 from linecrm.repositories.channel_config import ChannelConfigRepository
@@ -45,37 +45,6 @@ from linecrm.repositories.imports import ImportJobRepository, JobBusy
 
 class FollowersSource(Protocol):
     def followers_ids(self, start: str | None = None, limit: int = 1000) -> FollowersPage: ...
-
-
-class StepOutcome(StrEnum):
-    CONTINUE = "continue"  # progress saved; queue the next step
-    DONE = "done"
-    FAILED = "failed"  # the job cannot go on (reason on the job)
-    BUSY = "busy"  # another step holds the job: this message is redundant
-    FINISHED = "finished"  # the job was already done or failed
-    MISSING = "missing"
-
-
-@dataclass
-class StepBudget:
-    """How long a step may work: until the function's remaining time nears the margin,
-    and (tests, the local stack) at most ``max_chunks`` pages/chunks."""
-
-    remaining_ms: Callable[[], int]
-    margin_seconds: float = 45.0  # a LINE page fetch with retries, then the writes
-    max_chunks: int | None = None
-    chunks: int = 0
-
-    def allows_more(self) -> bool:
-        if self.chunks == 0:
-            return True  # every step makes progress, however short its time
-        if self.max_chunks is not None and self.chunks >= self.max_chunks:
-            return False
-        return self.remaining_ms() > self.margin_seconds * 1000
-
-    def allows_row(self) -> bool:
-        # Within a chunk only the writes of a row and the checkpoint must still fit.
-        return self.remaining_ms() > self.margin_seconds * 1000 / 3
 
 
 @dataclass

@@ -15,8 +15,9 @@ from linecrm.imports.csv_format import (
     CsvImportFile,
     parse_csv,
 )
-from linecrm.imports.models import ImportJob, ImportKind, ImportOptions, new_job_id
-from linecrm.imports.storage import JobStepQueue, UploadStore, upload_key
+from linecrm.imports.models import ImportJob, ImportKind, ImportOptions, ImportStep, new_job_id
+from linecrm.imports.storage import UploadStore, upload_key
+from linecrm.jobs import JobStepQueue
 from linecrm.repositories.channel_config import ChannelConfigRepository
 from linecrm.repositories.imports import ImportJobRepository, ImportNotFound
 
@@ -205,7 +206,7 @@ class ImportService:
     def _queued(self, job: ImportJob) -> ImportJob:
         # A second message for a job is harmless: a step takes the job's lease first.
         if not job.is_finished:
-            self._queue().enqueue(job.channel_id, job.job_id)
+            self._queue().send_step(ImportStep(channel_id=job.channel_id, job_id=job.job_id))
         return job
 
     def _once(

@@ -1,18 +1,14 @@
-"""Adapters of the import jobs: the uploads bucket (S3) and the job queue (SQS)."""
+"""Adapter of the import jobs' uploads bucket (S3); their job queue is ``linecrm.jobs``."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from linecrm.aws_errors import error_code
-from linecrm.imports.models import ImportStep
 from linecrm.resources import UPLOADS_BUCKET
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
-    from mypy_boto3_sqs.client import SQSClient
 
 CSV_CONTENT_TYPE = "text/csv"
 UPLOAD_URL_SECONDS = 900
@@ -61,26 +57,3 @@ class UploadStore:
             ExpiresIn=UPLOAD_URL_SECONDS,
         )
         return {"url": form["url"], "fields": form["fields"]}
-
-
-class JobStepQueue:
-    """Puts "run the next step of job X" on the job queue."""
-
-    def __init__(self, client: SQSClient, queue_url: str) -> None:
-        self._client = client
-        self._queue_url = queue_url
-
-    def send_step(self, step: BaseModel, delay_seconds: int = 0) -> None:
-        """Any job's next step (an import's, a broadcast's): the message is its JSON."""
-        self._client.send_message(
-            QueueUrl=self._queue_url,
-            MessageBody=step.model_dump_json(),
-            DelaySeconds=max(0, min(delay_seconds, 900)),
-        )
-
-    def enqueue(self, channel_id: str, job_id: str, delay_seconds: int = 0) -> None:
-        self._client.send_message(
-            QueueUrl=self._queue_url,
-            MessageBody=ImportStep(channel_id=channel_id, job_id=job_id).model_dump_json(),
-            DelaySeconds=max(0, min(delay_seconds, 900)),
-        )

@@ -1,7 +1,7 @@
 """Which step scenarios a friend is in: one item per (friend, scenario).
 
-Postbacks and auto-response rules start and stop scenarios; the step engine reads
-these items to decide what to send next.
+Postbacks and auto-response rules start and stop scenarios: the enrolments are
+recorded here for the scenario engine to come (nothing sends a scenario's steps yet).
 """
 
 from __future__ import annotations
