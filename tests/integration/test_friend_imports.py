@@ -22,8 +22,8 @@ from linecrm_local.stack import LocalStack
 # on a machine far busier than its cores.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
-FOLLOWERS = 2_500
-PAGE_SIZE = 500  # LINE allows 1,000; smaller pages make the job take several steps
+FOLLOWERS = 1_200
+PAGE_SIZE = 300  # LINE allows 1,000; smaller pages make the job take several steps
 HEADERS = {"Authorization": f"Bearer {DEMO_ADMIN_TOKEN}"}
 DEADLINE = 600  # seconds: generous, a busy machine is slow; the tests wait for events
 READ = (10, 120)  # connect, read timeouts of admin requests
