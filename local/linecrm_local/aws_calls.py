@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -52,7 +52,6 @@ class AwsCallCounter:
 
 _active: list[AwsCallCounter] = []
 _install_lock = threading.Lock()
-_installed = False
 
 
 def _dispatch(**kwargs: Any) -> None:
@@ -60,23 +59,37 @@ def _dispatch(**kwargs: Any) -> None:
         counter._record(kwargs["model"])
 
 
-def _install() -> None:
-    """Register our hook on every botocore session created from now on, and the default."""
-    global _installed
+_registrars: list[Callable[[botocore.session.Session], None]] = []
+
+
+def on_every_session(register: Callable[[botocore.session.Session], None]) -> None:
+    """Run ``register`` on the default botocore session and every one created from now
+    on (once per ``register``): how the local stack's hooks see every client's calls."""
     with _install_lock:
-        if _installed:
+        if register in _registrars:
             return
-        original_init = botocore.session.Session.__init__
+        if not _registrars:
+            original_init = botocore.session.Session.__init__
 
-        def init_with_hook(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
-            original_init(self, *args, **kwargs)
-            self.register(_EVENT, _dispatch)
+            def init_with_hooks(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
+                original_init(self, *args, **kwargs)
+                for registrar in list(_registrars):
+                    registrar(self)
 
-        botocore.session.Session.__init__ = init_with_hook  # type: ignore[method-assign]
+            botocore.session.Session.__init__ = init_with_hooks  # type: ignore[method-assign]
+        _registrars.append(register)
         default = boto3.DEFAULT_SESSION
         if default is not None:
-            default._session.register(_EVENT, _dispatch)
-        _installed = True
+            register(default._session)
+
+
+def _register(session: botocore.session.Session) -> None:
+    session.register(_EVENT, _dispatch)
+
+
+def _install() -> None:
+    """Register our hook on every botocore session created from now on, and the default."""
+    on_every_session(_register)
 
 
 @contextmanager

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-import boto3
 import botocore.session
 from botocore.exceptions import ClientError
 
+from linecrm_local.aws_calls import on_every_session
 from linecrm_local.lambda_runtime import current_function
 
 _EVENT = "before-parameter-build"
@@ -352,27 +352,13 @@ def _on_call(**kwargs: Any) -> None:
     )
 
 
-_install_lock = threading.Lock()
-_installed = False
+def _register(session: botocore.session.Session) -> None:
+    session.register(_EVENT, _on_call)
 
 
 def _install() -> None:
     """Register the check on every botocore session created from now on, and the default."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        original_init = botocore.session.Session.__init__
-
-        def init_with_check(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
-            original_init(self, *args, **kwargs)
-            self.register(_EVENT, _on_call)
-
-        botocore.session.Session.__init__ = init_with_check  # type: ignore[method-assign]
-        default = boto3.DEFAULT_SESSION
-        if default is not None:
-            default._session.register(_EVENT, _on_call)
-        _installed = True
+    on_every_session(_register)
 
 
 # Sessions created from now on are checked (a warm container's clients too).

@@ -34,6 +34,7 @@ import boto3
 import botocore.session
 
 from linecrm import resources
+from linecrm_local.aws_calls import on_every_session
 
 _WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 _READS = ("Query", "Scan", "GetItem", "BatchGetItem")
@@ -277,8 +278,6 @@ def _attribute_size(attribute: Mapping[str, Any]) -> int:
 # ---------------------------------------------------------------- botocore hooks
 _active: list[DynamoKeyRecorder] = []
 _uncounted = threading.local()
-_install_lock = threading.Lock()
-_installed = False
 
 
 def _skip() -> bool:
@@ -323,20 +322,7 @@ def _register(session: botocore.session.Session) -> None:
 
 
 def _install() -> None:
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        original_init = botocore.session.Session.__init__
-
-        def init_with_hook(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
-            original_init(self, *args, **kwargs)
-            _register(self)
-
-        botocore.session.Session.__init__ = init_with_hook  # type: ignore[method-assign]
-        if boto3.DEFAULT_SESSION is not None:
-            _register(boto3.DEFAULT_SESSION._session)
-        _installed = True
+    on_every_session(_register)
 
 
 @contextmanager
