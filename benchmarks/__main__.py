@@ -28,17 +28,24 @@ def main() -> int:
     report = send_rate.measure()
     print(
         f"\n== sustained send rate through the local stack, vs the emulator's limit"
-        f" ({send_rate.LIMIT_PER_SECOND:.0f} req/s per endpoint; channel rate the same)"
+        f" ({send_rate.LIMIT_PER_SECOND:.0f} req/s per endpoint; channel rate the same;"
+        f" the slow-LINE run answers each push after {send_rate.SLOW_LINE_SECONDS} s)"
     )
     for rate in report.rates:
         verdict = "" if rate.within_budget else "  OVER BUDGET"
         print(
-            f"  {rate.endpoint:<10} {rate.ratio:5.2f}x  (overall {rate.overall_ratio:.2f}x,"
+            f"  {rate.endpoint:<20} {rate.ratio:5.2f}x  (overall {rate.overall_ratio:.2f}x,"
             f" {rate.calls} calls)  429s {rate.rate_limited}"
             f"  inboxes {'exact' if rate.inboxes_exact else 'WRONG'}"
             f"  (budget >= {send_rate.TARGET_RATIO:.2f}x, 0 x 429){verdict}"
         )
         failures += 0 if rate.within_budget else 1
+    capacity = report.capacity
+    print(
+        f"  unpaced capacity {capacity.ratio:5.2f}x the emulator alone"
+        f"  ({capacity.stack_per_second:.0f} pushes/s through queue, sender and ledger;"
+        f" {capacity.emulator_per_second:.0f}/s from 20 threads straight to the emulator)"
+    )
     fan_out = report.multicast_set
     verdict = "" if fan_out.calls <= fan_out.budget else "  OVER BUDGET"
     print(

@@ -1,18 +1,31 @@
 """Send queue consumer: one task per SQS record (a delivery, a profile refresh, a rich
-menu link), partial batch failures."""
+menu link), partial batch failures.
+
+The records of a batch are sent concurrently, one thread each (``SEND_THREADS``, the
+queue's batch size): a LINE call mostly waits on the network, so an environment keeps
+up to a batch of calls in flight while its pacer still spaces their starts to its
+share of the channel's rate. The arithmetic (README, "Send rate"): all environments
+together start at most the channel's rate, with at most MaximumConcurrency x batch
+size calls in flight.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 import math
 import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
+    AsyncBatchProcessor,
     EventType,
-    process_partial_response,
+    async_process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -28,7 +41,11 @@ from linecrm.wiring import Container
 # Every failed record carries its own retry delay (ChangeMessageVisibility below), so a
 # batch whose records all failed (LINE down, or pacing deferring a whole batch) is no
 # function error: its records are reported like any partial failure.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# One thread per record of a full batch; the threads live as long as the environment.
+SEND_THREADS = SEND_QUEUE.batch_size
+send_threads = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="send")
+_metrics_lock = threading.Lock()  # Powertools' metric set is no concurrent structure
 # One Container per execution environment, built on first use (not at import): the
 # first invocation validates the function's settings before any request work.
 container = functools.cache(functools.partial(Container, SenderSettings))
@@ -37,6 +54,11 @@ MAX_VISIBILITY_SECONDS = 900  # cap of one backoff step; SQS allows up to 12 h
 # Pacing waits may use the invocation's time left minus this reserve (at most half of
 # what is left), which one LINE call (client timeout 10 s) and its ledger writes need.
 PACING_RESERVE_SECONDS = 12.0
+
+
+def count(name: str) -> None:
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit="Count", value=1)
 
 
 class PoisonMessage(Exception):
@@ -83,7 +105,7 @@ def send_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
             ReceiptHandle=record.receipt_handle,
             VisibilityTimeout=delay,
         )
-        metrics.add_metric(name="SendsDeferred", unit="Count", value=1)
+        count("SendsDeferred")
         logger.info("send deferred by pacing", extra={"task": task.kind, "delay": delay})
         raise
     except SendFailedRetryable as error:
@@ -95,17 +117,18 @@ def send_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
             ReceiptHandle=record.receipt_handle,
             VisibilityTimeout=delay,
         )
-        metrics.add_metric(name="SendRetries", unit="Count", value=1)
+        count("SendRetries")
         logger.warning(
             "send failed, will retry",
             extra={"task": task.kind, "reason": error.reason, "delay": delay},
         )
         raise
-    metrics.add_metric(name=f"Deliveries_{report.outcome.value}", unit="Count", value=1)
+    count(f"Deliveries_{report.outcome.value}")
     if report.quota_exhausted_now:
         # Once per channel and month (the sender that stored the flag): alarmed on.
-        metrics.add_metric(name=QUOTA_EXHAUSTED_METRIC, unit="Count", value=1)
-        metrics.add_metadata(key="channel_id", value=task.channel_id)
+        count(QUOTA_EXHAUSTED_METRIC)
+        with _metrics_lock:
+            metrics.add_metadata(key="channel_id", value=task.channel_id)
         logger.warning(
             "monthly message quota exhausted: marketing sends skipped until next month",
             extra={"channel_id": task.channel_id},
@@ -120,11 +143,27 @@ def send_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
     )
 
 
+async def send_record_on_a_thread(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    """``send_record`` on one of the environment's send threads, in a copy of this
+    invocation's context (its context variables: the function's settings, the clock)."""
+    context = contextvars.copy_context()
+    await asyncio.get_running_loop().run_in_executor(
+        send_threads, context.run, send_record, record, lambda_context
+    )
+
+
+def prepare(deps: Container[SenderSettings]) -> None:
+    """Build, on this thread, what the send threads share: one pacer per environment
+    (two would double its share of the rate), and the AWS clients (a boto3 session is
+    not safe to create clients from concurrently)."""
+    _ = deps.sender, deps.line_tasks, deps.sqs, deps.channels
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    container()  # the first invocation validates the settings, before any work
-    return process_partial_response(
-        event=event, record_handler=send_record, processor=processor, context=context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    prepare(container())  # the first invocation validates the settings, before any work
+    return async_process_partial_response(
+        event=event, record_handler=send_record_on_a_thread, processor=processor, context=context
     )

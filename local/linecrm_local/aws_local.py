@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import requests
+from moto import backends as moto_backends
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -39,6 +40,17 @@ class _QuietMotoRequestHandler(MotoRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         logger.debug("moto %s %s -> %s", self.command, self.path, code)
+
+
+def _list_moto_modules_once() -> None:
+    """moto's server lists its package directory (``os.listdir`` plus an ``isdir`` per
+    entry, ~200) on every request to find the backend, under our one-at-a-time lock:
+    about 40 % of its dispatch time. The directory does not change while we run."""
+    modules = frozenset(moto_backends.list_of_moto_modules())
+    moto_backends.list_of_moto_modules = lambda: modules
+
+
+_list_moto_modules_once()
 
 
 class _OneRequestAtATime:

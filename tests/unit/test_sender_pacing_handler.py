@@ -24,8 +24,8 @@ from linecrm_local.sqs_poller import build_sqs_event
 from tests.support.lambda_support import FakeLambdaContext, load_handler
 from tests.unit.conftest import ACCESS_TOKEN, CHANNEL_ID, CHANNEL_SECRET, AwsWorld
 
-# 3 pushes/s for the channel: 0.6/s, one every 1.67 s, in each of 5 environments.
-CHANNEL_RATE = 3.0
+# 6 pushes/s for the channel: 0.6/s, one every 1.67 s, in each of 10 environments.
+CHANNEL_RATE = 6.0
 INTERVAL = SEND_QUEUE.max_concurrency / CHANNEL_RATE
 # A context with 2 s left: pacing may wait 1 s (the rest is the call's reserve).
 CONTEXT_MS = 2_000
@@ -98,26 +98,33 @@ def test_records_past_the_budget_go_back_unsent_and_come_back(
     ids = enqueue(aws, users)
     event = receive(aws)
     assert [delivery_of(r) for r in event["Records"]] == ids
+    # The deferred records go back at once while the first one pushes: with the LINE
+    # SDK imported already, that push ends well within their 2 s of invisibility.
+    handler.container().line_client(CHANNEL_ID)
 
     result = handler.lambda_handler(event, FakeLambdaContext(timeout_ms=CONTEXT_MS))
 
-    # The first push went at once; the next slot is 1.67 s away, past the 1 s budget.
-    records = event["Records"]
-    assert failed(result) == [records[1]["messageId"], records[2]["messageId"]]
+    # The records go concurrently: the first to take a slot pushed at once; the next
+    # slot is 1.67 s away, past the 1 s budget, so the other two went back.
+    by_message = {r["messageId"]: delivery_of(r) for r in event["Records"]}
+    deferred = sorted(by_message[m] for m in failed(result))
+    assert len(deferred) == 2
     assert len(emulator.calls("push")) == 1
-    for delivery_id in ids[1:]:  # nothing lost, nothing counted as a failed attempt
+    for delivery_id in deferred:  # nothing lost, nothing counted as a failed attempt
         delivery = ledger(aws).get(delivery_id)
         assert delivery is not None and delivery.status is DeliveryStatus.QUEUED
         assert delivery.attempts == 0
+    (sent,) = set(ids) - set(deferred)
+    assert ledger(aws).get(sent).status is DeliveryStatus.SENT  # type: ignore[union-attr]
     assert receive(aws)["Records"] == []  # hidden for a short while (not 180 s)
 
     time.sleep(INTERVAL + 0.4)  # the visibility: ceil(1.67 s) = 2 s after the hand-back
     again = receive(aws)
-    assert [delivery_of(r) for r in again["Records"]] == ids[1:]
+    assert [delivery_of(r) for r in again["Records"]] == deferred
     assert [r["attributes"]["ApproximateReceiveCount"] for r in again["Records"]] == ["2", "2"]
 
     result = handler.lambda_handler(again, FakeLambdaContext(timeout_ms=CONTEXT_MS))
-    assert failed(result) == [again["Records"][1]["messageId"]]
+    assert len(failed(result)) == 1
     assert len(emulator.calls("push")) == 2
     assert all(c.status == 200 for c in emulator.calls("push"))
 
@@ -149,8 +156,12 @@ def test_on_the_final_receive_it_sends_late_instead_of_dead_lettering(
     started = time.monotonic()
     result = handler.lambda_handler(event, FakeLambdaContext(timeout_ms=CONTEXT_MS))
 
-    assert failed(result) == []
+    # The two go concurrently: whichever takes the first slot pushes at once. The last
+    # receive never goes back (it waits the budget at most, then sends late); the
+    # other one, if it came second, goes back for later.
+    final = event["Records"][1]["messageId"]
+    assert final not in failed(result)
     assert time.monotonic() - started < CONTEXT_MS / 1000  # waited the budget at most
-    assert len(emulator.calls("push")) == 2
+    assert len(emulator.calls("push")) == 2 - len(failed(result))
     delivery = ledger(aws).get(ids[1])
     assert delivery is not None and delivery.status is DeliveryStatus.SENT

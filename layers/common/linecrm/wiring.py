@@ -9,6 +9,7 @@ emulator.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -102,6 +103,7 @@ class Container(Generic[S]):
         self.clock = clock or _RUNTIME_CLOCK.get()
         # Keyed on the token too: a rotated token gets a client of its own.
         self._line_clients: dict[tuple[str, str], LineMessagingClient] = {}
+        self._line_clients_lock = threading.Lock()  # the sender's threads share them
 
     def _part(self, kind: type[P]) -> P:
         """The settings of one part (a queue, the schedules, ...) this function has."""
@@ -226,6 +228,10 @@ class Container(Generic[S]):
         """One LINE client per channel and token (connection reuse). A 401 makes the
         client read the secret again, past the cache, and retry with a rotated token."""
         token = self.channels.credentials(channel_id).channel_access_token
+        with self._line_clients_lock:
+            return self._line_client_for(channel_id, token)
+
+    def _line_client_for(self, channel_id: str, token: str) -> LineMessagingClient:
         client = self._line_clients.get((channel_id, token))
         if client is None:
             from linecrm.line.client import LineMessagingClient, RetryPolicy

@@ -170,7 +170,8 @@ def test_a_poison_message_lands_in_the_dlq_after_max_receive_count(
         poller.stop()
 
     assert len(journal.entries("batch")) == 2  # maxReceiveCount receives, then redrive
-    (dead,) = queues.sqs.receive_message(QueueUrl=dlq_url)["Messages"]
+    # moto moves the message inside the poller's receive: wait for it, not for the thread
+    (dead,) = queues.sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=10)["Messages"]
     assert dead["MessageId"] == poison_id
     assert queues.count(polled.url) == 0
 

@@ -2,16 +2,16 @@
 
 LINE limits each channel per endpoint (push, multicast, reply, …) and answers 429 above
 the limit. The send queue's event source mapping runs at most ``max_concurrency``
-sender invocations at once (``resources.SEND_QUEUE``: 5), each in its own execution
-environment, and an invocation sends its records one after another. So if every
-environment spaces its calls to one (channel, endpoint kind) at least
-``max_concurrency / channel_rate`` seconds apart, all of them together send at most
-``channel_rate`` calls per second:
+sender invocations at once (``resources.SEND_QUEUE``: 10), each in its own execution
+environment; an invocation sends its records concurrently, but the start of every call
+takes a slot of this environment's pacer. So if every environment spaces the starts of
+its calls to one (channel, endpoint kind) at least ``max_concurrency / channel_rate``
+seconds apart, all of them together start at most ``channel_rate`` calls per second:
 
-    5 environments x (channel_rate / 5) per environment = channel_rate
+    10 environments x (channel_rate / 10) per environment = channel_rate
 
 No shared counter (DynamoDB, Redis) is needed, at the price that a lone busy
-environment uses only a fifth of the channel's rate. The spacing is strict (no burst
+environment uses only a tenth of the channel's rate. The spacing is strict (no burst
 credit): LINE does not say over which window it counts, and a call that waits a few
 milliseconds costs nothing.
 
@@ -117,7 +117,7 @@ class Pacer:
     environment that saw it halves its pace (down to ``min_factor``) for
     ``slowdown_seconds``; another 429 meanwhile halves it again and extends the
     period; then it returns to the configured rate at once. Each environment learns
-    from its own 429s only: no shared state, and five environments backing off
+    from its own 429s only: no shared state, and all environments backing off
     halve the total.
     """
 
