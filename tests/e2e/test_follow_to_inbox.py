@@ -20,7 +20,7 @@ from linecrm_local.seed import DEMO_WELCOME_MESSAGES
 from linecrm_local.stack import LocalStack
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # generous deadlines below
 WELCOME_TEXT = DEMO_WELCOME_MESSAGES[0]["text"]
 
 
@@ -92,8 +92,8 @@ def test_welcome_arrives_exactly_once_with_half_of_pushes_failing(stack: LocalSt
     assert all(d.attempts[-1].status == 200 for d in deliveries)
 
     users = [d.user_id for d in deliveries]
-    wait_for(lambda: all(welcome_texts(stack, u) for u in users), timeout=60)
-    stack.poller.drain(timeout=60)
+    wait_for(lambda: all(welcome_texts(stack, u) for u in users), timeout=300)
+    stack.poller.drain(timeout=300)
     assert all(welcome_texts(stack, u) == [WELCOME_TEXT] for u in users)
 
     push_calls = [c for c in stack.emulator.calls("push") if c.channel_id == DEMO_CHANNEL_ID]

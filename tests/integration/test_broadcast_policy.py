@@ -15,7 +15,7 @@ from linecrm_local.seed import seed_friends
 from linecrm_local.stack import LocalStack
 from tests.integration.test_broadcasts import admin, settled, table, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]  # generous deadlines below
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -50,7 +50,7 @@ def broadcast(stack: LocalStack, tag: str, text: str, message_class: str = "mark
         "message_class": message_class,
     }
     created = admin(stack, "POST", "/broadcasts", body)
-    return wait_for(lambda: settled(stack, created["broadcast_id"]), timeout=60)
+    return wait_for(lambda: settled(stack, created["broadcast_id"]), timeout=300)
 
 
 def texts(stack: LocalStack, user_id: str) -> list[str]:
