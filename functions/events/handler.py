@@ -102,6 +102,11 @@ def rejected(error: EventsRejected) -> Response[Any]:
     return error_response(error.status, error.reason, error.field)
 
 
+@app.not_found
+def not_found(_: Exception) -> Response[Any]:
+    return error_response(HTTPStatus.NOT_FOUND, "no such route: POST /events/{channel_id}")
+
+
 @app.exception_handler(Exception)
 def unavailable(error: Exception) -> Response[Any]:
     # Not the caller's fault (a store is failing): 503, and a retry (signed anew) is

@@ -35,7 +35,13 @@ from linecrm.domain.events import (
     record_event,
 )
 from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, iso, to_item
-from linecrm.repositories.friends import FriendRepository, friend_key, friend_pk
+from linecrm.repositories.friends import (
+    FriendNotFound,
+    FriendRepository,
+    InvalidCursor,
+    friend_key,
+    friend_pk,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -72,7 +78,7 @@ class TimelinePage:
     next_cursor: str | None
 
 
-class InvalidEventCursor(ValueError):
+class InvalidEventCursor(InvalidCursor):
     """A timeline cursor that this API did not hand out."""
 
 
@@ -239,8 +245,12 @@ class EventStore:
     def timeline(
         self, channel_id: str, user_id: str, *, limit: int = 50, cursor: str | None = None
     ) -> TimelinePage:
-        """The friend's events, newest first; ``next_cursor`` continues after the last."""
+        """The friend's events, newest first; ``next_cursor`` continues after the last.
+        ``FriendNotFound`` when the channel has no such friend."""
         limit = max(1, min(limit, MAX_PAGE_SIZE))
+        sk = _decode_cursor(cursor) if cursor else None
+        if self._friends.get(channel_id, user_id) is None:
+            raise FriendNotFound(channel_id, user_id)
         request: dict[str, Any] = {
             "TableName": self._table_name,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
@@ -250,10 +260,8 @@ class EventStore:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        if cursor:
-            request["ExclusiveStartKey"] = to_item(
-                {"pk": friend_pk(channel_id, user_id), "sk": _decode_cursor(cursor)}
-            )
+        if sk is not None:
+            request["ExclusiveStartKey"] = to_item({"pk": friend_pk(channel_id, user_id), "sk": sk})
         response = self._client.query(**request)
         events = [stored_event(from_item(item)) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
