@@ -224,6 +224,15 @@ def test_missing_or_unknown_credentials_are_401_with_a_reason(
     assert reason in error.reason
 
 
+@pytest.mark.parametrize("timestamp", ["0", "999999999999", "1796176800"])
+def test_far_off_timestamps_are_401_not_a_crash(world: dict[str, Any], timestamp: str) -> None:
+    raw = json.dumps({"events": [event("order-1")]}).encode()
+    request = SignedRequest(
+        CHANNEL_ID, raw, SOURCE, timestamp, compute_signature(KEY, timestamp, raw)
+    )
+    assert refused(world, request).reason.startswith("stale timestamp")
+
+
 @pytest.mark.parametrize("offset", [timedelta(minutes=6), -timedelta(minutes=6)])
 def test_a_stale_timestamp_is_401(world: dict[str, Any], offset: timedelta) -> None:
     raw = json.dumps({"events": [event("order-1")]}).encode()
@@ -315,6 +324,8 @@ def test_bad_events_get_their_reason_and_the_good_ones_apply(world: dict[str, An
         "not an object",
         event("extra", colour="red"),
         event("ok-2", name="page_view", user=BLOCKED),
+        event("text-value", value="42"),
+        event("bool-value", value=True),
     ]
     batch = world["receiver"].receive(signed({"events": events}))
     outcome = {r.index: (r.status, r.reason or "") for r in batch.results}
@@ -333,6 +344,8 @@ def test_bad_events_get_their_reason_and_the_good_ones_apply(world: dict[str, An
         9: "idempotency_key",
         10: "JSON object",
         11: "colour",
+        13: "value",
+        14: "value",
     }.items():
         status, reason = outcome[index]
         assert status == "rejected", (index, outcome[index])

@@ -74,7 +74,7 @@ class EventIn(BaseModel):
     occurred_at: AwareDatetime
     idempotency_key: IdempotencyKey
     properties: dict[str, Any] = Field(default_factory=dict)
-    value: float | None = None
+    value: float | None = Field(default=None, strict=True)  # a number, not "42" or true
 
     @field_validator("user")
     @classmethod

@@ -139,6 +139,8 @@ class EventStore:
                     return ApplyOutcome.DUPLICATE
                 if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
                     continue  # the profile changed (or went) meanwhile: read it again
+                if "TransactionConflict" in reasons:
+                    continue  # another transaction on the same items: try again
                 raise
             return ApplyOutcome.APPLIED
         raise EventsBusy(f"{event.name} for {event.user_id}: the aggregate kept changing")
