@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -397,3 +398,57 @@ def test_aggregates_count_by_day_and_keep_the_latest(world: dict[str, Any]) -> N
     assert stats.latest_properties == {"cart_value": 5000}  # scalars only
     assert stats.last_at == NOW - timedelta(days=1)
     assert stats.first_at == NOW - timedelta(days=100)
+
+
+def test_a_concurrent_event_of_the_same_name_is_not_lost(aws: AwsWorld) -> None:
+    """Another event lands between our read of the profile and our write: the write's
+    condition (the count read) fails, and the event is applied on a fresh read."""
+    from linecrm.domain.events import BehaviourEventRecord
+    from linecrm.repositories.events import ApplyOutcome
+
+    dynamodb = aws.client("dynamodb")
+    table = aws.resources.table_names["Main"]
+    friends = FriendRepository(dynamodb, table)
+    friends.record_follow(CHANNEL_ID, FRIEND, NOW - timedelta(days=3))
+    store = EventStore(dynamodb, table, friends)
+
+    def record(key: str) -> BehaviourEventRecord:
+        return BehaviourEventRecord(
+            name="purchase",
+            user_id=FRIEND,
+            occurred_at=NOW - timedelta(minutes=1),
+            idempotency_key=key,
+            properties={},
+            value=None,
+            source=SOURCE,
+        )
+
+    class RacingFriends(FriendRepository):
+        raced = False
+
+        def get(self, channel_id: str, user_id: str) -> Any:
+            seen = super().get(channel_id, user_id)
+            if not self.raced:
+                self.raced = True  # the other writer goes between our read and write
+                outcome = store.apply(
+                    CHANNEL_ID,
+                    record("other"),
+                    now=NOW,
+                    retention=timedelta(days=400),
+                    zone=ZoneInfo("Asia/Tokyo"),
+                )
+                assert outcome is ApplyOutcome.APPLIED
+            return seen
+
+    racing = EventStore(dynamodb, table, RacingFriends(dynamodb, table))
+    outcome = racing.apply(
+        CHANNEL_ID,
+        record("ours"),
+        now=NOW,
+        retention=timedelta(days=400),
+        zone=ZoneInfo("Asia/Tokyo"),
+    )
+    assert outcome is ApplyOutcome.APPLIED
+    stats = friends.get(CHANNEL_ID, FRIEND).event_stats["purchase"]
+    assert stats.count == 2
+    assert sum(stats.days.values()) == 2
