@@ -401,16 +401,17 @@ def test_aggregates_count_by_day_and_keep_the_latest(world: dict[str, Any]) -> N
 
 
 def test_a_concurrent_event_of_the_same_name_is_not_lost(aws: AwsWorld) -> None:
-    """Another event lands between our read of the profile and our write: the write's
+    """Another event lands between our read of the aggregates and our write: the write's
     condition (the count read) fails, and the event is applied on a fresh read."""
-    from linecrm.domain.events import BehaviourEventRecord
+    from linecrm.domain.events import BehaviourEventRecord, EventStats
     from linecrm.repositories.events import ApplyOutcome
 
     dynamodb = aws.client("dynamodb")
     table = aws.resources.table_names["Main"]
     friends = FriendRepository(dynamodb, table)
     friends.record_follow(CHANNEL_ID, FRIEND, NOW - timedelta(days=3))
-    store = EventStore(dynamodb, table, friends)
+    zone = ZoneInfo("Asia/Tokyo")
+    retention = timedelta(days=400)
 
     def record(key: str) -> BehaviourEventRecord:
         return BehaviourEventRecord(
@@ -423,32 +424,64 @@ def test_a_concurrent_event_of_the_same_name_is_not_lost(aws: AwsWorld) -> None:
             source=SOURCE,
         )
 
-    class RacingFriends(FriendRepository):
+    store = EventStore(dynamodb, table, friends)
+
+    class RacingStore(EventStore):
         raced = False
 
-        def get(self, channel_id: str, user_id: str) -> Any:
-            seen = super().get(channel_id, user_id)
+        def _stats(self, channel_id: str, user_id: str) -> dict[str, EventStats] | None:
+            seen = super()._stats(channel_id, user_id)
             if not self.raced:
                 self.raced = True  # the other writer goes between our read and write
-                outcome = store.apply(
-                    CHANNEL_ID,
-                    record("other"),
-                    now=NOW,
-                    retention=timedelta(days=400),
-                    zone=ZoneInfo("Asia/Tokyo"),
+                other = store.apply(
+                    CHANNEL_ID, record("other"), now=NOW, retention=retention, zone=zone
                 )
-                assert outcome is ApplyOutcome.APPLIED
+                assert other is ApplyOutcome.APPLIED
             return seen
 
-    racing = EventStore(dynamodb, table, RacingFriends(dynamodb, table))
-    outcome = racing.apply(
-        CHANNEL_ID,
-        record("ours"),
-        now=NOW,
-        retention=timedelta(days=400),
-        zone=ZoneInfo("Asia/Tokyo"),
-    )
+    racing = RacingStore(dynamodb, table, friends)
+    outcome = racing.apply(CHANNEL_ID, record("ours"), now=NOW, retention=retention, zone=zone)
     assert outcome is ApplyOutcome.APPLIED
     stats = friends.get(CHANNEL_ID, FRIEND).event_stats["purchase"]
     assert stats.count == 2
     assert sum(stats.days.values()) == 2
+
+
+class CountingClient:
+    """A DynamoDB client that counts the operations called on it."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return method(*args, **kwargs)
+
+        return counted
+
+
+def test_a_batch_reads_its_friends_once(world: dict[str, Any], aws: AwsWorld) -> None:
+    client = CountingClient(aws.client("dynamodb"))
+    table = aws.resources.table_names["Main"]
+    receiver = EventsReceiver(
+        world["sources"],
+        SeenSignatures(aws.client("dynamodb"), table),
+        EventStore(client, table, world["friends"]),  # type: ignore[arg-type]
+        Signals(),
+        world["clock"],
+        retention_days=400,
+        time_zone="Asia/Tokyo",
+    )
+    events = [event(f"p{i}", value=i) for i in range(5)] + [
+        event(f"v{i}", name="page_view", user=BLOCKED) for i in range(3)
+    ]
+    batch = receiver.receive(signed({"events": events}))
+    assert batch.count("applied") == 8
+    # One BatchGetItem for both friends, no read per event, one transaction per event.
+    assert client.calls == {"batch_get_item": 1, "transact_write_items": 8}
+    assert world["friends"].get(CHANNEL_ID, FRIEND).event_stats["purchase"].count == 5
+    assert world["friends"].get(CHANNEL_ID, BLOCKED).event_stats["page_view"].count == 3

@@ -3,7 +3,7 @@ each event of the batch once and answer per event (docs/events.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -21,7 +21,7 @@ from linecrm.events.signature import is_valid_signature, signature_digest
 from linecrm.events.sources import EventSourceDirectory, UnknownSource
 from linecrm.http_bodies import UnreadableBody, loads_json
 from linecrm.observability import logger
-from linecrm.repositories.events import ApplyOutcome
+from linecrm.repositories.events import ApplyOutcome, KnownStats
 
 # A request's timestamp may be this far from our clock, either way.
 TIMESTAMP_TOLERANCE = timedelta(minutes=5)
@@ -77,13 +77,22 @@ class EventApplier(Protocol):
         now: datetime,
         retention: timedelta,
         zone: ZoneInfo,
+        known: KnownStats | None = None,
     ) -> ApplyOutcome: ...
+
+    def prefetch(self, channel_id: str, user_ids: Iterable[str]) -> KnownStats: ...
 
 
 class ReplayGuard(Protocol):
     def remember(
         self, channel_id: str, signature: str, *, now: datetime, keep: timedelta
     ) -> bool: ...
+
+
+@dataclass(frozen=True)
+class _Checked:
+    index: int
+    event: BehaviourEventRecord
 
 
 @dataclass(frozen=True)
@@ -118,12 +127,23 @@ class EventsReceiver:
     def receive(self, request: SignedRequest) -> BatchResult:
         now = self._clock()
         source = self._authenticate(request, now)
-        raw_events = _parse_batch(request.body)
+        checked = [
+            self._check(index, raw, source, now)
+            for index, raw in enumerate(_parse_batch(request.body))
+        ]
+        events = [item for item in checked if isinstance(item, _Checked)]
+        # One read for the batch's friends (not one per event).
+        known = (
+            self._store.prefetch(request.channel_id, {c.event.user_id for c in events})
+            if events
+            else {}
+        )
         batch = BatchResult()
-        for index, raw in enumerate(raw_events):
-            batch.results.append(
-                self._apply_one(request.channel_id, index, raw, source, now, batch)
-            )
+        for item in checked:
+            if isinstance(item, EventResult):
+                batch.results.append(item)
+            else:
+                batch.results.append(self._apply(request.channel_id, item, now, known, batch))
         return batch
 
     # ------------------------------------------------------------ authentication
@@ -186,21 +206,31 @@ class EventsReceiver:
         return source
 
     # ------------------------------------------------------------ events
-    def _apply_one(
-        self, channel_id: str, index: int, raw: Any, source: str, now: datetime, batch: BatchResult
-    ) -> EventResult:
+    def _check(self, index: int, raw: Any, source: str, now: datetime) -> _Checked | EventResult:
         key = raw.get("idempotency_key") if isinstance(raw, dict) else None
         key = key if isinstance(key, str) and len(key) <= 128 else None
         try:
             event = parse_event(raw, source=source, now=now, retention_days=self._retention_days)
         except EventRejected as error:
             return EventResult(index, "rejected", key, error.reason, error.field)
+        return _Checked(index, event)
+
+    def _apply(
+        self,
+        channel_id: str,
+        checked: _Checked,
+        now: datetime,
+        known: KnownStats,
+        batch: BatchResult,
+    ) -> EventResult:
+        index, event, key = checked.index, checked.event, checked.event.idempotency_key
         outcome = self._store.apply(
             channel_id,
             event,
             now=now,
             retention=timedelta(days=self._retention_days),
             zone=self._zone,
+            known=known,
         )
         if outcome is ApplyOutcome.UNKNOWN_USER:
             return EventResult(index, "rejected", key, UNKNOWN_USER_REASON, "user")

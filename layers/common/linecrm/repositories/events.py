@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -53,6 +53,10 @@ MAX_PAGE_SIZE = 200
 # Concurrent events of one friend and name race for the same aggregate; each retry
 # re-reads the profile. More than this many in a row means a hot loop somewhere.
 MAX_ATTEMPTS = 5
+
+
+# A batch's view of its friends' aggregates: user id -> aggregates by event name.
+KnownStats = dict[str, dict[str, EventStats]]
 
 
 class ApplyOutcome(StrEnum):
@@ -112,19 +116,28 @@ class EventStore:
         now: datetime,
         retention: timedelta,
         zone: ZoneInfo,
+        known: KnownStats | None = None,
     ) -> ApplyOutcome:
-        """Store ``event`` once per (channel, idempotency key) for a known friend."""
+        """Store ``event`` once per (channel, idempotency key) for a known friend.
+
+        ``known`` (from ``prefetch``, kept up to date here) saves the read of the
+        friend's aggregates; a stale entry only costs a retry on a fresh read."""
         expires_at = _epoch(now + retention)
-        for _ in range(MAX_ATTEMPTS):
-            friend = self._friends.get(channel_id, event.user_id)
-            if friend is None:
+        for attempt in range(MAX_ATTEMPTS):
+            current: dict[str, EventStats] | None
+            if attempt == 0 and known is not None and known.get(event.user_id) is not None:
+                current = known[event.user_id]
+            else:
+                current = self._stats(channel_id, event.user_id)
+            if current is None:
                 if self._key_claimed(channel_id, event.idempotency_key, now):
                     return ApplyOutcome.DUPLICATE  # applied before the friend was erased
                 return ApplyOutcome.UNKNOWN_USER
+            aggregate, after = self._aggregate_write(channel_id, event, current, zone, now)
             items = [
                 self._key_put(channel_id, event.idempotency_key, now, expires_at),
                 self._timeline_put(channel_id, event, now, expires_at),
-                self._aggregate_write(channel_id, event, friend.event_stats, zone, now),
+                aggregate,
             ]
             try:
                 self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
@@ -142,8 +155,39 @@ class EventStore:
                 if "TransactionConflict" in reasons:
                     continue  # another transaction on the same items: try again
                 raise
+            if known is not None:
+                known[event.user_id] = after
             return ApplyOutcome.APPLIED
         raise EventsBusy(f"{event.name} for {event.user_id}: the aggregate kept changing")
+
+    def prefetch(self, channel_id: str, user_ids: Iterable[str]) -> KnownStats:
+        """The aggregates of these friends (absent: not a friend), one BatchGetItem per
+        100; eventually consistent, which the conditional write makes safe."""
+        found: KnownStats = {}
+        wanted = sorted(set(user_ids))
+        for start in range(0, len(wanted), 100):
+            keys = [to_item(friend_key(channel_id, u)) for u in wanted[start : start + 100]]
+            pending: dict[str, Any] = {
+                self._table_name: {"Keys": keys, "ProjectionExpression": "user_id, event_stats"}
+            }
+            while pending:
+                response = self._client.batch_get_item(RequestItems=pending)
+                for item in response.get("Responses", {}).get(self._table_name, []):
+                    values = from_item(item)
+                    found[str(values["user_id"])] = _stats_of(values)
+                pending = dict(response.get("UnprocessedKeys") or {})
+        return found
+
+    def _stats(self, channel_id: str, user_id: str) -> dict[str, EventStats] | None:
+        """The friend's aggregates as stored now; None when there is no such friend."""
+        response = self._client.get_item(
+            TableName=self._table_name,
+            Key=to_item(friend_key(channel_id, user_id)),
+            ProjectionExpression="pk, event_stats",
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return _stats_of(from_item(item)) if item else None
 
     # ------------------------------------------------------------ transaction parts
     def _key_put(
@@ -202,21 +246,24 @@ class EventStore:
         current: Mapping[str, EventStats],
         zone: ZoneInfo,
         now: datetime,
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], dict[str, EventStats]]:
         """The profile's new aggregate for the event's name, written only if the profile
-        still holds what we read (optimistic: the count is the version)."""
+        still holds what we read (optimistic: the count is the version); and the
+        aggregates after it."""
         key = to_item(friend_key(channel_id, event.user_id))
         before = current.get(event.name)
         if before is None and len(current) >= MAX_TRACKED_EVENT_NAMES:
             # No aggregate for a further name; the friend must still exist.
-            return {
+            check = {
                 "ConditionCheck": {
                     "TableName": self._table_name,
                     "Key": key,
                     "ConditionExpression": "attribute_exists(pk)",
                 }
             }
-        after = record_event(before, event, zone, now).as_item()
+            return check, dict(current)
+        stats = record_event(before, event, zone, now)
+        after = stats.as_item()
         if not current:
             expression = "SET event_stats = :stats"
             condition = "attribute_exists(pk) AND attribute_not_exists(event_stats)"
@@ -241,7 +288,7 @@ class EventStore:
         }
         if names:
             update["ExpressionAttributeNames"] = names
-        return {"Update": update}
+        return {"Update": update}, {**current, event.name: stats}
 
     # ------------------------------------------------------------ the timeline
     def timeline(
@@ -269,6 +316,11 @@ class EventStore:
         last = response.get("LastEvaluatedKey")
         next_cursor = _encode_cursor(str(from_item(last)["sk"])) if last else None
         return TimelinePage(events, next_cursor)
+
+
+def _stats_of(values: Mapping[str, Any]) -> dict[str, EventStats]:
+    raw = values.get("event_stats") or {}
+    return {str(name): EventStats.model_validate(stats) for name, stats in raw.items()}
 
 
 def stored_event(item: Mapping[str, Any]) -> StoredEvent:
