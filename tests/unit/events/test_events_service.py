@@ -485,3 +485,25 @@ def test_a_batch_reads_its_friends_once(world: dict[str, Any], aws: AwsWorld) ->
     assert client.calls == {"batch_get_item": 1, "transact_write_items": 8}
     assert world["friends"].get(CHANNEL_ID, FRIEND).event_stats["purchase"].count == 5
     assert world["friends"].get(CHANNEL_ID, BLOCKED).event_stats["page_view"].count == 3
+
+
+def test_a_failing_listener_leaves_the_event_applied(world: dict[str, Any], aws: AwsWorld) -> None:
+    class Broken:
+        def on_signal(self, signal: FriendSignal) -> Sequence[str]:
+            raise RuntimeError("the scenario engine is down")
+
+    table = aws.resources.table_names["Main"]
+    receiver = EventsReceiver(
+        world["sources"],
+        SeenSignatures(aws.client("dynamodb"), table),
+        world["store"],
+        Signals([Broken(), world["listener"]]),
+        world["clock"],
+        retention_days=400,
+        time_zone="Asia/Tokyo",
+    )
+    batch = receiver.receive(signed({"events": [event("order-9")]}))
+    assert [r.status for r in batch.results] == ["applied"]
+    assert batch.listener_failures == 1
+    again = receiver.receive(signed({"events": [event("order-9")]}))
+    assert [r.status for r in again.results] == ["duplicate"]
