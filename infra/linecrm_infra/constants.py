@@ -47,6 +47,9 @@ API_THROTTLE_BURST_LIMIT = 200
 # burst (a script, a retry loop) is held well below what the webhook may need.
 ROUTE_THROTTLES = {
     "webhook": (API_THROTTLE_RATE_LIMIT, API_THROTTLE_BURST_LIMIT),
+    # The shop's systems send batches of up to 100 events: 50 requests/s is 5,000
+    # events/s, and a runaway sender cannot take the webhook's share.
+    "events": (50, 100),
     "admin": (20, 40),
 }
 

@@ -22,7 +22,11 @@ from linecrm_infra.constructs.delivery import DeliveryQueues
 from linecrm_infra.constructs.functions import Functions
 from linecrm_infra.constructs.monitoring import Monitoring
 from linecrm_infra.constructs.scheduling import Scheduling
-from linecrm_infra.constructs.secrets import ChannelSecrets, parse_channel_ids
+from linecrm_infra.constructs.secrets import (
+    ChannelSecrets,
+    EventSourceSecrets,
+    parse_channel_ids,
+)
 from linecrm_infra.constructs.uploads import UploadBuckets
 
 
@@ -69,6 +73,9 @@ class LinecrmStack(cdk.Stack):
         self.uploads = UploadBuckets(self, "Uploads")
         self.scheduling = Scheduling(self, "Scheduling")
         self.channel_secrets = ChannelSecrets(self, "ChannelSecrets", settings.channel_ids)
+        self.event_source_secrets = EventSourceSecrets(
+            self, "EventSourceSecrets", settings.channel_ids
+        )
         self.functions = Functions(self, "Functions", common_environment={})
         # Settings with a deploy-time value; a function gets those its access lists.
         self._deploy_settings = {
@@ -138,6 +145,10 @@ class LinecrmStack(cdk.Stack):
             for secret in self.channel_secrets.secrets.values():
                 secret.grant_read(function)
             environment(Env.CHANNEL_SECRET_PREFIX, resources.CHANNEL_SECRET_PREFIX)
+        if access.reads_event_sources:
+            for secret in self.event_source_secrets.secrets.values():
+                secret.grant_read(function)
+            environment(Env.EVENT_SOURCES_SECRET_PREFIX, resources.EVENT_SOURCES_SECRET_PREFIX)
         if access.manages_schedules:
             self.scheduling.grant_schedule_management(function)
             self.functions.acknowledge_policy_finding(
@@ -213,6 +224,10 @@ class LinecrmStack(cdk.Stack):
             "WebhookUrlTemplate": (
                 f"{self.api.url}webhook/<channelId>",
                 "Webhook URL for the LINE Developers console; replace <channelId>",
+            ),
+            "EventsUrlTemplate": (
+                f"{self.api.url}events/<channelId>",
+                "Events API URL for the shop's systems (docs/events.md); replace <channelId>",
             ),
         }
         for logical_id, table in self.data.tables.items():

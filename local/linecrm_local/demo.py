@@ -11,3 +11,6 @@ DEMO_CHANNEL_ACCESS_TOKEN = "linecrm-local-demo-channel-access-token"  # noqa: S
 DEMO_BOT_USER_ID = "U" + "d" * 32
 # Bearer token for routes that are IAM-authorized on AWS (the admin API), locally.
 DEMO_ADMIN_TOKEN = "linecrm-local-admin-token"  # noqa: S105
+# The events API's demo source of the demo channel and its signing key (docs/events.md).
+DEMO_EVENT_SOURCE = "demo-shop"
+DEMO_EVENT_SOURCE_KEY = "linecrm-local-demo-events-key-0123456789"

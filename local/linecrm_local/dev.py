@@ -55,6 +55,10 @@ def banner(stack: LocalStack) -> str:
         f"  admin API        {stack.gateway_url}/admin/channels/{demo.DEMO_CHANNEL_ID}/…",
         f"  admin Swagger    {stack.gateway_url}/admin/swagger  (Authorize: the admin token)",
         f"  admin token      {stack.admin_token}  (Authorization: Bearer …)",
+        f"  events API       {stack.events_url(demo.DEMO_CHANNEL_ID)}  (docs/events.md)",
+        f"    source         {demo.DEMO_EVENT_SOURCE}  (X-Linecrm-Source)",
+        f"    key            {demo.DEMO_EVENT_SOURCE_KEY}",
+        "    signature      hex HMAC-SHA256(key, <X-Linecrm-Timestamp>.<raw body>)",
         "",
         "  in another terminal:",
         f"    export LINECRM_EMULATOR_URL={stack.emulator_url}",
@@ -69,6 +73,7 @@ def banner(stack: LocalStack) -> str:
         "    .venv/bin/linecrm simulate follow",
         "    .venv/bin/linecrm inbox <user id printed by the command above>",
         "    .venv/bin/linecrm friends list",
+        "    .venv/bin/linecrm events send --name purchase --user <user id> --value 4200",
         "",
     ]
     return "\n".join(lines)

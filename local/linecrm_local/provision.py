@@ -8,6 +8,7 @@ defines: both read the same definitions.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,8 @@ class ChannelSecret:
     channel_id: str
     channel_secret: str
     channel_access_token: str
+    # Events API sources of the channel: source id -> its (current) key.
+    event_sources: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -58,6 +61,7 @@ class ProvisionedResources:
                 Env.SCHEDULER_ROLE_ARN: self.scheduler_role_arn,
                 Env.SCHEDULER_TARGET_ARN: self.scheduler_target_arn,
                 Env.CHANNEL_SECRET_PREFIX: resources.CHANNEL_SECRET_PREFIX,
+                Env.EVENT_SOURCES_SECRET_PREFIX: resources.EVENT_SOURCES_SECRET_PREFIX,
                 Env.SCHEDULE_DEAD_LETTER_ARN: self.queue_arns[
                     resources.SCHEDULE_DEAD_LETTER_QUEUE.logical_id
                 ],
@@ -160,6 +164,18 @@ def provision(
                 {
                     "channel_secret": channel.channel_secret,
                     "channel_access_token": channel.channel_access_token,
+                }
+            ),
+        )
+        # The events API's sources of the channel (one secret per channel, as in CDK).
+        secrets.create_secret(
+            Name=f"{resources.EVENT_SOURCES_SECRET_PREFIX}{channel.channel_id}",
+            SecretString=json.dumps(
+                {
+                    "sources": {
+                        source: {"current": key}
+                        for source, key in sorted(channel.event_sources.items())
+                    }
                 }
             ),
         )

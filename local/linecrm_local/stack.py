@@ -114,7 +114,10 @@ class LocalStack:
             self.aws,
             [
                 ChannelSecret(
-                    demo.DEMO_CHANNEL_ID, demo.DEMO_CHANNEL_SECRET, demo.DEMO_CHANNEL_ACCESS_TOKEN
+                    demo.DEMO_CHANNEL_ID,
+                    demo.DEMO_CHANNEL_SECRET,
+                    demo.DEMO_CHANNEL_ACCESS_TOKEN,
+                    event_sources={demo.DEMO_EVENT_SOURCE: demo.DEMO_EVENT_SOURCE_KEY},
                 )
             ],
             visibility_timeout_seconds=self.visibility_timeout_seconds,
@@ -237,6 +240,9 @@ class LocalStack:
 
     def webhook_url(self, channel_id: str = demo.DEMO_CHANNEL_ID) -> str:
         return f"{self.gateway.url}/webhook/{channel_id}"
+
+    def events_url(self, channel_id: str = demo.DEMO_CHANNEL_ID) -> str:
+        return f"{self.gateway.url}/events/{channel_id}"
 
     @property
     def emulator(self) -> LineEmulator:

@@ -182,6 +182,10 @@ def test_the_webhook_and_admin_routes_have_throttles_of_their_own(template: Temp
         i for i, r in routes.items() if r["Properties"]["RouteKey"] == "POST /webhook/{channel_id}"
     ]
     assert set(webhook_route) <= depends
+    # The shop's events have a limit of their own, below the webhook's.
+    events = route_settings["POST /events/{channel_id}"]
+    assert events["ThrottlingRateLimit"] < webhook["ThrottlingRateLimit"]
+    assert events["ThrottlingBurstLimit"] < webhook["ThrottlingBurstLimit"]
 
 
 # ---------------------------------------------------------------- functions
@@ -461,7 +465,11 @@ def test_sender_has_no_dynamodb_wildcard_and_no_send_or_idempotency_access(
 def test_channel_secrets_are_read_only_by_the_functions_that_call_line(
     template: Template,
 ) -> None:
-    secrets = _of_type(template, "AWS::SecretsManager::Secret")
+    secrets = {
+        logical_id: secret
+        for logical_id, secret in _of_type(template, "AWS::SecretsManager::Secret").items()
+        if secret["Properties"]["Name"].startswith(resources.CHANNEL_SECRET_PREFIX)
+    }
     assert sorted(s["Properties"]["Name"] for s in secrets.values()) == [
         f"{resources.CHANNEL_SECRET_PREFIX}1234567890",
         f"{resources.CHANNEL_SECRET_PREFIX}demo",
@@ -473,11 +481,39 @@ def test_channel_secrets_are_read_only_by_the_functions_that_call_line(
     for definition in resources.FUNCTIONS:
         statements = _function_statements(template, definition)
         reads = [s for s in statements if "secretsmanager:GetSecretValue" in _as_list(s["Action"])]
+        resources_read = [r["Ref"] for s in reads for r in _as_list(s["Resource"])]
+        channel_reads = [r for r in resources_read if r in secrets]
         if not resources.function_access(definition).reads_channel_secrets:
-            assert not reads, definition.name  # they never call LINE
+            assert not channel_reads, definition.name  # they never call LINE
             continue
-        resources_read = [r for s in reads for r in _as_list(s["Resource"])]
-        assert sorted(r["Ref"] for r in resources_read) == sorted(secrets), definition.name
+        assert sorted(channel_reads) == sorted(secrets), definition.name
+
+
+def test_event_source_secrets_are_read_by_the_events_function_only(template: Template) -> None:
+    secrets = {
+        logical_id: secret
+        for logical_id, secret in _of_type(template, "AWS::SecretsManager::Secret").items()
+        if secret["Properties"]["Name"].startswith(resources.EVENT_SOURCES_SECRET_PREFIX)
+    }
+    assert sorted(s["Properties"]["Name"] for s in secrets.values()) == [
+        f"{resources.EVENT_SOURCES_SECRET_PREFIX}1234567890",
+        f"{resources.EVENT_SOURCES_SECRET_PREFIX}demo",
+    ]
+    for secret in secrets.values():
+        template_value = secret["Properties"]["GenerateSecretString"]["SecretStringTemplate"]
+        assert json.loads(template_value) == {"sources": {}}  # no sender until one is added
+    for definition in resources.FUNCTIONS:
+        statements = _function_statements(template, definition)
+        reads = [
+            r["Ref"]
+            for s in statements
+            if "secretsmanager:GetSecretValue" in _as_list(s["Action"])
+            for r in _as_list(s["Resource"])
+        ]
+        if definition == resources.EVENTS_FUNCTION:
+            assert sorted(reads) == sorted(secrets)  # and no LINE channel credentials
+        else:
+            assert not set(reads) & set(secrets), definition.name
 
 
 # ---------------------------------------------------------------- alarms and outputs

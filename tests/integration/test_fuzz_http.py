@@ -1,6 +1,7 @@
 """Fuzzing every HTTP route of the local stack: the admin API from its OpenAPI document
-(schemathesis), and ``/liff/login`` and the webhook with hypothesis. No answer may be a
-5xx, and no function may fail (the gateway counts those as internal errors)."""
+(schemathesis), and ``/liff/login``, the webhook and the events API with hypothesis. No
+answer may be a 5xx, and no function may fail (the gateway counts those as internal
+errors)."""
 
 from __future__ import annotations
 
@@ -92,4 +93,50 @@ def test_webhook_never_answers_5xx(stack: LocalStack, body: Any) -> None:
         timeout=30,
     )
     assert response.status_code == 401, response.text[:500]  # unsigned: refused, not parsed
+    assert stack.gateway.internal_errors == 0
+
+
+event_values = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.sampled_from(["purchase", "Purchase", ""]) | st.text(max_size=10),
+        "user": st.sampled_from(["U" + "f" * 32, "U" + "0" * 31]) | json_values,
+        "member_id": json_values,
+        "occurred_at": st.sampled_from(["2026-12-02T00:00:00Z", "yesterday"]) | json_values,
+        "idempotency_key": st.text(max_size=140) | json_values,
+        "properties": json_values,
+        "value": json_values,
+    },
+)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    body=st.fixed_dictionaries({"events": st.lists(event_values | json_values, max_size=5)})
+    | json_values
+    | st.binary(max_size=40)
+)
+def test_events_never_answer_5xx(stack: LocalStack, body: Any) -> None:
+    import time
+
+    from linecrm.events.signature import compute_signature
+    from linecrm_local.demo import DEMO_EVENT_SOURCE, DEMO_EVENT_SOURCE_KEY
+
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    # Signed: past authentication, into parsing and per-event checks. The nanoseconds
+    # make each signature new (a replay would be a 401 before any parsing).
+    timestamp = str(int(stack.clock.now().timestamp()) - time.monotonic_ns() % 60)
+    response = requests.post(
+        f"{stack.gateway_url}/events/{DEMO_CHANNEL_ID}",
+        data=data,
+        headers={
+            "content-type": "application/json",
+            "x-linecrm-source": DEMO_EVENT_SOURCE,
+            "x-linecrm-timestamp": timestamp,
+            "x-linecrm-signature": compute_signature(DEMO_EVENT_SOURCE_KEY, timestamp, data),
+        },
+        timeout=30,
+    )
+    assert response.status_code < 500, response.text[:500]
+    assert "results" in response.json() or "message" in response.json()
     assert stack.gateway.internal_errors == 0

@@ -89,6 +89,8 @@ def synthesized() -> Synthesized:
         )
     for channel_id, secret in stack.channel_secrets.secrets.items():
         logical[logical_id(secret)] = LogicalResource("secret", channel_id)
+    for channel_id, secret in stack.event_source_secrets.secrets.items():
+        logical[logical_id(secret)] = LogicalResource("event_sources", channel_id)
     logical[logical_id(stack.scheduling.target_role)] = LogicalResource("schedule_role", "")
     function_ids = {}
     for definition in resources.FUNCTIONS:
@@ -134,8 +136,13 @@ class LocalValues:
         if found.kind == "bucket":
             name = self.local.provisioned.bucket_names[found.key]
             return {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}.get(attribute)
-        if found.kind == "secret":
-            secret_name = f"{resources.CHANNEL_SECRET_PREFIX}{found.key}"
+        if found.kind in ("secret", "event_sources"):
+            prefix = (
+                resources.CHANNEL_SECRET_PREFIX
+                if found.kind == "secret"
+                else resources.EVENT_SOURCES_SECRET_PREFIX
+            )
+            secret_name = f"{prefix}{found.key}"
             arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{secret_name}"
             return arn if attribute in ("Ref", "Arn") else None
         if found.kind == "schedule_role":
@@ -208,13 +215,18 @@ def grant_check(local: LocalResources) -> grants.GrantCheck:
     deployed = {
         str(values.attribute(logical_id, "Arn"))
         for logical_id, found in synthesized().logical.items()
-        if found.kind == "secret"
+        if found.kind in ("secret", "event_sources")
     }
 
     def undeployed(request: grants.IamRequest) -> bool:
         # A channel the stack was not deployed for: no secret, no grant (AccessDenied).
         return (
-            request.resource.startswith(f"{secrets}{resources.CHANNEL_SECRET_PREFIX}")
+            request.resource.startswith(
+                (
+                    f"{secrets}{resources.CHANNEL_SECRET_PREFIX}",
+                    f"{secrets}{resources.EVENT_SOURCES_SECRET_PREFIX}",
+                )
+            )
             and request.resource not in deployed
         )
 

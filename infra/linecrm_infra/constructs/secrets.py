@@ -1,4 +1,5 @@
-"""One Secrets Manager secret per LINE channel, holding its secret and access token."""
+"""Secrets Manager secrets per LINE channel: its secret and access token
+(``ChannelSecrets``), and the events API's sources with their keys (``EventSourceSecrets``)."""
 
 from __future__ import annotations
 
@@ -66,3 +67,40 @@ class ChannelSecrets(Construct):
     @property
     def secret_arns(self) -> list[str]:
         return [secret.secret_arn for secret in self.secrets.values()]
+
+
+class EventSourceSecrets(Construct):
+    """``linecrm/events/<channel id>``: the sources that may send events, with keys."""
+
+    def __init__(self, scope: Construct, construct_id: str, channel_ids: tuple[str, ...]) -> None:
+        super().__init__(scope, construct_id)
+        self.secrets: dict[str, secretsmanager.Secret] = {
+            channel_id: self._secret(channel_id) for channel_id in channel_ids
+        }
+
+    def _secret(self, channel_id: str) -> secretsmanager.Secret:
+        secret = secretsmanager.Secret(
+            self,
+            f"EventSources-{channel_id}",
+            secret_name=f"{resources.EVENT_SOURCES_SECRET_PREFIX}{channel_id}",
+            description=f"LINE channel {channel_id}: events API sources and their keys",
+            # No source until the operator adds one (docs/events.md): nobody can send
+            # events meanwhile. The generated field is ignored by the reader.
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"sources": {}}),
+                generate_string_key="unused",
+                exclude_punctuation=True,
+                password_length=32,
+            ),
+        )
+        Validations.of(secret).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SMG4",
+                reason=(
+                    "the shop's systems hold these keys too; they are rotated by hand with "
+                    "a current and a previous key (docs/events.md), no Lambda can change "
+                    "the sender's copy"
+                ),
+            )
+        )
+        return secret

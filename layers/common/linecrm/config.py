@@ -165,6 +165,19 @@ class AdminSettings(
     function_name = "admin"
 
 
+class EventsSettings(MainTableSettings):
+    function_name = "events"
+    event_sources_secret_prefix: str = Field(alias=Env.EVENT_SOURCES_SECRET_PREFIX, min_length=1)
+    # How long an event stays on the friend's timeline (and its idempotency key).
+    event_retention_days: int = Field(
+        alias=Env.EVENT_RETENTION_DAYS, default=DEFAULTS.event_retention_days, ge=1, le=3660
+    )
+    # Day buckets of the event aggregates are days in this zone (as segments count).
+    account_time_zone: str = Field(
+        alias=Env.ACCOUNT_TIME_ZONE, default=DEFAULTS.account_time_zone, min_length=1
+    )
+
+
 class ScheduleFailuresSettings(MainTableSettings):
     function_name = "schedule_failures"
     # The queue it consumes (its records come from the event source, not a receive).
@@ -181,6 +194,7 @@ FUNCTION_SETTINGS: dict[str, type[FunctionSettings]] = {
         JobsSettings,
         AdminSettings,
         ScheduleFailuresSettings,
+        EventsSettings,
     )
 }
 """Each function's settings model, by function name (``resources.FunctionDefinition``)."""

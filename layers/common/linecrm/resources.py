@@ -39,6 +39,9 @@ class Env:
     # Where EventBridge Scheduler dead-letters a fire it could not hand to Lambda.
     SCHEDULE_DEAD_LETTER_ARN = "LINECRM_SCHEDULE_DEAD_LETTER_ARN"
     SCHEDULE_FAILURE_QUEUE_URL = "LINECRM_SCHEDULE_FAILURE_QUEUE_URL"
+    # The events API: its sources' keys (a secret per channel) and how long events stay.
+    EVENT_SOURCES_SECRET_PREFIX = "LINECRM_EVENT_SOURCES_SECRET_PREFIX"  # noqa: S105 - a name
+    EVENT_RETENTION_DAYS = "LINECRM_EVENT_RETENTION_DAYS"
 
 
 # ---------------------------------------------------------------- DynamoDB
@@ -145,6 +148,12 @@ ADMIN_FUNCTION = FunctionDefinition(
     memory_mb=512,
     description="Admin API: friends, tags, fields, rules, chat mode",
 )
+EVENTS_FUNCTION = FunctionDefinition(
+    "events",
+    timeout_seconds=30,
+    memory_mb=512,
+    description="Events API: behaviour events from the shop's systems",
+)
 SCHEDULE_FAILURES_FUNCTION = FunctionDefinition(
     "schedule_failures",
     timeout_seconds=30,
@@ -159,6 +168,7 @@ FUNCTIONS = (
     JOBS_FUNCTION,
     ADMIN_FUNCTION,
     SCHEDULE_FAILURES_FUNCTION,
+    EVENTS_FUNCTION,
 )
 
 
@@ -317,6 +327,11 @@ CHANNEL_SECRET_PREFIX = f"{APP_NAME}/channel/"
 """Secrets Manager name of a channel's credentials: ``linecrm/channel/<channel id>``;
 the value is JSON ``{"channel_secret": "…", "channel_access_token": "…"}``."""
 
+EVENT_SOURCES_SECRET_PREFIX = f"{APP_NAME}/events/"
+"""Secrets Manager name of a channel's events API sources: ``linecrm/events/<channel id>``;
+the value is JSON ``{"sources": {"<source id>": {"current": "…", "previous": "…"}}}``
+(see ``linecrm.events.sources``)."""
+
 
 # ---------------------------------------------------------------- what each function has
 # Which variable names each resource's name (or URL) reaches a function under.
@@ -362,6 +377,8 @@ class FunctionAccess:
     - ``buckets``: s3:GetObject (read) or also s3:PutObject (read_write) under the
       bucket's ``object_prefix``, and listing that prefix.
     - ``reads_channel_secrets``: secretsmanager:GetSecretValue on the channel secrets.
+    - ``reads_event_sources``: secretsmanager:GetSecretValue on the events API's source
+      secrets (a channel's senders and their keys), and nothing else of Secrets Manager.
     - ``manages_schedules``: scheduler:Create/Get/DeleteSchedule in our group and
       iam:PassRole of the schedules' role to EventBridge Scheduler.
     - ``settings``: further variables (no resource): LINE endpoints, tuning.
@@ -372,6 +389,7 @@ class FunctionAccess:
     sends_to: tuple[QueueDefinition, ...] = ()
     buckets: tuple[tuple[BucketDefinition, Access], ...] = ()
     reads_channel_secrets: bool = False
+    reads_event_sources: bool = False
     manages_schedules: bool = False
     settings: tuple[str, ...] = ()
 
@@ -387,6 +405,8 @@ class FunctionAccess:
         names += [BUCKET_ENV[bucket.logical_id] for bucket, _ in self.buckets]
         if self.reads_channel_secrets:
             names.append(Env.CHANNEL_SECRET_PREFIX)
+        if self.reads_event_sources:
+            names.append(Env.EVENT_SOURCES_SECRET_PREFIX)
         if self.manages_schedules:
             names += SCHEDULE_ENV
         names += self.settings
@@ -451,6 +471,14 @@ FUNCTION_ACCESS = (
     # Consumes the schedule failure queue (granted by the event source): a scheduled
     # fire that finally failed marks its delivery dead, or its broadcast failed.
     FunctionAccess(SCHEDULE_FAILURES_FUNCTION, tables=((MAIN_TABLE, "read_write"),)),
+    # Verifies the shop's signed requests (its sources' keys, never the LINE channel's
+    # credentials) and applies events: timeline, aggregates, dedupe and replay records.
+    FunctionAccess(
+        EVENTS_FUNCTION,
+        tables=((MAIN_TABLE, "read_write"),),
+        reads_event_sources=True,
+        settings=(Env.EVENT_RETENTION_DAYS, Env.ACCOUNT_TIME_ZONE),
+    ),
 )
 
 
@@ -486,6 +514,16 @@ ROUTES = (
         WEBHOOK_FUNCTION,
         "none",
         why_no_auth="LINE calls it; every request is authenticated by X-Line-Signature",
+    ),
+    Route(
+        "POST",
+        "/events/{channel_id}",
+        EVENTS_FUNCTION,
+        "none",
+        why_no_auth=(
+            "the shop's systems call it; every request is authenticated by its source's "
+            "HMAC signature over timestamp and body (docs/events.md)"
+        ),
     ),
     Route(
         "POST",
@@ -527,6 +565,9 @@ class Defaults:
     """Operational defaults with their reasons."""
 
     idempotency_hours: int = 48  # LINE redelivers for up to ~1 day; keep twice that
+    # Behaviour events on a friend's timeline (and their idempotency keys): 13 months,
+    # so "same month last year" comparisons still find them.
+    event_retention_days: int = 400
     account_time_zone: str = "Asia/Tokyo"
     tags: dict[str, str] = field(default_factory=lambda: {"app": APP_NAME})
 

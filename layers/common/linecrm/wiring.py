@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from linecrm.config import (
+    EventsSettings,
     FunctionSettings,
     IdempotencyTableSettings,
     JobQueueSettings,
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
     from linecrm.delivery.sender import Sender
     from linecrm.domain.broadcasts import Broadcast
     from linecrm.domain.idempotency import CreateOnce
+    from linecrm.domain.signals import Signals
+    from linecrm.events.service import EventsReceiver
     from linecrm.imports.runner import ImportRunner
     from linecrm.imports.service import ImportService
     from linecrm.imports.storage import UploadStore
@@ -62,6 +65,7 @@ if TYPE_CHECKING:
     from linecrm.repositories.deliveries import DeliveryLedger
     from linecrm.repositories.enrollments import EnrollmentRepository
     from linecrm.repositories.erasures import ErasureRepository
+    from linecrm.repositories.events import EventStore
     from linecrm.repositories.friends import FriendRepository
     from linecrm.webhook.service import WebhookReceiver
 
@@ -462,4 +466,39 @@ class Container(Generic[S]):
             page_size=self._part(JobsSettings).import_page_size,
             # A step ends with its function (timeout); its lease a minute after that.
             lease=timedelta(seconds=JOBS_FUNCTION.timeout_seconds + 60),
+        )
+
+    # ------------------------------------------------------------ events API
+    @cached_property
+    def signals(self) -> Signals:
+        """Who hears what happened to a friend (``linecrm.domain.signals``): the
+        scenario engine's listener goes here."""
+        from linecrm.domain.signals import Signals
+
+        return Signals()
+
+    @cached_property
+    def event_store(self) -> EventStore:
+        from linecrm.repositories.events import EventStore
+
+        return EventStore(self.dynamodb, self._table_name, self.friends)
+
+    @cached_property
+    def events_receiver(self) -> EventsReceiver:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        from linecrm.events.service import EventsReceiver
+        from linecrm.events.sources import EventSourceDirectory
+        from linecrm.repositories.events import SeenSignatures
+
+        settings = self._part(EventsSettings)
+        provider = SecretsProvider(boto3_client=self._session.client("secretsmanager"))
+        return EventsReceiver(
+            EventSourceDirectory(provider, settings.event_sources_secret_prefix),
+            SeenSignatures(self.dynamodb, self._table_name),
+            self.event_store,
+            self.signals,
+            self.clock,
+            retention_days=settings.event_retention_days,
+            time_zone=settings.account_time_zone,
         )

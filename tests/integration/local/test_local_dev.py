@@ -108,6 +108,8 @@ def test_dev_serves_prints_a_banner_and_stops_cleanly_on_sigint(ports: dict[str,
     assert ".venv/bin/linecrm simulate follow" in banner
     assert f"{gateway}/admin/swagger" in banner
     assert demo.DEMO_ADMIN_TOKEN in banner
+    assert f"{gateway}/events/{demo.DEMO_CHANNEL_ID}" in banner
+    assert demo.DEMO_EVENT_SOURCE_KEY in banner
     assert "Traceback" not in stderr.text
 
 

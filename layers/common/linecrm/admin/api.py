@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 
-from linecrm.admin import broadcasts, fields, friends, imports, rules, settings, tags
+from linecrm.admin import broadcasts, events, fields, friends, imports, rules, settings, tags
 from linecrm.admin.errors import AdminError
 from linecrm.admin.params import admin_service
 from linecrm.admin.service import AdminService
@@ -42,6 +42,7 @@ from linecrm.http_errors import (
 from linecrm.imports.service import ImportRejected, ImportService
 from linecrm.repositories.broadcasts import BroadcastNotFound
 from linecrm.repositories.deliveries import InvalidDeliveryCursor
+from linecrm.repositories.events import EventStore
 from linecrm.repositories.friends import FriendNotFound, InvalidCursor
 from linecrm.repositories.imports import ImportNotFound
 
@@ -93,6 +94,8 @@ def build_app(
     broadcast_service: Callable[[], BroadcastService] = broadcasts.broadcast_service,
     ledger_admin: Callable[[], LedgerAdmin] = broadcasts.ledger_admin,
     channels: Callable[[], KnownChannels] | None = None,
+    *,
+    event_store: Callable[[], EventStore] = events.event_store,
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminService for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
@@ -108,6 +111,8 @@ def build_app(
     app.include_router(broadcasts.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[broadcasts.broadcast_service] = broadcast_service
     app.dependency_overrides[broadcasts.ledger_admin] = ledger_admin
+    app.include_router(events.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[events.event_store] = event_store
     _register_error_handlers(app)
 
     openapi: dict[str, Any] = {

@@ -1,9 +1,10 @@
 """Erasing a friend on request: every item that names them, and a record that they asked.
 
 ``DELETE …/friends/{id}`` removes the friend's partition (profile, tags, fields,
-scenario state), deletes the delivery ledger rows addressed to the friend alone, takes
-the friend out of the recipients of broadcast chunks, and keeps an erasure record (a
-hash, not the id: see ``repositories/erasures.py``) so imports do not re-create them.
+scenario state, behaviour events and their aggregates: docs/events.md), deletes the
+delivery ledger rows addressed to the friend alone, takes the friend out of the
+recipients of broadcast chunks, and keeps an erasure record (a hash, not the id: see
+``repositories/erasures.py``) so imports do not re-create them.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from linecrm.domain.events import EventStats
+
 FieldValue = str | int | float
 MARKETING_PERIOD_PREFIX = "mkt#"
 
@@ -74,6 +76,8 @@ class Friend(BaseModel):
     # deliveries counted in it. Stored as one string-set attribute per period
     # (``mkt#<period>``), so a reservation is one conditional ADD.
     marketing_sent: dict[str, frozenset[str]] = Field(default_factory=dict)
+    # Behaviour events (the events API): aggregates per event name, kept on write.
+    event_stats: dict[str, EventStats] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod

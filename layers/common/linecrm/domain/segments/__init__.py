@@ -14,6 +14,9 @@ mapping with exactly one key, its kind::
     blocked: {within_days: 7}
     linked: true                           # a member id is linked (ID連携)
     language: ja                           # or {in: [ja, en]}
+    event: {name: purchase, count: {gte: 3}, within_days: 90}   # behaviour events
+    event: {name: page_view, last_within_days: 7}
+    event: {name: cart_updated, property: {key: cart_value, op: gte, value: 3000}}
     all: [...]  any: [...]  not: {...}
 
 Semantics, decided once here (and in docs/segments.md):
@@ -54,6 +57,9 @@ from linecrm.domain.segments.document import (
     AnyCondition,
     BlockedCondition,
     Condition,
+    CountTest,
+    EventCondition,
+    EventTest,
     FieldCondition,
     FieldOperator,
     FieldTest,
@@ -67,6 +73,7 @@ from linecrm.domain.segments.document import (
     LastInteractionCondition,
     LinkedCondition,
     NotCondition,
+    PropertyTest,
     RecentWindow,
     RouteChoice,
     RouteName,
@@ -78,6 +85,7 @@ from linecrm.domain.segments.document import (
     TagReferences,
     TagsAllCondition,
     TagsAnyCondition,
+    ValueTest,
     WindowDays,
     check_size,
     parse_segment,
@@ -104,6 +112,9 @@ __all__ = [
     "BlockedCondition",
     "CompiledSegment",
     "Condition",
+    "CountTest",
+    "EventCondition",
+    "EventTest",
     "FieldCondition",
     "FieldOperator",
     "FieldTest",
@@ -118,6 +129,7 @@ __all__ = [
     "LinkedCondition",
     "NotCondition",
     "Predicate",
+    "PropertyTest",
     "RecentWindow",
     "RouteChoice",
     "RouteName",
@@ -130,6 +142,7 @@ __all__ = [
     "TagReferences",
     "TagsAllCondition",
     "TagsAnyCondition",
+    "ValueTest",
     "WindowDays",
     "check_size",
     "compile_segment",

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from linecrm.domain.events import EventStats
 from linecrm.domain.fields import FieldCatalog, FieldDefinition, FieldValueError, UnknownField
 from linecrm.domain.friends import FieldValue, Friend
 from linecrm.domain.rules import normalize_text
@@ -20,6 +21,7 @@ from linecrm.domain.segments.document import (
     AllCondition,
     AnyCondition,
     BlockedCondition,
+    EventCondition,
     FieldCondition,
     FieldOperator,
     FieldTest,
@@ -29,6 +31,7 @@ from linecrm.domain.segments.document import (
     LastInteractionCondition,
     LinkedCondition,
     NotCondition,
+    PropertyTest,
     Segment,
     SegmentError,
     StatusCondition,
@@ -246,6 +249,113 @@ class _Compiler:
             "ID-linked" if linked else "not ID-linked",
         )
 
+    # --- behaviour events (aggregates on the friend: linecrm.domain.events.EventStats)
+    def _event(self, condition: EventCondition, path: str) -> _Node:
+        test = condition.event
+        name = test.name
+        tests: list[Callable[[EventStats, _Moment], bool]] = []
+        parts = [f"event {_quoted(name)}"]
+        window = test.within_days
+        counted: Callable[[EventStats, _Moment], int]
+        if window is None:
+            counted = lambda stats, moment: stats.count  # noqa: E731 - every event kept
+        else:
+            span = timedelta(days=window)
+            counted = lambda stats, moment: stats.count_since(moment.today - span)  # noqa: E731
+        bounds = _bounds(test.count.model_dump() if test.count else {"gte": 1})
+        tests.append(lambda stats, moment: _within(counted(stats, moment), bounds))
+        if test.count is not None:
+            parts.append("count " + _bounds_text(test.count.model_dump()))
+        if window is not None:
+            parts.append(f"within {window} days")
+        if test.last_within_days is not None:
+            recent = timedelta(days=test.last_within_days)
+            tests.append(
+                lambda stats, moment: (
+                    stats.last_at is not None and _utc(stats.last_at) >= moment.at - recent
+                )
+            )
+            parts.append(f"last within {test.last_within_days} days")
+        if test.value is not None:
+            value_bounds = _bounds(test.value.model_dump())
+            tests.append(
+                lambda stats, moment: (
+                    stats.latest_value is not None and _within(stats.latest_value, value_bounds)
+                )
+            )
+            parts.append("latest value " + _bounds_text(test.value.model_dump()))
+        if test.property is not None:
+            tests.append(self._property_test(test.property, f"{path}.event.property"))
+            parts.append(
+                f"latest {test.property.key} {test.property.op}"
+                + ("" if test.property.value is None else f" {_quoted(test.property.value)}")
+            )
+        # No events at all: a count that allows zero still holds (e.g. count: {eq: 0}).
+        never = _within(0, bounds)
+        only_count = len(tests) == 1
+        checks = tuple(tests)
+
+        def event_matches(friend: Friend, moment: _Moment) -> bool:
+            stats = friend.event_stats.get(name)
+            if stats is None:
+                return never and only_count
+            for check in checks:  # noqa: SIM110
+                if not check(stats, moment):
+                    return False
+            return True
+
+        return _Node(event_matches, " ".join(parts))
+
+    def _property_test(
+        self, test: PropertyTest, path: str
+    ) -> Callable[[EventStats, _Moment], bool]:
+        key, op, raw = test.key, test.op, test.value
+        if op in ("exists", "not_exists"):
+            if raw is not None:
+                raise SegmentError(f"{path}.value", f"{op} takes no value")
+            present = op == "exists"
+            return lambda stats, moment: (key in stats.latest_properties) is present
+        if op in ("in", "not_in"):
+            if not isinstance(raw, list) or not raw or len(raw) > MAX_LIST_ITEMS:
+                raise SegmentError(
+                    f"{path}.value", f"{op} needs a list of 1-{MAX_LIST_ITEMS} values"
+                )
+            values = frozenset(_scalar(item, f"{path}.value[{i}]") for i, item in enumerate(raw))
+            inside = op == "in"
+
+            def member(stats: EventStats, moment: _Moment) -> bool:
+                value = _comparable(stats.latest_properties.get(key))
+                return value is not None and (value in values) is inside
+
+            return member
+        target = _scalar(raw, f"{path}.value")
+        if op in ("gt", "gte", "lt", "lte"):
+            if not _is_number(target):
+                raise SegmentError(f"{path}.value", f"{op} compares numbers")
+            compare = _COMPARISONS[op]
+
+            def ordered(stats: EventStats, moment: _Moment) -> bool:
+                value = stats.latest_properties.get(key)
+                return _is_number(value) and compare(value, target)
+
+            return ordered
+        if op == "contains":
+            if not isinstance(target, str):
+                raise SegmentError(f"{path}.value", "contains needs text")
+
+            def contains(stats: EventStats, moment: _Moment) -> bool:
+                value = _comparable(stats.latest_properties.get(key))
+                return isinstance(value, str) and target in value
+
+            return contains
+        equal = op == "eq"
+
+        def equality(stats: EventStats, moment: _Moment) -> bool:
+            value = _comparable(stats.latest_properties.get(key))
+            return value is not None and (value == target) is equal
+
+        return equality
+
     def _language(self, condition: LanguageCondition, path: str) -> _Node:
         # RFC 4647 basic filtering: "zh" matches "zh-Hant", "zh-Hant" does not match "zh".
         languages = frozenset(condition.language.in_)
@@ -461,6 +571,37 @@ class _FieldCompiler:
             return value is not None and compare(value, target)
 
         return _Node(compared, f"{self.key} {_OPERATOR_TEXT[op]} {_quoted(target)}")
+
+
+def _bounds(values: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple((op, bound) for op, bound in values.items() if bound is not None)
+
+
+def _within(value: float, bounds: tuple[tuple[str, Any], ...]) -> bool:
+    return all(_COMPARISONS[op](value, bound) for op, bound in bounds)
+
+
+def _bounds_text(values: Mapping[str, Any]) -> str:
+    return " and ".join(
+        f"{_OPERATOR_TEXT[op]} {bound}" for op, bound in values.items() if bound is not None
+    )
+
+
+def _comparable(value: Any) -> Any:
+    """A stored property as compared: text folded like keyword rules, numbers as is."""
+    if isinstance(value, str):
+        return _fold(value)
+    if isinstance(value, bool):
+        return value
+    return value if _is_number(value) else None
+
+
+def _scalar(value: Any, path: str) -> Any:
+    if isinstance(value, str):
+        return _fold(value)
+    if isinstance(value, bool) or _is_number(value):
+        return value
+    raise SegmentError(path, "an event property is compared with text, a number or true/false")
 
 
 def _contains(value: Any, target: Any) -> bool:

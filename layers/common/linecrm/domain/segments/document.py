@@ -22,6 +22,8 @@ from pydantic import (
 )
 from pydantic import Tag as UnionTag
 
+from linecrm.domain.events import EVENT_NAME, MAX_EVENT_WINDOW_DAYS
+
 MAX_DEPTH = 8
 MAX_CONDITIONS = 100
 MAX_LIST_ITEMS = 100  # tags in tags_any / tags_all, values of in / not_in, routes, languages
@@ -227,6 +229,74 @@ class LanguageCondition(_Condition):
     _shorthand = field_validator("language", mode="before")(_shorthand_one_of)
 
 
+# ---------------------------------------------------------------- behaviour events
+# Day buckets of event aggregates reach MAX_EVENT_WINDOW_DAYS back (linecrm.domain.events).
+EventWindowDays = Annotated[StrictInt, Field(ge=1, le=MAX_EVENT_WINDOW_DAYS)]
+_Number = StrictInt | float
+
+
+class _Comparisons(BaseModel):
+    """``{gte: 3}``, ``{gt: 1, lte: 10}``, …: every bound given must hold."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> _Comparisons:
+        if all(value is None for value in self.model_dump().values()):
+            raise ValueError("give at least one of eq, gt, gte, lt, lte")
+        return self
+
+
+class CountTest(_Comparisons):
+    eq: Annotated[StrictInt, Field(ge=0)] | None = None
+    gt: Annotated[StrictInt, Field(ge=0)] | None = None
+    gte: Annotated[StrictInt, Field(ge=0)] | None = None
+    lt: Annotated[StrictInt, Field(ge=0)] | None = None
+    lte: Annotated[StrictInt, Field(ge=0)] | None = None
+
+
+class ValueTest(_Comparisons):
+    eq: _Number | None = None
+    gt: _Number | None = None
+    gte: _Number | None = None
+    lt: _Number | None = None
+    lte: _Number | None = None
+
+
+PropertyOperator = Literal[
+    "eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "exists", "not_exists"
+]
+
+
+class PropertyTest(BaseModel):
+    """A test of one top-level property of the friend's latest event of the name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(min_length=1, max_length=64)
+    op: PropertyOperator
+    value: Any = None
+
+
+class EventTest(BaseModel):
+    """``name`` plus any of the tests; all must hold. With none, the friend has had the
+    event (within ``within_days`` if given)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, StringConstraints(pattern=EVENT_NAME.pattern)]
+    count: CountTest | None = None
+    within_days: EventWindowDays | None = None
+    last_within_days: WindowDays | None = None
+    value: ValueTest | None = None
+    property: PropertyTest | None = None
+
+
+class EventCondition(_Condition):
+    KIND = "event"
+    event: EventTest
+
+
 class AllCondition(_Condition):
     KIND = "all"
     all: list[Condition] = Field(max_length=MAX_CONDITIONS)
@@ -256,6 +326,7 @@ _CONDITION_CLASSES: tuple[type[_Condition], ...] = (
     BlockedCondition,
     LinkedCondition,
     LanguageCondition,
+    EventCondition,
     AllCondition,
     AnyCondition,
     NotCondition,
@@ -282,6 +353,7 @@ Condition = Annotated[
     | Annotated[BlockedCondition, UnionTag("blocked")]
     | Annotated[LinkedCondition, UnionTag("linked")]
     | Annotated[LanguageCondition, UnionTag("language")]
+    | Annotated[EventCondition, UnionTag("event")]
     | Annotated[AllCondition, UnionTag("all")]
     | Annotated[AnyCondition, UnionTag("any")]
     | Annotated[NotCondition, UnionTag("not")],

@@ -1,0 +1,124 @@
+"""Events API: POST /events/{channel_id}. Authenticate the source, apply each event once,
+answer per event (docs/events.md)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from linecrm.config import EventsSettings
+from linecrm.events.service import (
+    SIGNATURE_HEADER,
+    SOURCE_HEADER,
+    TIMESTAMP_HEADER,
+    EventsRejected,
+    SignedRequest,
+)
+from linecrm.http_errors import error_response
+from linecrm.observability import logger, metrics
+from linecrm.tracing import tracer
+from linecrm.wiring import Container
+
+# No request validation middleware: the signature covers the raw bytes, which the
+# receiver reads itself (and refuses with a reason when they are no batch).
+app = APIGatewayHttpResolver()
+# One Container per execution environment, built on first use (not at import): the
+# first invocation validates the function's settings before any request work.
+container = functools.cache(functools.partial(Container, EventsSettings))
+
+
+def _raw_body() -> bytes | None:
+    """The exact bytes the source signed (API Gateway may hand them over base64)."""
+    event = app.current_event
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except binascii.Error:
+            return None
+    return body.encode("utf-8", "surrogatepass")
+
+
+@app.post("/events/<channel_id>")
+def receive_events(channel_id: str) -> Response[Any]:
+    body = _raw_body()
+    if body is None:
+        raise EventsRejected(HTTPStatus.BAD_REQUEST, "the body is not valid base64", "body")
+    headers = app.current_event.headers
+    batch = container().events_receiver.receive(
+        SignedRequest(
+            channel_id=channel_id,
+            body=body,
+            source=headers.get(SOURCE_HEADER),
+            timestamp=headers.get(TIMESTAMP_HEADER),
+            signature=headers.get(SIGNATURE_HEADER),
+        )
+    )
+    applied, duplicates = batch.count("applied"), batch.count("duplicate")
+    rejected = batch.count("rejected")
+    metrics.add_metric(name="EventsApplied", unit="Count", value=applied)
+    metrics.add_metric(name="EventsDuplicate", unit="Count", value=duplicates)
+    metrics.add_metric(name="EventsRejected", unit="Count", value=rejected)
+    if batch.listener_failures:
+        metrics.add_metric(
+            name="EventListenerFailures", unit="Count", value=batch.listener_failures
+        )
+    results = [
+        {
+            key: value
+            for key, value in {
+                "index": result.index,
+                "status": result.status,
+                "idempotency_key": result.idempotency_key,
+                "reason": result.reason,
+                "field": result.field,
+            }.items()
+            if value is not None
+        }
+        for result in batch.results
+    ]
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body={
+            "applied": applied,
+            "duplicates": duplicates,
+            "rejected": rejected,
+            "results": results,
+        },
+    )
+
+
+@app.exception_handler(EventsRejected)
+def rejected(error: EventsRejected) -> Response[Any]:
+    logger.info("events request refused", extra={"status": error.status, "reason": error.reason})
+    metrics.add_metric(name="EventsRequestsRefused", unit="Count", value=1)
+    return error_response(error.status, error.reason, error.field)
+
+
+@app.not_found
+def not_found(_: Exception) -> Response[Any]:
+    return error_response(HTTPStatus.NOT_FOUND, "no such route: POST /events/{channel_id}")
+
+
+@app.exception_handler(Exception)
+def unavailable(error: Exception) -> Response[Any]:
+    # Not the caller's fault (a store is failing): 503, and a retry (signed anew) is
+    # safe, the events already applied come back as duplicates.
+    logger.exception("events processing failed")
+    metrics.add_metric(name="EventsFailures", unit="Count", value=1)
+    return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "temporarily unavailable; retry")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    container()  # the first invocation validates the settings, before any work
+    return app.resolve(event, context)
