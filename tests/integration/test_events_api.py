@@ -24,6 +24,7 @@ from linecrm_local.demo import (
 from linecrm_local.stack import LocalStack
 
 pytestmark = pytest.mark.integration
+READ = (10, 120)  # connect, read: a cold function on a busy machine is slow
 
 ADMIN = {"Authorization": f"Bearer {DEMO_ADMIN_TOKEN}"}
 FRIENDS = f"/admin/channels/{DEMO_CHANNEL_ID}/friends"
@@ -40,7 +41,7 @@ def send(stack: LocalStack, body: bytes, *, key: str = DEMO_EVENT_SOURCE_KEY) ->
             "X-Linecrm-Timestamp": timestamp,
             "X-Linecrm-Signature": compute_signature(key, timestamp, body),
         },
-        timeout=10,
+        timeout=READ,
     )
 
 
@@ -49,7 +50,7 @@ def follower(stack: LocalStack, name: str) -> str:
     url = f"{stack.gateway_url}{FRIENDS}/{delivery.user_id}"
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        if requests.get(url, headers=ADMIN, timeout=5).status_code == 200:
+        if requests.get(url, headers=ADMIN, timeout=READ).status_code == 200:
             return delivery.user_id
         time.sleep(0.05)
     raise AssertionError(f"friend {delivery.user_id} never appeared")
@@ -84,14 +85,17 @@ def test_a_signed_batch_lands_on_the_timeline_once(fresh: LocalStack) -> None:
     assert [r["status"] for r in again.json()["results"]] == ["duplicate"]
 
     timeline = requests.get(
-        f"{fresh.gateway_url}{FRIENDS}/{user}/events", headers=ADMIN, params={"limit": 1}, timeout=5
+        f"{fresh.gateway_url}{FRIENDS}/{user}/events",
+        headers=ADMIN,
+        params={"limit": 1},
+        timeout=READ,
     ).json()
     assert len(timeline["events"]) == 1 and timeline["next_cursor"]
     rest = requests.get(
         f"{fresh.gateway_url}{FRIENDS}/{user}/events",
         headers=ADMIN,
         params={"cursor": timeline["next_cursor"]},
-        timeout=5,
+        timeout=READ,
     ).json()
     events = timeline["events"] + rest["events"]
     assert sorted(e["idempotency_key"] for e in events) == ["cart-1", "cart-2"]
@@ -120,7 +124,7 @@ def test_refusals_through_the_gateway(fresh: LocalStack) -> None:
             "X-Linecrm-Timestamp": "1000000000",
             "X-Linecrm-Signature": compute_signature(DEMO_EVENT_SOURCE_KEY, "1000000000", body),
         },
-        timeout=10,
+        timeout=READ,
     )
     assert stale.status_code == 401
     assert "stale timestamp" in stale.json()["message"]
@@ -134,9 +138,9 @@ def test_refusals_through_the_gateway(fresh: LocalStack) -> None:
 def test_erasure_takes_the_events_with_the_friend(fresh: LocalStack) -> None:
     user = follower(fresh, "消える客")
     assert send(fresh, batch(fresh, user, "gone-1")).json()["applied"] == 1
-    deleted = requests.delete(f"{fresh.gateway_url}{FRIENDS}/{user}", headers=ADMIN, timeout=10)
+    deleted = requests.delete(f"{fresh.gateway_url}{FRIENDS}/{user}", headers=ADMIN, timeout=READ)
     assert deleted.status_code == 204, deleted.text
-    gone = requests.get(f"{fresh.gateway_url}{FRIENDS}/{user}/events", headers=ADMIN, timeout=5)
+    gone = requests.get(f"{fresh.gateway_url}{FRIENDS}/{user}/events", headers=ADMIN, timeout=READ)
     assert gone.status_code == 404
     table = fresh.resources.table_names["Main"]
     items = (
