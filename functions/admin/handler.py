@@ -26,6 +26,7 @@ app = build_app(
     lambda: container().broadcast_service,
     lambda: container().ledger_admin,
     lambda: container().channel_registry,
+    scenario_service=lambda: container().scenario_service,
 )
 
 

@@ -125,7 +125,9 @@ class LineSettings(FunctionSettings):
 
 
 # ---------------------------------------------------------------- one per function
-class WebhookSettings(MainTableSettings, IdempotencyTableSettings, SendQueueSettings, LineSettings):
+class WebhookSettings(
+    MainTableSettings, IdempotencyTableSettings, SendQueueSettings, LineSettings, ScheduleSettings
+):
     function_name = "webhook"
 
 

@@ -395,12 +395,14 @@ class FunctionAccess:
 
 FUNCTION_ACCESS = (
     # Verifies, dedupes (idempotency table) and applies events: friends, rule replies
-    # and welcome messages go to the send queue. Nothing it does is scheduled.
+    # and welcome messages go to the send queue. A follow, tap or tag that enrols a
+    # friend in a step scenario (or branches it) creates the step's bucket schedule.
     FunctionAccess(
         WEBHOOK_FUNCTION,
         tables=((MAIN_TABLE, "read_write"), (IDEMPOTENCY_TABLE, "read_write")),
         sends_to=(SEND_QUEUE,),
         reads_channel_secrets=True,
+        manages_schedules=True,
         settings=LINE_SETTINGS,
     ),
     # Fires delayed messages (send queue), starts scheduled broadcasts (job queue), and
