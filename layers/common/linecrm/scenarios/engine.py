@@ -39,8 +39,10 @@ from linecrm.domain.signals import (
     FieldSet,
     Followed,
     FriendSignal,
+    MessageReceived,
     PostbackReceived,
     TagAdded,
+    TagRemoved,
     Unlinked,
 )
 from linecrm.domain.tags import UnknownTag
@@ -170,7 +172,11 @@ class ScenarioEngine:
 
     # ================================================================ enrolment
     def start(self, channel_id: str, user_id: str, scenario_id: str, at: datetime) -> bool:
-        """The ``start_scenario`` action (rules, postbacks): enrol now."""
+        """The ``start_scenario`` action (rules, postbacks): enrol now. A scenario that
+        is not defined yet is recorded as before (no step pending), so a rule written
+        before its scenario loses nothing that can be seen."""
+        if self._scenarios.head(channel_id, scenario_id) is None:
+            return self._enrollments.start(channel_id, user_id, scenario_id, at)
         return self.enroll(channel_id, user_id, scenario_id, at).startswith("enrolled")
 
     def stop(self, channel_id: str, user_id: str, scenario_id: str, at: datetime) -> bool:
@@ -244,6 +250,10 @@ class ScenarioEngine:
     # ================================================================ signals
     def on_signal(self, signal: FriendSignal) -> Sequence[str]:
         """Exits first (they end enrolments), then branches, then triggers."""
+        if isinstance(signal, MessageReceived | TagRemoved):
+            # Nothing in a scenario reacts to these (yet): keep the webhook's text
+            # message path within its DynamoDB budget (no reads for them).
+            return []
         notes: list[str] = []
         enrollments = [
             e for e in self._enrollments.of_friend(signal.channel_id, signal.user_id) if e.is_active
