@@ -8,6 +8,7 @@ which ``linecrm apply`` turns into a line of the YAML file.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,10 +53,16 @@ def parse_problems(error: ValidationError) -> list[Problem]:
             else:
                 path += f".{part}" if path else str(part)
         message = str(detail["msg"]).removeprefix("Value error, ")
+        # A check across fields names its field at the start of the message.
+        located = _LOCATED.match(message)
+        if located is not None:
+            inner, message = located.group(1), located.group(2)
+            path = f"{path}.{inner}" if path else inner
         problems.append(Problem(path, message))
     return problems
 
 
+_LOCATED = re.compile(r"^((?:steps|triggers|exit_when)\[\d+\][\w.\[\]]*): (.+)$", re.DOTALL)
 _UNION_TAGS = frozenset(
     {
         "follow",
