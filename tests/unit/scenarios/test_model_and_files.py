@@ -21,7 +21,9 @@ ENROLLED = datetime(2026, 12, 1, 14, 30, 20, tzinfo=UTC)
 EXAMPLE = Path(__file__).parents[3] / "examples" / "scenarios.yaml"
 
 
-def due(timing: dict[str, object], *, previous: datetime = ENROLLED, hour: int | None = None) -> datetime:
+def due(
+    timing: dict[str, object], *, previous: datetime = ENROLLED, hour: int | None = None
+) -> datetime:
     return Timing.model_validate(timing).due_at(
         enrolled_at=ENROLLED, previous_at=previous, zone=TOKYO, preferred_hour=hour
     )
@@ -62,8 +64,16 @@ def test_invalid_definitions_name_each_field_at_fault() -> None:
                 "id": "Bad Id",
                 "name": "x",
                 "steps": [
-                    {"id": "a", "timing": {"after": "1h", "day": 2}, "messages": [{"type": "text", "text": "a"}]},
-                    {"id": "b", "timing": {"after": "soon"}, "messages": [{"type": "text", "text": "b"}]},
+                    {
+                        "id": "a",
+                        "timing": {"after": "1h", "day": 2},
+                        "messages": [{"type": "text", "text": "a"}],
+                    },
+                    {
+                        "id": "b",
+                        "timing": {"after": "soon"},
+                        "messages": [{"type": "text", "text": "b"}],
+                    },
                 ],
             }
         )
@@ -94,7 +104,7 @@ def test_branch_targets_must_be_steps() -> None:
 
 def test_the_demo_file_is_valid_and_navigates_as_documented() -> None:
     documents, _ = load_scenarios(EXAMPLE)
-    (prefix, document), = documents
+    ((prefix, document),) = documents
     definition = ScenarioDefinition.model_validate(document)
     assert prefix == "scenarios[0]"
     assert [step.id for step in definition.steps] == ["welcome", "nudge", "skin", "hair", "day3"]

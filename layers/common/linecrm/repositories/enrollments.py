@@ -357,10 +357,10 @@ class EnrollmentRepository:
             ":version": expected.version,
             ":step": expected.step_id,
             ":bucket": expected.due_minute,
-            ":user": user_id,
         }
         if "gsi1pk = :gsi1pk" in sets:
             sets.append("gsi1sk = :user")
+            values[":user"] = user_id
         expression = "SET " + ", ".join(sets) if sets else ""
         if removes:
             expression += " REMOVE " + ", ".join(removes)
