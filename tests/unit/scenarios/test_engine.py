@@ -4,7 +4,6 @@ the per-step counters. The fire is called directly, on a clock the test moves.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -90,10 +89,10 @@ class World:
 
 
 @pytest.fixture
-def world(aws: AwsWorld) -> Iterator[World]:
+def world(aws: AwsWorld) -> World:
     world = World(aws)
     world.service.apply(CHANNEL_ID, "s", scenario(), dry_run=False)
-    yield world
+    return world
 
 
 MINUTE_1 = T0.replace(second=0) + timedelta(minutes=1)
