@@ -214,7 +214,7 @@ def test_a_block_exits_and_a_tag_trigger_enrols(world: World) -> None:
         },
         dry_run=False,
     )
-    world.engine._catalog.clear()  # noqa: SLF001 - the 30 s catalog cache
+    world.now = T0 + timedelta(seconds=31)  # past the 30 s cache of active scenarios
     notes = world.engine.on_signal(
         TagAdded(CHANNEL_ID, USERS[1], T0, tag_id="buyer", tag_name="購入者")
     )
