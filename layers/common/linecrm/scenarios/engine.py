@@ -195,6 +195,7 @@ class ScenarioEngine:
         at: datetime,
         *,
         reply_token: str | None = None,
+        event_at: datetime | None = None,
     ) -> str:
         """Enrol one friend at the first step of the scenario's current version; a note
         says what happened (``enrolled …``, or why not)."""
@@ -231,7 +232,7 @@ class ScenarioEngine:
         pending = Pending(version, first.id, minute_of(minute))
         if reply_token is not None and first.timing.is_immediate and friend is not None:
             # The free first step: answer the follow (or message) with its reply token.
-            self._send_now(definition, version, first, friend, pending, at, reply_token)
+            self._send_now(definition, version, first, friend, pending, event_at or at, reply_token)
             return f"enrolled in {scenario_id} v{version}; {first.id} replied"
         self._ensure_schedule(channel_id, scenario_id, version, first.id, minute)
         return f"enrolled in {scenario_id} v{version}; {first.id} due {minute_of(minute)}"
@@ -270,7 +271,7 @@ class ScenarioEngine:
                     enrollment.scenario_id,
                     status="exited",
                     reason=reason,
-                    at=signal.occurred_at,
+                    at=self._clock(),
                 ):
                     self._count(
                         enrollment,
@@ -284,12 +285,15 @@ class ScenarioEngine:
                 notes.append(moved)
         for head, definition in self._active_scenarios(signal.channel_id):
             if self._triggered(definition, signal):
+                # Timed from when linecrm applies the signal (its clock), not from the
+                # sender's timestamp: a redelivered event must not start in the past.
                 note = self.enroll(
                     signal.channel_id,
                     signal.user_id,
                     head.scenario_id,
-                    signal.occurred_at,
+                    self._clock(),
                     reply_token=signal.reply_token,
+                    event_at=signal.occurred_at,
                 )
                 notes.append(f"scenario {head.scenario_id}: {note}")
         return notes
@@ -331,7 +335,7 @@ class ScenarioEngine:
             return None
         now = self._clock()
         friend = self._friends.get(enrollment.channel_id, enrollment.user_id)
-        due = self._due_of(target, enrollment, friend, previous_at=signal.occurred_at)
+        due = self._due_of(target, enrollment, friend, previous_at=now)
         minute = bucket_minute(due, now)
         if not self._enrollments.move_to(
             enrollment.channel_id,
