@@ -313,6 +313,22 @@ class ScheduleRetryPolicy:
 SCHEDULE_RETRY_POLICY = ScheduleRetryPolicy()
 SCHEDULE_DEAD_LETTER_QUEUE = SCHEDULE_FAILURE_QUEUE
 
+
+@dataclass(frozen=True)
+class RecurringSchedule:
+    """A rate() schedule in our group that invokes the schedule target with ``input``."""
+
+    name: str
+    expression: str
+    input: str
+
+
+# Recovers step-scenario buckets that are overdue and whose schedule is gone (or whose
+# fire failed): it reads the sparse list of buckets not done, never a scan.
+SCENARIO_SWEEPER = RecurringSchedule(
+    name="scenario-sweeper", expression="rate(5 minutes)", input='{"kind": "sweep_scenarios"}'
+)
+
 CHANNEL_SECRET_PREFIX = f"{APP_NAME}/channel/"
 """Secrets Manager name of a channel's credentials: ``linecrm/channel/<channel id>``;
 the value is JSON ``{"channel_secret": "…", "channel_access_token": "…"}``."""
