@@ -270,3 +270,24 @@ def test_apply_checks_references_and_dry_run_stores_nothing(world: World) -> Non
     assert dry.dry_run and dry.version == 2
     assert world.service.show(CHANNEL_ID, "s").version == 1
     assert world.service.apply(CHANNEL_ID, "s", scenario(), dry_run=False).action == "unchanged"
+
+
+def test_a_segment_is_enrolled_by_hand_under_the_re_entry_policy(world: World) -> None:
+    for user_id in USERS[:3]:
+        world.container.friends.record_follow(CHANNEL_ID, user_id, T0)
+    world.follow(USERS[0])  # already in: re-entry never
+    result = world.service.enroll_segment(CHANNEL_ID, "s", {"match": {"status": "active"}})
+    assert result.matched == 3
+    assert result.outcomes == {"enrolled": 2, "re-entry is never": 1}
+    assert world.fire_at(world.job("hello", MINUTE_1), MINUTE_1)["sent"] == 3
+
+
+def test_plan_prints_each_step_with_its_time_and_why(world: World) -> None:
+    world.container.friends.record_follow(CHANNEL_ID, USERS[0], T0)
+    plan = world.service.plan(CHANNEL_ID, "s", USERS[0], days=14)
+    assert [(step.step_id, step.due_at) for step in plan.steps] == [
+        ("hello", "2026-12-01T10:01+09:00 (Asia/Tokyo)"),
+        ("nudge", "2026-12-02T10:01+09:00 (Asia/Tokyo)"),
+    ]
+    assert any("topic=skin → skin" in why for why in plan.steps[0].why)
+    assert plan.steps[1].why[0].startswith("reminder: none of hello's branches")

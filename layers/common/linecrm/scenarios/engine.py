@@ -56,7 +56,7 @@ from linecrm.repositories.deliveries import DeliveryLedger
 from linecrm.repositories.enrollments import Enrollment, EnrollmentRepository, Pending
 from linecrm.repositories.friends import FriendRepository
 from linecrm.repositories.scenario_fires import ScenarioFireRepository
-from linecrm.repositories.scenarios import ScenarioHead, ScenarioRepository
+from linecrm.repositories.scenarios import ScenarioHead, ScenarioRepository, ScenarioVersion
 from linecrm.scenarios.model import (
     BlockedExit,
     Branch,
@@ -196,10 +196,12 @@ class ScenarioEngine:
         *,
         reply_token: str | None = None,
         event_at: datetime | None = None,
+        known: ScenarioVersion | None = None,
+        friend: Friend | None = None,
     ) -> str:
         """Enrol one friend at the first step of the scenario's current version; a note
         says what happened (``enrolled …``, or why not)."""
-        current = self._scenarios.current(channel_id, scenario_id)
+        current = known or self._scenarios.current(channel_id, scenario_id)
         if current is None:
             return f"not enrolled: no scenario {scenario_id!r}"
         if current.head.status != "active":
@@ -208,7 +210,8 @@ class ScenarioEngine:
         version = current.head.version
         first = definition.steps[0]
         now = self._clock()
-        friend = self._friends.get(channel_id, user_id)
+        if friend is None:
+            friend = self._friends.get(channel_id, user_id)
         due = first.timing.due_at(
             enrolled_at=at,
             previous_at=at,
@@ -238,13 +241,17 @@ class ScenarioEngine:
         return f"enrolled in {scenario_id} v{version}; {first.id} due {minute_of(minute)}"
 
     def enroll_many(
-        self, channel_id: str, scenario_id: str, user_ids: Sequence[str]
+        self, channel_id: str, scenario_id: str, friends: Sequence[Friend]
     ) -> Counter[str]:
-        """Enrol friends by hand (a segment): how many were enrolled or not, and why."""
+        """Enrol friends by hand (a segment): how many were enrolled or not, and why.
+        The scenario and the friends are read once (one write per friend after that)."""
         counts: Counter[str] = Counter()
+        current = self._scenarios.current(channel_id, scenario_id)
         at = self._clock()
-        for user_id in user_ids:
-            note = self.enroll(channel_id, user_id, scenario_id, at)
+        for friend in friends:
+            note = self.enroll(
+                channel_id, friend.user_id, scenario_id, at, known=current, friend=friend
+            )
             counts["enrolled" if note.startswith("enrolled") else note.split(": ", 1)[-1]] += 1
         return counts
 

@@ -20,7 +20,9 @@ from linecrm.scenarios.checks import Problem, check_against, parse_problems
 from linecrm.scenarios.engine import ScenarioEngine
 from linecrm.scenarios.model import ScenarioDefinition, ScenarioStatus, Step
 
-MAX_ENROLL = 5_000  # friends enrolled by one request (the admin function's 30 s)
+# Friends enrolled by one request: one conditional write and one counter write each,
+# within the admin function's 30 s (a bigger segment: the job queue, a next step).
+MAX_ENROLL = 2_000
 
 
 class ScenarioRejected(ValueError):
@@ -189,16 +191,16 @@ class ScenarioService:
         except SegmentError as error:
             raise ScenarioRejected([Problem(f"segment.{error.path}", error.reason)]) from error
         now = self._clock()
-        user_ids = []
+        matched = []
         for friend in self._friends.walk(channel_id):
             if friend.status == "active" and compiled.matches(friend, now):
-                user_ids.append(friend.user_id)
-                if len(user_ids) > MAX_ENROLL:
+                matched.append(friend)
+                if len(matched) > MAX_ENROLL:
                     raise ScenarioRejected(
                         [Problem("segment", f"more than {MAX_ENROLL} friends match: narrow it")]
                     )
-        outcomes = self._engine().enroll_many(channel_id, scenario_id, user_ids)
-        return EnrollResult(scenario_id=scenario_id, matched=len(user_ids), outcomes=dict(outcomes))
+        outcomes = self._engine().enroll_many(channel_id, scenario_id, matched)
+        return EnrollResult(scenario_id=scenario_id, matched=len(matched), outcomes=dict(outcomes))
 
     # ------------------------------------------------------------------ plan
     def plan(self, channel_id: str, scenario_id: str, user_id: str, days: int) -> FriendPlan:
