@@ -216,7 +216,7 @@ class ScenarioEngine:
             enrolled_at=at,
             previous_at=at,
             zone=self._zone(channel_id),
-            preferred_hour=_preferred_hour(friend),
+            preferred_hour=preferred_hour(friend),
         )
         minute = bucket_minute(due, now)
         entered = self._enrollments.enter(
@@ -610,7 +610,7 @@ class ScenarioEngine:
             enrolled_at=enrolled_at,
             previous_at=previous_at,
             zone=self._zone(enrollment.channel_id),
-            preferred_hour=_preferred_hour(friend),
+            preferred_hour=preferred_hour(friend),
         )
 
     def _send_now(
@@ -792,7 +792,8 @@ def _is_pending(enrollment: Enrollment, pending: Pending) -> bool:
     )
 
 
-def _preferred_hour(friend: Friend | None) -> int | None:
+def preferred_hour(friend: Friend | None) -> int | None:
+    """The friend's ``preferred_send_hour`` field (0-23), if set."""
     if friend is None:
         return None
     value = friend.fields.get(PREFERRED_HOUR_FIELD)

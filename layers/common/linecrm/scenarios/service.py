@@ -8,7 +8,7 @@ import difflib
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -16,13 +16,15 @@ from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.segments import SegmentError, compile_segment
 from linecrm.repositories.friends import FriendRepository
 from linecrm.repositories.scenarios import ScenarioChanged, ScenarioHead, ScenarioRepository
-from linecrm.scenarios.checks import Problem, check_against, parse_problems
-from linecrm.scenarios.engine import ScenarioEngine
+from linecrm.scenarios.checks import Problem
 from linecrm.scenarios.model import ScenarioDefinition, ScenarioStatus, Step
 
 # Friends enrolled by one request: one conditional write and one counter write each,
 # within the admin function's 30 s (a bigger segment: the job queue, a next step).
 MAX_ENROLL = 2_000
+
+if TYPE_CHECKING:  # the admin function imports this module for its routes: keep it light
+    from linecrm.scenarios.engine import ScenarioEngine
 
 
 class ScenarioRejected(ValueError):
@@ -104,6 +106,8 @@ class ScenarioService:
             raise ScenarioRejected(
                 [Problem("id", f"{definition.id!r} is not {scenario_id!r} (the path)")]
             )
+        from linecrm.scenarios.checks import check_against
+
         problems = check_against(definition, self._config(channel_id))
         if problems:
             raise ScenarioRejected(problems)
@@ -230,7 +234,7 @@ def timeline(
 ) -> list[PlannedStep]:
     from linecrm.delivery.caps import sent_counts
     from linecrm.domain.delivery_policy import Defer, SendNow
-    from linecrm.scenarios.engine import _preferred_hour, bucket_minute
+    from linecrm.scenarios.engine import bucket_minute, preferred_hour
     from linecrm.scenarios.model import parse_duration
 
     policy = config.delivery_policy
@@ -247,7 +251,7 @@ def timeline(
                 enrolled_at=now,
                 previous_at=previous,
                 zone=zone,
-                preferred_hour=_preferred_hour(friend),
+                preferred_hour=preferred_hour(friend),
             ),
             now,
         )
@@ -318,6 +322,8 @@ def _timing_text(timing: dict[str, Any]) -> str:
 
 
 def parse_definition(document: dict[str, Any]) -> ScenarioDefinition:
+    from linecrm.scenarios.checks import parse_problems
+
     try:
         return ScenarioDefinition.model_validate(document)
     except ValidationError as error:
