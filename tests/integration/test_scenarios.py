@@ -14,7 +14,7 @@ import requests
 
 from linecrm import resources
 from linecrm.config import AdminSettings
-from linecrm.scenarios.engine import bucket_job
+from linecrm.scenarios.engine import bucket_job, bucket_minute
 from linecrm.wiring import Container
 from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
 from linecrm_local.stack import LocalStack
@@ -131,16 +131,27 @@ def test_a_week_of_a_four_step_scenario_for_a_tapper_a_silent_friend_and_a_block
 
     # +3 h: the tapper taps; the skin step is due an hour later (+ the bucket's minute).
     at(stack, START + timedelta(hours=3))
+    tapped_at = stack.clock.now()
     stack.emulator.simulate_postback(DEMO_CHANNEL_ID, tapper, "topic=skin")
     stack.emulator.simulate_unfollow(DEMO_CHANNEL_ID, blocker)  # a block mid-scenario
-    skin_due = (START + timedelta(hours=4)).replace(second=0) + timedelta(minutes=1)
+    moved = admin_container(stack).enrollments.get(DEMO_CHANNEL_ID, tapper, "four-steps")
+    assert moved is not None and moved.step_id == "skin" and moved.due_minute is not None
+    skin_due = datetime.fromisoformat(moved.due_minute + "+00:00")
+    # An hour after the tap, in the next whole minute (the tap took < 1 min to apply).
+    assert bucket_minute(tapped_at + timedelta(hours=1), tapped_at) <= skin_due
+    assert skin_due <= bucket_minute(tapped_at + timedelta(hours=1, minutes=1), tapped_at)
     at(stack, skin_due - timedelta(minutes=1))
     assert texts(stack, tapper) == ["ようこそ！テーマを選んでね"]
     at(stack, skin_due)
     assert texts(stack, tapper) == ["ようこそ！テーマを選んでね", "スキンケアのコツ"]
 
-    # +1 day: the silent friend's reminder; not the tapper, not the blocker.
-    reminder_due = START.replace(second=0) + timedelta(days=1, minutes=1)
+    # +1 day after the welcome went out: the silent friend's reminder; not the tapper,
+    # not the blocker. (Time flows while the stack works: read when it went out.)
+    welcomed = admin_container(stack).enrollments.get(DEMO_CHANNEL_ID, silent, "four-steps")
+    assert welcomed is not None and welcomed.last_step_at is not None
+    reminder_due = bucket_minute(
+        datetime.fromisoformat(welcomed.last_step_at) + timedelta(days=1), START
+    )
     at(stack, reminder_due - timedelta(minutes=1))
     assert texts(stack, silent) == ["ようこそ！テーマを選んでね"]
     at(stack, reminder_due)
@@ -181,3 +192,35 @@ def test_a_week_of_a_four_step_scenario_for_a_tapper_a_silent_friend_and_a_block
     assert counters["welcome"]["branched:skin"] == 1
     assert counters["nudge"]["exited:blocked"] == 1 and counters["nudge"]["sent"] == 1
     assert counters["day3"]["sent"] == 2 and counters["day3"]["completed"] == 2
+
+
+def test_a_late_fire_sends_once_and_a_fire_after_a_stop_sends_nothing(stack: LocalStack) -> None:
+    # No more follow enrolments from the other test's scenario (if it ran first).
+    requests.post(
+        f"{stack.gateway_url}{BASE}/scenarios/four-steps/archive", headers=ADMIN, timeout=60
+    )
+    late = {
+        "name": "遅れて届く",
+        "message_class": "transactional",
+        "steps": [
+            {"id": "only", "timing": {"after": "10m"}, "messages": [text("10分後のお知らせ")]}
+        ],
+    }
+    admin(stack, "PUT", "/scenarios/late-one", late)
+    stopped = stack.emulator.simulate_follow(DEMO_CHANNEL_ID, display_name="Stop").user_id
+    waiting = stack.emulator.simulate_follow(DEMO_CHANNEL_ID, display_name="Wait").user_id
+    for user_id in (stopped, waiting):  # the postback grammar's scenario.start
+        stack.emulator.simulate_postback(
+            DEMO_CHANNEL_ID, user_id, "linecrm=1&scenario.start=late-one"
+        )
+    stack.emulator.simulate_postback(DEMO_CHANNEL_ID, stopped, "linecrm=1&scenario.stop=late-one")
+    stack.poller.drain(timeout=60)
+    # Scheduler fires half an hour late (say, the function was throttled).
+    at(stack, stack.clock.now() + timedelta(minutes=40))
+    assert texts(stack, waiting) == ["10分後のお知らせ"]
+    assert texts(stack, stopped) == []
+    at(stack, stack.clock.now() + timedelta(hours=2))
+    assert texts(stack, waiting) == ["10分後のお知らせ"]
+    counters = admin(stack, "GET", "/scenarios/late-one")["counters"]["only"]
+    assert counters["enrolled"] == 2 and counters["sent"] == 1
+    assert counters["exited:stop_scenario"] == 1

@@ -177,7 +177,8 @@ class ScenarioEngine:
         before its scenario loses nothing that can be seen."""
         if self._scenarios.head(channel_id, scenario_id) is None:
             return self._enrollments.start(channel_id, user_id, scenario_id, at)
-        return self.enroll(channel_id, user_id, scenario_id, at).startswith("enrolled")
+        # Timed from linecrm's clock, as signals are (``at`` is the event's timestamp).
+        return self.enroll(channel_id, user_id, scenario_id, self._clock()).startswith("enrolled")
 
     def stop(self, channel_id: str, user_id: str, scenario_id: str, at: datetime) -> bool:
         """The ``stop_scenario`` action: end it, and its pending step is not sent."""
