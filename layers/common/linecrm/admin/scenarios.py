@@ -101,9 +101,13 @@ def _status_route(action: str, status: Any, doc: str) -> None:
 _status_route(
     "pause",
     "paused",
-    "Pause a scenario: nobody is enrolled, and due steps wait (checked every 15 min).",
+    "Pause a scenario: nobody is enrolled, and due steps wait for the resume.",
 )
-_status_route("resume", "active", "Resume a paused scenario: waiting steps go out.")
+_status_route(
+    "resume",
+    "active",
+    "Resume a paused scenario: waiting steps go out with the next sweep (within 8 min).",
+)
 _status_route(
     "archive",
     "archived",

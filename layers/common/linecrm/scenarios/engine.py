@@ -80,7 +80,6 @@ from linecrm.scenarios.model import (
 # A friend's preferred send hour (0-23) for day-N steps without a time: this field.
 PREFERRED_HOUR_FIELD = "preferred_send_hour"
 CATALOG_TTL = timedelta(seconds=30)
-PAUSED_RECHECK = timedelta(minutes=15)
 # A bucket is overdue for the sweeper this long after its minute.
 SWEEP_GRACE = timedelta(minutes=3)
 _RE_ENTRY_FROM: dict[ReEntry, tuple[Any, ...]] = {
@@ -378,9 +377,8 @@ class ScenarioEngine:
             self._finish(job, now)
             return FireReport("no_such_step")
         if head.status == "paused" and not state.planned:
-            later = now + PAUSED_RECHECK
-            retry = job.model_copy(update={"job_id": f"{job.job_id}@{later:%Y%m%dT%H%M}"})
-            self._planner().schedule(retry, later)
+            # Nothing moves: the bucket stays in the sweeper's list, which fires it again
+            # once the scenario is resumed (within its period plus the grace).
             return FireReport("paused")
         config = self._config(job.channel_id)
         user_ids = sorted(
