@@ -166,7 +166,7 @@ class ScenarioEngine:
         self._gate = MarketingCapGate(friends)
         self._scheduled: set[str] = set()  # bucket jobs this environment created
         self._catalog: dict[
-            str, tuple[datetime, list[tuple[ScenarioHead, ScenarioDefinition]]]
+            str, tuple[datetime, bool, list[tuple[ScenarioHead, ScenarioDefinition]]]
         ] = {}
 
     # ================================================================ enrolment
@@ -263,6 +263,8 @@ class ScenarioEngine:
             # message path within its DynamoDB budget (no reads for them).
             return []
         notes: list[str] = []
+        if not self._catalog_of(signal.channel_id)[0]:
+            return []  # no scenario in this channel: no enrolment to read (webhook budget)
         enrollments = [
             e for e in self._enrollments.of_friend(signal.channel_id, signal.user_id) if e.is_active
         ]
@@ -718,20 +720,27 @@ class ScenarioEngine:
         )
 
     def _active_scenarios(self, channel_id: str) -> list[tuple[ScenarioHead, ScenarioDefinition]]:
-        """The channel's active scenarios with triggers, read at most every 30 s."""
+        return self._catalog_of(channel_id)[1]
+
+    def _catalog_of(
+        self, channel_id: str
+    ) -> tuple[bool, list[tuple[ScenarioHead, ScenarioDefinition]]]:
+        """Whether the channel has scenarios at all, and its active ones with triggers;
+        read at most every 30 s."""
         now = self._clock()
         cached = self._catalog.get(channel_id)
         if cached is not None and now - cached[0] < CATALOG_TTL:
-            return cached[1]
+            return cached[1], cached[2]
+        heads = self._scenarios.heads(channel_id)
         active = []
-        for head in self._scenarios.heads(channel_id):
+        for head in heads:
             if head.status != "active":
                 continue
             definition = self._scenarios.version(channel_id, head.scenario_id, head.version)
             if definition is not None and definition.triggers:
                 active.append((head, definition))
-        self._catalog[channel_id] = (now, active)
-        return active
+        self._catalog[channel_id] = (now, bool(heads), active)
+        return bool(heads), active
 
     def _zone(self, channel_id: str) -> Any:
         return self._config(channel_id).delivery_policy.zone
