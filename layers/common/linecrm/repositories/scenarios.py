@@ -6,7 +6,8 @@ Items:
   version); a channel's scenarios are one small Query.
 - ``CH#<channel>#SCENARIO#<id>`` / ``V#<version>``: one item per version, never changed
   (enrolments in flight read the version they started on).
-- ``CH#<channel>#SCENARIO#<id>`` / ``COUNT#<step>``: the step's counters, atomic ADDs.
+- ``CH#<channel>#SCENARIO#<id>#<shard>`` / ``COUNT#<step>``: the step's counters,
+  atomic ADDs, write-sharded by friend (16 shards, summed when read).
 
 A new version and its head are written in one transaction, conditional on the head's
 version, so two concurrent edits cannot both win.
@@ -21,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, iso, to_item
+from linecrm.repositories.sharding import SHARDS, shard_of
 from linecrm.scenarios.model import ScenarioDefinition, ScenarioStatus
 
 if TYPE_CHECKING:
@@ -203,7 +205,13 @@ class ScenarioRepository:
 
     # ------------------------------------------------------------------ counters
     def count(
-        self, channel_id: str, scenario_id: str, step_id: str, counts: Mapping[str, int]
+        self,
+        channel_id: str,
+        scenario_id: str,
+        step_id: str,
+        counts: Mapping[str, int],
+        *,
+        shard_by: str = "",
     ) -> None:
         """Add to a step's counters (``sent``, ``skipped:<reason>``, …) in one write."""
         counts = {name: value for name, value in counts.items() if value}
@@ -214,7 +222,10 @@ class ScenarioRepository:
         self._client.update_item(
             TableName=self._table_name,
             Key=to_item(
-                {"pk": scenario_pk(channel_id, scenario_id), "sk": COUNTER_PREFIX + step_id}
+                {
+                    "pk": _counter_pk(channel_id, scenario_id, shard_by),
+                    "sk": COUNTER_PREFIX + step_id,
+                }
             ),
             UpdateExpression="ADD "
             + ", ".join(f"{name} {value}" for name, value in zip(names, values, strict=True)),
@@ -223,21 +234,33 @@ class ScenarioRepository:
         )
 
     def counters(self, channel_id: str, scenario_id: str) -> dict[str, dict[str, int]]:
-        """Step id -> counter name -> value."""
-        page = self._client.query(
-            TableName=self._table_name,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues=to_item(
-                {":pk": scenario_pk(channel_id, scenario_id), ":prefix": COUNTER_PREFIX}
-            ),
-        )
+        """Step id -> counter name -> value, summed over the counter shards."""
         result: dict[str, dict[str, int]] = {}
-        for raw in page.get("Items", []):
-            item = from_item(raw)
-            step_id = str(item.pop("sk")).removeprefix(COUNTER_PREFIX)
-            item.pop("pk", None)
-            result[step_id] = {name: int(value) for name, value in sorted(item.items())}
-        return result
+        for shard in range(SHARDS):
+            page = self._client.query(
+                TableName=self._table_name,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":pk": f"{scenario_pk(channel_id, scenario_id)}#{shard}",
+                        ":prefix": COUNTER_PREFIX,
+                    }
+                ),
+            )
+            for raw in page.get("Items", []):
+                item = from_item(raw)
+                step_id = str(item.pop("sk")).removeprefix(COUNTER_PREFIX)
+                item.pop("pk", None)
+                step = result.setdefault(step_id, {})
+                for name, value in item.items():
+                    step[name] = step.get(name, 0) + int(value)
+        return {step: dict(sorted(values.items())) for step, values in sorted(result.items())}
+
+
+def _counter_pk(channel_id: str, scenario_id: str, shard_by: str) -> str:
+    """Counters are write-sharded by friend: 10,000 enrolments at once spread over 16
+    partitions instead of one item taking every write."""
+    return f"{scenario_pk(channel_id, scenario_id)}#{shard_of(shard_by)}"
 
 
 def _version_sk(version: int) -> str:

@@ -231,7 +231,9 @@ class ScenarioEngine:
         )
         if not entered:
             return f"not enrolled in {scenario_id}: re-entry is {definition.re_entry}"
-        self._scenarios.count(channel_id, scenario_id, first.id, {"enrolled": 1, "due": 1})
+        self._scenarios.count(
+            channel_id, scenario_id, first.id, {"enrolled": 1, "due": 1}, shard_by=user_id
+        )
         pending = Pending(version, first.id, minute_of(minute))
         if reply_token is not None and first.timing.is_immediate and friend is not None:
             # The free first step: answer the follow (or message) with its reply token.
@@ -709,7 +711,11 @@ class ScenarioEngine:
     def _count(self, enrollment: Enrollment, step_id: str | None, counter: str) -> None:
         if step_id is not None:
             self._scenarios.count(
-                enrollment.channel_id, enrollment.scenario_id, step_id, {counter: 1}
+                enrollment.channel_id,
+                enrollment.scenario_id,
+                step_id,
+                {counter: 1},
+                shard_by=enrollment.user_id,
             )
 
     def _definition_of(self, enrollment: Enrollment) -> ScenarioDefinition | None:
