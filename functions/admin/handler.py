@@ -27,6 +27,7 @@ app = build_app(
     lambda: container().ledger_admin,
     lambda: container().channel_registry,
     event_store=lambda: container().event_store,
+    scenario_service=lambda: container().scenario_service,
 )
 
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from linecrm.config import SchedulerSettings
 from linecrm.domain.broadcasts import BroadcastStep
-from linecrm.models.jobs import SCHEDULED_JOB, ScheduledSend
+from linecrm.models.jobs import SCHEDULED_JOB, FireScenarioStep, ScheduledSend, SweepScenarios
 from linecrm.observability import logger, metrics
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
@@ -39,6 +39,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"status": "discarded", "reason": "malformed job"}
     metrics.add_metric(name="ScheduledJobsFired", unit="Count", value=1)
     deps = container()
+    if isinstance(job, FireScenarioStep | SweepScenarios):
+        # A scenario step's bucket (or the sweeper): idempotent, see docs/scenarios.md.
+        report = (
+            deps.scenario_engine.fire(job)
+            if isinstance(job, FireScenarioStep)
+            else deps.scenario_engine.sweep()
+        )
+        logger.info("scenario fire", extra={"job_id": job.job_id, **report.as_dict()})
+        return {"status": report.outcome, "job_id": job.job_id, **report.as_dict()}
     if not isinstance(job, ScheduledSend):
         # The broadcast's planner steps run on the job queue; a second firing finds the
         # broadcast already started and does nothing.

@@ -6,6 +6,7 @@ linecrm inbox U…                             what that friend received
 linecrm friends list --tag vip               the admin API (see linecrm_local.admin_cli)
 linecrm broadcast send -f sale.yaml --dry-run  broadcasts (see linecrm_local.cli_broadcasts)
 linecrm events send --name purchase --user U… --property sku=A1   a signed behaviour event
+linecrm apply -f scenarios.yaml --dry-run    step scenarios (see linecrm_local.cli_scenarios)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import requests
 
-from linecrm_local import admin_cli, cli_broadcasts, cli_events, cli_imports
+from linecrm_local import admin_cli, cli_broadcasts, cli_events, cli_imports, cli_scenarios
 
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8090"
 DEFAULT_CHANNEL_ID = "2000000001"  # the demo channel `make dev` seeds
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_imports.add_commands(commands)
     cli_broadcasts.add_commands(commands)
     cli_events.add_commands(commands)
+    cli_scenarios.add_commands(commands)
 
     calls = commands.add_parser("calls", help="LINE API calls the emulator received")
     calls.add_argument("--endpoint", help="e.g. push, multicast, reply")
@@ -152,6 +154,8 @@ def run(args: argparse.Namespace) -> Any:
         return cli_broadcasts.run(args)
     if args.command == cli_events.COMMAND:
         return cli_events.run(args)
+    if args.command in cli_scenarios.COMMANDS:
+        return cli_scenarios.run(args)
     control = EmulatorControl(args.emulator)
     if args.command == "simulate":
         return _simulate(control, args)

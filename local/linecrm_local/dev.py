@@ -2,6 +2,8 @@
 
 Ports come from LINECRM_PORT (gateway, default 8080), LINECRM_EMULATOR_PORT (8090)
 and LINECRM_MOTO_PORT (5000); LINECRM_ADMIN_TOKEN sets the admin bearer token.
+LINECRM_CLOCK_SPEED (default 1) speeds the stack's clock up for demos: 60 makes a
+scenario's "day 1" step come after 24 real minutes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from types import FrameType
 
 from linecrm_local import demo
+from linecrm_local.clock import MovableClock
 from linecrm_local.serving import PortInUseError
 from linecrm_local.stack import LocalStack
 
@@ -79,6 +82,17 @@ def banner(stack: LocalStack) -> str:
     return "\n".join(lines)
 
 
+def _clock_speed(env: Mapping[str, str]) -> float:
+    raw = env.get("LINECRM_CLOCK_SPEED", "1")
+    try:
+        speed = float(raw)
+    except ValueError:
+        raise ConfigError(f"LINECRM_CLOCK_SPEED={raw!r} is not a number (e.g. 60)") from None
+    if not 1 <= speed <= 10_000:
+        raise ConfigError(f"LINECRM_CLOCK_SPEED={raw!r}: use 1 (real time) to 10000")
+    return speed
+
+
 def main(environ: Mapping[str, str] | None = None) -> int:
     env = os.environ if environ is None else environ
     logging.basicConfig(
@@ -95,6 +109,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
             moto_port=_port(env, "LINECRM_MOTO_PORT", DEFAULT_MOTO_PORT),
             log_level=env.get("POWERTOOLS_LOG_LEVEL", "INFO"),
             admin_token=env.get("LINECRM_ADMIN_TOKEN") or demo.DEMO_ADMIN_TOKEN,
+            clock=MovableClock(rate=_clock_speed(env)),
         )
     except ConfigError as error:
         print(f"linecrm dev: {error}", file=sys.stderr)

@@ -227,8 +227,8 @@ def test_function_specific_environment(template: Template) -> None:
     liff_login = _environment(template, resources.LIFF_LOGIN_FUNCTION)
     assert Env.IDEMPOTENCY_TABLE_NAME in webhook
     assert Env.SEND_QUEUE_URL in webhook
-    # Nothing the webhook does is scheduled.
-    assert not {Env.SCHEDULE_GROUP_NAME, Env.SCHEDULER_ROLE_ARN, Env.SCHEDULER_TARGET_ARN} & set(
+    # A follow or a tap that enrols or branches a step scenario schedules its bucket.
+    assert {Env.SCHEDULE_GROUP_NAME, Env.SCHEDULER_ROLE_ARN, Env.SCHEDULER_TARGET_ARN} <= set(
         webhook
     )
     # The scheduler defers a due delivery again: a schedule that targets itself, by the
@@ -388,7 +388,6 @@ def test_schedule_managers_are_limited_to_the_group_and_the_role(
 
 def test_functions_without_schedules_cannot_touch_them(template: Template) -> None:
     for definition in (
-        resources.WEBHOOK_FUNCTION,
         resources.SENDER_FUNCTION,
         resources.LIFF_LOGIN_FUNCTION,
     ):

@@ -48,7 +48,8 @@ def test_every_function_has_one_access_entry_and_one_settings_model() -> None:
 
 def test_least_privilege_in_the_table() -> None:
     webhook = resources.function_access(resources.WEBHOOK_FUNCTION)
-    assert not webhook.manages_schedules  # nothing the webhook does is scheduled
+    assert webhook.manages_schedules  # a follow or a tap schedules a scenario step's bucket
+    assert not webhook.buckets
     liff = resources.function_access(resources.LIFF_LOGIN_FUNCTION)
     assert liff.tables == ((resources.MAIN_TABLE, "read"),)
     scheduler = resources.function_access(resources.SCHEDULER_FUNCTION)

@@ -63,6 +63,37 @@ class Scheduling(Construct):
             )
         )
 
+    def add_recurring(
+        self,
+        schedule: resources.RecurringSchedule,
+        target: lambda_.IFunction,
+        dead_letter_queue: sqs.IQueue,
+    ) -> scheduler.CfnSchedule:
+        """A rate() schedule (e.g. the scenario sweeper) with the same retry policy and
+        dead-letter queue as the one-time schedules."""
+        recurring = scheduler.CfnSchedule(
+            self,
+            schedule.name,
+            name=schedule.name,
+            group_name=resources.SCHEDULE_GROUP_NAME,
+            schedule_expression=schedule.expression,
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=target.function_arn,
+                role_arn=self.target_role.role_arn,
+                input=schedule.input,
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_retry_attempts=resources.SCHEDULE_RETRY_POLICY.max_retry_attempts,
+                    maximum_event_age_in_seconds=resources.SCHEDULE_RETRY_POLICY.max_event_age_seconds,
+                ),
+                dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(
+                    arn=dead_letter_queue.queue_arn
+                ),
+            ),
+        )
+        recurring.add_dependency(self.group)
+        return recurring
+
     def grant_schedule_management(self, grantee: iam.IGrantable) -> None:
         """Create/get/delete schedules in our group, and hand them the target role."""
         grantee.grant_principal.add_to_principal_policy(

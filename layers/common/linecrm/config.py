@@ -125,7 +125,9 @@ class LineSettings(FunctionSettings):
 
 
 # ---------------------------------------------------------------- one per function
-class WebhookSettings(MainTableSettings, IdempotencyTableSettings, SendQueueSettings, LineSettings):
+class WebhookSettings(
+    MainTableSettings, IdempotencyTableSettings, SendQueueSettings, LineSettings, ScheduleSettings
+):
     function_name = "webhook"
 
 
@@ -165,7 +167,7 @@ class AdminSettings(
     function_name = "admin"
 
 
-class EventsSettings(MainTableSettings):
+class EventsSettings(MainTableSettings, SendQueueSettings, ScheduleSettings):
     function_name = "events"
     event_sources_secret_prefix: str = Field(alias=Env.EVENT_SOURCES_SECRET_PREFIX, min_length=1)
     # How long an event stays on the friend's timeline (and its idempotency key).

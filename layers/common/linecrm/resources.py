@@ -323,6 +323,22 @@ class ScheduleRetryPolicy:
 SCHEDULE_RETRY_POLICY = ScheduleRetryPolicy()
 SCHEDULE_DEAD_LETTER_QUEUE = SCHEDULE_FAILURE_QUEUE
 
+
+@dataclass(frozen=True)
+class RecurringSchedule:
+    """A rate() schedule in our group that invokes the schedule target with ``input``."""
+
+    name: str
+    expression: str
+    input: str
+
+
+# Recovers step-scenario buckets that are overdue and whose schedule is gone (or whose
+# fire failed): it reads the sparse list of buckets not done, never a scan.
+SCENARIO_SWEEPER = RecurringSchedule(
+    name="scenario-sweeper", expression="rate(5 minutes)", input='{"kind": "sweep_scenarios"}'
+)
+
 CHANNEL_SECRET_PREFIX = f"{APP_NAME}/channel/"
 """Secrets Manager name of a channel's credentials: ``linecrm/channel/<channel id>``;
 the value is JSON ``{"channel_secret": "…", "channel_access_token": "…"}``."""
@@ -415,12 +431,14 @@ class FunctionAccess:
 
 FUNCTION_ACCESS = (
     # Verifies, dedupes (idempotency table) and applies events: friends, rule replies
-    # and welcome messages go to the send queue. Nothing it does is scheduled.
+    # and welcome messages go to the send queue. A follow, tap or tag that enrols a
+    # friend in a step scenario (or branches it) creates the step's bucket schedule.
     FunctionAccess(
         WEBHOOK_FUNCTION,
         tables=((MAIN_TABLE, "read_write"), (IDEMPOTENCY_TABLE, "read_write")),
         sends_to=(SEND_QUEUE,),
         reads_channel_secrets=True,
+        manages_schedules=True,
         settings=LINE_SETTINGS,
     ),
     # Fires delayed messages (send queue), starts scheduled broadcasts (job queue), and
@@ -473,9 +491,13 @@ FUNCTION_ACCESS = (
     FunctionAccess(SCHEDULE_FAILURES_FUNCTION, tables=((MAIN_TABLE, "read_write"),)),
     # Verifies the shop's signed requests (its sources' keys, never the LINE channel's
     # credentials) and applies events: timeline, aggregates, dedupe and replay records.
+    # An event that enrols a friend in a step scenario, branches or ends one, plans
+    # the step (its bucket schedule) or sends (a zero-delay step goes to the send queue).
     FunctionAccess(
         EVENTS_FUNCTION,
         tables=((MAIN_TABLE, "read_write"),),
+        sends_to=(SEND_QUEUE,),
+        manages_schedules=True,
         reads_event_sources=True,
         settings=(Env.EVENT_RETENTION_DAYS, Env.ACCOUNT_TIME_ZONE),
     ),

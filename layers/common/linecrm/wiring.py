@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from linecrm.delivery.outbox import SendQueueOutbox
     from linecrm.delivery.schedule_planner import SchedulePlanner
     from linecrm.delivery.sender import Sender
+    from linecrm.domain.automation import ActionRunner
     from linecrm.domain.broadcasts import Broadcast
     from linecrm.domain.idempotency import CreateOnce
     from linecrm.domain.signals import Signals
@@ -67,6 +68,9 @@ if TYPE_CHECKING:
     from linecrm.repositories.erasures import ErasureRepository
     from linecrm.repositories.events import EventStore
     from linecrm.repositories.friends import FriendRepository
+    from linecrm.repositories.scenarios import ScenarioRepository
+    from linecrm.scenarios.engine import ScenarioEngine
+    from linecrm.scenarios.service import ScenarioService
     from linecrm.webhook.service import WebhookReceiver
 
 
@@ -401,7 +405,6 @@ class Container(Generic[S]):
     def webhook_receiver(self) -> WebhookReceiver:
         from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-        from linecrm.domain.automation import ActionRunner
         from linecrm.domain.webhook_events import WebhookEventProcessor
         from linecrm.webhook.idempotency import make_apply_once
         from linecrm.webhook.service import WebhookReceiver
@@ -414,12 +417,68 @@ class Container(Generic[S]):
             self.friends,
             self.cached_channel_config,
             self.outbox,
-            ActionRunner(self.friends, self.outbox, self.enrollments),
+            self.action_runner,
+            signals=self.signals,
         )
         return WebhookReceiver(
             self.channels,
             make_apply_once(processor, store, self.idempotency_config),
             on_verified=self.channel_registry.register,
+        )
+
+    # ------------------------------------------------------------ step scenarios
+    @cached_property
+    def signals(self) -> Signals:
+        """Who reacts to what happens to a friend (``linecrm.domain.signals``): the
+        scenario engine. An emitter (webhook, events API, admin) calls ``emit``."""
+        from linecrm.domain.signals import Signals
+
+        return Signals(listeners=(self.scenario_engine,))
+
+    @cached_property
+    def action_runner(self) -> ActionRunner:
+        """CRM actions; ``start_scenario``/``stop_scenario`` go to the scenario engine,
+        and the tags and fields they change are signalled."""
+        from linecrm.domain.automation import ActionRunner
+
+        return ActionRunner(
+            self.friends, self.outbox, self.scenario_engine, signals=lambda: self.signals
+        )
+
+    @cached_property
+    def scenarios(self) -> ScenarioRepository:
+        from linecrm.repositories.scenarios import ScenarioRepository
+
+        return ScenarioRepository(self.dynamodb, self._table_name)
+
+    @cached_property
+    def scenario_engine(self) -> ScenarioEngine:
+        from linecrm.repositories.scenario_fires import ScenarioFireRepository
+        from linecrm.scenarios.engine import ScenarioEngine
+
+        return ScenarioEngine(
+            self.scenarios,
+            self.enrollments,
+            ScenarioFireRepository(self.dynamodb, self._table_name),
+            self.friends,
+            self.ledger,
+            self.cached_channel_config.get,
+            lambda: self.outbox,
+            self.schedule_planner,
+            lambda: self.action_runner,
+            self.clock,
+        )
+
+    @cached_property
+    def scenario_service(self) -> ScenarioService:
+        from linecrm.scenarios.service import ScenarioService
+
+        return ScenarioService(
+            self.scenarios,
+            self.channel_config.load,
+            self.friends,
+            lambda: self.scenario_engine,
+            self.clock,
         )
 
     # ------------------------------------------------------------ friend imports
@@ -469,14 +528,6 @@ class Container(Generic[S]):
         )
 
     # ------------------------------------------------------------ events API
-    @cached_property
-    def signals(self) -> Signals:
-        """Who hears what happened to a friend (``linecrm.domain.signals``): the
-        scenario engine's listener goes here."""
-        from linecrm.domain.signals import Signals
-
-        return Signals()
-
     @cached_property
     def event_store(self) -> EventStore:
         from linecrm.repositories.events import EventStore

@@ -16,8 +16,19 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 
-from linecrm.admin import broadcasts, events, fields, friends, imports, rules, settings, tags
+from linecrm.admin import (
+    broadcasts,
+    events,
+    fields,
+    friends,
+    imports,
+    rules,
+    scenarios,
+    settings,
+    tags,
+)
 from linecrm.admin.errors import AdminError
+from linecrm.admin.models import FieldError
 from linecrm.admin.params import admin_service
 from linecrm.admin.service import AdminService
 from linecrm.broadcasts.service import (
@@ -45,6 +56,7 @@ from linecrm.repositories.deliveries import InvalidDeliveryCursor
 from linecrm.repositories.events import EventStore
 from linecrm.repositories.friends import FriendNotFound, InvalidCursor
 from linecrm.repositories.imports import ImportNotFound
+from linecrm.scenarios.service import ScenarioMissing, ScenarioRejected, ScenarioService
 
 ADMIN_PREFIX = "/admin"
 CHANNEL_PREFIX = f"{ADMIN_PREFIX}/channels/<channel_id>"
@@ -96,6 +108,7 @@ def build_app(
     channels: Callable[[], KnownChannels] | None = None,
     *,
     event_store: Callable[[], EventStore] = events.event_store,
+    scenario_service: Callable[[], ScenarioService] = scenarios.scenario_service,
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminService for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
@@ -113,6 +126,8 @@ def build_app(
     app.dependency_overrides[broadcasts.ledger_admin] = ledger_admin
     app.include_router(events.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[events.event_store] = event_store
+    app.include_router(scenarios.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[scenarios.scenario_service] = scenario_service
     _register_error_handlers(app)
 
     openapi: dict[str, Any] = {
@@ -212,6 +227,15 @@ def _invalid_delivery_cursor(error: InvalidDeliveryCursor) -> Response[Any]:
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error), "cursor")
 
 
+def _scenario_rejected(error: ScenarioRejected) -> Response[Any]:
+    first = error.problems[0].path if error.problems else None
+    details = [
+        FieldError(field=problem.path or "scenario", type="invalid", message=problem.reason)
+        for problem in error.problems
+    ]
+    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error), first or None, details)
+
+
 def _invalid_reference(error: Exception) -> Response[Any]:
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error))
 
@@ -242,7 +266,8 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[.
     (ImportRejected, _import_refused),
     (ImportNotFound, _no_import),
     (BroadcastRejected, _broadcast_refused),
-    ([BroadcastNotFound, DeliveryNotFound, PreviewNotFound], _not_found),
+    ([BroadcastNotFound, DeliveryNotFound, PreviewNotFound, ScenarioMissing], _not_found),
+    (ScenarioRejected, _scenario_rejected),
     ([BroadcastNotCancellable, NotRedrivable], _conflict),
     (InvalidDeliveryCursor, _invalid_delivery_cursor),
     (IdempotencyKeyReused, _key_reused),

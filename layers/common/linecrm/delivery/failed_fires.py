@@ -24,11 +24,17 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from linecrm.domain.deliveries import DeliveryStatus
-from linecrm.models.jobs import SCHEDULED_JOB, ScheduledJob, ScheduledSend
+from linecrm.models.jobs import (
+    SCHEDULED_JOB,
+    FireScenarioStep,
+    ScheduledJob,
+    ScheduledSend,
+    SweepScenarios,
+)
 from linecrm.repositories.broadcasts import BroadcastChanged, BroadcastRepository
 from linecrm.repositories.deliveries import DeliveryLedger
 
-FireOutcome = Literal["dead", "already_finished", "broadcast_failed"]
+FireOutcome = Literal["dead", "already_finished", "broadcast_failed", "left_for_sweeper"]
 
 
 class UnreadableFailure(ValueError):
@@ -94,6 +100,10 @@ class FailedFires:
     def record(self, failure: FailedFire) -> FireOutcome:
         if isinstance(failure.job, ScheduledSend):
             return self._delivery_dead(failure.job, failure.reason)
+        if isinstance(failure.job, FireScenarioStep | SweepScenarios):
+            # Its enrolments are still on the due index and its bucket in the sweeper's
+            # list: the next sweep fires it again (docs/scenarios.md).
+            return "left_for_sweeper"
         return self._broadcast_failed(failure.job.channel_id, failure.job.broadcast_id, failure)
 
     def _delivery_dead(self, job: ScheduledSend, reason: str) -> FireOutcome:

@@ -9,6 +9,7 @@ processing failed halfway is delivered again by LINE.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -24,6 +25,7 @@ from linecrm.domain.actions import (
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.fields import FieldValueError, UnknownField
 from linecrm.domain.friends import FieldValue, Friend, FriendChangeSet
+from linecrm.domain.signals import FieldSet, Signals, TagAdded
 from linecrm.domain.tags import UnknownTag
 from linecrm.models.send import (
     MAX_MESSAGES_PER_REQUEST,
@@ -77,11 +79,19 @@ class ActionReport:
 
 class ActionRunner:
     def __init__(
-        self, friends: FriendChanges, outbox: Outbox, enrollments: ScenarioEnrollments
+        self,
+        friends: FriendChanges,
+        outbox: Outbox,
+        enrollments: ScenarioEnrollments,
+        *,
+        signals: Callable[[], Signals] | None = None,
     ) -> None:
         self._friends = friends
         self._outbox = outbox
         self._enrollments = enrollments
+        # Tags added and fields set are signalled after they are stored (scenario
+        # triggers, exits and branches listen).
+        self._signals = signals
 
     def run(
         self,
@@ -107,6 +117,7 @@ class ActionRunner:
         if not change.is_empty:
             self._friends.apply_change(event.channel_id, event.user_id, change, event.occurred_at)
             report.applied.append("friend updated")
+            report.applied += self._signal_change(event, change, config)
 
         messages: list[dict[str, object]] = []
         for action in actions:
@@ -141,6 +152,32 @@ class ActionRunner:
             else:
                 report.skipped.append("reply: automation paused (chat mode or standby)")
         return report
+
+    def _signal_change(
+        self, event: EventContext, change: FriendChangeSet, config: ChannelConfig
+    ) -> list[str]:
+        if self._signals is None:
+            return []
+        signals = self._signals()
+        notes: list[str] = []
+        for tag_id in sorted(change.add_tag_ids):
+            tag = config.tags.get(tag_id)
+            notes += signals.emit(
+                TagAdded(
+                    event.channel_id,
+                    event.user_id,
+                    event.occurred_at,
+                    tag_id=tag_id,
+                    tag_name=tag.name if tag is not None else tag_id,
+                )
+            )
+        for key, value in sorted((change.set_fields or {}).items()):
+            notes += signals.emit(
+                FieldSet(
+                    event.channel_id, event.user_id, event.occurred_at, field_key=key, value=value
+                )
+            )
+        return notes
 
     def _queue_reply(
         self,

@@ -27,6 +27,14 @@ from linecrm.domain.rules import (
     TextTrigger,
     Trigger,
 )
+from linecrm.domain.signals import (
+    Blocked,
+    Followed,
+    FriendSignal,
+    MessageReceived,
+    PostbackReceived,
+    Signals,
+)
 from linecrm.models.send import DeliveryCause, ProfileRefresh
 from linecrm.models.webhook import WebhookEvent
 
@@ -66,11 +74,22 @@ class WebhookEventProcessor:
         config: ChannelConfigSource,
         tasks: TaskQueue,
         actions: ActionRunner,
+        *,
+        signals: Signals | None = None,
     ) -> None:
         self._friends = friends
         self._config = config
         self._tasks = tasks
         self._actions = actions
+        # What happened is signalled after it is stored (the scenario engine listens).
+        self._signals = signals or Signals()
+
+    def _emit(self, result: EventResult, signal: FriendSignal) -> EventResult:
+        notes = self._signals.emit(signal)
+        if not notes:
+            return result
+        detail = "; ".join([result.detail, *notes] if result.detail else notes)
+        return EventResult(result.event_type, result.action, detail)
 
     def apply(self, channel_id: str, event: WebhookEvent) -> EventResult:
         user_id = event.user_id
@@ -80,7 +99,10 @@ class WebhookEventProcessor:
             return self._follow(channel_id, user_id, event)
         if event.type == "unfollow":
             if self._friends.record_unfollow(channel_id, user_id, event.occurred_at):
-                return EventResult(event.type, "friend_blocked")
+                return self._emit(
+                    EventResult(event.type, "friend_blocked"),
+                    Blocked(channel_id, user_id, event.occurred_at),
+                )
             return EventResult(event.type, "stale", "a later follow was applied already")
         if event.type not in INTERACTION_EVENTS:
             return EventResult(event.type, "ignored", "no handling for this event type")
@@ -92,11 +114,36 @@ class WebhookEventProcessor:
             return EventResult(event.type, "interaction_recorded", "standby: no automation")
         context = _context(channel_id, user_id, event)
         if event.type == "postback":
-            return self._postback(context, friend, event)
+            result = self._postback(context, friend, event)
+            return self._emit(
+                result,
+                PostbackReceived(
+                    channel_id,
+                    user_id,
+                    event.occurred_at,
+                    data=event.postback_data or "",
+                    reply_token=None,  # the postback's own reply (if any) has it
+                ),
+            )
         text = event.message_text
-        if text is not None:
-            return self._respond(context, friend, TextTrigger(text=text), event.type)
-        return EventResult(event.type, "interaction_recorded")
+        result = (
+            self._respond(context, friend, TextTrigger(text=text), event.type)
+            if text is not None
+            else EventResult(event.type, "interaction_recorded")
+        )
+        if event.type != "message":
+            return result
+        replied = result.action == "auto_response"
+        return self._emit(
+            result,
+            MessageReceived(
+                channel_id,
+                user_id,
+                event.occurred_at,
+                text=text,
+                reply_token=None if replied else event.reply_token,
+            ),
+        )
 
     def _follow(self, channel_id: str, user_id: str, event: WebhookEvent) -> EventResult:
         outcome = self._friends.record_follow(channel_id, user_id, event.occurred_at)
@@ -105,6 +152,24 @@ class WebhookEventProcessor:
         self._tasks.enqueue_task(ProfileRefresh(channel_id=channel_id, user_id=user_id))
         if event.mode == "standby":
             return EventResult(event.type, outcome.value, "standby: no welcome")
+        result = self._welcome(channel_id, user_id, event, outcome)
+        # The reply token is single use: a scenario's first step gets it only when no
+        # welcome was queued with it.
+        welcomed = "reply of" in result.detail
+        return self._emit(
+            result,
+            Followed(
+                channel_id,
+                user_id,
+                event.occurred_at,
+                refollow=outcome is FollowOutcome.REFOLLOW,
+                reply_token=None if welcomed else event.reply_token,
+            ),
+        )
+
+    def _welcome(
+        self, channel_id: str, user_id: str, event: WebhookEvent, outcome: FollowOutcome
+    ) -> EventResult:
         config = self._config.get(channel_id)
         context = _context(channel_id, user_id, event)
         history = self._follow_history(channel_id, user_id, outcome, config)

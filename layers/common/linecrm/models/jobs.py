@@ -33,5 +33,32 @@ class StartBroadcast(BaseModel):
     broadcast_id: str = Field(min_length=1, max_length=100)
 
 
-ScheduledJob = Annotated[ScheduledSend | StartBroadcast, Field(discriminator="kind")]
+class FireScenarioStep(BaseModel):
+    """A scenario step's bucket is due: send the step to every enrolment due in that
+    minute (``linecrm.scenarios.engine``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["scenario_step"] = "scenario_step"
+    job_id: str = Field(min_length=1, max_length=300)
+    channel_id: str = Field(min_length=1, max_length=64)
+    scenario_id: str = Field(min_length=1, max_length=64)
+    version: int = Field(ge=1)
+    step_id: str = Field(min_length=1, max_length=32)
+    minute: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")
+
+
+class SweepScenarios(BaseModel):
+    """The sweeper's rate schedule: fire overdue buckets whose schedule is gone."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["sweep_scenarios"] = "sweep_scenarios"
+    job_id: str = Field(default="sweep-scenarios", min_length=1, max_length=200)
+
+
+ScheduledJob = Annotated[
+    ScheduledSend | StartBroadcast | FireScenarioStep | SweepScenarios,
+    Field(discriminator="kind"),
+]
 SCHEDULED_JOB: TypeAdapter[ScheduledJob] = TypeAdapter(ScheduledJob)

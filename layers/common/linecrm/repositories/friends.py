@@ -493,6 +493,10 @@ class FriendRepository:
                     friends.append(friend)
         return friends, next(members, None) is not None
 
+    def get_many(self, channel_id: str, user_ids: list[str]) -> dict[str, Friend]:
+        """The profiles that exist among ``user_ids`` (the scenario fire's read)."""
+        return self._get_many(channel_id, user_ids)
+
     def _get_many(self, channel_id: str, user_ids: list[str]) -> dict[str, Friend]:
         """The profiles that exist among ``user_ids`` (BatchGetItem, 100 at a time)."""
         found: dict[str, Friend] = {}

@@ -1,0 +1,816 @@
+"""The step-scenario engine: enrolment, bucket fires, branches and exits.
+
+Triggers enrol (``on_signal``, ``start``, ``enroll``); each pending step is on the due
+index under its bucket (scenario, version, step, due minute), and one EventBridge
+Scheduler schedule per bucket fires ``fire``. A fire re-reads every enrolment in the
+bucket (still active? same version, step and bucket?), tests exits and the step's
+condition on the friend as they are now, admits marketing messages through the
+delivery policy, and sends identical rendered content as multicasts of up to 500
+through the ledger and the send queue (deterministic delivery ids). Then it moves
+each enrolment on and schedules the next buckets. See docs/scenarios.md.
+
+Pure apart from the injected ports (repositories, planner, outbox, clock).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from linecrm.delivery.caps import MarketingCapGate
+from linecrm.domain.actions import (
+    CrmAction,
+    StartScenario,
+    StopScenario,
+)
+from linecrm.domain.automation import ActionRunner, EventContext
+from linecrm.domain.channel_config import ChannelConfig
+from linecrm.domain.delivery_policy import Defer, SendNow
+from linecrm.domain.friends import Friend
+from linecrm.domain.personalization import render
+from linecrm.domain.segments import compile_segment
+from linecrm.domain.signals import (
+    BehaviourEvent,
+    Blocked,
+    FieldSet,
+    Followed,
+    FriendSignal,
+    MessageReceived,
+    PostbackReceived,
+    TagAdded,
+    TagRemoved,
+    Unlinked,
+)
+from linecrm.domain.tags import UnknownTag
+from linecrm.models.jobs import FireScenarioStep
+from linecrm.models.send import (
+    MAX_MULTICAST_RECIPIENTS,
+    REPLY_TOKEN_MARGIN_SECONDS,
+    SendRequest,
+)
+from linecrm.repositories.deliveries import DeliveryLedger
+from linecrm.repositories.enrollments import Enrollment, EnrollmentRepository, Pending
+from linecrm.repositories.friends import FriendRepository
+from linecrm.repositories.scenario_fires import ScenarioFireRepository
+from linecrm.repositories.scenarios import ScenarioHead, ScenarioRepository, ScenarioVersion
+from linecrm.scenarios.model import (
+    BlockedExit,
+    Branch,
+    EventExit,
+    EventTrigger,
+    FieldSetTrigger,
+    FollowTrigger,
+    PostbackBranch,
+    PostbackTrigger,
+    ReEntry,
+    ScenarioDefinition,
+    Step,
+    TagAddedTrigger,
+    TagBranch,
+    TagExit,
+    Trigger,
+    UnlinkedExit,
+    parse_duration,
+)
+
+# A friend's preferred send hour (0-23) for day-N steps without a time: this field.
+PREFERRED_HOUR_FIELD = "preferred_send_hour"
+CATALOG_TTL = timedelta(seconds=30)
+# A bucket is overdue for the sweeper this long after its minute.
+SWEEP_GRACE = timedelta(minutes=3)
+_RE_ENTRY_FROM: dict[ReEntry, tuple[Any, ...]] = {
+    "never": (),
+    "after_completion": ("completed", "exited", "stopped"),
+    "always": ("active", "completed", "exited", "stopped"),
+}
+
+
+class JobPlanner(Protocol):
+    def schedule(self, job: Any, at: datetime) -> str: ...
+
+
+class Outbox(Protocol):
+    def enqueue(self, request: SendRequest) -> bool: ...
+    def put_on_queue(self, request: SendRequest) -> None: ...
+
+
+def minute_of(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def bucket_minute(due: datetime, now: datetime) -> datetime:
+    """The bucket of a step due at ``due``: the next whole minute at or after it, and
+    always after ``now``'s minute, so a bucket that may have fired already is never
+    joined (a step goes out at most 60 s after its due time)."""
+    due = due.astimezone(UTC)
+    start = due.replace(second=0, microsecond=0)
+    if start < due:
+        start += timedelta(minutes=1)
+    earliest = now.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return max(start, earliest)
+
+
+def parse_minute(minute: str) -> datetime:
+    return datetime.strptime(minute, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+
+
+def parse_time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass
+class FireReport:
+    outcome: str
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, **dict(sorted(self.counts.items()))}
+
+
+@dataclass(frozen=True)
+class _Decision:
+    kind: str  # send | skip | exit | defer | stale
+    reason: str = ""
+    messages: list[dict[str, Any]] | None = None
+    until: datetime | None = None
+
+
+class ScenarioEngine:
+    def __init__(
+        self,
+        scenarios: ScenarioRepository,
+        enrollments: EnrollmentRepository,
+        fires: ScenarioFireRepository,
+        friends: FriendRepository,
+        ledger: DeliveryLedger,
+        config: Callable[[str], ChannelConfig],
+        outbox: Callable[[], Outbox],
+        planner: Callable[[], JobPlanner],
+        actions: Callable[[], ActionRunner],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._scenarios = scenarios
+        self._enrollments = enrollments
+        self._fires = fires
+        self._friends = friends
+        self._ledger = ledger
+        self._config = config
+        self._outbox = outbox
+        self._planner = planner
+        self._actions = actions
+        self._clock = clock
+        self._gate = MarketingCapGate(friends)
+        self._scheduled: set[str] = set()  # bucket jobs this environment created
+        self._catalog: dict[
+            str, tuple[datetime, bool, list[tuple[ScenarioHead, ScenarioDefinition]]]
+        ] = {}
+
+    # ================================================================ enrolment
+    def start(self, channel_id: str, user_id: str, scenario_id: str, at: datetime) -> bool:
+        """The ``start_scenario`` action (rules, postbacks): enrol now. A scenario that
+        is not defined yet is recorded as before (no step pending), so a rule written
+        before its scenario loses nothing that can be seen."""
+        if self._scenarios.head(channel_id, scenario_id) is None:
+            return self._enrollments.start(channel_id, user_id, scenario_id, at)
+        # Timed from linecrm's clock, as signals are (``at`` is the event's timestamp).
+        return self.enroll(channel_id, user_id, scenario_id, self._clock()).startswith("enrolled")
+
+    def stop(self, channel_id: str, user_id: str, scenario_id: str, at: datetime) -> bool:
+        """The ``stop_scenario`` action: end it, and its pending step is not sent."""
+        enrollment = self._enrollments.get(channel_id, user_id, scenario_id)
+        stopped = self._enrollments.stop(channel_id, user_id, scenario_id, at)
+        if stopped and enrollment is not None and enrollment.step_id is not None:
+            self._count(enrollment, enrollment.step_id, "exited:stop_scenario")
+        return stopped
+
+    def enroll(
+        self,
+        channel_id: str,
+        user_id: str,
+        scenario_id: str,
+        at: datetime,
+        *,
+        reply_token: str | None = None,
+        event_at: datetime | None = None,
+        known: ScenarioVersion | None = None,
+        friend: Friend | None = None,
+    ) -> str:
+        """Enrol one friend at the first step of the scenario's current version; a note
+        says what happened (``enrolled …``, or why not)."""
+        current = known or self._scenarios.current(channel_id, scenario_id)
+        if current is None:
+            return f"not enrolled: no scenario {scenario_id!r}"
+        if current.head.status != "active":
+            return f"not enrolled: scenario {scenario_id} is {current.head.status}"
+        definition = current.definition
+        version = current.head.version
+        first = definition.steps[0]
+        now = self._clock()
+        if friend is None:
+            friend = self._friends.get(channel_id, user_id)
+        due = first.timing.due_at(
+            enrolled_at=at,
+            previous_at=at,
+            zone=self._zone(channel_id),
+            preferred_hour=preferred_hour(friend),
+        )
+        minute = bucket_minute(due, now)
+        entered = self._enrollments.enter(
+            channel_id,
+            user_id,
+            scenario_id,
+            version=version,
+            step_id=first.id,
+            due_minute=minute_of(minute),
+            at=at,
+            allowed_from=_RE_ENTRY_FROM[definition.re_entry],
+        )
+        if not entered:
+            return f"not enrolled in {scenario_id}: re-entry is {definition.re_entry}"
+        self._scenarios.count(
+            channel_id, scenario_id, first.id, {"enrolled": 1, "due": 1}, shard_by=user_id
+        )
+        pending = Pending(version, first.id, minute_of(minute))
+        if reply_token is not None and first.timing.is_immediate and friend is not None:
+            # The free first step: answer the follow (or message) with its reply token.
+            self._send_now(definition, version, first, friend, pending, event_at or at, reply_token)
+            return f"enrolled in {scenario_id} v{version}; {first.id} replied"
+        self._ensure_schedule(channel_id, scenario_id, version, first.id, minute)
+        return f"enrolled in {scenario_id} v{version}; {first.id} due {minute_of(minute)}"
+
+    def enroll_many(
+        self, channel_id: str, scenario_id: str, friends: Sequence[Friend]
+    ) -> Counter[str]:
+        """Enrol friends by hand (a segment): how many were enrolled or not, and why.
+        The scenario and the friends are read once (one write per friend after that)."""
+        counts: Counter[str] = Counter()
+        current = self._scenarios.current(channel_id, scenario_id)
+        at = self._clock()
+        for friend in friends:
+            note = self.enroll(
+                channel_id, friend.user_id, scenario_id, at, known=current, friend=friend
+            )
+            counts["enrolled" if note.startswith("enrolled") else note.split(": ", 1)[-1]] += 1
+        return counts
+
+    # ================================================================ signals
+    def on_signal(self, signal: FriendSignal) -> Sequence[str]:
+        """Exits first (they end enrolments), then branches, then triggers."""
+        if isinstance(signal, MessageReceived | TagRemoved):
+            # Nothing in a scenario reacts to these (yet): keep the webhook's text
+            # message path within its DynamoDB budget (no reads for them).
+            return []
+        notes: list[str] = []
+        if not self._catalog_of(signal.channel_id)[0]:
+            return []  # no scenario in this channel: no enrolment to read (webhook budget)
+        enrollments = [
+            e for e in self._enrollments.of_friend(signal.channel_id, signal.user_id) if e.is_active
+        ]
+        for enrollment in enrollments:
+            definition = self._definition_of(enrollment)
+            if definition is None:
+                continue
+            reason = self._exit_reason(definition, signal)
+            if reason is not None:
+                if self._enrollments.end(
+                    enrollment.channel_id,
+                    enrollment.user_id,
+                    enrollment.scenario_id,
+                    status="exited",
+                    reason=reason,
+                    at=self._clock(),
+                ):
+                    self._count(
+                        enrollment,
+                        enrollment.step_id or enrollment.last_step_id,
+                        f"exited:{reason}",
+                    )
+                    notes.append(f"scenario {enrollment.scenario_id} exited ({reason})")
+                continue
+            moved = self._branch(definition, enrollment, signal)
+            if moved is not None:
+                notes.append(moved)
+        for head, definition in self._active_scenarios(signal.channel_id):
+            if self._triggered(definition, signal):
+                # Timed from when linecrm applies the signal (its clock), not from the
+                # sender's timestamp: a redelivered event must not start in the past.
+                note = self.enroll(
+                    signal.channel_id,
+                    signal.user_id,
+                    head.scenario_id,
+                    self._clock(),
+                    reply_token=signal.reply_token,
+                    event_at=signal.occurred_at,
+                )
+                notes.append(f"scenario {head.scenario_id}: {note}")
+        return notes
+
+    def _exit_reason(self, definition: ScenarioDefinition, signal: FriendSignal) -> str | None:
+        if isinstance(signal, Blocked):
+            return "blocked"  # a blocked friend can receive nothing: always an exit
+        for condition in definition.exit_when:
+            if isinstance(condition, EventExit) and isinstance(signal, BehaviourEvent):
+                if condition.matches(signal.name, dict(signal.properties)):
+                    return f"event:{signal.name}"
+            elif isinstance(condition, TagExit) and isinstance(signal, TagAdded):
+                if condition.tag in (signal.tag_id, signal.tag_name):
+                    return f"tag:{signal.tag_name}"
+            elif isinstance(condition, UnlinkedExit) and isinstance(signal, Unlinked):
+                return "unlinked"
+            elif isinstance(condition, BlockedExit) and isinstance(signal, Blocked):
+                return "blocked"
+        return None
+
+    @staticmethod
+    def _triggered(definition: ScenarioDefinition, signal: FriendSignal) -> bool:
+        return any(_trigger_matches(trigger, signal) for trigger in definition.triggers)
+
+    def _branch(
+        self, definition: ScenarioDefinition, enrollment: Enrollment, signal: FriendSignal
+    ) -> str | None:
+        """A tap or tag answering the step last sent moves the friend to its target."""
+        if enrollment.last_step_id is None or enrollment.version is None:
+            return None
+        step = definition.step(enrollment.last_step_id)
+        if step is None:
+            return None
+        target_id = next(
+            (branch.goto for branch in step.branches if _branch_matches(branch, signal)), None
+        )
+        target = definition.step(target_id) if target_id else None
+        if target is None or target.id == enrollment.step_id:
+            return None
+        now = self._clock()
+        friend = self._friends.get(enrollment.channel_id, enrollment.user_id)
+        due = self._due_of(target, enrollment, friend, previous_at=now)
+        minute = bucket_minute(due, now)
+        if not self._enrollments.move_to(
+            enrollment.channel_id,
+            enrollment.user_id,
+            enrollment.scenario_id,
+            version=enrollment.version,
+            from_step=enrollment.step_id,
+            from_last=enrollment.last_step_id,
+            step_id=target.id,
+            due_minute=minute_of(minute),
+            at=now,
+        ):
+            return None
+        self._count(enrollment, target.id, "due")
+        self._count(enrollment, step.id, f"branched:{target.id}")
+        self._ensure_schedule(
+            enrollment.channel_id, enrollment.scenario_id, enrollment.version, target.id, minute
+        )
+        return f"scenario {enrollment.scenario_id}: branch to {target.id} due {minute_of(minute)}"
+
+    # ================================================================ the fire
+    def fire(self, job: FireScenarioStep) -> FireReport:
+        """Send one bucket's step. Safe to repeat at any point (see the module doc)."""
+        state = self._fires.state(job)
+        if state.done:
+            return FireReport("already_done")
+        head = self._scenarios.head(job.channel_id, job.scenario_id)
+        definition = self._scenarios.version(job.channel_id, job.scenario_id, job.version)
+        step = definition.step(job.step_id) if definition is not None else None
+        now = self._clock()
+        if head is None or definition is None or step is None:
+            self._finish(job, now)
+            return FireReport("no_such_step")
+        if head.status == "paused" and not state.planned:
+            # Nothing moves: the bucket stays in the sweeper's list, which fires it again
+            # once the scenario is resumed (within its period plus the grace).
+            return FireReport("paused")
+        config = self._config(job.channel_id)
+        user_ids = sorted(
+            set(
+                self._enrollments.due_in(
+                    job.channel_id, job.scenario_id, job.version, job.step_id, job.minute
+                )
+            )
+        )
+        enrollments = self._enrollments.get_many(job.channel_id, job.scenario_id, user_ids)
+        friends = self._friends.get_many(job.channel_id, user_ids)
+        pending = Pending(job.version, job.step_id, job.minute)
+        decisions: dict[str, _Decision] = {}
+        for user_id in user_ids:
+            enrollment = enrollments.get(user_id)
+            if enrollment is None or not _is_pending(enrollment, pending):
+                decisions[user_id] = _Decision("stale")
+            elif head.status == "archived":
+                decisions[user_id] = _Decision("exit", "archived")
+            else:
+                decisions[user_id] = self._decide(
+                    definition, step, friends.get(user_id), config, job, now
+                )
+        report = FireReport("fired")
+        if not state.planned:
+            chunks = self._plan_chunks(job, definition, decisions, now)
+            if not self._fires.mark_planned(job, len(chunks), now):
+                return FireReport("lost_race")
+            state = self._fires.state(job)
+        chunk_recipients = self._enqueue_chunks(job, state.chunks, now, already=state.enqueued)
+        for user_id in user_ids:
+            decision = decisions[user_id]
+            if user_id in chunk_recipients:
+                decision = _Decision("send")
+            elif decision.kind == "send" and decision.messages:
+                # Not in the plan a previous fire made: it was not due then.
+                decision = _Decision("skip", "not in the planned send")
+            enrollment = enrollments.get(user_id)
+            if enrollment is None or decision.kind == "stale":
+                report.counts["stale"] += 1
+                continue
+            report.counts[
+                self._apply(
+                    definition, step, enrollment, friends.get(user_id), decision, pending, now
+                )
+            ] += 1
+        self._finish(job, now)
+        return report
+
+    def _decide(
+        self,
+        definition: ScenarioDefinition,
+        step: Step,
+        friend: Friend | None,
+        config: ChannelConfig,
+        job: FireScenarioStep,
+        now: datetime,
+    ) -> _Decision:
+        if friend is None:
+            return _Decision("exit", "friend deleted")
+        if friend.status != "active":
+            return _Decision("exit", "blocked")
+        for condition in definition.exit_when:
+            if isinstance(condition, TagExit):
+                try:
+                    tag_id = config.tags.resolve(condition.tag).tag_id
+                except UnknownTag:
+                    continue
+                if tag_id in friend.tags:
+                    return _Decision("exit", f"tag:{condition.tag}")
+        if step.condition is not None:
+            segment = compile_segment(
+                {"match": step.condition},
+                config.tags,
+                config.fields,
+                time_zone=config.delivery_policy.time_zone,
+            )
+            if not segment.matches(friend, now):
+                return _Decision("skip", "condition")
+        if not step.messages:
+            return _Decision("send", messages=[])
+        messages = render(step.messages, friend)
+        policy = config.delivery_policy
+        key = _delivery_key(job.channel_id, job.scenario_id, job.version, step.id, job.minute)
+        decision = self._gate.admit(policy, friend, key, definition.message_class, now)
+        if isinstance(decision, Defer):
+            return _Decision("defer", decision.reason, until=decision.until)
+        if not isinstance(decision, SendNow):
+            return _Decision("skip", decision.reason)
+        return _Decision("send", messages=messages)
+
+    def _plan_chunks(
+        self,
+        job: FireScenarioStep,
+        definition: ScenarioDefinition,
+        decisions: dict[str, _Decision],
+        now: datetime,
+    ) -> list[SendRequest]:
+        """Identical content -> multicasts of ≤ 500, recorded in the ledger (queued)."""
+        groups: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
+        for user_id, decision in decisions.items():
+            if decision.kind == "send" and decision.messages:
+                content = json.dumps(decision.messages, ensure_ascii=False, sort_keys=True)
+                groups.setdefault(content, (decision.messages, []))[1].append(user_id)
+        requests: list[SendRequest] = []
+        prefix = _delivery_key(
+            job.channel_id, job.scenario_id, job.version, job.step_id, job.minute
+        )
+        for _, (messages, user_ids) in sorted(groups.items()):
+            for start in range(0, len(user_ids), MAX_MULTICAST_RECIPIENTS):
+                request = SendRequest(
+                    delivery_id=f"{prefix}:{len(requests)}",
+                    channel_id=job.channel_id,
+                    to=sorted(user_ids)[start : start + MAX_MULTICAST_RECIPIENTS],
+                    messages=messages,
+                    cause="step",
+                    message_class=definition.message_class,
+                )
+                self._ledger.record_queued(request, now)
+                requests.append(request)
+        return requests
+
+    def _enqueue_chunks(
+        self, job: FireScenarioStep, chunks: int, now: datetime, *, already: bool
+    ) -> set[str]:
+        """Put the planned chunks on the send queue (unless a previous fire did); the
+        recipients of every chunk."""
+        from linecrm.domain.deliveries import request_of
+
+        prefix = _delivery_key(
+            job.channel_id, job.scenario_id, job.version, job.step_id, job.minute
+        )
+        recipients: set[str] = set()
+        for index in range(chunks):
+            delivery = self._ledger.get(f"{prefix}:{index}")
+            if delivery is None:
+                continue
+            recipients.update(delivery.recipients)
+            if not already and not delivery.status.is_terminal:
+                self._outbox().put_on_queue(request_of(delivery))
+        if not already:
+            self._fires.mark(job, "enqueued", now)
+        return recipients
+
+    def _apply(
+        self,
+        definition: ScenarioDefinition,
+        step: Step,
+        enrollment: Enrollment,
+        friend: Friend | None,
+        decision: _Decision,
+        pending: Pending,
+        now: datetime,
+    ) -> str:
+        """Move one enrolment on after its step's decision; the counter it adds to."""
+        channel_id, user_id, scenario_id = (
+            enrollment.channel_id,
+            enrollment.user_id,
+            enrollment.scenario_id,
+        )
+        if decision.kind == "exit":
+            if self._enrollments.end(
+                channel_id, user_id, scenario_id, status="exited", reason=decision.reason, at=now
+            ):
+                self._count(enrollment, step.id, f"exited:{decision.reason}")
+            return f"exited:{decision.reason}"
+        if decision.kind == "defer" and decision.until is not None:
+            minute = bucket_minute(decision.until, now)
+            if self._enrollments.advance(
+                channel_id,
+                user_id,
+                scenario_id,
+                pending,
+                sent_step_id=None,
+                at=now,
+                next_step=(step.id, minute_of(minute)),
+            ):
+                self._count(enrollment, step.id, f"deferred:{decision.reason}")
+                self._ensure_schedule(channel_id, scenario_id, pending.version, step.id, minute)
+            return "deferred"
+        counter = "sent" if decision.kind == "send" else f"skipped:{decision.reason}"
+        if decision.kind == "send" and step.actions and friend is not None:
+            self._run_actions(step.actions, enrollment, now)
+        nxt, due = self._next_of(definition, step, enrollment, friend, now)
+        next_minute = bucket_minute(due, now) if due is not None else None
+        moved = self._enrollments.advance(
+            channel_id,
+            user_id,
+            scenario_id,
+            pending,
+            sent_step_id=step.id,
+            at=now,
+            next_step=(nxt.id, minute_of(next_minute))
+            if nxt is not None and next_minute is not None
+            else None,
+            wait_for_branch=nxt is None and bool(step.branches),
+        )
+        if not moved:
+            return "stale"
+        self._count(enrollment, step.id, counter)
+        if nxt is not None and next_minute is not None:
+            self._count(enrollment, nxt.id, "due")
+            self._ensure_schedule(channel_id, scenario_id, pending.version, nxt.id, next_minute)
+        elif not step.branches:
+            self._count(enrollment, step.id, "completed")
+        return counter
+
+    def _next_of(
+        self,
+        definition: ScenarioDefinition,
+        step: Step,
+        enrollment: Enrollment,
+        friend: Friend | None,
+        now: datetime,
+    ) -> tuple[Step | None, datetime | None]:
+        if step.reminder is not None:
+            return definition.step(step.reminder.goto), now + parse_duration(step.reminder.after)
+        nxt = definition.next_step(step.id)
+        if nxt is None:
+            return None, None
+        return nxt, self._due_of(nxt, enrollment, friend, previous_at=now)
+
+    def _due_of(
+        self, step: Step, enrollment: Enrollment, friend: Friend | None, *, previous_at: datetime
+    ) -> datetime:
+        enrolled_at = parse_time(enrollment.enrolled_at) or previous_at
+        return step.timing.due_at(
+            enrolled_at=enrolled_at,
+            previous_at=previous_at,
+            zone=self._zone(enrollment.channel_id),
+            preferred_hour=preferred_hour(friend),
+        )
+
+    def _send_now(
+        self,
+        definition: ScenarioDefinition,
+        version: int,
+        step: Step,
+        friend: Friend,
+        pending: Pending,
+        at: datetime,
+        reply_token: str,
+    ) -> None:
+        """One friend's zero-delay first step, with the reply token (push after it expires)."""
+        now = self._clock()
+        config = self._config(friend.channel_id)
+        job = FireScenarioStep(
+            job_id="reply",
+            channel_id=friend.channel_id,
+            scenario_id=definition.id,
+            version=version,
+            step_id=step.id,
+            minute=pending.due_minute,
+        )
+        decision = self._decide(definition, step, friend, config, job, now)
+        enrollment = self._enrollments.get(friend.channel_id, friend.user_id, definition.id)
+        if enrollment is None:
+            return
+        if decision.kind == "send" and decision.messages:
+            key = _delivery_key(
+                friend.channel_id, definition.id, version, step.id, pending.due_minute
+            )
+            self._outbox().enqueue(
+                SendRequest(
+                    delivery_id=f"{key}:{friend.user_id}:{enrollment.entries}",
+                    channel_id=friend.channel_id,
+                    to=[friend.user_id],
+                    messages=decision.messages,
+                    cause="step",
+                    message_class=definition.message_class,
+                    reply_token=reply_token,
+                    reply_by=at + timedelta(seconds=REPLY_TOKEN_MARGIN_SECONDS),
+                )
+            )
+        self._apply(definition, step, enrollment, friend, decision, pending, now)
+
+    def _run_actions(self, actions: list[CrmAction], enrollment: Enrollment, now: datetime) -> None:
+        config = self._config(enrollment.channel_id)
+        context = EventContext(
+            channel_id=enrollment.channel_id,
+            user_id=enrollment.user_id,
+            webhook_event_id=f"scenario:{enrollment.scenario_id}",
+            occurred_at=now,
+            reply_token=None,
+        )
+        # Starting or stopping the scenario that runs the action would fight the move
+        # this fire is making: only other scenarios.
+        others = [
+            action
+            for action in actions
+            if not (
+                isinstance(action, StartScenario | StopScenario)
+                and action.scenario == enrollment.scenario_id
+            )
+        ]
+        self._actions().run(context, others, config, messages_allowed=False, cause="step")
+
+    # ================================================================ the sweeper
+    def sweep(self) -> FireReport:
+        """Fire every bucket overdue by more than ``SWEEP_GRACE`` that is not done."""
+        before = minute_of(self._clock() - SWEEP_GRACE)
+        report = FireReport("swept")
+        for job in self._fires.overdue(before):
+            outcome = self.fire(job)
+            report.counts[f"bucket:{outcome.outcome}"] += 1
+            report.counts.update(outcome.counts)
+        return report
+
+    # ================================================================ helpers
+    def _finish(self, job: FireScenarioStep, now: datetime) -> None:
+        self._fires.mark(job, "done", now)
+        self._fires.unregister(job)
+
+    def _ensure_schedule(
+        self, channel_id: str, scenario_id: str, version: int, step_id: str, minute: datetime
+    ) -> None:
+        """One schedule per bucket (deterministic name: a second create is refused by
+        Scheduler and ignored), created at most once per execution environment."""
+        job = bucket_job(channel_id, scenario_id, version, step_id, minute_of(minute))
+        if job.job_id in self._scheduled:
+            return
+        self._fires.register(job)
+        self._planner().schedule(job, minute)
+        self._scheduled.add(job.job_id)
+
+    def _count(self, enrollment: Enrollment, step_id: str | None, counter: str) -> None:
+        if step_id is not None:
+            self._scenarios.count(
+                enrollment.channel_id,
+                enrollment.scenario_id,
+                step_id,
+                {counter: 1},
+                shard_by=enrollment.user_id,
+            )
+
+    def _definition_of(self, enrollment: Enrollment) -> ScenarioDefinition | None:
+        if enrollment.version is None:
+            return None
+        return self._scenarios.version(
+            enrollment.channel_id, enrollment.scenario_id, enrollment.version
+        )
+
+    def _active_scenarios(self, channel_id: str) -> list[tuple[ScenarioHead, ScenarioDefinition]]:
+        return self._catalog_of(channel_id)[1]
+
+    def _catalog_of(
+        self, channel_id: str
+    ) -> tuple[bool, list[tuple[ScenarioHead, ScenarioDefinition]]]:
+        """Whether the channel has scenarios at all, and its active ones with triggers;
+        read at most every 30 s."""
+        now = self._clock()
+        cached = self._catalog.get(channel_id)
+        if cached is not None and now - cached[0] < CATALOG_TTL:
+            return cached[1], cached[2]
+        heads = self._scenarios.heads(channel_id)
+        active = []
+        for head in heads:
+            if head.status != "active":
+                continue
+            definition = self._scenarios.version(channel_id, head.scenario_id, head.version)
+            if definition is not None and definition.triggers:
+                active.append((head, definition))
+        self._catalog[channel_id] = (now, bool(heads), active)
+        return bool(heads), active
+
+    def _zone(self, channel_id: str) -> Any:
+        return self._config(channel_id).delivery_policy.zone
+
+
+def bucket_job(
+    channel_id: str, scenario_id: str, version: int, step_id: str, minute: str
+) -> FireScenarioStep:
+    return FireScenarioStep(
+        job_id=f"scstep:{channel_id}:{scenario_id}:{version}:{step_id}:{minute}",
+        channel_id=channel_id,
+        scenario_id=scenario_id,
+        version=version,
+        step_id=step_id,
+        minute=minute,
+    )
+
+
+def _delivery_key(
+    channel_id: str, scenario_id: str, version: int, step_id: str, minute: str
+) -> str:
+    return f"sc:{channel_id}:{scenario_id}:{version}:{step_id}:{minute}"
+
+
+def _trigger_matches(trigger: Trigger, signal: FriendSignal) -> bool:
+    if isinstance(trigger, FollowTrigger) and isinstance(signal, Followed):
+        return trigger.inflow_route in (None, signal.inflow_route)
+    if isinstance(trigger, TagAddedTrigger) and isinstance(signal, TagAdded):
+        return trigger.tag in (signal.tag_id, signal.tag_name)
+    if isinstance(trigger, FieldSetTrigger) and isinstance(signal, FieldSet):
+        return (
+            trigger.field == signal.field_key
+            and signal.value is not None
+            and (trigger.value is None or trigger.value == signal.value)
+        )
+    if isinstance(trigger, PostbackTrigger) and isinstance(signal, PostbackReceived):
+        return trigger.data == signal.data
+    if isinstance(trigger, EventTrigger) and isinstance(signal, BehaviourEvent):
+        return trigger.matches(signal.name, dict(signal.properties))
+    return False
+
+
+def _branch_matches(branch: Branch, signal: FriendSignal) -> bool:
+    if isinstance(branch, PostbackBranch) and isinstance(signal, PostbackReceived):
+        return branch.postback == signal.data
+    if isinstance(branch, TagBranch) and isinstance(signal, TagAdded):
+        return branch.tag in (signal.tag_id, signal.tag_name)
+    return False
+
+
+def _is_pending(enrollment: Enrollment, pending: Pending) -> bool:
+    return (
+        enrollment.is_active
+        and enrollment.version == pending.version
+        and enrollment.step_id == pending.step_id
+        and enrollment.due_minute == pending.due_minute
+    )
+
+
+def preferred_hour(friend: Friend | None) -> int | None:
+    """The friend's ``preferred_send_hour`` field (0-23), if set."""
+    if friend is None:
+        return None
+    value = friend.fields.get(PREFERRED_HOUR_FIELD)
+    if isinstance(value, int | float) and 0 <= int(value) <= 23:
+        return int(value)
+    return None
