@@ -3,7 +3,7 @@ each event of the batch once and answer per event (docs/events.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -247,7 +247,9 @@ class EventsReceiver:
             user_id=event.user_id,
             occurred_at=event.occurred_at.astimezone(UTC),
             name=event.name,
-            properties=dict(event.properties),
+            # The event's ``value`` is a property too, so triggers can test it
+            # (``where: [{property: value, op: gte, value: 3000}]``).
+            properties=_with_value(event.properties, event.value),
             idempotency_key=event.idempotency_key,
             source=event.source,
         )
@@ -298,3 +300,10 @@ def _parse_batch(body: bytes) -> list[Any]:
             "events",
         )
     return events
+
+
+def _with_value(properties: Mapping[str, Any], value: float | None) -> dict[str, Any]:
+    merged = dict(properties)
+    if value is not None:
+        merged.setdefault("value", value)
+    return merged
