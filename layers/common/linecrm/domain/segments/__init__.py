@@ -86,6 +86,7 @@ from linecrm.domain.segments.previews import (
     NARROWCAST_MIN_AUDIENCE,
     SMALL_SEGMENT_THRESHOLD,
     SegmentPreview,
+    audience_warnings,
     preview,
 )
 
@@ -131,6 +132,7 @@ __all__ = [
     "TagsAllCondition",
     "TagsAnyCondition",
     "WindowDays",
+    "audience_warnings",
     "check_size",
     "compile_segment",
     "parse_segment",
