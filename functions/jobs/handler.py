@@ -8,6 +8,8 @@ cursor and counters, and queues the next step; a step that fails is received aga
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -49,6 +51,17 @@ JobStep = Annotated[ImportStep | BroadcastStep | PreviewStep, Field(discriminato
 _JOB_STEP: TypeAdapter[JobStep] = TypeAdapter(JobStep)
 
 
+@dataclass(frozen=True)
+class _JobStep:
+    """One step of a job, as ``_run_job_step`` runs it."""
+
+    name: str  # in the log messages: "broadcast", "preview", "import"
+    log: dict[str, str]
+    run: Callable[[StepBudget], StepOutcome]
+    fail: Callable[[str], None]  # marks the job failed, with the reason
+    metric: str | None  # "<metric>_<outcome>" counts finished steps
+
+
 @tracer.capture_method(capture_response=False)
 def run_step(record: SQSRecord, lambda_context: LambdaContext) -> None:
     try:
@@ -56,58 +69,73 @@ def run_step(record: SQSRecord, lambda_context: LambdaContext) -> None:
     except ValueError as error:
         logger.error("poison message on the job queue", extra={"message_id": record.message_id})
         raise PoisonMessage(str(error)) from error
+    deps = container()
+    outcome = _run_job_step(_job_step(step, deps), record, lambda_context)
+    # Broadcasts and previews queue their own next step; an import's is queued here.
+    if isinstance(step, ImportStep) and outcome is StepOutcome.CONTINUE:
+        deps.job_queue.send_step(step)
+
+
+def _job_step(step: JobStep, deps: Container[JobsSettings]) -> _JobStep:
     if isinstance(step, BroadcastStep):
-        _run_broadcast_step(step, record, lambda_context)
-    elif isinstance(step, PreviewStep):
-        _run_preview_step(step, record, lambda_context)
-    else:
-        _run_import_step(step, record, lambda_context)
+        ids = (step.channel_id, step.broadcast_id)
+        planner = deps.broadcast_planner
+        log = {"broadcast_id": step.broadcast_id, "channel_id": step.channel_id}
+        return _JobStep(
+            "broadcast",
+            log,
+            functools.partial(planner.run_step, *ids),
+            functools.partial(planner.fail, *ids),
+            "BroadcastSteps",
+        )
+    if isinstance(step, PreviewStep):
+        ids = (step.channel_id, step.preview_id)
+        service = deps.broadcast_service
+        log = {"preview_id": step.preview_id, "channel_id": step.channel_id}
+        return _JobStep(
+            "preview",
+            log,
+            functools.partial(service.run_preview_step, *ids),
+            functools.partial(service.fail_preview, *ids),
+            None,
+        )
+    ids = (step.channel_id, step.job_id)
+    runner = deps.import_runner
+    log = {"job_id": step.job_id, "channel_id": step.channel_id}
+    return _JobStep(
+        "import",
+        log,
+        functools.partial(runner.run_step, *ids),
+        functools.partial(runner.fail, *ids),
+        "ImportSteps",
+    )
 
 
-def _run_broadcast_step(
-    step: BroadcastStep, record: SQSRecord, lambda_context: LambdaContext
-) -> None:
+def _run_job_step(job: _JobStep, record: SQSRecord, lambda_context: LambdaContext) -> StepOutcome:
+    """Run the step within the function's remaining time; on the queue's last try a
+    failure fails the job, before that the message comes back (sooner when LINE was
+    down or rate limiting)."""
     deps = container()
     budget = StepBudget(
         lambda_context.get_remaining_time_in_millis,
         max_chunks=deps.settings.import_chunks_per_step or None,
     )
     receive_count = int(record.attributes.approximate_receive_count)
-    log = {"broadcast_id": step.broadcast_id, "channel_id": step.channel_id}
+    log = {**job.log, "receive": receive_count}
     try:
-        outcome = deps.broadcast_planner.run_step(step.channel_id, step.broadcast_id, budget)
+        outcome = job.run(budget)
     except Exception as error:
         if receive_count >= JOB_QUEUE.max_receive_count:
-            deps.broadcast_planner.fail(
-                step.channel_id, step.broadcast_id, f"gave up after {receive_count} tries: {error}"
-            )
-            logger.exception("broadcast step failed for the last time", extra=log)
+            job.fail(f"gave up after {receive_count} tries: {error}")
+            logger.exception(f"{job.name} step failed for the last time", extra=log)
             raise
         _back_off(record, receive_count, error)
-        logger.warning("broadcast step failed, will retry", extra=log)
+        logger.warning(f"{job.name} step failed, will retry", extra=log)
         raise
-    metrics.add_metric(name=f"BroadcastSteps_{outcome.value}", unit="Count", value=1)
-    logger.info("broadcast step finished", extra={**log, "outcome": outcome.value})
-
-
-def _run_preview_step(step: PreviewStep, record: SQSRecord, lambda_context: LambdaContext) -> None:
-    deps = container()
-    budget = StepBudget(
-        lambda_context.get_remaining_time_in_millis,
-        max_chunks=deps.settings.import_chunks_per_step or None,
-    )
-    receive_count = int(record.attributes.approximate_receive_count)
-    log = {"preview_id": step.preview_id, "channel_id": step.channel_id}
-    try:
-        outcome = deps.broadcast_service.run_preview_step(step.channel_id, step.preview_id, budget)
-    except Exception as error:
-        if receive_count >= JOB_QUEUE.max_receive_count:
-            deps.broadcast_service.fail_preview(
-                step.channel_id, step.preview_id, f"gave up after {receive_count} tries: {error}"
-            )
-            logger.exception("preview step failed for the last time", extra=log)
-        raise
-    logger.info("preview step finished", extra={**log, "outcome": outcome.value})
+    if job.metric is not None:
+        metrics.add_metric(name=f"{job.metric}_{outcome.value}", unit="Count", value=1)
+    logger.info(f"{job.name} step finished", extra={**log, "outcome": outcome.value})
+    return outcome
 
 
 def _back_off(record: SQSRecord, receive_count: int, error: Exception) -> None:
@@ -122,33 +150,6 @@ def _back_off(record: SQSRecord, receive_count: int, error: Exception) -> None:
         ReceiptHandle=record.receipt_handle,
         VisibilityTimeout=delay,
     )
-
-
-def _run_import_step(step: ImportStep, record: SQSRecord, lambda_context: LambdaContext) -> None:
-    deps = container()
-    runner = deps.import_runner
-    budget = StepBudget(
-        lambda_context.get_remaining_time_in_millis,
-        max_chunks=deps.settings.import_chunks_per_step or None,
-    )
-    receive_count = int(record.attributes.approximate_receive_count)
-    log = {"job_id": step.job_id, "channel_id": step.channel_id, "receive": receive_count}
-    try:
-        outcome = runner.run_step(step.channel_id, step.job_id, budget)
-    except Exception as error:
-        if receive_count >= JOB_QUEUE.max_receive_count:
-            runner.fail(
-                step.channel_id, step.job_id, f"gave up after {receive_count} tries: {error}"
-            )
-            logger.exception("import step failed for the last time", extra=log)
-            raise
-        _back_off(record, receive_count, error)
-        logger.warning("import step failed, will retry", extra=log)
-        raise
-    metrics.add_metric(name=f"ImportSteps_{outcome.value}", unit="Count", value=1)
-    logger.info("import step finished", extra={**log, "outcome": outcome.value})
-    if outcome is StepOutcome.CONTINUE:
-        deps.job_queue.send_step(step)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,7 +1,12 @@
 """LINE webhook: POST /webhook/{channel_id}. Verify, dedupe, apply, answer within 2 s.
 
-No Powertools Tracer here on purpose (see ``linecrm.tracing``): Lambda's active tracing
-records the invocation, and the cold start stays short.
+LINE's 2 s include the cold start, so this handler imports only what the first event
+needs. No Powertools Tracer (see ``linecrm.tracing``): Lambda's active tracing records
+the invocation. No Powertools event-handler resolver either: importing
+``aws_lambda_powertools.event_handler`` loads all of its resolvers (AppSync, Bedrock,
+VPC Lattice, with asyncio and ssl), a large share of this function's cold import, for
+the one route API Gateway sends here. The route is matched as the resolver did (the
+raw path), and the errors become HTTP answers in ``_answer``, the one place.
 """
 
 from __future__ import annotations
@@ -9,43 +14,57 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
+import re
 from http import HTTPStatus
-from typing import Any
-
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from linecrm.config import WebhookSettings
 from linecrm.observability import logger, metrics
-from linecrm.webhook.service import skipped_metric_name
+from linecrm.webhook.service import WebhookRejected, skipped_metric_name
 from linecrm.wiring import Container
 
-app = APIGatewayHttpResolver()
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 # One Container per execution environment, built on first use (not at import): the
 # first invocation validates the function's settings before any request work.
 container = functools.cache(functools.partial(Container, WebhookSettings))
 
+# The characters Powertools' resolver allows in a path parameter (RFC 3986 and more).
+_ROUTE = re.compile(r"^/webhook/(?P<channel_id>[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+)$")
 
-def _json(status: int, body: dict[str, Any]) -> Response[Any]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+def _json(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    """An HTTP API (payload 2.0) answer, as the resolver built it."""
+    return {
+        "statusCode": status,
+        "body": json.dumps(body, separators=(",", ":")),
+        "isBase64Encoded": False,
+        "headers": {"Content-Type": "application/json"},
+        "cookies": [],
+    }
 
 
-def _raw_body() -> bytes:
+def _raw_body(event: dict[str, Any]) -> bytes:
     """The exact bytes LINE signed (API Gateway may hand them over base64-encoded)."""
-    event = app.current_event
-    body = event.body or ""
-    if event.is_base64_encoded:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
         try:
             return base64.b64decode(body, validate=True)
         except binascii.Error:
             return b""
-    return body.encode("utf-8")
+    return str(body).encode("utf-8")
 
 
-@app.post("/webhook/<channel_id>")
-def receive_webhook(channel_id: str) -> Response[Any]:
-    signature = app.current_event.headers.get("x-line-signature")
-    summary = container().webhook_receiver.receive(channel_id, _raw_body(), signature)
+def _header(event: dict[str, Any], name: str) -> str | None:
+    headers: dict[str, str] = event.get("headers") or {}
+    return next((value for key, value in headers.items() if key.lower() == name), None)
+
+
+def receive_webhook(channel_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    signature = _header(event, "x-line-signature")
+    summary = container().webhook_receiver.receive(channel_id, _raw_body(event), signature)
     metrics.add_metric(name="WebhookEventsApplied", unit="Count", value=summary.applied)
     metrics.add_metric(name="WebhookEventsDuplicate", unit="Count", value=summary.duplicates)
     metrics.add_metric(name="WebhookEventsSkipped", unit="Count", value=summary.skipped)
@@ -58,17 +77,19 @@ def receive_webhook(channel_id: str) -> Response[Any]:
     )
 
 
-def _register_error_handlers() -> None:
-    from linecrm.webhook.service import WebhookRejected
-
-    @app.exception_handler(WebhookRejected)
-    def rejected(error: WebhookRejected) -> Response[Any]:
+def _answer(event: dict[str, Any]) -> dict[str, Any]:
+    """Route the request, and turn every error into its HTTP answer."""
+    method = (event.get("requestContext") or {}).get("http", {}).get("method")
+    route = _ROUTE.match(event.get("rawPath") or "")
+    if method != "POST" or route is None:
+        return _json(HTTPStatus.NOT_FOUND, {"statusCode": 404, "message": "Not found"})
+    try:
+        return receive_webhook(route["channel_id"], event)
+    except WebhookRejected as error:
         logger.info("webhook rejected", extra={"status": error.status, "reason": error.reason})
         metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
         return _json(error.status, {"message": error.reason})
-
-    @app.exception_handler(Exception)
-    def unavailable(error: Exception) -> Response[Any]:
+    except Exception:
         # Not the caller's fault (a store or queue is failing): 503 makes LINE redeliver,
         # and already-applied events of the request are deduplicated then.
         logger.exception("webhook processing failed")
@@ -76,11 +97,8 @@ def _register_error_handlers() -> None:
         return _json(HTTPStatus.SERVICE_UNAVAILABLE, {"message": "temporarily unavailable"})
 
 
-_register_error_handlers()
-
-
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     container().idempotency_config.register_lambda_context(context)
-    return app.resolve(event, context)
+    return _answer(event)

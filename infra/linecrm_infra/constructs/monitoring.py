@@ -61,13 +61,7 @@ class Monitoring(Construct):
         month): marketing sends of that channel are skipped until the month ends."""
         self._add(
             construct_id,
-            cloudwatch.Metric(
-                namespace=resources.METRICS_NAMESPACE,
-                metric_name=resources.QUOTA_EXHAUSTED_METRIC,
-                dimensions_map={"service": resources.METRICS_NAMESPACE},
-                period=_PERIOD,
-                statistic="Sum",
-            ),
+            _linecrm_metric(resources.QUOTA_EXHAUSTED_METRIC),
             description="A channel's monthly LINE message quota is used up: marketing "
             "sends are skipped until next month (the log names the channel); raise the "
             "plan or wait",
@@ -77,13 +71,7 @@ class Monitoring(Construct):
         """A scheduled fire failed for good: its delivery is dead in the ledger."""
         self._add(
             construct_id,
-            cloudwatch.Metric(
-                namespace=resources.METRICS_NAMESPACE,
-                metric_name=resources.SCHEDULED_FIRES_DEAD_METRIC,
-                dimensions_map={"service": resources.METRICS_NAMESPACE},
-                period=_PERIOD,
-                statistic="Sum",
-            ),
+            _linecrm_metric(resources.SCHEDULED_FIRES_DEAD_METRIC),
             description="A scheduled fire failed after every retry: its delivery is dead in "
             "the ledger with the reason (linecrm deliveries list --status dead); fix the "
             "cause, then re-drive it (linecrm deliveries redrive)",
@@ -102,3 +90,14 @@ class Monitoring(Construct):
         if self.topic is not None:
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
         self.alarms.append(alarm)
+
+
+def _linecrm_metric(metric_name: str) -> cloudwatch.Metric:
+    """A count our functions publish (Powertools metrics: the service dimension)."""
+    return cloudwatch.Metric(
+        namespace=resources.METRICS_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={"service": resources.METRICS_NAMESPACE},
+        period=_PERIOD,
+        statistic="Sum",
+    )

@@ -47,7 +47,10 @@ class LineEndpoints(BaseModel):
 class FunctionSettings(BaseModel):
     """Base of the function models: each field's alias is its environment variable."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    # defer_build: a function validates only its own model (at cold start); building
+    # the validators of every function's model when this module is imported is work
+    # the webhook's cold start would do for nothing.
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore", defer_build=True)
     function_name: ClassVar[str] = ""
 
     @classmethod

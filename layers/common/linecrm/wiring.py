@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
 
     from linecrm.admin.erasure import FriendErasure
-    from linecrm.admin.service import AdminService
+    from linecrm.admin.services import AdminServices
     from linecrm.broadcasts.planner import BroadcastPlanner
     from linecrm.broadcasts.service import BroadcastService
     from linecrm.channels import ChannelDirectory
@@ -174,10 +174,10 @@ class Container(Generic[S]):
         return ChannelRegistry(self.dynamodb, self._table_name, self.clock)
 
     @cached_property
-    def admin(self) -> AdminService:
-        from linecrm.admin.service import AdminService
+    def admin(self) -> AdminServices:
+        from linecrm.admin.services import AdminServices
 
-        return AdminService(
+        return AdminServices.build(
             self.friends, self.channel_config, self.clock, erasure=self.friend_erasure
         )
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from linecrm.admin.errors import InvalidInput
-from linecrm.admin.service import AdminService
+from linecrm.admin.services.friends import FriendsService
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.fields import FieldCatalog
 from linecrm.domain.tags import TagCatalog
@@ -105,7 +105,7 @@ class _EmptyConfig:
 
 
 def test_a_cursor_that_dynamodb_refuses_is_an_invalid_cursor() -> None:
-    service = AdminService(_RefusingFriends(), _EmptyConfig(), lambda: NOW)  # type: ignore[arg-type]
+    service = FriendsService(_RefusingFriends(), _EmptyConfig(), lambda: NOW)  # type: ignore[arg-type]
     with pytest.raises(InvalidCursor):
         service.list_friends("1", cursor="abc")
     with pytest.raises(Exception, match="ValidationException"):

@@ -13,6 +13,7 @@ from linecrm.broadcasts.planner import BroadcastPlanner
 from linecrm.broadcasts.service import BroadcastRejected, BroadcastRequest, BroadcastService
 from linecrm.domain.broadcasts import Broadcast, BroadcastStep, chunk_delivery_id
 from linecrm.domain.deliveries import DeliveryStatus
+from linecrm.domain.segments import audience_warnings
 from linecrm.domain.tags import Tag
 from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.line.client import MessageQuota
@@ -301,9 +302,27 @@ def test_preview_counts_recipients_segment_and_blocked_friends(world: World) -> 
     assert preview.sample_messages == SALE
     assert preview.method == "multicast"
     assert any("only 3 recipients" in warning for warning in preview.warnings)
+    # The audience warnings are the segments' own (one source for both previews).
+    size_warnings = audience_warnings(3, subject="broadcast")
+    assert len(size_warnings) == 2 and set(size_warnings) <= set(preview.warnings)
     # A preview creates nothing.
     assert world.broadcasts.recent(CHANNEL_ID) == []
     assert world.steps.steps == []
+
+
+def test_a_whole_channel_preview_warns_only_when_it_reaches_no_one(world: World) -> None:
+    world.add_friends(3)
+    preview = world.service().preview(CHANNEL_ID, BroadcastRequest(name="all", messages=SALE))
+    assert preview.recipients == 3
+    assert preview.warnings == []  # no segment: nothing about small segments or narrowcast
+
+    world.config.create_tag(CHANNEL_ID, Tag(tag_id="vip", name="VIP"))
+    empty = world.service().preview(
+        CHANNEL_ID,
+        BroadcastRequest(name="vip", messages=SALE, segment={"match": {"tag": "VIP"}}),
+    )
+    assert empty.recipients == 0
+    assert empty.warnings == ["no friend would receive this broadcast"]
 
 
 def test_an_emoji_text_over_5000_utf16_units_is_rejected_on_messages(world: World) -> None:

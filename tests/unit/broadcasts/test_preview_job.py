@@ -18,6 +18,8 @@ from linecrm.domain.broadcasts import PreviewStep
 from linecrm.domain.tags import Tag
 from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.repositories.previews import PreviewStore
+from linecrm.resources import JOB_QUEUE
+from tests.support.lambda_support import FakeLambdaContext, load_handler
 from tests.unit.broadcasts.test_planner_and_service import NOW, SALE, World
 from tests.unit.broadcasts.test_planner_and_service import world as world
 from tests.unit.conftest import CHANNEL_ID
@@ -116,3 +118,28 @@ def test_a_preview_whose_tag_was_deleted_meanwhile_fails_with_the_reason(
 def test_an_unknown_preview_is_not_found(channel: World) -> None:
     with pytest.raises(PreviewNotFound):
         service(channel, Steps(), inline=20).preview_job(CHANNEL_ID, "nope")
+
+
+def test_the_jobs_function_runs_a_preview_step_to_the_end(channel: World) -> None:
+    at_once = service(channel, Steps(), inline=1000).preview(CHANNEL_ID, REQUEST)
+    steps = Steps()
+    started = service(channel, steps, inline=20).preview(CHANNEL_ID, REQUEST)
+    assert isinstance(started, PreviewJobStatus)
+    (step,) = steps.steps
+    record = {
+        "messageId": "m-1",
+        "receiptHandle": "rh-1",
+        "body": step.model_dump_json(),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:ap-northeast-1:123456789012:{JOB_QUEUE.local_name}",
+        "awsRegion": "ap-northeast-1",
+    }
+    jobs = load_handler("jobs")
+    result = jobs.lambda_handler({"Records": [record]}, FakeLambdaContext(timeout_ms=120_000))
+    assert result == {"batchItemFailures": []}
+    done = service(channel, Steps(), inline=20).preview_job(CHANNEL_ID, started.preview_id)
+    assert done.status == "done"
+    assert done.result == at_once

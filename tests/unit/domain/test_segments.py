@@ -24,6 +24,7 @@ from linecrm.domain.segments import (
     FieldOperator,
     Segment,
     SegmentError,
+    audience_warnings,
     compile_segment,
     parse_segment,
     preview,
@@ -732,6 +733,21 @@ def test_preview_warns_about_small_segments() -> None:
 
     large = preview(active_friends(NARROWCAST_MIN_AUDIENCE), compiled({"all": []}), AT)
     assert large.warnings == ()
+
+
+def test_the_audience_warnings_are_one_function_for_segments_and_broadcasts() -> None:
+    small = SMALL_SEGMENT_THRESHOLD - 1
+    segment = preview(active_friends(small), compiled({"all": []}), AT).warnings
+    assert segment == audience_warnings(small)
+    broadcast = audience_warnings(small, subject="broadcast")
+    assert [w.split(":", 1)[1] for w in broadcast] == [w.split(":", 1)[1] for w in segment]
+    assert broadcast[0].startswith(f"only {small} recipients:")
+    assert audience_warnings(0, subject="broadcast") == ("no friend would receive this broadcast",)
+    # A broadcast to the whole channel is no segment: only an empty one is warned about.
+    assert audience_warnings(small, subject="broadcast", segmented=False) == ()
+    assert audience_warnings(0, subject="broadcast", segmented=False) == (
+        "no friend would receive this broadcast",
+    )
 
 
 def test_preview_warns_when_blocked_friends_match() -> None:

@@ -29,8 +29,8 @@ from linecrm.admin import (
 )
 from linecrm.admin.errors import AdminError
 from linecrm.admin.models import FieldError
-from linecrm.admin.params import admin_service
-from linecrm.admin.service import AdminService
+from linecrm.admin.params import admin_services
+from linecrm.admin.services import AdminServices
 from linecrm.broadcasts.service import (
     BroadcastNotCancellable,
     BroadcastRejected,
@@ -101,7 +101,7 @@ _SECURITY_SCHEMES: dict[str, Any] = {
 
 
 def build_app(
-    service: Callable[[], AdminService],
+    service: Callable[[], AdminServices],
     import_service: Callable[[], ImportService] = imports.import_service,
     broadcast_service: Callable[[], BroadcastService] = broadcasts.broadcast_service,
     ledger_admin: Callable[[], LedgerAdmin] = broadcasts.ledger_admin,
@@ -110,7 +110,7 @@ def build_app(
     event_store: Callable[[], EventStore] = events.event_store,
     scenario_service: Callable[[], ScenarioService] = scenarios.scenario_service,
 ) -> APIGatewayHttpResolver:
-    """The admin resolver; ``service`` gives the AdminService for a request (and
+    """The admin resolver; ``service`` gives the AdminServices for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
     says which channel ids exist: any other gets 404 before a route runs."""
     app = json_resolver()
@@ -118,7 +118,7 @@ def build_app(
         app.use(middlewares=[_known_channels_only(channels)])
     for router in (friends.router, tags.router, fields.router, rules.router, settings.router):
         app.include_router(router, prefix=CHANNEL_PREFIX)
-    app.dependency_overrides[admin_service] = service
+    app.dependency_overrides[admin_services] = service
     app.include_router(imports.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[imports.import_service] = import_service
     app.include_router(broadcasts.router, prefix=CHANNEL_PREFIX)
@@ -153,7 +153,7 @@ def build_app(
 
 def openapi_document() -> dict[str, Any]:
     """The admin API's OpenAPI document (what ``docs/admin-openapi.json`` holds)."""
-    app = build_app(admin_service)
+    app = build_app(admin_services)
     document: dict[str, Any] = json.loads(app.get_openapi_json_schema())
     return document
 

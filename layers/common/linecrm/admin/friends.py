@@ -17,7 +17,7 @@ from linecrm.admin.models import (
     FriendListResponse,
     FriendResponse,
 )
-from linecrm.admin.params import ChannelId, Service, UserId, new_router, no_content, responses
+from linecrm.admin.params import ChannelId, Friends, UserId, new_router, no_content, responses
 from linecrm.repositories.friends import MAX_PAGE_SIZE
 
 router = new_router()
@@ -26,7 +26,7 @@ router = new_router()
 @router.get("/friends", tags=["friends"], responses=responses(200, "A page of friends, by user id"))
 def list_friends(
     channel_id: ChannelId,
-    service: Service,
+    service: Friends,
     tag: Annotated[
         str | None, Query(max_length=100, description="only friends with this tag (id or name)")
     ] = None,
@@ -46,14 +46,14 @@ def list_friends(
     responses=responses(200, "What happened to each friend"),
 )
 def change_friends(
-    channel_id: ChannelId, request: BulkChangeRequest, service: Service
+    channel_id: ChannelId, request: BulkChangeRequest, service: Friends
 ) -> BulkChangeResponse:
     """The same tag/field change for up to 500 friends; unknown friends are reported."""
     return service.change_friends(channel_id, request)
 
 
 @router.get("/friends/<user_id>", tags=["friends"], responses=responses(200, "The friend", 404))
-def get_friend(channel_id: ChannelId, user_id: UserId, service: Service) -> FriendResponse:
+def get_friend(channel_id: ChannelId, user_id: UserId, service: Friends) -> FriendResponse:
     """One friend with tags (by name), fields and chat mode."""
     return service.get_friend(channel_id, user_id)
 
@@ -62,7 +62,7 @@ def get_friend(channel_id: ChannelId, user_id: UserId, service: Service) -> Frie
     "/friends/<user_id>", tags=["friends"], responses=responses(200, "The changed friend", 404)
 )
 def change_friend(
-    channel_id: ChannelId, user_id: UserId, request: FriendChangeRequest, service: Service
+    channel_id: ChannelId, user_id: UserId, request: FriendChangeRequest, service: Friends
 ) -> FriendResponse:
     """Add/remove tags (ids or names) and set/clear field values, in one write."""
     return service.change_friend(channel_id, user_id, request)
@@ -73,7 +73,7 @@ def change_friend(
     tags=["friends"],
     responses=responses(200, "Every item stored about the friend", 404),
 )
-def export_friend(channel_id: ChannelId, user_id: UserId, service: Service) -> FriendExport:
+def export_friend(channel_id: ChannelId, user_id: UserId, service: Friends) -> FriendExport:
     """Everything stored about one friend, as JSON."""
     return service.export_friend(channel_id, user_id)
 
@@ -83,7 +83,7 @@ def export_friend(channel_id: ChannelId, user_id: UserId, service: Service) -> F
     tags=["friends"],
     responses=responses(204, "Deleted, every item of the friend", 404, body=False),
 )
-def delete_friend(channel_id: ChannelId, user_id: UserId, service: Service) -> Response[None]:
+def delete_friend(channel_id: ChannelId, user_id: UserId, service: Friends) -> Response[None]:
     """Delete everything stored about one friend (right to erasure)."""
     service.delete_friend(channel_id, user_id)
     return no_content()
@@ -95,7 +95,7 @@ def delete_friend(channel_id: ChannelId, user_id: UserId, service: Service) -> R
     responses=responses(200, "The friend, now in chat mode", 404),
 )
 def take_chat(
-    channel_id: ChannelId, user_id: UserId, request: ChatModeRequest, service: Service
+    channel_id: ChannelId, user_id: UserId, request: ChatModeRequest, service: Friends
 ) -> FriendResponse:
     """A staff member takes the conversation over: automation pauses for this friend."""
     return service.take_chat(channel_id, user_id, request.staff)
@@ -106,6 +106,6 @@ def take_chat(
     tags=["chat"],
     responses=responses(200, "The friend, automation resumed", 404),
 )
-def release_chat(channel_id: ChannelId, user_id: UserId, service: Service) -> FriendResponse:
+def release_chat(channel_id: ChannelId, user_id: UserId, service: Friends) -> FriendResponse:
     """Hand the conversation back to automation."""
     return service.release_chat(channel_id, user_id)

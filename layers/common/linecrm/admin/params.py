@@ -1,4 +1,4 @@
-"""Typed path parameters and the service dependency shared by the admin routers."""
+"""Typed path parameters and the service dependencies of the admin routers."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from linecrm.admin.models import USER_ID_PATTERN, ErrorResponse
-from linecrm.admin.service import AdminService
+from linecrm.admin.services import AdminServices
+from linecrm.admin.services.fields import FieldsService
+from linecrm.admin.services.friends import FriendsService
+from linecrm.admin.services.rules import RulesService
+from linecrm.admin.services.settings import SettingsService
+from linecrm.admin.services.tags import TagsService
 from linecrm.channels import CHANNEL_ID_PATTERN
 from linecrm.domain.idempotency import KEY_PATTERN
 from linecrm.domain.tags import ID_PATTERN
@@ -57,12 +62,40 @@ def new_router() -> APIGatewayHttpRouter:
     return DocumentedRouter()  # type: ignore[no-untyped-call]  # Powertools: untyped init
 
 
-def admin_service() -> AdminService:
-    """Replaced by ``api.build_app`` (``dependency_overrides``) with the real service."""
-    raise NotImplementedError("build_app(service) wires the admin service")
+def admin_services() -> AdminServices:
+    """Replaced by ``api.build_app`` (``dependency_overrides``) with the real services."""
+    raise NotImplementedError("build_app(services) wires the admin services")
 
 
-Service = Annotated[AdminService, Depends(admin_service)]
+_Services = Annotated[AdminServices, Depends(admin_services)]
+
+
+def _friends(services: _Services) -> FriendsService:
+    return services.friends
+
+
+def _tags(services: _Services) -> TagsService:
+    return services.tags
+
+
+def _fields(services: _Services) -> FieldsService:
+    return services.fields
+
+
+def _rules(services: _Services) -> RulesService:
+    return services.rules
+
+
+def _settings(services: _Services) -> SettingsService:
+    return services.settings
+
+
+# What a router's routes take as their ``service`` parameter.
+Friends = Annotated[FriendsService, Depends(_friends)]
+Tags = Annotated[TagsService, Depends(_tags)]
+Fields = Annotated[FieldsService, Depends(_fields)]
+Rules = Annotated[RulesService, Depends(_rules)]
+Settings = Annotated[SettingsService, Depends(_settings)]
 ChannelId = Annotated[
     str, Path(pattern=CHANNEL_ID_PATTERN.pattern, description="LINE Messaging API channel id")
 ]

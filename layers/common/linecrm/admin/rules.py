@@ -13,15 +13,15 @@ from linecrm.admin.models import (
     RuleTestRequest,
     RuleTestResponse,
 )
-from linecrm.admin.params import ChannelId, Service, new_router, responses
+from linecrm.admin.params import ChannelId, Rules, new_router, responses
 
 router = new_router()
 
 
 @router.get("/rules", tags=["rules"], responses=responses(200, "The rule set", 409))
-def get_rules(channel_id: ChannelId, service: Service) -> RulesResponse:
+def get_rules(channel_id: ChannelId, service: Rules) -> RulesResponse:
     """The channel's auto-response rules."""
-    return RulesResponse(rules=service.rules(channel_id).rules)
+    return RulesResponse(rules=service.rule_set(channel_id).rules)
 
 
 @router.put(
@@ -32,7 +32,7 @@ def get_rules(channel_id: ChannelId, service: Service) -> RulesResponse:
 def put_rules(
     channel_id: ChannelId,
     request: RulesRequest,
-    service: Service,
+    service: Rules,
     dry_run: Annotated[bool, Query(description="validate and diff only; store nothing")] = False,
 ) -> RulesApplyResponse:
     """Replace the whole rule set. Rules are checked one by one and as a set (ids,
@@ -43,8 +43,6 @@ def put_rules(
 @router.post(
     "/rules/test", tags=["rules"], responses=responses(200, "The rule that would answer", 404)
 )
-def test_rules(
-    channel_id: ChannelId, request: RuleTestRequest, service: Service
-) -> RuleTestResponse:
+def test_rules(channel_id: ChannelId, request: RuleTestRequest, service: Rules) -> RuleTestResponse:
     """Which stored rule would answer a text or postback, and why (sends nothing)."""
     return service.test_rules(channel_id, request)

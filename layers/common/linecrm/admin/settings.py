@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from linecrm.admin.params import ChannelId, Service, new_router, no_content, responses
+from linecrm.admin.params import ChannelId, Settings, new_router, no_content, responses
 from linecrm.domain.business_hours import BusinessHours
 
 router = new_router()
@@ -15,7 +15,7 @@ router = new_router()
     tags=["settings"],
     responses=responses(200, "The channel's business hours", 404),
 )
-def get_business_hours(channel_id: ChannelId, service: Service) -> BusinessHours:
+def get_business_hours(channel_id: ChannelId, service: Settings) -> BusinessHours:
     """The weekly opening hours, time zone and closed dates (404 until set)."""
     return service.business_hours(channel_id)
 
@@ -24,7 +24,7 @@ def get_business_hours(channel_id: ChannelId, service: Service) -> BusinessHours
     "/business-hours", tags=["settings"], responses=responses(200, "The business hours, as stored")
 )
 def put_business_hours(
-    channel_id: ChannelId, request: BusinessHours, service: Service
+    channel_id: ChannelId, request: BusinessHours, service: Settings
 ) -> BusinessHours:
     """Replace the business hours."""
     service.set_business_hours(channel_id, request)
@@ -36,7 +36,7 @@ def put_business_hours(
     tags=["settings"],
     responses=responses(204, "Removed: always open", body=False),
 )
-def delete_business_hours(channel_id: ChannelId, service: Service) -> Response[None]:
+def delete_business_hours(channel_id: ChannelId, service: Settings) -> Response[None]:
     """Remove the business hours (rules then treat the shop as always open)."""
     service.set_business_hours(channel_id, None)
     return no_content()

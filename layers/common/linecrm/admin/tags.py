@@ -14,8 +14,8 @@ from linecrm.admin.models import (
 from linecrm.admin.params import (
     ChannelId,
     FolderId,
-    Service,
     TagId,
+    Tags,
     created,
     new_router,
     no_content,
@@ -27,21 +27,21 @@ router = new_router()
 
 
 @router.get("/tags", tags=["tags"], responses=responses(200, "Tags and folders, by name"))
-def list_tags(channel_id: ChannelId, service: Service) -> TagListResponse:
+def list_tags(channel_id: ChannelId, service: Tags) -> TagListResponse:
     """Every tag and tag folder of the channel."""
-    tags = service.tags(channel_id)
+    tags = service.catalog(channel_id)
     return TagListResponse(tags=tags.tags, folders=tags.folders)
 
 
 @router.post("/tags", tags=["tags"], responses=responses(201, "The new tag", 409))
-def create_tag(channel_id: ChannelId, request: TagCreateRequest, service: Service) -> Response[Tag]:
+def create_tag(channel_id: ChannelId, request: TagCreateRequest, service: Tags) -> Response[Tag]:
     """Create a tag (names are unique per channel: 409 when taken)."""
     return created(service.create_tag(channel_id, request))
 
 
 @router.patch("/tags/<tag_id>", tags=["tags"], responses=responses(200, "The tag", 404, 409))
 def update_tag(
-    channel_id: ChannelId, tag_id: TagId, request: TagUpdateRequest, service: Service
+    channel_id: ChannelId, tag_id: TagId, request: TagUpdateRequest, service: Tags
 ) -> Tag:
     """Rename a tag and/or move it to another folder."""
     return service.update_tag(channel_id, tag_id, request)
@@ -50,21 +50,21 @@ def update_tag(
 @router.delete(
     "/tags/<tag_id>", tags=["tags"], responses=responses(204, "Deleted", 404, 409, body=False)
 )
-def delete_tag(channel_id: ChannelId, tag_id: TagId, service: Service) -> Response[None]:
+def delete_tag(channel_id: ChannelId, tag_id: TagId, service: Tags) -> Response[None]:
     """Delete a tag; friends that carried it simply no longer show it."""
     service.delete_tag(channel_id, tag_id)
     return no_content()
 
 
 @router.get("/tag-folders", tags=["tags"], responses=responses(200, "Tag folders, by name"))
-def list_folders(channel_id: ChannelId, service: Service) -> FolderListResponse:
+def list_folders(channel_id: ChannelId, service: Tags) -> FolderListResponse:
     """Every tag folder of the channel."""
-    return FolderListResponse(folders=service.tags(channel_id).folders)
+    return FolderListResponse(folders=service.catalog(channel_id).folders)
 
 
 @router.post("/tag-folders", tags=["tags"], responses=responses(201, "The new folder", 409))
 def create_folder(
-    channel_id: ChannelId, request: FolderCreateRequest, service: Service
+    channel_id: ChannelId, request: FolderCreateRequest, service: Tags
 ) -> Response[TagFolder]:
     """Create a tag folder."""
     return created(service.create_folder(channel_id, request))
@@ -75,7 +75,7 @@ def create_folder(
     tags=["tags"],
     responses=responses(204, "Deleted", 404, 409, body=False),
 )
-def delete_folder(channel_id: ChannelId, folder_id: FolderId, service: Service) -> Response[None]:
+def delete_folder(channel_id: ChannelId, folder_id: FolderId, service: Tags) -> Response[None]:
     """Delete an empty tag folder (409 while tags are still in it)."""
     service.delete_folder(channel_id, folder_id)
     return no_content()

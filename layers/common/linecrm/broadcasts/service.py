@@ -32,12 +32,7 @@ from linecrm.domain.personalization import (
     render,
     shortest_rendering,
 )
-from linecrm.domain.segments import (
-    NARROWCAST_MIN_AUDIENCE,
-    SMALL_SEGMENT_THRESHOLD,
-    CompiledSegment,
-    compile_segment,
-)
+from linecrm.domain.segments import CompiledSegment, audience_warnings, compile_segment
 from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.line.messages import validate_messages
 from linecrm.models.jobs import StartBroadcast
@@ -536,19 +531,11 @@ def _compile(request: BroadcastRequest, config: ChannelConfig) -> CompiledSegmen
 def _warnings(
     tally: _Tally, config: ChannelConfig, request: BroadcastRequest, at: datetime
 ) -> list[str]:
-    warnings: list[str] = []
-    if tally.recipients == 0:
-        warnings.append("no friend would receive this broadcast")
-    elif request.segment is not None and tally.recipients < SMALL_SEGMENT_THRESHOLD:
-        warnings.append(
-            f"only {tally.recipients} recipients (< {SMALL_SEGMENT_THRESHOLD}): LINE shows no "
-            "statistics for so few, and a tiny segment can identify individuals"
+    warnings = list(
+        audience_warnings(
+            tally.recipients, subject="broadcast", segmented=request.segment is not None
         )
-    if request.segment is not None and 0 < tally.recipients < NARROWCAST_MIN_AUDIENCE:
-        warnings.append(
-            f"under {NARROWCAST_MIN_AUDIENCE} recipients: fine for multicast (what linecrm "
-            "uses), too few for a LINE narrowcast audience"
-        )
+    )
     policy = config.delivery_policy
     if request.message_class == "marketing" and policy.is_quiet(at):
         resume = policy.local_time(policy.next_allowed_time(at))

@@ -24,8 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import re2
-
 MAX_REGEX_LENGTH = 200
 MAX_REGEX_INPUT = 2_000
 # RE2 program sizes: "VIP" is 6, a phone-number pattern ~60, "a{0,490}!" ~1,000. Measured
@@ -58,6 +56,9 @@ def compile_safe_regex(pattern: str, *, case_sensitive: bool) -> CheckedRegex:
     """``pattern`` compiled by RE2, after checking that it is valid and small enough."""
     if len(pattern) > MAX_REGEX_LENGTH:
         raise UnsafeRegex(f"regex {pattern!r} is longer than {MAX_REGEX_LENGTH} characters")
+    # Imported here: only a channel with a regex rule needs RE2 (it adds to a cold start).
+    import re2
+
     options = re2.Options()
     options.case_sensitive = case_sensitive
     options.log_errors = False

@@ -66,9 +66,6 @@ class ImportService:
         """Page through LINE's followers ids; one job per channel at a time."""
 
         def create(job_id: str) -> ImportJob:
-            earlier = self._jobs.get(channel_id, job_id)
-            if earlier is not None:  # an attempt with this key stored it, then crashed
-                return self._queued(earlier)
             now = self._clock()
             for job in self._jobs.recent(channel_id):
                 if (
@@ -101,23 +98,9 @@ class ImportService:
         parsed = self._check_csv(channel_id, data)
 
         def create(job_id: str) -> ImportJob:
-            earlier = self._jobs.get(channel_id, job_id)
-            if earlier is not None:
-                return self._queued(earlier)
             key = upload_key(channel_id, job_id)
             self._uploads().put(key, data)
-            return self._start(
-                self._new_job(
-                    channel_id,
-                    "csv",
-                    job_id=job_id,
-                    options=options,
-                    source_key=key,
-                    rows_total=parsed.rows_total,
-                    encoding=parsed.encoding,
-                    ignored_columns=list(parsed.layout.ignored),
-                )
-            )
+            return self._start(self._csv_job(channel_id, job_id, key, parsed, options))
 
         check = fingerprint_bytes(START_CSV, data, options=_options(options))
         return self._once(channel_id, idempotency_key, START_CSV, check, create)
@@ -148,21 +131,7 @@ class ImportService:
         parsed = self._check_csv(channel_id, uploads.read(key))
 
         def create(job_id: str) -> ImportJob:
-            earlier = self._jobs.get(channel_id, job_id)
-            if earlier is not None:
-                return self._queued(earlier)
-            return self._start(
-                self._new_job(
-                    channel_id,
-                    "csv",
-                    job_id=job_id,
-                    options=options,
-                    source_key=key,
-                    rows_total=parsed.rows_total,
-                    encoding=parsed.encoding,
-                    ignored_columns=list(parsed.layout.ignored),
-                )
-            )
+            return self._start(self._csv_job(channel_id, job_id, key, parsed, options))
 
         body = {"kind": "csv", "upload_id": upload_id, "options": _options(options)}
         return self._once(channel_id, idempotency_key, START, fingerprint(START, body), create)
@@ -199,6 +168,25 @@ class ImportService:
             **values,
         )
 
+    def _csv_job(
+        self,
+        channel_id: str,
+        job_id: str,
+        source_key: str,
+        parsed: CsvImportFile,
+        options: ImportOptions | None,
+    ) -> ImportJob:
+        return self._new_job(
+            channel_id,
+            "csv",
+            job_id=job_id,
+            options=options,
+            source_key=source_key,
+            rows_total=parsed.rows_total,
+            encoding=parsed.encoding,
+            ignored_columns=list(parsed.layout.ignored),
+        )
+
     def _start(self, job: ImportJob) -> ImportJob:
         self._jobs.create(job)
         return self._queued(job)
@@ -217,9 +205,19 @@ class ImportService:
         request_fingerprint: str,
         create: Callable[[str], ImportJob],
     ) -> ImportJob:
+        """``create`` the job under a new id, or, with an Idempotency-Key, once per key
+        (``CreateOnce``). A job already stored under the id (an earlier attempt with the
+        key stored it, then crashed) is queued again instead of created."""
+
+        def create_or_resume(job_id: str) -> ImportJob:
+            earlier = self._jobs.get(channel_id, job_id)
+            if earlier is not None:
+                return self._queued(earlier)
+            return create(job_id)
+
         new_id = new_job_id(self._clock())
         if idempotency_key is None:
-            return create(new_id)
+            return create_or_resume(new_id)
         if self._create_once is None:
             raise RuntimeError("this ImportService was built without an idempotency key store")
         return self._create_once.run(
@@ -228,7 +226,7 @@ class ImportService:
             operation=operation,
             fingerprint=request_fingerprint,
             new_id=new_id,
-            create=create,
+            create=create_or_resume,
             load=lambda job_id: self._jobs.get(channel_id, job_id),
         )
 

@@ -67,26 +67,10 @@ class IdempotencyKeyRepository:
         return _record(channel_id, key, from_item(item)) if item else None
 
     def take_over(self, stale: KeyRecord, lease_until: datetime) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self._table_name,
-                Key=to_item(key_item_key(stale.channel_id, stale.key)),
-                UpdateExpression="SET lease_until = :until",
-                ConditionExpression="#state = :pending AND lease_until = :seen",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues=to_item(
-                    {
-                        ":until": iso(lease_until),
-                        ":pending": "pending",
-                        ":seen": iso(stale.lease_until),
-                    }
-                ),
-            )
-        except Exception as error:
-            if is_conditional_check_failure(error):
-                return False
-            raise
-        return True
+        """Take a stale pending key's lease, unless someone else took it since."""
+        return self._set_pending_lease(
+            stale, lease_until, "lease_until = :seen", {":seen": iso(stale.lease_until)}
+        )
 
     def complete(self, record: KeyRecord) -> None:
         self._client.update_item(
@@ -98,24 +82,32 @@ class IdempotencyKeyRepository:
         )
 
     def release(self, record: KeyRecord) -> None:
+        """End the lease of a pending key this request holds, so a retry need not wait."""
+        self._set_pending_lease(
+            record, _LEASE_ENDED, "resource_id = :resource", {":resource": record.resource_id}
+        )
+
+    def _set_pending_lease(
+        self, record: KeyRecord, lease_until: datetime, condition: str, values: dict[str, Any]
+    ) -> bool:
+        """Set the lease of a key that is still pending and meets ``condition``
+        (with its ``values``); False when the key is not so."""
         try:
             self._client.update_item(
                 TableName=self._table_name,
                 Key=to_item(key_item_key(record.channel_id, record.key)),
-                UpdateExpression="SET lease_until = :ended",
-                ConditionExpression="#state = :pending AND resource_id = :resource",
+                UpdateExpression="SET lease_until = :until",
+                ConditionExpression=f"#state = :pending AND {condition}",
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues=to_item(
-                    {
-                        ":ended": iso(_LEASE_ENDED),
-                        ":pending": "pending",
-                        ":resource": record.resource_id,
-                    }
+                    {":until": iso(lease_until), ":pending": "pending", **values}
                 ),
             )
         except Exception as error:
-            if not is_conditional_check_failure(error):
-                raise
+            if is_conditional_check_failure(error):
+                return False
+            raise
+        return True
 
 
 _LEASE_ENDED = datetime(1970, 1, 1, tzinfo=UTC)

@@ -94,6 +94,7 @@ from linecrm.domain.segments.previews import (
     NARROWCAST_MIN_AUDIENCE,
     SMALL_SEGMENT_THRESHOLD,
     SegmentPreview,
+    audience_warnings,
     preview,
 )
 
@@ -144,6 +145,7 @@ __all__ = [
     "TagsAnyCondition",
     "ValueTest",
     "WindowDays",
+    "audience_warnings",
     "check_size",
     "compile_segment",
     "parse_segment",

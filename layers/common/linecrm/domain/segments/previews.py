@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from linecrm.domain.friends import Friend
 from linecrm.domain.segments.compiler import CompiledSegment
@@ -38,24 +39,43 @@ def preview(
             blocked += 1
         if len(sample) < sample_size:
             sample.append(friend.user_id)
-    return SegmentPreview(count, tuple(sample), _warnings(count, blocked))
+    return SegmentPreview(count, tuple(sample), audience_warnings(count, blocked=blocked))
 
 
-def _warnings(count: int, blocked: int) -> tuple[str, ...]:
+def audience_warnings(
+    count: int,
+    *,
+    blocked: int = 0,
+    subject: Literal["segment", "broadcast"] = "segment",
+    segmented: bool = True,
+) -> tuple[str, ...]:
+    """The warnings about the size of an audience of ``count`` friends, ``blocked`` of
+    them blocked: none at all, too few for LINE's statistics, too few for a narrowcast.
+
+    The one source of these warnings, for a segment preview (``subject="segment"``: the
+    friends that match) and a broadcast preview (``"broadcast"``: its recipients, blocked
+    friends already left out). A broadcast to the whole channel (``segmented=False``)
+    is warned only when it reaches no one.
+    """
     warnings: list[str] = []
+    counted = f"{count} friends match" if subject == "segment" else f"{count} recipients"
     if count == 0:
-        warnings.append("no friend matches this segment")
-    elif count < SMALL_SEGMENT_THRESHOLD:
         warnings.append(
-            f"only {count} friends match: segments under {SMALL_SEGMENT_THRESHOLD} friends "
+            "no friend matches this segment"
+            if subject == "segment"
+            else "no friend would receive this broadcast"
+        )
+    elif segmented and count < SMALL_SEGMENT_THRESHOLD:
+        warnings.append(
+            f"only {counted}: segments under {SMALL_SEGMENT_THRESHOLD} friends "
             "get no statistics from LINE (it withholds numbers for fewer than "
             f"{SMALL_SEGMENT_THRESHOLD} users), and tiny segments risk identifying individuals"
         )
-    if 0 < count < NARROWCAST_MIN_AUDIENCE:
+    if segmented and 0 < count < NARROWCAST_MIN_AUDIENCE:
         warnings.append(
-            f"{count} friends is under {NARROWCAST_MIN_AUDIENCE}: LINE's narrowcast refuses "
-            f"audiences of fewer than {NARROWCAST_MIN_AUDIENCE} recipients, so send this "
-            "segment by multicast (linecrm's default), not as a LINE audience"
+            f"{counted}, under {NARROWCAST_MIN_AUDIENCE}: fine for multicast (how linecrm "
+            "sends to a segment), too few for a LINE narrowcast audience (LINE refuses "
+            f"audiences of fewer than {NARROWCAST_MIN_AUDIENCE} recipients)"
         )
     if blocked:
         warnings.append(
