@@ -142,7 +142,7 @@ def test_each_function_gets_exactly_the_settings_of_its_access(created: LocalRes
     assert webhook[Env.LINE_LOGIN_BASE_URL] == "http://127.0.0.1:9999"
     assert webhook[Env.SEND_QUEUE_URL] == created.queues[resources.SEND_QUEUE.logical_id].url
     assert webhook[Env.SEND_RETRY_BASE_SECONDS] == "0.05"
-    assert Env.SCHEDULER_ROLE_ARN not in webhook
+    assert Env.SCHEDULER_ROLE_ARN not in environments[resources.SENDER_FUNCTION.name]
     assert Env.IDEMPOTENCY_TABLE_NAME not in environments[resources.SENDER_FUNCTION.name]
     assert Env.UPLOADS_BUCKET_NAME not in environments[resources.SCHEDULER_FUNCTION.name]
 

@@ -155,7 +155,7 @@ def test_a_correctly_signed_batch_is_applied_and_emitted(world: dict[str, Any]) 
         "purchase",
         SOURCE,
     )
-    assert heard.properties == {"sku": "A1"}
+    assert heard.properties == {"sku": "A1", "value": 4200}  # the value is a property too
     assert heard.occurred_at == NOW - timedelta(minutes=1)
 
 
