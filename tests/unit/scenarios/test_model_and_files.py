@@ -104,8 +104,17 @@ def test_branch_targets_must_be_steps() -> None:
 
 def test_the_demo_file_is_valid_and_navigates_as_documented() -> None:
     documents, _ = load_scenarios(EXAMPLE)
-    ((prefix, document),) = documents
-    definition = ScenarioDefinition.model_validate(document)
+    definitions = [ScenarioDefinition.model_validate(document) for _, document in documents]
+    # The seeds' scenarios: welcome + 3 steps, cart left, favourite item, points, rank.
+    assert [d.id for d in definitions] == [
+        "welcome-series",
+        "cart-reminder",
+        "favourite-item",
+        "points-expiring",
+        "rank-up",
+    ]
+    prefix, _ = documents[0]
+    definition = definitions[0]
     assert prefix == "scenarios[0]"
     assert [step.id for step in definition.steps] == ["welcome", "nudge", "skin", "hair", "day3"]
     assert definition.next_step("nudge") is not None
