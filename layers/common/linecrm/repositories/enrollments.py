@@ -165,25 +165,19 @@ class EnrollmentRepository:
         for index, status in enumerate(allowed_from):
             values[f":from{index}"] = status
             condition += f" OR #status = :from{index}"
-        try:
-            self._client.update_item(
-                TableName=self._table_name,
-                Key=self._key(channel_id, user_id, scenario_id),
-                UpdateExpression=(
-                    "SET #status = :active, scenario_id = :scenario, channel_id = :channel, "
-                    "user_id = :user, version = :version, step_id = :step, due_minute = :minute, "
-                    "enrolled_at = :at, started_at = :at, gsi1pk = :gsi1pk, gsi1sk = :user "
-                    "ADD entries :one REMOVE stopped_at, ended_reason, last_step_id, last_step_at"
-                ),
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item(values),
-            )
-        except Exception as error:
-            if is_conditional_check_failure(error):
-                return False
-            raise
-        return True
+        return self._update_if(
+            channel_id,
+            user_id,
+            scenario_id,
+            update=(
+                "SET #status = :active, scenario_id = :scenario, channel_id = :channel, "
+                "user_id = :user, version = :version, step_id = :step, due_minute = :minute, "
+                "enrolled_at = :at, started_at = :at, gsi1pk = :gsi1pk, gsi1sk = :user "
+                "ADD entries :one REMOVE stopped_at, ended_reason, last_step_id, last_step_at"
+            ),
+            condition=condition,
+            values=values,
+        )
 
     def advance(
         self,
@@ -263,22 +257,14 @@ class EnrollmentRepository:
         if from_last is not None:
             condition += " AND last_step_id = :from_last"
             values[":from_last"] = from_last
-        try:
-            self._client.update_item(
-                TableName=self._table_name,
-                Key=self._key(channel_id, user_id, scenario_id),
-                UpdateExpression=(
-                    "SET step_id = :next, due_minute = :minute, gsi1pk = :gsi1pk, gsi1sk = :user"
-                ),
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item(values),
-            )
-        except Exception as error:
-            if is_conditional_check_failure(error):
-                return False
-            raise
-        return True
+        return self._update_if(
+            channel_id,
+            user_id,
+            scenario_id,
+            update=("SET step_id = :next, due_minute = :minute, gsi1pk = :gsi1pk, gsi1sk = :user"),
+            condition=condition,
+            values=values,
+        )
 
     def end(
         self,
@@ -292,48 +278,31 @@ class EnrollmentRepository:
     ) -> bool:
         """End an active enrolment now and take it off the due index (its pending
         step will not be sent); False when it was not active."""
-        try:
-            self._client.update_item(
-                TableName=self._table_name,
-                Key=self._key(channel_id, user_id, scenario_id),
-                UpdateExpression=(
-                    "SET #status = :status, stopped_at = :at, ended_at = :at, "
-                    "ended_reason = :reason REMOVE gsi1pk, gsi1sk, due_minute"
-                ),
-                ConditionExpression="#status = :active",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item(
-                    {":active": "active", ":status": status, ":at": iso(at), ":reason": reason}
-                ),
-            )
-        except Exception as error:
-            if is_conditional_check_failure(error):
-                return False
-            raise
-        return True
+        return self._update_if(
+            channel_id,
+            user_id,
+            scenario_id,
+            update=(
+                "SET #status = :status, stopped_at = :at, ended_at = :at, "
+                "ended_reason = :reason REMOVE gsi1pk, gsi1sk, due_minute"
+            ),
+            condition="#status = :active",
+            values={":active": "active", ":status": status, ":at": iso(at), ":reason": reason},
+        )
 
     def start(self, channel_id: str, user_id: str, scenario_id: str, at: datetime) -> bool:
         """Record an enrolment with no step pending (a scenario that is not defined
         here yet); False when the friend is already active in it."""
-        try:
-            self._client.update_item(
-                TableName=self._table_name,
-                Key=self._key(channel_id, user_id, scenario_id),
-                UpdateExpression=(
-                    "SET #status = :active, scenario_id = :scenario, started_at = :at "
-                    "REMOVE stopped_at"
-                ),
-                ConditionExpression="attribute_not_exists(pk) OR #status <> :active",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item(
-                    {":active": "active", ":scenario": scenario_id, ":at": iso(at)}
-                ),
-            )
-        except Exception as error:
-            if is_conditional_check_failure(error):
-                return False
-            raise
-        return True
+        return self._update_if(
+            channel_id,
+            user_id,
+            scenario_id,
+            update=(
+                "SET #status = :active, scenario_id = :scenario, started_at = :at REMOVE stopped_at"
+            ),
+            condition="attribute_not_exists(pk) OR #status <> :active",
+            values={":active": "active", ":scenario": scenario_id, ":at": iso(at)},
+        )
 
     def stop(self, channel_id: str, user_id: str, scenario_id: str, at: datetime) -> bool:
         """Stop an active enrolment (a ``stop_scenario`` action); False when there was none."""
@@ -364,15 +333,35 @@ class EnrollmentRepository:
         expression = "SET " + ", ".join(sets) if sets else ""
         if removes:
             expression += " REMOVE " + ", ".join(removes)
+        return self._update_if(
+            channel_id,
+            user_id,
+            scenario_id,
+            update=expression.strip(),
+            condition=(
+                "#status = :active AND version = :version AND step_id = :step "
+                "AND due_minute = :bucket"
+            ),
+            values=values,
+        )
+
+    def _update_if(
+        self,
+        channel_id: str,
+        user_id: str,
+        scenario_id: str,
+        *,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+    ) -> bool:
+        """One conditional update of the enrolment item; False when the condition failed."""
         try:
             self._client.update_item(
                 TableName=self._table_name,
                 Key=self._key(channel_id, user_id, scenario_id),
-                UpdateExpression=expression.strip(),
-                ConditionExpression=(
-                    "#status = :active AND version = :version AND step_id = :step "
-                    "AND due_minute = :bucket"
-                ),
+                UpdateExpression=update,
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=to_item(values),
             )
