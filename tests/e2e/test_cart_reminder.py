@@ -14,14 +14,9 @@ from typing import Any
 import pytest
 import requests
 
-from linecrm.events.signature import compute_signature
-from linecrm_local.demo import (
-    DEMO_ADMIN_TOKEN,
-    DEMO_CHANNEL_ID,
-    DEMO_EVENT_SOURCE,
-    DEMO_EVENT_SOURCE_KEY,
-)
+from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
 from linecrm_local.stack import LocalStack
+from tests.integration.test_events_api import send  # signed with the demo source
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -84,18 +79,7 @@ def send_event(stack: LocalStack, user: str, name: str, key: str, value: float) 
             ]
         }
     ).encode()
-    timestamp = str(int(stack.clock.now().timestamp()))
-    response = requests.post(
-        stack.events_url(),
-        data=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-Linecrm-Source": DEMO_EVENT_SOURCE,
-            "X-Linecrm-Timestamp": timestamp,
-            "X-Linecrm-Signature": compute_signature(DEMO_EVENT_SOURCE_KEY, timestamp, body),
-        },
-        timeout=READ,
-    )
+    response = send(stack, body)
     assert response.status_code == 200, response.text
     (result,) = response.json()["results"]
     return dict(result)
