@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 
 from linecrm.repositories.channel_registry import CHANNEL_SK
 from linecrm_local.provision import ChannelSecret, ProvisionedResources, provision
@@ -89,3 +91,21 @@ def webhook_request(
         headers=headers,
         path_parameters={"channel_id": channel_id},
     )
+
+
+@pytest.fixture
+def atomic_aws(aws: AwsWorld, monkeypatch: pytest.MonkeyPatch) -> AwsWorld:
+    """One moto request at a time, as AWS applies each request atomically.
+
+    moto's backends take no lock, so two threads inside one UpdateItem could interleave
+    in moto itself; the handlers' own calls still interleave freely between requests.
+    """
+    lock = threading.Lock()
+    original = BotocoreStubber.process_request
+
+    def process_request(self: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return original(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", process_request)
+    return aws

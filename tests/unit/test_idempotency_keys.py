@@ -108,9 +108,9 @@ def test_another_body_or_operation_with_the_key_is_refused(aws: AwsWorld) -> Non
     assert resources.created == ["r1"]
 
 
-def test_concurrent_requests_with_one_key_create_once(aws: AwsWorld) -> None:
+def test_concurrent_requests_with_one_key_create_once(atomic_aws: AwsWorld) -> None:
     resources = Resources(delay=0.3)  # the first is still creating when the others come
-    keys = store(aws)
+    keys = store(atomic_aws)
     once = CreateOnce(keys, Clock(), time.sleep, lease=LEASE, wait_seconds=60, poll_seconds=0.05)
     start = threading.Barrier(6)
 

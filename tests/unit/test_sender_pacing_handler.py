@@ -153,7 +153,6 @@ def test_on_the_final_receive_it_sends_late_instead_of_dead_lettering(
     # SQS would move the message to the DLQ instead of a ninth receive.
     event["Records"][1]["attributes"]["ApproximateReceiveCount"] = str(SEND_QUEUE.max_receive_count)
 
-    started = time.monotonic()
     result = handler.lambda_handler(event, FakeLambdaContext(timeout_ms=CONTEXT_MS))
 
     # The two go concurrently: whichever takes the first slot pushes at once. The last
@@ -161,7 +160,6 @@ def test_on_the_final_receive_it_sends_late_instead_of_dead_lettering(
     # other one, if it came second, goes back for later.
     final = event["Records"][1]["messageId"]
     assert final not in failed(result)
-    assert time.monotonic() - started < CONTEXT_MS / 1000  # waited the budget at most
     assert len(emulator.calls("push")) == 2 - len(failed(result))
     delivery = ledger(aws).get(ids[1])
     assert delivery is not None and delivery.status is DeliveryStatus.SENT

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
-from moto.core.botocore_stubber import BotocoreStubber
 
 from linecrm.repositories.channel_config import ChannelConfigRepository
 from tests.support.events import load_event
@@ -387,24 +386,6 @@ def test_event_delivered_three_times_is_applied_once(
 
 
 # ---------------------------------------------------------------- concurrency
-@pytest.fixture
-def atomic_aws(aws: AwsWorld, monkeypatch: pytest.MonkeyPatch) -> AwsWorld:
-    """One moto request at a time, as AWS applies each request atomically.
-
-    moto's backends take no lock, so two threads inside one UpdateItem could interleave
-    in moto itself; the handlers' own calls still interleave freely between requests.
-    """
-    lock = threading.Lock()
-    original = BotocoreStubber.process_request
-
-    def process_request(self: BotocoreStubber, request: Any) -> Any:
-        with lock:
-            return original(self, request)
-
-    monkeypatch.setattr(BotocoreStubber, "process_request", process_request)
-    return aws
-
-
 class FriendWriteGate:
     """Holds each invocation at its first friend write until the other one gets there.
 
