@@ -1,4 +1,5 @@
-"""Job queue consumer: each message is "run the next step of import, broadcast or preview X".
+"""Job queue consumer: each message is "run the next step of import, broadcast or preview X",
+or "fire this part of a big scenario bucket".
 
 A step works until the function's remaining time nears a margin, saves the job's
 cursor and counters, and queues the next step; a step that fails is received again
@@ -26,6 +27,7 @@ from linecrm.domain.broadcasts import BroadcastStep, PreviewStep
 from linecrm.imports.models import ImportStep
 from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.line.errors import LineApiError, LineRateLimited
+from linecrm.models.jobs import FireScenarioStep
 from linecrm.observability import logger, metrics
 from linecrm.resources import JOB_QUEUE
 from linecrm.tracing import tracer
@@ -47,7 +49,9 @@ class PoisonMessage(Exception):
     """The record is no job step we know: it goes to the DLQ."""
 
 
-JobStep = Annotated[ImportStep | BroadcastStep | PreviewStep, Field(discriminator="kind")]
+JobStep = Annotated[
+    ImportStep | BroadcastStep | PreviewStep | FireScenarioStep, Field(discriminator="kind")
+]
 _JOB_STEP: TypeAdapter[JobStep] = TypeAdapter(JobStep)
 
 
@@ -77,6 +81,8 @@ def run_step(record: SQSRecord, lambda_context: LambdaContext) -> None:
 
 
 def _job_step(step: JobStep, deps: Container[JobsSettings]) -> _JobStep:
+    if isinstance(step, FireScenarioStep):
+        return _scenario_part(step, deps)
     if isinstance(step, BroadcastStep):
         ids = (step.channel_id, step.broadcast_id)
         planner = deps.broadcast_planner
@@ -109,6 +115,24 @@ def _job_step(step: JobStep, deps: Container[JobsSettings]) -> _JobStep:
         functools.partial(runner.fail, *ids),
         "ImportSteps",
     )
+
+
+def _scenario_part(step: FireScenarioStep, deps: Container[JobsSettings]) -> _JobStep:
+    """A part of a split scenario bucket: one idempotent fire (no cursor of its own).
+    A part that keeps failing stays on the sweeper's list, which queues it again."""
+    log = {"job_id": step.job_id, "channel_id": step.channel_id}
+
+    def fire(_budget: StepBudget) -> StepOutcome:
+        report = deps.scenario_engine.fire(step)
+        logger.info("scenario part fired", extra={**log, **report.as_dict()})
+        return StepOutcome.DONE
+
+    def give_up(reason: str) -> None:
+        logger.error(
+            "scenario part gave up; the sweeper retries it", extra={**log, "reason": reason}
+        )
+
+    return _JobStep("scenario part", log, fire, give_up, "ScenarioParts")
 
 
 def _run_job_step(job: _JobStep, record: SQSRecord, lambda_context: LambdaContext) -> StepOutcome:

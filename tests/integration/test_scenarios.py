@@ -17,6 +17,7 @@ from linecrm.config import AdminSettings
 from linecrm.scenarios.engine import bucket_job, bucket_minute
 from linecrm.wiring import Container
 from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
+from linecrm_local.seed import seed_friends
 from linecrm_local.stack import LocalStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -224,3 +225,31 @@ def test_a_late_fire_sends_once_and_a_fire_after_a_stop_sends_nothing(stack: Loc
     counters = admin(stack, "GET", "/scenarios/late-one")["counters"]["only"]
     assert counters["enrolled"] == 2 and counters["sent"] == 1
     assert counters["exited:stop_scenario"] == 1
+
+
+def test_a_bucket_of_1100_friends_fires_in_parts_of_one_multicast_each(stack: LocalStack) -> None:
+    """Scheduler function (split) → job queue → jobs function (three parts, concurrently)
+    → send queue → sender: ⌈1,100 / 500⌉ = 3 multicasts, every friend once."""
+    mass = {
+        "name": "一斉ステップ",
+        "message_class": "transactional",
+        "steps": [{"id": "only", "timing": {"after": "10m"}, "messages": [text("全員へ")]}],
+    }
+    admin(stack, "PUT", "/scenarios/mass", mass)
+    users = seed_friends(
+        stack.emulator, DEMO_CHANNEL_ID, stack.resources.table_names["Main"], 1_100
+    )
+    container = admin_container(stack)
+    friends = container.friends.get_many(DEMO_CHANNEL_ID, users)
+    outcome = container.scenario_engine.enroll_many(DEMO_CHANNEL_ID, "mass", list(friends.values()))
+    assert outcome == {"enrolled": 1_100}
+    calls_before = len(stack.emulator.calls("multicast"))
+
+    at(stack, stack.clock.now() + timedelta(minutes=12))
+
+    multicasts = stack.emulator.calls("multicast")[calls_before:]
+    assert sorted(len(call.body["to"]) for call in multicasts) == [100, 500, 500]
+    assert all(call.status == 200 for call in multicasts)
+    assert all(texts(stack, user_id) == ["全員へ"] for user_id in users)
+    counters = admin(stack, "GET", "/scenarios/mass")["counters"]["only"]
+    assert counters["enrolled"] == 1_100 and counters["sent"] == 1_100

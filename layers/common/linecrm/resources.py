@@ -230,10 +230,13 @@ JOB_QUEUE = QueueDefinition(
     consumer=JOBS_FUNCTION,
     # Each message is "continue job X": one step, then the step queues the next. A
     # step that crashes is received again and resumes from the job's saved cursor.
+    # A job's steps run one after another, so concurrency is across jobs, and across
+    # the parts of a big scenario bucket: 10,000 friends due in one minute are 20 parts
+    # of 500, which 10 environments fire in two rounds of a few seconds each.
     max_receive_count=5,
     batch_size=1,
     max_batching_window_seconds=0,
-    max_concurrency=2,
+    max_concurrency=10,
 )
 # Scheduled fires that finally failed: the scheduler function's on-failure destination
 # (Lambda gave up on an asynchronous invocation) and every schedule's dead-letter queue

@@ -467,6 +467,7 @@ class Container(Generic[S]):
             self.schedule_planner,
             lambda: self.action_runner,
             self.clock,
+            lambda: self.job_queue,
         )
 
     @cached_property

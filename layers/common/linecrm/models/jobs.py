@@ -33,9 +33,21 @@ class StartBroadcast(BaseModel):
     broadcast_id: str = Field(min_length=1, max_length=100)
 
 
+class BucketPart(BaseModel):
+    """A slice of a big bucket: the enrolments due in it whose user ids are in
+    ``[first, last]`` (user-id order over every shard of the due index)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int = Field(ge=0)
+    first: str = Field(min_length=1, max_length=64)
+    last: str = Field(min_length=1, max_length=64)
+
+
 class FireScenarioStep(BaseModel):
     """A scenario step's bucket is due: send the step to every enrolment due in that
-    minute (``linecrm.scenarios.engine``)."""
+    minute (``linecrm.scenarios.engine``). A bucket too big for one invocation is
+    fired in parts (``part``), each a message on the job queue."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -46,6 +58,10 @@ class FireScenarioStep(BaseModel):
     version: int = Field(ge=1)
     step_id: str = Field(min_length=1, max_length=32)
     minute: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")
+    part: BucketPart | None = None
+
+    def in_part(self, part: BucketPart) -> FireScenarioStep:
+        return self.model_copy(update={"job_id": f"{self.job_id}:p{part.index}", "part": part})
 
 
 class SweepScenarios(BaseModel):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -67,3 +68,20 @@ def is_conditional_check_failure(error: Exception) -> bool:
 
 
 __all__ = ["DynamoDBClient", "from_item", "is_conditional_check_failure", "iso", "to_item"]
+
+
+BATCH_WRITE_LIMIT = 25  # DynamoDB's BatchWriteItem limit
+
+
+def batch_write(client: DynamoDBClient, table_name: str, requests: Sequence[Any]) -> None:
+    """Put and delete requests, 25 per BatchWriteItem, re-sending unprocessed ones
+    (throttled: after an exponential back-off, as AWS advises)."""
+    for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+        pending = list(requests[start : start + BATCH_WRITE_LIMIT])
+        retries = 0
+        while pending:
+            if retries:
+                time.sleep(min(1.0, 0.05 * 2**retries))
+            response = client.batch_write_item(RequestItems={table_name: pending})
+            pending = list(response.get("UnprocessedItems", {}).get(table_name, []))
+            retries += 1

@@ -110,15 +110,28 @@ class EnrollmentRepository:
         return found
 
     def due_in(
-        self, channel_id: str, scenario_id: str, version: int, step_id: str, minute: str
+        self,
+        channel_id: str,
+        scenario_id: str,
+        version: int,
+        step_id: str,
+        minute: str,
+        *,
+        between: tuple[str, str] | None = None,
     ) -> Iterator[str]:
-        """User ids on the due index in one bucket (every shard; keys only)."""
+        """User ids on the due index in one bucket (every shard; keys only), or only
+        those in ``between`` (first and last user id, inclusive)."""
+        condition = "gsi1pk = :pk"
+        bounds: dict[str, str] = {}
+        if between is not None:
+            condition += " AND gsi1sk BETWEEN :first AND :last"
+            bounds = {":first": between[0], ":last": between[1]}
         for key in all_shard_keys(bucket_list(channel_id, scenario_id, version, step_id, minute)):
             request: dict[str, Any] = {
                 "TableName": self._table_name,
                 "IndexName": DUE_INDEX,
-                "KeyConditionExpression": "gsi1pk = :pk",
-                "ExpressionAttributeValues": to_item({":pk": key}),
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": to_item({":pk": key, **bounds}),
                 "ProjectionExpression": "user_id",
             }
             while True:

@@ -32,7 +32,13 @@ from linecrm.domain.friends import (
     FriendChangeSet,
     FriendProfile,
 )
-from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, iso, to_item
+from linecrm.repositories.dynamo import (
+    batch_write,
+    from_item,
+    is_conditional_check_failure,
+    iso,
+    to_item,
+)
 from linecrm.repositories.sharding import merged_query, per_shard_limit, sharded_key
 
 if TYPE_CHECKING:
@@ -294,11 +300,7 @@ class FriendRepository:
         ]
 
     def _write_memberships(self, requests: list[Any]) -> None:
-        for start in range(0, len(requests), 25):
-            pending = requests[start : start + 25]
-            while pending:
-                response = self._client.batch_write_item(RequestItems={self._table_name: pending})
-                pending = list(response.get("UnprocessedItems", {}).get(self._table_name, []))
+        batch_write(self._client, self._table_name, requests)
 
     def record_warnings(
         self, channel_id: str, user_id: str, warnings: Mapping[str, str], at: datetime
@@ -573,13 +575,7 @@ class FriendRepository:
             {"pk": item["pk"], "sk": item["sk"]}
             for item in self._partition_items(channel_id, user_id, keys_only=True)
         ]
-        for start in range(0, len(keys), 25):
-            pending: list[Any] = [
-                {"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]
-            ]
-            while pending:
-                response = self._client.batch_write_item(RequestItems={self._table_name: pending})
-                pending = list(response.get("UnprocessedItems", {}).get(self._table_name, []))
+        batch_write(self._client, self._table_name, [{"DeleteRequest": {"Key": k}} for k in keys])
         return len(keys)
 
     # ------------------------------------------------------------------ internals

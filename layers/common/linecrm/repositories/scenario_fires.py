@@ -7,17 +7,29 @@ recorded here so that a second, late or retried fire repeats none of them:
 on). The sweeper's list (``SCBUCKETS#<shard>``, sort key = due minute first) holds a
 bucket from its schedule's creation until its fire is done: an overdue bucket still
 in it lost its schedule (or its fire failed) and is fired by the sweeper.
+
+A bucket too big for one invocation is *split* instead of planned: its state records
+the parts (user-id ranges, see ``BucketPart``), each part is listed for the sweeper
+and fired on the job queue with phases of its own, and the bucket itself is done once
+its parts are listed and queued.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from linecrm.models.jobs import FireScenarioStep
-from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, iso, to_item
+from linecrm.models.jobs import BucketPart, FireScenarioStep
+from linecrm.repositories.dynamo import (
+    batch_write,
+    from_item,
+    is_conditional_check_failure,
+    iso,
+    to_item,
+)
 from linecrm.repositories.sharding import SHARDS, shard_of
 
 if TYPE_CHECKING:
@@ -32,10 +44,13 @@ class FireState:
     chunks: int = 0
     enqueued: bool = False
     done: bool = False
+    parts: tuple[BucketPart, ...] = ()  # a split bucket's parts
 
 
 def bucket_id(job: FireScenarioStep) -> str:
-    return f"{job.channel_id}#{job.scenario_id}#{job.version}#{job.step_id}#{job.minute}"
+    """The bucket's id, or the part's (a part has phases of its own)."""
+    bucket = f"{job.channel_id}#{job.scenario_id}#{job.version}#{job.step_id}#{job.minute}"
+    return bucket if job.part is None else f"{bucket}#p{job.part.index}"
 
 
 class ScenarioFireRepository:
@@ -55,19 +70,32 @@ class ScenarioFireRepository:
             chunks=int(values.get("chunks", 0)),
             enqueued=bool(values.get("enqueued")),
             done=bool(values.get("done")),
+            parts=tuple(
+                BucketPart.model_validate(part) for part in json.loads(values.get("parts", "[]"))
+            ),
         )
 
-    def mark_planned(self, job: FireScenarioStep, chunks: int, at: datetime) -> bool:
-        """False when another fire planned the bucket first (its plan stands)."""
+    def mark_planned(
+        self,
+        job: FireScenarioStep,
+        chunks: int,
+        at: datetime,
+        parts: Sequence[BucketPart] = (),
+    ) -> bool:
+        """Record the plan: ``chunks`` ledger rows, or the ``parts`` of a split bucket.
+        False when another fire planned it first (its plan stands)."""
+        values: dict[str, Any] = {":yes": True, ":chunks": chunks, ":at": iso(at)}
+        update = "SET planned = :yes, chunks = :chunks, planned_at = :at"
+        if parts:
+            update += ", parts = :parts"
+            values[":parts"] = json.dumps([part.model_dump() for part in parts])
         try:
             self._client.update_item(
                 TableName=self._table_name,
                 Key=self._key(job),
-                UpdateExpression="SET planned = :yes, chunks = :chunks, planned_at = :at",
+                UpdateExpression=update,
                 ConditionExpression="attribute_not_exists(planned)",
-                ExpressionAttributeValues=to_item(
-                    {":yes": True, ":chunks": chunks, ":at": iso(at)}
-                ),
+                ExpressionAttributeValues=to_item(values),
             )
         except Exception as error:
             if is_conditional_check_failure(error):
@@ -88,6 +116,21 @@ class ScenarioFireRepository:
         self._client.put_item(
             TableName=self._table_name,
             Item=to_item({**self._listed(job), "job": job.model_dump_json()}),
+        )
+
+    def register_many(self, jobs: Sequence[FireScenarioStep]) -> None:
+        """List many (a split bucket's parts) in batches."""
+        batch_write(
+            self._client,
+            self._table_name,
+            [
+                {
+                    "PutRequest": {
+                        "Item": to_item({**self._listed(job), "job": job.model_dump_json()})
+                    }
+                }
+                for job in jobs
+            ],
         )
 
     def unregister(self, job: FireScenarioStep) -> None:

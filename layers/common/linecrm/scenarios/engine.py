@@ -7,7 +7,11 @@ bucket (still active? same version, step and bucket?), tests exits and the step'
 condition on the friend as they are now, admits marketing messages through the
 delivery policy, and sends identical rendered content as multicasts of up to 500
 through the ledger and the send queue (deterministic delivery ids). Then it moves
-each enrolment on and schedules the next buckets. See docs/scenarios.md.
+each enrolment on and schedules the next buckets. A bucket of more than
+``PART_SIZE`` enrolments is split into parts of ``PART_SIZE`` in user-id order, each
+fired the same way on the job queue, in parallel (one multicast per part for
+identical content, so ⌈N/500⌉ calls). A fire adds to the step counters once per
+step it touched, not once per friend. See docs/scenarios.md.
 
 Pure apart from the injected ports (repositories, planner, outbox, clock).
 """
@@ -28,6 +32,7 @@ from linecrm.domain.actions import (
     StopScenario,
 )
 from linecrm.domain.automation import ActionRunner, EventContext
+from linecrm.domain.broadcasts import chunked
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.delivery_policy import Defer, SendNow
 from linecrm.domain.friends import Friend
@@ -46,7 +51,7 @@ from linecrm.domain.signals import (
     Unlinked,
 )
 from linecrm.domain.tags import UnknownTag
-from linecrm.models.jobs import FireScenarioStep
+from linecrm.models.jobs import BucketPart, FireScenarioStep
 from linecrm.models.send import (
     MAX_MULTICAST_RECIPIENTS,
     REPLY_TOKEN_MARGIN_SECONDS,
@@ -82,6 +87,9 @@ PREFERRED_HOUR_FIELD = "preferred_send_hour"
 CATALOG_TTL = timedelta(seconds=30)
 # A bucket is overdue for the sweeper this long after its minute.
 SWEEP_GRACE = timedelta(minutes=3)
+# Enrolments one invocation fires; a bigger bucket is split into parts of this many
+# (one multicast each): 500 friends take a few seconds of DynamoDB writes.
+PART_SIZE = MAX_MULTICAST_RECIPIENTS
 _RE_ENTRY_FROM: dict[ReEntry, tuple[Any, ...]] = {
     "never": (),
     "after_completion": ("completed", "exited", "stopped"),
@@ -96,6 +104,14 @@ class JobPlanner(Protocol):
 class Outbox(Protocol):
     def enqueue(self, request: SendRequest) -> bool: ...
     def put_on_queue(self, request: SendRequest) -> None: ...
+
+
+class StepQueue(Protocol):
+    def send_steps(self, steps: Sequence[Any]) -> None: ...
+
+
+Tally = Counter[tuple[str, str]]
+"""(step id, counter name) -> how much a fire adds to it."""
 
 
 def minute_of(moment: datetime) -> str:
@@ -152,6 +168,7 @@ class ScenarioEngine:
         planner: Callable[[], JobPlanner],
         actions: Callable[[], ActionRunner],
         clock: Callable[[], datetime],
+        steps: Callable[[], StepQueue],
     ) -> None:
         self._scenarios = scenarios
         self._enrollments = enrollments
@@ -163,6 +180,7 @@ class ScenarioEngine:
         self._planner = planner
         self._actions = actions
         self._clock = clock
+        self._steps = steps
         self._gate = MarketingCapGate(friends)
         self._scheduled: set[str] = set()  # bucket jobs this environment created
         self._catalog: dict[
@@ -384,14 +402,22 @@ class ScenarioEngine:
             # Nothing moves: the bucket stays in the sweeper's list, which fires it again
             # once the scenario is resumed (within its period plus the grace).
             return FireReport("paused")
-        config = self._config(job.channel_id)
+        between = (job.part.first, job.part.last) if job.part is not None else None
         user_ids = sorted(
             set(
                 self._enrollments.due_in(
-                    job.channel_id, job.scenario_id, job.version, job.step_id, job.minute
+                    job.channel_id,
+                    job.scenario_id,
+                    job.version,
+                    job.step_id,
+                    job.minute,
+                    between=between,
                 )
             )
         )
+        if job.part is None and (state.parts or (not state.planned and len(user_ids) > PART_SIZE)):
+            return self._split(job, user_ids, state.planned, now)
+        config = self._config(job.channel_id)
         enrollments = self._enrollments.get_many(job.channel_id, job.scenario_id, user_ids)
         friends = self._friends.get_many(job.channel_id, user_ids)
         pending = Pending(job.version, job.step_id, job.minute)
@@ -413,6 +439,7 @@ class ScenarioEngine:
                 return FireReport("lost_race")
             state = self._fires.state(job)
         chunk_recipients = self._enqueue_chunks(job, state.chunks, now, already=state.enqueued)
+        tally: Tally = Counter()
         for user_id in user_ids:
             decision = decisions[user_id]
             if user_id in chunk_recipients:
@@ -426,11 +453,42 @@ class ScenarioEngine:
                 continue
             report.counts[
                 self._apply(
-                    definition, step, enrollment, friends.get(user_id), decision, pending, now
+                    definition,
+                    step,
+                    enrollment,
+                    friends.get(user_id),
+                    decision,
+                    pending,
+                    now,
+                    tally,
                 )
             ] += 1
+        # One write per step touched (a crash before it loses this fire's counts: the
+        # enrolments have moved on, so a retry finds them stale; see docs/scenarios.md).
+        self._add_counts(job.channel_id, job.scenario_id, tally, shard_by=job.job_id)
         self._finish(job, now)
         return report
+
+    def _split(
+        self, job: FireScenarioStep, user_ids: list[str], planned: bool, now: datetime
+    ) -> FireReport:
+        """Fire a big bucket in parts on the job queue: each part is listed for the
+        sweeper before it is queued, and the bucket is done once all are."""
+        if not planned:
+            parts = [
+                BucketPart(index=index, first=chunk[0], last=chunk[-1])
+                for index, chunk in enumerate(chunked(user_ids, PART_SIZE))
+            ]
+            if not self._fires.mark_planned(job, 0, now, parts=parts):
+                return FireReport("lost_race")
+        state = self._fires.state(job)
+        jobs = [job.in_part(part) for part in state.parts]
+        if not state.enqueued:
+            self._fires.register_many(jobs)
+            self._steps().send_steps(jobs)
+            self._fires.mark(job, "enqueued", now)
+        self._finish(job, now)
+        return FireReport("split", Counter({"parts": len(jobs)}))
 
     def _decide(
         self,
@@ -488,9 +546,7 @@ class ScenarioEngine:
                 content = json.dumps(decision.messages, ensure_ascii=False, sort_keys=True)
                 groups.setdefault(content, (decision.messages, []))[1].append(user_id)
         requests: list[SendRequest] = []
-        prefix = _delivery_key(
-            job.channel_id, job.scenario_id, job.version, job.step_id, job.minute
-        )
+        prefix = _chunk_prefix(job)
         for _, (messages, user_ids) in sorted(groups.items()):
             for start in range(0, len(user_ids), MAX_MULTICAST_RECIPIENTS):
                 request = SendRequest(
@@ -512,9 +568,7 @@ class ScenarioEngine:
         recipients of every chunk."""
         from linecrm.domain.deliveries import request_of
 
-        prefix = _delivery_key(
-            job.channel_id, job.scenario_id, job.version, job.step_id, job.minute
-        )
+        prefix = _chunk_prefix(job)
         recipients: set[str] = set()
         for index in range(chunks):
             delivery = self._ledger.get(f"{prefix}:{index}")
@@ -536,8 +590,10 @@ class ScenarioEngine:
         decision: _Decision,
         pending: Pending,
         now: datetime,
+        tally: Tally,
     ) -> str:
-        """Move one enrolment on after its step's decision; the counter it adds to."""
+        """Move one enrolment on after its step's decision; the counter it adds to
+        (in ``tally``, which the caller writes)."""
         channel_id, user_id, scenario_id = (
             enrollment.channel_id,
             enrollment.user_id,
@@ -547,7 +603,7 @@ class ScenarioEngine:
             if self._enrollments.end(
                 channel_id, user_id, scenario_id, status="exited", reason=decision.reason, at=now
             ):
-                self._count(enrollment, step.id, f"exited:{decision.reason}")
+                tally[(step.id, f"exited:{decision.reason}")] += 1
             return f"exited:{decision.reason}"
         if decision.kind == "defer" and decision.until is not None:
             minute = bucket_minute(decision.until, now)
@@ -560,7 +616,7 @@ class ScenarioEngine:
                 at=now,
                 next_step=(step.id, minute_of(minute)),
             ):
-                self._count(enrollment, step.id, f"deferred:{decision.reason}")
+                tally[(step.id, f"deferred:{decision.reason}")] += 1
                 self._ensure_schedule(channel_id, scenario_id, pending.version, step.id, minute)
             return "deferred"
         counter = "sent" if decision.kind == "send" else f"skipped:{decision.reason}"
@@ -582,12 +638,12 @@ class ScenarioEngine:
         )
         if not moved:
             return "stale"
-        self._count(enrollment, step.id, counter)
+        tally[(step.id, counter)] += 1
         if nxt is not None and next_minute is not None:
-            self._count(enrollment, nxt.id, "due")
+            tally[(nxt.id, "due")] += 1
             self._ensure_schedule(channel_id, scenario_id, pending.version, nxt.id, next_minute)
         elif not step.branches:
-            self._count(enrollment, step.id, "completed")
+            tally[(step.id, "completed")] += 1
         return counter
 
     def _next_of(
@@ -657,7 +713,9 @@ class ScenarioEngine:
                     reply_by=at + timedelta(seconds=REPLY_TOKEN_MARGIN_SECONDS),
                 )
             )
-        self._apply(definition, step, enrollment, friend, decision, pending, now)
+        tally: Tally = Counter()
+        self._apply(definition, step, enrollment, friend, decision, pending, now, tally)
+        self._add_counts(friend.channel_id, definition.id, tally, shard_by=friend.user_id)
 
     def _run_actions(self, actions: list[CrmAction], enrollment: Enrollment, now: datetime) -> None:
         config = self._config(enrollment.channel_id)
@@ -685,10 +743,17 @@ class ScenarioEngine:
         """Fire every bucket overdue by more than ``SWEEP_GRACE`` that is not done."""
         before = minute_of(self._clock() - SWEEP_GRACE)
         report = FireReport("swept")
+        parts: list[FireScenarioStep] = []
         for job in self._fires.overdue(before):
+            if job.part is not None:
+                parts.append(job)  # fired on the job queue, as when its bucket split
+                continue
             outcome = self.fire(job)
             report.counts[f"bucket:{outcome.outcome}"] += 1
             report.counts.update(outcome.counts)
+        if parts:
+            self._steps().send_steps(parts)
+            report.counts["bucket:part_queued"] += len(parts)
         return report
 
     # ================================================================ helpers
@@ -707,6 +772,15 @@ class ScenarioEngine:
         self._fires.register(job)
         self._planner().schedule(job, minute)
         self._scheduled.add(job.job_id)
+
+    def _add_counts(
+        self, channel_id: str, scenario_id: str, tally: Tally, *, shard_by: str
+    ) -> None:
+        by_step: dict[str, Counter[str]] = {}
+        for (step_id, counter), value in tally.items():
+            by_step.setdefault(step_id, Counter())[counter] += value
+        for step_id, counts in sorted(by_step.items()):
+            self._scenarios.count(channel_id, scenario_id, step_id, counts, shard_by=shard_by)
 
     def _count(self, enrollment: Enrollment, step_id: str | None, counter: str) -> None:
         if step_id is not None:
@@ -769,6 +843,12 @@ def _delivery_key(
     channel_id: str, scenario_id: str, version: int, step_id: str, minute: str
 ) -> str:
     return f"sc:{channel_id}:{scenario_id}:{version}:{step_id}:{minute}"
+
+
+def _chunk_prefix(job: FireScenarioStep) -> str:
+    """The ledger ids of a fire's chunks: ``<prefix>:<n>``, per part for a split bucket."""
+    key = _delivery_key(job.channel_id, job.scenario_id, job.version, job.step_id, job.minute)
+    return key if job.part is None else f"{key}:p{job.part.index}"
 
 
 def _trigger_matches(trigger: Trigger, signal: FriendSignal) -> bool:
