@@ -20,30 +20,45 @@ _EVENT = "before-call"
 
 
 class AwsCallCounter:
-    def __init__(self) -> None:
-        self._calls: Counter[tuple[str, str]] = Counter()
+    """Calls by service and operation; with ``label`` (e.g. the local stack's
+    ``current_function.get``), also by whose call it was."""
+
+    def __init__(self, label: Callable[[], str | None] | None = None) -> None:
+        self._calls: Counter[tuple[str | None, str, str]] = Counter()
+        self._label = label
         self._lock = threading.Lock()
 
     def _record(self, model: Any) -> None:
         service = model.service_model.service_name
+        label = self._label() if self._label is not None else None
         with self._lock:
-            self._calls[(service, model.name)] += 1
+            self._calls[(label, service, model.name)] += 1
 
     def count(self, service: str | None = None, operation: str | None = None) -> int:
         with self._lock:
             return sum(
                 n
-                for (svc, op), n in self._calls.items()
+                for (_, svc, op), n in self._calls.items()
                 if (service is None or svc == service) and (operation is None or op == operation)
             )
 
-    def by_operation(self, service: str | None = None) -> dict[str, int]:
+    def by_operation(self, service: str | None = None, *, labelled: bool = False) -> dict[str, int]:
+        """Calls per ``service.Operation``; ``labelled``: only those made under a label."""
+        totals: Counter[str] = Counter()
         with self._lock:
-            return {
-                f"{svc}.{op}": n
-                for (svc, op), n in sorted(self._calls.items())
-                if service is None or svc == service
-            }
+            for (label, svc, op), n in self._calls.items():
+                if (service is None or svc == service) and (label is not None or not labelled):
+                    totals[f"{svc}.{op}"] += n
+        return dict(sorted(totals.items()))
+
+    def by_label(self) -> dict[str, int]:
+        """Calls per label (those made under none are left out)."""
+        totals: Counter[str] = Counter()
+        with self._lock:
+            for (label, _, _), n in self._calls.items():
+                if label is not None:
+                    totals[label] += n
+        return dict(sorted(totals.items()))
 
     def reset(self) -> None:
         with self._lock:
@@ -93,10 +108,11 @@ def _install() -> None:
 
 
 @contextmanager
-def count_aws_calls() -> Iterator[AwsCallCounter]:
-    """Count AWS calls made by clients created from botocore sessions, while active."""
+def count_aws_calls(label: Callable[[], str | None] | None = None) -> Iterator[AwsCallCounter]:
+    """Count AWS calls made by clients created from botocore sessions, while active
+    (each also under ``label()``, if given)."""
     _install()
-    counter = AwsCallCounter()
+    counter = AwsCallCounter(label)
     _active.append(counter)
     try:
         yield counter

@@ -216,9 +216,11 @@ class ScenarioEngine:
         event_at: datetime | None = None,
         known: ScenarioVersion | None = None,
         friend: Friend | None = None,
+        tally: Tally | None = None,
     ) -> str:
         """Enrol one friend at the first step of the scenario's current version; a note
-        says what happened (``enrolled …``, or why not)."""
+        says what happened (``enrolled …``, or why not). With ``tally``, the counters
+        are added there for the caller to write (many enrolments, one write)."""
         current = known or self._scenarios.current(channel_id, scenario_id)
         if current is None:
             return f"not enrolled: no scenario {scenario_id!r}"
@@ -249,9 +251,12 @@ class ScenarioEngine:
         )
         if not entered:
             return f"not enrolled in {scenario_id}: re-entry is {definition.re_entry}"
-        self._scenarios.count(
-            channel_id, scenario_id, first.id, {"enrolled": 1, "due": 1}, shard_by=user_id
-        )
+        if tally is None:
+            self._scenarios.count(
+                channel_id, scenario_id, first.id, {"enrolled": 1, "due": 1}, shard_by=user_id
+            )
+        else:
+            tally.update({(first.id, "enrolled"): 1, (first.id, "due"): 1})
         pending = Pending(version, first.id, minute_of(minute))
         if reply_token is not None and first.timing.is_immediate and friend is not None:
             # The free first step: answer the follow (or message) with its reply token.
@@ -264,15 +269,27 @@ class ScenarioEngine:
         self, channel_id: str, scenario_id: str, friends: Sequence[Friend]
     ) -> Counter[str]:
         """Enrol friends by hand (a segment): how many were enrolled or not, and why.
-        The scenario and the friends are read once (one write per friend after that)."""
+        The scenario and the friends are read once: one write per friend after that,
+        and one for the counters."""
         counts: Counter[str] = Counter()
         current = self._scenarios.current(channel_id, scenario_id)
         at = self._clock()
-        for friend in friends:
-            note = self.enroll(
-                channel_id, friend.user_id, scenario_id, at, known=current, friend=friend
-            )
-            counts["enrolled" if note.startswith("enrolled") else note.split(": ", 1)[-1]] += 1
+        tally: Tally = Counter()
+        try:
+            for friend in friends:
+                note = self.enroll(
+                    channel_id,
+                    friend.user_id,
+                    scenario_id,
+                    at,
+                    known=current,
+                    friend=friend,
+                    tally=tally,
+                )
+                counts["enrolled" if note.startswith("enrolled") else note.split(": ", 1)[-1]] += 1
+        finally:  # the enrolments made so far are counted, also when one write fails
+            shard = friends[0].user_id if friends else ""
+            self._add_counts(channel_id, scenario_id, tally, shard_by=shard)
         return counts
 
     # ================================================================ signals
