@@ -34,8 +34,9 @@ def time_() -> VirtualTime:
     return VirtualTime()
 
 
-def pacer(time_: VirtualTime, concurrency: int = 5, **options: float) -> Pacer:
-    return Pacer(concurrency, clock=time_.clock, sleep=time_.sleep, **options)
+def pacer(time_: VirtualTime, concurrency: int = 5, phase: float = 0.0, **options: float) -> Pacer:
+    """A pacer whose idle lanes start at ``phase`` of their first interval."""
+    return Pacer(concurrency, clock=time_.clock, sleep=time_.sleep, phase=lambda: phase, **options)
 
 
 def test_n_calls_take_at_least_n_minus_1_intervals_of_the_environments_share(
@@ -157,3 +158,32 @@ def test_rate_setting_as_a_number_or_per_kind() -> None:
 def test_invalid_rate_settings_are_refused(value: object) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - pydantic's or ours
         SendRates.from_setting(value)
+
+
+def test_idle_lanes_start_at_their_phase_so_environments_woken_together_spread_out(
+    time_: VirtualTime,
+) -> None:
+    # Ten environments, channel rate 8/s: one call each per 1.25 s. Woken at once,
+    # each starts at its own phase of the first interval instead of all at t = 0.
+    phases = [n / 10 for n in range(10)]
+    environments = [pacer(time_, concurrency=10, phase=p) for p in phases]
+    waits = [env.acquire("ch", PUSH, 8.0) for env in environments]
+    assert waits == [pytest.approx(p * 1.25) for p in phases]
+
+    # Busy from then on: the next call keeps the spacing (no new random phase) ...
+    time_.now = 0.0
+    first = pacer(time_, concurrency=10, phase=0.5)
+    first.acquire("ch", PUSH, 8.0)
+    assert first.acquire("ch", PUSH, 8.0) == pytest.approx(1.25)
+    # ... and after more than an interval idle, it starts at its phase again.
+    time_.now += 10.0
+    assert first.acquire("ch", PUSH, 8.0) == pytest.approx(0.625)
+
+
+def test_the_default_phase_is_random_within_the_first_interval(time_: VirtualTime) -> None:
+    waits = [
+        Pacer(10, clock=time_.clock, sleep=lambda _: None).acquire("ch", PUSH, 8.0)
+        for _ in range(50)
+    ]
+    assert all(0.0 <= wait < 1.25 for wait in waits)
+    assert len({round(wait, 6) for wait in waits}) > 40  # not one fixed offset

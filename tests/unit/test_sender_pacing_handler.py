@@ -40,6 +40,9 @@ def emulator() -> Iterator[LineEmulator]:
 
 @pytest.fixture
 def handler(aws: AwsWorld, emulator: LineEmulator, monkeypatch: pytest.MonkeyPatch) -> Any:
+    # A fresh environment starts at phase 0 of its first interval (not a random one), so
+    # which record goes first, and when, is fixed.
+    monkeypatch.setattr("linecrm.delivery.pacing.random.random", lambda: 0.0)
     monkeypatch.setenv(Env.LINE_API_BASE_URL, emulator.base_url)
     ChannelConfigRepository(aws.client("dynamodb"), aws.resources.table_names["Main"]).set_setting(
         CHANNEL_ID, SEND_RATE_SETTING, {"push": CHANNEL_RATE}

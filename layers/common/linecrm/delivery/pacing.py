@@ -11,7 +11,15 @@ seconds apart, all of them together start at most ``channel_rate`` calls per sec
     10 environments x (channel_rate / 10) per environment = channel_rate
 
 No shared counter (DynamoDB, Redis) is needed, at the price that a lone busy
-environment uses only a tenth of the channel's rate. The spacing is strict (no burst
+environment uses only a tenth of the channel's rate.
+
+Environments that start sending together (fresh ones, or idle ones that a new
+broadcast wakes) would otherwise all take their first slot at the same instant: ten
+calls at once where LINE's window allows fewer. So a lane that was idle (its next
+slot more than one interval in the past) starts at a random point within one
+interval: the environments' phases spread out, and their sum is the channel rate from
+the first call on. It delays a first call by at most one interval (5.6 ms at the
+default push rate). The spacing is strict (no burst
 credit): LINE does not say over which window it counts, and a call that waits a few
 milliseconds costs nothing.
 
@@ -22,6 +30,7 @@ time.
 from __future__ import annotations
 
 import math
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -129,7 +138,11 @@ class Pacer:
         sleep: Callable[[float], None] = time.sleep,
         slowdown_seconds: float = 30.0,
         min_factor: float = 1 / 8,
+        phase: Callable[[], float] | None = None,
     ) -> None:
+        """``phase``: a number in [0, 1), where within its first interval a lane that
+        was idle starts; by default ``random.random`` (looked up at each call, so a
+        test can fix it): no two environments start in step."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.concurrency = concurrency
@@ -137,6 +150,7 @@ class Pacer:
         self._sleep = sleep
         self._slowdown_seconds = slowdown_seconds
         self._min_factor = min_factor
+        self._phase = phase or (lambda: random.random())
         self._lanes: dict[tuple[str, EndpointKind], _Lane] = {}
         self._lock = threading.Lock()
 
@@ -166,14 +180,18 @@ class Pacer:
         with self._lock:
             now = self._clock()
             lane = self._lane(channel_id, kind)
-            slot = max(now, lane.next_slot)
+            interval = 1.0 / self._rate(lane, channel_rate, now)
+            if lane.next_slot < now - interval:  # idle: start at a random phase
+                slot = now + self._phase() * interval
+            else:
+                slot = max(now, lane.next_slot)
             if deadline is not None and slot > deadline:
                 if not late_ok:
                     raise PacingDeferred(slot - now)
                 wait = max(0.0, deadline - now)
             else:
                 wait = slot - now
-            lane.next_slot = slot + 1.0 / self._rate(lane, channel_rate, now)
+            lane.next_slot = slot + interval
         if wait > 0:
             self._sleep(wait)
         return wait
