@@ -26,6 +26,7 @@ from moto.moto_server.werkzeug_app import (
 
 from linecrm import resources
 from linecrm.resources import DEFAULTS, Env
+from linecrm_local import moto_transactions
 from linecrm_local.provision import ChannelSecret, ProvisionedResources, provision
 from linecrm_local.serving import BackgroundWsgiServer, bind_listening_socket
 from linecrm_local.sqs_poller import PolledQueue
@@ -51,11 +52,13 @@ def _list_moto_modules_once() -> None:
 
 
 _list_moto_modules_once()
+moto_transactions.install()
 
 
 class _OneRequestAtATime:
-    """moto's backends take no locks: a TransactWriteItems deep-copies a table while
-    another request changes it ("dictionary changed size during iteration"). DynamoDB,
+    """moto's backends take no locks: two requests inside one table interleave (moto's
+    own TransactWriteItems deep-copied a table while another request changed it:
+    "dictionary changed size during iteration"). DynamoDB,
     SQS and the rest apply each request atomically; serving one at a time gives that."""
 
     def __init__(self, app: Any) -> None:

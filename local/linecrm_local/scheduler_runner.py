@@ -7,8 +7,13 @@ and to send to its on-failure destination. Scheduler's ``Target.RetryPolicy`` co
 handing the event over (a throttled Invoke, an SQS target that fails): retried with
 short local delays until ``MaximumRetryAttempts`` or ``MaximumEventAgeInSeconds``
 (scaled by ``time_scale``), then dead-lettered to ``Target.DeadLetterConfig`` with
-Scheduler's error attributes. An unknown function is not retried. ``rate()``/``cron()``
-schedules are not run locally (a warning says so once per schedule).
+Scheduler's error attributes. An unknown function is not retried.
+
+``rate(N minutes|hours|days)`` schedules (the scenario sweeper) fire every period of
+the clock, counted from when the runner first saw the schedule (its StartDate if
+later); a clock jump of many periods fires once, not once per period missed (Scheduler
+does not catch up either). ``cron()`` schedules are not run locally (a warning says so
+once per schedule).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,6 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _AT = re.compile(r"at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)")
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
 
 
 class UnsupportedTarget(Exception):
@@ -77,6 +83,17 @@ def parse_at_expression(expression: str, timezone: str | None) -> datetime | Non
     return local.astimezone(UTC)
 
 
+def parse_rate_expression(expression: str) -> timedelta | None:
+    """The period of a ``rate(5 minutes)`` expression; None if not rate()."""
+    found = _RATE.fullmatch(expression.strip())
+    if found is None:
+        return None
+    value, unit = int(found.group(1)), found.group(2).rstrip("s")
+    if value < 1 or (value == 1) != (found.group(2) == unit):
+        return None  # Scheduler wants "1 minute" and "5 minutes"
+    return timedelta(**{f"{unit}s": value})
+
+
 def _as_utc(value: Any) -> datetime | None:
     if value is None:
         return None
@@ -113,6 +130,7 @@ class SchedulerRunner:
         self._sqs = sqs_client or boto3.client("sqs")
         self.firings: list[Firing] = []
         self._fired_keys: set[tuple[str, str, str, str]] = set()
+        self._next_rate_fire: dict[tuple[str, str], datetime] = {}  # rate() schedules
         self._warned: set[str] = set()
         self._run_lock = threading.Lock()  # run_due from a test and the thread never overlap
         self._stop = threading.Event()
@@ -168,12 +186,15 @@ class SchedulerRunner:
         if schedule.get("State") == "DISABLED":
             return None
         expression = schedule["ScheduleExpression"]
+        period = parse_rate_expression(expression)
+        if period is not None:
+            return self._fire_rate_if_due(name, schedule, period)
         due_at = parse_at_expression(expression, schedule.get("ScheduleExpressionTimezone"))
         if due_at is None:
             if name not in self._warned:
                 self._warned.add(name)
                 logger.warning(
-                    "schedule %s/%s uses %r: rate() and cron() schedules are not supported "
+                    "schedule %s/%s uses %r: cron() schedules are not supported "
                     "locally and will not fire",
                     self.group_name,
                     name,
@@ -196,6 +217,24 @@ class SchedulerRunner:
             with contextlib.suppress(self._scheduler.exceptions.ResourceNotFoundException):
                 self._scheduler.delete_schedule(GroupName=self.group_name, Name=name)
         return firing
+
+    def _fire_rate_if_due(
+        self, name: str, schedule: dict[str, Any], period: timedelta
+    ) -> Firing | None:
+        now = self.clock.now()
+        start, end = _as_utc(schedule.get("StartDate")), _as_utc(schedule.get("EndDate"))
+        if (start is not None and now < start) or (end is not None and now > end):
+            return None
+        key = (self.group_name, name)
+        due = self._next_rate_fire.get(key)
+        if due is None or due - now > period:  # first seen, or the clock was set back
+            self._next_rate_fire[key] = max(now, start or now) + period
+            return None
+        if now < due:
+            return None
+        missed = (now - due) // period  # whole periods skipped by a jump: fired once
+        self._next_rate_fire[key] = due + (missed + 1) * period
+        return self._fire(name, schedule, now)
 
     def _fire(self, name: str, schedule: dict[str, Any], now: datetime) -> Firing:
         target: dict[str, Any] = schedule["Target"]

@@ -15,7 +15,11 @@ from linecrm_local.async_invoke import AsyncInvoker
 from linecrm_local.aws_local import LocalAws
 from linecrm_local.clock import MovableClock
 from linecrm_local.lambda_runtime import LocalFunctions
-from linecrm_local.scheduler_runner import SchedulerRunner, parse_at_expression
+from linecrm_local.scheduler_runner import (
+    SchedulerRunner,
+    parse_at_expression,
+    parse_rate_expression,
+)
 
 from .conftest import JOB, Journal
 
@@ -171,6 +175,53 @@ def test_a_kept_schedule_never_fires_twice(
     runner.invoker.drain()
     assert names(scheduler) == ["keep"]
     assert len(journal.entries("job")) == 1
+
+
+def test_a_rate_schedule_fires_every_period_and_once_after_a_jump(
+    scheduler: Any,
+    runner: SchedulerRunner,
+    functions: LocalFunctions,
+    clock: MovableClock,
+    journal: Journal,
+) -> None:
+    create(
+        scheduler,
+        "sweeper",
+        "rate(5 minutes)",
+        {"Arn": functions.arn_of("job"), "Input": '{"kind": "sweep"}'},
+    )
+
+    assert runner.run_due() == []  # first seen: due one period from now
+    clock.advance(timedelta(minutes=4, seconds=59))
+    assert runner.run_due() == []
+    clock.advance(timedelta(seconds=2))
+    assert [f.name for f in runner.run_due()] == ["sweeper"]
+    assert runner.run_due() == []  # not again within the period
+    clock.advance(timedelta(days=2))  # 576 periods: one firing, as Scheduler does
+    assert len(runner.run_due()) == 1
+    assert runner.run_due() == []
+    clock.advance(timedelta(minutes=5))
+    assert len(runner.run_due()) == 1
+    runner.invoker.drain()
+    assert [e["event"] for e in journal.entries("job")] == [{"kind": "sweep"}] * 3
+    assert names(scheduler) == ["sweeper"]  # recurring: kept
+
+
+@pytest.mark.parametrize(
+    ("expression", "period"),
+    [
+        ("rate(1 minute)", timedelta(minutes=1)),
+        ("rate(5 minutes)", timedelta(minutes=5)),
+        ("rate(2 hours)", timedelta(hours=2)),
+        ("rate(1 day)", timedelta(days=1)),
+        ("rate(1 minutes)", None),  # Scheduler's grammar: singular for 1
+        ("rate(5 minute)", None),
+        ("rate(0 minutes)", None),
+        ("cron(0 * * * ? *)", None),
+    ],
+)
+def test_rate_expressions(expression: str, period: timedelta | None) -> None:
+    assert parse_rate_expression(expression) == period
 
 
 def test_the_schedule_time_zone_decides_when_it_is_due(
@@ -421,7 +472,7 @@ def test_an_sqs_target_gets_the_input_as_message_body(
     assert message["Body"] == '{"send": 1}'
 
 
-def test_disabled_recurring_and_ended_schedules_do_not_fire(
+def test_disabled_cron_and_ended_schedules_do_not_fire(
     scheduler: Any,
     runner: SchedulerRunner,
     functions: LocalFunctions,
@@ -431,7 +482,8 @@ def test_disabled_recurring_and_ended_schedules_do_not_fire(
 ) -> None:
     target = {"Arn": functions.arn_of("job"), "Input": "{}"}
     create(scheduler, "disabled", at(NOW), target, State="DISABLED")
-    create(scheduler, "recurring", "rate(1 minute)", target)
+    create(scheduler, "disabled-rate", "rate(1 minute)", target, State="DISABLED")
+    create(scheduler, "cron", "cron(0 * * * ? *)", target)
     create(
         scheduler, "ended", at(NOW + timedelta(hours=2)), target, EndDate=NOW + timedelta(hours=1)
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -67,7 +68,16 @@ def is_conditional_check_failure(error: Exception) -> bool:
     return error_code(error) == "ConditionalCheckFailedException"
 
 
-__all__ = ["DynamoDBClient", "from_item", "is_conditional_check_failure", "iso", "to_item"]
+__all__ = [
+    "ConditionalUpdate",
+    "DynamoDBClient",
+    "batch_write",
+    "conditional_updates",
+    "from_item",
+    "is_conditional_check_failure",
+    "iso",
+    "to_item",
+]
 
 
 BATCH_WRITE_LIMIT = 25  # DynamoDB's BatchWriteItem limit
@@ -85,3 +95,99 @@ def batch_write(client: DynamoDBClient, table_name: str, requests: Sequence[Any]
             response = client.batch_write_item(RequestItems={table_name: pending})
             pending = list(response.get("UnprocessedItems", {}).get(table_name, []))
             retries += 1
+
+
+TRANSACTION_LIMIT = 100  # DynamoDB's TransactWriteItems limit (items per call)
+_TRANSACTION_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class ConditionalUpdate:
+    """One UpdateItem with a condition: what ``conditional_updates`` runs."""
+
+    key: Mapping[str, Any]  # plain values
+    update: str
+    condition: str
+    values: Mapping[str, Any]  # plain values
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    def request(self, table_name: str) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "TableName": table_name,
+            "Key": to_item(self.key),
+            "UpdateExpression": self.update,
+            "ConditionExpression": self.condition,
+            "ExpressionAttributeValues": to_item(self.values),
+        }
+        if self.names:
+            request["ExpressionAttributeNames"] = dict(self.names)
+        return request
+
+
+def conditional_update(client: DynamoDBClient, table_name: str, update: ConditionalUpdate) -> bool:
+    """Run one; False when its condition failed."""
+    try:
+        client.update_item(**update.request(table_name))
+    except Exception as error:
+        if is_conditional_check_failure(error):
+            return False
+        raise
+    return True
+
+
+def conditional_updates(
+    client: DynamoDBClient, table_name: str, updates: Sequence[ConditionalUpdate]
+) -> list[bool]:
+    """Run many updates of *distinct* items, each on its own condition: which ones
+    applied (False: its condition failed). Not atomic as a whole; this batches calls.
+
+    Up to 100 go in one TransactWriteItems (500 enrolments moved in 5 calls instead of
+    500). A transaction either applies all or nothing: when some conditions fail,
+    DynamoDB cancels it and names them (``CancellationReasons``), and the others go
+    again in the next round; a conflict with another write or a throttle is retried
+    after a back-off, and after a few rounds the rest go one by one.
+    """
+    applied = [False] * len(updates)
+    for start in range(0, len(updates), TRANSACTION_LIMIT):
+        pending = list(range(start, min(start + TRANSACTION_LIMIT, len(updates))))
+        for round_number in range(_TRANSACTION_ROUNDS):
+            if not pending:
+                break
+            if round_number:
+                time.sleep(min(1.0, 0.05 * 2**round_number))
+            if len(pending) == 1:
+                applied[pending[0]] = conditional_update(client, table_name, updates[pending[0]])
+                pending = []
+                break
+            pending = _transact(client, table_name, updates, pending, applied)
+        for index in pending:  # still contended after every round: one by one
+            applied[index] = conditional_update(client, table_name, updates[index])
+    return applied
+
+
+def _transact(
+    client: DynamoDBClient,
+    table_name: str,
+    updates: Sequence[ConditionalUpdate],
+    pending: list[int],
+    applied: list[bool],
+) -> list[int]:
+    """One transaction of ``pending``; the indexes to try again."""
+    try:
+        client.transact_write_items(
+            TransactItems=[{"Update": updates[i].request(table_name)} for i in pending]  # type: ignore[typeddict-item]
+        )
+    except Exception as error:
+        if error_code(error) != "TransactionCanceledException":
+            raise
+        reasons = getattr(error, "response", {}).get("CancellationReasons") or []
+        if len(reasons) != len(pending):
+            return pending  # no reasons to go by: the next round (or one by one) decides
+        return [
+            index
+            for index, reason in zip(pending, reasons, strict=True)
+            if reason.get("Code") != "ConditionalCheckFailed"  # failed: stays False
+        ]
+    for index in pending:
+        applied[index] = True
+    return []

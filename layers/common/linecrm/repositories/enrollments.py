@@ -9,7 +9,10 @@ partition when 10,000 friends enrol at once). Leaving a step (sent, skipped, exi
 removes the keys, so nothing but pending enrolments is ever on that index.
 
 Every move is a conditional update on the state it moves from (status, version, step,
-bucket): a schedule that fires twice, late, or after an exit moves nothing twice.
+bucket): a schedule that fires twice, late, or after an exit moves nothing twice. Each
+move exists as a method that runs it (``advance``) and one that only builds it
+(``advancing``), so that a fire can run its 500 moves with ``write_many``, 100 per
+transaction call.
 """
 
 from __future__ import annotations
@@ -19,7 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, iso, to_item
+from linecrm.repositories.dynamo import (
+    ConditionalUpdate,
+    conditional_update,
+    conditional_updates,
+    from_item,
+    iso,
+    to_item,
+)
 from linecrm.repositories.friends import friend_pk
 from linecrm.repositories.sharding import all_shard_keys, sharded_key
 
@@ -143,7 +153,16 @@ class EnrollmentRepository:
                 request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # ------------------------------------------------------------------ moves
-    def enter(
+    def write(self, update: ConditionalUpdate) -> bool:
+        """Run one move built by ``entering``, ``advancing`` or ``ending``; False when
+        the enrolment was not in the state it moves from."""
+        return conditional_update(self._client, self._table_name, update)
+
+    def write_many(self, updates: list[ConditionalUpdate]) -> list[bool]:
+        """Run moves of distinct enrolments, 100 per call; which ones applied."""
+        return conditional_updates(self._client, self._table_name, updates)
+
+    def entering(
         self,
         channel_id: str,
         user_id: str,
@@ -154,8 +173,8 @@ class EnrollmentRepository:
         due_minute: str,
         at: datetime,
         allowed_from: tuple[EnrollmentStatus, ...],
-    ) -> bool:
-        """Enrol at the first step; False when re-entry does not allow it now.
+    ) -> ConditionalUpdate:
+        """Enrol at the first step; fails when re-entry does not allow it now.
 
         ``allowed_from``: the statuses an existing enrolment may be in to enter again
         (the scenario's re-entry policy); no item at all is always allowed.
@@ -178,7 +197,7 @@ class EnrollmentRepository:
         for index, status in enumerate(allowed_from):
             values[f":from{index}"] = status
             condition += f" OR #status = :from{index}"
-        return self._update_if(
+        return self._conditional(
             channel_id,
             user_id,
             scenario_id,
@@ -192,7 +211,7 @@ class EnrollmentRepository:
             values=values,
         )
 
-    def advance(
+    def advancing(
         self,
         channel_id: str,
         user_id: str,
@@ -203,7 +222,7 @@ class EnrollmentRepository:
         at: datetime,
         next_step: tuple[str, str] | None,
         wait_for_branch: bool = False,
-    ) -> bool:
+    ) -> ConditionalUpdate:
         """Leave the pending step: to ``next_step`` (step id, due minute), or complete.
 
         ``sent_step_id``: the step that was sent (or skipped) now, the reference of
@@ -234,7 +253,7 @@ class EnrollmentRepository:
             if not wait_for_branch:
                 sets += ["#status = :completed", "ended_at = :at"]
                 values[":completed"] = "completed"
-        return self._move(channel_id, user_id, scenario_id, expected, sets, removes, values)
+        return self._moving(channel_id, user_id, scenario_id, expected, sets, removes, values)
 
     def move_to(
         self,
@@ -270,16 +289,20 @@ class EnrollmentRepository:
         if from_last is not None:
             condition += " AND last_step_id = :from_last"
             values[":from_last"] = from_last
-        return self._update_if(
-            channel_id,
-            user_id,
-            scenario_id,
-            update=("SET step_id = :next, due_minute = :minute, gsi1pk = :gsi1pk, gsi1sk = :user"),
-            condition=condition,
-            values=values,
+        return self.write(
+            self._conditional(
+                channel_id,
+                user_id,
+                scenario_id,
+                update=(
+                    "SET step_id = :next, due_minute = :minute, gsi1pk = :gsi1pk, gsi1sk = :user"
+                ),
+                condition=condition,
+                values=values,
+            )
         )
 
-    def end(
+    def ending(
         self,
         channel_id: str,
         user_id: str,
@@ -288,10 +311,10 @@ class EnrollmentRepository:
         status: Literal["exited", "stopped"],
         reason: str,
         at: datetime,
-    ) -> bool:
+    ) -> ConditionalUpdate:
         """End an active enrolment now and take it off the due index (its pending
-        step will not be sent); False when it was not active."""
-        return self._update_if(
+        step will not be sent)."""
+        return self._conditional(
             channel_id,
             user_id,
             scenario_id,
@@ -306,24 +329,29 @@ class EnrollmentRepository:
     def start(self, channel_id: str, user_id: str, scenario_id: str, at: datetime) -> bool:
         """Record an enrolment with no step pending (a scenario that is not defined
         here yet); False when the friend is already active in it."""
-        return self._update_if(
-            channel_id,
-            user_id,
-            scenario_id,
-            update=(
-                "SET #status = :active, scenario_id = :scenario, started_at = :at REMOVE stopped_at"
-            ),
-            condition="attribute_not_exists(pk) OR #status <> :active",
-            values={":active": "active", ":scenario": scenario_id, ":at": iso(at)},
+        return self.write(
+            self._conditional(
+                channel_id,
+                user_id,
+                scenario_id,
+                update=(
+                    "SET #status = :active, scenario_id = :scenario, started_at = :at "
+                    "REMOVE stopped_at"
+                ),
+                condition="attribute_not_exists(pk) OR #status <> :active",
+                values={":active": "active", ":scenario": scenario_id, ":at": iso(at)},
+            )
         )
 
     def stop(self, channel_id: str, user_id: str, scenario_id: str, at: datetime) -> bool:
         """Stop an active enrolment (a ``stop_scenario`` action); False when there was none."""
-        return self.end(
-            channel_id, user_id, scenario_id, status="stopped", reason="stop_scenario", at=at
+        return self.write(
+            self.ending(
+                channel_id, user_id, scenario_id, status="stopped", reason="stop_scenario", at=at
+            )
         )
 
-    def _move(
+    def _moving(
         self,
         channel_id: str,
         user_id: str,
@@ -332,7 +360,7 @@ class EnrollmentRepository:
         sets: list[str],
         removes: list[str],
         values: dict[str, Any],
-    ) -> bool:
+    ) -> ConditionalUpdate:
         values = {
             **values,
             ":active": "active",
@@ -346,7 +374,7 @@ class EnrollmentRepository:
         expression = "SET " + ", ".join(sets) if sets else ""
         if removes:
             expression += " REMOVE " + ", ".join(removes)
-        return self._update_if(
+        return self._conditional(
             channel_id,
             user_id,
             scenario_id,
@@ -358,7 +386,7 @@ class EnrollmentRepository:
             values=values,
         )
 
-    def _update_if(
+    def _conditional(
         self,
         channel_id: str,
         user_id: str,
@@ -367,22 +395,15 @@ class EnrollmentRepository:
         update: str,
         condition: str,
         values: dict[str, Any],
-    ) -> bool:
-        """One conditional update of the enrolment item; False when the condition failed."""
-        try:
-            self._client.update_item(
-                TableName=self._table_name,
-                Key=self._key(channel_id, user_id, scenario_id),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item(values),
-            )
-        except Exception as error:
-            if is_conditional_check_failure(error):
-                return False
-            raise
-        return True
+    ) -> ConditionalUpdate:
+        """A conditional update of the enrolment item."""
+        return ConditionalUpdate(
+            key={"pk": friend_pk(channel_id, user_id), "sk": SCENARIO_PREFIX + scenario_id},
+            update=update,
+            condition=condition,
+            values=values,
+            names={"#status": "status"},
+        )
 
     def _key(self, channel_id: str, user_id: str, scenario_id: str) -> dict[str, Any]:
         return to_item({"pk": friend_pk(channel_id, user_id), "sk": SCENARIO_PREFIX + scenario_id})

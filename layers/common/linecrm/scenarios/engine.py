@@ -58,6 +58,7 @@ from linecrm.models.send import (
     SendRequest,
 )
 from linecrm.repositories.deliveries import DeliveryLedger
+from linecrm.repositories.dynamo import ConditionalUpdate
 from linecrm.repositories.enrollments import Enrollment, EnrollmentRepository, Pending
 from linecrm.repositories.friends import FriendRepository
 from linecrm.repositories.scenario_fires import ScenarioFireRepository
@@ -148,6 +149,27 @@ class FireReport:
 
 
 @dataclass(frozen=True)
+class _Entry:
+    """The write that enrols one friend, and where it puts them."""
+
+    update: ConditionalUpdate
+    step: Step  # the first step
+    minute: datetime  # its bucket
+    refused: str  # the reason when the write's condition fails (re-entry)
+
+
+@dataclass(frozen=True)
+class _Move:
+    """How one enrolment moves on after a fire's decision: the conditional write, the
+    report's counter, and what to count and schedule once the write applied."""
+
+    update: ConditionalUpdate
+    counter: str
+    counts: tuple[tuple[str, str], ...]  # (step id, counter) to add
+    schedules: tuple[tuple[int, str, datetime], ...] = ()  # (version, step id, minute)
+
+
+@dataclass(frozen=True)
 class _Decision:
     kind: str  # send | skip | exit | defer | stale
     reason: str = ""
@@ -214,53 +236,28 @@ class ScenarioEngine:
         *,
         reply_token: str | None = None,
         event_at: datetime | None = None,
-        known: ScenarioVersion | None = None,
         friend: Friend | None = None,
-        tally: Tally | None = None,
     ) -> str:
         """Enrol one friend at the first step of the scenario's current version; a note
-        says what happened (``enrolled …``, or why not). With ``tally``, the counters
-        are added there for the caller to write (many enrolments, one write)."""
-        current = known or self._scenarios.current(channel_id, scenario_id)
-        if current is None:
-            return f"not enrolled: no scenario {scenario_id!r}"
-        if current.head.status != "active":
-            return f"not enrolled: scenario {scenario_id} is {current.head.status}"
-        definition = current.definition
-        version = current.head.version
-        first = definition.steps[0]
-        now = self._clock()
+        says what happened (``enrolled …``, or why not)."""
+        current = self._scenarios.current(channel_id, scenario_id)
+        if current is None or current.head.status != "active":
+            return _not_enrollable(scenario_id, current)
         if friend is None:
             friend = self._friends.get(channel_id, user_id)
-        due = first.timing.due_at(
-            enrolled_at=at,
-            previous_at=at,
-            zone=self._zone(channel_id),
-            preferred_hour=preferred_hour(friend),
+        entry = self._entry(current, channel_id, user_id, at, friend)
+        if not self._enrollments.write(entry.update):
+            return f"not enrolled in {scenario_id}: {entry.refused}"
+        self._scenarios.count(
+            channel_id, scenario_id, entry.step.id, {"enrolled": 1, "due": 1}, shard_by=user_id
         )
-        minute = bucket_minute(due, now)
-        entered = self._enrollments.enter(
-            channel_id,
-            user_id,
-            scenario_id,
-            version=version,
-            step_id=first.id,
-            due_minute=minute_of(minute),
-            at=at,
-            allowed_from=_RE_ENTRY_FROM[definition.re_entry],
-        )
-        if not entered:
-            return f"not enrolled in {scenario_id}: re-entry is {definition.re_entry}"
-        if tally is None:
-            self._scenarios.count(
-                channel_id, scenario_id, first.id, {"enrolled": 1, "due": 1}, shard_by=user_id
-            )
-        else:
-            tally.update({(first.id, "enrolled"): 1, (first.id, "due"): 1})
-        pending = Pending(version, first.id, minute_of(minute))
+        version, first, minute = current.head.version, entry.step, entry.minute
         if reply_token is not None and first.timing.is_immediate and friend is not None:
             # The free first step: answer the follow (or message) with its reply token.
-            self._send_now(definition, version, first, friend, pending, event_at or at, reply_token)
+            pending = Pending(version, first.id, minute_of(minute))
+            self._send_now(
+                current.definition, version, first, friend, pending, event_at or at, reply_token
+            )
             return f"enrolled in {scenario_id} v{version}; {first.id} replied"
         self._ensure_schedule(channel_id, scenario_id, version, first.id, minute)
         return f"enrolled in {scenario_id} v{version}; {first.id} due {minute_of(minute)}"
@@ -269,28 +266,59 @@ class ScenarioEngine:
         self, channel_id: str, scenario_id: str, friends: Sequence[Friend]
     ) -> Counter[str]:
         """Enrol friends by hand (a segment): how many were enrolled or not, and why.
-        The scenario and the friends are read once: one write per friend after that,
-        and one for the counters."""
+        The scenario is read once; the enrolments are written 100 per call, and the
+        counters once."""
         counts: Counter[str] = Counter()
         current = self._scenarios.current(channel_id, scenario_id)
+        if current is None or current.head.status != "active":
+            counts[_not_enrollable(scenario_id, current).split(": ", 1)[-1]] = len(friends)
+            return counts
         at = self._clock()
+        entries = [self._entry(current, channel_id, f.user_id, at, f) for f in friends]
         tally: Tally = Counter()
-        try:
-            for friend in friends:
-                note = self.enroll(
-                    channel_id,
-                    friend.user_id,
-                    scenario_id,
-                    at,
-                    known=current,
-                    friend=friend,
-                    tally=tally,
-                )
-                counts["enrolled" if note.startswith("enrolled") else note.split(": ", 1)[-1]] += 1
-        finally:  # the enrolments made so far are counted, also when one write fails
-            shard = friends[0].user_id if friends else ""
-            self._add_counts(channel_id, scenario_id, tally, shard_by=shard)
+        applied = self._enrollments.write_many([entry.update for entry in entries])
+        for entry, entered in zip(entries, applied, strict=True):
+            if not entered:
+                counts[entry.refused] += 1
+                continue
+            counts["enrolled"] += 1
+            tally.update({(entry.step.id, "enrolled"): 1, (entry.step.id, "due"): 1})
+            self._ensure_schedule(
+                channel_id, scenario_id, current.head.version, entry.step.id, entry.minute
+            )
+        shard = friends[0].user_id if friends else ""
+        self._add_counts(channel_id, scenario_id, tally, shard_by=shard)
         return counts
+
+    def _entry(
+        self,
+        current: ScenarioVersion,
+        channel_id: str,
+        user_id: str,
+        at: datetime,
+        friend: Friend | None,
+    ) -> _Entry:
+        """The write that enrols one friend at the first step, due in its bucket."""
+        definition = current.definition
+        first = definition.steps[0]
+        due = first.timing.due_at(
+            enrolled_at=at,
+            previous_at=at,
+            zone=self._zone(channel_id),
+            preferred_hour=preferred_hour(friend),
+        )
+        minute = bucket_minute(due, self._clock())
+        update = self._enrollments.entering(
+            channel_id,
+            user_id,
+            definition.id,
+            version=current.head.version,
+            step_id=first.id,
+            due_minute=minute_of(minute),
+            at=at,
+            allowed_from=_RE_ENTRY_FROM[definition.re_entry],
+        )
+        return _Entry(update, first, minute, f"re-entry is {definition.re_entry}")
 
     # ================================================================ signals
     def on_signal(self, signal: FriendSignal) -> Sequence[str]:
@@ -311,14 +339,15 @@ class ScenarioEngine:
                 continue
             reason = self._exit_reason(definition, signal)
             if reason is not None:
-                if self._enrollments.end(
+                ending = self._enrollments.ending(
                     enrollment.channel_id,
                     enrollment.user_id,
                     enrollment.scenario_id,
                     status="exited",
                     reason=reason,
                     at=self._clock(),
-                ):
+                )
+                if self._enrollments.write(ending):
                     self._count(
                         enrollment,
                         enrollment.step_id or enrollment.last_step_id,
@@ -457,6 +486,7 @@ class ScenarioEngine:
             state = self._fires.state(job)
         chunk_recipients = self._enqueue_chunks(job, state.chunks, now, already=state.enqueued)
         tally: Tally = Counter()
+        moves: list[tuple[Enrollment, _Move]] = []
         for user_id in user_ids:
             decision = decisions[user_id]
             if user_id in chunk_recipients:
@@ -468,18 +498,13 @@ class ScenarioEngine:
             if enrollment is None or decision.kind == "stale":
                 report.counts["stale"] += 1
                 continue
-            report.counts[
-                self._apply(
-                    definition,
-                    step,
-                    enrollment,
-                    friends.get(user_id),
-                    decision,
-                    pending,
-                    now,
-                    tally,
-                )
-            ] += 1
+            move = self._move_of(
+                definition, step, enrollment, friends.get(user_id), decision, pending, now
+            )
+            moves.append((enrollment, move))
+        applied = self._enrollments.write_many([move.update for _, move in moves])
+        for (enrollment, move), moved in zip(moves, applied, strict=True):
+            report.counts[self._settle(enrollment, move, moved, tally)] += 1
         # One write per step touched (a crash before it loses this fire's counts: the
         # enrolments have moved on, so a retry finds them stale; see docs/scenarios.md).
         self._add_counts(job.channel_id, job.scenario_id, tally, shard_by=job.job_id)
@@ -598,7 +623,7 @@ class ScenarioEngine:
             self._fires.mark(job, "enqueued", now)
         return recipients
 
-    def _apply(
+    def _move_of(
         self,
         definition: ScenarioDefinition,
         step: Step,
@@ -607,24 +632,22 @@ class ScenarioEngine:
         decision: _Decision,
         pending: Pending,
         now: datetime,
-        tally: Tally,
-    ) -> str:
-        """Move one enrolment on after its step's decision; the counter it adds to
-        (in ``tally``, which the caller writes)."""
+    ) -> _Move:
+        """How one enrolment moves on after its step's decision (not yet written)."""
         channel_id, user_id, scenario_id = (
             enrollment.channel_id,
             enrollment.user_id,
             enrollment.scenario_id,
         )
         if decision.kind == "exit":
-            if self._enrollments.end(
+            counter = f"exited:{decision.reason}"
+            update = self._enrollments.ending(
                 channel_id, user_id, scenario_id, status="exited", reason=decision.reason, at=now
-            ):
-                tally[(step.id, f"exited:{decision.reason}")] += 1
-            return f"exited:{decision.reason}"
+            )
+            return _Move(update, counter, ((step.id, counter),))
         if decision.kind == "defer" and decision.until is not None:
             minute = bucket_minute(decision.until, now)
-            if self._enrollments.advance(
+            update = self._enrollments.advancing(
                 channel_id,
                 user_id,
                 scenario_id,
@@ -632,16 +655,15 @@ class ScenarioEngine:
                 sent_step_id=None,
                 at=now,
                 next_step=(step.id, minute_of(minute)),
-            ):
-                tally[(step.id, f"deferred:{decision.reason}")] += 1
-                self._ensure_schedule(channel_id, scenario_id, pending.version, step.id, minute)
-            return "deferred"
+            )
+            tally = ((step.id, f"deferred:{decision.reason}"),)
+            return _Move(update, "deferred", tally, ((pending.version, step.id, minute),))
         counter = "sent" if decision.kind == "send" else f"skipped:{decision.reason}"
         if decision.kind == "send" and step.actions and friend is not None:
             self._run_actions(step.actions, enrollment, now)
         nxt, due = self._next_of(definition, step, enrollment, friend, now)
         next_minute = bucket_minute(due, now) if due is not None else None
-        moved = self._enrollments.advance(
+        update = self._enrollments.advancing(
             channel_id,
             user_id,
             scenario_id,
@@ -653,15 +675,27 @@ class ScenarioEngine:
             else None,
             wait_for_branch=nxt is None and bool(step.branches),
         )
+        if nxt is not None and next_minute is not None:
+            return _Move(
+                update,
+                counter,
+                ((step.id, counter), (nxt.id, "due")),
+                ((pending.version, nxt.id, next_minute),),
+            )
+        ended = () if step.branches else ((step.id, "completed"),)
+        return _Move(update, counter, ((step.id, counter), *ended))
+
+    def _settle(self, enrollment: Enrollment, move: _Move, moved: bool, tally: Tally) -> str:
+        """After the move's write: if it moved, count it and schedule its next bucket;
+        the report's counter."""
         if not moved:
             return "stale"
-        tally[(step.id, counter)] += 1
-        if nxt is not None and next_minute is not None:
-            tally[(nxt.id, "due")] += 1
-            self._ensure_schedule(channel_id, scenario_id, pending.version, nxt.id, next_minute)
-        elif not step.branches:
-            tally[(step.id, "completed")] += 1
-        return counter
+        tally.update(move.counts)
+        for version, step_id, minute in move.schedules:
+            self._ensure_schedule(
+                enrollment.channel_id, enrollment.scenario_id, version, step_id, minute
+            )
+        return move.counter
 
     def _next_of(
         self,
@@ -731,7 +765,8 @@ class ScenarioEngine:
                 )
             )
         tally: Tally = Counter()
-        self._apply(definition, step, enrollment, friend, decision, pending, now, tally)
+        move = self._move_of(definition, step, enrollment, friend, decision, pending, now)
+        self._settle(enrollment, move, self._enrollments.write(move.update), tally)
         self._add_counts(friend.channel_id, definition.id, tally, shard_by=friend.user_id)
 
     def _run_actions(self, actions: list[CrmAction], enrollment: Enrollment, now: datetime) -> None:
@@ -854,6 +889,12 @@ def bucket_job(
         step_id=step_id,
         minute=minute,
     )
+
+
+def _not_enrollable(scenario_id: str, current: ScenarioVersion | None) -> str:
+    if current is None:
+        return f"not enrolled: no scenario {scenario_id!r}"
+    return f"not enrolled: scenario {scenario_id} is {current.head.status}"
 
 
 def _delivery_key(
