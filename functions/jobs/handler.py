@@ -1,4 +1,5 @@
-"""Job queue consumer: each message is "run the next step of import, broadcast or preview X".
+"""Job queue consumer: each message is "run the next step of import, broadcast, preview
+or segment enrolment X".
 
 A step works until the function's remaining time nears a margin, saves the job's
 cursor and counters, and queues the next step; a step that fails is received again
@@ -26,6 +27,7 @@ from linecrm.domain.broadcasts import BroadcastStep, PreviewStep
 from linecrm.imports.models import ImportStep
 from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.line.errors import LineApiError, LineRateLimited
+from linecrm.models.jobs import EnrollSegmentStep
 from linecrm.observability import logger, metrics
 from linecrm.resources import JOB_QUEUE
 from linecrm.tracing import tracer
@@ -47,7 +49,9 @@ class PoisonMessage(Exception):
     """The record is no job step we know: it goes to the DLQ."""
 
 
-JobStep = Annotated[ImportStep | BroadcastStep | PreviewStep, Field(discriminator="kind")]
+JobStep = Annotated[
+    ImportStep | BroadcastStep | PreviewStep | EnrollSegmentStep, Field(discriminator="kind")
+]
 _JOB_STEP: TypeAdapter[JobStep] = TypeAdapter(JobStep)
 
 
@@ -55,7 +59,7 @@ _JOB_STEP: TypeAdapter[JobStep] = TypeAdapter(JobStep)
 class _JobStep:
     """One step of a job, as ``_run_job_step`` runs it."""
 
-    name: str  # in the log messages: "broadcast", "preview", "import"
+    name: str  # in the log messages: "broadcast", "preview", "import", "enrolment"
     log: dict[str, str]
     run: Callable[[StepBudget], StepOutcome]
     fail: Callable[[str], None]  # marks the job failed, with the reason
@@ -71,12 +75,15 @@ def run_step(record: SQSRecord, lambda_context: LambdaContext) -> None:
         raise PoisonMessage(str(error)) from error
     deps = container()
     outcome = _run_job_step(_job_step(step, deps), record, lambda_context)
-    # Broadcasts and previews queue their own next step; an import's is queued here.
+    # Broadcasts, previews and enrolments queue their own next step; an import's is
+    # queued here.
     if isinstance(step, ImportStep) and outcome is StepOutcome.CONTINUE:
         deps.job_queue.send_step(step)
 
 
 def _job_step(step: JobStep, deps: Container[JobsSettings]) -> _JobStep:
+    if isinstance(step, EnrollSegmentStep):
+        return _enrollment_step(step, deps)
     if isinstance(step, BroadcastStep):
         ids = (step.channel_id, step.broadcast_id)
         planner = deps.broadcast_planner
@@ -108,6 +115,21 @@ def _job_step(step: JobStep, deps: Container[JobsSettings]) -> _JobStep:
         functools.partial(runner.run_step, *ids),
         functools.partial(runner.fail, *ids),
         "ImportSteps",
+    )
+
+
+# ---------------------------------------------------------------- segment enrolment
+def _enrollment_step(step: EnrollSegmentStep, deps: Container[JobsSettings]) -> _JobStep:
+    """A page-by-page segment enrolment (``linecrm.scenarios.enrollment_jobs``)."""
+    ids = (step.channel_id, step.scenario_id, step.job_id)
+    runner = deps.segment_enrollment_runner
+    log = {"job_id": step.job_id, "scenario_id": step.scenario_id, "channel_id": step.channel_id}
+    return _JobStep(
+        "enrolment",
+        log,
+        functools.partial(runner.run_step, *ids),
+        functools.partial(runner.fail, *ids),
+        "EnrollmentSteps",
     )
 
 

@@ -243,13 +243,20 @@ class ScenarioEngine:
         return f"enrolled in {scenario_id} v{version}; {first.id} due {minute_of(minute)}"
 
     def enroll_many(
-        self, channel_id: str, scenario_id: str, friends: Sequence[Friend]
+        self,
+        channel_id: str,
+        scenario_id: str,
+        friends: Sequence[Friend],
+        *,
+        at: datetime | None = None,
     ) -> Counter[str]:
         """Enrol friends by hand (a segment): how many were enrolled or not, and why.
-        The scenario and the friends are read once (one write per friend after that)."""
+        The scenario and the friends are read once (one write per friend after that).
+        ``at``: the instant they are enrolled as of (default now; a segment enrolment
+        job gives its request's, the same for each of its pages)."""
         counts: Counter[str] = Counter()
         current = self._scenarios.current(channel_id, scenario_id)
-        at = self._clock()
+        at = at or self._clock()
         for friend in friends:
             note = self.enroll(
                 channel_id, friend.user_id, scenario_id, at, known=current, friend=friend
