@@ -388,9 +388,7 @@ def test_the_jobs_function_runs_the_steps_and_fails_a_job_that_keeps_failing(
     def broken_page(*args: Any) -> Any:
         raise RuntimeError("DynamoDB is having a bad day")
 
-    monkeypatch.setattr(
-        "linecrm.repositories.friends.FriendRepository.page_after", broken_page
-    )
+    monkeypatch.setattr("linecrm.repositories.friends.FriendRepository.page_after", broken_page)
     first = jobs.lambda_handler({"Records": [sqs_record(step)]}, context)
     assert first == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     assert world.job(stuck).status == "running"
