@@ -1,5 +1,5 @@
-"""Job queue consumer: each message is "run the next step of import, broadcast or preview X",
-or "fire this part of a big scenario bucket".
+"""Job queue consumer: each message is "run the next step of import, broadcast, preview
+or segment enrolment X", or "fire this part of a big scenario bucket".
 
 A step works until the function's remaining time nears a margin, saves the job's
 cursor and counters, and queues the next step; a step that fails is received again
@@ -27,7 +27,7 @@ from linecrm.domain.broadcasts import BroadcastStep, PreviewStep
 from linecrm.imports.models import ImportStep
 from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.line.errors import LineApiError, LineRateLimited
-from linecrm.models.jobs import FireScenarioStep
+from linecrm.models.jobs import EnrollSegmentStep, FireScenarioStep
 from linecrm.observability import logger, metrics
 from linecrm.resources import JOB_QUEUE
 from linecrm.tracing import tracer
@@ -50,7 +50,8 @@ class PoisonMessage(Exception):
 
 
 JobStep = Annotated[
-    ImportStep | BroadcastStep | PreviewStep | FireScenarioStep, Field(discriminator="kind")
+    ImportStep | BroadcastStep | PreviewStep | EnrollSegmentStep | FireScenarioStep,
+    Field(discriminator="kind"),
 ]
 _JOB_STEP: TypeAdapter[JobStep] = TypeAdapter(JobStep)
 
@@ -59,7 +60,7 @@ _JOB_STEP: TypeAdapter[JobStep] = TypeAdapter(JobStep)
 class _JobStep:
     """One step of a job, as ``_run_job_step`` runs it."""
 
-    name: str  # in the log messages: "broadcast", "preview", "import"
+    name: str  # in the log messages: "broadcast", "preview", "import", "enrolment"
     log: dict[str, str]
     run: Callable[[StepBudget], StepOutcome]
     fail: Callable[[str], None]  # marks the job failed, with the reason
@@ -75,7 +76,8 @@ def run_step(record: SQSRecord, lambda_context: LambdaContext) -> None:
         raise PoisonMessage(str(error)) from error
     deps = container()
     outcome = _run_job_step(_job_step(step, deps), record, lambda_context)
-    # Broadcasts and previews queue their own next step; an import's is queued here.
+    # Broadcasts, previews and enrolments queue their own next step; an import's is
+    # queued here.
     if isinstance(step, ImportStep) and outcome is StepOutcome.CONTINUE:
         deps.job_queue.send_step(step)
 
@@ -83,6 +85,8 @@ def run_step(record: SQSRecord, lambda_context: LambdaContext) -> None:
 def _job_step(step: JobStep, deps: Container[JobsSettings]) -> _JobStep:
     if isinstance(step, FireScenarioStep):
         return _scenario_part(step, deps)
+    if isinstance(step, EnrollSegmentStep):
+        return _enrollment_step(step, deps)
     if isinstance(step, BroadcastStep):
         ids = (step.channel_id, step.broadcast_id)
         planner = deps.broadcast_planner
@@ -133,6 +137,21 @@ def _scenario_part(step: FireScenarioStep, deps: Container[JobsSettings]) -> _Jo
         )
 
     return _JobStep("scenario part", log, fire, give_up, "ScenarioParts")
+
+
+# ---------------------------------------------------------------- segment enrolment
+def _enrollment_step(step: EnrollSegmentStep, deps: Container[JobsSettings]) -> _JobStep:
+    """A page-by-page segment enrolment (``linecrm.scenarios.enrollment_jobs``)."""
+    ids = (step.channel_id, step.scenario_id, step.job_id)
+    runner = deps.segment_enrollment_runner
+    log = {"job_id": step.job_id, "scenario_id": step.scenario_id, "channel_id": step.channel_id}
+    return _JobStep(
+        "enrolment",
+        log,
+        functools.partial(runner.run_step, *ids),
+        functools.partial(runner.fail, *ids),
+        "EnrollmentSteps",
+    )
 
 
 def _run_job_step(job: _JobStep, record: SQSRecord, lambda_context: LambdaContext) -> StepOutcome:

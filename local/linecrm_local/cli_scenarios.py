@@ -2,7 +2,8 @@
 
 linecrm apply -f scenarios.yaml [--dry-run]     validate (file:line: field: reason), diff, store
 linecrm scenarios list | show ID | pause ID | resume ID | archive ID
-linecrm scenarios enroll ID --segment segment.yaml
+linecrm scenarios enroll ID --segment segment.yaml [--no-wait]   a job; waits for it
+linecrm scenarios enrollment ID JOB_ID [--wait]                  a job's progress
 linecrm plan --friend U… [--scenario ID] [--days 14]
 
 A scenarios file holds one scenario or ``scenarios: [...]`` (docs/scenarios.md). Each
@@ -13,18 +14,24 @@ the file is invalid.
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from linecrm_local.admin_cli import (
     AdminApiClient,
     AdminCliError,
+    IncompleteResult,
     add_connection_options,
     describe_error,
     load_document,
 )
 
 COMMANDS = ("apply", "scenarios", "plan")
+POLL_SECONDS = 1.0
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,9 +54,28 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         ("archive", "archive: pending steps end their enrolments"),
     ):
         actions.add_parser(name, help=help_text, parents=[leaf]).add_argument("id")
-    enroll = actions.add_parser("enroll", help="enrol a segment's friends by hand", parents=[leaf])
+    enroll = actions.add_parser(
+        "enroll",
+        help="enrol a segment's active friends by hand: a job, waited for",
+        parents=[leaf],
+    )
     enroll.add_argument("id")
     enroll.add_argument("--segment", type=Path, required=True, help="a segment file (YAML)")
+    enroll.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="print the job and return (`scenarios enrollment ID JOB_ID` shows it later)",
+    )
+    enrollment = actions.add_parser(
+        "enrollment", help="a segment enrolment job: progress, then outcomes", parents=[leaf]
+    )
+    enrollment.add_argument("id")
+    enrollment.add_argument("job_id")
+    enrollment.add_argument("--wait", action="store_true", help="poll until the job is done")
+    for waiting in (enroll, enrollment):
+        waiting.add_argument(
+            "--timeout", type=float, help="stop waiting after this many seconds (the job goes on)"
+        )
     plan = commands.add_parser(
         "plan", help="the timeline a friend would get, and why", parents=[leaf]
     )
@@ -58,7 +84,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     plan.add_argument("--days", type=int, default=14, help="how far ahead (default 14)")
 
 
-def run(args: argparse.Namespace, *, client: AdminApiClient | None = None) -> Any:
+def run(
+    args: argparse.Namespace,
+    *,
+    client: AdminApiClient | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
     client = client or AdminApiClient(
         args.api_url, args.channel, token=args.token, sigv4=bool(args.sigv4)
     )
@@ -71,11 +102,88 @@ def run(args: argparse.Namespace, *, client: AdminApiClient | None = None) -> An
     if args.action == "show":
         return client.call("GET", f"/scenarios/{args.id}")
     if args.action == "enroll":
-        document = load_document(args.segment)
-        if isinstance(document, dict) and "segment" in document:
-            document = document["segment"]
-        return client.call("POST", f"/scenarios/{args.id}/enroll", {"segment": document})
+        job = _enroll(client, args)
+        if args.no_wait:
+            return job
+        return enrollment_outcome(wait_for_enrollment(client, job, args.timeout, sleep=sleep))
+    if args.action == "enrollment":
+        job = client.call("GET", _enrollment_path(args.id, args.job_id))
+        if not args.wait:
+            return job
+        return enrollment_outcome(wait_for_enrollment(client, job, args.timeout, sleep=sleep))
     return client.call("POST", f"/scenarios/{args.id}/{args.action}")
+
+
+# ---------------------------------------------------------------------- enrol
+def _enroll(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    """Start the job (with the invocation's Idempotency-Key: a retried request starts
+    it once)."""
+    document = load_document(args.segment)
+    if isinstance(document, dict) and "segment" in document:
+        document = document["segment"]
+    if not isinstance(document, dict):
+        raise AdminCliError(f"{args.segment}: expected a segment (a mapping: match: …)")
+    return client.call(
+        "POST", f"/scenarios/{args.id}/enroll", {"segment": document}, idempotent=True
+    )
+
+
+def _enrollment_path(scenario_id: str, job_id: str) -> str:
+    return f"/scenarios/{quote(scenario_id, safe='')}/enrollments/{quote(job_id, safe='')}"
+
+
+def wait_for_enrollment(
+    client: AdminApiClient,
+    job: Any,
+    timeout: float | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Any:
+    """Poll the job until it is done or failed, showing its progress when it changes."""
+    path = _enrollment_path(job["scenario_id"], job["job_id"])
+    deadline = None if timeout is None else monotonic() + timeout
+    shown = ""
+    while True:
+        line = enrollment_progress(job)
+        if line != shown:
+            print(line, file=sys.stderr)
+            shown = line
+        if job["status"] != "running":
+            return job
+        if deadline is not None and monotonic() >= deadline:
+            raise AdminCliError(
+                f"enrolment {job['job_id']} still running after {timeout:g} s; see "
+                f"`linecrm scenarios enrollment {job['scenario_id']} {job['job_id']}`"
+            )
+        sleep(POLL_SECONDS)
+        job = client.call("GET", path)
+
+
+def enrollment_progress(job: Any) -> str:
+    counts = job["counts"]
+    enrolled = counts["outcomes"].get("enrolled", 0)
+    return (
+        f"enrolment {job['job_id']} {job['status']}: {counts['walked']:,} friends walked, "
+        f"{counts['matched']:,} matched, {enrolled:,} enrolled"
+    )
+
+
+def enrollment_outcome(job: Any) -> Any:
+    """What a finished job came to (the matched friends by outcome); a failed job is
+    printed too, then its reason (exit status 1)."""
+    counts = job["counts"]
+    outcome = {
+        "scenario_id": job["scenario_id"],
+        "job_id": job["job_id"],
+        "status": job["status"],
+        "walked": counts["walked"],
+        "matched": counts["matched"],
+        "outcomes": counts["outcomes"],
+    }
+    if job["status"] == "failed":
+        raise IncompleteResult(f"enrolment {job['job_id']} failed: {job.get('reason')}", outcome)
+    return outcome
 
 
 # ---------------------------------------------------------------------- apply

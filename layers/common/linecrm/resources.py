@@ -467,8 +467,10 @@ FUNCTION_ACCESS = (
         reads_channel_secrets=True,
         settings=LINE_SETTINGS,
     ),
-    # Runs import and broadcast steps: reads the CSV, pages LINE's followers, reads the
-    # quota, queues broadcast chunks and its next step, defers capped/quiet sends.
+    # Runs import, broadcast, preview and segment enrolment steps: reads the CSV, pages
+    # LINE's followers, reads the quota, queues broadcast chunks and its next step,
+    # defers capped/quiet sends; enrols a segment in a step scenario (enrolments, the
+    # scenario's counters, its buckets' fire records) and creates the buckets' schedules.
     FunctionAccess(
         JOBS_FUNCTION,
         tables=((MAIN_TABLE, "read_write"),),
@@ -480,8 +482,8 @@ FUNCTION_ACCESS = (
     ),
     # The admin API reads and writes friends and channel config; it never calls LINE,
     # so no channel secrets. It starts friend imports (stores the CSV, queues the first
-    # step) and broadcasts (job queue now, or a schedule for later; cancel deletes it),
-    # and re-drives dead deliveries (send queue).
+    # step), broadcasts (job queue now, or a schedule for later; cancel deletes it) and
+    # segment enrolments (job queue), and re-drives dead deliveries (send queue).
     FunctionAccess(
         ADMIN_FUNCTION,
         tables=((MAIN_TABLE, "read_write"),),

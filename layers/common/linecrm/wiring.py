@@ -64,12 +64,14 @@ if TYPE_CHECKING:
     from linecrm.repositories.channel_config import CachedChannelConfig, ChannelConfigRepository
     from linecrm.repositories.channel_registry import ChannelRegistry
     from linecrm.repositories.deliveries import DeliveryLedger
+    from linecrm.repositories.enrollment_jobs import EnrollmentJobRepository
     from linecrm.repositories.enrollments import EnrollmentRepository
     from linecrm.repositories.erasures import ErasureRepository
     from linecrm.repositories.events import EventStore
     from linecrm.repositories.friends import FriendRepository
     from linecrm.repositories.scenarios import ScenarioRepository
     from linecrm.scenarios.engine import ScenarioEngine
+    from linecrm.scenarios.enrollment_jobs import SegmentEnrollmentRunner
     from linecrm.scenarios.service import ScenarioService
     from linecrm.webhook.service import WebhookReceiver
 
@@ -478,8 +480,36 @@ class Container(Generic[S]):
             self.scenarios,
             self.channel_config.load,
             self.friends,
-            lambda: self.scenario_engine,
             self.clock,
+            enrollment_jobs=self.enrollment_jobs,
+            job_queue=lambda: self.job_queue,
+            create_once=self.create_once,
+        )
+
+    @cached_property
+    def enrollment_jobs(self) -> EnrollmentJobRepository:
+        from linecrm.repositories.enrollment_jobs import EnrollmentJobRepository
+
+        return EnrollmentJobRepository(self.dynamodb, self._table_name)
+
+    @cached_property
+    def segment_enrollment_runner(self) -> SegmentEnrollmentRunner:
+        """Steps of segment enrolment jobs (the jobs function): they enrol (enrolments,
+        scenario counters, bucket fire registry) and create bucket schedules."""
+        from linecrm.resources import JOBS_FUNCTION
+        from linecrm.scenarios.enrollment_jobs import SegmentEnrollmentRunner
+
+        return SegmentEnrollmentRunner(
+            self.enrollment_jobs,
+            self.friends,
+            self.enrollments,
+            self.scenarios,
+            lambda: self.scenario_engine,
+            self.channel_config.load,
+            lambda: self.job_queue,
+            self.clock,
+            # A step ends with its function (timeout); its lease a minute after that.
+            lease=timedelta(seconds=JOBS_FUNCTION.timeout_seconds + 60),
         )
 
     # ------------------------------------------------------------ friend imports

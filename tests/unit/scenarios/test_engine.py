@@ -275,9 +275,11 @@ def test_a_segment_is_enrolled_by_hand_under_the_re_entry_policy(world: World) -
     for user_id in USERS[:3]:
         world.container.friends.record_follow(CHANNEL_ID, user_id, T0)
     world.follow(USERS[0])  # already in: re-entry never
-    result = world.service.enroll_segment(CHANNEL_ID, "s", {"match": {"status": "active"}})
-    assert result.matched == 3
-    assert result.outcomes == {"enrolled": 2, "re-entry is never": 1}
+    # What a segment enrolment job does with each page (tests/unit/scenarios/
+    # test_enrollment_jobs.py runs the job).
+    friends = world.container.friends.get_many(CHANNEL_ID, USERS[:3])
+    outcomes = world.engine.enroll_many(CHANNEL_ID, "s", list(friends.values()))
+    assert outcomes == {"enrolled": 2, "re-entry is never": 1}
     assert world.fire_at(world.job("hello", MINUTE_1), MINUTE_1)["sent"] == 3
 
 

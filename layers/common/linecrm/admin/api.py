@@ -56,7 +56,13 @@ from linecrm.repositories.deliveries import InvalidDeliveryCursor
 from linecrm.repositories.events import EventStore
 from linecrm.repositories.friends import FriendNotFound, InvalidCursor
 from linecrm.repositories.imports import ImportNotFound
-from linecrm.scenarios.service import ScenarioMissing, ScenarioRejected, ScenarioService
+from linecrm.scenarios.enrollment_jobs import EnrollmentJobNotFound
+from linecrm.scenarios.service import (
+    ScenarioMissing,
+    ScenarioNotActive,
+    ScenarioRejected,
+    ScenarioService,
+)
 
 ADMIN_PREFIX = "/admin"
 CHANNEL_PREFIX = f"{ADMIN_PREFIX}/channels/<channel_id>"
@@ -266,9 +272,18 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[.
     (ImportRejected, _import_refused),
     (ImportNotFound, _no_import),
     (BroadcastRejected, _broadcast_refused),
-    ([BroadcastNotFound, DeliveryNotFound, PreviewNotFound, ScenarioMissing], _not_found),
+    (
+        [
+            BroadcastNotFound,
+            DeliveryNotFound,
+            PreviewNotFound,
+            ScenarioMissing,
+            EnrollmentJobNotFound,
+        ],
+        _not_found,
+    ),
     (ScenarioRejected, _scenario_rejected),
-    ([BroadcastNotCancellable, NotRedrivable], _conflict),
+    ([BroadcastNotCancellable, NotRedrivable, ScenarioNotActive], _conflict),
     (InvalidDeliveryCursor, _invalid_delivery_cursor),
     (IdempotencyKeyReused, _key_reused),
     (IdempotencyKeyInProgress, _key_in_progress),

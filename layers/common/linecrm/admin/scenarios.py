@@ -1,21 +1,23 @@
 """Step scenarios (ステップ配信): apply a definition (a new version, with a dry-run
 diff), list, show with per-step counters, pause / resume / archive, enrol a segment by
-hand, and plan one friend's timeline. Guide: docs/scenarios.md."""
+hand (a job: 202, then its progress), and plan one friend's timeline. Guide:
+docs/scenarios.md."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Depends
+from aws_lambda_powertools.event_handler import Depends, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from linecrm.admin.models import USER_ID_PATTERN
-from linecrm.admin.params import ChannelId, new_router, responses
+from linecrm.admin.params import ChannelId, IdempotencyKey, new_router, responses
+from linecrm.scenarios.enrollment_jobs import SegmentEnrollmentJob
 from linecrm.scenarios.model import SCENARIO_SLUG
 from linecrm.scenarios.service import (
     ApplyResult,
-    EnrollResult,
     FriendPlan,
     ScenarioDetail,
     ScenarioService,
@@ -32,6 +34,9 @@ def scenario_service() -> ScenarioService:
 
 Scenarios = Annotated[ScenarioService, Depends(scenario_service)]
 ScenarioId = Annotated[str, Path(pattern=SCENARIO_SLUG, description="scenario id (a slug)")]
+EnrollmentJobId = Annotated[
+    str, Path(pattern=r"^[0-9A-Za-z_-]{1,100}$", description="enrolment job id")
+]
 
 
 class ScenarioListResponse(BaseModel):
@@ -43,7 +48,7 @@ class EnrollRequest(BaseModel):
 
     segment: dict[str, Any] = Field(
         description="a segment document ({match: …}, see docs/segments.md): its active "
-        "friends are enrolled now"
+        "friends are enrolled, as of the request"
     )
 
 
@@ -118,13 +123,37 @@ _status_route(
 @router.post(
     "/scenarios/<scenario_id>/enroll",
     tags=["scenarios"],
-    responses=responses(200, "How many friends were enrolled, and why not the others", 404),
+    responses=responses(202, "The enrolment job, queued", 404, 409),
 )
 def enroll_segment(
-    channel_id: ChannelId, scenario_id: ScenarioId, request: EnrollRequest, scenarios: Scenarios
-) -> EnrollResult:
-    """Enrol a segment's active friends by hand (bulk), under the re-entry policy."""
-    return scenarios.enroll_segment(channel_id, scenario_id, request.segment)
+    channel_id: ChannelId,
+    scenario_id: ScenarioId,
+    request: EnrollRequest,
+    scenarios: Scenarios,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[SegmentEnrollmentJob]:
+    """Enrol a segment's active friends by hand (bulk), under the re-entry policy: a
+    job on the job queue, of any size. Poll `GET …/enrollments/{job_id}` for its
+    progress and, when done, the outcomes (enrolled, or why not). 409 unless the
+    scenario is active. With an `Idempotency-Key`, a repeated request gets the same
+    job and enrols nobody twice."""
+    job = scenarios.enroll_segment(channel_id, scenario_id, request.segment, idempotency_key)
+    return Response(
+        status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=job
+    )
+
+
+@router.get(
+    "/scenarios/<scenario_id>/enrollments/<job_id>",
+    tags=["scenarios"],
+    responses=responses(200, "The enrolment job: progress, then the outcomes", 404),
+)
+def get_enrollment(
+    channel_id: ChannelId, scenario_id: ScenarioId, job_id: EnrollmentJobId, scenarios: Scenarios
+) -> SegmentEnrollmentJob:
+    """A segment enrolment job: status (running, done, failed with the reason), friends
+    walked and matched so far, and the matched friends by outcome."""
+    return scenarios.enrollment_job(channel_id, scenario_id, job_id)
 
 
 @router.get(

@@ -78,3 +78,16 @@ ScheduledJob = Annotated[
     Field(discriminator="kind"),
 ]
 SCHEDULED_JOB: TypeAdapter[ScheduledJob] = TypeAdapter(ScheduledJob)
+
+
+# ---------------------------------------------------------------- job queue: enrolment
+class EnrollSegmentStep(BaseModel):
+    """The job queue's message: enrol the next pages of a segment enrolment job
+    (``linecrm.scenarios.enrollment_jobs``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["scenario_enroll"] = "scenario_enroll"
+    channel_id: str = Field(min_length=1, max_length=64)
+    scenario_id: str = Field(min_length=1, max_length=64)
+    job_id: str = Field(min_length=1, max_length=100)

@@ -263,17 +263,23 @@ class ScenarioEngine:
         return f"enrolled in {scenario_id} v{version}; {first.id} due {minute_of(minute)}"
 
     def enroll_many(
-        self, channel_id: str, scenario_id: str, friends: Sequence[Friend]
+        self,
+        channel_id: str,
+        scenario_id: str,
+        friends: Sequence[Friend],
+        *,
+        at: datetime | None = None,
     ) -> Counter[str]:
         """Enrol friends by hand (a segment): how many were enrolled or not, and why.
         The scenario is read once; the enrolments are written 100 per call, and the
-        counters once."""
+        counters once. ``at``: the instant they are enrolled as of (default now; a
+        segment enrolment job gives its request's, the same for each of its pages)."""
         counts: Counter[str] = Counter()
         current = self._scenarios.current(channel_id, scenario_id)
         if current is None or current.head.status != "active":
             counts[_not_enrollable(scenario_id, current).split(": ", 1)[-1]] = len(friends)
             return counts
-        at = self._clock()
+        at = at or self._clock()
         entries = [self._entry(current, channel_id, f.user_id, at, f) for f in friends]
         tally: Tally = Counter()
         applied = self._enrollments.write_many([entry.update for entry in entries])

@@ -1,30 +1,44 @@
 """The admin side of step scenarios: apply (validate, diff, store a version), list,
-show (with the per-step counters), pause / resume / archive, enrol a segment, and the
-plan of one friend's timeline."""
+show (with the per-step counters), pause / resume / archive, enrol a segment (a job:
+``linecrm.scenarios.enrollment_jobs``), and the plan of one friend's timeline."""
 
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
 from linecrm.domain.channel_config import ChannelConfig
+from linecrm.domain.idempotency import CreateOnce, fingerprint
 from linecrm.domain.segments import SegmentError, compile_segment
 from linecrm.repositories.friends import FriendRepository
 from linecrm.repositories.scenarios import ScenarioChanged, ScenarioHead, ScenarioRepository
 from linecrm.scenarios.checks import Problem
+from linecrm.scenarios.enrollment_jobs import (
+    EnrollmentJobNotFound,
+    JobQueue,
+    SegmentEnrollmentJob,
+    compiled_segment,
+    new_enrollment_job_id,
+    step_of,
+    to_the_millisecond,
+)
 from linecrm.scenarios.model import ScenarioDefinition, ScenarioStatus, Step
 
-# Friends enrolled by one request: one conditional write and one counter write each,
-# within the admin function's 30 s (a bigger segment: the job queue, a next step).
-MAX_ENROLL = 2_000
+ENROLL = "POST /scenarios/{id}/enroll"  # the operation an Idempotency-Key is bound to
 
-if TYPE_CHECKING:  # the admin function imports this module for its routes: keep it light
-    from linecrm.scenarios.engine import ScenarioEngine
+
+class EnrollmentJobs(Protocol):
+    def get(
+        self, channel_id: str, scenario_id: str, job_id: str
+    ) -> SegmentEnrollmentJob | None: ...
+
+    def create(self, job: SegmentEnrollmentJob) -> None: ...
 
 
 class ScenarioRejected(ValueError):
@@ -37,6 +51,10 @@ class ScenarioRejected(ValueError):
 
 class ScenarioMissing(LookupError):
     pass
+
+
+class ScenarioNotActive(RuntimeError):
+    """The request needs an active scenario (HTTP 409)."""
 
 
 class ScenarioSummary(BaseModel):
@@ -63,12 +81,6 @@ class ApplyResult(BaseModel):
     diff: list[str] = Field(description="unified diff of the definition against what is live")
 
 
-class EnrollResult(BaseModel):
-    scenario_id: str
-    matched: int
-    outcomes: dict[str, int]
-
-
 class PlannedStep(BaseModel):
     step_id: str
     due_at: str = Field(description="in the account's time zone")
@@ -88,14 +100,19 @@ class ScenarioService:
         scenarios: ScenarioRepository,
         config: Callable[[str], ChannelConfig],
         friends: FriendRepository,
-        engine: Callable[[], ScenarioEngine],
         clock: Callable[[], datetime],
+        *,
+        enrollment_jobs: EnrollmentJobs,
+        job_queue: Callable[[], JobQueue],
+        create_once: CreateOnce | None = None,
     ) -> None:
         self._scenarios = scenarios
         self._config = config
         self._friends = friends
-        self._engine = engine
         self._clock = clock
+        self._enrollment_jobs = enrollment_jobs
+        self._job_queue = job_queue
+        self._create_once = create_once
 
     # ------------------------------------------------------------------ apply
     def apply(
@@ -183,28 +200,74 @@ class ScenarioService:
 
     # ------------------------------------------------------------------ enrol
     def enroll_segment(
-        self, channel_id: str, scenario_id: str, segment: dict[str, Any]
-    ) -> EnrollResult:
-        if self._scenarios.head(channel_id, scenario_id) is None:
+        self,
+        channel_id: str,
+        scenario_id: str,
+        segment: dict[str, Any],
+        idempotency_key: str | None = None,
+    ) -> SegmentEnrollmentJob:
+        """Enrol a segment's active friends: checked here (the scenario is there and
+        active, the segment fits the channel), then a job on the job queue, whatever
+        the segment's size; once per idempotency key."""
+        head = self._scenarios.head(channel_id, scenario_id)
+        if head is None:
             raise ScenarioMissing(f"no scenario {scenario_id!r}")
-        config = self._config(channel_id)
-        try:
-            compiled = compile_segment(
-                segment, config.tags, config.fields, time_zone=config.delivery_policy.time_zone
+        if head.status != "active":
+            raise ScenarioNotActive(
+                f"scenario {scenario_id} is {head.status}: only an active scenario enrols"
+                + (" (resume it first)" if head.status == "paused" else "")
             )
+        try:
+            compiled_segment(segment, self._config(channel_id))
         except SegmentError as error:
             raise ScenarioRejected([Problem(f"segment.{error.path}", error.reason)]) from error
-        now = self._clock()
-        matched = []
-        for friend in self._friends.walk(channel_id):
-            if friend.status == "active" and compiled.matches(friend, now):
-                matched.append(friend)
-                if len(matched) > MAX_ENROLL:
-                    raise ScenarioRejected(
-                        [Problem("segment", f"more than {MAX_ENROLL} friends match: narrow it")]
-                    )
-        outcomes = self._engine().enroll_many(channel_id, scenario_id, matched)
-        return EnrollResult(scenario_id=scenario_id, matched=len(matched), outcomes=dict(outcomes))
+        request = {"scenario_id": scenario_id, "segment": segment}
+        new_id = new_enrollment_job_id(self._clock())
+        create = functools.partial(self._start_enrollment, channel_id, scenario_id, segment)
+        if idempotency_key is None:
+            return create(new_id)
+        if self._create_once is None:
+            raise RuntimeError("this ScenarioService was built without an idempotency key store")
+        return self._create_once.run(
+            channel_id,
+            idempotency_key,
+            operation=ENROLL,
+            fingerprint=fingerprint(ENROLL, request),
+            new_id=new_id,
+            create=create,
+            load=lambda job_id: self._enrollment_jobs.get(channel_id, scenario_id, job_id),
+        )
+
+    def _start_enrollment(
+        self, channel_id: str, scenario_id: str, segment: dict[str, Any], job_id: str
+    ) -> SegmentEnrollmentJob:
+        """Store the job and queue its first step. A job already stored under the id (an
+        earlier attempt with the Idempotency-Key stored it, then crashed) is queued
+        again: a second step message is harmless, as steps hold the job one at a time
+        and go on from its cursor."""
+        job = self._enrollment_jobs.get(channel_id, scenario_id, job_id)
+        if job is None:
+            now = to_the_millisecond(self._clock())
+            job = SegmentEnrollmentJob(
+                job_id=job_id,
+                channel_id=channel_id,
+                scenario_id=scenario_id,
+                segment=segment,
+                created_at=now,
+                updated_at=now,
+            )
+            self._enrollment_jobs.create(job)
+        if not job.is_finished:
+            self._job_queue().send_step(step_of(job))
+        return job
+
+    def enrollment_job(
+        self, channel_id: str, scenario_id: str, job_id: str
+    ) -> SegmentEnrollmentJob:
+        job = self._enrollment_jobs.get(channel_id, scenario_id, job_id)
+        if job is None:
+            raise EnrollmentJobNotFound(channel_id, scenario_id, job_id)
+        return job
 
     # ------------------------------------------------------------------ plan
     def plan(self, channel_id: str, scenario_id: str, user_id: str, days: int) -> FriendPlan:
