@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import aws_calls_per_event, cold_import, hot_keys, layer_bytecode, send_rate
+from benchmarks import (
+    aws_calls_per_event,
+    cold_import,
+    hot_keys,
+    layer_bytecode,
+    scenario_enrolment,
+    send_rate,
+)
 
 
 def main() -> int:
@@ -56,7 +63,37 @@ def main() -> int:
     failures += 0 if fan_out.calls <= fan_out.budget else 1
     failures += layer_bytecode.report()
     failures += _print_hot_keys(hot_keys.measure())
+    failures += _print_scenario_enrolment(scenario_enrolment.measure())
     return 1 if failures else 0
+
+
+def _print_scenario_enrolment(report: scenario_enrolment.EnrolmentReport) -> int:
+    scenario, broadcast = report.scenario, report.broadcast
+    goal = scenario_enrolment.MAX_LATENESS_SECONDS
+    verdict = "" if report.within_budget else "  OVER BUDGET"
+    print(
+        f"\n== {report.friends:,} friends enrolled in a step scenario at once"
+        f" (first step 'day 1 at 10:00'; baseline: a broadcast to as many){verdict}"
+    )
+    print(f"  enrolment (admin API job): {report.enrol_seconds:.0f} s, {report.enrolled}")
+    print(
+        f"  lateness vs due time: p50 {scenario.percentile(0.5):.1f} s,"
+        f" p99 {scenario.percentile(0.99):.1f} s (goal <= {goal:.0f} s);"
+        f" the broadcast from its start: p50 {broadcast.percentile(0.5):.1f} s,"
+        f" p99 {broadcast.percentile(0.99):.1f} s; ratio of p99s {report.lateness_ratio:.2f}x"
+    )
+    print(
+        f"  sent {len(scenario.seconds_late):,}, every inbox exactly one:"
+        f" {'yes' if scenario.inboxes_exact else 'NO'}; LINE multicasts {scenario.line_calls}"
+        f" + {scenario.line_retries} retries (budget ceil(N/500) = {report.calls_budget})"
+    )
+    detail = ", ".join(f"{op} {n}" for op, n in report.aws_calls.items())
+    by_function = ", ".join(f"{name} {n}" for name, n in report.aws_calls_by_function.items())
+    print(
+        f"  AWS calls per delivered message {report.aws_calls_per_message:.2f}"
+        f" (goal <= {scenario_enrolment.MAX_AWS_CALLS_PER_MESSAGE:.0f}; {by_function}): {detail}"
+    )
+    return 0 if report.within_budget else 1
 
 
 def _print_hot_keys(report: hot_keys.HotKeyReport) -> int:
