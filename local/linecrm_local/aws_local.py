@@ -26,7 +26,7 @@ from moto.moto_server.werkzeug_app import (
 
 from linecrm import resources
 from linecrm.resources import DEFAULTS, Env
-from linecrm_local import moto_transactions
+from linecrm_local import moto_queries, moto_transactions
 from linecrm_local.provision import ChannelSecret, ProvisionedResources, provision
 from linecrm_local.serving import BackgroundWsgiServer, bind_listening_socket
 from linecrm_local.sqs_poller import PolledQueue
@@ -53,6 +53,7 @@ def _list_moto_modules_once() -> None:
 
 _list_moto_modules_once()
 moto_transactions.install()
+moto_queries.install()
 
 
 class _OneRequestAtATime:
@@ -66,7 +67,8 @@ class _OneRequestAtATime:
         self._lock = threading.Lock()
 
     def __call__(self, environ: Any, start_response: Any) -> list[bytes]:
-        with self._lock:
+        with self._lock, moto_queries.serving():
+            moto_queries.note_request(environ)
             return list(self._app(environ, start_response))
 
 

@@ -169,3 +169,91 @@ def test_start_points_boto3_at_moto_and_stop_restores_the_environment() -> None:
     finally:
         aws.stop()
     assert os.environ.get("AWS_ENDPOINT_URL") == before
+
+
+def test_queries_see_every_write_at_once_through_the_narrowed_moto_query(
+    clean_aws: LocalAws,
+) -> None:
+    """moto_queries narrows Query to one partition or one index value: each write
+    (put, update of an index key, transaction, delete) shows in the next query."""
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName="q",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "g", "gs")
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "gsi",
+                "KeySchema": [
+                    {"AttributeName": "g", "KeyType": "HASH"},
+                    {"AttributeName": "gs", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+
+    def put(pk: str, sk: str, g: str | None) -> None:
+        item = {"pk": {"S": pk}, "sk": {"S": sk}}
+        if g is not None:
+            item |= {"g": {"S": g}, "gs": {"S": sk}}
+        client.put_item(TableName="q", Item=item)
+
+    def table_query(pk: str) -> list[str]:
+        page = client.query(
+            TableName="q",
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+        )
+        return [item["sk"]["S"] for item in page["Items"]]
+
+    def index_query(g: str, between: tuple[str, str] | None = None) -> list[str]:
+        condition, values = "g = :g", {":g": {"S": g}}
+        if between:
+            condition += " AND gs BETWEEN :a AND :b"
+            values |= {":a": {"S": between[0]}, ":b": {"S": between[1]}}
+        page = client.query(
+            TableName="q",
+            IndexName="gsi",
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
+        return [item["sk"]["S"] for item in page["Items"]]
+
+    for number in range(5):
+        put("A", f"{number}", "even" if number % 2 == 0 else "odd")
+    put("B", "0", None)
+    assert table_query("A") == ["0", "1", "2", "3", "4"]
+    assert table_query("B") == ["0"] and table_query("C") == []
+    assert index_query("even") == ["0", "2", "4"]
+    assert index_query("even", ("1", "3")) == ["2"]
+
+    client.update_item(  # an index key changes: the next query sees it
+        TableName="q",
+        Key={"pk": {"S": "A"}, "sk": {"S": "2"}},
+        UpdateExpression="SET g = :odd",
+        ExpressionAttributeValues={":odd": {"S": "odd"}},
+    )
+    assert index_query("even") == ["0", "4"]
+    assert index_query("odd") == ["1", "2", "3"]
+    client.transact_write_items(
+        TransactItems=[
+            {"Delete": {"TableName": "q", "Key": {"pk": {"S": "A"}, "sk": {"S": "0"}}}},
+            {
+                "Update": {
+                    "TableName": "q",
+                    "Key": {"pk": {"S": "A"}, "sk": {"S": "3"}},
+                    "UpdateExpression": "REMOVE g",
+                }
+            },
+        ]
+    )
+    assert index_query("even") == ["4"]
+    assert index_query("odd") == ["1", "2"]
+    assert table_query("A") == ["1", "2", "3", "4"]
