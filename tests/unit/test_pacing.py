@@ -175,7 +175,10 @@ def test_idle_lanes_start_at_their_phase_so_environments_woken_together_spread_o
     first = pacer(time_, concurrency=10, phase=0.5)
     first.acquire("ch", PUSH, 8.0)
     assert first.acquire("ch", PUSH, 8.0) == pytest.approx(1.25)
-    # ... and after more than an interval idle, it starts at its phase again.
+    # ... nor after a pause shorter than IDLE_SECONDS (between two batches) ...
+    time_.now += 4.0
+    assert first.acquire("ch", PUSH, 8.0) == 0.0
+    # ... but after a longer idle time, it starts at its phase again.
     time_.now += 10.0
     assert first.acquire("ch", PUSH, 8.0) == pytest.approx(0.625)
 

@@ -11,17 +11,18 @@ seconds apart, all of them together start at most ``channel_rate`` calls per sec
     10 environments x (channel_rate / 10) per environment = channel_rate
 
 No shared counter (DynamoDB, Redis) is needed, at the price that a lone busy
-environment uses only a tenth of the channel's rate.
+environment uses only a tenth of the channel's rate. The spacing is strict (no burst
+credit): LINE does not say over which window it counts, and a call that waits a few
+milliseconds costs nothing.
 
 Environments that start sending together (fresh ones, or idle ones that a new
 broadcast wakes) would otherwise all take their first slot at the same instant: ten
-calls at once where LINE's window allows fewer. So a lane that was idle (its next
-slot more than one interval in the past) starts at a random point within one
-interval: the environments' phases spread out, and their sum is the channel rate from
-the first call on. It delays a first call by at most one interval (5.6 ms at the
-default push rate). The spacing is strict (no burst
-credit): LINE does not say over which window it counts, and a call that waits a few
-milliseconds costs nothing.
+calls at once where LINE's window allows fewer. So a lane that was idle for a while
+(new, or its next slot more than ``IDLE_SECONDS`` and one interval in the past) starts
+at a random point within one interval: the environments' phases spread out, and their
+sum is the channel rate from the first call on. It delays that first call by at most
+one interval (5.6 ms at the default push rate). A lane busy with short pauses (between
+two batches) goes on from its slot, so the spacing costs no throughput.
 
 Everything here takes an injected monotonic clock and sleep, so tests run on virtual
 time.
@@ -105,6 +106,10 @@ class PacingDeferred(Exception):
         self.wait_seconds = wait_seconds
 
 
+# A lane whose next slot is further in the past than this woke from idle (see above).
+IDLE_SECONDS = 5.0
+
+
 @dataclass
 class _Lane:
     """One (channel, endpoint kind) in this environment."""
@@ -181,7 +186,7 @@ class Pacer:
             now = self._clock()
             lane = self._lane(channel_id, kind)
             interval = 1.0 / self._rate(lane, channel_rate, now)
-            if lane.next_slot < now - interval:  # idle: start at a random phase
+            if lane.next_slot < now - max(interval, IDLE_SECONDS):  # idle: a random phase
                 slot = now + self._phase() * interval
             else:
                 slot = max(now, lane.next_slot)
