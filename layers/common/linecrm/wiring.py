@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from linecrm.repositories.events import EventStore
     from linecrm.repositories.friends import FriendRepository
     from linecrm.repositories.scenarios import ScenarioRepository
+    from linecrm.richmenus.follower import RichMenuFollower
     from linecrm.scenarios.engine import ScenarioEngine
     from linecrm.scenarios.enrollment_jobs import SegmentEnrollmentRunner
     from linecrm.scenarios.service import ScenarioService
@@ -432,10 +433,21 @@ class Container(Generic[S]):
     @cached_property
     def signals(self) -> Signals:
         """Who reacts to what happens to a friend (``linecrm.domain.signals``): the
-        scenario engine. An emitter (webhook, events API, admin) calls ``emit``."""
+        scenario engine and the rich menu rules. An emitter (webhook, events API,
+        admin) calls ``emit``."""
         from linecrm.domain.signals import Signals
 
-        return Signals(listeners=(self.scenario_engine,))
+        return Signals(listeners=(self.scenario_engine, self.rich_menu_follower))
+
+    @cached_property
+    def rich_menu_follower(self) -> RichMenuFollower:
+        """Switches a friend's rich menu when the assignment rules say so (one LINE
+        call per change, through the send queue)."""
+        from linecrm.richmenus.follower import RichMenuFollower
+
+        return RichMenuFollower(
+            self.cached_channel_config.get, self.friends, lambda: self.outbox, self.clock
+        )
 
     @cached_property
     def action_runner(self) -> ActionRunner:
