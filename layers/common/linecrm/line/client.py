@@ -214,7 +214,7 @@ class LineMessagingClient:
             lambda _api: self._blob_api().set_rich_menu_image(
                 rich_menu_id,
                 image,
-                _content_type=content_type,
+                _headers={"Content-Type": content_type},
                 _request_timeout=self._timeout_seconds,
             )
         )
