@@ -12,7 +12,7 @@ import pytest
 from linecrm.config import LineEndpoints
 from linecrm.line.client import LineMessagingClient, RetryPolicy
 from linecrm.richmenus.image import draw_menu
-from linecrm.richmenus.model import MenuSet
+from linecrm.richmenus.model import MenuSet, menu_fingerprint
 from linecrm.richmenus.sync import MenuPublisher
 from linecrm_local.emulator import EmulatorConfig, LineEmulator
 from linecrm_local.emulator.config import EmulatedChannel
@@ -58,7 +58,8 @@ def test_publish_relink_and_replace_through_the_emulator(emulator: LineEmulator)
     state = emulator.state
     first_set = _set("メイン")
     images = {"main": draw_menu(first_set.menus[0])}
-    published = MenuPublisher(client).publish(first_set, images, {}, None)
+    prints = {"main": menu_fingerprint(first_set.menus[0], images["main"])}
+    published = MenuPublisher(client).publish(first_set, prints, images.__getitem__, {}, None)
     main = published.menus["main"].rich_menu_id
     assert state.rich_menus[main].image_content_type == "image/png"
     assert state.rich_menu_aliases[CHANNEL_ID]["main"] == main
@@ -71,8 +72,13 @@ def test_publish_relink_and_replace_through_the_emulator(emulator: LineEmulator)
     assert state.friend(CHANNEL_ID, friends[0]).linked_rich_menu_id is None  # type: ignore[union-attr]
 
     second_set = _set("新メイン")
+    second_image = draw_menu(second_set.menus[0])
     replaced = MenuPublisher(client).publish(
-        second_set, {"main": draw_menu(second_set.menus[0])}, published.menus, main
+        second_set,
+        {"main": menu_fingerprint(second_set.menus[0], second_image)},
+        lambda _id: second_image,
+        published.menus,
+        main,
     )
     new_main = replaced.menus["main"].rich_menu_id
     assert state.rich_menu_aliases[CHANNEL_ID]["main"] == new_main  # re-pointed

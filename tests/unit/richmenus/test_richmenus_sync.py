@@ -13,7 +13,7 @@ from linecrm.domain.fields import FieldCatalog
 from linecrm.domain.tags import Tag, TagCatalog
 from linecrm.repositories.friends import FriendRepository
 from linecrm.richmenus.assignment import AppliedAssignment, AppliedRule, compile_assignment
-from linecrm.richmenus.model import MenuSet
+from linecrm.richmenus.model import MenuSet, menu_fingerprint
 from linecrm.richmenus.sync import BULK_LIMIT, MenuPublisher, Relinker
 from tests.unit.conftest import CHANNEL_ID, AwsWorld
 
@@ -69,17 +69,32 @@ def _set(name: str = "メイン") -> MenuSet:
     )
 
 
+def _prints(menu_set: MenuSet, images: dict[str, bytes]) -> dict[str, str]:
+    return {menu.id: menu_fingerprint(menu, images[menu.id]) for menu in menu_set.menus}
+
+
+def _unread(menu_id: str) -> bytes:
+    raise AssertionError(f"the image of unchanged menu {menu_id} was read")
+
+
 def test_publishing_an_unchanged_set_calls_nothing_and_a_change_replaces_one_menu() -> None:
     line = FakeLine()
     publisher = MenuPublisher(line)
     images = {"main": b"\x89PNG main", "vip": b"\x89PNG vip"}
-    first = publisher.publish(_set(), images, {}, None)
+    first = publisher.publish(_set(), _prints(_set(), images), images.__getitem__, {}, None)
     assert first.calls == 7 and first.retired == []  # 2 x (create, upload, alias) + default
     line.calls.clear()
-    again = publisher.publish(_set(), images, first.menus, first.menus["main"].rich_menu_id)
+    again = publisher.publish(
+        _set(), _prints(_set(), images), _unread, first.menus, first.menus["main"].rich_menu_id
+    )
     assert again.calls == 0 and line.calls == []
+    renamed = _set("新メイン")
     changed = publisher.publish(
-        _set("新メイン"), images, first.menus, first.menus["main"].rich_menu_id
+        renamed,
+        _prints(renamed, images),
+        images.__getitem__,
+        first.menus,
+        first.menus["main"].rich_menu_id,
     )
     assert [c[0] for c in line.calls] == ["create", "upload", "alias", "default"]
     assert changed.retired == [first.menus["main"].rich_menu_id]

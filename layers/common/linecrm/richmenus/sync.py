@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from linecrm.delivery.pacing import EndpointKind, Pacer
 from linecrm.repositories.friends import FriendRepository
 from linecrm.richmenus.assignment import CompiledAssignment
-from linecrm.richmenus.model import MenuSet, image_content_type, menu_fingerprint
+from linecrm.richmenus.model import MenuSet, image_content_type
 
 BULK_LIMIT = 500  # user ids per bulk link / unlink call (LINE's maxItems)
 # Bulk calls per second for a channel, over every jobs environment: each call moves
@@ -71,20 +71,23 @@ class MenuPublisher:
     def publish(
         self,
         menu_set: MenuSet,
-        images: Mapping[str, bytes],
+        fingerprints: Mapping[str, str],
+        image_of: Callable[[str], bytes],
         current: Mapping[str, LineMenu],
         current_default: str | None,
     ) -> Published:
+        """``fingerprints``: each menu's (``menu_fingerprint``); ``image_of`` reads a
+        menu's image, only for the menus LINE does not hold yet."""
         menus: dict[str, LineMenu] = {}
         retired: list[str] = []
         calls = 0
         for menu in menu_set.menus:
-            image = images[menu.id]
-            fingerprint = menu_fingerprint(menu, image)
+            fingerprint = fingerprints[menu.id]
             existing = current.get(menu.id)
             if existing is not None and existing.fingerprint == fingerprint:
                 menus[menu.id] = existing
                 continue
+            image = image_of(menu.id)
             rich_menu_id = self._line.create_rich_menu(menu.to_line())
             self._line.upload_rich_menu_image(rich_menu_id, image, image_content_type(image))
             self._line.point_rich_menu_alias(menu.id, rich_menu_id)
