@@ -85,7 +85,8 @@ class RichMenuLink(BaseModel):
     channel_id: str = Field(min_length=1, max_length=64)
     user_id: str = Field(min_length=1, max_length=100)
     rich_menu: str = Field(min_length=1, max_length=100)
-    unlink: bool = False
+    # Left out of the message when False: the task reads as before for a link.
+    unlink: bool = Field(default=False, exclude_if=lambda unlink: not unlink)
 
 
 def _task_kind(value: Any) -> str:
