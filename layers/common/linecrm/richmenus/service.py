@@ -138,11 +138,13 @@ class RichMenuService:
         rules_changed = stored is None or (
             stored.document.rules != menu_set.rules or stored.document.default != menu_set.default
         )
+        # The same menus, images and rules as the stored set (synced, or being synced by
+        # its job): nothing to store, queue or call.
         unchanged = (
             stored is not None
             and stored.status != "failed"
             and not rules_changed
-            and all(s.change == "unchanged" for s in summaries)
+            and stored.fingerprints == fingerprints
         )
         if unchanged or dry_run:
             return RichMenuState(
