@@ -15,7 +15,14 @@ from pydantic import ValidationError
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.fields import FieldCatalog, FieldDefinition
 from linecrm.domain.friends import Friend
-from linecrm.domain.signals import FieldSet, MessageReceived, TagAdded, TagRemoved
+from linecrm.domain.signals import (
+    FieldSet,
+    Followed,
+    MessageReceived,
+    TagAdded,
+    TagRemoved,
+    Unlinked,
+)
 from linecrm.domain.tags import Tag, TagCatalog
 from linecrm.models.send import RichMenuLink
 from linecrm.repositories.dynamo import ConditionalUpdate
@@ -240,6 +247,8 @@ def test_only_signals_a_rule_mentions_are_relevant() -> None:
     assert compiled.relevant(FieldSet("C1", "U1", AT, field_key="rank", value="gold"))
     assert not compiled.relevant(FieldSet("C1", "U1", AT, field_key="memo", value="x"))
     assert not compiled.relevant(MessageReceived("C1", "U1", AT, text="hi"))
+    assert compiled.relevant(Unlinked("C1", "U1", AT, member_id="m1"))
+    assert compiled.relevant(Followed("C1", "U1", AT))
 
 
 class _Friends:

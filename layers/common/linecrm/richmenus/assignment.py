@@ -67,7 +67,9 @@ class CompiledAssignment:
             return signal.tag_id in self.tag_ids
         if isinstance(signal, FieldSet):
             return signal.field_key in self.field_keys
-        return isinstance(signal, Followed | Unlinked)
+        # A follow, or a change of the ID link: every signal about the link carries the
+        # member id (``Unlinked``, and ``IdLinked`` from the ID-linking work).
+        return isinstance(signal, Followed | Unlinked) or hasattr(signal, "member_id")
 
 
 def compile_assignment(applied: AppliedAssignment, config: ChannelConfig) -> CompiledAssignment:
