@@ -30,6 +30,7 @@ from linecrm.line.errors import LineApiError, LineRateLimited
 from linecrm.models.jobs import EnrollSegmentStep, FireScenarioStep
 from linecrm.observability import logger, metrics
 from linecrm.resources import JOB_QUEUE
+from linecrm.richmenus.steps import RichMenuSyncStep
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
 
@@ -50,7 +51,12 @@ class PoisonMessage(Exception):
 
 
 JobStep = Annotated[
-    ImportStep | BroadcastStep | PreviewStep | EnrollSegmentStep | FireScenarioStep,
+    ImportStep
+    | BroadcastStep
+    | PreviewStep
+    | EnrollSegmentStep
+    | FireScenarioStep
+    | RichMenuSyncStep,
     Field(discriminator="kind"),
 ]
 _JOB_STEP: TypeAdapter[JobStep] = TypeAdapter(JobStep)
@@ -87,6 +93,8 @@ def _job_step(step: JobStep, deps: Container[JobsSettings]) -> _JobStep:
         return _scenario_part(step, deps)
     if isinstance(step, EnrollSegmentStep):
         return _enrollment_step(step, deps)
+    if isinstance(step, RichMenuSyncStep):
+        return _rich_menu_step(step, deps)
     if isinstance(step, BroadcastStep):
         ids = (step.channel_id, step.broadcast_id)
         planner = deps.broadcast_planner
@@ -151,6 +159,22 @@ def _enrollment_step(step: EnrollSegmentStep, deps: Container[JobsSettings]) -> 
         functools.partial(runner.run_step, *ids),
         functools.partial(runner.fail, *ids),
         "EnrollmentSteps",
+    )
+
+
+# ---------------------------------------------------------------- rich menus
+def _rich_menu_step(step: RichMenuSyncStep, deps: Container[JobsSettings]) -> _JobStep:
+    """Publish a menu set on LINE, relink friends page by page, retire old menus
+    (``linecrm.richmenus.jobs``); the step queues its own next step."""
+    ids = (step.channel_id, step.version)
+    runner = deps.rich_menu_sync_runner
+    log = {"channel_id": step.channel_id, "version": str(step.version)}
+    return _JobStep(
+        "rich menu sync",
+        log,
+        functools.partial(runner.run_step, *ids),
+        functools.partial(runner.fail, *ids),
+        "RichMenuSteps",
     )
 
 

@@ -7,6 +7,7 @@ linecrm friends list --tag vip               the admin API (see linecrm_local.ad
 linecrm broadcast send -f sale.yaml --dry-run  broadcasts (see linecrm_local.cli_broadcasts)
 linecrm events send --name purchase --user U… --property sku=A1   a signed behaviour event
 linecrm apply -f scenarios.yaml --dry-run    step scenarios (see linecrm_local.cli_scenarios)
+linecrm richmenus apply -f menus.yaml        rich menus (see linecrm_local.cli_richmenus)
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from typing import Any
 
 import requests
 
-from linecrm_local import admin_cli, cli_broadcasts, cli_events, cli_imports, cli_scenarios
+from linecrm_local import (
+    admin_cli,
+    cli_broadcasts,
+    cli_events,
+    cli_imports,
+    cli_richmenus,
+    cli_scenarios,
+)
 
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8090"
 DEFAULT_CHANNEL_ID = "2000000001"  # the demo channel `make dev` seeds
@@ -130,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_broadcasts.add_commands(commands)
     cli_events.add_commands(commands)
     cli_scenarios.add_commands(commands)
+    cli_richmenus.add_commands(commands)
 
     calls = commands.add_parser("calls", help="LINE API calls the emulator received")
     calls.add_argument("--endpoint", help="e.g. push, multicast, reply")
@@ -156,6 +165,8 @@ def run(args: argparse.Namespace) -> Any:
         return cli_events.run(args)
     if args.command in cli_scenarios.COMMANDS:
         return cli_scenarios.run(args)
+    if args.command == cli_richmenus.COMMAND:
+        return cli_richmenus.run(args)
     control = EmulatorControl(args.emulator)
     if args.command == "simulate":
         return _simulate(control, args)

@@ -263,6 +263,22 @@ def _located(path: Path, lines: dict[str, int], prefix: str, field: str, reason:
 def load_scenarios(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, int]]:
     """The scenario documents of a file (with their path prefix) and the line of every
     node (``scenarios[0].steps[1].timing`` -> 12)."""
+    value, lines = load_with_lines(path)
+    if isinstance(value, dict) and isinstance(value.get("scenarios"), list):
+        documents = [(f"scenarios[{i}]", doc) for i, doc in enumerate(value["scenarios"])]
+    elif isinstance(value, dict):
+        documents = [("", value)]
+    else:
+        raise AdminCliError(f"{path}:1: expected a scenario or `scenarios: [...]`")
+    for prefix, document in documents:
+        if not isinstance(document, dict):
+            raise AdminCliError(f"{path}:{lines.get(prefix, 1)}: {prefix}: not a mapping")
+    return documents, lines
+
+
+def load_with_lines(path: Path) -> tuple[Any, dict[str, int]]:
+    """A YAML file's value and the line of every node (``menus[0].areas[1]`` -> 12);
+    a one-line CLI error when it cannot be read or parsed."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -282,17 +298,12 @@ def load_scenarios(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], dict[s
     if node is None:
         raise AdminCliError(f"{path}: empty file")
     lines: dict[str, int] = {}
-    value = _value(loader, node, "", lines)
-    if isinstance(value, dict) and isinstance(value.get("scenarios"), list):
-        documents = [(f"scenarios[{i}]", doc) for i, doc in enumerate(value["scenarios"])]
-    elif isinstance(value, dict):
-        documents = [("", value)]
-    else:
-        raise AdminCliError(f"{path}:1: expected a scenario or `scenarios: [...]`")
-    for prefix, document in documents:
-        if not isinstance(document, dict):
-            raise AdminCliError(f"{path}:{lines.get(prefix, 1)}: {prefix}: not a mapping")
-    return documents, lines
+    return _value(loader, node, "", lines), lines
+
+
+def located(path: Path, lines: dict[str, int], field: str, reason: str, what: str) -> str:
+    """``file:line: field: reason`` (``what`` when no field is named)."""
+    return _located(path, lines, "", field, reason).replace(": scenario: ", f": {what}: ", 1)
 
 
 def _value(loader: Any, node: Any, path: str, lines: dict[str, int]) -> Any:

@@ -213,6 +213,22 @@ def test_link_rich_menu_by_id(friends, emulator) -> None:
     assert [call.endpoint for call in emulator.calls()[setup_calls:]] == ["richmenu_link"]
 
 
+def test_unlink_rich_menu_shows_the_default_again(friends, emulator) -> None:
+    user = emulator.add_friend(CHANNEL_ID, "Alice").user_id
+    menu_id = rich_menu(emulator)
+    link = RichMenuLink(channel_id=CHANNEL_ID, user_id=user, rich_menu=menu_id)
+    runner(friends, line_client(emulator)).run(link)
+    unlink = RichMenuLink.model_validate_json(
+        RichMenuLink(
+            channel_id=CHANNEL_ID, user_id=user, rich_menu=menu_id, unlink=True
+        ).model_dump_json()
+    )
+    assert unlink.unlink and "unlink" not in link.model_dump()  # a link reads as before
+    outcome = runner(friends, line_client(emulator)).run(unlink)
+    assert outcome == f"rich menu {menu_id} unlinked (the default shows)"
+    assert linked_menu(emulator, user) is None
+
+
 def test_link_rich_menu_by_alias(friends, emulator) -> None:
     user = emulator.add_friend(CHANNEL_ID, "Alice").user_id
     rich_menu(emulator, alias="other-menu")

@@ -470,7 +470,8 @@ FUNCTION_ACCESS = (
     # Runs import, broadcast, preview and segment enrolment steps: reads the CSV, pages
     # LINE's followers, reads the quota, queues broadcast chunks and its next step,
     # defers capped/quiet sends; enrols a segment in a step scenario (enrolments, the
-    # scenario's counters, its buckets' fire records) and creates the buckets' schedules.
+    # scenario's counters, its buckets' fire records) and creates the buckets' schedules;
+    # syncs rich menus to LINE (reads their images, links friends in bulk).
     FunctionAccess(
         JOBS_FUNCTION,
         tables=((MAIN_TABLE, "read_write"),),
@@ -483,7 +484,8 @@ FUNCTION_ACCESS = (
     # The admin API reads and writes friends and channel config; it never calls LINE,
     # so no channel secrets. It starts friend imports (stores the CSV, queues the first
     # step), broadcasts (job queue now, or a schedule for later; cancel deletes it) and
-    # segment enrolments (job queue), and re-drives dead deliveries (send queue).
+    # segment enrolments (job queue), rich menu syncs (stores the images, queues the
+    # job: LINE is called by the jobs function), and re-drives dead deliveries.
     FunctionAccess(
         ADMIN_FUNCTION,
         tables=((MAIN_TABLE, "read_write"),),

@@ -69,7 +69,11 @@ if TYPE_CHECKING:
     from linecrm.repositories.erasures import ErasureRepository
     from linecrm.repositories.events import EventStore
     from linecrm.repositories.friends import FriendRepository
+    from linecrm.repositories.rich_menus import RichMenuRepository
     from linecrm.repositories.scenarios import ScenarioRepository
+    from linecrm.richmenus.follower import RichMenuFollower
+    from linecrm.richmenus.jobs import RichMenuSyncRunner
+    from linecrm.richmenus.service import RichMenuService
     from linecrm.scenarios.engine import ScenarioEngine
     from linecrm.scenarios.enrollment_jobs import SegmentEnrollmentRunner
     from linecrm.scenarios.service import ScenarioService
@@ -432,10 +436,59 @@ class Container(Generic[S]):
     @cached_property
     def signals(self) -> Signals:
         """Who reacts to what happens to a friend (``linecrm.domain.signals``): the
-        scenario engine. An emitter (webhook, events API, admin) calls ``emit``."""
+        scenario engine and the rich menu rules. An emitter (webhook, events API,
+        admin) calls ``emit``."""
         from linecrm.domain.signals import Signals
 
-        return Signals(listeners=(self.scenario_engine,))
+        return Signals(listeners=(self.scenario_engine, self.rich_menu_follower))
+
+    @cached_property
+    def rich_menus(self) -> RichMenuRepository:
+        from linecrm.repositories.rich_menus import RichMenuRepository
+
+        return RichMenuRepository(self.dynamodb, self._table_name)
+
+    @cached_property
+    def rich_menu_service(self) -> RichMenuService:
+        """Applies menu sets (the admin API): validates, stores, queues the sync job."""
+        from linecrm.richmenus.service import RichMenuService
+
+        return RichMenuService(
+            self.rich_menus,
+            self.channel_config.load,
+            lambda: self.uploads,
+            lambda: self.job_queue,
+            self.clock,
+        )
+
+    @cached_property
+    def rich_menu_sync_runner(self) -> RichMenuSyncRunner:
+        """Steps of the rich menu sync job (the jobs function): LINE menus, bulk relinks."""
+        from linecrm.delivery.pacing import Pacer
+        from linecrm.resources import JOB_QUEUE
+        from linecrm.richmenus.jobs import RichMenuSyncRunner
+        from linecrm.richmenus.sync import Relinker
+
+        return RichMenuSyncRunner(
+            self.rich_menus,
+            self.channel_config.load,
+            self.channel_config,
+            lambda key: self.uploads.read(key),
+            self.line_client,
+            # One pacer per environment: its share of the channel's bulk call rate.
+            Relinker(self.friends, self.line_client, Pacer(JOB_QUEUE.max_concurrency), self.clock),
+            lambda: self.job_queue,
+        )
+
+    @cached_property
+    def rich_menu_follower(self) -> RichMenuFollower:
+        """Switches a friend's rich menu when the assignment rules say so (one LINE
+        call per change, through the send queue)."""
+        from linecrm.richmenus.follower import RichMenuFollower
+
+        return RichMenuFollower(
+            self.cached_channel_config.get, self.friends, lambda: self.outbox, self.clock
+        )
 
     @cached_property
     def action_runner(self) -> ActionRunner:

@@ -22,6 +22,7 @@ RICHMENU_UPLOAD_IMAGE = "richmenu_upload_image"
 RICHMENU_LINK = "richmenu_link"
 RICHMENU_UNLINK = "richmenu_unlink"
 RICHMENU_BULK_LINK = "richmenu_bulk_link"
+RICHMENU_BULK_UNLINK = "richmenu_bulk_unlink"
 RICHMENU_DEFAULT = "richmenu_default"
 RICHMENU_ALIAS = "richmenu_alias"
 AUDIENCE_UPLOAD = "audience_upload"
@@ -47,6 +48,7 @@ ENDPOINT_KEYS = (
     RICHMENU_LINK,
     RICHMENU_UNLINK,
     RICHMENU_BULK_LINK,
+    RICHMENU_BULK_UNLINK,
     RICHMENU_DEFAULT,
     RICHMENU_ALIAS,
     AUDIENCE_UPLOAD,

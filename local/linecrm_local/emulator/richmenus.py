@@ -110,6 +110,14 @@ class RichMenuRoutes:
                     friend.linked_rich_menu_id = menu.rich_menu_id
         return json_response({}, 202)
 
+    def bulk_unlink(self, api: ApiRequest) -> Response:
+        with self.state.lock:
+            for user_id in api.body["userIds"]:
+                friend = self.state.friend(api.channel_id, user_id)
+                if friend is not None:
+                    friend.linked_rich_menu_id = None
+        return json_response({}, 202)
+
     # ------------------------------------------------------------ default menu
     def set_default(self, api: ApiRequest) -> Response:
         with self.state.lock:

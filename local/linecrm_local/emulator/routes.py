@@ -76,6 +76,9 @@ def messaging_operations(state: EmulatorState) -> list[Operation]:
         Operation(keys.RICHMENU_UNLINK, "DELETE", "/v2/bot/user/{userId}/richmenu", menu.unlink),
         Operation(keys.RICHMENU_BULK_LINK, "POST", "/v2/bot/richmenu/bulk/link", menu.bulk_link),
         Operation(
+            keys.RICHMENU_BULK_UNLINK, "POST", "/v2/bot/richmenu/bulk/unlink", menu.bulk_unlink
+        ),
+        Operation(
             keys.RICHMENU_DEFAULT,
             "POST",
             "/v2/bot/user/all/richmenu/{richMenuId}",

@@ -22,6 +22,7 @@ from linecrm.admin import (
     fields,
     friends,
     imports,
+    richmenus,
     rules,
     scenarios,
     settings,
@@ -56,6 +57,7 @@ from linecrm.repositories.deliveries import InvalidDeliveryCursor
 from linecrm.repositories.events import EventStore
 from linecrm.repositories.friends import FriendNotFound, InvalidCursor
 from linecrm.repositories.imports import ImportNotFound
+from linecrm.richmenus.service import RichMenuService, RichMenusMissing, RichMenusRejected
 from linecrm.scenarios.enrollment_jobs import EnrollmentJobNotFound
 from linecrm.scenarios.service import (
     ScenarioMissing,
@@ -75,10 +77,11 @@ Manage a LINE Official Account: friends (list, change tags and field values, exp
 delete, chat mode), tags and tag folders, custom fields, auto-response rules and
 business hours; **imports** of existing friends (LINE's followers list or a CSV, as
 resumable jobs); **broadcasts** to every friend or a segment, now or at a time, with a
-dry-run preview; the **delivery policy** (frequency caps, quiet hours, the account's
+dry-run preview; **rich menus** as config (menus, images, tabs, assignment rules by
+segment, bulk relinking); the **delivery policy** (frequency caps, quiet hours, the account's
 time zone); and the **delivery ledger** (every message queued, sent, skipped or dead,
 with re-drive). Guides: docs/import.md, docs/broadcasts.md, docs/segments.md,
-docs/delivery-policy.md, docs/auto-response.md in the repository.
+docs/delivery-policy.md, docs/auto-response.md, docs/rich-menus.md in the repository.
 
 One deployment serves several channels: the channel id is in every path. A channel id
 this deployment has not set up answers 404 "unknown channel" and nothing is written
@@ -115,6 +118,7 @@ def build_app(
     *,
     event_store: Callable[[], EventStore] = events.event_store,
     scenario_service: Callable[[], ScenarioService] = scenarios.scenario_service,
+    rich_menu_service: Callable[[], RichMenuService] = richmenus.rich_menu_service,
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
@@ -134,6 +138,8 @@ def build_app(
     app.dependency_overrides[events.event_store] = event_store
     app.include_router(scenarios.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[scenarios.scenario_service] = scenario_service
+    app.include_router(richmenus.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[richmenus.rich_menu_service] = rich_menu_service
     _register_error_handlers(app)
 
     openapi: dict[str, Any] = {
@@ -242,6 +248,15 @@ def _scenario_rejected(error: ScenarioRejected) -> Response[Any]:
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error), first or None, details)
 
 
+def _rich_menus_rejected(error: RichMenusRejected) -> Response[Any]:
+    first = error.problems[0].path if error.problems else None
+    details = [
+        FieldError(field=problem.path or "menus", type="invalid", message=problem.reason)
+        for problem in error.problems
+    ]
+    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error), first or None, details)
+
+
 def _invalid_reference(error: Exception) -> Response[Any]:
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error))
 
@@ -279,10 +294,12 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[.
             PreviewNotFound,
             ScenarioMissing,
             EnrollmentJobNotFound,
+            RichMenusMissing,
         ],
         _not_found,
     ),
     (ScenarioRejected, _scenario_rejected),
+    (RichMenusRejected, _rich_menus_rejected),
     ([BroadcastNotCancellable, NotRedrivable, ScenarioNotActive], _conflict),
     (InvalidDeliveryCursor, _invalid_delivery_cursor),
     (IdempotencyKeyReused, _key_reused),

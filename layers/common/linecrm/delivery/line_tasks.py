@@ -39,6 +39,9 @@ class LineTaskRunner:
             client = self._line_client(task.channel_id)
             if isinstance(task, ProfileRefresh):
                 return self._refresh_profile(task, client)
+            if task.unlink:
+                client.unlink_rich_menu(task.user_id)
+                return f"rich menu {task.rich_menu} unlinked (the default shows)"
             client.link_rich_menu(task.user_id, task.rich_menu)
             return f"rich menu {task.rich_menu} linked"
         except UnknownChannel:

@@ -67,6 +67,9 @@ class Friend(BaseModel):
     fields: dict[str, FieldValue] = Field(default_factory=dict)
     inflow_route: str | None = None
     member_id: str | None = None
+    # The LINE rich menu id the assignment rules linked to this friend (None: LINE's
+    # default shows); kept so an unchanged menu costs no LINE call (linecrm.richmenus).
+    rich_menu_id: str | None = None
     chat_mode: ChatMode | None = None
     # Auto-response rule id -> when it last fired for this friend (cooldowns).
     rule_fired_at: dict[str, datetime] = Field(default_factory=dict)

@@ -103,6 +103,7 @@ class LineMessagingClient:
         self._token_lock = threading.Lock()
         self._api_factory = api_factory or self._sdk_api
         self._api: Any = None
+        self._blob: tuple[str, Any] | None = None  # (token, MessagingApiBlob)
 
     @property
     def access_token(self) -> str:
@@ -193,6 +194,102 @@ class LineMessagingClient:
         self._call(
             lambda api: api.link_rich_menu_id_to_user_with_http_info(
                 user_id, rich_menu_id, _request_timeout=self._timeout_seconds
+            )
+        )
+
+    # ------------------------------------------------------------------ rich menus
+    def create_rich_menu(self, menu: dict[str, Any]) -> str:
+        """Create a rich menu (LINE's request body); its new id (``richmenu-…``)."""
+        from linebot.v3.messaging import RichMenuRequest
+
+        request = RichMenuRequest.from_dict(menu)
+        response = self._call(
+            lambda api: api.create_rich_menu(request, _request_timeout=self._timeout_seconds)
+        )
+        return str(response.rich_menu_id)
+
+    def upload_rich_menu_image(self, rich_menu_id: str, image: bytes, content_type: str) -> None:
+        """Upload the menu's image, to the data-API host (``api-data.line.me``)."""
+        self._call(
+            lambda _api: self._blob_api().set_rich_menu_image(
+                rich_menu_id,
+                image,
+                _headers={"Content-Type": content_type},
+                _request_timeout=self._timeout_seconds,
+            )
+        )
+
+    def delete_rich_menu(self, rich_menu_id: str) -> None:
+        """Delete a rich menu; one LINE no longer knows (404) is already gone."""
+        self._call(
+            lambda api: api.delete_rich_menu_with_http_info(
+                rich_menu_id, _request_timeout=self._timeout_seconds
+            ),
+            not_found=True,
+        )
+
+    def point_rich_menu_alias(self, alias_id: str, rich_menu_id: str) -> None:
+        """Make ``alias_id`` name ``rich_menu_id``: update the alias, or create it when
+        LINE has none of that id (404)."""
+        from linebot.v3.messaging import CreateRichMenuAliasRequest, UpdateRichMenuAliasRequest
+
+        update = UpdateRichMenuAliasRequest(richMenuId=rich_menu_id)
+        updated = self._call(
+            lambda api: api.update_rich_menu_alias_with_http_info(
+                alias_id, update, _request_timeout=self._timeout_seconds
+            ),
+            not_found=True,
+        )
+        if updated is None:
+            create = CreateRichMenuAliasRequest(richMenuAliasId=alias_id, richMenuId=rich_menu_id)
+            self._call(
+                lambda api: api.create_rich_menu_alias_with_http_info(
+                    create, _request_timeout=self._timeout_seconds
+                )
+            )
+
+    def set_default_rich_menu(self, rich_menu_id: str | None) -> None:
+        """LINE's default rich menu (every friend without one of their own); None clears."""
+        if rich_menu_id is None:
+            self._call(
+                lambda api: api.cancel_default_rich_menu_with_http_info(
+                    _request_timeout=self._timeout_seconds
+                )
+            )
+            return
+        self._call(
+            lambda api: api.set_default_rich_menu_with_http_info(
+                rich_menu_id, _request_timeout=self._timeout_seconds
+            )
+        )
+
+    def bulk_link_rich_menu(self, rich_menu_id: str, user_ids: list[str]) -> None:
+        """Link one rich menu to up to 500 friends (LINE's limit) in one call."""
+        from linebot.v3.messaging import RichMenuBulkLinkRequest
+
+        request = RichMenuBulkLinkRequest(richMenuId=rich_menu_id, userIds=user_ids)
+        self._call(
+            lambda api: api.link_rich_menu_id_to_users_with_http_info(
+                request, _request_timeout=self._timeout_seconds
+            )
+        )
+
+    def bulk_unlink_rich_menu(self, user_ids: list[str]) -> None:
+        """Unlink their own rich menu from up to 500 friends: they see the default."""
+        from linebot.v3.messaging import RichMenuBulkUnlinkRequest
+
+        request = RichMenuBulkUnlinkRequest(userIds=user_ids)
+        self._call(
+            lambda api: api.unlink_rich_menu_id_from_users_with_http_info(
+                request, _request_timeout=self._timeout_seconds
+            )
+        )
+
+    def unlink_rich_menu(self, user_id: str) -> None:
+        """Remove the friend's own rich menu: LINE shows them the default one."""
+        self._call(
+            lambda api: api.unlink_rich_menu_id_from_user_with_http_info(
+                user_id, _request_timeout=self._timeout_seconds
             )
         )
 
@@ -295,6 +392,18 @@ class LineMessagingClient:
         if self._api is None:
             self._api = self._api_factory(self._access_token)
         return self._api
+
+    def _blob_api(self) -> Any:
+        """The SDK's data-API client (uploads), on the data-API host, for the token now."""
+        from linebot.v3.messaging import ApiClient, Configuration, MessagingApiBlob
+
+        token = self._access_token
+        if self._blob is None or self._blob[0] != token:
+            configuration = Configuration(
+                host=self._endpoints.data_api_base_url, access_token=token
+            )
+            self._blob = (token, MessagingApiBlob(ApiClient(configuration)))
+        return self._blob[1]
 
     def _sdk_api(self, access_token: str) -> Any:
         from linebot.v3.messaging import ApiClient, Configuration, MessagingApi

@@ -76,7 +76,8 @@ class ProfileRefresh(BaseModel):
 
 
 class RichMenuLink(BaseModel):
-    """Link a rich menu (id or alias) to one friend."""
+    """Link a rich menu (id or alias) to one friend; with ``unlink``, remove the
+    friend's own menu instead (they see the channel's default)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -84,6 +85,8 @@ class RichMenuLink(BaseModel):
     channel_id: str = Field(min_length=1, max_length=64)
     user_id: str = Field(min_length=1, max_length=100)
     rich_menu: str = Field(min_length=1, max_length=100)
+    # Left out of the message when False: the task reads as before for a link.
+    unlink: bool = Field(default=False, exclude_if=lambda unlink: not unlink)
 
 
 def _task_kind(value: Any) -> str:

@@ -33,7 +33,10 @@ from linecrm.domain.friends import (
     FriendProfile,
 )
 from linecrm.repositories.dynamo import (
+    ConditionalUpdate,
     batch_write,
+    conditional_update,
+    conditional_updates,
     from_item,
     is_conditional_check_failure,
     iso,
@@ -348,6 +351,35 @@ class FriendRepository:
                 if not is_conditional_check_failure(error):
                     raise
         # No friend, or the map is full of other subjects: the log line is all we keep.
+
+    def rich_menu_change(
+        self, channel_id: str, user_id: str, previous: str | None, new: str | None
+    ) -> ConditionalUpdate:
+        """The write that records the friend's rule-linked rich menu (None: the
+        default), on the condition that it still is ``previous``: of two concurrent
+        switches one wins, so LINE gets one call per actual change."""
+        condition = (
+            "attribute_exists(pk) AND attribute_not_exists(rich_menu_id)"
+            if previous is None
+            else "rich_menu_id = :previous"
+        )
+        values: dict[str, Any] = {} if previous is None else {":previous": previous}
+        if new is None:
+            update = "REMOVE rich_menu_id"
+        else:
+            update = "SET rich_menu_id = :new"
+            values[":new"] = new
+        if previous == new:
+            raise ValueError("no change of rich menu to write")
+        return ConditionalUpdate(friend_key(channel_id, user_id), update, condition, values)
+
+    def change_rich_menu(self, update: ConditionalUpdate) -> bool:
+        """Run one ``rich_menu_change``; False when the friend's menu had changed."""
+        return conditional_update(self._client, self._table_name, update)
+
+    def change_rich_menus(self, updates: list[ConditionalUpdate]) -> list[bool]:
+        """Many ``rich_menu_change`` writes, 100 per transaction; which applied."""
+        return conditional_updates(self._client, self._table_name, updates)
 
     def set_chat_mode(self, channel_id: str, user_id: str, chat_mode: ChatMode | None) -> Friend:
         """Staff takes over (automation pauses) or releases the friend (None)."""

@@ -1,0 +1,1 @@
+"""Rich menus as config: menus, images, assignment rules, LINE sync and relinking."""

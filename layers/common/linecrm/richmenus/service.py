@@ -1,0 +1,334 @@
+"""Applying a menu set (the admin API): validate, diff, store, and queue the sync job.
+
+The admin function never calls LINE (it holds no channel credentials): it checks the
+set against LINE's rules and the channel's tags and fields, draws the images that are
+not given, stores the images (uploads bucket) and the set (a new version), and queues
+a ``RichMenuSyncStep``; the jobs function puts the menus on LINE and relinks friends.
+An unchanged set (same menus, images, default and rules) stores and queues nothing,
+so it costs no LINE call.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from linecrm.domain.channel_config import ChannelConfig
+from linecrm.domain.segments import SegmentError, compile_segment
+from linecrm.repositories.rich_menus import (
+    RichMenuRepository,
+    StoredMenuSet,
+    SyncPhase,
+    SyncProgress,
+    SyncStatus,
+)
+from linecrm.resources import UPLOADS_BUCKET
+from linecrm.richmenus.image import ImageNotDrawable, draw_menu
+from linecrm.richmenus.model import MenuSet, image_problem, menu_fingerprint
+from linecrm.richmenus.steps import RichMenuSyncStep
+
+# Under the uploads bucket's granted prefix; its objects expire (7 days), which is fine:
+# an image is read only by the sync job that follows its apply (an unchanged menu's
+# image is never read again).
+IMAGE_KEY_PREFIX = f"{UPLOADS_BUCKET.object_prefix}richmenus"
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str  # e.g. "menus[0].areas[1].bounds"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}" if self.path else self.reason
+
+
+class RichMenusRejected(ValueError):
+    """A menu set that cannot be applied: every problem, with its path."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(problem) for problem in problems[:10]))
+        self.problems = problems
+
+
+class RichMenusMissing(LookupError):
+    pass
+
+
+class ImageStore(Protocol):
+    def put(self, key: str, data: bytes) -> None: ...
+
+
+class StepQueue(Protocol):
+    def send_step(self, step: BaseModel, delay_seconds: int = 0) -> None: ...
+
+
+MenuChange = Literal["created", "changed", "unchanged", "removed"]
+
+
+class MenuSummary(BaseModel):
+    id: str
+    change: MenuChange | None = None
+    rich_menu_id: str | None = Field(default=None, description="LINE's id, once synced")
+    image: Literal["given", "generated"] | None = None
+
+
+class RichMenuState(BaseModel):
+    """What ``apply`` did (or, dry run, would do), and the sync job's progress."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["unchanged", "applied", "would_apply", "shown"]
+    version: int | None
+    status: SyncStatus | None = Field(
+        default=None, description="syncing: the job runs; ready; failed (see reason)"
+    )
+    phase: SyncPhase | None = None
+    menus: list[MenuSummary]
+    default: str | None = None
+    rules_changed: bool = False
+    counts: dict[str, int] = Field(
+        default_factory=dict,
+        description="friends linked / unlinked / unchanged and bulk LINE calls so far",
+    )
+    reason: str | None = None
+
+
+class ApplyRequest(BaseModel):
+    """A menu set (docs/rich-menus.md) and its images: base64 PNG or JPEG by menu id;
+    a menu without one gets an image drawn from its areas' labels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    menus: list[dict[str, Any]]
+    default: str | None = None
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+    images: dict[str, str] = Field(default_factory=dict)
+
+
+class RichMenuService:
+    def __init__(
+        self,
+        repository: RichMenuRepository,
+        channel_config: Callable[[str], ChannelConfig],
+        images: Callable[[], ImageStore],
+        job_queue: Callable[[], StepQueue],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._repository = repository
+        self._channel_config = channel_config
+        self._images = images
+        self._job_queue = job_queue
+        self._clock = clock
+
+    def apply(self, channel_id: str, request: ApplyRequest, *, dry_run: bool) -> RichMenuState:
+        menu_set = self._parse(request)
+        config = self._channel_config(channel_id)
+        self._check_rules(menu_set, config)
+        images, generated = self._images_of(menu_set, request.images)
+        fingerprints = {m.id: menu_fingerprint(m, images[m.id]) for m in menu_set.menus}
+        stored = self._repository.load(channel_id)
+        summaries = _diff(menu_set, fingerprints, stored, generated)
+        rules_changed = stored is None or (
+            stored.document.rules != menu_set.rules or stored.document.default != menu_set.default
+        )
+        # The same menus, images and rules as the stored set (synced, or being synced by
+        # its job): nothing to store, queue or call.
+        unchanged = (
+            stored is not None
+            and stored.status != "failed"
+            and not rules_changed
+            and stored.fingerprints == fingerprints
+        )
+        if unchanged or dry_run:
+            return RichMenuState(
+                action="unchanged" if unchanged else "would_apply",
+                version=stored.version if stored else None,
+                status=stored.status if stored else None,
+                menus=summaries,
+                default=menu_set.default,
+                rules_changed=rules_changed,
+            )
+        keys = {}
+        for menu in menu_set.menus:
+            key = f"{IMAGE_KEY_PREFIX}/{channel_id}/{fingerprints[menu.id]}"
+            if stored is None or stored.image_keys.get(menu.id) != key:
+                self._images().put(key, images[menu.id])
+            keys[menu.id] = key
+        version = (stored.version if stored else 0) + 1
+        self._repository.save(
+            StoredMenuSet(
+                channel_id=channel_id,
+                version=version,
+                document=menu_set,
+                image_keys=keys,
+                fingerprints=fingerprints,
+                # What LINE holds carries over: the job creates only what changed.
+                line=stored.line if stored else {},
+                default_rich_menu_id=stored.default_rich_menu_id if stored else None,
+                status="syncing",
+                # Menus an unfinished sync meant to delete stay on its list.
+                progress=SyncProgress(retired=stored.progress.retired if stored else []),
+                applied_at=self._clock(),
+            ),
+            previous_version=stored.version if stored else None,
+        )
+        self._job_queue().send_step(RichMenuSyncStep(channel_id=channel_id, version=version))
+        return RichMenuState(
+            action="applied",
+            version=version,
+            status="syncing",
+            phase="publish",
+            menus=summaries,
+            default=menu_set.default,
+            rules_changed=rules_changed,
+        )
+
+    def show(self, channel_id: str) -> RichMenuState:
+        stored = self._repository.load(channel_id)
+        if stored is None:
+            raise RichMenusMissing(f"channel {channel_id} has no rich menus applied")
+        return RichMenuState(
+            action="shown",
+            version=stored.version,
+            status=stored.status,
+            phase=stored.progress.phase,
+            menus=[
+                MenuSummary(
+                    id=menu.id,
+                    rich_menu_id=line.rich_menu_id
+                    if (line := stored.line.get(menu.id)) is not None
+                    and line.fingerprint == stored.fingerprints.get(menu.id)
+                    else None,
+                )
+                for menu in stored.document.menus
+            ],
+            default=stored.document.default,
+            counts=stored.progress.counts,
+            reason=stored.reason,
+        )
+
+    # ------------------------------------------------------------------ checks
+    @staticmethod
+    def _parse(request: ApplyRequest) -> MenuSet:
+        try:
+            return MenuSet.model_validate(
+                {"menus": request.menus, "default": request.default, "rules": request.rules}
+            )
+        except ValidationError as error:
+            raise RichMenusRejected(problems_of(error)) from None
+
+    @staticmethod
+    def _check_rules(menu_set: MenuSet, config: ChannelConfig) -> None:
+        problems = []
+        for index, rule in enumerate(menu_set.rules):
+            try:
+                compile_segment(
+                    rule.segment,
+                    config.tags,
+                    config.fields,
+                    time_zone=config.delivery_policy.time_zone,
+                )
+            except SegmentError as error:
+                path = f"rules[{index}].segment" + (f".{error.path}" if error.path else "")
+                problems.append(Problem(path, error.reason))
+        if problems:
+            raise RichMenusRejected(problems)
+
+    @staticmethod
+    def _images_of(
+        menu_set: MenuSet, given: Mapping[str, str]
+    ) -> tuple[dict[str, bytes], set[str]]:
+        problems: list[Problem] = []
+        ids = {menu.id for menu in menu_set.menus}
+        problems += [
+            Problem(f"images.{menu_id}", "no menu of this id")
+            for menu_id in given
+            if menu_id not in ids
+        ]
+        images: dict[str, bytes] = {}
+        generated: set[str] = set()
+        for index, menu in enumerate(menu_set.menus):
+            raw = given.get(menu.id)
+            if raw is None:
+                try:
+                    images[menu.id] = draw_menu(menu)
+                    generated.add(menu.id)
+                except ImageNotDrawable as error:
+                    problems.append(Problem(f"menus[{index}]", str(error)))
+                continue
+            try:
+                image = base64.b64decode(raw, validate=True)
+            except (binascii.Error, ValueError):
+                problems.append(Problem(f"images.{menu.id}", "not base64"))
+                continue
+            problem = image_problem(image, menu.size)
+            if problem is not None:
+                problems.append(Problem(f"menus[{index}].image", problem))
+            images[menu.id] = image
+        if problems:
+            raise RichMenusRejected(problems)
+        return images, generated
+
+
+def _diff(
+    menu_set: MenuSet,
+    fingerprints: Mapping[str, str],
+    stored: StoredMenuSet | None,
+    generated: set[str],
+) -> list[MenuSummary]:
+    summaries = []
+    for menu in menu_set.menus:
+        line = stored.line.get(menu.id) if stored else None
+        if line is None:
+            change: MenuChange = "created"
+        elif line.fingerprint == fingerprints[menu.id]:
+            change = "unchanged"
+        else:
+            change = "changed"
+        summaries.append(
+            MenuSummary(
+                id=menu.id,
+                change=change,
+                rich_menu_id=line.rich_menu_id if change == "unchanged" and line else None,
+                image="generated" if menu.id in generated else "given",
+            )
+        )
+    if stored is not None:
+        kept = {menu.id for menu in menu_set.menus}
+        summaries += [
+            MenuSummary(id=menu_id, change="removed")
+            for menu_id in stored.line
+            if menu_id not in kept
+        ]
+    return summaries
+
+
+_LOCATED = re.compile(r"^((?:menus|rules|areas|default)[\w.\[\]]*): (.+)$", re.DOTALL)
+
+
+def problems_of(error: ValidationError) -> list[Problem]:
+    """Pydantic's errors with dotted paths (``menus[0].areas[1].bounds``)."""
+    problems = []
+    for detail in error.errors(include_url=False, include_input=False):
+        path = ""
+        for part in detail["loc"]:
+            if isinstance(part, int):
+                path += f"[{part}]"
+            elif str(part) in {"postback", "uri", "message", "richmenuswitch"}:
+                continue  # the discriminated union's member name, not a field
+            else:
+                path += f".{part}" if path else str(part)
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        located = _LOCATED.match(message)
+        if located is not None:
+            inner, message = located.group(1), located.group(2)
+            path = f"{path}.{inner}" if path else inner
+        problems.append(Problem(path, message))
+    return problems
