@@ -28,6 +28,7 @@ app = build_app(
     lambda: container().channel_registry,
     event_store=lambda: container().event_store,
     scenario_service=lambda: container().scenario_service,
+    account_links=lambda: container().account_links,
 )
 
 

@@ -21,6 +21,7 @@ from linecrm.admin import (
     events,
     fields,
     friends,
+    id_links,
     imports,
     rules,
     scenarios,
@@ -50,6 +51,7 @@ from linecrm.http_errors import (
     not_json,
     unreadable_body,
 )
+from linecrm.id_links.service import AccountLinks
 from linecrm.imports.service import ImportRejected, ImportService
 from linecrm.repositories.broadcasts import BroadcastNotFound
 from linecrm.repositories.deliveries import InvalidDeliveryCursor
@@ -115,6 +117,7 @@ def build_app(
     *,
     event_store: Callable[[], EventStore] = events.event_store,
     scenario_service: Callable[[], ScenarioService] = scenarios.scenario_service,
+    account_links: Callable[[], AccountLinks] = id_links.account_links,
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
@@ -134,6 +137,8 @@ def build_app(
     app.dependency_overrides[events.event_store] = event_store
     app.include_router(scenarios.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[scenarios.scenario_service] = scenario_service
+    app.include_router(id_links.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[id_links.account_links] = account_links
     _register_error_handlers(app)
 
     openapi: dict[str, Any] = {

@@ -60,7 +60,14 @@ class TaskQueue(Protocol):
 
 class AccountLinkPort(Protocol):
     def complete(
-        self, channel_id: str, user_id: str, *, result: str, nonce: str, at: datetime
+        self,
+        channel_id: str,
+        user_id: str,
+        *,
+        result: str,
+        nonce: str,
+        at: datetime,
+        reply_token: str | None = None,
     ) -> LinkOutcome: ...
 
 
@@ -170,7 +177,12 @@ class WebhookEventProcessor:
         else:
             result, nonce = link
             outcome = self._links.complete(
-                channel_id, user_id, result=result, nonce=nonce, at=event.occurred_at
+                channel_id,
+                user_id,
+                result=result,
+                nonce=nonce,
+                at=event.occurred_at,
+                reply_token=event.reply_token,
             )
         if not outcome.linked:
             self._friends.record_warnings(

@@ -93,11 +93,20 @@ class AccountLinks:
 
     # ------------------------------------------------------------ the accountLink event
     def complete(
-        self, channel_id: str, user_id: str, *, result: str, nonce: str, at: datetime
+        self,
+        channel_id: str,
+        user_id: str,
+        *,
+        result: str,
+        nonce: str,
+        at: datetime,
+        reply_token: str | None = None,
     ) -> LinkOutcome:
         """Apply an ``accountLink`` event: link on ``ok`` with a nonce usable once.
         A refusal is logged (the caller keeps it on the friend too)."""
-        outcome = self._complete(channel_id, user_id, result=result, nonce=nonce, at=at)
+        outcome = self._complete(
+            channel_id, user_id, result=result, nonce=nonce, at=at, reply_token=reply_token
+        )
         if outcome.linked:
             logger.info("ID linked", extra={"channel_id": channel_id, "user_id": user_id})
         else:
@@ -108,7 +117,14 @@ class AccountLinks:
         return outcome
 
     def _complete(
-        self, channel_id: str, user_id: str, *, result: str, nonce: str, at: datetime
+        self,
+        channel_id: str,
+        user_id: str,
+        *,
+        result: str,
+        nonce: str,
+        at: datetime,
+        reply_token: str | None,
     ) -> LinkOutcome:
         now = self._clock()
         if result != "ok":
@@ -156,6 +172,9 @@ class AccountLinks:
                 at,
                 member_id=link.member_id,
                 relinked=replaced.previous_member_id is not None,
+                # The event's reply token: an id_linked scenario's zero-delay first step
+                # answers with it (free of quota) instead of waiting for its minute.
+                reply_token=reply_token,
             )
         )
         return LinkOutcome(True, member_id=link.member_id, notes=notes)

@@ -31,23 +31,18 @@ from linecrm.domain.id_links import (
     NotAFriend,
 )
 from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, iso, to_item
-from linecrm.repositories.friends import friend_key
+from linecrm.repositories.friends import MEMBER_SK, friend_key, member_pk
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-MEMBER_SK = "IDLINK"
 NONCE_SK = "NONCE"
 LINK_TOKEN_SK = "LINKTOKEN"  # noqa: S105 - a sort key, not a secret
 # Used and expired nonces stay readable this long (then DynamoDB's TTL removes them).
 NONCE_RECORD_KEPT = timedelta(days=1)
 _LINK_ATTRIBUTES = "member_id, linked_at, link_consented_at, link_consent"
 _TRANSACTION_ATTEMPTS = 3
-
-
-def member_pk(channel_id: str, member_id: str) -> str:
-    return f"CH#{channel_id}#MEMBER#{member_id}"
 
 
 def nonce_pk(channel_id: str, nonce: str) -> str:
