@@ -7,6 +7,8 @@ linecrm friends list --tag vip               the admin API (see linecrm_local.ad
 linecrm broadcast send -f sale.yaml --dry-run  broadcasts (see linecrm_local.cli_broadcasts)
 linecrm events send --name purchase --user U… --property sku=A1   a signed behaviour event
 linecrm apply -f scenarios.yaml --dry-run    step scenarios (see linecrm_local.cli_scenarios)
+linecrm idlink configure --login-url https://…   ID linking (see linecrm_local.cli_idlink)
+linecrm simulate account-link --link-token T --nonce N   LINE's account-link dialog
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from typing import Any
 
 import requests
 
-from linecrm_local import admin_cli, cli_broadcasts, cli_events, cli_imports, cli_scenarios
+from linecrm_local import (
+    admin_cli,
+    cli_broadcasts,
+    cli_events,
+    cli_idlink,
+    cli_imports,
+    cli_scenarios,
+)
 
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8090"
 DEFAULT_CHANNEL_ID = "2000000001"  # the demo channel `make dev` seeds
@@ -67,6 +76,16 @@ def _print(payload: Any) -> None:
 
 
 def _simulate(control: EmulatorControl, args: argparse.Namespace) -> Any:
+    if args.event == "account-link":
+        return control.call(
+            "POST",
+            "/account-link",
+            {
+                "linkToken": args.link_token,
+                "nonce": args.nonce,
+                "result": "failed" if args.failed else "ok",
+            },
+        )
     body: dict[str, Any] = {"type": args.event}
     if args.user:
         body["userId"] = args.user
@@ -120,6 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
             "--user", help="the friend's user id (follow: omit for a new friend)"
         )
         parser_for_event.add_argument("--name", help="display name of a new friend")
+    account_link = events.add_parser(
+        "account-link",
+        help="the friend opens LINE's account-link URL: the accountLink event (ID linking)",
+    )
+    account_link.add_argument("--link-token", required=True, help="the token linecrm issued")
+    account_link.add_argument("--nonce", required=True, help="the nonce the shop got")
+    account_link.add_argument(
+        "--failed", action="store_true", help="the friend's check fails: result failed"
+    )
 
     inbox = commands.add_parser("inbox", help="messages a simulated friend received")
     inbox.add_argument("user")
@@ -130,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_broadcasts.add_commands(commands)
     cli_events.add_commands(commands)
     cli_scenarios.add_commands(commands)
+    cli_idlink.add_commands(commands)
 
     calls = commands.add_parser("calls", help="LINE API calls the emulator received")
     calls.add_argument("--endpoint", help="e.g. push, multicast, reply")
@@ -156,6 +185,8 @@ def run(args: argparse.Namespace) -> Any:
         return cli_events.run(args)
     if args.command in cli_scenarios.COMMANDS:
         return cli_scenarios.run(args)
+    if args.command == cli_idlink.COMMAND:
+        return cli_idlink.run(args)
     control = EmulatorControl(args.emulator)
     if args.command == "simulate":
         return _simulate(control, args)
