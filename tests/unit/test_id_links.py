@@ -4,12 +4,16 @@ the accountLink webhook event completes or refuses (with the reason on the frien
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from linecrm.domain.actions import LinkAccount, UnlinkAccount
+from linecrm.domain.automation import ActionRunner, EventContext
+from linecrm.domain.channel_config import ChannelConfig
+from linecrm.domain.fields import FieldCatalog
 from linecrm.domain.id_links import (
     NONCE_TTL,
     AccountLinkSettings,
@@ -19,8 +23,10 @@ from linecrm.domain.id_links import (
 )
 from linecrm.domain.postback import PostbackGrammarError, parse_postback
 from linecrm.domain.signals import FriendSignal, IdLinked, Signals, Unlinked
+from linecrm.domain.tags import TagCatalog
 from linecrm.domain.webhook_events import ID_LINK_WARNING, WebhookEventProcessor
 from linecrm.id_links.service import FAILED_RESULT_REASON, AccountLinks, LinkRequestRefused
+from linecrm.models.send import AccountLinkInvite
 from linecrm.models.webhook import WebhookEvent
 from linecrm.repositories.channel_config import CachedChannelConfig, ChannelConfigRepository
 from linecrm.repositories.friends import FriendRepository
@@ -232,3 +238,40 @@ def test_the_shop_login_url_is_https_and_keeps_its_query() -> None:
     for bad in ("http://shop.example/login", "javascript:alert(1)", "https://x.example/#f"):
         with pytest.raises(ValueError, match="https URL"):
             AccountLinkSettings(shop_login_url=bad)
+
+
+class _Outbox:
+    def __init__(self) -> None:
+        self.tasks: list[object] = []
+
+    def enqueue(self, request: object) -> bool:
+        raise AssertionError("no delivery expected")
+
+    def enqueue_task(self, task: object) -> None:
+        self.tasks.append(task)
+
+
+def _context() -> EventContext:
+    return EventContext(CHANNEL_ID, ALICE, "evt-1", START, reply_token="r" * 32)
+
+
+def test_link_account_queues_the_invitation_or_says_what_is_missing(world: World) -> None:
+    outbox = _Outbox()
+    runner = ActionRunner(world.friends, outbox, None, links=lambda: world.links)  # type: ignore[arg-type]
+    bare = ChannelConfig(CHANNEL_ID, TagCatalog([], []), FieldCatalog([]), [])
+    report = runner.run(_context(), [LinkAccount()], bare)
+    assert outbox.tasks == [] and "no shop login URL" in report.warnings["setting:account_link"]
+
+    setting = json.dumps({"shop_login_url": "https://shop.example/login"})
+    configured = ChannelConfig(
+        CHANNEL_ID, TagCatalog([], []), FieldCatalog([]), [], {"account_link": setting}
+    )
+    runner.run(_context(), [LinkAccount()], configured)
+    (task,) = outbox.tasks
+    assert isinstance(task, AccountLinkInvite)
+    assert (task.delivery_id, task.reply_token) == (f"link:{CHANNEL_ID}:evt-1", "r" * 32)
+
+    assert world.link(ALICE, "M-5", "t5")
+    report = runner.run(_context(), [UnlinkAccount()], configured)
+    assert "ID link to member M-5 ended" in report.applied
+    assert world.repo.link_of_user(CHANNEL_ID, ALICE) is None
