@@ -22,6 +22,7 @@ from linecrm import resources
 from linecrm.config import AdminSettings
 from linecrm.domain.segments import compile_segment
 from linecrm.wiring import Container
+from linecrm_local import cli
 from linecrm_local.demo import (
     DEMO_ADMIN_TOKEN,
     DEMO_CHANNEL_ID,
@@ -216,3 +217,26 @@ def test_the_shop_is_authenticated_and_its_link_tokens_checked(stack: LocalStack
     with pytest.raises(LinkApiError) as unknown:
         shop(stack).request_nonce("M-3003", "not-a-token-we-issued")
     assert unknown.value.status == 422 and unknown.value.field == "link_token"
+
+
+def test_the_cli_walks_the_flow(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    def linecrm(*argv: str) -> Any:
+        common = ["--emulator", stack.emulator_url, "--channel", DEMO_CHANNEL_ID]
+        status = cli.main([*common, *argv[:2], "--api-url", stack.gateway_url, *argv[2:]])
+        out = capsys.readouterr().out
+        assert status == 0, out
+        return json.loads(out)
+
+    def simulate(*argv: str) -> Any:
+        assert cli.main(["--emulator", stack.emulator_url, "simulate", *argv]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    assert linecrm("idlink", "settings")["shop_login_url"] == LOGIN_URL
+    user_id = follower(stack, "CLIの人")
+    token = tap_link_button(stack, user_id)
+    nonce = linecrm("idlink", "nonce", "--member", "M-4004", "--link-token", token)["nonce"]
+    assert simulate("account-link", "--link-token", token, "--nonce", nonce)["status"] == 200
+    eventually(lambda: link_of(stack, user_id), "the link")
+    assert linecrm("idlink", "show", user_id)["member_id"] == "M-4004"
+    assert linecrm("idlink", "unlink", user_id)["unlinked"] is True
+    assert link_of(stack, user_id) is None
