@@ -275,3 +275,13 @@ def test_link_account_queues_the_invitation_or_says_what_is_missing(world: World
     report = runner.run(_context(), [UnlinkAccount()], configured)
     assert "ID link to member M-5 ended" in report.applied
     assert world.repo.link_of_user(CHANNEL_ID, ALICE) is None
+
+
+def test_a_nonce_never_outlives_its_link_token(world: World) -> None:
+    token = world.token_for(ALICE, "tok-late")
+    world.clock.now = START + timedelta(minutes=9)
+    nonce = world.links.issue_nonce(CHANNEL_ID, "M-1", token)
+    assert nonce.expires_at == START + timedelta(minutes=10)
+    world.clock.now = START + timedelta(minutes=10, seconds=1)
+    late = world.links.complete(CHANNEL_ID, ALICE, result="ok", nonce=nonce.nonce, at=START)
+    assert late.reason == NonceRefusal.EXPIRED.value

@@ -121,8 +121,11 @@ class LinkNonce:
     expires_at: datetime
 
     @classmethod
-    def issue(cls, member_id: str, link_token: str, now: datetime) -> LinkNonce:
-        return cls(new_nonce(), member_id, link_token, now, now + NONCE_TTL)
+    def issue(cls, member_id: str, token: IssuedLinkToken, now: datetime) -> LinkNonce:
+        """A fresh nonce, valid ``NONCE_TTL`` but never past its link token's expiry
+        (LINE would refuse the token then anyway)."""
+        until = min(now + NONCE_TTL, token.expires_at)
+        return cls(new_nonce(), member_id, token.link_token, now, until)
 
 
 @dataclass(frozen=True)

@@ -85,9 +85,13 @@ class AccountLinks:
         now = self._clock()
         issued = self._store.link_token(channel_id, link_token)
         refusal = LinkTokenRefusal.UNKNOWN if issued is None else issued.refusal(now)
-        if refusal is not None:
-            raise LinkRequestRefused(HTTPStatus.UNPROCESSABLE_ENTITY, refusal.value, "link_token")
-        nonce = LinkNonce.issue(member_id, link_token, now)
+        if issued is None or refusal is not None:
+            raise LinkRequestRefused(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                (refusal or LinkTokenRefusal.UNKNOWN).value,
+                "link_token",
+            )
+        nonce = LinkNonce.issue(member_id, issued, now)
         self._store.put_nonce(channel_id, nonce)
         return nonce
 

@@ -10,7 +10,7 @@ is the same shop backend.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -18,7 +18,6 @@ from linecrm.domain.id_links import is_member_id
 from linecrm.events.service import RequestAuthenticator, SignedRequest
 from linecrm.http_bodies import UnreadableBody, loads_json
 from linecrm.id_links.service import AccountLinks, LinkRequestRefused
-from linecrm.repositories.dynamo import iso
 
 MAX_LINK_BODY_BYTES = 4 * 1024
 NONCE_FIELDS = frozenset({"member_id", "link_token"})
@@ -43,7 +42,10 @@ class ShopLinkApi:
         nonce = self._links.issue_nonce(
             request.channel_id, body.get("member_id"), body.get("link_token")
         )
-        return {"nonce": nonce.nonce, "expires_at": iso(nonce.expires_at)}
+        return {
+            "nonce": nonce.nonce,
+            "expires_at": nonce.expires_at.astimezone(UTC).isoformat(timespec="milliseconds"),
+        }
 
     def unlink(self, request: SignedRequest, member_id: str) -> dict[str, Any]:
         """End the member's link: ``{"member_id", "unlinked"}`` (false: none existed)."""

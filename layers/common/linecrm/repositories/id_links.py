@@ -275,13 +275,6 @@ class IdLinkRepository:
                 return link.member_id
         raise LinkConflict(f"the link of {user_id} kept changing; retry")
 
-    def unlink_member(self, channel_id: str, member_id: str) -> str | None:
-        """End the member's link; the LINE user it had (None: there was none)."""
-        user_id = self.user_of_member(channel_id, member_id)
-        if user_id is None:
-            return None
-        return user_id if self.unlink_user(channel_id, user_id) == member_id else None
-
     # ------------------------------------------------------------ internals
     def _delete_member(self, channel_id: str, member_id: str, user_id: str) -> dict[str, Any]:
         return {
