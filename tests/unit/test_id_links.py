@@ -269,7 +269,9 @@ def test_link_account_queues_the_invitation_or_says_what_is_missing(world: World
     runner.run(_context(), [LinkAccount()], configured)
     (task,) = outbox.tasks
     assert isinstance(task, AccountLinkInvite)
-    assert (task.delivery_id, task.reply_token) == (f"link:{CHANNEL_ID}:evt-1", "r" * 32)
+    assert (task.delivery_id, task.reply_token) == (f"link:{CHANNEL_ID}:{ALICE}:evt-1", "r" * 32)
+    paused = runner.run(_context(), [LinkAccount()], configured, messages_allowed=False)
+    assert len(outbox.tasks) == 1 and "messages paused" in paused.skipped[0]
 
     assert world.link(ALICE, "M-5", "t5")
     report = runner.run(_context(), [UnlinkAccount()], configured)

@@ -161,7 +161,15 @@ class ActionRunner:
                 )
                 report.applied.append(f"rich menu {action.rich_menu} queued")
             elif isinstance(action, LinkAccount):
-                self._invite_to_link(event, config, report)
+                if messages_allowed:
+                    self._invite_to_link(event, config, report)
+                else:
+                    # The invitation is a message: it waits like replies do (chat mode),
+                    # and a scenario step sends a 会員連携 button in its own messages.
+                    report.skipped.append(
+                        "link_account: messages paused (chat mode, or a scenario step: put "
+                        "a postback button linecrm=1&account.link=1 in its messages)"
+                    )
             elif isinstance(action, UnlinkAccount):
                 self._unlink(event, report)
         if messages:
@@ -180,8 +188,8 @@ class ActionRunner:
             return
         self._outbox.enqueue_task(
             AccountLinkInvite(
-                # Stable per event: a redelivered event pushes (at most) once.
-                delivery_id=f"link:{event.channel_id}:{event.webhook_event_id}",
+                # Stable per event and friend: a redelivered event pushes (at most) once.
+                delivery_id=f"link:{event.channel_id}:{event.user_id}:{event.webhook_event_id}",
                 channel_id=event.channel_id,
                 user_id=event.user_id,
                 shop_login_url=setting.shop_login_url,
