@@ -36,6 +36,7 @@ from tests.unit.conftest import CHANNEL_ID, AwsWorld
 ALICE = "U" + "a" * 32
 BOB = "U" + "b" * 32
 START = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+EVENT = "01HEVENT"  # the webhook event id of most accountLink events here
 
 
 class Clock:
@@ -76,7 +77,7 @@ class World:
     def link(self, user_id: str, member_id: str, token: str) -> bool:
         nonce = self.links.issue_nonce(CHANNEL_ID, member_id, self.token_for(user_id, token))
         outcome = self.links.complete(
-            CHANNEL_ID, user_id, result="ok", nonce=nonce.nonce, at=self.clock()
+            CHANNEL_ID, user_id, result="ok", nonce=nonce.nonce, at=self.clock(), event_id=token
         )
         return outcome.linked
 
@@ -91,24 +92,40 @@ def test_a_nonce_links_once_and_a_replay_is_refused(world: World) -> None:
     nonce = world.links.issue_nonce(CHANNEL_ID, "M-1", token)
     assert len(nonce.nonce) >= 32 and nonce.expires_at - nonce.issued_at <= NONCE_TTL
 
-    first = world.links.complete(CHANNEL_ID, ALICE, result="ok", nonce=nonce.nonce, at=START)
+    first = world.links.complete(
+        CHANNEL_ID, ALICE, result="ok", nonce=nonce.nonce, at=START, event_id=EVENT
+    )
     assert first.linked and first.member_id == "M-1"
     assert world.repo.user_of_member(CHANNEL_ID, "M-1") == ALICE
     assert world.repo.link_of_user(CHANNEL_ID, ALICE).member_id == "M-1"  # type: ignore[union-attr]
     assert [type(s) for s in world.recorder.signals] == [IdLinked]
 
-    replay = world.links.complete(CHANNEL_ID, ALICE, result="ok", nonce=nonce.nonce, at=START)
+    # LINE redelivers the same event (its first attempt failed after the nonce was
+    # spent): it completes again; any other event with the nonce is a replay.
+    redelivered = world.links.complete(
+        CHANNEL_ID, ALICE, result="ok", nonce=nonce.nonce, at=START, event_id=EVENT
+    )
+    assert redelivered.linked
+    replay = world.links.complete(
+        CHANNEL_ID, ALICE, result="ok", nonce=nonce.nonce, at=START, event_id="01HREPLAY"
+    )
     assert not replay.linked and replay.reason == NonceRefusal.REPLAYED.value
 
 
 def test_an_expired_or_unknown_nonce_links_nothing(world: World) -> None:
     nonce = world.links.issue_nonce(CHANNEL_ID, "M-1", world.token_for(ALICE, "tok-2"))
     world.clock.now = START + NONCE_TTL + timedelta(seconds=1)
-    late = world.links.complete(CHANNEL_ID, ALICE, result="ok", nonce=nonce.nonce, at=START)
+    late = world.links.complete(
+        CHANNEL_ID, ALICE, result="ok", nonce=nonce.nonce, at=START, event_id=EVENT
+    )
     assert late.reason == NonceRefusal.EXPIRED.value
-    unknown = world.links.complete(CHANNEL_ID, ALICE, result="ok", nonce="x" * 32, at=START)
+    unknown = world.links.complete(
+        CHANNEL_ID, ALICE, result="ok", nonce="x" * 32, at=START, event_id=EVENT
+    )
     assert unknown.reason == NonceRefusal.UNKNOWN.value
-    malformed = world.links.complete(CHANNEL_ID, ALICE, result="ok", nonce="a b", at=START)
+    malformed = world.links.complete(
+        CHANNEL_ID, ALICE, result="ok", nonce="a b", at=START, event_id=EVENT
+    )
     assert malformed.reason == NonceRefusal.UNKNOWN.value
     assert world.repo.link_of_user(CHANNEL_ID, ALICE) is None
     assert world.recorder.signals == []
@@ -116,15 +133,21 @@ def test_an_expired_or_unknown_nonce_links_nothing(world: World) -> None:
 
 def test_a_failed_result_spends_the_nonce(world: World) -> None:
     nonce = world.links.issue_nonce(CHANNEL_ID, "M-1", world.token_for(ALICE, "tok-3"))
-    failed = world.links.complete(CHANNEL_ID, ALICE, result="failed", nonce=nonce.nonce, at=START)
+    failed = world.links.complete(
+        CHANNEL_ID, ALICE, result="failed", nonce=nonce.nonce, at=START, event_id=EVENT
+    )
     assert failed.reason == FAILED_RESULT_REASON
-    after = world.links.complete(CHANNEL_ID, ALICE, result="ok", nonce=nonce.nonce, at=START)
+    after = world.links.complete(
+        CHANNEL_ID, ALICE, result="ok", nonce=nonce.nonce, at=START, event_id="01HAFTER"
+    )
     assert after.reason == NonceRefusal.REPLAYED.value
 
 
 def test_a_nonce_for_another_users_link_token_is_refused(world: World) -> None:
     nonce = world.links.issue_nonce(CHANNEL_ID, "M-1", world.token_for(BOB, "tok-bob"))
-    outcome = world.links.complete(CHANNEL_ID, ALICE, result="ok", nonce=nonce.nonce, at=START)
+    outcome = world.links.complete(
+        CHANNEL_ID, ALICE, result="ok", nonce=nonce.nonce, at=START, event_id=EVENT
+    )
     assert outcome.reason == NonceRefusal.OTHER_USER.value
     assert world.repo.link_of_user(CHANNEL_ID, ALICE) is None
 
@@ -179,17 +202,17 @@ def test_erasing_a_friend_frees_the_member_id(world: World) -> None:
     assert world.link(ALICE, "M-1", "t2")
 
 
-def account_link_event(nonce: str, result: str = "ok") -> WebhookEvent:
+def account_link_event(nonce: str, event_id: str) -> WebhookEvent:
     return WebhookEvent.model_validate(
         {
             "type": "accountLink",
             "mode": "active",
             "timestamp": int(START.timestamp() * 1000),
-            "webhookEventId": f"01H{nonce[:20]}",
+            "webhookEventId": event_id,
             "deliveryContext": {"isRedelivery": False},
             "source": {"type": "user", "userId": ALICE},
             "replyToken": "r" * 32,
-            "link": {"result": result, "nonce": nonce},
+            "link": {"result": "ok", "nonce": nonce},
         }
     )
 
@@ -208,12 +231,12 @@ def test_the_webhook_event_links_or_keeps_the_reason_on_the_friend(world: World)
         links=world.links,  # type: ignore[arg-type]
     )
     nonce = world.links.issue_nonce(CHANNEL_ID, "M-9", world.token_for(ALICE, "t9")).nonce
-    done = processor.apply(CHANNEL_ID, account_link_event(nonce))
+    done = processor.apply(CHANNEL_ID, account_link_event(nonce, "01HFIRST"))
     assert done.action == "linked" and "M-9" in done.detail
     (linked,) = world.recorder.signals
     assert isinstance(linked, IdLinked) and linked.reply_token == "r" * 32
 
-    again = processor.apply(CHANNEL_ID, account_link_event(nonce))
+    again = processor.apply(CHANNEL_ID, account_link_event(nonce, "01HSECOND"))
     assert again.action == "link_refused"
     friend = world.friends.get(CHANNEL_ID, ALICE)
     assert friend is not None and friend.member_id == "M-9" and friend.link_consented_at == START
@@ -285,5 +308,7 @@ def test_a_nonce_never_outlives_its_link_token(world: World) -> None:
     nonce = world.links.issue_nonce(CHANNEL_ID, "M-1", token)
     assert nonce.expires_at == START + timedelta(minutes=10)
     world.clock.now = START + timedelta(minutes=10, seconds=1)
-    late = world.links.complete(CHANNEL_ID, ALICE, result="ok", nonce=nonce.nonce, at=START)
+    late = world.links.complete(
+        CHANNEL_ID, ALICE, result="ok", nonce=nonce.nonce, at=START, event_id=EVENT
+    )
     assert late.reason == NonceRefusal.EXPIRED.value

@@ -67,6 +67,7 @@ class AccountLinkPort(Protocol):
         result: str,
         nonce: str,
         at: datetime,
+        event_id: str,
         reply_token: str | None = None,
     ) -> LinkOutcome: ...
 
@@ -182,6 +183,7 @@ class WebhookEventProcessor:
                 result=result,
                 nonce=nonce,
                 at=event.occurred_at,
+                event_id=event.webhook_event_id,
                 reply_token=event.reply_token,
             )
         if not outcome.linked:

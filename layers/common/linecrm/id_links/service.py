@@ -1,4 +1,5 @@
-"""Issuing nonces, completing and ending ID links (pure: the store and signals are ports).
+"""Issuing nonces, completing and ending ID links (no AWS or HTTP: the store and the
+signals are ports).
 
 Every change is signalled after it is stored: ``IdLinked`` for a new link, ``Unlinked``
 for each link that ended (also one a newer link replaced), so scenario triggers
@@ -36,9 +37,11 @@ class IdLinkStore(Protocol):
     def link_token(self, channel_id: str, link_token: str) -> IssuedLinkToken | None: ...
     def put_nonce(self, channel_id: str, nonce: LinkNonce) -> None: ...
     def consume_nonce(
-        self, channel_id: str, nonce: str, now: datetime
+        self, channel_id: str, nonce: str, now: datetime, *, by: str
     ) -> LinkNonce | NonceRefusal: ...
-    def mark_nonce_refused(self, channel_id: str, nonce: str, now: datetime) -> None: ...
+    def mark_nonce_refused(
+        self, channel_id: str, nonce: str, now: datetime, *, by: str
+    ) -> None: ...
     def link(self, channel_id: str, link: IdLink) -> LinkReplacement: ...
     def link_of_user(self, channel_id: str, user_id: str) -> IdLink | None: ...
     def user_of_member(self, channel_id: str, member_id: str) -> str | None: ...
@@ -104,12 +107,20 @@ class AccountLinks:
         result: str,
         nonce: str,
         at: datetime,
+        event_id: str,
         reply_token: str | None = None,
     ) -> LinkOutcome:
-        """Apply an ``accountLink`` event: link on ``ok`` with a nonce usable once.
-        A refusal is logged (the caller keeps it on the friend too)."""
+        """Apply an ``accountLink`` event (``event_id``: its webhook event id): link on
+        ``ok`` with a nonce usable once. A refusal is logged (the caller keeps it on the
+        friend too)."""
         outcome = self._complete(
-            channel_id, user_id, result=result, nonce=nonce, at=at, reply_token=reply_token
+            channel_id,
+            user_id,
+            result=result,
+            nonce=nonce,
+            at=at,
+            event_id=event_id,
+            reply_token=reply_token,
         )
         if outcome.linked:
             logger.info("ID linked", extra={"channel_id": channel_id, "user_id": user_id})
@@ -128,17 +139,18 @@ class AccountLinks:
         result: str,
         nonce: str,
         at: datetime,
+        event_id: str,
         reply_token: str | None,
     ) -> LinkOutcome:
         now = self._clock()
         if result != "ok":
             # The nonce is spent either way: a failed attempt cannot be replayed as ok.
             if NONCE_PATTERN.fullmatch(nonce):
-                self._store.mark_nonce_refused(channel_id, nonce, now)
+                self._store.mark_nonce_refused(channel_id, nonce, now, by=f"failed:{event_id}")
             return LinkOutcome(False, reason=FAILED_RESULT_REASON)
         if not NONCE_PATTERN.fullmatch(nonce):
             return LinkOutcome(False, reason=NonceRefusal.UNKNOWN.value)
-        consumed = self._store.consume_nonce(channel_id, nonce, now)
+        consumed = self._store.consume_nonce(channel_id, nonce, now, by=event_id)
         if isinstance(consumed, NonceRefusal):
             return LinkOutcome(False, reason=consumed.value)
         issued = self._store.link_token(channel_id, consumed.link_token)

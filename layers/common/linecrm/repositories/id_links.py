@@ -111,18 +111,23 @@ class IdLinkRepository:
             ConditionExpression="attribute_not_exists(pk)",
         )
 
-    def consume_nonce(self, channel_id: str, nonce: str, now: datetime) -> LinkNonce | NonceRefusal:
-        """Mark the nonce used, once: one conditional write, so two concurrent events
-        with the same nonce cannot both link. The refusal says why it cannot be used."""
+    def consume_nonce(
+        self, channel_id: str, nonce: str, now: datetime, *, by: str
+    ) -> LinkNonce | NonceRefusal:
+        """Mark the nonce used by ``by`` (the webhook event), once: one conditional
+        write, so two events with the same nonce cannot both link. The same event may
+        consume it again (its first attempt failed after this write and LINE
+        redelivered it); any other gets the refusal that says why."""
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=to_item({"pk": nonce_pk(channel_id, nonce), "sk": NONCE_SK}),
-                UpdateExpression="SET used_at = :now",
+                UpdateExpression="SET used_at = if_not_exists(used_at, :now), used_by = :by",
                 ConditionExpression=(
-                    "attribute_exists(pk) AND attribute_not_exists(used_at) AND valid_until > :now"
+                    "attribute_exists(pk) AND ((attribute_not_exists(used_at) "
+                    "AND valid_until > :now) OR used_by = :by)"
                 ),
-                ExpressionAttributeValues=to_item({":now": iso(now)}),
+                ExpressionAttributeValues=to_item({":now": iso(now), ":by": by}),
                 ReturnValues="ALL_NEW",
             )
         except Exception as error:
@@ -139,15 +144,15 @@ class IdLinkRepository:
             return NonceRefusal.REPLAYED
         return NonceRefusal.EXPIRED
 
-    def mark_nonce_refused(self, channel_id: str, nonce: str, now: datetime) -> None:
+    def mark_nonce_refused(self, channel_id: str, nonce: str, now: datetime, *, by: str) -> None:
         """A ``failed`` accountLink burns its nonce too: it cannot be tried again."""
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=to_item({"pk": nonce_pk(channel_id, nonce), "sk": NONCE_SK}),
-                UpdateExpression="SET used_at = :now",
+                UpdateExpression="SET used_at = :now, used_by = :by",
                 ConditionExpression="attribute_exists(pk) AND attribute_not_exists(used_at)",
-                ExpressionAttributeValues=to_item({":now": iso(now)}),
+                ExpressionAttributeValues=to_item({":now": iso(now), ":by": by}),
             )
         except Exception as error:
             if not is_conditional_check_failure(error):
