@@ -29,6 +29,7 @@ app = build_app(
     event_store=lambda: container().event_store,
     scenario_service=lambda: container().scenario_service,
     rich_menu_service=lambda: container().rich_menu_service,
+    account_links=lambda: container().account_links,
 )
 
 

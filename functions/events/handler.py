@@ -1,5 +1,7 @@
 """Events API: POST /events/{channel_id}. Authenticate the source, apply each event once,
-answer per event (docs/events.md)."""
+answer per event (docs/events.md). Also the shop's ID-linking requests, signed the same
+way with the same keys: POST /link/{channel_id}/nonce and DELETE
+/link/{channel_id}/members/{member_id} (docs/id-linking.md)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import binascii
 import functools
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,6 +24,7 @@ from linecrm.events.service import (
     SignedRequest,
 )
 from linecrm.http_errors import error_response
+from linecrm.id_links.service import LinkRequestRefused
 from linecrm.observability import logger, metrics
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
@@ -95,6 +99,43 @@ def receive_events(channel_id: str) -> Response[Any]:
     )
 
 
+def _signed(channel_id: str) -> SignedRequest:
+    body = _raw_body()
+    if body is None:
+        raise EventsRejected(HTTPStatus.BAD_REQUEST, "the body is not valid base64", "body")
+    headers = app.current_event.headers
+    return SignedRequest(
+        channel_id=channel_id,
+        body=body,
+        source=headers.get(SOURCE_HEADER),
+        timestamp=headers.get(TIMESTAMP_HEADER),
+        signature=headers.get(SIGNATURE_HEADER),
+    )
+
+
+@app.post("/link/<channel_id>/nonce")
+def issue_link_nonce(channel_id: str) -> Response[Any]:
+    answer = container().shop_link_api.nonce(_signed(channel_id))
+    metrics.add_metric(name="LinkNoncesIssued", unit="Count", value=1)
+    return Response(
+        status_code=HTTPStatus.CREATED, content_type=content_types.APPLICATION_JSON, body=answer
+    )
+
+
+@app.delete("/link/<channel_id>/members/<member_id>")
+def unlink_member(channel_id: str, member_id: str) -> Response[Any]:
+    answer = container().shop_link_api.unlink(_signed(channel_id), unquote(member_id))
+    return Response(
+        status_code=HTTPStatus.OK, content_type=content_types.APPLICATION_JSON, body=answer
+    )
+
+
+@app.exception_handler(LinkRequestRefused)
+def link_refused(error: LinkRequestRefused) -> Response[Any]:
+    logger.info("link request refused", extra={"status": error.status, "reason": error.reason})
+    return error_response(error.status, error.reason, error.field)
+
+
 @app.exception_handler(EventsRejected)
 def rejected(error: EventsRejected) -> Response[Any]:
     logger.info("events request refused", extra={"status": error.status, "reason": error.reason})
@@ -104,7 +145,11 @@ def rejected(error: EventsRejected) -> Response[Any]:
 
 @app.not_found
 def not_found(_: Exception) -> Response[Any]:
-    return error_response(HTTPStatus.NOT_FOUND, "no such route: POST /events/{channel_id}")
+    return error_response(
+        HTTPStatus.NOT_FOUND,
+        "no such route: POST /events/{channel_id}, POST /link/{channel_id}/nonce or "
+        "DELETE /link/{channel_id}/members/{member_id}",
+    )
 
 
 @app.exception_handler(Exception)

@@ -8,6 +8,8 @@ linecrm broadcast send -f sale.yaml --dry-run  broadcasts (see linecrm_local.cli
 linecrm events send --name purchase --user U… --property sku=A1   a signed behaviour event
 linecrm apply -f scenarios.yaml --dry-run    step scenarios (see linecrm_local.cli_scenarios)
 linecrm richmenus apply -f menus.yaml        rich menus (see linecrm_local.cli_richmenus)
+linecrm idlink configure --login-url https://…   ID linking (see linecrm_local.cli_idlink)
+linecrm simulate account-link --link-token T --nonce N   LINE's account-link dialog
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from linecrm_local import (
     admin_cli,
     cli_broadcasts,
     cli_events,
+    cli_idlink,
     cli_imports,
     cli_richmenus,
     cli_scenarios,
@@ -75,6 +78,16 @@ def _print(payload: Any) -> None:
 
 
 def _simulate(control: EmulatorControl, args: argparse.Namespace) -> Any:
+    if args.event == "account-link":
+        return control.call(
+            "POST",
+            "/account-link",
+            {
+                "linkToken": args.link_token,
+                "nonce": args.nonce,
+                "result": "failed" if args.failed else "ok",
+            },
+        )
     body: dict[str, Any] = {"type": args.event}
     if args.user:
         body["userId"] = args.user
@@ -128,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
             "--user", help="the friend's user id (follow: omit for a new friend)"
         )
         parser_for_event.add_argument("--name", help="display name of a new friend")
+    account_link = events.add_parser(
+        "account-link",
+        help="the friend opens LINE's account-link URL: the accountLink event (ID linking)",
+    )
+    account_link.add_argument("--link-token", required=True, help="the token linecrm issued")
+    account_link.add_argument("--nonce", required=True, help="the nonce the shop got")
+    account_link.add_argument(
+        "--failed", action="store_true", help="the friend's check fails: result failed"
+    )
 
     inbox = commands.add_parser("inbox", help="messages a simulated friend received")
     inbox.add_argument("user")
@@ -139,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_events.add_commands(commands)
     cli_scenarios.add_commands(commands)
     cli_richmenus.add_commands(commands)
+    cli_idlink.add_commands(commands)
 
     calls = commands.add_parser("calls", help="LINE API calls the emulator received")
     calls.add_argument("--endpoint", help="e.g. push, multicast, reply")
@@ -167,6 +190,8 @@ def run(args: argparse.Namespace) -> Any:
         return cli_scenarios.run(args)
     if args.command == cli_richmenus.COMMAND:
         return cli_richmenus.run(args)
+    if args.command == cli_idlink.COMMAND:
+        return cli_idlink.run(args)
     control = EmulatorControl(args.emulator)
     if args.command == "simulate":
         return _simulate(control, args)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from linecrm.delivery.outbox import SendQueueOutbox
 from linecrm.delivery.sender import SendFailedRetryable
 from linecrm.line.client import LineMessagingClient, RetryPolicy
 from linecrm.models.send import (
+    AccountLinkInvite,
     ProfileRefresh,
     RichMenuLink,
     SendRequest,
@@ -26,6 +27,7 @@ from linecrm.models.send import (
 )
 from linecrm.repositories.deliveries import DeliveryLedger
 from linecrm.repositories.friends import FriendRepository, friend_pk
+from linecrm.repositories.id_links import IdLinkRepository
 from linecrm.resources import Env
 from linecrm_local.emulator import EmulatedChannel, EmulatorConfig, LineEmulator
 from linecrm_local.sqs_poller import build_sqs_event
@@ -473,3 +475,53 @@ def test_handler_fails_only_the_record_of_an_unknown_kind(
     assert result == {"batchItemFailures": [{"itemIdentifier": poison_id}]}
     friend = friends.get(CHANNEL_ID, user)
     assert friend is not None and friend.display_name == "佐藤"
+
+
+# ---------------------------------------------------------------- ID-link invitation
+
+
+def invitation(user_id: str, *, reply_token: str | None = None) -> AccountLinkInvite:
+    return AccountLinkInvite(
+        delivery_id=f"link:{CHANNEL_ID}:evt-{user_id[-4:]}",
+        channel_id=CHANNEL_ID,
+        user_id=user_id,
+        shop_login_url="https://shop.example/login",
+        text="会員連携",
+        button_label="連携する",
+        reply_token=reply_token,
+        reply_by=NOW + timedelta(seconds=50) if reply_token else None,
+    )
+
+
+def test_the_link_invitation_issues_a_token_remembers_it_and_pushes_once(
+    aws: AwsWorld, friends, emulator
+) -> None:
+    user = emulator.add_friend(CHANNEL_ID, "連携").user_id
+    friends.record_follow(CHANNEL_ID, user, FOLLOWED)
+    links = IdLinkRepository(aws.client("dynamodb"), aws.resources.table_names["Main"])
+    tasks = LineTaskRunner(friends, lambda _c: line_client(emulator), lambda: NOW, links)
+    assert tasks.run(invitation(user)) == "ID link invitation pushed"
+    (received,) = emulator.inbox(user)
+    uri = received.message["template"]["actions"][0]["uri"]
+    token = uri.removeprefix("https://shop.example/login?linkToken=")
+    issued = links.link_token(CHANNEL_ID, token)
+    assert issued is not None and issued.user_id == user
+    # The same task again (an SQS redelivery): a new token, but the retry key holds.
+    assert "accepted" in tasks.run(invitation(user))
+    assert len(emulator.inbox(user)) == 1
+
+
+def test_the_link_invitation_replies_while_the_token_is_fresh(
+    aws: AwsWorld, friends, emulator
+) -> None:
+    user = emulator.add_friend(CHANNEL_ID, "返信").user_id
+    friends.record_follow(CHANNEL_ID, user, FOLLOWED)
+    reply_token = emulator.state.issue_reply_token(CHANNEL_ID, user)
+    tasks = runner(friends, line_client(emulator))
+    assert tasks.run(invitation(user, reply_token=reply_token)) == "ID link invitation replied"
+    # The reply token is used now (a redelivered task): pushed instead.
+    again = invitation(user, reply_token=reply_token).model_copy(update={"delivery_id": "d-2"})
+    assert tasks.run(again) == "ID link invitation pushed"
+    assert [m.endpoint for m in emulator.inbox(user)] == ["reply", "push"]
+    # LINE issues no link token for a user who is not a friend: skipped, not retried.
+    assert tasks.run(invitation(STRANGER)).startswith("skipped: rejected by LINE")

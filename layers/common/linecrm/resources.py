@@ -498,6 +498,8 @@ FUNCTION_ACCESS = (
     FunctionAccess(SCHEDULE_FAILURES_FUNCTION, tables=((MAIN_TABLE, "read_write"),)),
     # Verifies the shop's signed requests (its sources' keys, never the LINE channel's
     # credentials) and applies events: timeline, aggregates, dedupe and replay records.
+    # Also the shop's ID-linking requests: nonces (and the link tokens they bind to)
+    # and unlinks, which end a friend's link (an unlink may end a scenario enrolment).
     # An event that enrols a friend in a step scenario, branches or ends one, plans
     # the step (its bucket schedule) or sends (a zero-delay step goes to the send queue).
     FunctionAccess(
@@ -536,6 +538,13 @@ class Route:
     why_no_auth: str = ""
 
 
+# The shop's ID-linking requests (docs/id-linking.md): the same shop backend as the
+# events API, signed the same way with the same source keys.
+_SHOP_SIGNED = (
+    "the shop's backend calls it; every request is authenticated by its source's HMAC "
+    "signature over timestamp and body (docs/id-linking.md)"
+)
+
 ROUTES = (
     Route(
         "POST",
@@ -553,6 +562,14 @@ ROUTES = (
             "the shop's systems call it; every request is authenticated by its source's "
             "HMAC signature over timestamp and body (docs/events.md)"
         ),
+    ),
+    Route("POST", "/link/{channel_id}/nonce", EVENTS_FUNCTION, "none", why_no_auth=_SHOP_SIGNED),
+    Route(
+        "DELETE",
+        "/link/{channel_id}/members/{member_id}",
+        EVENTS_FUNCTION,
+        "none",
+        why_no_auth=_SHOP_SIGNED,
     ),
     Route(
         "POST",

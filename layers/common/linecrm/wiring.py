@@ -54,7 +54,9 @@ if TYPE_CHECKING:
     from linecrm.domain.broadcasts import Broadcast
     from linecrm.domain.idempotency import CreateOnce
     from linecrm.domain.signals import Signals
-    from linecrm.events.service import EventsReceiver
+    from linecrm.events.service import EventsReceiver, RequestAuthenticator
+    from linecrm.id_links.service import AccountLinks
+    from linecrm.id_links.shop_api import ShopLinkApi
     from linecrm.imports.runner import ImportRunner
     from linecrm.imports.service import ImportService
     from linecrm.imports.storage import UploadStore
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
     from linecrm.repositories.erasures import ErasureRepository
     from linecrm.repositories.events import EventStore
     from linecrm.repositories.friends import FriendRepository
+    from linecrm.repositories.id_links import IdLinkRepository
     from linecrm.repositories.rich_menus import RichMenuRepository
     from linecrm.repositories.scenarios import ScenarioRepository
     from linecrm.richmenus.follower import RichMenuFollower
@@ -286,7 +289,7 @@ class Container(Generic[S]):
     def line_tasks(self) -> LineTaskRunner:
         from linecrm.delivery.line_tasks import LineTaskRunner
 
-        return LineTaskRunner(self.friends, self.line_client, self.clock)
+        return LineTaskRunner(self.friends, self.line_client, self.clock, link_tokens=self.id_links)
 
     def schedule_planner(self) -> SchedulePlanner:
         from linecrm.delivery.schedule_planner import SchedulePlanner
@@ -425,6 +428,7 @@ class Container(Generic[S]):
             self.outbox,
             self.action_runner,
             signals=self.signals,
+            links=self.account_links,
         )
         return WebhookReceiver(
             self.channels,
@@ -497,7 +501,11 @@ class Container(Generic[S]):
         from linecrm.domain.automation import ActionRunner
 
         return ActionRunner(
-            self.friends, self.outbox, self.scenario_engine, signals=lambda: self.signals
+            self.friends,
+            self.outbox,
+            self.scenario_engine,
+            signals=lambda: self.signals,
+            links=lambda: self.account_links,
         )
 
     @cached_property
@@ -636,4 +644,40 @@ class Container(Generic[S]):
             self.clock,
             retention_days=settings.event_retention_days,
             time_zone=settings.account_time_zone,
+            members=self.id_links,
         )
+
+    @cached_property
+    def _events_authenticator(self) -> RequestAuthenticator:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        from linecrm.events.service import RequestAuthenticator
+        from linecrm.events.sources import EventSourceDirectory
+        from linecrm.repositories.events import SeenSignatures
+
+        settings = self._part(EventsSettings)
+        provider = SecretsProvider(boto3_client=self._session.client("secretsmanager"))
+        return RequestAuthenticator(
+            EventSourceDirectory(provider, settings.event_sources_secret_prefix),
+            SeenSignatures(self.dynamodb, self._table_name),
+        )
+
+    # ------------------------------------------------------------ ID linking
+    @cached_property
+    def id_links(self) -> IdLinkRepository:
+        from linecrm.repositories.id_links import IdLinkRepository
+
+        return IdLinkRepository(self.dynamodb, self._table_name)
+
+    @cached_property
+    def account_links(self) -> AccountLinks:
+        from linecrm.id_links.service import AccountLinks
+
+        return AccountLinks(self.id_links, lambda: self.signals, self.clock)
+
+    @cached_property
+    def shop_link_api(self) -> ShopLinkApi:
+        """The shop's nonce and unlink requests, signed with its events API keys."""
+        from linecrm.id_links.shop_api import ShopLinkApi
+
+        return ShopLinkApi(self._events_authenticator, self.account_links, self.clock)

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from .server import LineEmulator
 
 CONTROL_PREFIX = "/_emulator"
+# LINE's account-link dialog (https://access.line.me/dialog/bot/accountLink) on this host.
+ACCOUNT_LINK_PATH = "/dialog/bot/accountLink"
 LOGIN_VERIFY_PATH = "/oauth2/v2.1/verify"
 LOGIN_JWKS_PATH = "/oauth2/v2.1/certs"
 RETRY_KEY_HEADER = "X-Line-Retry-Key"
@@ -67,6 +69,8 @@ class EmulatorApp:
         request = Request(environ)
         if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
             response = self.control.dispatch(request)
+        elif request.path == ACCOUNT_LINK_PATH:
+            response = self._account_link_dialog(request)
         else:
             response = self._line_api(request)
         result: Iterable[bytes] = response(environ, start_response)
@@ -175,6 +179,28 @@ class EmulatorApp:
         if fault.outcome is FaultOutcome.ERROR_429:
             raise HttpError(429, MSG_RATE_LIMITED)
 
+    # ------------------------------------------------------------ account link
+    def _account_link_dialog(self, request: Request) -> Response:
+        """The page the shop redirects the friend to: a GET with linkToken and nonce.
+        The friend "agrees" at once; the page says what happened."""
+        from .state import InvalidLinkToken
+
+        if request.method != "GET":
+            return _page(405, "Method not allowed", "Open this URL with GET.")
+        link_token = request.args.get("linkToken", "")
+        nonce = request.args.get("nonce", "")
+        if not link_token or not nonce:
+            return _page(400, "Invalid request", "linkToken and nonce are required.")
+        try:
+            delivery = self.emulator.account_link(link_token, nonce)
+        except InvalidLinkToken as invalid:
+            return _page(400, "Account link failed", invalid.reason)
+        return _page(
+            200,
+            "Account linked",
+            f"The accountLink event went to the webhook (HTTP {delivery.status}).",
+        )
+
     # ------------------------------------------------------------ LINE Login
     def _login_verify(self, request: Request) -> Response:
         id_token = request.form.get("id_token", "")
@@ -198,3 +224,14 @@ class EmulatorApp:
 
     def _login_jwks(self, request: Request) -> Response:
         return json_response(self.emulator.issuer.jwks())
+
+
+def _page(status: int, title: str, text: str) -> Response:
+    import html
+
+    body = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title></head><body>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
+    )
+    return Response(body, status=status, content_type="text/html; charset=utf-8")

@@ -101,6 +101,8 @@ class EmulatorConfig:
     # Real LINE waits minutes between redeliveries; short here so tests stay fast.
     redelivery_delays_seconds: tuple[float, ...] = (1.0, 2.0, 4.0)
     reply_token_ttl_seconds: float = 60.0
+    # LINE: a link token (ID linking) is valid for 10 minutes and works once.
+    link_token_ttl_seconds: float = 600.0
     retry_key_ttl_seconds: float = 24 * 3600.0
     # How long a "timeout" fault holds a request: longer than any client timeout.
     fault_timeout_hold_seconds: float = 35.0

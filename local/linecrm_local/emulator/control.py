@@ -52,6 +52,7 @@ class ControlApi:
                     endpoint="id_token",
                     methods=["POST"],
                 ),
+                Rule("/_emulator/account-link", endpoint="account_link", methods=["POST"]),
                 Rule("/_emulator/inbox/<user_id>", endpoint="inbox", methods=["GET"]),
                 Rule("/_emulator/calls", endpoint="calls", methods=["GET"]),
                 Rule("/_emulator/faults", endpoint="faults", methods=["GET"]),
@@ -69,6 +70,7 @@ class ControlApi:
             "simulate": self.simulate,
             "id_token": self.id_token,
             "rotate_token": self.rotate_token,
+            "account_link": self.account_link,
             "inbox": self.inbox,
             "calls": self.calls,
             "faults": self.faults,
@@ -201,6 +203,28 @@ class ControlApi:
             old_token_valid_seconds=float(grace),
         )
         return json_response({"channelId": channel_id, "channelAccessToken": token})
+
+    def account_link(self, request: Request) -> Response:
+        """What opening LINE's account-link URL does, as JSON: ``{"linkToken", "nonce",
+        "result": "ok"|"failed"}`` sends the ``accountLink`` event; the delivery."""
+        from .state import InvalidLinkToken
+
+        body = self._json_object(request)
+        unknown = set(body) - {"linkToken", "nonce", "result"}
+        if unknown:
+            raise HttpError(400, f"Unknown fields: {', '.join(sorted(unknown))}")
+        result = body.get("result", "ok")
+        if result not in ("ok", "failed"):
+            raise HttpError(400, "'result' must be ok or failed")
+        try:
+            delivery = self.emulator.account_link(
+                self._required_str(body, "linkToken"),
+                self._required_str(body, "nonce"),
+                fail=result == "failed",
+            )
+        except InvalidLinkToken as invalid:
+            raise HttpError(400, invalid.reason) from invalid
+        return json_response(delivery.to_json())
 
     def inbox(self, request: Request, user_id: str) -> Response:
         return json_response([m.to_json() for m in self.emulator.inbox(user_id)])

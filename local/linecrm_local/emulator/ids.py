@@ -30,6 +30,11 @@ def reply_token() -> str:
     return secrets.token_hex(16)
 
 
+def link_token() -> str:
+    """LINE's link tokens are 32 URL-safe characters."""
+    return secrets.token_urlsafe(24)
+
+
 def quote_token() -> str:
     return secrets.token_urlsafe(48)
 

@@ -201,4 +201,9 @@ class MessagingRoutes:
         return json_response(body)
 
     def link_token(self, api: ApiRequest) -> Response:
-        return json_response({"linkToken": ids.reply_token()})
+        """A link token bound to the user, single use, valid 10 minutes (as LINE's)."""
+        user_id = api.path_params["userId"]
+        friend = self.state.friend(api.channel_id, user_id)
+        if friend is None or not friend.following:
+            raise HttpError(400, "The user hasn't added the LINE Official Account as a friend.")
+        return json_response({"linkToken": self.state.issue_link_token(api.channel_id, user_id)})

@@ -16,10 +16,11 @@ from .faults import FaultInjector, FaultSpec, InvalidFault
 from .limits import RateLimiter
 from .login import IdTokenIssuer
 from .models import ApiCall, ReceivedMessage, SimulatedFriend, WebhookDelivery
-from .state import EmulatorState
+from .state import EmulatorState, InvalidLinkToken
 from .webhooks import (
     REPLYABLE_EVENTS,
     WebhookSender,
+    account_link_event,
     complete_event,
     follow_event,
     postback_event,
@@ -187,6 +188,28 @@ class LineEmulator:
     def simulate_postback(self, channel_id: str, user_id: str, data: str) -> WebhookDelivery:
         self._following_friend(channel_id, user_id)
         return self.simulate(channel_id, user_id, postback_event(user_id, self.clock(), data))
+
+    def account_link(self, link_token: str, nonce: str, *, fail: bool = False) -> WebhookDelivery:
+        """LINE's account-link dialog (``/dialog/bot/accountLink``): spend the link
+        token and send the ``accountLink`` event for its user, ``ok`` (with a reply
+        token) or ``failed`` (``fail``: the friend's check failed). A used or expired
+        token sends ``failed`` and raises ``InvalidLinkToken`` after it; an unknown one
+        sends nothing (whose would it be?)."""
+        if not nonce:
+            raise InvalidLinkToken("nonce is required")
+        try:
+            grant = self.state.use_link_token(link_token)
+        except InvalidLinkToken as invalid:
+            if invalid.grant is not None:
+                event = account_link_event(
+                    invalid.grant.user_id, self.clock(), ok=False, nonce=nonce
+                )
+                self.simulate(invalid.grant.channel_id, invalid.grant.user_id, event)
+            raise
+        event = account_link_event(grant.user_id, self.clock(), ok=not fail, nonce=nonce)
+        if not fail:
+            event["replyToken"] = self.state.issue_reply_token(grant.channel_id, grant.user_id)
+        return self.simulate(grant.channel_id, grant.user_id, event)
 
     def _known_friend(self, channel_id: str, user_id: str) -> SimulatedFriend:
         self.channel(channel_id)

@@ -47,6 +47,23 @@ class ReplyTokenGrant:
     used: bool = False
 
 
+class InvalidLinkToken(Exception):
+    """A link token the account-link dialog cannot use; ``grant`` when we know whose."""
+
+    def __init__(self, reason: str, grant: LinkTokenGrant | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.grant = grant
+
+
+@dataclass
+class LinkTokenGrant:
+    channel_id: str
+    user_id: str
+    issued_at: float
+    used: bool = False
+
+
 @dataclass
 class AcceptedRetryKey:
     request_id: str
@@ -121,6 +138,7 @@ class EmulatorState:
             self.calls: list[ApiCall] = []
             self.retry_keys: dict[tuple[str, str], AcceptedRetryKey] = {}
             self.reply_tokens: dict[str, ReplyTokenGrant] = {}
+            self.link_tokens: dict[str, LinkTokenGrant] = {}
             self.usage: dict[tuple[str, str], int] = defaultdict(int)
             self.rich_menus: dict[str, RichMenu] = {}
             self.default_rich_menu: dict[str, str] = {}
@@ -201,6 +219,26 @@ class EmulatorState:
     def use_reply_token(self, token: str) -> None:
         with self.lock:
             self.reply_tokens[token].used = True
+
+    # ------------------------------------------------------------ link tokens
+    def issue_link_token(self, channel_id: str, user_id: str) -> str:
+        token = ids.link_token()
+        with self.lock:
+            self.link_tokens[token] = LinkTokenGrant(channel_id, user_id, self.clock())
+        return token
+
+    def use_link_token(self, token: str) -> LinkTokenGrant:
+        """Spend the token (once, within its 10 minutes); InvalidLinkToken otherwise."""
+        with self.lock:
+            grant = self.link_tokens.get(token)
+            if grant is None:
+                raise InvalidLinkToken("unknown link token")
+            if grant.used:
+                raise InvalidLinkToken("the link token was used already", grant)
+            if self.clock() - grant.issued_at > self.config.link_token_ttl_seconds:
+                raise InvalidLinkToken("the link token has expired", grant)
+            grant.used = True
+            return grant
 
     # ------------------------------------------------------------ sending
     def deliver(

@@ -60,6 +60,14 @@ def postback_event(user_id: str, now: float, data: str) -> dict[str, Any]:
     return {**base_event("postback", user_id, now), "postback": {"data": data}}
 
 
+def account_link_event(user_id: str, now: float, *, ok: bool, nonce: str) -> dict[str, Any]:
+    """LINE's ``accountLink`` event; only a successful link carries a reply token."""
+    return {
+        **base_event("accountLink", user_id, now),
+        "link": {"result": "ok" if ok else "failed", "nonce": nonce},
+    }
+
+
 def complete_event(event: dict[str, Any], user_id: str, now: float) -> dict[str, Any]:
     """Fill the fields every LINE event carries that the caller left out."""
     return {**base_event(str(event.get("type", "")), user_id, now), **event}

@@ -338,7 +338,7 @@ def test_bad_events_get_their_reason_and_the_good_ones_apply(world: dict[str, An
         2: "LINE user id",
         3: "future",
         4: "timezone",
-        5: "member ids need ID linking",
+        5: "no friend of this channel is ID-linked",
         6: "not a friend",
         7: "nest",
         8: "bytes",

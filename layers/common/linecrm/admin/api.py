@@ -21,6 +21,7 @@ from linecrm.admin import (
     events,
     fields,
     friends,
+    id_links,
     imports,
     richmenus,
     rules,
@@ -51,6 +52,7 @@ from linecrm.http_errors import (
     not_json,
     unreadable_body,
 )
+from linecrm.id_links.service import AccountLinks
 from linecrm.imports.service import ImportRejected, ImportService
 from linecrm.repositories.broadcasts import BroadcastNotFound
 from linecrm.repositories.deliveries import InvalidDeliveryCursor
@@ -119,6 +121,7 @@ def build_app(
     event_store: Callable[[], EventStore] = events.event_store,
     scenario_service: Callable[[], ScenarioService] = scenarios.scenario_service,
     rich_menu_service: Callable[[], RichMenuService] = richmenus.rich_menu_service,
+    account_links: Callable[[], AccountLinks] = id_links.account_links,
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
@@ -140,6 +143,8 @@ def build_app(
     app.dependency_overrides[scenarios.scenario_service] = scenario_service
     app.include_router(richmenus.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[richmenus.rich_menu_service] = rich_menu_service
+    app.include_router(id_links.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[id_links.account_links] = account_links
     _register_error_handlers(app)
 
     openapi: dict[str, Any] = {

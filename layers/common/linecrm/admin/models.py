@@ -91,7 +91,13 @@ class FriendResponse(BaseModel):
     tags: list[FriendTag] = Field(default_factory=list)
     fields: dict[str, FieldValue] = Field(default_factory=dict)
     inflow_route: str | None = None
-    member_id: str | None = None
+    member_id: str | None = Field(
+        default=None, description="the shop's member id this friend is ID-linked to"
+    )
+    linked_at: datetime | None = None
+    link_consented_at: datetime | None = Field(
+        default=None, description="when the friend agreed to the ID link in LINE's dialog"
+    )
     chat_mode: ChatMode | None = None
     warnings: list[FriendWarningItem] = Field(
         default_factory=list,

@@ -1,4 +1,5 @@
-"""Send-queue tasks that are not messages: profile refresh, rich menu switch.
+"""Send-queue tasks that are not plain deliveries: profile refresh, rich menu switch,
+and the ID-link invitation (a link token from LINE, then a message with it).
 
 They go through the send queue so that every LINE call is made by the sender, paced
 by its concurrency, with the same retry and back-off handling as messages.
@@ -8,14 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from linecrm.channels import UnknownChannel
 from linecrm.delivery.sender import LineClientFactory, SendFailedRetryable
+from linecrm.domain.deliveries import retry_key_for
 from linecrm.domain.friends import FriendProfile
+from linecrm.domain.id_links import IssuedLinkToken, invite_message, login_url_with_token
 from linecrm.line.client import LineMessagingClient
 from linecrm.line.errors import LineApiError, LineRateLimited, LineRequestRejected
-from linecrm.models.send import ProfileRefresh, RichMenuLink
+from linecrm.models.send import AccountLinkInvite, LineTask, ProfileRefresh, RichMenuLink
 from linecrm.repositories.friends import FriendNotFound, FriendRepository
+
+
+class LinkTokenRecorder(Protocol):
+    def record_link_token(self, channel_id: str, issued: IssuedLinkToken) -> None: ...
 
 
 class LineTaskRunner:
@@ -24,12 +32,14 @@ class LineTaskRunner:
         friends: FriendRepository,
         line_client: LineClientFactory,
         clock: Callable[[], datetime],
+        link_tokens: LinkTokenRecorder | None = None,
     ) -> None:
+        self._link_tokens = link_tokens
         self._friends = friends
         self._line_client = line_client
         self._clock = clock
 
-    def run(self, task: ProfileRefresh | RichMenuLink) -> str:
+    def run(self, task: LineTask) -> str:
         """What happened, for the log; SendFailedRetryable when it should be retried.
 
         A request LINE rejects (unknown rich menu, …) is not retried: the reason is
@@ -39,6 +49,8 @@ class LineTaskRunner:
             client = self._line_client(task.channel_id)
             if isinstance(task, ProfileRefresh):
                 return self._refresh_profile(task, client)
+            if isinstance(task, AccountLinkInvite):
+                return self._invite_to_link(task, client)
             if task.unlink:
                 client.unlink_rich_menu(task.user_id)
                 return f"rich menu {task.rich_menu} unlinked (the default shows)"
@@ -53,6 +65,13 @@ class LineTaskRunner:
                     task.channel_id,
                     task.user_id,
                     {f"richmenu:{task.rich_menu}": f"rich menu {task.rich_menu!r}: {error}"},
+                    self._clock(),
+                )
+            if isinstance(task, AccountLinkInvite):
+                self._friends.record_warnings(
+                    task.channel_id,
+                    task.user_id,
+                    {"idlink": f"ID link invitation rejected by LINE: {error}"},
                     self._clock(),
                 )
             return f"skipped: rejected by LINE: {error}"
@@ -72,3 +91,25 @@ class LineTaskRunner:
         except FriendNotFound:
             return "skipped: the friend's data was deleted meanwhile"
         return "profile stored"
+
+    def _invite_to_link(self, task: AccountLinkInvite, client: LineMessagingClient) -> str:
+        """Issue the link token, remember whom it is for (the shop's nonce request is
+        checked against it), then reply while the reply token is fresh, else push with
+        the delivery's retry key (a redelivered task does not push twice)."""
+        link_token = client.issue_link_token(task.user_id)
+        if self._link_tokens is not None:
+            self._link_tokens.record_link_token(
+                task.channel_id, IssuedLinkToken(link_token, task.user_id, self._clock())
+            )
+        message = invite_message(
+            task.text, task.button_label, login_url_with_token(task.shop_login_url, link_token)
+        )
+        if task.reply_token and task.reply_by and self._clock() < task.reply_by:
+            try:
+                client.reply(task.reply_token, [message])
+                return "ID link invitation replied"
+            except LineRequestRejected:
+                pass  # the token was used (another reply) or expired: push instead
+        receipt = client.push(task.user_id, [message], retry_key_for(task.delivery_id))
+        again = " (an earlier attempt was accepted)" if receipt.already_accepted else ""
+        return f"ID link invitation pushed{again}"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from linecrm.models.send import ProfileRefresh, RichMenuLink, SendRequest
+from linecrm.models.send import LineTask, SendRequest
 from linecrm.repositories.deliveries import DeliveryLedger
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class SendQueueOutbox:
         """Queue a delivery whose ledger row was written already (e.g. in a transaction)."""
         self._put_on_queue(request.model_dump_json(), request.channel_id, request.cause)
 
-    def enqueue_task(self, task: ProfileRefresh | RichMenuLink) -> None:
+    def enqueue_task(self, task: LineTask) -> None:
         """A LINE call that is not a message: no ledger row, repeating it is harmless."""
         self._put_on_queue(task.model_dump_json(), task.channel_id, task.kind)
 

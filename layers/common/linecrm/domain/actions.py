@@ -121,6 +121,19 @@ class SwitchRichMenu(_Action):
         return not _RICH_MENU_ID.fullmatch(self.rich_menu)
 
 
+class LinkAccount(_Action):
+    """Start ID linking (ID連携): issue a LINE link token for the friend and send them a
+    button to the shop's login page with it (the channel's ``account_link`` setting)."""
+
+    type: Literal["link_account"] = "link_account"
+
+
+class UnlinkAccount(_Action):
+    """End the friend's ID link to the shop's member id (nothing if not linked)."""
+
+    type: Literal["unlink_account"] = "unlink_account"
+
+
 CrmAction = Annotated[
     AddTags
     | RemoveTags
@@ -129,7 +142,9 @@ CrmAction = Annotated[
     | ReplyWithRule
     | StartScenario
     | StopScenario
-    | SwitchRichMenu,
+    | SwitchRichMenu
+    | LinkAccount
+    | UnlinkAccount,
     Field(discriminator="type"),
 ]
 

@@ -16,10 +16,12 @@ from typing import Protocol
 
 from linecrm.domain.actions import (
     CrmAction,
+    LinkAccount,
     Reply,
     StartScenario,
     StopScenario,
     SwitchRichMenu,
+    UnlinkAccount,
     friend_change_of,
 )
 from linecrm.domain.channel_config import ChannelConfig
@@ -30,10 +32,16 @@ from linecrm.domain.tags import UnknownTag
 from linecrm.models.send import (
     MAX_MESSAGES_PER_REQUEST,
     REPLY_TOKEN_MARGIN_SECONDS,
+    AccountLinkInvite,
     DeliveryCause,
-    ProfileRefresh,
+    LineTask,
     RichMenuLink,
     SendRequest,
+)
+
+NO_ACCOUNT_LINK_SETTING = (
+    "link_account: this channel has no shop login URL for ID linking (set it with "
+    "PUT /admin/channels/{channel_id}/account-link or `linecrm idlink configure`)"
 )
 
 
@@ -45,7 +53,11 @@ class FriendChanges(Protocol):
 
 class Outbox(Protocol):
     def enqueue(self, request: SendRequest) -> bool: ...
-    def enqueue_task(self, task: ProfileRefresh | RichMenuLink) -> None: ...
+    def enqueue_task(self, task: LineTask) -> None: ...
+
+
+class LinkEnder(Protocol):
+    def unlink_user(self, channel_id: str, user_id: str, *, by: str) -> str | None: ...
 
 
 class ScenarioEnrollments(Protocol):
@@ -85,8 +97,10 @@ class ActionRunner:
         enrollments: ScenarioEnrollments,
         *,
         signals: Callable[[], Signals] | None = None,
+        links: Callable[[], LinkEnder] | None = None,
     ) -> None:
         self._friends = friends
+        self._links = links
         self._outbox = outbox
         self._enrollments = enrollments
         # Tags added and fields set are signalled after they are stored (scenario
@@ -146,12 +160,55 @@ class ActionRunner:
                     )
                 )
                 report.applied.append(f"rich menu {action.rich_menu} queued")
+            elif isinstance(action, LinkAccount):
+                if messages_allowed:
+                    self._invite_to_link(event, config, report)
+                else:
+                    # The invitation is a message: it waits like replies do (chat mode),
+                    # and a scenario step sends a 会員連携 button in its own messages.
+                    report.skipped.append(
+                        "link_account: messages paused (chat mode, or a scenario step: put "
+                        "a postback button linecrm=1&account.link=1 in its messages)"
+                    )
+            elif isinstance(action, UnlinkAccount):
+                self._unlink(event, report)
         if messages:
             if messages_allowed:
                 self._queue_reply(event, messages, cause, report)
             else:
                 report.skipped.append("reply: automation paused (chat mode or standby)")
         return report
+
+    def _invite_to_link(
+        self, event: EventContext, config: ChannelConfig, report: ActionReport
+    ) -> None:
+        setting = config.account_link
+        if setting is None:
+            report.skip_reference("setting:account_link", NO_ACCOUNT_LINK_SETTING)
+            return
+        self._outbox.enqueue_task(
+            AccountLinkInvite(
+                # Stable per event and friend: a redelivered event pushes (at most) once.
+                delivery_id=f"link:{event.channel_id}:{event.user_id}:{event.webhook_event_id}",
+                channel_id=event.channel_id,
+                user_id=event.user_id,
+                shop_login_url=setting.shop_login_url,
+                text=setting.text,
+                button_label=setting.button_label,
+                reply_token=event.reply_token,
+                reply_by=event.occurred_at + timedelta(seconds=REPLY_TOKEN_MARGIN_SECONDS),
+            )
+        )
+        report.applied.append("ID link invitation queued")
+
+    def _unlink(self, event: EventContext, report: ActionReport) -> None:
+        if self._links is None:
+            report.skipped.append("unlink_account: ID linking is not available here")
+            return
+        member_id = self._links().unlink_user(event.channel_id, event.user_id, by="friend")
+        report.applied.append(
+            f"ID link to member {member_id} ended" if member_id else "unlink: was not linked"
+        )
 
     def _signal_change(
         self, event: EventContext, change: FriendChangeSet, config: ChannelConfig

@@ -12,6 +12,7 @@ from linecrm.domain.tags import TagCatalog
 
 if TYPE_CHECKING:
     from linecrm.domain.delivery_policy import DeliveryPolicy
+    from linecrm.domain.id_links import AccountLinkSettings
     from linecrm.domain.rules import RuleSet
 
 
@@ -34,6 +35,14 @@ class ChannelConfig:
         raw = self.settings.get("business_hours")
         hours: dict[str, Any] | None = json.loads(raw) if raw else None
         return hours
+
+    @cached_property
+    def account_link(self) -> AccountLinkSettings | None:
+        """ID linking's shop login page and message (None: not set up)."""
+        from linecrm.domain.id_links import AccountLinkSettings
+
+        raw = self.settings.get("account_link")
+        return AccountLinkSettings.model_validate(json.loads(raw)) if raw else None
 
     @cached_property
     def delivery_policy(self) -> DeliveryPolicy:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
@@ -145,9 +145,17 @@ class BehaviourEventRecord:
 
 
 def parse_event(
-    raw: Any, *, source: str, now: datetime, retention_days: int
+    raw: Any,
+    *,
+    source: str,
+    now: datetime,
+    retention_days: int,
+    resolve_member: Callable[[str], str | None] | None = None,
 ) -> BehaviourEventRecord:
-    """The event in ``raw``, or ``EventRejected`` with the first reason it cannot apply."""
+    """The event in ``raw``, or ``EventRejected`` with the first reason it cannot apply.
+
+    ``resolve_member`` finds the LINE user ID-linked to a member id (None: not linked);
+    without it, events naming a ``member_id`` are refused."""
     if not isinstance(raw, dict):
         raise EventRejected("an event is a JSON object")
     try:
@@ -157,16 +165,21 @@ def parse_event(
         where = ".".join(str(part) for part in first["loc"]) or "event"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise EventRejected(f"{where}: {message}", where) from error
-    if event.user is None:
-        if event.member_id is not None:
+    if event.user is not None and event.member_id is not None:
+        raise EventRejected("give user or member_id, not both", "member_id")
+    user_id = event.user
+    if user_id is None:
+        if event.member_id is None:
             raise EventRejected(
-                "member ids need ID linking, which this deployment does not have yet; "
-                "send the LINE user id as user",
+                "user: give the friend's LINE user id (or member_id once ID-linked)", "user"
+            )
+        user_id = resolve_member(event.member_id) if resolve_member else None
+        if user_id is None:
+            raise EventRejected(
+                "member_id: no friend of this channel is ID-linked to this member id "
+                "(docs/id-linking.md); send the LINE user id as user",
                 "member_id",
             )
-        raise EventRejected("user: give the friend's LINE user id", "user")
-    if event.member_id is not None:
-        raise EventRejected("give user or member_id, not both", "member_id")
     if event.occurred_at > now + MAX_FUTURE_SKEW:
         raise EventRejected(
             f"occurred_at is more than {int(MAX_FUTURE_SKEW.total_seconds() // 60)} minutes "
@@ -180,7 +193,7 @@ def parse_event(
         )
     return BehaviourEventRecord(
         name=event.name,
-        user_id=event.user,
+        user_id=user_id,
         occurred_at=event.occurred_at,
         idempotency_key=event.idempotency_key,
         properties=event.properties,

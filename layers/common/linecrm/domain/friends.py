@@ -66,10 +66,14 @@ class Friend(BaseModel):
     tags: dict[str, datetime] = Field(default_factory=dict)
     fields: dict[str, FieldValue] = Field(default_factory=dict)
     inflow_route: str | None = None
+    # ID linking (ID連携): the shop's member id, when the link was stored, and when the
+    # friend agreed in LINE's account-link dialog (linecrm.repositories.id_links).
     member_id: str | None = None
     # The LINE rich menu id the assignment rules linked to this friend (None: LINE's
     # default shows); kept so an unchanged menu costs no LINE call (linecrm.richmenus).
     rich_menu_id: str | None = None
+    linked_at: datetime | None = None
+    link_consented_at: datetime | None = None
     chat_mode: ChatMode | None = None
     # Auto-response rule id -> when it last fired for this friend (cooldowns).
     rule_fired_at: dict[str, datetime] = Field(default_factory=dict)

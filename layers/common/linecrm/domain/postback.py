@@ -17,6 +17,8 @@ key                    meaning                                        action
 ``scenario.stop=ID``   stop scenario ID                               ``StopScenario``
 ``richmenu=ID``        link rich menu ID or alias ID (at most one)    ``SwitchRichMenu``
 ``reply=rule:RULE_ID`` reply with rule RULE_ID's messages (at most 1) ``ReplyWithRule``
+``account.link=1``     start ID linking (会員連携): a login button    ``LinkAccount``
+``account.unlink=1``   end the friend's ID link                       ``UnlinkAccount``
 =====================  =============================================  =================
 
 Example: ``linecrm=1&tag.add=VIP&tag.add=%E3%82%BB%E3%83%BC%E3%83%AB&field.member_rank=gold``.
@@ -43,12 +45,14 @@ from pydantic import ValidationError
 from linecrm.domain.actions import (
     AddTags,
     CrmAction,
+    LinkAccount,
     RemoveTags,
     ReplyWithRule,
     SetField,
     StartScenario,
     StopScenario,
     SwitchRichMenu,
+    UnlinkAccount,
     describe_validation_error,
 )
 
@@ -58,7 +62,16 @@ MAX_POSTBACK_DATA_LENGTH = 300  # LINE's limit for postback data
 MAX_POSTBACK_ACTIONS = 20
 FIELD_PREFIX = "field."
 _ACTION_KEYS = frozenset(
-    {"tag.add", "tag.remove", "scenario.start", "scenario.stop", "richmenu", "reply"}
+    {
+        "tag.add",
+        "tag.remove",
+        "scenario.start",
+        "scenario.stop",
+        "richmenu",
+        "reply",
+        "account.link",
+        "account.unlink",
+    }
 )
 REPLY_RULE_PREFIX = "rule:"
 
@@ -70,6 +83,9 @@ _HINTS = {
     "scenario-": "scenario.stop",
     "rich_menu": "richmenu",
     "tags": "tag.add",
+    "account_link": "account.link",
+    "link": "account.link",
+    "unlink": "account.unlink",
 }
 
 
@@ -108,7 +124,7 @@ def parse_postback(data: str) -> list[CrmAction]:
             f"{len(action_pairs)} actions; at most {MAX_POSTBACK_ACTIONS} per postback"
         )
     _reject_unknown_keys(action_pairs)
-    _reject_repeats(action_pairs, "richmenu", "reply")
+    _reject_repeats(action_pairs, "richmenu", "reply", "account.link", "account.unlink")
     actions: list[CrmAction] = []
     for key, value in action_pairs:
         action = _action_of(key, value)
@@ -162,6 +178,10 @@ def _action_of(key: str, value: str) -> CrmAction:
             return StopScenario(scenario=value)
         if key == "richmenu":
             return SwitchRichMenu(rich_menu=value)
+        if key in ("account.link", "account.unlink"):
+            if value != "1":
+                raise PostbackGrammarError(f"{key}={value!r}: expected {key}=1")
+            return LinkAccount() if key == "account.link" else UnlinkAccount()
         if not value.startswith(REPLY_RULE_PREFIX):  # key == "reply"
             raise PostbackGrammarError(
                 f"reply={value!r}: expected reply={REPLY_RULE_PREFIX}RULE_ID"

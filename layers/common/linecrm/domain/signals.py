@@ -81,10 +81,21 @@ class BehaviourEvent(_Signal):
 
 
 @dataclass(frozen=True)
-class Unlinked(_Signal):
-    """The friend's ID link to a shop member ended (the ID-linking issue emits it)."""
+class IdLinked(_Signal):
+    """The friend linked their LINE account to the shop member ``member_id`` (the
+    ``accountLink`` webhook event, result ok; docs/id-linking.md)."""
 
     member_id: str
+    relinked: bool = False  # the friend was linked to another member id before
+
+
+@dataclass(frozen=True)
+class Unlinked(_Signal):
+    """The friend's ID link to a shop member ended: unlinked by the friend (postback),
+    by the shop (its API), by staff (admin API), or replaced by a newer link."""
+
+    member_id: str
+    by: str = "friend"  # friend | shop | admin | replaced
 
 
 FriendSignal = (
@@ -96,6 +107,7 @@ FriendSignal = (
     | PostbackReceived
     | MessageReceived
     | BehaviourEvent
+    | IdLinked
     | Unlinked
 )
 

@@ -17,6 +17,7 @@ from linecrm.domain.actions import CrmAction, Reply
 from linecrm.domain.automation import ActionReport, ActionRunner, EventContext
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.friends import FollowOutcome, Friend
+from linecrm.domain.id_links import LinkOutcome
 from linecrm.domain.personalization import render
 from linecrm.domain.postback import PostbackGrammarError, is_linecrm_postback, parse_postback
 from linecrm.domain.rules import (
@@ -57,6 +58,24 @@ class TaskQueue(Protocol):
     def enqueue_task(self, task: ProfileRefresh) -> None: ...
 
 
+class AccountLinkPort(Protocol):
+    def complete(
+        self,
+        channel_id: str,
+        user_id: str,
+        *,
+        result: str,
+        nonce: str,
+        at: datetime,
+        event_id: str,
+        reply_token: str | None = None,
+    ) -> LinkOutcome: ...
+
+
+# The friend's warning subject for ID-link attempts that did not link (the latest kept).
+ID_LINK_WARNING = "idlink"
+
+
 INTERACTION_EVENTS = frozenset({"message", "postback", "beacon", "videoPlayComplete"})
 
 
@@ -76,8 +95,10 @@ class WebhookEventProcessor:
         actions: ActionRunner,
         *,
         signals: Signals | None = None,
+        links: AccountLinkPort | None = None,
     ) -> None:
         self._friends = friends
+        self._links = links
         self._config = config
         self._tasks = tasks
         self._actions = actions
@@ -104,6 +125,8 @@ class WebhookEventProcessor:
                     Blocked(channel_id, user_id, event.occurred_at),
                 )
             return EventResult(event.type, "stale", "a later follow was applied already")
+        if event.type == "accountLink":
+            return self._account_link(channel_id, user_id, event)
         if event.type not in INTERACTION_EVENTS:
             return EventResult(event.type, "ignored", "no handling for this event type")
         if not event.from_user_chat:
@@ -144,6 +167,35 @@ class WebhookEventProcessor:
                 reply_token=None if replied else event.reply_token,
             ),
         )
+
+    def _account_link(self, channel_id: str, user_id: str, event: WebhookEvent) -> EventResult:
+        """Complete an ID link (result ok, a nonce usable once), or record why not."""
+        link = event.account_link
+        if self._links is None:
+            return EventResult(event.type, "ignored", "ID linking is not wired here")
+        if link is None:
+            outcome = LinkOutcome(False, reason="malformed accountLink event: no link.result/nonce")
+        else:
+            result, nonce = link
+            outcome = self._links.complete(
+                channel_id,
+                user_id,
+                result=result,
+                nonce=nonce,
+                at=event.occurred_at,
+                event_id=event.webhook_event_id,
+                reply_token=event.reply_token,
+            )
+        if not outcome.linked:
+            self._friends.record_warnings(
+                channel_id,
+                user_id,
+                {ID_LINK_WARNING: f"ID link not made: {outcome.reason}"},
+                event.occurred_at,
+            )
+            return EventResult(event.type, "link_refused", outcome.reason)
+        detail = "; ".join([f"linked to member {outcome.member_id}", *outcome.notes])
+        return EventResult(event.type, "linked", detail)
 
     def _follow(self, channel_id: str, user_id: str, event: WebhookEvent) -> EventResult:
         outcome = self._friends.record_follow(channel_id, user_id, event.occurred_at)

@@ -83,6 +83,10 @@ class EventApplier(Protocol):
     def prefetch(self, channel_id: str, user_ids: Iterable[str]) -> KnownStats: ...
 
 
+class MemberDirectory(Protocol):
+    def user_of_member(self, channel_id: str, member_id: str) -> str | None: ...
+
+
 class ReplayGuard(Protocol):
     def remember(
         self, channel_id: str, signature: str, *, now: datetime, keep: timedelta
@@ -115,9 +119,11 @@ class EventsReceiver:
         *,
         retention_days: int,
         time_zone: str,
+        members: MemberDirectory | None = None,
     ) -> None:
-        self._sources = sources
-        self._replays = replays
+        """``members``: who is ID-linked to a member id (events may name ``member_id``)."""
+        self._members = members
+        self._authenticator = RequestAuthenticator(sources, replays)
         self._store = store
         self._signals = signals
         self._clock = clock
@@ -128,7 +134,7 @@ class EventsReceiver:
         now = self._clock()
         source = self._authenticate(request, now)
         checked = [
-            self._check(index, raw, source, now)
+            self._check(request.channel_id, index, raw, source, now)
             for index, raw in enumerate(_parse_batch(request.body))
         ]
         events = [item for item in checked if isinstance(item, _Checked)]
@@ -146,8 +152,98 @@ class EventsReceiver:
                 batch.results.append(self._apply(request.channel_id, item, now, known, batch))
         return batch
 
-    # ------------------------------------------------------------ authentication
     def _authenticate(self, request: SignedRequest, now: datetime) -> str:
+        return self._authenticator.authenticate(request, now)
+
+    # ------------------------------------------------------------ events
+    def _check(
+        self, channel_id: str, index: int, raw: Any, source: str, now: datetime
+    ) -> _Checked | EventResult:
+        key = raw.get("idempotency_key") if isinstance(raw, dict) else None
+        key = key if isinstance(key, str) and len(key) <= 128 else None
+        try:
+            event = parse_event(
+                raw,
+                source=source,
+                now=now,
+                retention_days=self._retention_days,
+                resolve_member=self._resolver(channel_id),
+            )
+        except EventRejected as error:
+            return EventResult(index, "rejected", key, error.reason, error.field)
+        return _Checked(index, event)
+
+    def _resolver(self, channel_id: str) -> Callable[[str], str | None] | None:
+        members = self._members
+        if members is None:
+            return None
+        return lambda member_id: members.user_of_member(channel_id, member_id)
+
+    def _apply(
+        self,
+        channel_id: str,
+        checked: _Checked,
+        now: datetime,
+        known: KnownStats,
+        batch: BatchResult,
+    ) -> EventResult:
+        index, event, key = checked.index, checked.event, checked.event.idempotency_key
+        outcome = self._store.apply(
+            channel_id,
+            event,
+            now=now,
+            retention=timedelta(days=self._retention_days),
+            zone=self._zone,
+            known=known,
+        )
+        if outcome is ApplyOutcome.UNKNOWN_USER:
+            return EventResult(index, "rejected", key, UNKNOWN_USER_REASON, "user")
+        if outcome is ApplyOutcome.DUPLICATE:
+            return EventResult(index, "duplicate", key)
+        if not self._emit(channel_id, event):
+            batch.listener_failures += 1
+        return EventResult(index, "applied", key)
+
+    def _emit(self, channel_id: str, event: BehaviourEventRecord) -> bool:
+        """Tell the listeners (the scenario engine); False when one of them failed."""
+        signal = BehaviourEvent(
+            channel_id=channel_id,
+            user_id=event.user_id,
+            occurred_at=event.occurred_at.astimezone(UTC),
+            name=event.name,
+            # The event's ``value`` is a property too, so triggers can test it
+            # (``where: [{property: value, op: gte, value: 3000}]``).
+            properties=_with_value(event.properties, event.value),
+            idempotency_key=event.idempotency_key,
+            source=event.source,
+        )
+        try:
+            notes = self._signals.emit(signal)
+        except Exception:
+            # The event is stored (the shop must not resend it): a listener's failure
+            # is ours to see in the logs and metrics, not the caller's.
+            logger.exception(
+                "a listener failed on a behaviour event",
+                extra={"event": event.name, "idempotency_key": event.idempotency_key},
+            )
+            return False
+        if notes:
+            logger.info("behaviour event", extra={"event": event.name, "notes": list(notes)})
+        return True
+
+
+class RequestAuthenticator:
+    """Checks a request the shop signed (docs/events.md): its source, its HMAC over
+    timestamp and body with one of the source's keys, the timestamp's age, and that the
+    signature was not seen before. The events API and the ID-linking API (the same
+    shop backend, the same keys) both authenticate with it."""
+
+    def __init__(self, sources: EventSourceDirectory, replays: ReplayGuard) -> None:
+        self._sources = sources
+        self._replays = replays
+
+    def authenticate(self, request: SignedRequest, now: datetime) -> str:
+        """The source that signed ``request``; ``EventsRejected`` (401, 413) otherwise."""
         if len(request.body) > MAX_BODY_BYTES:
             raise EventsRejected(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
@@ -204,68 +300,6 @@ class EventsReceiver:
                 "(a new timestamp), the idempotency keys make it safe",
             )
         return source
-
-    # ------------------------------------------------------------ events
-    def _check(self, index: int, raw: Any, source: str, now: datetime) -> _Checked | EventResult:
-        key = raw.get("idempotency_key") if isinstance(raw, dict) else None
-        key = key if isinstance(key, str) and len(key) <= 128 else None
-        try:
-            event = parse_event(raw, source=source, now=now, retention_days=self._retention_days)
-        except EventRejected as error:
-            return EventResult(index, "rejected", key, error.reason, error.field)
-        return _Checked(index, event)
-
-    def _apply(
-        self,
-        channel_id: str,
-        checked: _Checked,
-        now: datetime,
-        known: KnownStats,
-        batch: BatchResult,
-    ) -> EventResult:
-        index, event, key = checked.index, checked.event, checked.event.idempotency_key
-        outcome = self._store.apply(
-            channel_id,
-            event,
-            now=now,
-            retention=timedelta(days=self._retention_days),
-            zone=self._zone,
-            known=known,
-        )
-        if outcome is ApplyOutcome.UNKNOWN_USER:
-            return EventResult(index, "rejected", key, UNKNOWN_USER_REASON, "user")
-        if outcome is ApplyOutcome.DUPLICATE:
-            return EventResult(index, "duplicate", key)
-        if not self._emit(channel_id, event):
-            batch.listener_failures += 1
-        return EventResult(index, "applied", key)
-
-    def _emit(self, channel_id: str, event: BehaviourEventRecord) -> bool:
-        """Tell the listeners (the scenario engine); False when one of them failed."""
-        signal = BehaviourEvent(
-            channel_id=channel_id,
-            user_id=event.user_id,
-            occurred_at=event.occurred_at.astimezone(UTC),
-            name=event.name,
-            # The event's ``value`` is a property too, so triggers can test it
-            # (``where: [{property: value, op: gte, value: 3000}]``).
-            properties=_with_value(event.properties, event.value),
-            idempotency_key=event.idempotency_key,
-            source=event.source,
-        )
-        try:
-            notes = self._signals.emit(signal)
-        except Exception:
-            # The event is stored (the shop must not resend it): a listener's failure
-            # is ours to see in the logs and metrics, not the caller's.
-            logger.exception(
-                "a listener failed on a behaviour event",
-                extra={"event": event.name, "idempotency_key": event.idempotency_key},
-            )
-            return False
-        if notes:
-            logger.info("behaviour event", extra={"event": event.name, "notes": list(notes)})
-        return True
 
 
 def _parse_batch(body: bytes) -> list[Any]:

@@ -293,6 +293,15 @@ class LineMessagingClient:
             )
         )
 
+    def issue_link_token(self, user_id: str) -> str:
+        """A link token for ID linking (``POST /v2/bot/user/{userId}/linkToken``): LINE
+        binds it to the user; it is valid for 10 minutes and works once. Not idempotent
+        (each call issues a new token), so a retry costs only a token that expires."""
+        response = self._call(
+            lambda api: api.issue_link_token(user_id, _request_timeout=self._timeout_seconds)
+        )
+        return str(response.link_token)
+
     def followers_ids(self, start: str | None = None, limit: int = 1000) -> FollowersPage:
         """One page of the channel's followers' user ids (verified accounts only).
 

@@ -89,6 +89,28 @@ class RichMenuLink(BaseModel):
     unlink: bool = Field(default=False, exclude_if=lambda unlink: not unlink)
 
 
+class AccountLinkInvite(BaseModel):
+    """Start ID linking for one friend: issue a LINE link token for them, then send a
+    button to the shop's login page with it (a reply while the token is fresh, else a
+    push with the retry key of ``delivery_id``). docs/id-linking.md."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["account_link_invite"] = "account_link_invite"
+    delivery_id: str = Field(min_length=1, max_length=200)
+    channel_id: str = Field(min_length=1, max_length=64)
+    user_id: str = Field(min_length=1, max_length=100)
+    shop_login_url: str = Field(min_length=1, max_length=1000)
+    text: str = Field(min_length=1, max_length=160)  # LINE's buttons template text
+    button_label: str = Field(min_length=1, max_length=20)  # LINE's action label
+    reply_token: str | None = Field(default=None, max_length=256)
+    reply_by: datetime | None = None
+
+
+LineTask = ProfileRefresh | RichMenuLink | AccountLinkInvite
+"""The send queue's tasks that are LINE calls but no plain delivery."""
+
+
 def _task_kind(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("kind", "send"))
@@ -98,7 +120,8 @@ def _task_kind(value: Any) -> str:
 SendQueueTask = Annotated[
     Annotated[SendRequest, Tag("send")]
     | Annotated[ProfileRefresh, Tag("refresh_profile")]
-    | Annotated[RichMenuLink, Tag("link_rich_menu")],
+    | Annotated[RichMenuLink, Tag("link_rich_menu")]
+    | Annotated[AccountLinkInvite, Tag("account_link_invite")],
     Discriminator(_task_kind),
 ]
 """Everything the send queue carries: the sender is linecrm's one caller of LINE."""

@@ -88,5 +88,16 @@ class WebhookEvent(BaseModel):
         return data if isinstance(data, str) else None
 
     @property
+    def account_link(self) -> tuple[str, str] | None:
+        """An ``accountLink`` event's ``(result, nonce)``; None for other or bad events."""
+        link = (self.model_extra or {}).get("link")
+        if self.type != "accountLink" or not isinstance(link, dict):
+            return None
+        result, nonce = link.get("result"), link.get("nonce")
+        if not isinstance(result, str) or not isinstance(nonce, str):
+            return None
+        return result, nonce
+
+    @property
     def raw(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)

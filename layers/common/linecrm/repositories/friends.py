@@ -62,6 +62,14 @@ def friend_key(channel_id: str, user_id: str) -> dict[str, str]:
     return {"pk": friend_pk(channel_id, user_id), "sk": PROFILE_SK}
 
 
+def member_pk(channel_id: str, member_id: str) -> str:
+    """The index item of an ID link, member id → LINE user (``sk = MEMBER_SK``)."""
+    return f"CH#{channel_id}#MEMBER#{member_id}"
+
+
+MEMBER_SK = "IDLINK"
+
+
 def friends_list(channel_id: str) -> str:
     """The channel's friend list, before sharding."""
     return f"CH#{channel_id}#FRIENDS"
@@ -602,7 +610,20 @@ class FriendRepository:
         return [item for item in items if not str(item["sk"]).startswith(TAG_SK_PREFIX)]
 
     def delete(self, channel_id: str, user_id: str) -> int:
-        """Delete every item of the friend's partition; the number deleted."""
+        """Delete every item of the friend's partition, and the member id's index item
+        of their ID link (it lives outside the partition); the number deleted."""
+        friend = self.get(channel_id, user_id)
+        if friend is not None and friend.member_id:
+            try:
+                self._client.delete_item(
+                    TableName=self._table_name,
+                    Key=to_item({"pk": member_pk(channel_id, friend.member_id), "sk": MEMBER_SK}),
+                    ConditionExpression="attribute_not_exists(pk) OR user_id = :user",
+                    ExpressionAttributeValues=to_item({":user": user_id}),
+                )
+            except Exception as error:
+                if not is_conditional_check_failure(error):  # linked to someone else now
+                    raise
         keys = [
             {"pk": item["pk"], "sk": item["sk"]}
             for item in self._partition_items(channel_id, user_id, keys_only=True)

@@ -70,6 +70,7 @@ _UNION_TAGS = frozenset(
         "field_set",
         "postback",
         "event",
+        "id_linked",
         "tag",
         "blocked",
         "unlinked",

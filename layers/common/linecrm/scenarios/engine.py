@@ -44,6 +44,7 @@ from linecrm.domain.signals import (
     FieldSet,
     Followed,
     FriendSignal,
+    IdLinked,
     MessageReceived,
     PostbackReceived,
     TagAdded,
@@ -70,6 +71,7 @@ from linecrm.scenarios.model import (
     EventTrigger,
     FieldSetTrigger,
     FollowTrigger,
+    IdLinkedTrigger,
     PostbackBranch,
     PostbackTrigger,
     ReEntry,
@@ -930,7 +932,7 @@ def _trigger_matches(trigger: Trigger, signal: FriendSignal) -> bool:
         return trigger.data == signal.data
     if isinstance(trigger, EventTrigger) and isinstance(signal, BehaviourEvent):
         return trigger.matches(signal.name, dict(signal.properties))
-    return False
+    return isinstance(trigger, IdLinkedTrigger) and isinstance(signal, IdLinked)
 
 
 def _branch_matches(branch: Branch, signal: FriendSignal) -> bool:

@@ -75,6 +75,12 @@ class PostbackTrigger(_Model):
     data: str = Field(min_length=1, max_length=300)
 
 
+class IdLinkedTrigger(_Model):
+    """The friend linked their LINE account to a shop member id (ID連携)."""
+
+    type: Literal["id_linked"] = "id_linked"
+
+
 PropertyOp = Literal["eq", "ne", "gt", "gte", "lt", "lte", "exists"]
 
 
@@ -126,7 +132,12 @@ class EventTrigger(_Model):
 
 
 Trigger = Annotated[
-    FollowTrigger | TagAddedTrigger | FieldSetTrigger | PostbackTrigger | EventTrigger,
+    FollowTrigger
+    | TagAddedTrigger
+    | FieldSetTrigger
+    | PostbackTrigger
+    | EventTrigger
+    | IdLinkedTrigger,
     Field(discriminator="type"),
 ]
 

@@ -16,6 +16,13 @@ class SettingsService:
     def __init__(self, config: ChannelConfigRepository) -> None:
         self._config = config
 
+    def config(self, channel_id: str) -> ChannelConfig:
+        return self._config.load(channel_id)
+
+    def set_setting(self, channel_id: str, name: str, value: object) -> None:
+        """Store one JSON setting (None removes it)."""
+        self._config.set_setting(channel_id, name, value)
+
     def business_hours(self, channel_id: str) -> BusinessHours:
         stored = self._config.load(channel_id).business_hours
         if stored is None:
