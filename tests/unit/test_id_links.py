@@ -194,6 +194,20 @@ def test_unlinks_by_the_friend_and_the_shop_signal_once(world: World) -> None:
     assert ended == [("friend", "M-1"), ("shop", "M-1")]
 
 
+def test_the_shops_unlink_of_a_member_never_ends_a_link_made_since(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert world.link(ALICE, "M-1", "t1")
+    assert world.link(ALICE, "M-2", "t2")  # relinked between the shop's read and its write
+    # The shop's DELETE for M-1 read the member item before the relink (a stale read).
+    monkeypatch.setattr(world.repo, "user_of_member", lambda _channel, _member: ALICE)
+
+    assert world.links.unlink_member(CHANNEL_ID, "M-1", by="shop") is None
+    link = world.repo.link_of_user(CHANNEL_ID, ALICE)
+    assert link is not None and link.member_id == "M-2"
+    assert not [s for s in world.recorder.signals if isinstance(s, Unlinked) and s.by == "shop"]
+
+
 def test_erasing_a_friend_frees_the_member_id(world: World) -> None:
     assert world.link(ALICE, "M-1", "t1")
     world.friends.delete(CHANNEL_ID, ALICE)

@@ -45,7 +45,9 @@ class IdLinkStore(Protocol):
     def link(self, channel_id: str, link: IdLink) -> LinkReplacement: ...
     def link_of_user(self, channel_id: str, user_id: str) -> IdLink | None: ...
     def user_of_member(self, channel_id: str, member_id: str) -> str | None: ...
-    def unlink_user(self, channel_id: str, user_id: str) -> str | None: ...
+    def unlink_user(
+        self, channel_id: str, user_id: str, *, member_id: str | None = None
+    ) -> str | None: ...
 
 
 class LinkRequestRefused(Exception):
@@ -196,9 +198,13 @@ class AccountLinks:
         return LinkOutcome(True, member_id=link.member_id, notes=notes)
 
     # ------------------------------------------------------------ unlinking
-    def unlink_user(self, channel_id: str, user_id: str, *, by: str) -> str | None:
-        """End the friend's link (the member id it had; None: none); ``Unlinked``."""
-        member_id = self._store.unlink_user(channel_id, user_id)
+    def unlink_user(
+        self, channel_id: str, user_id: str, *, by: str, only_member: str | None = None
+    ) -> str | None:
+        """End the friend's link (the member id it had; None: none); ``Unlinked``.
+        ``only_member``: only if the friend is linked to that member id (the shop's
+        unlink of one member must not end a link the friend made to another since)."""
+        member_id = self._store.unlink_user(channel_id, user_id, member_id=only_member)
         if member_id is not None:
             self._signals().emit(
                 Unlinked(channel_id, user_id, self._clock(), member_id=member_id, by=by)
@@ -210,7 +216,8 @@ class AccountLinks:
         user_id = self._store.user_of_member(channel_id, member_id)
         if user_id is None:
             return None
-        return user_id if self.unlink_user(channel_id, user_id, by=by) == member_id else None
+        unlinked = self.unlink_user(channel_id, user_id, by=by, only_member=member_id)
+        return user_id if unlinked is not None else None
 
     def link_of_user(self, channel_id: str, user_id: str) -> IdLink | None:
         return self._store.link_of_user(channel_id, user_id)

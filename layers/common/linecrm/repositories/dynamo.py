@@ -85,16 +85,24 @@ BATCH_WRITE_LIMIT = 25  # DynamoDB's BatchWriteItem limit
 
 def batch_write(client: DynamoDBClient, table_name: str, requests: Sequence[Any]) -> None:
     """Put and delete requests, 25 per BatchWriteItem, re-sending unprocessed ones
-    (throttled: after an exponential back-off, as AWS advises)."""
+    (throttled: after an exponential back-off, as AWS advises). Raises when DynamoDB
+    keeps some unprocessed after ``_BATCH_ROUNDS`` tries: the caller's retry decides."""
     for start in range(0, len(requests), BATCH_WRITE_LIMIT):
         pending = list(requests[start : start + BATCH_WRITE_LIMIT])
-        retries = 0
-        while pending:
+        for retries in range(_BATCH_ROUNDS):
             if retries:
                 time.sleep(min(1.0, 0.05 * 2**retries))
             response = client.batch_write_item(RequestItems={table_name: pending})
             pending = list(response.get("UnprocessedItems", {}).get(table_name, []))
-            retries += 1
+            if not pending:
+                break
+        if pending:
+            raise RuntimeError(
+                f"DynamoDB left {len(pending)} writes unprocessed after {_BATCH_ROUNDS} tries"
+            )
+
+
+_BATCH_ROUNDS = 8
 
 
 TRANSACTION_LIMIT = 100  # DynamoDB's TransactWriteItems limit (items per call)

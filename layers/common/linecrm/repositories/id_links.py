@@ -266,11 +266,15 @@ class IdLinkRepository:
             actions.append(self._clear_profile(channel_id, displaced_user, link.member_id))
         return actions  # type: ignore[return-value]
 
-    def unlink_user(self, channel_id: str, user_id: str) -> str | None:
-        """End the friend's link; the member id it had (None: there was none)."""
+    def unlink_user(
+        self, channel_id: str, user_id: str, *, member_id: str | None = None
+    ) -> str | None:
+        """End the friend's link (only if to ``member_id``, when given); the member id
+        it had (None: there was none, or another). The profile's condition names the
+        member id read, so a link made meanwhile is never the one ended."""
         for _ in range(_TRANSACTION_ATTEMPTS):
             link = self.link_of_user(channel_id, user_id)
-            if link is None:
+            if link is None or (member_id is not None and link.member_id != member_id):
                 return None
             actions = [
                 self._clear_profile(channel_id, user_id, link.member_id),

@@ -88,6 +88,10 @@ from linecrm.scenarios.model import (
 # A friend's preferred send hour (0-23) for day-N steps without a time: this field.
 PREFERRED_HOUR_FIELD = "preferred_send_hour"
 CATALOG_TTL = timedelta(seconds=30)
+# A bucket's schedule fires this long after its minute: the due index is a GSI, read
+# eventually consistently, and an enrolment written in the last instant of the minute
+# before must be on it when the fire reads the bucket (GSIs catch up within a second).
+DUE_INDEX_SETTLE = timedelta(seconds=5)
 # A bucket is overdue for the sweeper this long after its minute.
 SWEEP_GRACE = timedelta(minutes=3)
 # Enrolments one invocation fires; a bigger bucket is split into parts of this many
@@ -169,6 +173,7 @@ class _Move:
     counter: str
     counts: tuple[tuple[str, str], ...]  # (step id, counter) to add
     schedules: tuple[tuple[int, str, datetime], ...] = ()  # (version, step id, minute)
+    actions: tuple[CrmAction, ...] = ()  # the sent step's actions, run once it moved
 
 
 @dataclass(frozen=True)
@@ -512,7 +517,7 @@ class ScenarioEngine:
             moves.append((enrollment, move))
         applied = self._enrollments.write_many([move.update for _, move in moves])
         for (enrollment, move), moved in zip(moves, applied, strict=True):
-            report.counts[self._settle(enrollment, move, moved, tally)] += 1
+            report.counts[self._settle(enrollment, move, moved, tally, now)] += 1
         # One write per step touched (a crash before it loses this fire's counts: the
         # enrolments have moved on, so a retry finds them stale; see docs/scenarios.md).
         self._add_counts(job.channel_id, job.scenario_id, tally, shard_by=job.job_id)
@@ -667,8 +672,9 @@ class ScenarioEngine:
             tally = ((step.id, f"deferred:{decision.reason}"),)
             return _Move(update, "deferred", tally, ((pending.version, step.id, minute),))
         counter = "sent" if decision.kind == "send" else f"skipped:{decision.reason}"
-        if decision.kind == "send" and step.actions and friend is not None:
-            self._run_actions(step.actions, enrollment, now)
+        # A sent step's actions run after its move applied (``_settle``): a second copy
+        # of the fire, which finds the enrolment moved, runs them not again.
+        actions = tuple(step.actions) if decision.kind == "send" and friend is not None else ()
         nxt, due = self._next_of(definition, step, enrollment, friend, now)
         next_minute = bucket_minute(due, now) if due is not None else None
         update = self._enrollments.advancing(
@@ -689,15 +695,20 @@ class ScenarioEngine:
                 counter,
                 ((step.id, counter), (nxt.id, "due")),
                 ((pending.version, nxt.id, next_minute),),
+                actions,
             )
         ended = () if step.branches else ((step.id, "completed"),)
-        return _Move(update, counter, ((step.id, counter), *ended))
+        return _Move(update, counter, ((step.id, counter), *ended), (), actions)
 
-    def _settle(self, enrollment: Enrollment, move: _Move, moved: bool, tally: Tally) -> str:
-        """After the move's write: if it moved, count it and schedule its next bucket;
-        the report's counter."""
+    def _settle(
+        self, enrollment: Enrollment, move: _Move, moved: bool, tally: Tally, now: datetime
+    ) -> str:
+        """After the move's write: if it moved, run the sent step's actions, count it
+        and schedule its next bucket; the report's counter."""
         if not moved:
             return "stale"
+        if move.actions:
+            self._run_actions(list(move.actions), enrollment, now)
         tally.update(move.counts)
         for version, step_id, minute in move.schedules:
             self._ensure_schedule(
@@ -774,7 +785,7 @@ class ScenarioEngine:
             )
         tally: Tally = Counter()
         move = self._move_of(definition, step, enrollment, friend, decision, pending, now)
-        self._settle(enrollment, move, self._enrollments.write(move.update), tally)
+        self._settle(enrollment, move, self._enrollments.write(move.update), tally, now)
         self._add_counts(friend.channel_id, definition.id, tally, shard_by=friend.user_id)
 
     def _run_actions(self, actions: list[CrmAction], enrollment: Enrollment, now: datetime) -> None:
@@ -830,7 +841,7 @@ class ScenarioEngine:
         if job.job_id in self._scheduled:
             return
         self._fires.register(job)
-        self._planner().schedule(job, minute)
+        self._planner().schedule(job, minute + DUE_INDEX_SETTLE)
         self._scheduled.add(job.job_id)
 
     def _add_counts(
