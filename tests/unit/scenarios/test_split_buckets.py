@@ -112,3 +112,45 @@ def test_the_sweeper_queues_again_a_part_whose_message_was_lost(world: World) ->
         world.fire_at(part, world.now)
     assert sum(len(to) for to, _ in world.sends()) == 8
     assert world.engine.sweep().as_dict() == {"outcome": "swept"}  # nothing left
+
+
+def test_a_sent_steps_actions_run_once_when_two_copies_of_a_fire_race(
+    aws: AwsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two copies of one fire (a redelivered part) read the same pending enrolments;
+    only the copy whose moves apply runs the step's actions."""
+    world = World(aws)
+    tagged = scenario()
+    tagged["steps"][0]["actions"] = [{"type": "add_tags", "tags": ["購入者"]}]
+    world.service.apply(CHANNEL_ID, "s", tagged, dry_run=False)
+    for user_id in USERS[:2]:
+        world.follow(user_id)
+    runs: list[str] = []
+    runner = world.container.action_runner
+    original_run = runner.run
+
+    def counting(context: Any, *args: Any, **kwargs: Any) -> Any:
+        runs.append(context.user_id)
+        return original_run(context, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "run", counting)
+    enrollments = world.container.enrollments
+    original_write_many = enrollments.write_many
+    raced: list[Any] = []
+    started: list[bool] = []
+
+    def write_after_the_other_copy(updates: Any) -> Any:
+        if not started:  # the first copy is about to write: the second one runs first
+            started.append(True)
+            raced.append(world.engine.fire(bucket).as_dict())
+        return original_write_many(updates)
+
+    monkeypatch.setattr(enrollments, "write_many", write_after_the_other_copy)
+    bucket = world.job("hello", MINUTE_1)
+    world.now = MINUTE_1
+
+    first = world.engine.fire(bucket).as_dict()
+
+    assert raced[0]["sent"] == 2  # the copy that wrote first moved both
+    assert first.get("sent", 0) == 0 and first["stale"] == 2  # this one moved none
+    assert sorted(runs) == USERS[:2]  # each friend's actions ran once
