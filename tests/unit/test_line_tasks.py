@@ -231,6 +231,26 @@ def test_unlink_rich_menu_shows_the_default_again(friends, emulator) -> None:
     assert linked_menu(emulator, user) is None
 
 
+def test_an_assigned_menu_the_friends_record_no_longer_names_is_not_linked(
+    friends, emulator
+) -> None:
+    """A late task from the assignment rules never undoes a newer menu."""
+    user = emulator.add_friend(CHANNEL_ID, "Alice").user_id
+    old_menu, new_menu = rich_menu(emulator), rich_menu(emulator)
+    friends.record_follow(CHANNEL_ID, user, NOW)
+    assert friends.change_rich_menu(friends.rich_menu_change(CHANNEL_ID, user, None, new_menu))
+    before = len(emulator.calls())
+
+    late = RichMenuLink(channel_id=CHANNEL_ID, user_id=user, rich_menu=old_menu, assigned=True)
+    outcome = runner(friends, line_client(emulator)).run(late)
+
+    assert outcome == f"skipped: rich menu {old_menu} superseded by a later assignment"
+    assert len(emulator.calls()) == before  # no LINE call
+    current = RichMenuLink(channel_id=CHANNEL_ID, user_id=user, rich_menu=new_menu, assigned=True)
+    assert runner(friends, line_client(emulator)).run(current) == f"rich menu {new_menu} linked"
+    assert linked_menu(emulator, user) == new_menu
+
+
 def test_link_rich_menu_by_alias(friends, emulator) -> None:
     user = emulator.add_friend(CHANNEL_ID, "Alice").user_id
     rich_menu(emulator, alias="other-menu")

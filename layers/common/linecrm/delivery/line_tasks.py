@@ -39,6 +39,12 @@ class LineTaskRunner:
         self._line_client = line_client
         self._clock = clock
 
+    def _superseded(self, task: RichMenuLink) -> bool:
+        """An assigned menu the friend's record no longer names (changed since)."""
+        friend = self._friends.get(task.channel_id, task.user_id)
+        recorded = friend.rich_menu_id if friend is not None else None
+        return recorded != (None if task.unlink else task.rich_menu)
+
     def run(self, task: LineTask) -> str:
         """What happened, for the log; SendFailedRetryable when it should be retried.
 
@@ -51,6 +57,8 @@ class LineTaskRunner:
                 return self._refresh_profile(task, client)
             if isinstance(task, AccountLinkInvite):
                 return self._invite_to_link(task, client)
+            if task.assigned and self._superseded(task):
+                return f"skipped: rich menu {task.rich_menu} superseded by a later assignment"
             if task.unlink:
                 client.unlink_rich_menu(task.user_id)
                 return f"rich menu {task.rich_menu} unlinked (the default shows)"

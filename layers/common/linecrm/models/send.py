@@ -87,6 +87,10 @@ class RichMenuLink(BaseModel):
     rich_menu: str = Field(min_length=1, max_length=100)
     # Left out of the message when False: the task reads as before for a link.
     unlink: bool = Field(default=False, exclude_if=lambda unlink: not unlink)
+    # Queued by the assignment rules (linecrm.richmenus.follower), which record the
+    # friend's menu first: the sender skips the call if the record changed meanwhile
+    # (a later rule switch, a relink), so a late task never undoes a newer menu.
+    assigned: bool = Field(default=False, exclude_if=lambda assigned: not assigned)
 
 
 class AccountLinkInvite(BaseModel):

@@ -67,6 +67,7 @@ class RichMenuFollower:
                 user_id=signal.user_id,
                 rich_menu=target or friend.rich_menu_id or "default",
                 unlink=target is None,
+                assigned=True,
             )
         )
         if target is None:
