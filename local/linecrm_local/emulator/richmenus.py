@@ -147,12 +147,25 @@ class RichMenuRoutes:
             aliases[alias_id] = rich_menu_id
         return json_response({})
 
+    def list_aliases(self, api: ApiRequest) -> Response:
+        with self.state.lock:
+            aliases = dict(self.state.rich_menu_aliases[api.channel_id])
+        return json_response(
+            {
+                "aliases": [
+                    {"richMenuAliasId": alias_id, "richMenuId": rich_menu_id}
+                    for alias_id, rich_menu_id in sorted(aliases.items())
+                ]
+            }
+        )
+
     def update_alias(self, api: ApiRequest) -> Response:
         alias_id = api.path_params["richMenuAliasId"]
         with self.state.lock:
             aliases = self.state.rich_menu_aliases[api.channel_id]
             if alias_id not in aliases:
-                raise HttpError(404, MSG_NOT_FOUND)
+                # The spec lists 200 and 400 only: an unknown alias is a bad request.
+                raise HttpError(400, "richmenu alias not found")
             aliases[alias_id] = self._linkable(api, api.body["richMenuId"]).rich_menu_id
         return json_response({})
 

@@ -87,6 +87,8 @@ def messaging_operations(state: EmulatorState) -> list[Operation]:
         Operation(keys.RICHMENU_DEFAULT, "GET", "/v2/bot/user/all/richmenu", menu.get_default),
         Operation(keys.RICHMENU_DEFAULT, "DELETE", "/v2/bot/user/all/richmenu", menu.clear_default),
         Operation(keys.RICHMENU_ALIAS, "POST", "/v2/bot/richmenu/alias", menu.create_alias),
+        # Before the {richMenuAliasId} route: "list" is no alias id.
+        Operation(keys.RICHMENU_ALIAS, "GET", "/v2/bot/richmenu/alias/list", menu.list_aliases),
         Operation(
             keys.RICHMENU_ALIAS,
             "POST",

@@ -229,24 +229,28 @@ class LineMessagingClient:
         )
 
     def point_rich_menu_alias(self, alias_id: str, rich_menu_id: str) -> None:
-        """Make ``alias_id`` name ``rich_menu_id``: update the alias, or create it when
-        LINE has none of that id (404)."""
+        """Make ``alias_id`` name ``rich_menu_id``: update the alias if LINE has it (the
+        alias list says), else create it. LINE's spec gives an unknown alias on update
+        only a 400, so its absence is read from the list, not guessed from an error."""
         from linebot.v3.messaging import CreateRichMenuAliasRequest, UpdateRichMenuAliasRequest
 
-        update = UpdateRichMenuAliasRequest(richMenuId=rich_menu_id)
-        updated = self._call(
-            lambda api: api.update_rich_menu_alias_with_http_info(
-                alias_id, update, _request_timeout=self._timeout_seconds
-            ),
-            not_found=True,
+        listed = self._call(
+            lambda api: api.get_rich_menu_alias_list(_request_timeout=self._timeout_seconds)
         )
-        if updated is None:
-            create = CreateRichMenuAliasRequest(richMenuAliasId=alias_id, richMenuId=rich_menu_id)
+        if any(alias.rich_menu_alias_id == alias_id for alias in listed.aliases or []):
+            update = UpdateRichMenuAliasRequest(richMenuId=rich_menu_id)
             self._call(
-                lambda api: api.create_rich_menu_alias_with_http_info(
-                    create, _request_timeout=self._timeout_seconds
+                lambda api: api.update_rich_menu_alias_with_http_info(
+                    alias_id, update, _request_timeout=self._timeout_seconds
                 )
             )
+            return
+        create = CreateRichMenuAliasRequest(richMenuAliasId=alias_id, richMenuId=rich_menu_id)
+        self._call(
+            lambda api: api.create_rich_menu_alias_with_http_info(
+                create, _request_timeout=self._timeout_seconds
+            )
+        )
 
     def set_default_rich_menu(self, rich_menu_id: str | None) -> None:
         """LINE's default rich menu (every friend without one of their own); None clears."""
