@@ -480,7 +480,13 @@ class Container(Generic[S]):
             lambda key: self.uploads.read(key),
             self.line_client,
             # One pacer per environment: its share of the channel's bulk call rate.
-            Relinker(self.friends, self.line_client, Pacer(JOB_QUEUE.max_concurrency), self.clock),
+            Relinker(
+                self.friends,
+                self.line_client,
+                Pacer(JOB_QUEUE.max_concurrency),
+                self.clock,
+                lambda: self.outbox,
+            ),
             lambda: self.job_queue,
         )
 

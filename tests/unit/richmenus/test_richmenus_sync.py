@@ -101,6 +101,14 @@ def test_publishing_an_unchanged_set_calls_nothing_and_a_change_replaces_one_men
     assert changed.menus["vip"] == first.menus["vip"]
 
 
+class Repairs:
+    def __init__(self) -> None:
+        self.tasks: list[Any] = []
+
+    def enqueue_task(self, task: Any) -> None:
+        self.tasks.append(task)
+
+
 def test_a_rule_change_relinks_1200_friends_in_ceil_1200_over_500_bulk_calls(
     aws: AwsWorld,
 ) -> None:
@@ -115,7 +123,10 @@ def test_a_rule_change_relinks_1200_friends_in_ceil_1200_over_500_bulk_calls(
         rules=[AppliedRule(menu="vip", rich_menu_id=VIP, segment={"match": {"status": "active"}})],
     )
     line = FakeLine()
-    relinker = Relinker(friends, lambda _c: line, Pacer(1, sleep=lambda _s: None), lambda: AT)
+    repairs = Repairs()
+    relinker = Relinker(
+        friends, lambda _c: line, Pacer(1, sleep=lambda _s: None), lambda: AT, lambda: repairs
+    )
     compiled = compile_assignment(everyone, config)
     after, more, total = None, True, 0
     while more:
@@ -135,3 +146,41 @@ def test_a_rule_change_relinks_1200_friends_in_ceil_1200_over_500_bulk_calls(
     none = compile_assignment(AppliedAssignment(version=3), config)
     relinker.relink_page(CHANNEL_ID, none, None, page_size=1200)
     assert [c[0] for c in line.calls] == ["bulk_unlink"] * 3
+    assert repairs.tasks == []  # every record followed: nothing to repair
+
+
+def test_a_friend_a_rule_switched_during_the_bulk_call_gets_a_repair_link(
+    aws: AwsWorld,
+) -> None:
+    friends = FriendRepository(aws.client("dynamodb"), aws.resources.table_names["Main"])
+    user = f"U{1:032x}"
+    friends.record_follow(CHANNEL_ID, user, AT)
+    config = ChannelConfig(
+        CHANNEL_ID, TagCatalog([Tag(tag_id="t1", name="VIP")], []), FieldCatalog([]), []
+    )
+    everyone = AppliedAssignment(
+        version=2,
+        rules=[AppliedRule(menu="vip", rich_menu_id=VIP, segment={"match": {"status": "active"}})],
+    )
+
+    class SwitchedDuringTheCall(FakeLine):
+        def bulk_link_rich_menu(self, rich_menu_id: str, user_ids: list[str]) -> None:
+            super().bulk_link_rich_menu(rich_menu_id, user_ids)
+            # The follower records another menu for the friend before the relinker does.
+            friends.change_rich_menu(
+                friends.rich_menu_change(CHANNEL_ID, user, None, "richmenu-other")
+            )
+
+    repairs = Repairs()
+    relinker = Relinker(
+        friends,
+        lambda _c: SwitchedDuringTheCall(),
+        Pacer(1, sleep=lambda _s: None),
+        lambda: AT,
+        lambda: repairs,
+    )
+    page = relinker.relink_page(CHANNEL_ID, compile_assignment(everyone, config), None)
+
+    assert page.counts["repaired"] == 1
+    (task,) = repairs.tasks
+    assert (task.user_id, task.rich_menu, task.assigned) == (user, "richmenu-other", True)

@@ -63,13 +63,23 @@ def _world(aws: AwsWorld) -> tuple[RichMenuService, RichMenuSyncRunner, FakeLine
         config,
         uploads.read,
         lambda _c: line,
-        Relinker(friends, lambda _c: line, Pacer(1, sleep=lambda _s: None), lambda: AT),
+        Relinker(
+            friends, lambda _c: line, Pacer(1, sleep=lambda _s: None), lambda: AT, lambda: Repairs()
+        ),
         lambda: steps,
         page_size=2,
     )
     for n in range(3):
         friends.record_follow(CHANNEL_ID, f"U{n:032x}", AT)
     return service, runner, line, steps, (repository, config)
+
+
+class Repairs:
+    def __init__(self) -> None:
+        self.tasks: list[Any] = []
+
+    def enqueue_task(self, task: Any) -> None:
+        self.tasks.append(task)
 
 
 def _budget() -> StepBudget:

@@ -23,6 +23,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from linecrm.delivery.pacing import EndpointKind, Pacer
+from linecrm.models.send import RichMenuLink
 from linecrm.repositories.friends import FriendRepository
 from linecrm.richmenus.assignment import CompiledAssignment
 from linecrm.richmenus.model import MenuSet, image_content_type
@@ -114,6 +115,10 @@ class RelinkPage:
     counts: Counter[str]  # "linked", "unlinked", "unchanged", "bulk_calls"
 
 
+class RepairQueue(Protocol):
+    def enqueue_task(self, task: RichMenuLink) -> None: ...
+
+
 class Relinker:
     def __init__(
         self,
@@ -121,11 +126,15 @@ class Relinker:
         line: Callable[[str], RichMenuApi],
         pacer: Pacer,
         clock: Callable[[], datetime],
+        repairs: Callable[[], RepairQueue],
     ) -> None:
+        """``repairs``: where a friend whose menu a rule switched during the bulk call
+        gets a link task to the menu their record names (the sender checks it again)."""
         self._friends = friends
         self._line = line
         self._pacer = pacer
         self._clock = clock
+        self._repairs = repairs
 
     def relink_page(
         self,
@@ -161,12 +170,32 @@ class Relinker:
                 else:
                     line.bulk_link_rich_menu(target, user_ids)
                 counts["bulk_calls"] += 1
-                self._friends.change_rich_menus(
+                applied = self._friends.change_rich_menus(
                     [
                         self._friends.rich_menu_change(channel_id, user_id, previous, target)
                         for user_id, previous in chunk
                     ]
                 )
                 counts["unlinked" if target is None else "linked"] += len(chunk)
+                for (user_id, _), recorded in zip(chunk, applied, strict=True):
+                    if not recorded:  # a rule switched them meanwhile: LINE must follow it
+                        counts["repaired"] += self._repair(channel_id, user_id)
         last = friends[-1].user_id if friends else None
         return RelinkPage(last, more, counts)
+
+    def _repair(self, channel_id: str, user_id: str) -> int:
+        """Queue a link to the menu the friend's record names now (after the bulk call
+        may have overwritten it on LINE); 1 if queued."""
+        friend = self._friends.get(channel_id, user_id)
+        if friend is None:
+            return 0
+        self._repairs().enqueue_task(
+            RichMenuLink(
+                channel_id=channel_id,
+                user_id=user_id,
+                rich_menu=friend.rich_menu_id or "default",
+                unlink=friend.rich_menu_id is None,
+                assigned=True,
+            )
+        )
+        return 1
