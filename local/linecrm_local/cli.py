@@ -9,7 +9,7 @@ linecrm events send --name purchase --user U… --property sku=A1   a signed beh
 linecrm apply -f scenarios.yaml --dry-run    step scenarios (see linecrm_local.cli_scenarios)
 linecrm richmenus apply -f menus.yaml        rich menus (see linecrm_local.cli_richmenus)
 linecrm idlink configure --login-url https://…   ID linking (see linecrm_local.cli_idlink)
-linecrm simulate account-link --link-token T --nonce N   LINE's account-link dialog
+linecrm simulate account-link --link-token=T --nonce=N   LINE's account-link dialog
 """
 
 from __future__ import annotations

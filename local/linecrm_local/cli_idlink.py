@@ -3,8 +3,8 @@
 linecrm idlink configure --login-url https://shop.example/login   the shop's login page
 linecrm idlink show U…                   a friend's link (member id, consent, times)
 linecrm idlink unlink U…                 end a friend's link (as staff)
-linecrm idlink nonce --member M-1 --link-token T   the shop's signed nonce request
-linecrm simulate account-link --link-token T --nonce N [--failed]   (the emulator)
+linecrm idlink nonce --member M-1 --link-token=T   the shop's signed nonce request
+linecrm simulate account-link --link-token=T --nonce=N [--failed]   (the emulator)
 
 ``nonce`` signs as the shop does, with the events API source and key (the local demo
 source's unless told otherwise), so the whole flow can be walked through by hand.
@@ -46,7 +46,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     actions.add_parser("unlink", help="end a friend's link", parents=[leaf]).add_argument("user")
     nonce = actions.add_parser("nonce", help="ask for a nonce as the shop (signed)", parents=[leaf])
     nonce.add_argument("--member", required=True, help="the shop's member id")
-    nonce.add_argument("--link-token", required=True, help="from the login page's ?linkToken=")
+    nonce.add_argument(
+        "--link-token",
+        required=True,
+        help="from the login page's ?linkToken= (write --link-token=T: a token may start with -)",
+    )
     nonce.add_argument(
         "--source", default=os.environ.get("LINECRM_EVENTS_SOURCE", DEMO_EVENT_SOURCE)
     )

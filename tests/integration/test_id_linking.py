@@ -234,8 +234,9 @@ def test_the_cli_walks_the_flow(stack: LocalStack, capsys: pytest.CaptureFixture
     assert linecrm("idlink", "settings")["shop_login_url"] == LOGIN_URL
     user_id = follower(stack, "CLIの人")
     token = tap_link_button(stack, user_id)
-    nonce = linecrm("idlink", "nonce", "--member", "M-4004", "--link-token", token)["nonce"]
-    assert simulate("account-link", "--link-token", token, "--nonce", nonce)["status"] == 200
+    # "=" form: LINE's link tokens are URL-safe and may start with "-".
+    nonce = linecrm("idlink", "nonce", "--member", "M-4004", f"--link-token={token}")["nonce"]
+    assert simulate("account-link", f"--link-token={token}", f"--nonce={nonce}")["status"] == 200
     eventually(lambda: link_of(stack, user_id), "the link")
     assert linecrm("idlink", "show", user_id)["member_id"] == "M-4004"
     assert linecrm("idlink", "unlink", user_id)["unlinked"] is True

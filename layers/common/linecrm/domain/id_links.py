@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 LINK_TOKEN_TTL = timedelta(minutes=10)
 # Our nonce lives no longer than the link token it is bound to.
 NONCE_TTL = timedelta(minutes=10)
-NONCE_BYTES = 24  # 192 bits, as 32 URL-safe base64 characters
+NONCE_BYTES = 24  # 192 bits, as 48 hex characters
 # The shop's member ids: printable, no spaces or control characters, bounded.
 MEMBER_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")
 # LINE's link tokens are opaque; ours (the emulator's) and LINE's are URL-safe text.
@@ -78,8 +78,9 @@ class AccountLinkSettings(BaseModel):
 
 
 def new_nonce() -> str:
-    """A fresh nonce: ``NONCE_BYTES`` random bytes from the OS, URL-safe."""
-    return secrets.token_urlsafe(NONCE_BYTES)
+    """A fresh nonce: ``NONCE_BYTES`` random bytes from the OS, as hex (URL-safe, and
+    never starting with ``-``, which a command line would read as an option)."""
+    return secrets.token_hex(NONCE_BYTES)
 
 
 def is_member_id(text: str) -> bool:
