@@ -25,9 +25,8 @@ from linecrm_local.admin_cli import (
     AdminCliError,
     IncompleteResult,
     add_connection_options,
-    describe_error,
 )
-from linecrm_local.cli_scenarios import load_with_lines, located
+from linecrm_local.cli_scenarios import load_with_lines, located, put_document
 
 COMMAND = "richmenus"
 POLL_SECONDS = 1.0
@@ -138,29 +137,14 @@ def _put(
     *,
     dry_run: bool,
 ) -> Any:
-    import requests
-
-    url = f"{client.base_url}/admin/channels/{client.channel_id}/richmenus"
-    request = requests.Request(
-        "PUT",
-        url,
-        params={"dry_run": "true"} if dry_run else {},
-        json=body,
-        headers={"Accept": "application/json"},
+    return put_document(
+        client,
+        "/richmenus",
+        body,
+        dry_run=dry_run,
+        what="menus",
+        locate=lambda field, reason: located(path, lines, field, reason, "menus"),
     )
-    response = client.send(request)
-    payload = response.json() if response.content else None
-    if response.status_code == 422 and isinstance(payload, dict) and payload.get("errors"):
-        raise AdminCliError(
-            "invalid menus file:\n"
-            + "\n".join(
-                located(path, lines, error["field"], error["message"], "menus")
-                for error in payload["errors"]
-            )
-        )
-    if response.status_code >= 400:
-        raise AdminCliError(describe_error(response.status_code, payload, sigv4=client.sigv4))
-    return payload
 
 
 def wait_for_sync(

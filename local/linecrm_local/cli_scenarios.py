@@ -224,25 +224,44 @@ def _put(
     *,
     dry_run: bool,
 ) -> Any:
+    return put_document(
+        client,
+        f"/scenarios/{document['id']}",
+        document,
+        dry_run=dry_run,
+        what="scenarios",
+        locate=lambda field, reason: _located(path, lines, prefix, field, reason),
+    )
+
+
+def put_document(
+    client: AdminApiClient,
+    route: str,
+    body: dict[str, Any],
+    *,
+    dry_run: bool,
+    what: str,
+    locate: Callable[[str, str], str],
+) -> Any:
+    """PUT a file's document to the channel's ``route`` (``?dry_run=true`` if asked):
+    its answer, or AdminCliError, with a 422's errors as ``file:line`` lines
+    (``locate(field, reason)``)."""
     import requests
 
-    url = f"{client.base_url}/admin/channels/{client.channel_id}/scenarios/{document['id']}"
+    url = f"{client.base_url}/admin/channels/{client.channel_id}{route}"
     request = requests.Request(
         "PUT",
         url,
         params={"dry_run": "true"} if dry_run else {},
-        json=document,
+        json=body,
         headers={"Accept": "application/json"},
     )
     response = client.send(request)
     payload = response.json() if response.content else None
     if response.status_code == 422 and isinstance(payload, dict) and payload.get("errors"):
         raise AdminCliError(
-            "invalid scenarios file:\n"
-            + "\n".join(
-                _located(path, lines, prefix, error["field"], error["message"])
-                for error in payload["errors"]
-            )
+            f"invalid {what} file:\n"
+            + "\n".join(locate(error["field"], error["message"]) for error in payload["errors"])
         )
     if response.status_code >= 400:
         raise AdminCliError(describe_error(response.status_code, payload, sigv4=client.sigv4))
