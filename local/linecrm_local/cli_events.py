@@ -83,29 +83,40 @@ def run(args: argparse.Namespace) -> Any:
     if args.value is not None:
         event["value"] = args.value
     body = json.dumps({"events": [event]}, ensure_ascii=False).encode("utf-8")
+    return post_signed(
+        f"{base_url}/events/{args.channel}",
+        body,
+        source=args.source,
+        signing_key=args.signing_key,
+        api_name="events API",
+    )
+
+
+def post_signed(url: str, body: bytes, *, source: str, signing_key: str, api_name: str) -> Any:
+    """POST ``body`` signed as the shop's source does (docs/events.md); the JSON answer,
+    or AdminCliError naming ``api_name`` (the events API, the link API)."""
     timestamp = str(int(time.time()))
-    url = f"{base_url}/events/{args.channel}"
     try:
         response = requests.post(
             url,
             data=body,
             headers={
                 "Content-Type": "application/json",
-                "X-Linecrm-Source": args.source,
+                "X-Linecrm-Source": source,
                 "X-Linecrm-Timestamp": timestamp,
-                "X-Linecrm-Signature": compute_signature(args.signing_key, timestamp, body),
+                "X-Linecrm-Signature": compute_signature(signing_key, timestamp, body),
             },
             timeout=TIMEOUT_SECONDS,
         )
     except requests.RequestException as error:
         raise admin_cli.AdminCliError(
-            f"cannot reach the events API at {url} — is `make dev` running? ({error})"
+            f"cannot reach the {api_name} at {url} — is `make dev` running? ({error})"
         ) from error
     try:
         answer = response.json()
     except ValueError:
-        answer = {"message": response.text}
+        answer = {"message": response.text.strip()[:300]}
     if response.status_code >= 400:
         message = answer.get("message") if isinstance(answer, dict) else answer
-        raise admin_cli.AdminCliError(f"events API answered {response.status_code}: {message}")
+        raise admin_cli.AdminCliError(f"{api_name} answered {response.status_code}: {message}")
     return answer

@@ -15,19 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
-from linecrm.events.signature import compute_signature
 from linecrm_local import admin_cli
-from linecrm_local.admin_cli import AdminApiClient, AdminCliError, add_connection_options
+from linecrm_local.admin_cli import AdminApiClient, add_connection_options
+from linecrm_local.cli_events import post_signed
 from linecrm_local.demo import DEMO_EVENT_SOURCE, DEMO_EVENT_SOURCE_KEY
 
 COMMAND = "idlink"
-TIMEOUT_SECONDS = 30
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -83,27 +79,10 @@ def _nonce(args: argparse.Namespace) -> Any:
     body = json.dumps(
         {"member_id": args.member, "link_token": args.link_token}, ensure_ascii=False
     ).encode("utf-8")
-    timestamp = str(int(time.time()))
-    url = f"{base_url}/link/{quote(args.channel, safe='')}/nonce"
-    try:
-        response = requests.post(
-            url,
-            data=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-Linecrm-Source": args.source,
-                "X-Linecrm-Timestamp": timestamp,
-                "X-Linecrm-Signature": compute_signature(args.signing_key, timestamp, body),
-            },
-            timeout=TIMEOUT_SECONDS,
-        )
-    except requests.RequestException as error:
-        raise AdminCliError(f"cannot reach {url} — is `make dev` running? ({error})") from error
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = {"message": response.text.strip()[:300]}
-    if response.status_code >= 400:
-        message = answer.get("message") if isinstance(answer, dict) else answer
-        raise AdminCliError(f"link API answered {response.status_code}: {message}")
-    return answer
+    return post_signed(
+        f"{base_url}/link/{quote(args.channel, safe='')}/nonce",
+        body,
+        source=args.source,
+        signing_key=args.signing_key,
+        api_name="link API",
+    )
