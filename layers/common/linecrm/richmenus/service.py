@@ -14,13 +14,14 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from linecrm.domain.channel_config import ChannelConfig
+from linecrm.domain.problems import Problem
+from linecrm.domain.problems import problems_of as parsed_problems
 from linecrm.domain.segments import SegmentError, compile_segment
 from linecrm.repositories.rich_menus import (
     RichMenuRepository,
@@ -38,15 +39,6 @@ from linecrm.richmenus.steps import RichMenuSyncStep
 # an image is read only by the sync job that follows its apply (an unchanged menu's
 # image is never read again).
 IMAGE_KEY_PREFIX = f"{UPLOADS_BUCKET.object_prefix}richmenus"
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str  # e.g. "menus[0].areas[1].bounds"
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}" if self.path else self.reason
 
 
 class RichMenusRejected(ValueError):
@@ -311,24 +303,9 @@ def _diff(
 
 
 _LOCATED = re.compile(r"^((?:menus|rules|areas|default)[\w.\[\]]*): (.+)$", re.DOTALL)
+_ACTION_TAGS = frozenset({"postback", "uri", "message", "richmenuswitch"})
 
 
 def problems_of(error: ValidationError) -> list[Problem]:
     """Pydantic's errors with dotted paths (``menus[0].areas[1].bounds``)."""
-    problems = []
-    for detail in error.errors(include_url=False, include_input=False):
-        path = ""
-        for part in detail["loc"]:
-            if isinstance(part, int):
-                path += f"[{part}]"
-            elif str(part) in {"postback", "uri", "message", "richmenuswitch"}:
-                continue  # the discriminated union's member name, not a field
-            else:
-                path += f".{part}" if path else str(part)
-        message = str(detail["msg"]).removeprefix("Value error, ")
-        located = _LOCATED.match(message)
-        if located is not None:
-            inner, message = located.group(1), located.group(2)
-            path = f"{path}.{inner}" if path else inner
-        problems.append(Problem(path, message))
-    return problems
+    return parsed_problems(error, union_tags=_ACTION_TAGS, located=_LOCATED)

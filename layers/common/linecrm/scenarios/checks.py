@@ -9,7 +9,6 @@ which ``linecrm apply`` turns into a line of the YAML file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,6 +17,7 @@ from linecrm.domain.actions import AddTags, RemoveTags, SetField
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.fields import FieldValueError, UnknownField
 from linecrm.domain.personalization import PersonalizationError, check_fields, placeholders
+from linecrm.domain.problems import Problem, problems_of
 from linecrm.domain.segments import SegmentError, compile_segment
 from linecrm.domain.tags import UnknownTag
 from linecrm.scenarios.model import (
@@ -31,35 +31,9 @@ from linecrm.scenarios.model import (
 )
 
 
-@dataclass(frozen=True)
-class Problem:
-    path: str  # e.g. "steps[1].messages[0].text"
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}" if self.path else self.reason
-
-
 def parse_problems(error: ValidationError) -> list[Problem]:
     """Pydantic's errors as problems with dotted paths (``steps[0].timing``)."""
-    problems = []
-    for detail in error.errors(include_url=False, include_input=False):
-        path = ""
-        for part in detail["loc"]:
-            if isinstance(part, int):
-                path += f"[{part}]"
-            elif str(part) in _UNION_TAGS:
-                continue  # the discriminated union's member name, not a field
-            else:
-                path += f".{part}" if path else str(part)
-        message = str(detail["msg"]).removeprefix("Value error, ")
-        # A check across fields names its field at the start of the message.
-        located = _LOCATED.match(message)
-        if located is not None:
-            inner, message = located.group(1), located.group(2)
-            path = f"{path}.{inner}" if path else inner
-        problems.append(Problem(path, message))
-    return problems
+    return problems_of(error, union_tags=_UNION_TAGS, located=_LOCATED)
 
 
 _LOCATED = re.compile(r"^((?:steps|triggers|exit_when)\[\d+\][\w.\[\]]*): (.+)$", re.DOTALL)

@@ -15,10 +15,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.idempotency import CreateOnce, fingerprint
+from linecrm.domain.problems import Problem
 from linecrm.domain.segments import SegmentError, compile_segment
 from linecrm.repositories.friends import FriendRepository
 from linecrm.repositories.scenarios import ScenarioChanged, ScenarioHead, ScenarioRepository
-from linecrm.scenarios.checks import Problem
 from linecrm.scenarios.enrollment_jobs import (
     EnrollmentJobNotFound,
     JobQueue,
