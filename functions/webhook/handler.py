@@ -46,6 +46,11 @@ def _json(status: int, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _error(status: int, message: str, field: str | None = None) -> dict[str, Any]:
+    """An error answer in the one shape of every HTTP route (``linecrm.http_errors``)."""
+    return _json(status, {"message": message, "field": field, "errors": []})
+
+
 def _raw_body(event: dict[str, Any]) -> bytes:
     """The exact bytes LINE signed (API Gateway may hand them over base64-encoded)."""
     body = event.get("body") or ""
@@ -82,19 +87,19 @@ def _answer(event: dict[str, Any]) -> dict[str, Any]:
     method = (event.get("requestContext") or {}).get("http", {}).get("method")
     route = _ROUTE.match(event.get("rawPath") or "")
     if method != "POST" or route is None:
-        return _json(HTTPStatus.NOT_FOUND, {"statusCode": 404, "message": "Not found"})
+        return _error(HTTPStatus.NOT_FOUND, "no such route: POST /webhook/{channel_id}")
     try:
         return receive_webhook(route["channel_id"], event)
     except WebhookRejected as error:
         logger.info("webhook rejected", extra={"status": error.status, "reason": error.reason})
         metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
-        return _json(error.status, {"message": error.reason})
+        return _error(error.status, error.reason, error.field)
     except Exception:
         # Not the caller's fault (a store or queue is failing): 503 makes LINE redeliver,
         # and already-applied events of the request are deduplicated then.
         logger.exception("webhook processing failed")
         metrics.add_metric(name="WebhookFailures", unit="Count", value=1)
-        return _json(HTTPStatus.SERVICE_UNAVAILABLE, {"message": "temporarily unavailable"})
+        return _error(HTTPStatus.SERVICE_UNAVAILABLE, "temporarily unavailable")
 
 
 @logger.inject_lambda_context(clear_state=True)

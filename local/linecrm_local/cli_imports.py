@@ -145,8 +145,10 @@ def wait_for(
 def progress_line(job: Any) -> str:
     counters = job["counters"]
     total = f"/{job['rows_total']}" if job.get("rows_total") else ""
+    # Friends deleted on request are not created again, and not left out of the count.
+    erased = counters.get("friends_skipped_erased", 0)
     return (
         f"{job['job_id']} {job['kind']} {job['status']}: {counters['rows_seen']}{total} rows, "
         f"{counters['friends_created']} new, {counters['friends_updated']} known, "
-        f"{counters['rows_rejected']} rejected"
+        f"{counters['rows_rejected']} rejected" + (f", {erased} erased (skipped)" if erased else "")
     )

@@ -115,6 +115,26 @@ def test_incomplete_results_print_the_result_and_exit_1(
     assert cli.main(["import", "status", "J1"]) == 0
 
 
+def test_an_import_says_how_many_erased_friends_it_skipped() -> None:
+    job: dict[str, Any] = {
+        "job_id": "J1",
+        "kind": "followers",
+        "status": "done",
+        "counters": {
+            "rows_seen": 8,
+            "friends_created": 0,
+            "friends_updated": 7,
+            "rows_rejected": 0,
+            "friends_skipped_erased": 1,
+        },
+    }
+    assert cli_imports.progress_line(job) == (
+        "J1 followers done: 8 rows, 0 new, 7 known, 0 rejected, 1 erased (skipped)"
+    )
+    job["counters"]["friends_skipped_erased"] = 0
+    assert cli_imports.progress_line(job).endswith("0 rejected")
+
+
 def test_a_finished_broadcast_without_chunks_says_none() -> None:
     assert cli_broadcasts.progress_line(_report("sent")).endswith("chunks: none")
     assert cli_broadcasts.progress_line(_report("scheduled")).endswith("chunks: none yet")

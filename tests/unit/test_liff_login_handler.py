@@ -72,3 +72,16 @@ def test_an_unknown_channel_is_404_naming_the_field(aws: AwsWorld) -> None:
     status, answer = login('{"channelId": "404404404", "idToken": "x"}')
     assert status == 404, answer
     assert answer == {"message": "unknown channel", "field": "channelId", "errors": []}
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_method_no_route_serves_is_404_in_the_error_shape() -> None:
+    handler = load_handler("liff_login")
+    event = http_event("GET", "/liff/login", route="/liff/login", headers={})
+    response = handler.lambda_handler(event, FakeLambdaContext())
+    assert response["statusCode"] == 404
+    assert response_json(response) == {
+        "message": "no such route: GET /liff/login",
+        "field": None,
+        "errors": [],
+    }

@@ -112,6 +112,24 @@ def test_unknown_channel_is_401(webhook, aws, lambda_context) -> None:
     body = webhook_body(line_event("follow", USER))
     response = invoke(webhook, webhook_request(body, channel_id="9999999999"), lambda_context)
     assert response["statusCode"] == 401
+    # The one error shape of every HTTP route (the admin API's, /liff/login's).
+    assert response_json(response) == {
+        "message": "invalid signature",
+        "field": "x-line-signature",
+        "errors": [],
+    }
+
+
+def test_a_request_no_route_serves_is_404_in_the_error_shape(webhook, lambda_context) -> None:
+    event = webhook_request(b"{}")
+    event["requestContext"]["http"]["method"] = "GET"
+    response = invoke(webhook, event, lambda_context)
+    assert response["statusCode"] == 404
+    assert response_json(response) == {
+        "message": "no such route: POST /webhook/{channel_id}",
+        "field": None,
+        "errors": [],
+    }
 
 
 @pytest.mark.parametrize(
@@ -127,7 +145,9 @@ def test_unknown_channel_is_401(webhook, aws, lambda_context) -> None:
 def test_malformed_bodies_are_400_with_a_reason(webhook, aws, lambda_context, body, reason) -> None:
     response = invoke(webhook, webhook_request(body), lambda_context)
     assert response["statusCode"] == 400
-    assert reason in response_json(response)["message"]
+    answer = response_json(response)
+    assert reason in answer["message"]
+    assert answer["field"] in ("body", reason) and answer["errors"] == []
 
 
 def test_base64_encoded_body_is_verified_over_decoded_bytes(webhook, aws, lambda_context) -> None:

@@ -94,8 +94,17 @@ class _JsonBodiesOnly(OpenAPIRequestValidationMiddleware):
         return body
 
 
+def no_route(app: APIGatewayHttpResolver) -> Response[Any]:
+    """404 for a path (or method) no route serves, in the one error shape (Powertools'
+    own is ``{"statusCode", "message"}``)."""
+    event = app.current_event
+    return error_response(HTTPStatus.NOT_FOUND, f"no such route: {event.http_method} {event.path[:200]}")
+
+
 def json_resolver() -> APIGatewayHttpResolver:
-    """A validating resolver that reads bodies with ``loads_json``, as JSON only."""
+    """A validating resolver that reads bodies with ``loads_json``, as JSON only; a
+    request no route serves is 404 in the one error shape."""
     app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=loads_json)
     app._request_validation_middleware = _JsonBodiesOnly()  # Powertools' hook; see above
+    app.not_found(lambda _error: no_route(app))
     return app

@@ -144,8 +144,14 @@ def test_bodies_that_are_not_json_are_refused_with_a_reason(
 
 @pytest.mark.usefixtures("aws")
 def test_unknown_admin_paths_are_404(api: AdminApi) -> None:
-    assert api.call("GET", "/admin/nothing").status == 404
-    assert api.call("POST", f"/friends/{user(1)}/export", {}).status == 404
+    answer = api.call("GET", "/admin/nothing")
+    assert (answer.status, answer.body) == (
+        404,
+        {"message": "no such route: GET /admin/nothing", "field": None, "errors": []},
+    )
+    answer = api.call("POST", f"/friends/{user(1)}/export", {})
+    assert_error(answer, 404)
+    assert answer.body["message"].startswith("no such route: POST /admin/channels/")
 
 
 def nested(depth: int) -> str:

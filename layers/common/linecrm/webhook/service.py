@@ -20,12 +20,14 @@ from linecrm.webhook.signature import is_valid_signature
 
 
 class WebhookRejected(Exception):
-    """The request is refused as a whole; LINE gets this status and reason."""
+    """The request is refused as a whole; LINE gets this status and reason (and the
+    field at fault, as every HTTP route of ours answers errors)."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, field: str | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.field = field
 
 
 class SkipReason(StrEnum):
@@ -96,26 +98,28 @@ class WebhookReceiver:
         except UnknownChannel as error:
             # Same answer as a bad signature: do not reveal which channel ids exist.
             logger.warning("webhook for unknown channel", extra={"channel_id": channel_id})
-            raise WebhookRejected(401, "invalid signature") from error
+            raise WebhookRejected(401, "invalid signature", "x-line-signature") from error
         if not is_valid_signature(credentials.channel_secret, body, signature):
-            raise WebhookRejected(401, "invalid signature")
+            raise WebhookRejected(401, "invalid signature", "x-line-signature")
 
 
 def _parse_envelope(body: bytes) -> WebhookEnvelope:
     try:
         document = loads_json(body)
     except UnreadableBody as error:
-        raise WebhookRejected(400, f"body is not valid JSON: {error.reason}") from error
+        raise WebhookRejected(400, f"body is not valid JSON: {error.reason}", "body") from error
     except ValueError as error:
-        raise WebhookRejected(400, "body is not valid JSON") from error
+        raise WebhookRejected(400, "body is not valid JSON", "body") from error
     if not isinstance(document, dict):
-        raise WebhookRejected(400, "body must be a JSON object")
+        raise WebhookRejected(400, "body must be a JSON object", "body")
     try:
         return WebhookEnvelope.model_validate(document)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise WebhookRejected(400, f"invalid webhook body: {where}: {first['msg']}") from error
+        raise WebhookRejected(
+            400, f"invalid webhook body: {where}: {first['msg']}", where or "body"
+        ) from error
 
 
 def _parse_event(raw_event: Any, index: int) -> WebhookEvent | SkipReason:
