@@ -13,6 +13,7 @@ from linecrm.broadcasts.planner import BroadcastPlanner
 from linecrm.broadcasts.service import BroadcastRejected, BroadcastRequest, BroadcastService
 from linecrm.domain.broadcasts import Broadcast, BroadcastStep, chunk_delivery_id
 from linecrm.domain.deliveries import DeliveryStatus
+from linecrm.domain.delivery_policy import DeliveryPolicy, QuietHours
 from linecrm.domain.segments import audience_warnings
 from linecrm.domain.tags import Tag
 from linecrm.jobs import StepBudget, StepOutcome
@@ -236,6 +237,28 @@ def test_cancel_skips_queued_chunks_and_stops_planning(world: World, small_chunk
     report = world.service().report(CHANNEL_ID, broadcast.broadcast_id)
     assert report.deliveries == {"skipped": 1}
     assert report.broadcast.cursor.next_chunk == 1
+
+
+def test_quiet_hours_times_are_in_the_accounts_time_zone(world: World) -> None:
+    """12:00 in Tokyo is within quiet hours 11:00-13:00: the preview says when it would
+    go out and the start is deferred until then, both in the account's zone."""
+    world.add_friends(2)
+    policy = DeliveryPolicy(
+        time_zone="Asia/Tokyo", quiet_hours=QuietHours(start="11:00", end="13:00")
+    )
+    world.service().set_delivery_policy(CHANNEL_ID, policy)
+    resume = "2026-11-23T13:00+09:00 (Asia/Tokyo)"
+
+    preview = world.service().preview(CHANNEL_ID, BroadcastRequest(name="x", messages=SALE))
+    assert f"quiet hours at that time: it will go out at {resume}" in preview.warnings
+
+    broadcast = create(world)
+    world.planner().run_step(CHANNEL_ID, broadcast.broadcast_id, budget())
+    held = world.broadcasts.get(CHANNEL_ID, broadcast.broadcast_id)
+    assert held is not None and held.status == "scheduled"
+    assert held.reason == f"deferred by quiet hours until {resume}"
+    assert world.started_later == [(broadcast.broadcast_id, datetime(2026, 11, 23, 4, tzinfo=UTC))]
+    assert world.chunks.queued == []
 
 
 # ---------------------------------------------------------------- service
