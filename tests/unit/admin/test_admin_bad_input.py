@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from linecrm.admin.api import openapi_document
 from linecrm.admin.errors import InvalidInput
 from linecrm.admin.services.friends import FriendsService
 from linecrm.domain.channel_config import ChannelConfig
@@ -18,6 +19,7 @@ from linecrm.domain.tags import TagCatalog
 from linecrm.repositories.friends import InvalidCursor
 from tests.support.lambda_support import FakeLambdaContext, http_event
 from tests.unit.admin.conftest import NOW, AdminApi, assert_error, user
+from tests.unit.conftest import CHANNEL_ID
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
 json_values = st.recursive(
@@ -158,25 +160,33 @@ def nested(depth: int) -> str:
     return '{"a": ' * depth + "1" + "}" * depth
 
 
-# Every admin route that reads a JSON body.
-JSON_ROUTES = [
-    ("PATCH", f"/friends/{user(1)}"),
-    ("POST", "/friends/bulk"),
-    ("PUT", f"/friends/{user(1)}/chat-mode"),
-    ("POST", "/tags"),
-    ("PATCH", "/tags/t1"),
-    ("POST", "/tag-folders"),
-    ("POST", "/fields"),
-    ("PUT", "/fields/f1"),
-    ("PUT", "/rules"),
-    ("POST", "/rules/test"),
-    ("PUT", "/business-hours"),
-    ("PUT", "/delivery-policy"),
-    ("POST", "/broadcasts"),
-    ("POST", "/broadcasts/preview"),
-    ("POST", "/imports"),
-    ("POST", "/deliveries/redrive-dead"),
-]
+# Path parameters that pass each route's own checks (so the body is what is read).
+SAMPLE_PATH_PARAMETERS = {
+    "channel_id": CHANNEL_ID,
+    "user_id": user(1),
+    "tag_id": "t1",
+    "key": "f1",
+    "scenario_id": "welcome",
+}
+
+
+def json_routes() -> list[tuple[str, str]]:
+    """Every admin route that reads a JSON body, from the OpenAPI document (so a route
+    added later is covered too)."""
+    routes = []
+    for template, operations in openapi_document()["paths"].items():
+        for method, operation in operations.items():
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                routes.append((method.upper(), template.format(**SAMPLE_PATH_PARAMETERS)))
+    return routes
+
+
+JSON_ROUTES = json_routes()
+
+
+def test_the_json_routes_are_found() -> None:
+    assert len(JSON_ROUTES) >= 20
+    assert ("PUT", f"/admin/channels/{CHANNEL_ID}/richmenus") in JSON_ROUTES
 
 
 @pytest.mark.usefixtures("aws")
