@@ -6,12 +6,14 @@ import json
 
 import pytest
 
+from linecrm.domain.id_links import IdLink, IssuedLinkToken
 from linecrm.models.send import SendRequest
 from linecrm.repositories.channel_config import ChannelConfigRepository
 from linecrm.repositories.channel_registry import ChannelRegistry
 from linecrm.repositories.deliveries import DeliveryLedger
 from linecrm.repositories.dynamo import to_item
 from linecrm.repositories.friends import friend_pk
+from linecrm.repositories.id_links import IdLinkRepository
 from tests.support.lambda_support import FakeLambdaContext, load_handler
 from tests.support.signing import line_event, webhook_body
 from tests.unit.admin.conftest import NOW, AdminApi, assert_error, user
@@ -346,6 +348,12 @@ def test_delete_leaves_the_id_nowhere_but_a_hashed_erasure_record(
     api.follow(user(2))
     _queue(api, f"push:{api.channel_id}:{ALICE}", ALICE)
     _queue(api, "broadcast:b1:chunk:0", ALICE, user(2))
+    # An ID link (its member index item) and a link token issued to her: items outside
+    # her partition that name her.
+    links = IdLinkRepository(aws.client("dynamodb"), aws.resources.table_names["Main"])
+    links.record_link_token(api.channel_id, IssuedLinkToken("T-alice", ALICE, NOW))
+    links.link(api.channel_id, IdLink("M-1001", ALICE, linked_at=NOW, consented_at=NOW))
+    assert sum("LINKTOKEN" in json.dumps(item) for item in _every_item(api)) == 2
     assert any(ALICE in json.dumps(item) for item in _every_item(api) if "DELIVERY" in str(item))
 
     exported = api.call("GET", f"/friends/{ALICE}/export")
@@ -361,6 +369,7 @@ def test_delete_leaves_the_id_nowhere_but_a_hashed_erasure_record(
 
     left = [item for item in _every_item(api) if ALICE in json.dumps(item)]
     assert left == []
+    assert not any("T-alice" in json.dumps(item) for item in _every_item(api))
     erasures = [item for item in _every_item(api) if "#ERASED#" in json.dumps(item)]
     assert len(erasures) == 1
     chunk = [item for item in _every_item(api) if "broadcast:b1:chunk:0" in json.dumps(item)]

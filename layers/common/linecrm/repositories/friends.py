@@ -68,6 +68,15 @@ def member_pk(channel_id: str, member_id: str) -> str:
 
 
 MEMBER_SK = "IDLINK"
+# A link token issued for the friend, pointed at from their partition (TTL as the
+# token's own item, ``CH#<channel>#LINKTOKEN#<token>``, which names the friend): erasing
+# the friend deletes both.
+LINK_TOKEN_POINTER_PREFIX = "LINKTOKEN#"  # noqa: S105 - a sort key prefix, not a secret
+LINK_TOKEN_SK = "LINKTOKEN"  # noqa: S105 - a sort key, not a secret
+
+
+def link_token_pk(channel_id: str, link_token: str) -> str:
+    return f"CH#{channel_id}#LINKTOKEN#{link_token}"
 
 
 def friends_list(channel_id: str) -> str:
@@ -610,8 +619,9 @@ class FriendRepository:
         return [item for item in items if not str(item["sk"]).startswith(TAG_SK_PREFIX)]
 
     def delete(self, channel_id: str, user_id: str) -> int:
-        """Delete every item of the friend's partition, and the member id's index item
-        of their ID link (it lives outside the partition); the number deleted."""
+        """Delete every item of the friend's partition, and what lives outside it but
+        names them: the member id's index item of their ID link, and the items of the
+        link tokens issued for them; the number deleted."""
         friend = self.get(channel_id, user_id)
         if friend is not None and friend.member_id:
             try:
@@ -627,6 +637,15 @@ class FriendRepository:
         keys = [
             {"pk": item["pk"], "sk": item["sk"]}
             for item in self._partition_items(channel_id, user_id, keys_only=True)
+        ]
+        tokens = [
+            sk.removeprefix(LINK_TOKEN_POINTER_PREFIX)
+            for key in keys
+            if (sk := str(key["sk"]["S"])).startswith(LINK_TOKEN_POINTER_PREFIX)
+        ]
+        keys += [
+            to_item({"pk": link_token_pk(channel_id, token), "sk": LINK_TOKEN_SK})
+            for token in tokens
         ]
         batch_write(self._client, self._table_name, [{"DeleteRequest": {"Key": k}} for k in keys])
         return len(keys)

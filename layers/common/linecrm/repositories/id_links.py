@@ -12,7 +12,9 @@ Items (main table, docs/data-model.md):
   valid-until times, ``used_at`` once consumed. Kept (TTL ``expires_at``) a day past
   its validity, so a replay is told apart from a nonce never issued;
 - ``CH#<channel>#LINKTOKEN#<token>`` / ``LINKTOKEN``: which friend a link token was
-  issued for (LINE binds it to them; we check the nonce's token is one of ours).
+  issued for (LINE binds it to them; we check the nonce's token is one of ours), and
+  ``LINKTOKEN#<token>`` in the friend's partition pointing at it, so that erasing the
+  friend deletes it too (both with the same TTL).
 """
 
 from __future__ import annotations
@@ -31,14 +33,21 @@ from linecrm.domain.id_links import (
     NotAFriend,
 )
 from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, iso, to_item
-from linecrm.repositories.friends import MEMBER_SK, friend_key, member_pk
+from linecrm.repositories.friends import (
+    LINK_TOKEN_POINTER_PREFIX,
+    LINK_TOKEN_SK,
+    MEMBER_SK,
+    friend_key,
+    friend_pk,
+    link_token_pk,
+    member_pk,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 NONCE_SK = "NONCE"
-LINK_TOKEN_SK = "LINKTOKEN"  # noqa: S105 - a sort key, not a secret
 # Used and expired nonces stay readable this long (then DynamoDB's TTL removes them).
 NONCE_RECORD_KEPT = timedelta(days=1)
 _LINK_ATTRIBUTES = "member_id, linked_at, link_consented_at, link_consent"
@@ -47,10 +56,6 @@ _TRANSACTION_ATTEMPTS = 3
 
 def nonce_pk(channel_id: str, nonce: str) -> str:
     return f"CH#{channel_id}#LINKNONCE#{nonce}"
-
-
-def link_token_pk(channel_id: str, link_token: str) -> str:
-    return f"CH#{channel_id}#LINKTOKEN#{link_token}"
 
 
 class LinkConflict(RuntimeError):
@@ -68,6 +73,18 @@ class IdLinkRepository:
 
     # ------------------------------------------------------------ link tokens
     def record_link_token(self, channel_id: str, issued: IssuedLinkToken) -> None:
+        expires_at = _epoch(issued.expires_at + NONCE_RECORD_KEPT)
+        # The pointer first: a token item is never left without one (erasure finds it).
+        self._client.put_item(
+            TableName=self._table,
+            Item=to_item(
+                {
+                    "pk": friend_pk(channel_id, issued.user_id),
+                    "sk": LINK_TOKEN_POINTER_PREFIX + issued.link_token,
+                    "expires_at": expires_at,
+                }
+            ),
+        )
         self._client.put_item(
             TableName=self._table,
             Item=to_item(
@@ -76,7 +93,7 @@ class IdLinkRepository:
                     "sk": LINK_TOKEN_SK,
                     "user_id": issued.user_id,
                     "issued_at": iso(issued.issued_at),
-                    "expires_at": _epoch(issued.expires_at + NONCE_RECORD_KEPT),
+                    "expires_at": expires_at,
                 }
             ),
         )
