@@ -98,7 +98,9 @@ def no_route(app: APIGatewayHttpResolver) -> Response[Any]:
     """404 for a path (or method) no route serves, in the one error shape (Powertools'
     own is ``{"statusCode", "message"}``)."""
     event = app.current_event
-    return error_response(HTTPStatus.NOT_FOUND, f"no such route: {event.http_method} {event.path[:200]}")
+    return error_response(
+        HTTPStatus.NOT_FOUND, f"no such route: {event.http_method} {event.path[:200]}"
+    )
 
 
 def json_resolver() -> APIGatewayHttpResolver:
