@@ -26,7 +26,7 @@ from moto.moto_server.werkzeug_app import (
 
 from linecrm import resources
 from linecrm.resources import DEFAULTS, Env
-from linecrm_local import moto_queries, moto_transactions
+from linecrm_local import moto_queries, moto_responses, moto_transactions
 from linecrm_local.provision import ChannelSecret, ProvisionedResources, provision
 from linecrm_local.serving import BackgroundWsgiServer, bind_listening_socket
 from linecrm_local.sqs_poller import PolledQueue
@@ -54,6 +54,7 @@ def _list_moto_modules_once() -> None:
 _list_moto_modules_once()
 moto_transactions.install()
 moto_queries.install()
+moto_responses.install()
 
 
 class _OneRequestAtATime:

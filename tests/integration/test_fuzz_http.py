@@ -96,6 +96,76 @@ def test_webhook_never_answers_5xx(stack: LocalStack, body: Any) -> None:
     assert stack.gateway.internal_errors == 0
 
 
+# Events that are LINE's shape at their core (so they get past parsing into handling),
+# with fuzzed contents; the bodies around them also carry events that are garbage.
+webhook_events = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["message", "follow", "unfollow", "postback", "accountLink"]),
+        "mode": st.sampled_from(["active", "standby"]),
+        "timestamp": st.integers(min_value=1_700_000_000_000, max_value=1_900_000_000_000),
+        "webhookEventId": st.text(
+            alphabet="0123456789ABCDEFGHJKMNPQRSTVWXYZ", min_size=26, max_size=26
+        ),
+        "deliveryContext": st.fixed_dictionaries({"isRedelivery": st.booleans()}),
+        "source": st.fixed_dictionaries(
+            {
+                "type": st.just("user"),
+                "userId": st.sampled_from(["U" + "a" * 32, "U" + "b" * 32, "not-a-user", "\ud800"]),
+            }
+        ),
+    },
+    optional={
+        "replyToken": st.text(max_size=40),
+        "message": st.fixed_dictionaries(
+            {"id": st.just("1"), "type": st.sampled_from(["text", "sticker"])},
+            optional={"text": st.text(max_size=80) | json_values},
+        ),
+        "postback": st.fixed_dictionaries({"data": st.text(max_size=60) | json_values}),
+        "link": st.fixed_dictionaries(
+            {"result": st.sampled_from(["ok", "failed"]) | json_values, "nonce": json_values}
+        ),
+    },
+)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    # Mostly webhook-shaped (three branches of five), so most examples reach the events.
+    body=st.one_of(
+        *[
+            st.fixed_dictionaries(
+                {
+                    "destination": st.just("U" + "d" * 32) | st.text(min_size=1, max_size=40),
+                    "events": st.lists(webhook_events | json_values, max_size=4),
+                }
+            )
+        ]
+        * 3,
+        json_values,
+        st.binary(max_size=40),
+    )
+)
+def test_signed_webhooks_never_answer_5xx(stack: LocalStack, body: Any) -> None:
+    """Signed with the channel secret: past the signature, into parsing and handling."""
+    from linecrm_local.demo import DEMO_CHANNEL_SECRET
+    from tests.support.signing import sign
+
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = requests.post(
+        f"{stack.gateway_url}/webhook/{DEMO_CHANNEL_ID}",
+        data=data,
+        headers={
+            "content-type": "application/json",
+            "x-line-signature": sign(DEMO_CHANNEL_SECRET, data),
+        },
+        timeout=30,
+    )
+    assert response.status_code in (200, 400), response.text[:500]
+    if response.status_code == 400:
+        assert "message" in response.json()
+    assert stack.gateway.internal_errors == 0
+
+
 event_values = st.fixed_dictionaries(
     {},
     optional={

@@ -248,8 +248,14 @@ def test_a_bucket_of_1100_friends_fires_in_parts_of_one_multicast_each(stack: Lo
     at(stack, stack.clock.now() + timedelta(minutes=12))
 
     multicasts = stack.emulator.calls("multicast")[calls_before:]
-    assert sorted(len(call.body["to"]) for call in multicasts) == [100, 500, 500]
-    assert all(call.status == 200 for call in multicasts)
+    accepted = [call for call in multicasts if call.status == 200]
+    assert sorted(len(call.body["to"]) for call in accepted) == [100, 500, 500]
+    # On a loaded machine a sender invocation can pass its timeout after LINE accepted
+    # its chunk: the record comes back and the chunk is sent again with its retry key,
+    # which LINE answers 409 (already accepted). That is a retry, not a second send.
+    retries = [call for call in multicasts if call.status != 200]
+    assert all(call.status == 409 for call in retries), [call.status for call in retries]
+    assert {call.retry_key for call in retries} <= {call.retry_key for call in accepted}
     assert all(texts(stack, user_id) == ["全員へ"] for user_id in users)
     counters = admin(stack, "GET", "/scenarios/mass")["counters"]["only"]
     assert counters["enrolled"] == 1_100 and counters["sent"] == 1_100

@@ -156,3 +156,31 @@ def test_summaries_are_the_first_sentence_outside_parentheses() -> None:
         "Create a tag (unique: 409).\n\nMore.",
     )
     assert summary_and_description("Delete a tag; friends keep it")[0] == "Delete a tag"
+
+
+def test_broadcast_times_in_answers_are_in_the_accounts_time_zone(api: AdminApi) -> None:
+    """The instant is kept; its offset is the policy's zone (+09:00, then -05:00)."""
+    later = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+    body = {
+        "name": "sale",
+        "messages": [{"type": "text", "text": "hi"}],
+        "send_at": f"{later:%Y-%m-%dT%H:%M:%SZ}",
+    }
+    created = api.call("POST", "/broadcasts", body)
+    assert created.status == 202
+    assert created.body["send_at"].endswith("+09:00")
+    assert datetime.fromisoformat(created.body["send_at"]) == later
+    broadcast_id = created.body["broadcast_id"]
+    shown = api.call("GET", f"/broadcasts/{broadcast_id}").body["broadcast"]
+    assert shown["send_at"].endswith("+09:00") and shown["created_at"].endswith("+09:00")
+
+    policy = api.call("GET", "/delivery-policy").body
+    assert (
+        api.call("PUT", "/delivery-policy", {**policy, "time_zone": "America/New_York"}).status
+        == 200
+    )
+    listed = api.call("GET", "/broadcasts").body["broadcasts"][0]
+    assert listed["send_at"][-6:] in {"-05:00", "-04:00"}
+    assert datetime.fromisoformat(listed["send_at"]) == later
+    cancelled = api.call("POST", f"/broadcasts/{broadcast_id}/cancel").body
+    assert cancelled["updated_at"][-6:] in {"-05:00", "-04:00"}

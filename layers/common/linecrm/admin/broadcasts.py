@@ -26,6 +26,7 @@ from linecrm.delivery.ledger_admin import LedgerAdmin
 from linecrm.domain.broadcasts import Broadcast
 from linecrm.domain.deliveries import Delivery
 from linecrm.domain.delivery_policy import DeliveryPolicy
+from linecrm.domain.time_zones import shown_in
 
 router = new_router()
 
@@ -80,6 +81,11 @@ class RedriveAllResponse(BaseModel):
     )
 
 
+def _shown(service: BroadcastService, channel_id: str, broadcast: Broadcast) -> Broadcast:
+    """Times in answers are in the account's time zone (its delivery policy's)."""
+    return shown_in(service.delivery_policy(channel_id).zone, broadcast)
+
+
 def _accepted(broadcast: Broadcast) -> Response[Broadcast]:
     return Response(
         status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=broadcast
@@ -98,7 +104,8 @@ def create_broadcast(
 ) -> Response[Broadcast]:
     """Send now (omit `send_at`) or at a time; cancellable until sent. With an
     `Idempotency-Key`, a repeated request gets the same broadcast and sends nothing."""
-    return _accepted(service.create(channel_id, request, idempotency_key))
+    created = service.create(channel_id, request, idempotency_key)
+    return _accepted(_shown(service, channel_id, created))
 
 
 @router.post(
@@ -146,7 +153,8 @@ def list_broadcasts(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> BroadcastListResponse:
     """Recent broadcasts, newest first, with their status and counters."""
-    return BroadcastListResponse(broadcasts=service.recent(channel_id, limit))
+    recent = service.recent(channel_id, limit)
+    return BroadcastListResponse(broadcasts=[_shown(service, channel_id, b) for b in recent])
 
 
 @router.get(
@@ -158,7 +166,9 @@ def get_broadcast(
     channel_id: ChannelId, broadcast_id: BroadcastId, service: Broadcasts
 ) -> BroadcastReport:
     """A broadcast with its chunk deliveries and recipients counted by ledger status."""
-    return service.report(channel_id, broadcast_id)
+    report = service.report(channel_id, broadcast_id)
+    broadcast = _shown(service, channel_id, report.broadcast)
+    return report.model_copy(update={"broadcast": broadcast})
 
 
 @router.post(
@@ -170,7 +180,7 @@ def cancel_broadcast(
     channel_id: ChannelId, broadcast_id: BroadcastId, service: Broadcasts
 ) -> Broadcast:
     """Stops planning and skips chunks not sent yet; 409 once it is sent."""
-    return service.cancel(channel_id, broadcast_id)
+    return _shown(service, channel_id, service.cancel(channel_id, broadcast_id))
 
 
 # ---------------------------------------------------------------- delivery policy
@@ -203,6 +213,7 @@ def put_delivery_policy(
 def list_deliveries(
     channel_id: ChannelId,
     ledger: Ledger,
+    service: Broadcasts,
     status: Annotated[Literal["queued", "sent", "skipped", "dead"] | None, Query()] = None,
     cause: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -212,7 +223,10 @@ def list_deliveries(
     deliveries, next_cursor = ledger.list_page(
         channel_id, status=status, cause=cause, limit=limit, cursor=cursor
     )
-    return DeliveryListResponse(deliveries=deliveries, next_cursor=next_cursor)
+    zone = service.delivery_policy(channel_id).zone
+    return DeliveryListResponse(
+        deliveries=[shown_in(zone, delivery) for delivery in deliveries], next_cursor=next_cursor
+    )
 
 
 @router.get(
@@ -220,9 +234,12 @@ def list_deliveries(
     tags=["deliveries"],
     responses=responses(200, "One delivery", 404),
 )
-def get_delivery(channel_id: ChannelId, delivery_id: DeliveryId, ledger: Ledger) -> Delivery:
+def get_delivery(
+    channel_id: ChannelId, delivery_id: DeliveryId, ledger: Ledger, service: Broadcasts
+) -> Delivery:
     """One ledger row: recipients, messages, status, attempts and the last failure."""
-    return ledger.get(channel_id, delivery_id)
+    delivery = ledger.get(channel_id, delivery_id)
+    return shown_in(service.delivery_policy(channel_id).zone, delivery)
 
 
 @router.post(
@@ -234,6 +251,7 @@ def redrive_delivery(
     channel_id: ChannelId,
     delivery_id: DeliveryId,
     ledger: Ledger,
+    service: Broadcasts,
     force: Annotated[
         bool,
         Query(description="re-drive even past LINE's 24 h retry-key window (may duplicate)"),
@@ -244,7 +262,8 @@ def redrive_delivery(
     409 if the delivery is not dead, or if its first attempt is past LINE's retry-key
     window (LINE dedupes a retry key for 24 h): then only `force=true` sends it, and the
     row records `redrive_forced_at`."""
-    return ledger.redrive(channel_id, delivery_id, force=force)
+    redriven = ledger.redrive(channel_id, delivery_id, force=force)
+    return shown_in(service.delivery_policy(channel_id).zone, redriven)
 
 
 @router.post(
