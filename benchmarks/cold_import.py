@@ -34,7 +34,12 @@ class ImportFigure:
 
 
 def _time_interpreter(code: str, repeats: int) -> float:
-    env = {**os.environ, "POWERTOOLS_SERVICE_NAME": "linecrm", "PYTHONDONTWRITEBYTECODE": "0"}
+    env = {
+        **os.environ,
+        "POWERTOOLS_SERVICE_NAME": "linecrm",
+        "PYTHONDONTWRITEBYTECODE": "0",
+        **resources.PYTHON_ENVIRONMENT,  # as the CDK stack sets it on every function
+    }
     env.pop("POWERTOOLS_TRACE_DISABLED", None)
     samples = []
     for _ in range(repeats):

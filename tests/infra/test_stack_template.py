@@ -203,6 +203,7 @@ def test_function_settings(template: Template, definition: resources.FunctionDef
     environment = properties["Environment"]["Variables"]
     assert environment["POWERTOOLS_SERVICE_NAME"] == "linecrm"
     assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "linecrm"
+    assert environment["PYDANTIC_DISABLE_PLUGINS"] == "__all__"  # no entry-point scan
     assert Env.TABLE_NAME in environment
     access = resources.function_access(definition)
     if access.reads_channel_secrets:

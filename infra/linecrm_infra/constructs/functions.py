@@ -33,7 +33,11 @@ class Functions(Construct):
             compatible_architectures=[constants.LAMBDA_ARCHITECTURE],
             description="linecrm package with Powertools, line-bot-sdk and pydantic",
         )
-        environment = {**constants.POWERTOOLS_ENVIRONMENT, **common_environment}
+        environment = {
+            **constants.POWERTOOLS_ENVIRONMENT,
+            **resources.PYTHON_ENVIRONMENT,
+            **common_environment,
+        }
         self.functions: dict[str, lambda_.Function] = {
             definition.name: self._function(definition, environment)
             for definition in resources.FUNCTIONS

@@ -86,6 +86,11 @@ class TableDefinition:
 # Friends, ID links, deliveries and everything else: one table, keys ``pk``/``sk``.
 # Index keys are write-sharded (``…#<shard>``, see linecrm.repositories.sharding and
 # docs/data-model.md), so no single index partition takes a channel's every write.
+# Set on every function, whatever its settings: pydantic would otherwise look through
+# every installed distribution's entry points for plugins at the first model (about a
+# tenth of the webhook's cold import), and we install none.
+PYTHON_ENVIRONMENT = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
+
 MAIN_TABLE = TableDefinition(
     logical_id="Main",
     partition_key=KeyAttribute("pk"),
