@@ -33,7 +33,7 @@ from linecrm.richmenus.assignment import (
 )
 from linecrm.richmenus.service import StepQueue
 from linecrm.richmenus.steps import RichMenuSyncStep
-from linecrm.richmenus.sync import MenuPublisher, Relinker, RichMenuApi
+from linecrm.richmenus.sync import MenuPublisher, PendingMenu, Relinker, RichMenuApi
 
 RELINK_PAGE_SIZE = 1000
 
@@ -104,13 +104,26 @@ class RichMenuSyncRunner:
     # ------------------------------------------------------------------ phases
     def _publish(self, stored: StoredMenuSet) -> StoredMenuSet:
         channel_id = stored.channel_id
+        recorded = stored
+
+        def record(menu_id: str, pending: PendingMenu) -> None:
+            # Each step of a new menu is saved before the next LINE call (StaleVersion
+            # stops a superseded set here, before it creates anything more).
+            nonlocal recorded
+            progress = {**recorded.progress.pending, menu_id: pending}
+            recorded = self._save(recorded, pending=progress)
+
         published = MenuPublisher(self._line(channel_id)).publish(
             stored.document,
             stored.fingerprints,
             lambda menu_id: self._read_image(stored.image_keys[menu_id]),
             stored.line,
             stored.default_rich_menu_id,
+            pending=stored.progress.pending,
+            record=record,
+            known=stored.progress.retired,
         )
+        stored = recorded
         default = stored.document.default
         stored = stored.model_copy(
             update={
@@ -121,7 +134,10 @@ class RichMenuSyncRunner:
         assignment = _applied(stored)
         # Saved before the setting: a crash between the two re-publishes nothing.
         stored = self._save(
-            stored, phase="relink", retired=[*stored.progress.retired, *published.retired]
+            stored,
+            phase="relink",
+            retired=[*stored.progress.retired, *published.retired],
+            pending={},
         )
         self._settings.set_setting(
             channel_id, ASSIGNMENT_SETTING, assignment.model_dump(mode="json")
