@@ -39,6 +39,13 @@ class SyncProgress(BaseModel):
     # New menus on their way to LINE during publish (menu id -> progress); emptied
     # once the set is published, so a crashed publish leaves no orphan menu on LINE.
     pending: dict[str, PendingMenu] = Field(default_factory=dict)
+    # When a publish step began (saved before its first LINE call; None once published).
+    publishing_since: datetime | None = None
+    # Set when this version superseded one that had not finished: its publish waits
+    # until the older step cannot be running any more, then points every alias and the
+    # default again (the older step may have moved them).
+    wait_until: datetime | None = None
+    repoint: bool = False
 
 
 class StoredMenuSet(BaseModel):

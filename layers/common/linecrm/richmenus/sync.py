@@ -102,11 +102,13 @@ class MenuPublisher:
         pending: Mapping[str, PendingMenu] | None = None,
         record: Callable[[str, PendingMenu], None] = _ignore,
         known: Sequence[str] = (),
+        repoint: bool = False,
     ) -> Published:
         """``fingerprints``: each menu's (``menu_fingerprint``); ``image_of`` reads a
         menu's image, only for the menus LINE does not hold yet. ``pending``: what an
         earlier run of this step recorded through ``record``; ``known``: other LINE
-        menus of ours (those waiting to be retired), never taken for orphans."""
+        menus of ours (those waiting to be retired), never taken for orphans;
+        ``repoint``: point every alias and the default again, changed or not."""
         menus: dict[str, LineMenu] = {}
         retired: list[str] = []
         calls = 0
@@ -118,6 +120,9 @@ class MenuPublisher:
             existing = current.get(menu.id)
             if existing is not None and existing.fingerprint == fingerprint:
                 menus[menu.id] = existing
+                if repoint:
+                    self._line.point_rich_menu_alias(menu.id, existing.rich_menu_id)
+                    calls += 1
                 continue
             left = earlier.get(menu.id)
             if left is not None and left.fingerprint == fingerprint:
@@ -133,7 +138,7 @@ class MenuPublisher:
                 retired.append(existing.rich_menu_id)
         retired += [m.rich_menu_id for menu_id, m in current.items() if menu_id not in menus]
         default = menus[menu_set.default].rich_menu_id if menu_set.default else None
-        if default != current_default:
+        if default != current_default or repoint:
             self._line.set_default_rich_menu(default)
             calls += 1
         return Published(menus, retired, calls)
