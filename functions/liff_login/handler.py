@@ -55,6 +55,7 @@ def verifier() -> IdTokenVerifier:
         deps.settings.login_base_url,
         lambda: clock().timestamp(),
         mock_tokens=deps.settings.liff_mock_id_tokens,
+        refresh_cooldown_seconds=deps.settings.jwks_refresh_cooldown_seconds,
     )
 
 

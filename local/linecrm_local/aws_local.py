@@ -195,6 +195,7 @@ class LocalResources:
                 # LIFF login: ES256 against the emulator's JWKS, as on AWS. The liff-mock
                 # tokens (resources.LOCAL_ONLY_SETTINGS) only when asked for (overrides).
                 Env.ID_TOKEN_VERIFICATION: "jwks",
+                Env.JWKS_REFRESH_COOLDOWN_SECONDS: "30",
             }
         )
         if line_base_url is not None:

@@ -46,6 +46,8 @@ class Env:
     # and the liff-mock test tokens (local only: see LOCAL_ONLY_SETTINGS).
     ID_TOKEN_VERIFICATION = "LINECRM_ID_TOKEN_VERIFICATION"  # noqa: S105 - a variable name
     LIFF_MOCK_ID_TOKENS = "LINECRM_LIFF_MOCK_ID_TOKENS"
+    # How soon after fetching LINE's keys an unknown kid may fetch them again.
+    JWKS_REFRESH_COOLDOWN_SECONDS = "LINECRM_JWKS_REFRESH_COOLDOWN_SECONDS"
 
 
 # ---------------------------------------------------------------- DynamoDB
@@ -479,7 +481,12 @@ FUNCTION_ACCESS = (
         LIFF_LOGIN_FUNCTION,
         tables=((MAIN_TABLE, "read_update"),),
         reads_channel_secrets=True,
-        settings=(*LINE_SETTINGS, Env.ID_TOKEN_VERIFICATION, Env.LIFF_MOCK_ID_TOKENS),
+        settings=(
+            *LINE_SETTINGS,
+            Env.ID_TOKEN_VERIFICATION,
+            Env.JWKS_REFRESH_COOLDOWN_SECONDS,
+            Env.LIFF_MOCK_ID_TOKENS,
+        ),
     ),
     # Runs import, broadcast, preview and segment enrolment steps: reads the CSV, pages
     # LINE's followers, reads the quota, queues broadcast chunks and its next step,

@@ -327,10 +327,12 @@ def build_verifier(
     login_base_url: str,
     clock: Callable[[], float],
     mock_tokens: Mapping[str, MockIdentity] | None = None,
+    *,
+    refresh_cooldown_seconds: float = JWKS_REFRESH_COOLDOWN_SECONDS,
 ) -> IdTokenVerifier:
     """The verifier the settings ask for (one per execution environment: its cache)."""
     real: IdTokenVerifier = (
-        JwksVerifier(login_base_url, clock)
+        JwksVerifier(login_base_url, clock, refresh_cooldown_seconds=refresh_cooldown_seconds)
         if verification == "jwks"
         else VerifyEndpointVerifier(login_base_url)
     )
