@@ -6,6 +6,7 @@ then the friend is found or created login-only (linecrm.liff_login)."""
 from __future__ import annotations
 
 import functools
+import time
 from http import HTTPStatus
 from typing import Any
 
@@ -49,11 +50,12 @@ container = functools.cache(functools.partial(Container, LiffLoginSettings))
 def verifier() -> IdTokenVerifier:
     """One per execution environment: the JWKS verifier's key cache lives in it."""
     deps = container()
-    clock = deps.clock
     return build_verifier(
         deps.settings.id_token_verification,
         deps.settings.login_base_url,
-        lambda: clock().timestamp(),
+        # Expiry is LINE's time: the wall clock (on Lambda the runtime's clock is too;
+        # locally the emulator's is, while the stack's movable clock may run ahead).
+        time.time,
         mock_tokens=deps.settings.liff_mock_id_tokens,
         refresh_cooldown_seconds=deps.settings.jwks_refresh_cooldown_seconds,
     )
