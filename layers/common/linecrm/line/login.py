@@ -229,6 +229,7 @@ _ENDPOINT_KINDS: dict[str, RejectionKind] = {
     "Invalid IdToken Issuer.": "iss",
     "Invalid IdToken Nonce.": "nonce",
     "Invalid IdToken Signature.": "signature",
+    "Invalid IdToken.": "signature",
 }
 
 
@@ -258,7 +259,7 @@ class VerifyEndpointVerifier:
             if 400 <= error.code < 500 and error.code != 429:
                 description = _error_description(error)
                 raise IdTokenRejected(
-                    _ENDPOINT_KINDS.get(description, "signature"), f"LINE says: {description}"
+                    _ENDPOINT_KINDS.get(description, "malformed"), f"LINE says: {description}"
                 ) from error
             raise LoginServiceUnavailable(f"LINE Login answered {error.code}") from error
         except (urllib.error.URLError, TimeoutError, ValueError) as error:
