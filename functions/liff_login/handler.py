@@ -1,8 +1,11 @@
-"""LIFF / LINE Login: POST /liff/login {channelId, idToken} -> who this LINE user is."""
+"""LIFF / LINE Login: POST /liff/login {channelId, idToken} -> who this LINE user is.
+POST /liff/shop-login {channelId, idToken, target} -> a login URL into the shop for a
+linked friend (docs/auto-login.md)."""
 
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -24,8 +27,15 @@ from linecrm.http_errors import (
     not_json,
     unreadable_body,
 )
-from linecrm.line.login import IdTokenRejected, LineLoginVerifier, LoginServiceUnavailable
+from linecrm.id_links.service import LinkRequestRefused
+from linecrm.line.login import (
+    IdTokenRejected,
+    LineLoginVerifier,
+    LoginServiceUnavailable,
+    VerifiedIdToken,
+)
 from linecrm.observability import logger, metrics
+from linecrm.shop_login.keys import NoSigningKey
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
 
@@ -68,6 +78,60 @@ def login(request: LoginRequest) -> Response[Any]:
         content_type=content_types.APPLICATION_JSON,
         body=body.model_dump(by_alias=True),
     )
+
+
+def verified_id_token(channel_id: str, id_token: str, nonce: str | None) -> VerifiedIdToken:
+    """The LINE user of a valid ID token for the channel (``IdTokenRejected`` else): the
+    one verification the shop-login route calls."""
+    deps = container()
+    credentials = deps.channels.credentials(channel_id)
+    verifier = LineLoginVerifier(deps.settings.line.login_base_url)
+    return verifier.verify(id_token, credentials.login_channel_id or channel_id, nonce)
+
+
+class ShopLoginRequest(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    channel_id: str = Field(alias="channelId", min_length=1, max_length=64)
+    id_token: str = Field(alias="idToken", min_length=1, max_length=4096)
+    target: str = Field(
+        min_length=1, max_length=1024, description="the shop path to land on, e.g. /mypage"
+    )
+    nonce: str | None = Field(default=None, max_length=256)
+
+
+class ShopLoginResponse(BaseModel):
+    url: str
+    expires_at: datetime = Field(serialization_alias="expiresAt")
+
+
+@app.post("/liff/shop-login")
+def shop_login(request: ShopLoginRequest) -> Response[Any]:
+    token = verified_id_token(request.channel_id, request.id_token, request.nonce)
+    login_url = container().shop_login_minter.mint(
+        request.channel_id, token.user_id, request.target
+    )
+    metrics.add_metric(name="ShopLoginsMinted", unit="Count", value=1)
+    body = ShopLoginResponse(url=login_url.url, expires_at=login_url.expires_at)
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=body.model_dump(mode="json", by_alias=True),
+        # The URL logs the member in: no cache may keep it.
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@app.exception_handler(LinkRequestRefused)
+def shop_login_refused(error: LinkRequestRefused) -> Response[Any]:
+    logger.info("shop login refused", extra={"status": error.status, "reason": error.reason})
+    return error_response(error.status, error.reason, error.field)
+
+
+@app.exception_handler(NoSigningKey)
+def no_signing_key(error: NoSigningKey) -> Response[Any]:
+    logger.error("no login signing key", extra={"error": str(error)})
+    return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "auto-login is unavailable; retry later")
 
 
 # Errors have the admin API's shape: {"message": …, "field": …, "errors": […]}.
