@@ -28,6 +28,7 @@ from linecrm.events.service import (
 from linecrm.http_errors import error_response
 from linecrm.id_links.service import LinkRequestRefused
 from linecrm.observability import logger, metrics
+from linecrm.shop_login.errors import LoginRefused
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
 
@@ -158,6 +159,12 @@ def consume_login(channel_id: str) -> Response[Any]:
 @app.exception_handler(LinkRequestRefused)
 def link_refused(error: LinkRequestRefused) -> Response[Any]:
     logger.info("link request refused", extra={"status": error.status, "reason": error.reason})
+    return error_response(error.status, error.reason, error.field)
+
+
+@app.exception_handler(LoginRefused)
+def login_refused(error: LoginRefused) -> Response[Any]:
+    logger.info("shop login refused", extra={"status": error.status, "reason": error.reason})
     return error_response(error.status, error.reason, error.field)
 
 

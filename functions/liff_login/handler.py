@@ -27,7 +27,6 @@ from linecrm.http_errors import (
     not_json,
     unreadable_body,
 )
-from linecrm.id_links.service import LinkRequestRefused
 from linecrm.line.login import (
     IdTokenRejected,
     LineLoginVerifier,
@@ -35,7 +34,7 @@ from linecrm.line.login import (
     VerifiedIdToken,
 )
 from linecrm.observability import logger, metrics
-from linecrm.shop_login.keys import NoSigningKey
+from linecrm.shop_login.errors import LoginRefused, NoSigningKey
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
 
@@ -122,8 +121,8 @@ def shop_login(request: ShopLoginRequest) -> Response[Any]:
     )
 
 
-@app.exception_handler(LinkRequestRefused)
-def shop_login_refused(error: LinkRequestRefused) -> Response[Any]:
+@app.exception_handler(LoginRefused)
+def shop_login_refused(error: LoginRefused) -> Response[Any]:
     logger.info("shop login refused", extra={"status": error.status, "reason": error.reason})
     return error_response(error.status, error.reason, error.field)
 

@@ -12,13 +12,13 @@ import jwt
 import pytest
 
 from linecrm.domain.shop_login import ShopLoginSettings, TargetRefused
+from linecrm.shop_login.errors import NoSigningKey
 from linecrm.shop_login.keys import (
     MAX_KEYS,
     PUBLISH_DELAY,
     RETIRED_KEY_KEPT,
     LoginKey,
     LoginKeySet,
-    NoSigningKey,
     RotationRefused,
 )
 from linecrm.shop_login.tokens import (

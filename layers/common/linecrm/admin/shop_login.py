@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field
 from linecrm.admin.errors import Conflict, NotFound
 from linecrm.admin.params import ChannelId, Settings, new_router, no_content, responses
 from linecrm.domain.shop_login import SHOP_LOGIN_SETTING, ShopLoginSettings, stored_shop_login
-from linecrm.shop_login.keys import LoginKeyStore, NoSigningKey, RotationRefused
+from linecrm.shop_login.errors import NoSigningKey
+from linecrm.shop_login.keys import LoginKeyStore, RotationRefused
 
 router = new_router()  # under /admin/channels/{channel_id}
 keys_router = new_router()  # under /admin

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from linecrm.shop_login.errors import NoSigningKey
+
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import (
         EllipticCurvePrivateKey,
@@ -48,10 +50,6 @@ MAX_KEYS = 10
 # An unknown kid reads the secret again, at most this often per container.
 FORCED_REFRESH_SECONDS = 10
 ALGORITHM = "ES256"
-
-
-class NoSigningKey(RuntimeError):
-    """The secret holds no key yet (run the rotation once after deploying)."""
 
 
 class RotationRefused(RuntimeError):

@@ -2,8 +2,7 @@
 call (``POST /login/{channel_id}/consume``). No AWS or HTTP here: the keys, settings,
 links and spent tokens are ports.
 
-Refusals are ``LoginRefused`` (a ``LinkRequestRefused``: the events function already
-answers those with their status, reason and field).
+Refusals are ``LoginRefused``: the handlers answer their status, reason and field.
 """
 
 from __future__ import annotations
@@ -17,9 +16,9 @@ from typing import Any, Protocol
 from linecrm.domain.id_links import IdLink
 from linecrm.domain.shop_login import ShopLoginSettings, TargetRefused
 from linecrm.events.service import RequestAuthenticator, SignedRequest
-from linecrm.id_links.service import LinkRequestRefused
 from linecrm.id_links.shop_api import json_object
 from linecrm.observability import logger
+from linecrm.shop_login.errors import LoginRefused
 from linecrm.shop_login.keys import LoginKey, LoginKeySet
 from linecrm.shop_login.tokens import (
     TokenRejected,
@@ -35,10 +34,6 @@ NOT_LINKED = (
 REPLAYED = "replayed token: this login URL was used before (each works once)"
 NO_LONGER_LINKED = "the member is no longer ID-linked to a LINE user of this channel"
 CONSUME_FIELDS = frozenset({"token"})
-
-
-class LoginRefused(LinkRequestRefused):
-    """A login cannot be minted or consumed: status, reason, field."""
 
 
 class LoginKeys(Protocol):
