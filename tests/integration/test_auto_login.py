@@ -130,6 +130,12 @@ def test_what_cannot_be_trusted_is_refused(stack: LocalStack) -> None:
         timeout=READ,
     )
     assert forged.status_code == 401
+    unknown = requests.post(
+        f"{stack.gateway_url}/liff/shop-login",
+        json={"channelId": "404404404", "idToken": "x", "target": "/mypage"},
+        timeout=READ,
+    )
+    assert unknown.status_code == 404 and unknown.json()["field"] == "channelId"
 
     # Consuming: tampered payload, tampered signature, expired.
     token = token_of(mint(stack, user_id, "/mypage").json()["url"])
