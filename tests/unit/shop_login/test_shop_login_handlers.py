@@ -53,7 +53,7 @@ class Liff:
 
         def verified(channel_id: str, id_token: str, nonce: str | None) -> VerifiedIdToken:
             if not id_token.startswith("ok:"):
-                raise IdTokenRejected("Invalid IdToken.")
+                raise IdTokenRejected("signature", "Invalid IdToken.")
             return VerifiedIdToken(sub=id_token[3:], aud=channel_id, exp=int(time.time()) + 60)
 
         monkeypatch.setattr(self.handler, "verified_id_token", verified)
