@@ -30,6 +30,8 @@ app = build_app(
     scenario_service=lambda: container().scenario_service,
     rich_menu_service=lambda: container().rich_menu_service,
     account_links=lambda: container().account_links,
+    route_service=lambda: container().route_service,
+    public_base_url=lambda: container().settings.public_base_url,
 )
 
 

@@ -27,6 +27,10 @@ class ChannelCredentials(BaseModel):
     channel_access_token: str = Field(min_length=1)
     # The LINE Login channel that owns the LIFF app (ID tokens are issued for it).
     login_channel_id: str | None = None
+    # Its secret: inflow routes spend LINE Login codes with it (and sign their state).
+    login_channel_secret: str | None = None
+    # The account's basic id ("@abc1234d"): the add-friend URL inflow routes send to.
+    bot_basic_id: str | None = Field(default=None, pattern=r"^@?[0-9a-z._-]{1,40}$")
 
 
 class ChannelDirectory:

@@ -23,6 +23,7 @@ from linecrm.admin import (
     friends,
     id_links,
     imports,
+    inflow_routes,
     richmenus,
     rules,
     scenarios,
@@ -54,11 +55,13 @@ from linecrm.http_errors import (
 )
 from linecrm.id_links.service import AccountLinks
 from linecrm.imports.service import ImportRejected, ImportService
+from linecrm.inflow.routes import RouteRejected, RouteService
 from linecrm.repositories.broadcasts import BroadcastNotFound
 from linecrm.repositories.deliveries import InvalidDeliveryCursor
 from linecrm.repositories.events import EventStore
 from linecrm.repositories.friends import FriendNotFound, InvalidCursor
 from linecrm.repositories.imports import ImportNotFound
+from linecrm.repositories.inflow_routes import RouteExists, RouteNotFound
 from linecrm.richmenus.service import RichMenuService, RichMenusMissing, RichMenusRejected
 from linecrm.scenarios.enrollment_jobs import EnrollmentJobNotFound
 from linecrm.scenarios.service import (
@@ -81,9 +84,11 @@ business hours; **imports** of existing friends (LINE's followers list or a CSV,
 resumable jobs); **broadcasts** to every friend or a segment, now or at a time, with a
 dry-run preview; **rich menus** as config (menus, images, tabs, assignment rules by
 segment, bulk relinking); the **delivery policy** (frequency caps, quiet hours, the account's
-time zone); and the **delivery ledger** (every message queued, sent, skipped or dead,
+time zone); **inflow routes** (a URL and QR code per ad or poster, attributed follows
+and a report per route); and the **delivery ledger** (every message queued, sent, skipped or dead,
 with re-drive). Guides: docs/import.md, docs/broadcasts.md, docs/segments.md,
-docs/delivery-policy.md, docs/auto-response.md, docs/rich-menus.md in the repository.
+docs/delivery-policy.md, docs/auto-response.md, docs/rich-menus.md,
+docs/inflow-routes.md in the repository.
 
 One deployment serves several channels: the channel id is in every path. A channel id
 this deployment has not set up answers 404 "unknown channel" and nothing is written
@@ -122,6 +127,8 @@ def build_app(
     scenario_service: Callable[[], ScenarioService] = scenarios.scenario_service,
     rich_menu_service: Callable[[], RichMenuService] = richmenus.rich_menu_service,
     account_links: Callable[[], AccountLinks] = id_links.account_links,
+    route_service: Callable[[], RouteService] = inflow_routes.route_service,
+    public_base_url: Callable[[], str] = lambda: "",
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
@@ -145,6 +152,11 @@ def build_app(
     app.dependency_overrides[richmenus.rich_menu_service] = rich_menu_service
     app.include_router(id_links.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[id_links.account_links] = account_links
+    app.include_router(inflow_routes.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[inflow_routes.route_service] = route_service
+    app.dependency_overrides[inflow_routes.public_base_url] = lambda: _public_base_url(
+        app, public_base_url()
+    )
     _register_error_handlers(app)
 
     openapi: dict[str, Any] = {
@@ -173,6 +185,15 @@ def openapi_document() -> dict[str, Any]:
     app = build_app(admin_services)
     document: dict[str, Any] = json.loads(app.get_openapi_json_schema())
     return document
+
+
+def _public_base_url(app: APIGatewayHttpResolver, configured: str) -> str:
+    """The configured public URL, else the scheme and host this request came to."""
+    if configured:
+        return configured.rstrip("/")
+    event = app.current_event
+    proto = (event.headers.get("x-forwarded-proto") or "https").split(",")[0].strip()
+    return f"{proto}://{event.request_context.domain_name or event.headers.get('host', '')}"
 
 
 class KnownChannels(Protocol):
@@ -262,6 +283,10 @@ def _rich_menus_rejected(error: RichMenusRejected) -> Response[Any]:
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error), first or None, details)
 
 
+def _route_rejected(error: RouteRejected) -> Response[Any]:
+    return error_response(error.status, str(error), error.field)
+
+
 def _invalid_reference(error: Exception) -> Response[Any]:
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error))
 
@@ -300,12 +325,14 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[.
             ScenarioMissing,
             EnrollmentJobNotFound,
             RichMenusMissing,
+            RouteNotFound,
         ],
         _not_found,
     ),
+    (RouteRejected, _route_rejected),
     (ScenarioRejected, _scenario_rejected),
     (RichMenusRejected, _rich_menus_rejected),
-    ([BroadcastNotCancellable, NotRedrivable, ScenarioNotActive], _conflict),
+    ([BroadcastNotCancellable, NotRedrivable, ScenarioNotActive, RouteExists], _conflict),
     (InvalidDeliveryCursor, _invalid_delivery_cursor),
     (IdempotencyKeyReused, _key_reused),
     (IdempotencyKeyInProgress, _key_in_progress),
