@@ -4,6 +4,7 @@ report (friends, blocked, linked, converted). Guide: docs/inflow-routes.md."""
 
 from __future__ import annotations
 
+import inspect
 from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -175,6 +176,12 @@ def _qr_route(fmt: QrFormat) -> None:
         "standard quiet zone)."
     )
     qr.__name__ = f"route_qr_{fmt}"
+    # No return annotation for Powertools: with one it validates and JSON-encodes the
+    # body (bytes are no JSON); without, a non-JSON response passes as is and its
+    # bytes go to API Gateway base64-encoded (isBase64Encoded), as binary must.
+    qr.__signature__ = inspect.signature(qr).replace(  # type: ignore[attr-defined]
+        return_annotation=inspect.Signature.empty
+    )
     documented = responses(200, f"The QR code ({CONTENT_TYPES[fmt]})", 404)
     documented[200] = {
         "description": f"The QR code ({CONTENT_TYPES[fmt]})",
