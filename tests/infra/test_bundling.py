@@ -52,7 +52,8 @@ def _fake_package_dir(root: Path) -> Path:
 def test_runtime_requirements_exclude_what_lambda_provides() -> None:
     requirements = bundling.runtime_requirements()
     names = [re.match(r"[A-Za-z0-9._-]+", r).group(0) for r in requirements]  # type: ignore[union-attr]
-    # pillow: the admin function draws rich menu images (linecrm.richmenus.images).
+    # pillow: the admin function draws rich menu images (linecrm.richmenus.images);
+    # segno: it draws inflow routes' QR codes (linecrm.inflow.qr).
     assert names == [
         "aws-lambda-powertools",
         "line-bot-sdk",
@@ -60,6 +61,7 @@ def test_runtime_requirements_exclude_what_lambda_provides() -> None:
         "tzdata",
         "google-re2",
         "pillow",
+        "segno",
     ]
     assert any("[tracer]" in requirement for requirement in requirements)
 
