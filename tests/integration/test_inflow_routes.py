@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,6 +21,7 @@ import requests
 from PIL import Image
 
 from linecrm.events.signature import compute_signature
+from linecrm_local import cli
 from linecrm_local.demo import (
     DEMO_ADMIN_TOKEN,
     DEMO_CHANNEL_ID,
@@ -324,3 +326,48 @@ def test_route_admin_mistakes_are_4xx(stack: LocalStack) -> None:
     assert admin(stack, "DELETE", "/routes/dup").status_code == 404
     listed = admin(stack, "GET", "/routes").json()["routes"]
     assert "dup" not in [route["route_id"] for route in listed]
+
+
+def test_the_cli_creates_lists_downloads_and_deletes_routes(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def linecrm(*argv: str, status: int = 0) -> Any:
+        code = cli.main(
+            [
+                "routes",
+                argv[0],
+                "--api-url",
+                stack.gateway_url,
+                "--token",
+                DEMO_ADMIN_TOKEN,
+                *argv[1:],
+            ]
+        )
+        out, err = capsys.readouterr()
+        assert code == status, (out, err)
+        return json.loads(out) if status == 0 else err
+
+    created = linecrm(
+        "create", "cli_poster", "--name", "CLIポスター", "--tag", "QR渋谷", "--utm-source", "poster"
+    )
+    assert (created["tags"], created["utm"]["source"]) == (["QR渋谷"], "poster")
+    assert "cli_poster" in [route["route_id"] for route in linecrm("list")["routes"]]
+    assert linecrm("show", "cli_poster")["report"]["friends"] == 0
+    png, svg = tmp_path / "poster.png", tmp_path / "poster.svg"
+    assert linecrm("qr", "cli_poster", "--format", "png", "-o", str(png))["bytes"] > 100
+    assert Image.open(png).format == "PNG"
+    linecrm("qr", "cli_poster", "--format", "svg", "-o", str(svg), "--scale", "4")
+    assert svg.read_text().startswith("<?xml")
+
+    # Mistakes: one line each, exit status 2.
+    for argv in (
+        ("show", "nothing"),
+        ("qr", "nothing", "-o", str(tmp_path / "x.png")),
+        ("qr", "cli_poster", "-o", str(tmp_path / "no" / "such" / "dir.png")),
+        ("qr", "cli_poster", "--scale", "99", "-o", str(png)),
+        ("create", "cli_poster", "--name", "again"),
+        ("create", "bad id", "--name", "x"),
+    ):
+        err = linecrm(*argv, status=2)
+        assert err.startswith("linecrm: ") and err.count("\n") == 1, err
+    assert linecrm("delete", "cli_poster") == {"route_id": "cli_poster", "deleted": True}
