@@ -6,18 +6,26 @@ linecrm routes list                       every route with its URL and report
 linecrm routes show qr_shop_a             one route: URL, settings, report counters
 linecrm routes qr qr_shop_a --format png -o shop_a.png   its QR code (png or svg)
 linecrm routes delete qr_shop_a           its URL answers 404 from then on
+linecrm routes visit qr_shop_a [--no-add-friend] [--user U…]   walk the URL like a phone
+    would, through the emulator's LINE Login (local stack only)
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
-from linecrm_local.admin_cli import AdminApiClient, AdminCliError, add_connection_options
+from linecrm_local.admin_cli import (
+    TIMEOUT_SECONDS,
+    AdminApiClient,
+    AdminCliError,
+    add_connection_options,
+)
 
 COMMAND = "routes"
 UTM_NAMES = ("source", "medium", "campaign", "content", "term")
@@ -46,6 +54,18 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     qr.add_argument("--format", choices=("png", "svg"), default="png")
     qr.add_argument("-o", "--output", required=True, help="the file to write")
     qr.add_argument("--scale", type=int, help="pixels (or SVG units) per module, 1-40")
+    visit = actions.add_parser(
+        "visit",
+        help="open the route's URL as a phone would (the emulator's LINE Login)",
+        parents=[leaf],
+    )
+    visit.add_argument("route")
+    visit.add_argument("--user", help="the LINE user id who logs in (default: a new one)")
+    visit.add_argument(
+        "--no-add-friend",
+        action="store_true",
+        help="decline LINE's add-friend prompt (the callback then sends to the add-friend page)",
+    )
 
 
 def run(args: argparse.Namespace) -> Any:
@@ -68,6 +88,8 @@ def run(args: argparse.Namespace) -> Any:
     if action == "delete":
         client.call("DELETE", path)
         return {"route_id": args.route, "deleted": True}
+    if action == "visit":
+        return _visit(client.call("GET", path), args)
     return _download_qr(client, path, args)
 
 
@@ -88,4 +110,51 @@ def _download_qr(client: AdminApiClient, path: str, args: argparse.Namespace) ->
         "format": args.format,
         "file": str(output),
         "bytes": len(response.content),
+    }
+
+
+def _visit(route: dict[str, Any], args: argparse.Namespace) -> Any:
+    """A browser's walk: the route's URL → LINE Login (the emulator's consent page) →
+    our callback → wherever it sends the person. Works against the local emulator only:
+    the real LINE Login needs a person."""
+    browser = requests.Session()
+    try:
+        to_login = browser.get(route["url"], allow_redirects=False, timeout=TIMEOUT_SECONDS)
+        authorize = to_login.headers.get("Location", "")
+        if to_login.status_code != 302 or "/oauth2/v2.1/authorize?" not in authorize:
+            raise AdminCliError(f"{route['url']} answered {to_login.status_code}, not LINE Login")
+        consent = browser.get(authorize, timeout=TIMEOUT_SECONDS)
+        found = re.search(r"name='request' value='([^']+)'", consent.text)
+        if found is None:
+            raise AdminCliError(
+                "LINE Login's page is not the emulator's: `routes visit` works on the local "
+                "stack only (open the URL on a phone instead)"
+            )
+        suggested = re.search(r"id='user-id' value='([^']+)'", consent.text)
+        user_id = args.user or (suggested.group(1) if suggested else "")
+        emulator = authorize.split("/oauth2/", 1)[0]
+        back = browser.post(
+            f"{emulator}/oauth2/v2.1/authorize/consent",
+            data={
+                "request": found.group(1),
+                "user_id": user_id,
+                "action": "allow" if args.no_add_friend else "allow_add",
+            },
+            allow_redirects=False,
+            timeout=TIMEOUT_SECONDS,
+        )
+        if back.status_code != 302:
+            raise AdminCliError(f"LINE Login refused: {back.text.strip()[:200]}")
+        callback = browser.get(
+            back.headers["Location"], allow_redirects=False, timeout=TIMEOUT_SECONDS
+        )
+    except requests.RequestException as error:
+        raise AdminCliError(f"cannot walk {route['url']}: {error}") from None
+    if callback.status_code >= 400:
+        raise AdminCliError(f"the callback answered {callback.status_code}")
+    return {
+        "userId": user_id,
+        "route_id": route["route_id"],
+        "callback": callback.status_code,
+        "next": callback.headers.get("Location", "thank-you page"),
     }

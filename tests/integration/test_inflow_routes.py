@@ -370,4 +370,11 @@ def test_the_cli_creates_lists_downloads_and_deletes_routes(
     ):
         err = linecrm(*argv, status=2)
         assert err.startswith("linecrm: ") and err.count("\n") == 1, err
+    # A phone's walk through the emulator's LINE Login: login + friend add in one.
+    visited = linecrm("visit", "cli_poster")
+    assert visited["callback"] == 200  # a friend now, no landing page: thank-you page
+    assert friend(stack, visited["userId"])["inflow_route"] == "cli_poster"
+    declined = linecrm("visit", "cli_poster", "--no-add-friend")
+    assert declined["next"] == f"{stack.emulator_url}/R/ti/p/%40linecrm-demo"
+    assert linecrm("show", "cli_poster")["report"]["friends"] == 1
     assert linecrm("delete", "cli_poster") == {"route_id": "cli_poster", "deleted": True}
