@@ -311,10 +311,16 @@ class LineEmulator:
 
     # ------------------------------------------------------------ LINE Login
     def issue_id_token(self, channel_id: str, user_id: str, nonce: str | None = None) -> str:
+        """An ID token of the account's user, as its linked LINE Login channel issues it
+        (aud = that channel; without one, the Messaging API channel id)."""
         self.channel(channel_id)
         friend = self.state.friend(channel_id, user_id)
+        linked = next(
+            (c for c in self.config.login_channels if c.linked_bot_channel_id == channel_id),
+            None,
+        )
         return self.issuer.issue(
-            channel_id=channel_id,
+            channel_id=linked.channel_id if linked else channel_id,
             user_id=user_id,
             now=self.clock(),
             nonce=nonce,
