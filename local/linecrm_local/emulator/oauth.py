@@ -76,6 +76,11 @@ class LoginWebFlow:
         self._pending: dict[str, AuthorizationRequest] = {}
         self._codes: dict[str, AuthorizationCode] = {}
 
+    def clear(self) -> None:
+        with self._lock:
+            self._pending.clear()
+            self._codes.clear()
+
     def handles(self, path: str) -> bool:
         return path in (AUTHORIZE_PATH, CONSENT_PATH) or path.startswith(ADD_FRIEND_PREFIX)
 
@@ -123,6 +128,12 @@ class LoginWebFlow:
             created_at=self.emulator.clock(),
         )
         with self._lock:
+            # Unanswered logins and old codes are forgotten after the code's lifetime.
+            horizon = pending.created_at - self.emulator.config.login_code_ttl_seconds
+            for key in [k for k, p in self._pending.items() if p.created_at < horizon]:
+                del self._pending[key]
+            for key in [k for k, c in self._codes.items() if c.issued_at < horizon]:
+                del self._codes[key]
             self._pending[pending.request_id] = pending
         return self._consent_page(pending, request.cookies.get(USER_COOKIE))
 

@@ -305,9 +305,11 @@ class LineEmulator:
         self.limiter.reset()
 
     def reset(self) -> None:
-        """Forget inboxes, calls, retry keys, quotas, rate buckets and reply tokens."""
+        """Forget inboxes, calls, retry keys, quotas, rate buckets, reply tokens and
+        LINE Login's pending logins and codes."""
         self.state.clear()
         self.limiter.reset()
+        self.wsgi_app.login_web.clear()
 
     # ------------------------------------------------------------ LINE Login
     def issue_id_token(self, channel_id: str, user_id: str, nonce: str | None = None) -> str:
