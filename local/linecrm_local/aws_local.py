@@ -199,6 +199,8 @@ class LocalResources:
                 Env.JWKS_REFRESH_COOLDOWN_SECONDS: "30",
                 Env.INFLOW_WINDOW_MINUTES: "30",
                 Env.INFLOW_STATE_TTL_SECONDS: "600",
+                # Route URLs and LINE Login's callback on the host the request came to.
+                Env.PUBLIC_BASE_URL: "",
             }
         )
         if line_base_url is not None:

@@ -25,6 +25,7 @@ from linecrm_local.demo import (
     DEMO_CHANNEL_ID,
     DEMO_EVENT_SOURCE,
     DEMO_EVENT_SOURCE_KEY,
+    DEMO_LOGIN_CHANNEL_ID,
 )
 from linecrm_local.emulator.login import IdTokenIssuer
 from linecrm_local.stack import LocalStack
@@ -198,7 +199,8 @@ def test_tokens_line_would_refuse_are_401_with_the_reason(stack: LocalStack) -> 
     user = "U" + "6" * 32
 
     def minted(**overrides: Any) -> str:
-        claims: dict[str, Any] = {"channel_id": DEMO_CHANNEL_ID, "user_id": user, "now": now}
+        # The demo account's LIFF app is on its linked LINE Login channel (the aud).
+        claims: dict[str, Any] = {"channel_id": DEMO_LOGIN_CHANNEL_ID, "user_id": user, "now": now}
         claims.update(overrides)
         return issuer.issue(**claims)
 
@@ -218,7 +220,7 @@ def test_tokens_line_would_refuse_are_401_with_the_reason(stack: LocalStack) -> 
         "idToken",
         "signature",
     )
-    stranger = IdTokenIssuer().issue(channel_id=DEMO_CHANNEL_ID, user_id=user, now=now)
+    stranger = IdTokenIssuer().issue(channel_id=DEMO_LOGIN_CHANNEL_ID, user_id=user, now=now)
     assert rejected(stack, {"idToken": stranger}) == ("idToken", "kid")
     assert rejected(stack, {"idToken": "id_token"}) == ("idToken", "malformed")
     assert rejected(stack, {"idToken": "forged.token.value"}) == ("idToken", "malformed")

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from linecrm.resources import Env
-from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
+from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID, DEMO_LOGIN_CHANNEL_ID
 from linecrm_local.stack import LocalStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -76,11 +76,11 @@ def test_lines_refusals_are_401_with_its_reason(stack: LocalStack) -> None:
     user = "U" + "9" * 32
     other = issuer.issue(channel_id="2000000999", user_id=user, now=now)
     assert rejected(stack, {"idToken": other})[:2] == ("idToken", "aud")
-    expired = issuer.issue(channel_id=DEMO_CHANNEL_ID, user_id=user, now=now - 7200)
+    expired = issuer.issue(channel_id=DEMO_LOGIN_CHANNEL_ID, user_id=user, now=now - 7200)
     field, kind, message = rejected(stack, {"idToken": expired})
     assert (field, kind) == ("idToken", "expired")
     assert "IdToken expired." in message  # LINE's own words
-    with_nonce = issuer.issue(channel_id=DEMO_CHANNEL_ID, user_id=user, now=now, nonce="n-1")
+    with_nonce = issuer.issue(channel_id=DEMO_LOGIN_CHANNEL_ID, user_id=user, now=now, nonce="n-1")
     assert rejected(stack, {"idToken": with_nonce, "nonce": "n-2"})[:2] == ("nonce", "nonce")
     # LINE checks no nonce it is not sent; we refuse a token bound to one sent without it.
     assert rejected(stack, {"idToken": with_nonce})[:2] == ("nonce", "nonce")
