@@ -1,9 +1,11 @@
-"""LIFF / LINE Login: POST /liff/login {channelId, idToken} -> who this LINE user is."""
+"""LIFF / LINE Login: POST /liff/login {channelId, idToken} -> who this LINE user is;
+the LIFF pages and the member card (linecrm.liff.routes)."""
 
 from __future__ import annotations
 
 import functools
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -24,6 +26,7 @@ from linecrm.http_errors import (
     not_json,
     unreadable_body,
 )
+from linecrm.liff import routes as liff_routes
 from linecrm.line.login import IdTokenRejected, LineLoginVerifier, LoginServiceUnavailable
 from linecrm.observability import logger, metrics
 from linecrm.tracing import tracer
@@ -33,6 +36,8 @@ app = json_resolver()
 # One Container per execution environment, built on first use (not at import): the
 # first invocation validates the function's settings before any request work.
 container = functools.cache(functools.partial(Container, LiffLoginSettings))
+# The LIFF pages, their assets (built by `make liff`) and the member card's data.
+app.include_router(liff_routes.build_router(container, Path(__file__).with_name("liff_assets")))
 
 
 class LoginRequest(BaseModel):

@@ -193,6 +193,8 @@ class LocalResources:
                 # Friend imports: LINE's page size, steps as long as time allows.
                 Env.IMPORT_PAGE_SIZE: "1000",
                 Env.IMPORT_CHUNKS_PER_STEP: "0",
+                # No LINE app locally: the LIFF pages run on @line/liff-mock.
+                Env.LIFF_MOCK_SDK: "true",
             }
         )
         if line_base_url is not None:

@@ -147,6 +147,8 @@ class SenderSettings(MainTableSettings, SendQueueSettings, LineSettings):
 
 class LiffLoginSettings(MainTableSettings, LineSettings):
     function_name = "liff_login"
+    # Local stack only: the LIFF pages use @line/liff-mock (docs/liff.md).
+    liff_mock_sdk: bool = Field(alias=Env.LIFF_MOCK_SDK, default=False)
 
 
 class JobsSettings(

@@ -42,6 +42,9 @@ class Env:
     # The events API: its sources' keys (a secret per channel) and how long events stay.
     EVENT_SOURCES_SECRET_PREFIX = "LINECRM_EVENT_SOURCES_SECRET_PREFIX"  # noqa: S105 - a name
     EVENT_RETENTION_DAYS = "LINECRM_EVENT_RETENTION_DAYS"
+    # Local stack only: the LIFF pages load @line/liff-mock instead of talking to LINE
+    # (docs/liff.md). Never set by the CDK stack (an infra test holds it off).
+    LIFF_MOCK_SDK = "LINECRM_LIFF_MOCK_SDK"
 
 
 # ---------------------------------------------------------------- DynamoDB
@@ -465,12 +468,13 @@ FUNCTION_ACCESS = (
         reads_channel_secrets=True,
         settings=(*LINE_SETTINGS, Env.ACCOUNT_TIME_ZONE),
     ),
-    # Verifies a LINE ID token and looks the friend up: reads only.
+    # Verifies a LINE ID token and looks the friend up: reads only. Serves the LIFF
+    # pages (member card, open-the-shop) with the channel's LIFF config (read).
     FunctionAccess(
         LIFF_LOGIN_FUNCTION,
         tables=((MAIN_TABLE, "read"),),
         reads_channel_secrets=True,
-        settings=LINE_SETTINGS,
+        settings=(*LINE_SETTINGS, Env.LIFF_MOCK_SDK),
     ),
     # Runs import, broadcast, preview and segment enrolment steps: reads the CSV, pages
     # LINE's followers, reads the quota, queues broadcast chunks and its next step,
@@ -550,6 +554,11 @@ _SHOP_SIGNED = (
     "signature over timestamp and body (docs/id-linking.md)"
 )
 
+_LIFF_PAGE = (
+    "the LIFF page's HTML shell and its static JS/CSS: public, no data (the member card's "
+    "data needs the friend's LINE ID token)"
+)
+
 ROUTES = (
     Route(
         "POST",
@@ -579,6 +588,23 @@ ROUTES = (
     Route(
         "POST",
         "/liff/login",
+        LIFF_LOGIN_FUNCTION,
+        "none",
+        why_no_auth="called from the LIFF page; authenticated by the LINE ID token it carries",
+    ),
+    # The LIFF pages and their JSON (linecrm.liff.routes, docs/liff.md).
+    *(
+        Route("GET", path, LIFF_LOGIN_FUNCTION, "none", why_no_auth=_LIFF_PAGE)
+        for path in (
+            "/liff/{channel_id}",  # the LIFF app's endpoint URL (the card)
+            "/liff/{channel_id}/card",
+            "/liff/{channel_id}/open",  # ?target=/path: open the shop logged in
+            "/liff/assets/{file}",
+        )
+    ),
+    Route(
+        "POST",
+        "/liff/member-card",
         LIFF_LOGIN_FUNCTION,
         "none",
         why_no_auth="called from the LIFF page; authenticated by the LINE ID token it carries",

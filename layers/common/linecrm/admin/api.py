@@ -23,6 +23,7 @@ from linecrm.admin import (
     friends,
     id_links,
     imports,
+    liff,
     richmenus,
     rules,
     scenarios,
@@ -129,7 +130,14 @@ def build_app(
     app = json_resolver()
     if channels is not None:
         app.use(middlewares=[_known_channels_only(channels)])
-    for router in (friends.router, tags.router, fields.router, rules.router, settings.router):
+    for router in (
+        friends.router,
+        tags.router,
+        fields.router,
+        rules.router,
+        settings.router,
+        liff.router,
+    ):
         app.include_router(router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[admin_services] = service
     app.include_router(imports.router, prefix=CHANNEL_PREFIX)
