@@ -24,6 +24,27 @@ def seed_demo_account(channel_id: str, table_name: str, session: Any | None = No
     )
 
 
+def seed_demo_shop(
+    channel_id: str, table_name: str, shop_url: str, liff_id: str, session: Any | None = None
+) -> None:
+    """Point the demo channel's ID linking at the demo shop's login page and set up its
+    LIFF app (the member card), so ``make dev`` can be clicked through."""
+    from linecrm.liff.settings import LIFF_SETTING
+
+    client = (session or boto3.session.Session()).client("dynamodb")
+    config = ChannelConfigRepository(client, table_name)
+    config.set_setting(
+        channel_id,
+        "account_link",
+        {
+            "shop_login_url": f"{shop_url}/login",
+            "text": "ショップの会員情報と連携すると、LINEで会員証が使えます。",
+            "button_label": "会員連携する",
+        },
+    )
+    config.set_setting(channel_id, LIFF_SETTING, {"liff_id": liff_id})
+
+
 def seed_friends(
     emulator: Any,
     channel_id: str,

@@ -120,7 +120,7 @@ def test_bad_tokens_are_rejected_before_consuming(
 
 def test_a_tampered_token_or_another_key_is_rejected(key: Any, jwks: dict[str, Any]) -> None:
     linecrm = Linecrm()
-    header, payload, signature = mint(key).split(".")
+    header, _payload, signature = mint(key).split(".")
     other = jwt.encode({"sub": "M-9999"}, "x" * 32, algorithm="HS256").split(".")[1]
     with pytest.raises(AutoLoginRejected, match="invalid token"):
         verifier(jwks, linecrm).verify(f"{header}.{other}.{signature}")
