@@ -83,8 +83,9 @@ resumable jobs); **broadcasts** to every friend or a segment, now or at a time, 
 dry-run preview; **rich menus** as config (menus, images, tabs, assignment rules by
 segment, bulk relinking); the **delivery policy** (frequency caps, quiet hours, the account's
 time zone); and the **delivery ledger** (every message queued, sent, skipped or dead,
-with re-drive). Guides: docs/import.md, docs/broadcasts.md, docs/segments.md,
-docs/delivery-policy.md, docs/auto-response.md, docs/rich-menus.md in the repository.
+with re-drive); and the **LIFF** setup of the member card pages. Guides: docs/import.md,
+docs/broadcasts.md, docs/segments.md, docs/delivery-policy.md, docs/auto-response.md,
+docs/rich-menus.md, docs/liff.md in the repository.
 
 One deployment serves several channels: the channel id is in every path. A channel id
 this deployment has not set up answers 404 "unknown channel" and nothing is written
