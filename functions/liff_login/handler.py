@@ -1,9 +1,13 @@
-"""LIFF / LINE Login: POST /liff/login {channelId, idToken} -> who this LINE user is;
-the LIFF pages and the member card (linecrm.liff.routes)."""
+"""LIFF / LINE Login: POST /liff/login {channelId, idToken, nonce?} -> who this LINE user is.
+
+The ID token is verified (LINE's JWKS, or its verify endpoint: LINECRM_ID_TOKEN_VERIFICATION),
+then the friend is found or created login-only (linecrm.liff_login). The LIFF pages and
+the member card: linecrm.liff.routes."""
 
 from __future__ import annotations
 
 import functools
+import time
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from linecrm.admin.models import FieldError
 from linecrm.channels import UnknownChannel
 from linecrm.config import LiffLoginSettings
 from linecrm.http_bodies import UnreadableBody
@@ -27,7 +32,13 @@ from linecrm.http_errors import (
     unreadable_body,
 )
 from linecrm.liff import routes as liff_routes
-from linecrm.line.login import IdTokenRejected, LineLoginVerifier, LoginServiceUnavailable
+from linecrm.liff_login import LiffLogin
+from linecrm.line.login import (
+    IdTokenRejected,
+    IdTokenVerifier,
+    LoginServiceUnavailable,
+    build_verifier,
+)
 from linecrm.observability import logger, metrics
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
@@ -36,8 +47,27 @@ app = json_resolver()
 # One Container per execution environment, built on first use (not at import): the
 # first invocation validates the function's settings before any request work.
 container = functools.cache(functools.partial(Container, LiffLoginSettings))
+
+
+@functools.cache
+def verifier() -> IdTokenVerifier:
+    """One per execution environment: the JWKS verifier's key cache lives in it."""
+    deps = container()
+    return build_verifier(
+        deps.settings.id_token_verification,
+        deps.settings.login_base_url,
+        # Expiry is LINE's time: the wall clock (on Lambda the runtime's clock is too;
+        # locally the emulator's is, while the stack's movable clock may run ahead).
+        time.time,
+        mock_tokens=deps.settings.liff_mock_id_tokens,
+        refresh_cooldown_seconds=deps.settings.jwks_refresh_cooldown_seconds,
+    )
+
+
 # The LIFF pages, their assets (built by `make liff`) and the member card's data.
-app.include_router(liff_routes.build_router(container, Path(__file__).with_name("liff_assets")))
+app.include_router(
+    liff_routes.build_router(container, verifier, Path(__file__).with_name("liff_assets"))
+)
 
 
 class LoginRequest(BaseModel):
@@ -45,33 +75,21 @@ class LoginRequest(BaseModel):
 
     channel_id: str = Field(alias="channelId", min_length=1, max_length=64)
     id_token: str = Field(alias="idToken", min_length=1, max_length=4096)
-    nonce: str | None = Field(default=None, max_length=256)
-
-
-class LoginResponse(BaseModel):
-    user_id: str = Field(serialization_alias="userId")
-    display_name: str | None = Field(serialization_alias="displayName")
-    is_friend: bool = Field(serialization_alias="isFriend")
+    nonce: str | None = Field(default=None, min_length=1, max_length=256)
 
 
 @app.post("/liff/login")
 def login(request: LoginRequest) -> Response[Any]:
     deps = container()
     credentials = deps.channels.credentials(request.channel_id)
-    verifier = LineLoginVerifier(deps.settings.line.login_base_url)
-    token = verifier.verify(
-        request.id_token, credentials.login_channel_id or request.channel_id, request.nonce
-    )
-    friend = deps.friends.get(request.channel_id, token.user_id)
-    body = LoginResponse(
-        user_id=token.user_id,
-        display_name=token.name,
-        is_friend=friend is not None and friend.status == "active",
-    )
+    service = LiffLogin(verifier(), deps.friends, deps.clock)
+    result = service.login(request.channel_id, credentials, request.id_token, request.nonce)
+    if result.created:
+        logger.info("login-only friend created", extra={"channel_id": request.channel_id})
     return Response(
         status_code=HTTPStatus.OK,
         content_type=content_types.APPLICATION_JSON,
-        body=body.model_dump(by_alias=True),
+        body=result.to_json(),
     )
 
 
@@ -88,7 +106,12 @@ def unknown_channel(_: UnknownChannel) -> Response[Any]:
 
 @app.exception_handler(IdTokenRejected)
 def rejected(error: IdTokenRejected) -> Response[Any]:
-    return error_response(HTTPStatus.UNAUTHORIZED, f"invalid ID token: {error}", "idToken")
+    return error_response(
+        HTTPStatus.UNAUTHORIZED,
+        f"invalid ID token: {error.reason}",
+        error.field,
+        [FieldError(field=error.field, type=error.kind, message=error.reason)],
+    )
 
 
 @app.exception_handler(LoginServiceUnavailable)

@@ -59,11 +59,14 @@ CONTEXT_ALARM_EMAIL = "alarmEmail"
 CONTEXT_LINE_API_BASE_URL = "lineApiBaseUrl"
 CONTEXT_LINE_DATA_API_BASE_URL = "lineDataApiBaseUrl"
 CONTEXT_LINE_LOGIN_BASE_URL = "lineLoginBaseUrl"
+# How /liff/login verifies ID tokens: "jwks" (offline, LINE's keys) or "verify_endpoint".
+CONTEXT_ID_TOKEN_VERIFICATION = "idTokenVerification"  # noqa: S105 - a context key
 
 DEFAULT_CHANNEL_IDS = "demo"
 DEFAULT_LINE_API_BASE_URL = "https://api.line.me"
 DEFAULT_LINE_DATA_API_BASE_URL = "https://api-data.line.me"
 DEFAULT_LINE_LOGIN_BASE_URL = "https://api.line.me"
+DEFAULT_ID_TOKEN_VERIFICATION = "jwks"  # noqa: S105 - a mode name
 
 # Placeholder channel credentials (the JSON fields of resources.CHANNEL_SECRET_PREFIX
 # secrets); the operator puts the real ones after deploy.

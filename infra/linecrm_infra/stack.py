@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda_destinations as destinations
@@ -14,6 +14,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from linecrm import resources
+from linecrm.line.login import Verification
 from linecrm.resources import Env
 from linecrm_infra import constants
 from linecrm_infra.constructs.api import HttpApi
@@ -39,6 +40,7 @@ class StackSettings:
     line_api_base_url: str
     line_data_api_base_url: str
     line_login_base_url: str
+    id_token_verification: str = constants.DEFAULT_ID_TOKEN_VERIFICATION
 
     @classmethod
     def from_context(cls, scope: Construct) -> StackSettings:
@@ -60,7 +62,22 @@ class StackSettings:
             line_login_base_url=context(
                 constants.CONTEXT_LINE_LOGIN_BASE_URL, constants.DEFAULT_LINE_LOGIN_BASE_URL
             ),
+            id_token_verification=_id_token_verification(
+                context(
+                    constants.CONTEXT_ID_TOKEN_VERIFICATION,
+                    constants.DEFAULT_ID_TOKEN_VERIFICATION,
+                )
+            ),
         )
+
+
+def _id_token_verification(value: str) -> str:
+    if value not in get_args(Verification):
+        raise ValueError(
+            f"-c {constants.CONTEXT_ID_TOKEN_VERIFICATION}={value!r}: "
+            f"use one of {', '.join(get_args(Verification))}"
+        )
+    return value
 
 
 class LinecrmStack(cdk.Stack):
@@ -82,7 +99,11 @@ class LinecrmStack(cdk.Stack):
             Env.LINE_API_BASE_URL: settings.line_api_base_url,
             Env.LINE_DATA_API_BASE_URL: settings.line_data_api_base_url,
             Env.LINE_LOGIN_BASE_URL: settings.line_login_base_url,
+            Env.ID_TOKEN_VERIFICATION: settings.id_token_verification,
         }
+        # Local-only settings (the liff-mock ID tokens) are never deployed.
+        if set(self._deploy_settings) & set(resources.LOCAL_ONLY_SETTINGS):
+            raise ValueError("local-only settings are never deployed")
         for access in resources.FUNCTION_ACCESS:
             self._grant(access)
         self._connect_queue_consumers()
@@ -111,12 +132,17 @@ class LinecrmStack(cdk.Stack):
         def environment(name: str, value: str) -> None:
             if name not in access.environment_names:
                 raise ValueError(f"{access.function.name} has no setting {name}")
+            if name in resources.LOCAL_ONLY_SETTINGS:
+                raise ValueError(f"{name} is local only: it is never deployed")
             function.add_environment(name, value)
 
         for table_definition, level in access.tables:
             table = self.data.table(table_definition)
             if level == "read":
                 table.grant_read_data(function)
+            elif level == "read_update":
+                table.grant_read_data(function)
+                table.grant(function, "dynamodb:PutItem", "dynamodb:UpdateItem")
             else:
                 table.grant_read_write_data(function)
             environment(resources.TABLE_ENV[table_definition.logical_id], table.table_name)

@@ -229,7 +229,7 @@ def add_commands(
     friends = group("friends", "friends of the channel (admin API)")
     listing = action(friends, "list", "friends, filtered, a page at a time")
     listing.add_argument("--tag", help="tag id or name")
-    listing.add_argument("--status", choices=["active", "blocked"])
+    listing.add_argument("--status", choices=["active", "blocked", "login_only"])
     listing.add_argument("--limit", type=int, default=50, help="page size (1-200)")
     listing.add_argument("--cursor", help="next_cursor of a previous page")
     listing.add_argument("--all", action="store_true", help="follow the cursor to the end")

@@ -193,6 +193,10 @@ class LocalResources:
                 # Friend imports: LINE's page size, steps as long as time allows.
                 Env.IMPORT_PAGE_SIZE: "1000",
                 Env.IMPORT_CHUNKS_PER_STEP: "0",
+                # LIFF login: ES256 against the emulator's JWKS, as on AWS. The liff-mock
+                # tokens (resources.LOCAL_ONLY_SETTINGS) only when asked for (overrides).
+                Env.ID_TOKEN_VERIFICATION: "jwks",
+                Env.JWKS_REFRESH_COOLDOWN_SECONDS: "30",
                 # No LINE app locally: the LIFF pages run on @line/liff-mock.
                 Env.LIFF_MOCK_SDK: "true",
             }

@@ -4,7 +4,9 @@ Ports come from LINECRM_PORT (gateway, default 8080), LINECRM_EMULATOR_PORT (809
 LINECRM_MOTO_PORT (5000) and LINECRM_SHOP_PORT (the demo shop, 8070);
 LINECRM_ADMIN_TOKEN sets the admin bearer token.
 LINECRM_CLOCK_SPEED (default 1) speeds the stack's clock up for demos: 60 makes a
-scenario's "day 1" step come after 24 real minutes.
+scenario's "day 1" step come after 24 real minutes. LINECRM_LIFF_MOCK_ID_TOKENS (JSON,
+e.g. '{"id_token": {"userId": "U…", "displayName": "Brown"}}') makes /liff/login accept
+the fixed tokens of @line/liff-mock as those users (local only; off when unset).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import threading
 from collections.abc import Mapping
 from types import FrameType
 
+from linecrm import resources
 from linecrm_local import demo
 from linecrm_local.clock import MovableClock
 from linecrm_local.serving import PortInUseError
@@ -108,6 +111,11 @@ def _clock_speed(env: Mapping[str, str]) -> float:
     return speed
 
 
+def _local_only_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """The local-only settings the developer turned on (validated by the function)."""
+    return {name: env[name] for name in resources.LOCAL_ONLY_SETTINGS if env.get(name)}
+
+
 def main(environ: Mapping[str, str] | None = None) -> int:
     env = os.environ if environ is None else environ
     logging.basicConfig(
@@ -125,6 +133,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
             log_level=env.get("POWERTOOLS_LOG_LEVEL", "INFO"),
             admin_token=env.get("LINECRM_ADMIN_TOKEN") or demo.DEMO_ADMIN_TOKEN,
             clock=MovableClock(rate=_clock_speed(env)),
+            settings=_local_only_settings(env),
             demo_shop_port=_port(env, "LINECRM_SHOP_PORT", demo.DEMO_SHOP_PORT),
         )
     except ConfigError as error:

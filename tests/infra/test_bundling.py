@@ -53,6 +53,7 @@ def test_runtime_requirements_exclude_what_lambda_provides() -> None:
     requirements = bundling.runtime_requirements()
     names = [re.match(r"[A-Za-z0-9._-]+", r).group(0) for r in requirements]  # type: ignore[union-attr]
     # pillow: the admin function draws rich menu images (linecrm.richmenus.images).
+    # PyJWT + cryptography: /liff/login verifies ES256 ID tokens against LINE's JWKS.
     assert names == [
         "aws-lambda-powertools",
         "line-bot-sdk",
@@ -60,7 +61,10 @@ def test_runtime_requirements_exclude_what_lambda_provides() -> None:
         "tzdata",
         "google-re2",
         "pillow",
+        "PyJWT",
+        "cryptography",
     ]
+    assert "PyJWT[crypto]>=2.10,<3" in requirements
     assert any("[tracer]" in requirement for requirement in requirements)
 
 

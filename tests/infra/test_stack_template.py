@@ -422,6 +422,11 @@ def test_table_grants_are_read_only_where_the_table_says_so(
         assert "dynamodb:GetItem" in actions and "dynamodb:Query" in actions
         if level == "read":
             assert not actions & _DYNAMODB_WRITES, (access.function.name, definition.logical_id)
+        elif level == "read_update":
+            assert actions & _DYNAMODB_WRITES == {"dynamodb:PutItem", "dynamodb:UpdateItem"}, (
+                access.function.name,
+                definition.logical_id,
+            )
         else:
             assert actions >= _DYNAMODB_WRITES, (access.function.name, definition.logical_id)
     granted = {d.logical_id for d, _ in access.tables}

@@ -5,6 +5,7 @@ errors)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,46 @@ def test_liff_login_never_answers_5xx(stack: LocalStack, body: Any) -> None:
     )
     assert response.status_code < 500, response.text[:500]
     assert response.status_code == 200 or "message" in response.json()
+    assert stack.gateway.internal_errors == 0
+
+
+def _segment(value: Any) -> str:
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+# JWT-shaped tokens with any header (alg, kid, …) and payload: past the JSON checks,
+# into the verifier (the emulator's JWKS is fetched for an ES256 kid).
+jwt_like = st.builds(
+    lambda header, payload, signature: ".".join(
+        (_segment(header), _segment(payload), _segment(signature))
+    ),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "alg": st.sampled_from(["ES256", "HS256", "none", "RS256"]) | json_values,
+            "kid": st.text(max_size=20) | json_values,
+            "typ": st.just("JWT"),
+        },
+    )
+    | json_values,
+    json_values,
+    st.binary(max_size=64),
+)
+
+
+@settings(FUZZ, max_examples=60)
+@given(
+    token=jwt_like | st.text(min_size=1, max_size=60),
+    nonce=st.none() | st.text(max_size=20),
+)
+def test_liff_login_verifier_never_answers_5xx(stack: LocalStack, token: str, nonce: Any) -> None:
+    body: dict[str, Any] = {"channelId": DEMO_CHANNEL_ID, "idToken": token}
+    if nonce is not None:
+        body["nonce"] = nonce
+    response = requests.post(f"{stack.gateway_url}/liff/login", json=body, timeout=30)
+    assert response.status_code in (401, 422), response.text[:500]
+    assert response.json()["field"] in ("idToken", "nonce")
     assert stack.gateway.internal_errors == 0
 
 

@@ -214,6 +214,7 @@ def test_liff_login_verifies_the_id_token_with_line_login(stack: LocalStack) -> 
         "userId": delivery.user_id,
         "displayName": "Login",
         "isFriend": True,
+        "linked": False,
     }
 
 

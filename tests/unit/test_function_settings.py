@@ -51,7 +51,9 @@ def test_least_privilege_in_the_table() -> None:
     assert webhook.manages_schedules  # a follow or a tap schedules a scenario step's bucket
     assert not webhook.buckets
     liff = resources.function_access(resources.LIFF_LOGIN_FUNCTION)
-    assert liff.tables == ((resources.MAIN_TABLE, "read"),)
+    # It finds or creates the friend of a login (UpdateItem), and never deletes.
+    assert liff.tables == ((resources.MAIN_TABLE, "read_update"),)
+    assert Env.LIFF_MOCK_ID_TOKENS in resources.LOCAL_ONLY_SETTINGS
     scheduler = resources.function_access(resources.SCHEDULER_FUNCTION)
     assert scheduler.manages_schedules  # it defers a due delivery again
     assert Env.SCHEDULER_TARGET_ARN in scheduler.environment_names

@@ -44,6 +44,10 @@ def bundle(tmp_path: Path) -> Path:
     return assets
 
 
+def unused_verifier() -> Any:
+    raise AssertionError("these routes verify no ID token")
+
+
 def call(app: Any, method: str, path: str, route: str, **kwargs: Any) -> dict[str, Any]:
     params = kwargs.pop("path_parameters", None)
     event = http_event(method, path, route=route, path_parameters=params, **kwargs)
@@ -55,7 +59,7 @@ def call(app: Any, method: str, path: str, route: str, **kwargs: Any) -> dict[st
 def app(aws: AwsWorld, bundle: Path) -> Any:
     container = Container(LiffLoginSettings)
     resolver = json_resolver()
-    resolver.include_router(build_router(lambda: container, bundle))
+    resolver.include_router(build_router(lambda: container, unused_verifier, bundle))
     return resolver
 
 
@@ -115,7 +119,7 @@ def test_the_mock_sdk_is_only_on_when_the_setting_says_so(
     set_liff(aws, {"liff_id": LIFF_ID})
     container = Container(LiffLoginSettings)
     resolver = json_resolver()
-    resolver.include_router(build_router(lambda: container, bundle))
+    resolver.include_router(build_router(lambda: container, unused_verifier, bundle))
     response = call(
         resolver,
         "GET",
@@ -139,7 +143,7 @@ def test_a_missing_build_is_a_503_page_not_a_crash(aws: AwsWorld, tmp_path: Path
     set_liff(aws, {"liff_id": LIFF_ID})
     container = Container(LiffLoginSettings)
     resolver = json_resolver()
-    resolver.include_router(build_router(lambda: container, tmp_path / "nothing"))
+    resolver.include_router(build_router(lambda: container, unused_verifier, tmp_path / "nothing"))
     response = call(
         resolver,
         "GET",
@@ -266,6 +270,7 @@ def test_the_card_route_refuses_bad_bodies_with_422() -> None:
         ('{"channelId": "a/b", "idToken": "x"}', "channelId"),
         ('{"channelId": "1"}', "idToken"),
         ('{"channelId": "1", "idToken": "x", "extra": 1}', "extra"),
+        ('{"channelId": "1", "idToken": "x", "nonce": ""}', "nonce"),
     ]:
         event = http_event(
             "POST",

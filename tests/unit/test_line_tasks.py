@@ -526,9 +526,55 @@ def test_the_link_invitation_issues_a_token_remembers_it_and_pushes_once(
     token = uri.removeprefix("https://shop.example/login?linkToken=")
     issued = links.link_token(CHANNEL_ID, token)
     assert issued is not None and issued.user_id == user
-    # The same task again (an SQS redelivery): a new token, but the retry key holds.
-    assert "accepted" in tasks.run(invitation(user))
-    assert len(emulator.inbox(user)) == 1
+    # The same task again (an SQS redelivery): nothing more, not even a token.
+    issued_tokens = len(link_token_calls(emulator))
+    assert tasks.run(invitation(user)) == "ID link invitation already sent (a redelivered task)"
+    assert len(emulator.inbox(user)) == 1 and len(link_token_calls(emulator)) == issued_tokens
+
+
+def link_token_calls(emulator: LineEmulator) -> list[Any]:
+    return [call for call in emulator.calls() if call.path.endswith("/linkToken")]
+
+
+def test_a_redelivered_invitation_whose_push_answer_was_lost_pushes_the_same_once(
+    aws: AwsWorld, friends, emulator
+) -> None:
+    user = emulator.add_friend(CHANNEL_ID, "再送").user_id
+    friends.record_follow(CHANNEL_ID, user, FOLLOWED)
+    links = IdLinkRepository(aws.client("dynamodb"), aws.resources.table_names["Main"])
+    tasks = LineTaskRunner(friends, lambda _c: line_client(emulator), lambda: NOW, links)
+    task = invitation(user)
+    assert tasks.run(task) == "ID link invitation pushed"
+    sent = links.invite_attempt(CHANNEL_ID, user, task.delivery_id)
+    assert sent is not None and sent.stage == "sent"
+    # As if the sender died after LINE accepted the push, before it recorded "sent".
+    links.record_invite_attempt(
+        CHANNEL_ID, user, task.delivery_id, sent.model_copy(update={"stage": "pushing"})
+    )
+    assert tasks.run(task) == "ID link invitation pushed (an earlier attempt was accepted)"
+    assert len(emulator.inbox(user)) == 1 and len(link_token_calls(emulator)) == 1
+
+
+def test_a_redelivered_invitation_whose_reply_outcome_is_unknown_is_skipped_with_the_reason(
+    aws: AwsWorld, friends, emulator
+) -> None:
+    user = emulator.add_friend(CHANNEL_ID, "返信中").user_id
+    friends.record_follow(CHANNEL_ID, user, FOLLOWED)
+    links = IdLinkRepository(aws.client("dynamodb"), aws.resources.table_names["Main"])
+    tasks = LineTaskRunner(friends, lambda _c: line_client(emulator), lambda: NOW, links)
+    reply_token = emulator.state.issue_reply_token(CHANNEL_ID, user)
+    task = invitation(user, reply_token=reply_token)
+    assert tasks.run(task) == "ID link invitation replied"
+    sent = links.invite_attempt(CHANNEL_ID, user, task.delivery_id)
+    assert sent is not None
+    # As if the sender died while the reply was on its way (LINE may have delivered it).
+    links.record_invite_attempt(
+        CHANNEL_ID, user, task.delivery_id, sent.model_copy(update={"stage": "replying"})
+    )
+    assert tasks.run(task).startswith("skipped: an earlier attempt's reply may have been")
+    assert [m.endpoint for m in emulator.inbox(user)] == ["reply"]  # not a push as well
+    friend = friends.get(CHANNEL_ID, user)
+    assert friend is not None and "idlink" in friend.warnings
 
 
 def test_the_link_invitation_replies_while_the_token_is_fresh(

@@ -25,8 +25,11 @@ class ChannelCredentials(BaseModel):
 
     channel_secret: str = Field(min_length=1)
     channel_access_token: str = Field(min_length=1)
-    # The LINE Login channel that owns the LIFF app (ID tokens are issued for it).
+    # The LINE Login channel that owns the LIFF app (ID tokens are issued for it), and
+    # its channel secret: the key of the HS256 tokens LINE's web login issues (optional;
+    # LIFF tokens are ES256, verified with LINE's public keys).
     login_channel_id: str | None = None
+    login_channel_secret: str | None = Field(default=None, min_length=1)
 
 
 class ChannelDirectory:

@@ -42,6 +42,12 @@ class Env:
     # The events API: its sources' keys (a secret per channel) and how long events stay.
     EVENT_SOURCES_SECRET_PREFIX = "LINECRM_EVENT_SOURCES_SECRET_PREFIX"  # noqa: S105 - a name
     EVENT_RETENTION_DAYS = "LINECRM_EVENT_RETENTION_DAYS"
+    # LIFF login: how ID tokens are verified (``jwks`` offline, or ``verify_endpoint``),
+    # and the liff-mock test tokens (local only: see LOCAL_ONLY_SETTINGS).
+    ID_TOKEN_VERIFICATION = "LINECRM_ID_TOKEN_VERIFICATION"  # noqa: S105 - a variable name
+    LIFF_MOCK_ID_TOKENS = "LINECRM_LIFF_MOCK_ID_TOKENS"
+    # How soon after fetching LINE's keys an unknown kid may fetch them again.
+    JWKS_REFRESH_COOLDOWN_SECONDS = "LINECRM_JWKS_REFRESH_COOLDOWN_SECONDS"
     # Local stack only: the LIFF pages load @line/liff-mock instead of talking to LINE
     # (docs/liff.md). Never set by the CDK stack (an infra test holds it off).
     LIFF_MOCK_SDK = "LINECRM_LIFF_MOCK_SDK"
@@ -386,7 +392,14 @@ LINE_SETTINGS = (
     Env.SEND_RETRY_BASE_SECONDS,
 )
 
-Access = Literal["read", "read_write"]
+# Settings a local stack sets only when asked to (``LocalStack(settings=…)``, ``make dev``
+# with the variable set), and the CDK stack never: the liff-mock ID tokens, which LINE
+# could never have signed (tests/infra asserts no deployed function has them).
+LOCAL_ONLY_SETTINGS = (Env.LIFF_MOCK_ID_TOKENS,)
+
+# "read_update": read, and create or update items (PutItem, UpdateItem), never delete
+# or batch-write.
+Access = Literal["read", "read_update", "read_write"]
 
 
 @dataclass(frozen=True)
@@ -396,8 +409,9 @@ class FunctionAccess:
     Its IAM grants (CDK) and its environment (CDK and the local stack) both follow from
     this entry, and its settings model (``linecrm.config``) reads exactly these names:
 
-    - ``tables``: DynamoDB item actions on the table and its indexes, read-only or
-      read-write; the table's name in ``TABLE_ENV[...]``.
+    - ``tables``: DynamoDB item actions on the table and its indexes: read-only,
+      read-update (also PutItem and UpdateItem) or read-write; the table's name in
+      ``TABLE_ENV[...]``.
     - ``sends_to``: sqs:SendMessage on the queue; its URL in ``QUEUE_ENV[...]``. The
       queues it consumes (``QueueDefinition.consumer``) are granted by the event source
       (receive, delete, change visibility); their URLs are in its environment too.
@@ -468,13 +482,21 @@ FUNCTION_ACCESS = (
         reads_channel_secrets=True,
         settings=(*LINE_SETTINGS, Env.ACCOUNT_TIME_ZONE),
     ),
-    # Verifies a LINE ID token and looks the friend up: reads only. Serves the LIFF
-    # pages (member card, open-the-shop) with the channel's LIFF config (read).
+    # Verifies a LINE ID token (LINE's keys or its verify endpoint), then finds the
+    # friend (their last login time) or creates a login-only one: one UpdateItem, no
+    # deletes, so read-update.
+    # Also serves the LIFF pages (member card, open-the-shop) with the channel's LIFF setup.
     FunctionAccess(
         LIFF_LOGIN_FUNCTION,
-        tables=((MAIN_TABLE, "read"),),
+        tables=((MAIN_TABLE, "read_update"),),
         reads_channel_secrets=True,
-        settings=(*LINE_SETTINGS, Env.LIFF_MOCK_SDK),
+        settings=(
+            *LINE_SETTINGS,
+            Env.ID_TOKEN_VERIFICATION,
+            Env.JWKS_REFRESH_COOLDOWN_SECONDS,
+            Env.LIFF_MOCK_ID_TOKENS,
+            Env.LIFF_MOCK_SDK,
+        ),
     ),
     # Runs import, broadcast, preview and segment enrolment steps: reads the CSV, pages
     # LINE's followers, reads the quota, queues broadcast chunks and its next step,

@@ -488,6 +488,7 @@ class Container(Generic[S]):
                 lambda: self.outbox,
             ),
             lambda: self.job_queue,
+            self.clock,
         )
 
     @cached_property

@@ -217,10 +217,15 @@ class EmulatorApp:
                 now=self.state.clock(),
                 nonce=request.form.get("nonce"),
                 user_id=request.form.get("user_id"),
+                channel_secret=self._login_channel_secret(client_id),
             )
         except VerifyError as invalid:
             return json_response(invalid.to_json(), 400)
         return json_response(claims)
+
+    def _login_channel_secret(self, client_id: str) -> str | None:
+        channel = self.emulator.config.channel(client_id)
+        return channel.channel_secret if channel is not None else None
 
     def _login_jwks(self, request: Request) -> Response:
         return json_response(self.emulator.issuer.jwks())

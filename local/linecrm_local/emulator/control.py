@@ -52,6 +52,7 @@ class ControlApi:
                     endpoint="id_token",
                     methods=["POST"],
                 ),
+                Rule("/_emulator/login/rotate-key", endpoint="rotate_login_key", methods=["POST"]),
                 Rule("/_emulator/account-link", endpoint="account_link", methods=["POST"]),
                 Rule("/_emulator/inbox/<user_id>", endpoint="inbox", methods=["GET"]),
                 Rule("/_emulator/calls", endpoint="calls", methods=["GET"]),
@@ -70,6 +71,7 @@ class ControlApi:
             "simulate": self.simulate,
             "id_token": self.id_token,
             "rotate_token": self.rotate_token,
+            "rotate_login_key": self.rotate_login_key,
             "account_link": self.account_link,
             "inbox": self.inbox,
             "calls": self.calls,
@@ -181,11 +183,29 @@ class ControlApi:
         return json_response(delivery.to_json())
 
     def id_token(self, request: Request, channel_id: str) -> Response:
+        """Mint an ID token as LINE Login would give it: body ``userId``, optional
+        ``nonce``, ``displayName`` (for a user who is no friend) and ``alg``
+        (``ES256``, as LIFF gets it, the default; ``HS256``, as web login gets it)."""
         body = self._json_object(request)
+        unknown = set(body) - {"userId", "nonce", "displayName", "alg"}
+        if unknown:
+            raise HttpError(400, f"Unknown fields: {', '.join(sorted(unknown))}")
+        algorithm = self._optional_str(body, "alg") or "ES256"
+        if algorithm not in ("ES256", "HS256"):
+            raise HttpError(400, "'alg' must be ES256 (LIFF) or HS256 (web login)")
         token = self.emulator.issue_id_token(
-            channel_id, self._required_str(body, "userId"), nonce=self._optional_str(body, "nonce")
+            channel_id,
+            self._required_str(body, "userId"),
+            nonce=self._optional_str(body, "nonce"),
+            display_name=self._optional_str(body, "displayName"),
+            web_login=algorithm == "HS256",
         )
         return json_response({"idToken": token})
+
+    def rotate_login_key(self, request: Request) -> Response:
+        """LINE Login signs new ID tokens with a new key (published at the certs path
+        with the old ones, which keep verifying the tokens they signed)."""
+        return json_response({"kid": self.emulator.rotate_login_key()})
 
     def rotate_token(self, request: Request, channel_id: str) -> Response:
         """A new channel access token; the old one answers 401 (now, or after

@@ -1,4 +1,10 @@
-"""LINE Login ID tokens: the emulator's own ES256 key pair, JWKS and verify endpoint."""
+"""LINE Login ID tokens: the emulator's own ES256 key pairs, JWKS and verify endpoint.
+
+As LINE: LIFF (and native-app) tokens are ES256, signed with a key published at
+``/oauth2/v2.1/certs`` and named by the header's ``kid``; web-login tokens are HS256,
+signed with the LINE Login channel's secret (here the emulated channel's), with no
+``kid``. ``rotate_key`` starts signing with a new key; the old ones stay published,
+so tokens they signed verify until they expire."""
 
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ from jwt.algorithms import ECAlgorithm
 
 ISSUER = "https://access.line.me"
 ALGORITHM = "ES256"
+WEB_LOGIN_ALGORITHM = "HS256"
+ALGORITHMS = (ALGORITHM, WEB_LOGIN_ALGORITHM)
 ID_TOKEN_TTL_SECONDS = 3600
 
 
@@ -30,13 +38,24 @@ class IdTokenIssuer:
     """Signs ID tokens like LINE Login does and verifies them like /oauth2/v2.1/verify."""
 
     def __init__(self) -> None:
-        self._private_key = ec.generate_private_key(ec.SECP256R1())
+        # kid -> key pair; the newest signs, every one is published and verifies.
+        self._keys: dict[str, ec.EllipticCurvePrivateKey] = {}
+        self.kid = ""
+        self.rotate_key()
+
+    def rotate_key(self) -> str:
+        """Sign with a new key from now on; the new key's kid."""
         self.kid = secrets.token_hex(16)
+        self._keys[self.kid] = ec.generate_private_key(ec.SECP256R1())
+        return self.kid
 
     def jwks(self) -> dict[str, Any]:
-        jwk: dict[str, Any] = json.loads(ECAlgorithm.to_jwk(self._private_key.public_key()))
-        jwk.update({"kid": self.kid, "alg": ALGORITHM, "use": "sig"})
-        return {"keys": [jwk]}
+        keys = []
+        for kid, private_key in reversed(self._keys.items()):
+            jwk: dict[str, Any] = json.loads(ECAlgorithm.to_jwk(private_key.public_key()))
+            jwk.update({"kid": kid, "alg": ALGORITHM, "use": "sig"})
+            keys.append(jwk)
+        return {"keys": keys}
 
     def issue(
         self,
@@ -48,7 +67,9 @@ class IdTokenIssuer:
         name: str | None = None,
         picture: str | None = None,
         ttl_seconds: int = ID_TOKEN_TTL_SECONDS,
+        channel_secret: str | None = None,
     ) -> str:
+        """An ES256 token (LIFF), or with ``channel_secret`` an HS256 one (web login)."""
         claims: dict[str, Any] = {
             "iss": ISSUER,
             "sub": user_id,
@@ -63,7 +84,11 @@ class IdTokenIssuer:
             claims["name"] = name
         if picture is not None:
             claims["picture"] = picture
-        return jwt.encode(claims, self._private_key, algorithm=ALGORITHM, headers={"kid": self.kid})
+        if channel_secret is not None:
+            return jwt.encode(claims, channel_secret, algorithm=WEB_LOGIN_ALGORITHM)
+        return jwt.encode(
+            claims, self._keys[self.kid], algorithm=ALGORITHM, headers={"kid": self.kid}
+        )
 
     def verify(
         self,
@@ -73,17 +98,35 @@ class IdTokenIssuer:
         now: float,
         nonce: str | None = None,
         user_id: str | None = None,
+        channel_secret: str | None = None,
     ) -> dict[str, Any]:
-        """The token's claims, or VerifyError with LINE's error description."""
+        """The token's claims, or VerifyError with LINE's error description.
+
+        ``channel_secret``: the secret of the channel ``client_id`` names (the key of
+        its HS256 tokens; None: an HS256 token does not verify)."""
         try:
+            header = jwt.get_unverified_header(id_token)
+            algorithm = header.get("alg")
+            key: Any
+            if algorithm == ALGORITHM:
+                key = self._keys[header["kid"]].public_key()
+            elif algorithm == WEB_LOGIN_ALGORITHM and channel_secret is not None:
+                key = channel_secret
+            else:
+                raise VerifyError("Invalid IdToken.")
             # Expiry is checked below against the emulator's clock, not the wall clock.
             claims: dict[str, Any] = jwt.decode(
                 id_token,
-                self._private_key.public_key(),
-                algorithms=[ALGORITHM],
-                options={"verify_exp": False, "verify_aud": False, "verify_iss": False},
+                key,
+                algorithms=[algorithm],
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_aud": False,
+                    "verify_iss": False,
+                },
             )
-        except jwt.PyJWTError as error:
+        except (jwt.PyJWTError, KeyError, TypeError) as error:
             raise VerifyError("Invalid IdToken.") from error
         if claims.get("iss") != ISSUER:
             raise VerifyError("Invalid IdToken Issuer.")

@@ -310,14 +310,30 @@ class LineEmulator:
         self.limiter.reset()
 
     # ------------------------------------------------------------ LINE Login
-    def issue_id_token(self, channel_id: str, user_id: str, nonce: str | None = None) -> str:
-        self.channel(channel_id)
+    def issue_id_token(
+        self,
+        channel_id: str,
+        user_id: str,
+        nonce: str | None = None,
+        *,
+        display_name: str | None = None,
+        web_login: bool = False,
+    ) -> str:
+        """An ID token of ``channel_id`` (the emulated LINE Login channel) for the user:
+        ES256 as LIFF gets it, or HS256 with the channel's secret as web login does.
+        The name is the friend's, else ``display_name`` (a LINE user who is no friend)."""
+        channel = self.channel(channel_id)
         friend = self.state.friend(channel_id, user_id)
         return self.issuer.issue(
             channel_id=channel_id,
             user_id=user_id,
             now=self.clock(),
             nonce=nonce,
-            name=friend.display_name if friend else None,
+            name=friend.display_name if friend and friend.display_name else display_name,
             picture=friend.picture_url if friend else None,
+            channel_secret=channel.channel_secret if web_login else None,
         )
+
+    def rotate_login_key(self) -> str:
+        """LINE Login signs with a new key from now on (the old one stays published)."""
+        return self.issuer.rotate_key()

@@ -134,9 +134,12 @@ def test_each_function_gets_exactly_the_settings_of_its_access(created: LocalRes
     environments = created.function_environments("http://127.0.0.1:9999/")
 
     every_name = {value for name, value in vars(Env).items() if name.isupper()}
-    assert every_name == {name for env in environments.values() for name in env}
+    # Local-only settings (the liff-mock ID tokens) are off unless a test turns them on.
+    local_only = set(resources.LOCAL_ONLY_SETTINGS)
+    assert every_name - local_only == {name for env in environments.values() for name in env}
     for access in resources.FUNCTION_ACCESS:
-        assert set(environments[access.function.name]) == set(access.environment_names)
+        expected = set(access.environment_names) - local_only
+        assert set(environments[access.function.name]) == expected
     webhook = environments[resources.WEBHOOK_FUNCTION.name]
     assert webhook[Env.LINE_API_BASE_URL] == webhook[Env.LINE_DATA_API_BASE_URL]
     assert webhook[Env.LINE_LOGIN_BASE_URL] == "http://127.0.0.1:9999"
@@ -152,6 +155,10 @@ def test_overrides_reach_the_functions_that_have_the_setting(created: LocalResou
 
     assert environments[resources.JOBS_FUNCTION.name][Env.IMPORT_PAGE_SIZE] == "5"
     assert Env.IMPORT_PAGE_SIZE not in environments[resources.ADMIN_FUNCTION.name]
+    mock = json.dumps({"id_token": {"userId": "U" + "0" * 32}})
+    enabled = created.function_environments(overrides={Env.LIFF_MOCK_ID_TOKENS: mock})
+    assert enabled[resources.LIFF_LOGIN_FUNCTION.name][Env.LIFF_MOCK_ID_TOKENS] == mock
+    assert Env.LIFF_MOCK_ID_TOKENS not in enabled[resources.WEBHOOK_FUNCTION.name]
     with pytest.raises(ValueError, match="LINECRM_NOPE"):
         created.function_environments(overrides={"LINECRM_NOPE": "1"})
 

@@ -601,3 +601,51 @@ def test_delete_of_a_big_partition_goes_in_batches(
         enrollments.start(CHANNEL_ID, ALICE, f"scenario_{index}", T1)
     assert repo.delete(CHANNEL_ID, ALICE) == 61
     assert repo.export(CHANNEL_ID, ALICE) == []
+
+
+# ---------------------------------------------------------------- LIFF logins
+def test_a_login_of_an_unknown_user_records_a_login_only_friend(
+    repo: FriendRepository, aws: AwsWorld
+) -> None:
+    friend, created = repo.record_login(CHANNEL_ID, ALICE, "Alice", T0)
+    assert created
+    assert (friend.status, friend.display_name, friend.last_login_at) == ("login_only", "Alice", T0)
+    assert friend.first_followed_at is None
+    # Listed with the channel's friends (gsi1), filtered by status.
+    assert [f.user_id for f in repo.list_page(CHANNEL_ID, status="login_only").friends] == [ALICE]
+    assert repo.list_page(CHANNEL_ID, status="active").friends == []
+    again, created_again = repo.record_login(CHANNEL_ID, ALICE, "Renamed", T1)
+    assert not created_again
+    assert (again.display_name, again.last_login_at) == ("Alice", T1)
+
+
+def test_a_login_changes_an_existing_friend_only_by_its_last_login(
+    repo: FriendRepository, aws: AwsWorld
+) -> None:
+    repo.record_follow(CHANNEL_ID, BOB, T0)
+    repo.record_unfollow(CHANNEL_ID, BOB, T1)
+    before = raw_profile(aws, BOB)
+    assert before is not None
+    friend, created = repo.record_login(CHANNEL_ID, BOB, "Bob", T2)
+    assert not created
+    assert friend.status == "blocked"  # a login is no follow
+    after = raw_profile(aws, BOB)
+    assert after is not None
+    assert after.pop("last_login_at")["S"].startswith("2026-11-23T05:00")
+    assert after == before
+
+
+def test_a_login_only_friend_who_follows_or_is_imported_is_active(repo: FriendRepository) -> None:
+    repo.record_login(CHANNEL_ID, ALICE, "Alice", T0)
+    assert repo.record_follow(CHANNEL_ID, ALICE, T1) is FollowOutcome.FIRST_FOLLOW
+    followed = repo.get(CHANNEL_ID, ALICE)
+    assert followed is not None
+    assert (followed.status, followed.first_followed_at, followed.display_name) == (
+        "active",
+        T1,
+        "Alice",
+    )
+    repo.record_login(CHANNEL_ID, BOB, None, T0)
+    assert repo.ensure(CHANNEL_ID, BOB, T1) is False  # the row existed
+    imported = repo.get(CHANNEL_ID, BOB)
+    assert imported is not None and imported.status == "active"

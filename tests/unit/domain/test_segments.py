@@ -762,6 +762,21 @@ def test_preview_warns_when_blocked_friends_match() -> None:
     )
 
 
+def test_preview_warns_when_login_only_friends_match() -> None:
+    population = [*active_friends(50), friend(user_id="UL1", status="login_only")]
+
+    result = preview(population, compiled({"all": []}), AT)
+    assert result.count == 51
+    assert result.warnings == (
+        "1 of the 51 friends only logged in through LIFF / LINE Login and never followed: "
+        "they will not receive messages (add `status: active` to leave them out)",
+    )
+    followers = preview(population, compiled({"status": "active"}), AT)
+    assert (followers.count, followers.warnings) == (50, ())
+    logins = preview(population, compiled({"status": "login_only"}), AT)
+    assert logins.sample_user_ids == ("UL1",)
+
+
 # ---------------------------------------------------------------- the user docs
 
 

@@ -93,3 +93,13 @@ def test_the_image_goes_to_the_data_api_host(emulator: LineEmulator) -> None:
     rich_menu_id = client.create_rich_menu(menu_set.menus[0].to_line())
     with pytest.raises(Exception, match=r"Connection|connect|refused"):
         client.upload_rich_menu_image(rich_menu_id, draw_menu(menu_set.menus[0]), "image/png")
+
+
+def test_find_rich_menus_names_the_menus_with_that_body(emulator: LineEmulator) -> None:
+    client = _client(emulator.base_url, emulator.base_url)
+    body = _set("メイン").menus[0].to_line()
+    first = client.create_rich_menu(body)
+    client.create_rich_menu(_set("ほか").menus[0].to_line())
+    second = client.create_rich_menu(body)
+    assert sorted(client.find_rich_menus(body)) == sorted([first, second])
+    assert client.find_rich_menus(_set("ない").menus[0].to_line()) == []

@@ -7,6 +7,8 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from linecrm.delivery.pacing import Pacer
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.fields import FieldCatalog
@@ -14,7 +16,7 @@ from linecrm.domain.tags import Tag, TagCatalog
 from linecrm.repositories.friends import FriendRepository
 from linecrm.richmenus.assignment import AppliedAssignment, AppliedRule, compile_assignment
 from linecrm.richmenus.model import MenuSet, menu_fingerprint
-from linecrm.richmenus.sync import BULK_LIMIT, MenuPublisher, Relinker
+from linecrm.richmenus.sync import BULK_LIMIT, MenuPublisher, PendingMenu, Relinker
 from tests.unit.conftest import CHANNEL_ID, AwsWorld
 
 AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -184,3 +186,82 @@ def test_a_friend_a_rule_switched_during_the_bulk_call_gets_a_repair_link(
     assert page.counts["repaired"] == 1
     (task,) = repairs.tasks
     assert (task.user_id, task.rich_menu, task.assigned) == (user, "richmenu-other", True)
+
+
+class Crash(Exception):
+    pass
+
+
+class HoldingLine(FakeLine):
+    """A FakeLine that holds menus and images as LINE does (one image per menu)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.menus: dict[str, dict[str, object]] = {}
+        self.images: set[str] = set()
+        self.crash_on: str | None = None
+
+    def create_rich_menu(self, menu: dict[str, object]) -> str:
+        rich_menu_id = super().create_rich_menu(menu)
+        self.menus[rich_menu_id] = menu
+        return rich_menu_id
+
+    def upload_rich_menu_image(self, rich_menu_id: str, image: bytes, content_type: str) -> None:
+        assert rich_menu_id in self.menus and rich_menu_id not in self.images  # LINE: 400
+        self.images.add(rich_menu_id)
+        if self.crash_on == "upload answer":
+            raise Crash("the upload went through, its answer was lost")
+
+    def point_rich_menu_alias(self, alias_id: str, rich_menu_id: str) -> None:
+        if self.crash_on == "alias":
+            raise Crash("before the alias")
+        super().point_rich_menu_alias(alias_id, rich_menu_id)
+
+    def delete_rich_menu(self, rich_menu_id: str) -> None:
+        super().delete_rich_menu(rich_menu_id)
+        self.menus.pop(rich_menu_id, None)
+        self.images.discard(rich_menu_id)
+
+    def find_rich_menus(self, menu: dict[str, object]) -> list[str]:
+        return [rich_menu_id for rich_menu_id, body in self.menus.items() if body == menu]
+
+
+@pytest.mark.parametrize(
+    "crash", ["create answer", "upload answer", "after upload", "alias"], ids=str
+)
+def test_a_publish_that_crashed_midway_leaves_no_orphan_menu_on_line(crash: str) -> None:
+    """ "main" is published, then the step dies during "vip"; the retry (the message
+    redelivered) leaves LINE holding exactly the set, each menu with its image."""
+    theirs = "richmenu-" + "e" * 32  # made by another tool: never touched
+    line = HoldingLine()
+    line.menus[theirs] = {"name": "別のツール", "size": {}}
+    images = {"main": b"\x89PNG main", "vip": b"\x89PNG vip"}
+    recorded: dict[str, PendingMenu] = {}
+
+    def record(menu_id: str, pending: PendingMenu) -> None:
+        if menu_id == "vip":
+            if crash == "create answer" and pending.stage == "created":
+                raise Crash("LINE made the menu; our save of its id never happened")
+            if crash == "after upload" and pending.stage == "uploaded":
+                raise Crash("the image is on LINE; our save of that never happened")
+            if crash == "upload answer" and pending.stage == "created":
+                line.crash_on = crash
+            if crash == "alias" and pending.stage == "uploaded":
+                line.crash_on = crash
+        recorded[menu_id] = pending
+
+    publisher = MenuPublisher(line)
+    prints = _prints(_set(), images)
+    with pytest.raises(Crash):
+        publisher.publish(_set(), prints, images.__getitem__, {}, None, record=record)
+    line.crash_on = None
+    crash = "none"  # the retry runs through
+
+    published = publisher.publish(
+        _set(), prints, images.__getitem__, {}, None, pending=recorded, record=record
+    )
+    ours = {menu.rich_menu_id for menu in published.menus.values()}
+    assert len(ours) == 2
+    assert set(line.menus) == ours | {theirs}  # no orphan left, theirs kept
+    assert line.images == ours  # every menu of the set has its image
+    assert {("alias", "main"), ("alias", "vip")} <= set(line.calls)

@@ -17,10 +17,10 @@ from linecrm.repositories.friends import FriendRepository
 from linecrm.repositories.rich_menus import RichMenuRepository
 from linecrm.richmenus.assignment import applied_assignment
 from linecrm.richmenus.jobs import RichMenuSyncRunner
-from linecrm.richmenus.service import ApplyRequest, RichMenuService
+from linecrm.richmenus.service import PUBLISH_LEASE, ApplyRequest, RichMenuService
 from linecrm.richmenus.sync import Relinker
 from tests.unit.conftest import CHANNEL_ID, AwsWorld
-from tests.unit.richmenus.test_richmenus_sync import FakeLine
+from tests.unit.richmenus.test_richmenus_sync import FakeLine, HoldingLine
 
 AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 AREA = {
@@ -67,6 +67,7 @@ def _world(aws: AwsWorld) -> tuple[RichMenuService, RichMenuSyncRunner, FakeLine
             friends, lambda _c: line, Pacer(1, sleep=lambda _s: None), lambda: AT, lambda: Repairs()
         ),
         lambda: steps,
+        lambda: AT,
         page_size=2,
     )
     for n in range(3):
@@ -126,3 +127,83 @@ def test_a_superseded_version_stops_and_a_failure_keeps_its_reason(aws: AwsWorld
     # A failed set is applied again even if unchanged.
     again = service.apply(CHANNEL_ID, _request({"status": "blocked"}), dry_run=False)
     assert (again.action, again.version) == ("applied", 3)
+
+
+class AliasingLine(HoldingLine):
+    """Holds menus, aliases and the default as LINE does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.aliases: dict[str, str] = {}
+        self.default: str | None = None
+        self.during_create: Any = None
+
+    def create_rich_menu(self, menu: dict[str, object]) -> str:
+        rich_menu_id = super().create_rich_menu(menu)
+        if self.during_create is not None:
+            self.during_create(menu)
+        return rich_menu_id
+
+    def point_rich_menu_alias(self, alias_id: str, rich_menu_id: str) -> None:
+        super().point_rich_menu_alias(alias_id, rich_menu_id)
+        self.aliases[alias_id] = rich_menu_id
+
+    def set_default_rich_menu(self, rich_menu_id: str | None) -> None:
+        super().set_default_rich_menu(rich_menu_id)
+        self.default = rich_menu_id
+
+
+def test_a_set_applied_while_the_previous_one_publishes_ends_with_lines_aliases_on_it(
+    aws: AwsWorld,
+) -> None:
+    """v2 is applied while v1's publish step is between LINE calls. v1 stops at its next
+    save (deleting the menu it had just made); v2 waits until v1's step cannot be
+    running, then publishes, points every alias and the default, and retires what v1
+    made. LINE ends holding v2's menus only, with its aliases and default on them."""
+    service, _runner, _line, steps, (repository, config) = _world(aws)
+    dynamodb, table = aws.client("dynamodb"), aws.resources.table_names["Main"]
+    uploads = UploadStore(aws.client("s3"), aws.resources.bucket_names["Uploads"])
+    line = AliasingLine()
+    now = [AT]
+    runner = RichMenuSyncRunner(
+        repository,
+        config.load,
+        config,
+        uploads.read,
+        lambda _c: line,
+        Relinker(
+            FriendRepository(dynamodb, table),
+            lambda _c: line,
+            Pacer(1, sleep=lambda _s: None),
+            lambda: now[0],
+            lambda: Repairs(),
+        ),
+        lambda: steps,
+        lambda: now[0],
+    )
+    service.apply(CHANNEL_ID, _request({"status": "active"}), dry_run=False)
+    changed = _request({"status": "blocked"})
+    changed.menus[0]["name"] = "メイン2"
+
+    def apply_v2_when_v1_makes_vip(menu: dict[str, object]) -> None:
+        if menu["name"] == "VIP":
+            line.during_create = None
+            service.apply(CHANNEL_ID, changed, dry_run=False)
+
+    line.during_create = apply_v2_when_v1_makes_vip
+    assert runner.run_step(CHANNEL_ID, 1, _budget()) is StepOutcome.LOST_RACE
+    v1_main = line.aliases["main"]
+    assert set(line.menus) == {v1_main}  # v1's vip, made after v2 came, deleted at once
+
+    steps.sent.clear()
+    assert runner.run_step(CHANNEL_ID, 2, _budget()) is StepOutcome.CONTINUE  # waits
+    assert steps.sent and set(line.menus) == {v1_main}
+
+    now[0] = AT + PUBLISH_LEASE
+    while runner.run_step(CHANNEL_ID, 2, _budget()) is StepOutcome.CONTINUE:
+        pass
+    stored = repository.load(CHANNEL_ID)
+    assert stored is not None and stored.status == "ready"
+    v2 = {menu_id: menu.rich_menu_id for menu_id, menu in stored.line.items()}
+    assert set(line.menus) == set(v2.values())  # v1's main retired, no orphan
+    assert line.aliases == v2 and line.default == v2["main"]

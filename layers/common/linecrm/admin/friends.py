@@ -30,7 +30,7 @@ def list_friends(
     tag: Annotated[
         str | None, Query(max_length=100, description="only friends with this tag (id or name)")
     ] = None,
-    status: Annotated[Literal["active", "blocked"] | None, Query()] = None,
+    status: Annotated[Literal["active", "blocked", "login_only"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     cursor: Annotated[
         str | None, Query(max_length=2048, description="next_cursor of the previous page")

@@ -78,7 +78,9 @@ class FriendWarningItem(BaseModel):
 class FriendResponse(BaseModel):
     channel_id: str
     user_id: str
-    status: Literal["active", "blocked"]
+    status: Literal["active", "blocked", "login_only"] = Field(
+        description="login_only: logged in through LIFF / LINE Login, never followed"
+    )
     display_name: str | None = None
     picture_url: str | None = None
     status_message: str | None = None
@@ -88,6 +90,9 @@ class FriendResponse(BaseModel):
     refollowed_at: datetime | None = None
     blocked_at: datetime | None = None
     last_interaction_at: datetime | None = None
+    last_login_at: datetime | None = Field(
+        default=None, description="the latest LIFF / LINE Login (POST /liff/login)"
+    )
     tags: list[FriendTag] = Field(default_factory=list)
     fields: dict[str, FieldValue] = Field(default_factory=dict)
     inflow_route: str | None = None

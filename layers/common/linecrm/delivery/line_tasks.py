@@ -15,7 +15,12 @@ from linecrm.channels import UnknownChannel
 from linecrm.delivery.sender import LineClientFactory, SendFailedRetryable
 from linecrm.domain.deliveries import retry_key_for
 from linecrm.domain.friends import FriendProfile
-from linecrm.domain.id_links import IssuedLinkToken, invite_message, login_url_with_token
+from linecrm.domain.id_links import (
+    InviteAttempt,
+    IssuedLinkToken,
+    invite_message,
+    login_url_with_token,
+)
 from linecrm.line.client import LineMessagingClient
 from linecrm.line.errors import LineApiError, LineRateLimited, LineRequestRejected
 from linecrm.models.send import AccountLinkInvite, LineTask, ProfileRefresh, RichMenuLink
@@ -24,6 +29,14 @@ from linecrm.repositories.friends import FriendNotFound, FriendRepository
 
 class LinkTokenRecorder(Protocol):
     def record_link_token(self, channel_id: str, issued: IssuedLinkToken) -> None: ...
+
+    def invite_attempt(
+        self, channel_id: str, user_id: str, delivery_id: str
+    ) -> InviteAttempt | None: ...
+
+    def record_invite_attempt(
+        self, channel_id: str, user_id: str, delivery_id: str, attempt: InviteAttempt
+    ) -> None: ...
 
 
 class LineTaskRunner:
@@ -103,21 +116,58 @@ class LineTaskRunner:
     def _invite_to_link(self, task: AccountLinkInvite, client: LineMessagingClient) -> str:
         """Issue the link token, remember whom it is for (the shop's nonce request is
         checked against it), then reply while the reply token is fresh, else push with
-        the delivery's retry key (a redelivered task does not push twice)."""
-        link_token = client.issue_link_token(task.user_id)
-        if self._link_tokens is not None:
-            self._link_tokens.record_link_token(
-                task.channel_id, IssuedLinkToken(link_token, task.user_id, self._clock())
+        the delivery's retry key.
+
+        A redelivered task reads how far the earlier attempt got: sent → nothing; a push
+        → the same push again (same token, same retry key: LINE keeps one); a reply
+        whose outcome nobody heard → skipped with the reason on the friend, as LINE may
+        have delivered it and a reply token cannot be retried."""
+        tokens = self._link_tokens
+        earlier = (
+            tokens.invite_attempt(task.channel_id, task.user_id, task.delivery_id)
+            if tokens
+            else None
+        )
+        if earlier is not None and earlier.stage == "sent":
+            return "ID link invitation already sent (a redelivered task)"
+        if earlier is not None and earlier.stage == "replying":
+            reason = "an earlier attempt's reply may have been delivered; not sent twice"
+            self._friends.record_warnings(
+                task.channel_id,
+                task.user_id,
+                {"idlink": f"ID link invitation: {reason}"},
+                self._clock(),
             )
+            return f"skipped: {reason}"
+        if earlier is not None:
+            link_token = earlier.link_token
+        else:
+            link_token = client.issue_link_token(task.user_id)
+            if tokens is not None:
+                tokens.record_link_token(
+                    task.channel_id, IssuedLinkToken(link_token, task.user_id, self._clock())
+                )
+
+        def progress(stage: str) -> None:
+            if tokens is not None:
+                attempt = InviteAttempt.model_validate({"link_token": link_token, "stage": stage})
+                tokens.record_invite_attempt(
+                    task.channel_id, task.user_id, task.delivery_id, attempt
+                )
+
         message = invite_message(
             task.text, task.button_label, login_url_with_token(task.shop_login_url, link_token)
         )
-        if task.reply_token and task.reply_by and self._clock() < task.reply_by:
+        if earlier is None and task.reply_token and task.reply_by and self._clock() < task.reply_by:
+            progress("replying")
             try:
                 client.reply(task.reply_token, [message])
+                progress("sent")
                 return "ID link invitation replied"
             except LineRequestRejected:
-                pass  # the token was used (another reply) or expired: push instead
+                pass  # LINE refused the token (used or expired), so nothing went: push
+        progress("pushing")
         receipt = client.push(task.user_id, [message], retry_key_for(task.delivery_id))
+        progress("sent")
         again = " (an earlier attempt was accepted)" if receipt.already_accepted else ""
         return f"ID link invitation pushed{again}"

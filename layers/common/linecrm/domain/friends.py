@@ -46,12 +46,18 @@ class FriendWarning(BaseModel):
 MAX_FRIEND_WARNINGS = 20
 
 
+# "active": follows the account; "blocked": unfollowed (blocked) it; "login_only": a
+# LINE user who logged in through LIFF / LINE Login but never followed (no message can
+# reach them; a follow makes them "active", as a first follow).
+FriendStatus = Literal["active", "blocked", "login_only"]
+
+
 class Friend(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     channel_id: str
     user_id: str
-    status: Literal["active", "blocked"]
+    status: FriendStatus
     display_name: str | None = None
     picture_url: str | None = None
     status_message: str | None = None
@@ -62,6 +68,8 @@ class Friend(BaseModel):
     refollowed_at: datetime | None = None
     blocked_at: datetime | None = None
     last_interaction_at: datetime | None = None
+    # The latest LIFF / LINE Login (``POST /liff/login``).
+    last_login_at: datetime | None = None
     # Tag id -> when it was added (a map, so one UpdateItem can add some and remove others).
     tags: dict[str, datetime] = Field(default_factory=dict)
     fields: dict[str, FieldValue] = Field(default_factory=dict)

@@ -25,6 +25,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -189,3 +190,14 @@ class LinkOutcome:
     member_id: str | None = None
     reason: str = ""
     notes: list[str] = field(default_factory=list)
+
+
+class InviteAttempt(BaseModel):
+    """How far an ID-link invitation got (kept per delivery, for a redelivered task):
+    ``replying`` (the reply was being sent: LINE may have delivered it), ``pushing``
+    (a push with the delivery's retry key: sending it again is safe), ``sent``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    link_token: str
+    stage: Literal["replying", "pushing", "sent"]

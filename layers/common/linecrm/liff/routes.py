@@ -5,8 +5,9 @@
 - ``GET /liff/assets/{file}``: the bundle's JS and CSS (web/liff).
 - ``POST /liff/member-card`` ``{channelId, idToken}``: what the card shows.
 
-``build_router`` takes the function's container factory, so the handler includes the
-routes with one line. ID tokens are verified in ``verify_id_token`` only.
+``build_router`` takes the function's container and ID-token verifier factories, so the
+handler includes the routes with one line. ID tokens are verified in ``verify_id_token``
+only, by the verifier ``POST /liff/login`` uses.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from linecrm.liff.assets import IMMUTABLE, AssetBundle, AssetsMissing
 from linecrm.liff.member_card import member_card
 from linecrm.liff.pages import PageConfig, View, render_page, render_problem
 from linecrm.liff.settings import LiffSettings, MemberCardFields, liff_settings
-from linecrm.line.login import LineLoginVerifier, VerifiedIdToken
+from linecrm.liff_login import login_channel
+from linecrm.line.login import IdTokenVerifier, VerifiedIdToken
 from linecrm.wiring import Container
 
 HTML = "text/html; charset=utf-8"
@@ -47,20 +49,26 @@ class MemberCardRequest(BaseModel):
 
     channel_id: str = Field(alias="channelId", pattern=CHANNEL_ID_PATTERN.pattern)
     id_token: str = Field(alias="idToken", min_length=1, max_length=4096)
+    nonce: str | None = Field(default=None, min_length=1, max_length=256)
 
 
-def verify_id_token(deps: LiffContainer, channel_id: str, id_token: str) -> VerifiedIdToken:
-    """The LINE user of ``id_token`` for ``channel_id`` (IdTokenRejected, UnknownChannel).
-
-    The one call the LIFF routes make to verify a token: the same check as
-    ``POST /liff/login``, so a change of verifier there is a change here."""
+def verify_id_token(
+    deps: LiffContainer,
+    verifier: IdTokenVerifier,
+    channel_id: str,
+    id_token: str,
+    nonce: str | None = None,
+) -> VerifiedIdToken:
+    """The LINE user of ``id_token`` for ``channel_id`` (IdTokenRejected, UnknownChannel,
+    LoginServiceUnavailable): the same check as ``POST /liff/login``."""
     credentials = deps.channels.credentials(channel_id)
-    verifier = LineLoginVerifier(deps.settings.line.login_base_url)
-    return verifier.verify(id_token, credentials.login_channel_id or channel_id)
+    return verifier.verify(id_token, login_channel(channel_id, credentials), nonce)
 
 
 def build_router(
-    container: Callable[[], LiffContainer], assets_directory: Path
+    container: Callable[[], LiffContainer],
+    verifier: Callable[[], IdTokenVerifier],
+    assets_directory: Path,
 ) -> APIGatewayHttpRouter:
     router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # Powertools: untyped init
     bundle = AssetBundle(assets_directory)
@@ -128,7 +136,9 @@ def build_router(
     @router.post("/liff/member-card")
     def card_data(request: MemberCardRequest) -> Response[Any]:
         deps = container()
-        token = verify_id_token(deps, request.channel_id, request.id_token)
+        token = verify_id_token(
+            deps, verifier(), request.channel_id, request.id_token, request.nonce
+        )
         settings = liff_settings(deps.channel_config.load_settings(request.channel_id))
         fields = settings.member_card_fields if settings else MemberCardFields()
         friend = deps.friends.get(request.channel_id, token.user_id)

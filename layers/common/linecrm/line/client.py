@@ -228,6 +228,23 @@ class LineMessagingClient:
             not_found=True,
         )
 
+    def find_rich_menus(self, menu: dict[str, Any]) -> list[str]:
+        """The ids of the channel's rich menus whose body is ``menu`` (LINE's list, both
+        sides read through the SDK's models so that absent fields compare equal)."""
+        from linebot.v3.messaging import RichMenuRequest
+
+        wanted = _without_none(RichMenuRequest.from_dict(menu).to_dict())
+        listed = self._call(
+            lambda api: api.get_rich_menu_list(_request_timeout=self._timeout_seconds)
+        )
+        found = []
+        for held in listed.richmenus:
+            body = _without_none(held.to_dict())
+            rich_menu_id = body.pop("richMenuId", None)
+            if body == wanted and rich_menu_id:
+                found.append(str(rich_menu_id))
+        return found
+
     def point_rich_menu_alias(self, alias_id: str, rich_menu_id: str) -> None:
         """Make ``alias_id`` name ``rich_menu_id``: update the alias if LINE has it (the
         alias list says), else create it. LINE's spec gives an unknown alias on update
@@ -488,3 +505,12 @@ def _line_message(body: str) -> str:
             text += " " + json.dumps(details, ensure_ascii=False)
         return text
     return ""
+
+
+def _without_none(value: Any) -> Any:
+    """``value`` without the None members the SDK's ``to_dict`` keeps for absent fields."""
+    if isinstance(value, dict):
+        return {key: _without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_none(item) for item in value]
+    return value

@@ -31,6 +31,7 @@ from linecrm.domain.friends import (
     Friend,
     FriendChangeSet,
     FriendProfile,
+    FriendStatus,
 )
 from linecrm.repositories.dynamo import (
     ConditionalUpdate,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 PROFILE_SK = "PROFILE"
+LOGIN_ONLY = "login_only"  # FriendStatus of a LIFF login that never followed
 TAG_SK_PREFIX = "TAG#"
 # A follow/unfollow applies unless a later follow/unfollow was applied already.
 _NOT_NEWER_STATUS = "attribute_not_exists(status_at) OR status_at <= :at"
@@ -154,7 +156,8 @@ class FriendRepository:
                 raise
             self._keep_earliest_follow(channel_id, user_id, at)
             return FollowOutcome.STALE
-        if not old:
+        if not old or old.get("status") == LOGIN_ONLY:
+            # A LIFF login made the row, but this is the user's first follow.
             return FollowOutcome.FIRST_FOLLOW
         if str(old.get("first_followed_at", "")) > iso(at):
             self._keep_earliest_follow(channel_id, user_id, at)
@@ -220,7 +223,9 @@ class FriendRepository:
         return Friend.model_validate(item)
 
     def ensure(self, channel_id: str, user_id: str, at: datetime) -> bool:
-        """Make sure the friend has a row (imports); True when it was created now."""
+        """Make sure the friend has a row (imports); True when it was created now.
+
+        An imported friend follows: a login-only row becomes active."""
         old = self._update(
             channel_id,
             user_id,
@@ -229,7 +234,63 @@ class FriendRepository:
             {":active": "active", ":at": iso(at)},
             return_values="ALL_OLD",
         )
+        if old.get("status") == LOGIN_ONLY:
+            try:
+                self._client.update_item(
+                    TableName=self._table_name,
+                    Key=to_item(friend_key(channel_id, user_id)),
+                    UpdateExpression="SET #status = :active",
+                    ConditionExpression="#status = :login_only",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=to_item(
+                        {":active": "active", ":login_only": LOGIN_ONLY}
+                    ),
+                )
+            except Exception as error:
+                if not is_conditional_check_failure(error):
+                    raise
         return not old
+
+    def record_login(
+        self, channel_id: str, user_id: str, display_name: str | None, at: datetime
+    ) -> tuple[Friend, bool]:
+        """A LIFF / LINE Login by this user: the friend, and whether it was created now.
+
+        An existing friend gets its last login time and nothing else. A user we have no
+        row for (never followed, or erased and now back by their own act) gets a
+        login-only row with the display name from the ID token: not a follower, so no
+        message, scenario or broadcast reaches them until they follow.
+        """
+        for _ in range(3):  # a follow may create the row between the two writes
+            try:
+                return self._update_existing(
+                    channel_id,
+                    user_id,
+                    "SET last_login_at = :at",
+                    to_item({":at": iso(at)}),
+                ), False
+            except FriendNotFound:
+                pass
+            assignments = "#status = :login_only, last_login_at = :at"
+            values: dict[str, Any] = {":login_only": LOGIN_ONLY, ":at": iso(at)}
+            if display_name is not None:
+                assignments += ", display_name = :name"
+                values[":name"] = display_name
+            try:
+                item = self._update(
+                    channel_id,
+                    user_id,
+                    assignments,
+                    values,
+                    return_values="ALL_NEW",
+                    condition="attribute_not_exists(pk)",
+                )
+            except Exception as error:
+                if not is_conditional_check_failure(error):
+                    raise
+                continue
+            return Friend.model_validate(item), True
+        raise RuntimeError(f"friend {user_id}: login did not settle after 3 attempts")
 
     def set_profile(
         self, channel_id: str, user_id: str, profile: FriendProfile, at: datetime
@@ -448,7 +509,7 @@ class FriendRepository:
         channel_id: str,
         *,
         tag_id: str | None = None,
-        status: Literal["active", "blocked"] | None = None,
+        status: FriendStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> FriendPage:

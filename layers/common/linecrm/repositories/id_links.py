@@ -14,7 +14,10 @@ Items (main table, docs/data-model.md):
 - ``CH#<channel>#LINKTOKEN#<token>`` / ``LINKTOKEN``: which friend a link token was
   issued for (LINE binds it to them; we check the nonce's token is one of ours), and
   ``LINKTOKEN#<token>`` in the friend's partition pointing at it, so that erasing the
-  friend deletes it too (both with the same TTL).
+  friend deletes it too (both with the same TTL);
+- ``LINKINVITE#<delivery id>`` in the friend's partition: an invitation's attempt (its
+  link token and ``stage``: ``replying``, ``pushing``, ``sent``), so a redelivered
+  invitation task reuses the token and never sends twice (TTL a day).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from linecrm.aws_errors import error_code
 from linecrm.domain.id_links import (
     IdLink,
+    InviteAttempt,
     IssuedLinkToken,
     LinkNonce,
     LinkReplacement,
@@ -48,6 +52,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 NONCE_SK = "NONCE"
+INVITE_ATTEMPT_PREFIX = "LINKINVITE#"
+INVITE_ATTEMPT_KEPT = timedelta(days=1)  # past SQS's redelivery of the task
 # Used and expired nonces stay readable this long (then DynamoDB's TTL removes them).
 NONCE_RECORD_KEPT = timedelta(days=1)
 _LINK_ATTRIBUTES = "member_id, linked_at, link_consented_at, link_consent"
@@ -94,6 +100,31 @@ class IdLinkRepository:
                     "user_id": issued.user_id,
                     "issued_at": iso(issued.issued_at),
                     "expires_at": expires_at,
+                }
+            ),
+        )
+
+    def invite_attempt(
+        self, channel_id: str, user_id: str, delivery_id: str
+    ) -> InviteAttempt | None:
+        item = self._get(friend_pk(channel_id, user_id), INVITE_ATTEMPT_PREFIX + delivery_id)
+        if item is None:
+            return None
+        return InviteAttempt(link_token=str(item["link_token"]), stage=item["stage"])
+
+    def record_invite_attempt(
+        self, channel_id: str, user_id: str, delivery_id: str, attempt: InviteAttempt
+    ) -> None:
+        """Saved before each LINE call of the invitation, and once it is sent."""
+        self._client.put_item(
+            TableName=self._table,
+            Item=to_item(
+                {
+                    "pk": friend_pk(channel_id, user_id),
+                    "sk": INVITE_ATTEMPT_PREFIX + delivery_id,
+                    "link_token": attempt.link_token,
+                    "stage": attempt.stage,
+                    "expires_at": int(time.time() + INVITE_ATTEMPT_KEPT.total_seconds()),
                 }
             ),
         )

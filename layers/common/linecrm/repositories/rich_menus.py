@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from linecrm.repositories.channel_config import channel_pk
 from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, iso, to_item
 from linecrm.richmenus.model import MenuSet
-from linecrm.richmenus.sync import LineMenu
+from linecrm.richmenus.sync import LineMenu, PendingMenu
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -36,6 +36,16 @@ class SyncProgress(BaseModel):
     after_user_id: str | None = None  # the relink walk's checkpoint
     retired: list[str] = Field(default_factory=list)  # LINE menus to delete at the end
     counts: dict[str, int] = Field(default_factory=dict)  # linked, unlinked, bulk_calls…
+    # New menus on their way to LINE during publish (menu id -> progress); emptied
+    # once the set is published, so a crashed publish leaves no orphan menu on LINE.
+    pending: dict[str, PendingMenu] = Field(default_factory=dict)
+    # When a publish step began (saved before its first LINE call; None once published).
+    publishing_since: datetime | None = None
+    # Set when this version superseded one that had not finished: its publish waits
+    # until the older step cannot be running any more, then points every alias and the
+    # default again (the older step may have moved them).
+    wait_until: datetime | None = None
+    repoint: bool = False
 
 
 class StoredMenuSet(BaseModel):

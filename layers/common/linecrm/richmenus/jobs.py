@@ -14,7 +14,9 @@ its friends' menus recorded and calls nothing; a superseded version stops at onc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
 from linecrm.domain.channel_config import ChannelConfig
@@ -33,7 +35,7 @@ from linecrm.richmenus.assignment import (
 )
 from linecrm.richmenus.service import StepQueue
 from linecrm.richmenus.steps import RichMenuSyncStep
-from linecrm.richmenus.sync import MenuPublisher, Relinker, RichMenuApi
+from linecrm.richmenus.sync import MenuPublisher, PendingMenu, Relinker, RichMenuApi
 
 RELINK_PAGE_SIZE = 1000
 
@@ -54,6 +56,7 @@ class RichMenuSyncRunner:
         line: Callable[[str], RichMenuApi],
         relinker: Relinker,
         job_queue: Callable[[], StepQueue],
+        clock: Callable[[], datetime],
         *,
         page_size: int = RELINK_PAGE_SIZE,
     ) -> None:
@@ -65,6 +68,7 @@ class RichMenuSyncRunner:
         self._relinker = relinker
         self._job_queue = job_queue
         self._page_size = page_size
+        self._clock = clock
 
     def run_step(self, channel_id: str, version: int, budget: StepBudget) -> StepOutcome:
         stored = self._repository.load(channel_id)
@@ -76,6 +80,13 @@ class RichMenuSyncRunner:
             return StepOutcome.FINISHED
         try:
             if stored.progress.phase == "publish":
+                wait = self._wait_seconds(stored)
+                if wait > 0:  # the version this one superseded may still be publishing
+                    self._job_queue().send_step(
+                        RichMenuSyncStep(channel_id=channel_id, version=version),
+                        delay_seconds=wait,
+                    )
+                    return StepOutcome.CONTINUE
                 stored = self._publish(stored)
             if stored.progress.phase == "relink":
                 stored = self._relink(stored, budget)
@@ -102,15 +113,42 @@ class RichMenuSyncRunner:
             return
 
     # ------------------------------------------------------------------ phases
+    def _wait_seconds(self, stored: StoredMenuSet) -> int:
+        wait_until = stored.progress.wait_until
+        if wait_until is None:
+            return 0
+        return max(0, math.ceil((wait_until - self._clock()).total_seconds()))
+
     def _publish(self, stored: StoredMenuSet) -> StoredMenuSet:
         channel_id = stored.channel_id
-        published = MenuPublisher(self._line(channel_id)).publish(
+        line = self._line(channel_id)
+        recorded = self._save(stored, publishing_since=self._clock())
+
+        def record(menu_id: str, pending: PendingMenu) -> None:
+            # Each step of a new menu is saved before the next LINE call. A superseded
+            # set stops here (StaleVersion), first deleting the menu it just made: the
+            # newer version's list of menus to retire was taken before it existed.
+            nonlocal recorded
+            progress = {**recorded.progress.pending, menu_id: pending}
+            try:
+                recorded = self._save(recorded, pending=progress)
+            except StaleVersion:
+                if pending.rich_menu_id is not None:
+                    line.delete_rich_menu(pending.rich_menu_id)
+                raise
+
+        published = MenuPublisher(line).publish(
             stored.document,
             stored.fingerprints,
             lambda menu_id: self._read_image(stored.image_keys[menu_id]),
             stored.line,
             stored.default_rich_menu_id,
+            pending=stored.progress.pending,
+            record=record,
+            known=stored.progress.retired,
+            repoint=stored.progress.repoint,
         )
+        stored = recorded
         default = stored.document.default
         stored = stored.model_copy(
             update={
@@ -121,7 +159,11 @@ class RichMenuSyncRunner:
         assignment = _applied(stored)
         # Saved before the setting: a crash between the two re-publishes nothing.
         stored = self._save(
-            stored, phase="relink", retired=[*stored.progress.retired, *published.retired]
+            stored,
+            phase="relink",
+            retired=[*stored.progress.retired, *published.retired],
+            pending={},
+            publishing_since=None,
         )
         self._settings.set_setting(
             channel_id, ASSIGNMENT_SETTING, assignment.model_dump(mode="json")

@@ -14,7 +14,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -30,7 +30,7 @@ from linecrm.repositories.rich_menus import (
     SyncProgress,
     SyncStatus,
 )
-from linecrm.resources import UPLOADS_BUCKET
+from linecrm.resources import JOBS_FUNCTION, UPLOADS_BUCKET
 from linecrm.richmenus.image import ImageNotDrawable, draw_menu
 from linecrm.richmenus.model import MenuSet, image_problem, menu_fingerprint
 from linecrm.richmenus.steps import RichMenuSyncStep
@@ -39,6 +39,9 @@ from linecrm.richmenus.steps import RichMenuSyncStep
 # an image is read only by the sync job that follows its apply (an unchanged menu's
 # image is never read again).
 IMAGE_KEY_PREFIX = f"{UPLOADS_BUCKET.object_prefix}richmenus"
+# A publish step that began this long ago is over, one way or the other: it runs in
+# the jobs function, which Lambda stops at its timeout.
+PUBLISH_LEASE = timedelta(seconds=JOBS_FUNCTION.timeout_seconds + 5)
 
 
 class RichMenusRejected(ValueError):
@@ -165,8 +168,7 @@ class RichMenuService:
                 line=stored.line if stored else {},
                 default_rich_menu_id=stored.default_rich_menu_id if stored else None,
                 status="syncing",
-                # Menus an unfinished sync meant to delete stay on its list.
-                progress=SyncProgress(retired=stored.progress.retired if stored else []),
+                progress=_carried_over(stored, self._clock()),
                 applied_at=self._clock(),
             ),
             previous_version=stored.version if stored else None,
@@ -309,3 +311,21 @@ _ACTION_TAGS = frozenset({"postback", "uri", "message", "richmenuswitch"})
 def problems_of(error: ValidationError) -> list[Problem]:
     """Pydantic's errors with dotted paths (``menus[0].areas[1].bounds``)."""
     return parsed_problems(error, union_tags=_ACTION_TAGS, located=_LOCATED)
+
+
+def _carried_over(previous: StoredMenuSet | None, now: datetime) -> SyncProgress:
+    """A new version's progress: menus an unfinished sync meant to delete stay on the
+    list, with those its publish had made; if that publish may still be running, the
+    new one waits for it to be over, and then points every alias and the default."""
+    if previous is None:
+        return SyncProgress()
+    unfinished = previous.progress
+    made = [p.rich_menu_id for p in unfinished.pending.values() if p.rich_menu_id]
+    interrupted = previous.status != "ready" and unfinished.phase == "publish"
+    waits = [unfinished.wait_until] if unfinished.wait_until else []
+    if interrupted and unfinished.publishing_since is not None:
+        waits.append(unfinished.publishing_since + PUBLISH_LEASE)
+    wait_until = max(waits) if waits and max(waits) > now else None
+    return SyncProgress(
+        retired=[*unfinished.retired, *made], wait_until=wait_until, repoint=interrupted
+    )

@@ -6,6 +6,13 @@ image) is unchanged costs no call; a new or changed one is created, its image up
 menus a change replaced are deleted only after friends are relinked (``retire``), so
 nobody is left on a deleted menu in between.
 
+Each new menu's progress is recorded as it goes (``PendingMenu``: creating → created →
+uploaded), so a step that crashed mid-way leaves no orphan on LINE when it runs again:
+a menu that was being created is looked for among LINE's menus (same body, an id we do
+not know) and deleted; one created but maybe without its image is deleted (LINE takes
+one image per menu, so the upload cannot just be tried again); then it is created anew.
+One whose image is uploaded only needs its alias.
+
 ``Relinker`` walks a page of friends, evaluates the rules and links the friends whose
 menu changes with LINE's bulk calls: at most 500 user ids a call (LINE's limit for
 ``/v2/bot/richmenu/bulk/link`` and ``/bulk/unlink``), each call paced on the channel's
@@ -18,7 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -45,6 +52,7 @@ class RichMenuApi(Protocol):
     def point_rich_menu_alias(self, alias_id: str, rich_menu_id: str) -> None: ...
     def set_default_rich_menu(self, rich_menu_id: str | None) -> None: ...
     def delete_rich_menu(self, rich_menu_id: str) -> None: ...
+    def find_rich_menus(self, menu: dict[str, object]) -> list[str]: ...
     def bulk_link_rich_menu(self, rich_menu_id: str, user_ids: list[str]) -> None: ...
     def bulk_unlink_rich_menu(self, user_ids: list[str]) -> None: ...
 
@@ -56,6 +64,20 @@ class LineMenu(BaseModel):
 
     rich_menu_id: str
     fingerprint: str
+
+
+class PendingMenu(BaseModel):
+    """A new menu on its way to LINE (kept in the sync's progress until published)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fingerprint: str
+    stage: Literal["creating", "created", "uploaded"]
+    rich_menu_id: str | None = None  # LINE's, once created
+
+
+def _ignore(_menu_id: str, _pending: PendingMenu) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -76,32 +98,81 @@ class MenuPublisher:
         image_of: Callable[[str], bytes],
         current: Mapping[str, LineMenu],
         current_default: str | None,
+        *,
+        pending: Mapping[str, PendingMenu] | None = None,
+        record: Callable[[str, PendingMenu], None] = _ignore,
+        known: Sequence[str] = (),
+        repoint: bool = False,
     ) -> Published:
         """``fingerprints``: each menu's (``menu_fingerprint``); ``image_of`` reads a
-        menu's image, only for the menus LINE does not hold yet."""
+        menu's image, only for the menus LINE does not hold yet. ``pending``: what an
+        earlier run of this step recorded through ``record``; ``known``: other LINE
+        menus of ours (those waiting to be retired), never taken for orphans;
+        ``repoint``: point every alias and the default again, changed or not."""
         menus: dict[str, LineMenu] = {}
         retired: list[str] = []
         calls = 0
+        earlier = pending or {}
+        ours = {m.rich_menu_id for m in current.values()} | set(known)
+        ours |= {p.rich_menu_id for p in earlier.values() if p.rich_menu_id}
         for menu in menu_set.menus:
             fingerprint = fingerprints[menu.id]
             existing = current.get(menu.id)
             if existing is not None and existing.fingerprint == fingerprint:
                 menus[menu.id] = existing
+                if repoint:
+                    self._line.point_rich_menu_alias(menu.id, existing.rich_menu_id)
+                    calls += 1
                 continue
-            image = image_of(menu.id)
-            rich_menu_id = self._line.create_rich_menu(menu.to_line())
-            self._line.upload_rich_menu_image(rich_menu_id, image, image_content_type(image))
-            self._line.point_rich_menu_alias(menu.id, rich_menu_id)
-            calls += 3
-            menus[menu.id] = LineMenu(rich_menu_id=rich_menu_id, fingerprint=fingerprint)
+            left = earlier.get(menu.id)
+            if left is not None and left.fingerprint == fingerprint:
+                calls += self._clear_leftover(menu.to_line(), left, ours)
+            if left is None or left.fingerprint != fingerprint or left.stage != "uploaded":
+                left = self._create(menu.id, menu.to_line(), fingerprint, image_of, record)
+                calls += 2
+            assert left.rich_menu_id is not None
+            self._line.point_rich_menu_alias(menu.id, left.rich_menu_id)
+            calls += 1
+            menus[menu.id] = LineMenu(rich_menu_id=left.rich_menu_id, fingerprint=fingerprint)
             if existing is not None:
                 retired.append(existing.rich_menu_id)
         retired += [m.rich_menu_id for menu_id, m in current.items() if menu_id not in menus]
         default = menus[menu_set.default].rich_menu_id if menu_set.default else None
-        if default != current_default:
+        if default != current_default or repoint:
             self._line.set_default_rich_menu(default)
             calls += 1
         return Published(menus, retired, calls)
+
+    def _create(
+        self,
+        menu_id: str,
+        body: dict[str, object],
+        fingerprint: str,
+        image_of: Callable[[str], bytes],
+        record: Callable[[str, PendingMenu], None],
+    ) -> PendingMenu:
+        image = image_of(menu_id)
+        record(menu_id, PendingMenu(fingerprint=fingerprint, stage="creating"))
+        rich_menu_id = self._line.create_rich_menu(body)
+        created = PendingMenu(fingerprint=fingerprint, stage="created", rich_menu_id=rich_menu_id)
+        record(menu_id, created)
+        self._line.upload_rich_menu_image(rich_menu_id, image, image_content_type(image))
+        uploaded = created.model_copy(update={"stage": "uploaded"})
+        record(menu_id, uploaded)
+        return uploaded
+
+    def _clear_leftover(self, body: dict[str, object], left: PendingMenu, ours: set[str]) -> int:
+        """Delete what a crashed run left on LINE for this menu; the LINE calls made."""
+        if left.stage == "uploaded":
+            return 0  # complete on LINE: only its alias is missing
+        if left.stage == "created" and left.rich_menu_id is not None:
+            self._line.delete_rich_menu(left.rich_menu_id)  # its image may be missing
+            return 1
+        # "creating": LINE may have made it without our hearing the answer.
+        orphans = [found for found in self._line.find_rich_menus(body) if found not in ours]
+        for orphan in orphans:
+            self._line.delete_rich_menu(orphan)
+        return 1 + len(orphans)
 
     def retire(self, rich_menu_ids: Sequence[str]) -> None:
         for rich_menu_id in rich_menu_ids:

@@ -54,7 +54,7 @@ class FriendsService:
         channel_id: str,
         *,
         tag: str | None = None,
-        status: Literal["active", "blocked"] | None = None,
+        status: Literal["active", "blocked", "login_only"] | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> FriendListResponse:

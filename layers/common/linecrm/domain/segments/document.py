@@ -145,7 +145,7 @@ class FieldCondition(_Condition):
 
 class StatusCondition(_Condition):
     KIND = "status"
-    status: Literal["active", "blocked"]
+    status: Literal["active", "blocked", "login_only"]
 
 
 class RouteChoice(BaseModel):

@@ -32,20 +32,25 @@ def preview(
     """
     count = 0
     blocked = 0
+    login_only = 0
     sample: list[str] = []
     for friend in segment.filter(friends, at):
         count += 1
         if friend.status == "blocked":
             blocked += 1
+        elif friend.status == "login_only":
+            login_only += 1
         if len(sample) < sample_size:
             sample.append(friend.user_id)
-    return SegmentPreview(count, tuple(sample), audience_warnings(count, blocked=blocked))
+    warnings = audience_warnings(count, blocked=blocked, login_only=login_only)
+    return SegmentPreview(count, tuple(sample), warnings)
 
 
 def audience_warnings(
     count: int,
     *,
     blocked: int = 0,
+    login_only: int = 0,
     subject: Literal["segment", "broadcast"] = "segment",
     segmented: bool = True,
 ) -> tuple[str, ...]:
@@ -81,5 +86,11 @@ def audience_warnings(
         warnings.append(
             f"{blocked} of the {count} friends have blocked the account and will not receive "
             "messages (add `status: active` to leave them out)"
+        )
+    if login_only:
+        warnings.append(
+            f"{login_only} of the {count} friends only logged in through LIFF / LINE Login "
+            "and never followed: they will not receive messages (add `status: active` to "
+            "leave them out)"
         )
     return tuple(warnings)
