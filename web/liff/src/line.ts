@@ -16,10 +16,12 @@ export async function startLiff(config: PageConfig): Promise<string | null> {
     liff.use(new LiffMockPlugin());
     // A real ID token from the LINE emulator (POST /_emulator/channels/{id}/id-token),
     // given once as ?mockIdToken=…, so the server verifies it as it would LINE's.
+    // Without one, liff-mock's fixed token: accepted only by a stack started with
+    // LINECRM_LIFF_MOCK_ID_TOKENS (docs/liff-login.md).
     const token = takeMockIdToken();
     await liff.init({ liffId: config.liffId, mock: true } as Parameters<Liff["init"]>[0]);
     const mocked = liff as unknown as { $mock: { set: (data: Record<string, unknown>) => void } };
-    mocked.$mock.set({ isLoggedIn: true, isInClient: true, getIDToken: token });
+    mocked.$mock.set(token ? { isLoggedIn: true, getIDToken: token } : { isLoggedIn: true });
   } else {
     await liff.init({ liffId: config.liffId });
   }

@@ -12,10 +12,7 @@ async function main(): Promise<void> {
   try {
     const config = readConfig();
     const idToken = await startLiff(config);
-    if (idToken === null) {
-      if (config.mock) status(root, "モック: ?mockIdToken=… を付けて開いてください（docs/liff.md）", true);
-      return;
-    }
+    if (idToken === null) return; // LIFF is on its way to LINE Login or the sub-path
     if (config.view === "open") await renderOpen(root, config, idToken);
     else await renderCard(root, config, idToken);
   } catch (error) {
