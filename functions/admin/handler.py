@@ -30,6 +30,8 @@ app = build_app(
     scenario_service=lambda: container().scenario_service,
     rich_menu_service=lambda: container().rich_menu_service,
     account_links=lambda: container().account_links,
+    login_keys=lambda: container().login_keys,
+    clock=lambda: container().clock,
 )
 
 

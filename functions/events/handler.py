@@ -1,7 +1,9 @@
 """Events API: POST /events/{channel_id}. Authenticate the source, apply each event once,
 answer per event (docs/events.md). Also the shop's ID-linking requests, signed the same
 way with the same keys: POST /link/{channel_id}/nonce and DELETE
-/link/{channel_id}/members/{member_id} (docs/id-linking.md)."""
+/link/{channel_id}/members/{member_id} (docs/id-linking.md). And the shop's auto-login:
+GET /login/jwks.json (public keys) and POST /login/{channel_id}/consume, signed the
+same way (docs/auto-login.md)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from linecrm.events.service import (
 from linecrm.http_errors import error_response
 from linecrm.id_links.service import LinkRequestRefused
 from linecrm.observability import logger, metrics
+from linecrm.shop_login.errors import LoginRefused
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
 
@@ -130,9 +133,38 @@ def unlink_member(channel_id: str, member_id: str) -> Response[Any]:
     )
 
 
+@app.get("/login/jwks.json")
+def login_jwks() -> Response[Any]:
+    """The public keys of the login tokens (every kept key: retired ones still verify
+    the URLs they signed). Shops may cache it ``JWKS_MAX_AGE_SECONDS``."""
+    from linecrm.shop_login.keys import JWKS_MAX_AGE_SECONDS
+
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=container().login_keys.current().jwks(),
+        headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE_SECONDS}"},
+    )
+
+
+@app.post("/login/<channel_id>/consume")
+def consume_login(channel_id: str) -> Response[Any]:
+    answer = container().shop_login_api.consume(_signed(channel_id))
+    metrics.add_metric(name="ShopLoginsConsumed", unit="Count", value=1)
+    return Response(
+        status_code=HTTPStatus.OK, content_type=content_types.APPLICATION_JSON, body=answer
+    )
+
+
 @app.exception_handler(LinkRequestRefused)
 def link_refused(error: LinkRequestRefused) -> Response[Any]:
     logger.info("link request refused", extra={"status": error.status, "reason": error.reason})
+    return error_response(error.status, error.reason, error.field)
+
+
+@app.exception_handler(LoginRefused)
+def login_refused(error: LoginRefused) -> Response[Any]:
+    logger.info("shop login refused", extra={"status": error.status, "reason": error.reason})
     return error_response(error.status, error.reason, error.field)
 
 
@@ -147,8 +179,9 @@ def rejected(error: EventsRejected) -> Response[Any]:
 def not_found(_: Exception) -> Response[Any]:
     return error_response(
         HTTPStatus.NOT_FOUND,
-        "no such route: POST /events/{channel_id}, POST /link/{channel_id}/nonce or "
-        "DELETE /link/{channel_id}/members/{member_id}",
+        "no such route: POST /events/{channel_id}, POST /link/{channel_id}/nonce, "
+        "DELETE /link/{channel_id}/members/{member_id}, GET /login/jwks.json or "
+        "POST /login/{channel_id}/consume",
     )
 
 

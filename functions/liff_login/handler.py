@@ -1,4 +1,6 @@
 """LIFF / LINE Login: POST /liff/login {channelId, idToken, nonce?} -> who this LINE user is.
+POST /liff/shop-login {channelId, idToken, target} -> a login URL into the shop for a
+linked friend (docs/auto-login.md).
 
 The ID token is verified (LINE's JWKS, or its verify endpoint: LINECRM_ID_TOKEN_VERIFICATION),
 then the friend is found or created login-only (linecrm.liff_login). The LIFF pages and
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import time
+from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -32,14 +35,16 @@ from linecrm.http_errors import (
     unreadable_body,
 )
 from linecrm.liff import routes as liff_routes
-from linecrm.liff_login import LiffLogin
+from linecrm.liff_login import LiffLogin, login_channel
 from linecrm.line.login import (
     IdTokenRejected,
     IdTokenVerifier,
     LoginServiceUnavailable,
+    VerifiedIdToken,
     build_verifier,
 )
 from linecrm.observability import logger, metrics
+from linecrm.shop_login.errors import LoginRefused, NoSigningKey
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
 
@@ -91,6 +96,58 @@ def login(request: LoginRequest) -> Response[Any]:
         content_type=content_types.APPLICATION_JSON,
         body=result.to_json(),
     )
+
+
+def verified_id_token(channel_id: str, id_token: str, nonce: str | None) -> VerifiedIdToken:
+    """The LINE user of a valid ID token for the channel (``IdTokenRejected`` else): the
+    one verification the shop-login route calls."""
+    credentials = container().channels.credentials(channel_id)
+    return verifier().verify(id_token, login_channel(channel_id, credentials), nonce)
+
+
+class ShopLoginRequest(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    channel_id: str = Field(alias="channelId", min_length=1, max_length=64)
+    id_token: str = Field(alias="idToken", min_length=1, max_length=4096)
+    target: str = Field(
+        min_length=1, max_length=1024, description="the shop path to land on, e.g. /mypage"
+    )
+    nonce: str | None = Field(default=None, max_length=256)
+
+
+class ShopLoginResponse(BaseModel):
+    url: str
+    expires_at: datetime = Field(serialization_alias="expiresAt")
+
+
+@app.post("/liff/shop-login")
+def shop_login(request: ShopLoginRequest) -> Response[Any]:
+    token = verified_id_token(request.channel_id, request.id_token, request.nonce)
+    login_url = container().shop_login_minter.mint(
+        request.channel_id, token.user_id, request.target
+    )
+    metrics.add_metric(name="ShopLoginsMinted", unit="Count", value=1)
+    body = ShopLoginResponse(url=login_url.url, expires_at=login_url.expires_at)
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=body.model_dump(mode="json", by_alias=True),
+        # The URL logs the member in: no cache may keep it.
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@app.exception_handler(LoginRefused)
+def shop_login_refused(error: LoginRefused) -> Response[Any]:
+    logger.info("shop login refused", extra={"status": error.status, "reason": error.reason})
+    return error_response(error.status, error.reason, error.field)
+
+
+@app.exception_handler(NoSigningKey)
+def no_signing_key(error: NoSigningKey) -> Response[Any]:
+    logger.error("no login signing key", extra={"error": str(error)})
+    return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "auto-login is unavailable; retry later")
 
 
 # Errors have the admin API's shape: {"message": …, "field": …, "errors": […]}.

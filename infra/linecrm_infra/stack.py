@@ -26,6 +26,7 @@ from linecrm_infra.constructs.scheduling import Scheduling
 from linecrm_infra.constructs.secrets import (
     ChannelSecrets,
     EventSourceSecrets,
+    LoginKeySecret,
     parse_channel_ids,
 )
 from linecrm_infra.constructs.uploads import UploadBuckets
@@ -93,6 +94,7 @@ class LinecrmStack(cdk.Stack):
         self.event_source_secrets = EventSourceSecrets(
             self, "EventSourceSecrets", settings.channel_ids
         )
+        self.login_keys = LoginKeySecret(self, "LoginKeys")
         self.functions = Functions(self, "Functions", common_environment={})
         # Settings with a deploy-time value; a function gets those its access lists.
         self._deploy_settings = {
@@ -180,6 +182,9 @@ class LinecrmStack(cdk.Stack):
             for secret in self.event_source_secrets.secrets.values():
                 secret.grant_read(function)
             environment(Env.EVENT_SOURCES_SECRET_PREFIX, resources.EVENT_SOURCES_SECRET_PREFIX)
+        if access.login_keys is not None:
+            self.login_keys.grant(function, access.login_keys)
+            environment(Env.LOGIN_KEYS_SECRET_NAME, resources.LOGIN_KEYS_SECRET_NAME)
         if access.manages_schedules:
             self.scheduling.grant_schedule_management(function)
             self.functions.acknowledge_policy_finding(
@@ -255,6 +260,10 @@ class LinecrmStack(cdk.Stack):
             "WebhookUrlTemplate": (
                 f"{self.api.url}webhook/<channelId>",
                 "Webhook URL for the LINE Developers console; replace <channelId>",
+            ),
+            "LoginJwksUrl": (
+                f"{self.api.url}login/jwks.json",
+                "Public keys of the auto-login URLs, for the shop (docs/auto-login.md)",
             ),
             "EventsUrlTemplate": (
                 f"{self.api.url}events/<channelId>",

@@ -91,8 +91,11 @@ class AdminApiClient:
         params: dict[str, Any] | None = None,
         idempotent: bool = False,
     ) -> Any:
-        """``idempotent``: send the invocation's Idempotency-Key (routes that create)."""
+        """``idempotent``: send the invocation's Idempotency-Key (routes that create).
+        ``path`` is under the channel (``/tags``), or absolute (``/admin/login-keys``)."""
         url = f"{self.base_url}/admin/channels/{quote(self.channel_id, safe='')}{path}"
+        if path.startswith("/admin/"):
+            url = f"{self.base_url}{path}"
         headers = {"Accept": "application/json"}
         data = None
         if body is not None:

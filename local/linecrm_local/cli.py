@@ -10,6 +10,7 @@ linecrm apply -f scenarios.yaml --dry-run    step scenarios (see linecrm_local.c
 linecrm richmenus apply -f menus.yaml        rich menus (see linecrm_local.cli_richmenus)
 linecrm idlink configure --login-url https://…   ID linking (see linecrm_local.cli_idlink)
 linecrm simulate account-link --link-token=T --nonce=N   LINE's account-link dialog
+linecrm shoplogin configure --base-url https://… --allow /mypage   auto-login (cli_shoplogin)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from linecrm_local import (
     cli_imports,
     cli_richmenus,
     cli_scenarios,
+    cli_shoplogin,
 )
 
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8090"
@@ -162,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_scenarios.add_commands(commands)
     cli_richmenus.add_commands(commands)
     cli_idlink.add_commands(commands)
+    cli_shoplogin.add_commands(commands)
 
     calls = commands.add_parser("calls", help="LINE API calls the emulator received")
     calls.add_argument("--endpoint", help="e.g. push, multicast, reply")
@@ -192,6 +195,8 @@ def run(args: argparse.Namespace) -> Any:
         return cli_richmenus.run(args)
     if args.command == cli_idlink.COMMAND:
         return cli_idlink.run(args)
+    if args.command == cli_shoplogin.COMMAND:
+        return cli_shoplogin.run(args)
     control = EmulatorControl(args.emulator)
     if args.command == "simulate":
         return _simulate(control, args)

@@ -16,6 +16,7 @@ from typing import Any
 from linecrm import resources
 from linecrm.repositories.channel_registry import ChannelRegistry
 from linecrm.resources import Env
+from linecrm.shop_login.keys import LoginKeySet
 
 LOCAL_ACCOUNT_ID = "123456789012"
 
@@ -62,6 +63,7 @@ class ProvisionedResources:
                 Env.SCHEDULER_TARGET_ARN: self.scheduler_target_arn,
                 Env.CHANNEL_SECRET_PREFIX: resources.CHANNEL_SECRET_PREFIX,
                 Env.EVENT_SOURCES_SECRET_PREFIX: resources.EVENT_SOURCES_SECRET_PREFIX,
+                Env.LOGIN_KEYS_SECRET_NAME: resources.LOGIN_KEYS_SECRET_NAME,
                 Env.SCHEDULE_DEAD_LETTER_ARN: self.queue_arns[
                     resources.SCHEDULE_DEAD_LETTER_QUEUE.logical_id
                 ],
@@ -89,8 +91,8 @@ def provision(
     *,
     visibility_timeout_override: int | None = None,
 ) -> ProvisionedResources:
-    """Create every table, queue (+DLQ), bucket, the schedule group, its role and the
-    channel secrets."""
+    """Create every table, queue (+DLQ), bucket, the schedule group, its role, the
+    channel secrets and the auto-login signing keys (one key, ready to sign)."""
     region = session.region_name or resources.DEFAULT_REGION
     created = ProvisionedResources(region=region)
     dynamodb = session.client("dynamodb", region_name=region)
@@ -200,6 +202,12 @@ def provision(
                 }
             ),
         )
+    # The CDK stack creates it empty (the first rotation adds a key, docs/deploy.md);
+    # locally it starts with one key, so logins work from the first request.
+    secrets.create_secret(
+        Name=resources.LOGIN_KEYS_SECRET_NAME,
+        SecretString=LoginKeySet().rotated(datetime.now(UTC)).document(),
+    )
     return created
 
 

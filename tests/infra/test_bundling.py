@@ -54,6 +54,7 @@ def test_runtime_requirements_exclude_what_lambda_provides() -> None:
     names = [re.match(r"[A-Za-z0-9._-]+", r).group(0) for r in requirements]  # type: ignore[union-attr]
     # pillow: the admin function draws rich menu images (linecrm.richmenus.images).
     # PyJWT + cryptography: /liff/login verifies ES256 ID tokens against LINE's JWKS.
+    # PyJWT + cryptography: auto-login URLs are ES256 JWTs (linecrm.shop_login).
     assert names == [
         "aws-lambda-powertools",
         "line-bot-sdk",

@@ -134,9 +134,52 @@ def test_admin_function_never_reads_channel_secrets(template: Template) -> None:
     main_table_id = _table_id(template, resources.MAIN_TABLE)
     assert main_table_id in text
     assert _table_id(template, resources.IDEMPOTENCY_TABLE) not in text
-    # It schedules and cancels broadcasts, but never calls LINE itself.
+    # It schedules and cancels broadcasts, but never calls LINE itself: the only secret
+    # it touches is the auto-login signing keys' (it rotates them).
     assert "scheduler:CreateSchedule" in text
-    assert "secretsmanager:" not in text
+    secret_statements = [s for s in statements if "secretsmanager:" in json.dumps(s["Action"])]
+    login_keys = _login_keys_id(template)
+    assert secret_statements
+    for statement in secret_statements:
+        assert [r["Ref"] for r in _as_list(statement["Resource"])] == [login_keys], statement
+
+
+def _login_keys_id(template: Template) -> str:
+    (secret_id,) = [
+        logical_id
+        for logical_id, secret in _of_type(template, "AWS::SecretsManager::Secret").items()
+        if secret["Properties"]["Name"] == resources.LOGIN_KEYS_SECRET_NAME
+    ]
+    return secret_id
+
+
+def test_the_login_keys_are_read_by_the_signers_and_rotated_by_the_admin_api_only(
+    template: Template,
+) -> None:
+    secret_id = _login_keys_id(template)
+    secret = _of_type(template, "AWS::SecretsManager::Secret")[secret_id]
+    generator = secret["Properties"]["GenerateSecretString"]
+    assert json.loads(generator["SecretStringTemplate"]) == {"active_kid": None, "keys": []}
+    for definition in resources.FUNCTIONS:
+        access = resources.function_access(definition).login_keys
+        actions = {
+            action
+            for statement in _function_statements(template, definition)
+            if secret_id in json.dumps(statement["Resource"])
+            for action in _as_list(statement["Action"])
+        }
+        environment = _environment(template, definition)
+        if access is None:
+            assert not actions, definition.name
+            assert Env.LOGIN_KEYS_SECRET_NAME not in environment
+            continue
+        assert environment[Env.LOGIN_KEYS_SECRET_NAME] == resources.LOGIN_KEYS_SECRET_NAME
+        assert "secretsmanager:GetSecretValue" in actions, definition.name
+        assert ("secretsmanager:PutSecretValue" in actions) == (access == "rotate")
+        assert not {a for a in actions if "Delete" in a or "Update" in a}, actions
+    assert resources.function_access(resources.ADMIN_FUNCTION).login_keys == "rotate"
+    assert resources.function_access(resources.LIFF_LOGIN_FUNCTION).login_keys == "read"
+    assert resources.function_access(resources.EVENTS_FUNCTION).login_keys == "read"
 
 
 def _table_id(template: Template, definition: resources.TableDefinition) -> str:
@@ -516,7 +559,8 @@ def test_event_source_secrets_are_read_by_the_events_function_only(template: Tem
             for r in _as_list(s["Resource"])
         ]
         if definition == resources.EVENTS_FUNCTION:
-            assert sorted(reads) == sorted(secrets)  # and no LINE channel credentials
+            # ...and no LINE channel credentials (the login keys are the only other one).
+            assert sorted(reads) == sorted([*secrets, _login_keys_id(template)])
         else:
             assert not set(reads) & set(secrets), definition.name
 

@@ -1,7 +1,7 @@
 """Fuzzing every HTTP route of the local stack: the admin API from its OpenAPI document
-(schemathesis), and ``/liff/login``, the webhook and the events API with hypothesis. No
-answer may be a 5xx, and no function may fail (the gateway counts those as internal
-errors)."""
+(schemathesis), and ``/liff/login``, ``/liff/shop-login``, the webhook, the events API
+and the shop's login consume with hypothesis. No answer may be a 5xx, and no function
+may fail (the gateway counts those as internal errors)."""
 
 from __future__ import annotations
 
@@ -121,6 +121,71 @@ def test_liff_login_verifier_never_answers_5xx(stack: LocalStack, token: str, no
     assert response.status_code in (401, 422), response.text[:500]
     assert response.json()["field"] in ("idToken", "nonce")
     assert stack.gateway.internal_errors == 0
+
+
+shop_login_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "channelId": st.sampled_from([DEMO_CHANNEL_ID, "404404404"]) | json_values,
+        "idToken": st.sampled_from(["a.b.c", ""]) | json_values,
+        "target": st.sampled_from(["/mypage", "//evil", "/../x", "https://x/"]) | json_values,
+        "nonce": json_values,
+    },
+)
+
+
+@FUZZ
+@given(body=shop_login_bodies | json_values | st.binary(max_size=40))
+def test_liff_shop_login_never_answers_5xx(stack: LocalStack, body: Any) -> None:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = requests.post(
+        f"{stack.gateway_url}/liff/shop-login",
+        data=data,
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code < 500, response.text[:500]
+    assert "message" in response.json()  # nobody here has a valid ID token
+    assert stack.gateway.internal_errors == 0
+
+
+@FUZZ
+@given(
+    body=st.fixed_dictionaries({"token": st.text(max_size=60) | json_values})
+    | st.sampled_from(
+        [{"token": "eyJhbGciOiJFUzI1NiIsImtpZCI6IngifQ.e30.AAAA"}, {"token": "a.b.c"}]
+    )
+    | json_values
+    | st.binary(max_size=40)
+)
+def test_login_consume_never_answers_5xx(stack: LocalStack, body: Any) -> None:
+    import time
+
+    from linecrm.events.signature import compute_signature
+    from linecrm_local.demo import DEMO_EVENT_SOURCE, DEMO_EVENT_SOURCE_KEY
+
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    timestamp = str(int(stack.clock.now().timestamp()) - time.monotonic_ns() % 60)
+    response = requests.post(
+        f"{stack.gateway_url}/login/{DEMO_CHANNEL_ID}/consume",
+        data=data,
+        headers={
+            "content-type": "application/json",
+            "x-linecrm-source": DEMO_EVENT_SOURCE,
+            "x-linecrm-timestamp": timestamp,
+            "x-linecrm-signature": compute_signature(DEMO_EVENT_SOURCE_KEY, timestamp, data),
+        },
+        timeout=30,
+    )
+    assert 400 <= response.status_code < 500, response.text[:500]
+    assert "message" in response.json()
+    assert stack.gateway.internal_errors == 0
+
+
+def test_login_jwks_is_public_and_has_no_private_keys(stack: LocalStack) -> None:
+    response = requests.get(f"{stack.gateway_url}/login/jwks.json", timeout=30)
+    assert response.status_code == 200
+    assert response.json()["keys"] and all("d" not in key for key in response.json()["keys"])
 
 
 @FUZZ

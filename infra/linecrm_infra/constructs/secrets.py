@@ -1,12 +1,15 @@
 """Secrets Manager secrets per LINE channel: its secret and access token
-(``ChannelSecrets``), and the events API's sources with their keys (``EventSourceSecrets``)."""
+(``ChannelSecrets``), and the events API's sources with their keys (``EventSourceSecrets``);
+and the auto-login signing keys (``LoginKeySecret``)."""
 
 from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -104,3 +107,46 @@ class EventSourceSecrets(Construct):
             )
         )
         return secret
+
+
+class LoginKeySecret(Construct):
+    """``linecrm/login-keys``: the ES256 keys that sign auto-login URLs (one set for
+    every channel). Created without a key: the first rotation (``POST
+    /admin/login-keys/rotate``, ``linecrm shoplogin rotate-keys``) adds one."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.secret = secretsmanager.Secret(
+            self,
+            "LoginKeys",
+            secret_name=resources.LOGIN_KEYS_SECRET_NAME,
+            description="ES256 keys that sign linecrm's auto-login URLs (docs/auto-login.md)",
+            # No key yet; the generated field is ignored by the reader.
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"active_kid": None, "keys": []}),
+                generate_string_key="unused",
+                exclude_punctuation=True,
+                password_length=32,
+            ),
+        )
+        Validations.of(self.secret).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SMG4",
+                reason=(
+                    "rotated by the admin API (POST /admin/login-keys/rotate), which keeps "
+                    "the retired keys in the JWKS until the URLs they signed expired; a "
+                    "Secrets Manager rotation Lambda would drop them"
+                ),
+            )
+        )
+
+    def grant(self, function: Any, level: str) -> None:
+        """``read``: GetSecretValue; ``rotate``: also PutSecretValue (a new version)."""
+        self.secret.grant_read(function)
+        if level == "rotate":
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["secretsmanager:PutSecretValue"],
+                    resources=[self.secret.secret_arn],
+                )
+            )

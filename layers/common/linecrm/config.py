@@ -17,7 +17,7 @@ from typing import ClassVar, Self
 from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError
 
 from linecrm.line.login import JWKS_REFRESH_COOLDOWN_SECONDS, MockIdentity, Verification
-from linecrm.resources import DEFAULTS, Env
+from linecrm.resources import DEFAULTS, LOGIN_KEYS_SECRET_NAME, Env
 
 LINE_API_BASE_URL = "https://api.line.me"
 LINE_DATA_API_BASE_URL = "https://api-data.line.me"
@@ -109,6 +109,14 @@ class ScheduleSettings(FunctionSettings):
     schedule_dead_letter_arn: str = Field(alias=Env.SCHEDULE_DEAD_LETTER_ARN, min_length=1)
 
 
+class LoginKeysSettings(FunctionSettings):
+    """The secret with the keys that sign auto-login URLs (docs/auto-login.md)."""
+
+    login_keys_secret_name: str = Field(
+        alias=Env.LOGIN_KEYS_SECRET_NAME, default=LOGIN_KEYS_SECRET_NAME, min_length=1
+    )
+
+
 class LineSettings(FunctionSettings):
     """Calling LINE for a channel: its credentials' secret name, the endpoints."""
 
@@ -146,7 +154,7 @@ class SenderSettings(MainTableSettings, SendQueueSettings, LineSettings):
     )
 
 
-class LiffLoginSettings(MainTableSettings, LineSettings):
+class LiffLoginSettings(MainTableSettings, LineSettings, LoginKeysSettings):
     function_name = "liff_login"
     # ``jwks``: ES256 against LINE's keys (fetched from the login base URL, cached), or
     # HS256 with the LINE Login channel's secret; ``verify_endpoint``: ask LINE per token.
@@ -184,12 +192,17 @@ class JobsSettings(
 
 
 class AdminSettings(
-    MainTableSettings, SendQueueSettings, JobQueueSettings, UploadsSettings, ScheduleSettings
+    MainTableSettings,
+    SendQueueSettings,
+    JobQueueSettings,
+    UploadsSettings,
+    ScheduleSettings,
+    LoginKeysSettings,
 ):
     function_name = "admin"
 
 
-class EventsSettings(MainTableSettings, SendQueueSettings, ScheduleSettings):
+class EventsSettings(MainTableSettings, SendQueueSettings, ScheduleSettings, LoginKeysSettings):
     function_name = "events"
     event_sources_secret_prefix: str = Field(alias=Env.EVENT_SOURCES_SECRET_PREFIX, min_length=1)
     # How long an event stays on the friend's timeline (and its idempotency key).

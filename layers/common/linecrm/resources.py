@@ -48,6 +48,8 @@ class Env:
     LIFF_MOCK_ID_TOKENS = "LINECRM_LIFF_MOCK_ID_TOKENS"
     # How soon after fetching LINE's keys an unknown kid may fetch them again.
     JWKS_REFRESH_COOLDOWN_SECONDS = "LINECRM_JWKS_REFRESH_COOLDOWN_SECONDS"
+    # Auto-login into the shop: the secret with the ES256 keys that sign login URLs.
+    LOGIN_KEYS_SECRET_NAME = "LINECRM_LOGIN_KEYS_SECRET_NAME"  # noqa: S105 - a name
     # Local stack only: the LIFF pages load @line/liff-mock instead of talking to LINE
     # (docs/liff.md). Never set by the CDK stack (an infra test holds it off).
     LIFF_MOCK_SDK = "LINECRM_LIFF_MOCK_SDK"
@@ -365,6 +367,11 @@ EVENT_SOURCES_SECRET_PREFIX = f"{APP_NAME}/events/"
 the value is JSON ``{"sources": {"<source id>": {"current": "…", "previous": "…"}}}``
 (see ``linecrm.events.sources``)."""
 
+LOGIN_KEYS_SECRET_NAME = f"{APP_NAME}/login-keys"
+"""Secrets Manager name of the keys that sign auto-login URLs (one set for every
+channel; the token's ``aud`` names the channel). JSON ``{"active_kid": …, "keys": [{"kid",
+"created_at", "retired_at", "private_key_pem"}]}`` (see ``linecrm.shop_login.keys``)."""
+
 
 # ---------------------------------------------------------------- what each function has
 # Which variable names each resource's name (or URL) reaches a function under.
@@ -420,6 +427,8 @@ class FunctionAccess:
     - ``reads_channel_secrets``: secretsmanager:GetSecretValue on the channel secrets.
     - ``reads_event_sources``: secretsmanager:GetSecretValue on the events API's source
       secrets (a channel's senders and their keys), and nothing else of Secrets Manager.
+    - ``login_keys``: the auto-login signing keys' secret: ``read`` is
+      secretsmanager:GetSecretValue; ``rotate`` also secretsmanager:PutSecretValue.
     - ``manages_schedules``: scheduler:Create/Get/DeleteSchedule in our group and
       iam:PassRole of the schedules' role to EventBridge Scheduler.
     - ``settings``: further variables (no resource): LINE endpoints, tuning.
@@ -431,6 +440,7 @@ class FunctionAccess:
     buckets: tuple[tuple[BucketDefinition, Access], ...] = ()
     reads_channel_secrets: bool = False
     reads_event_sources: bool = False
+    login_keys: Literal["read", "rotate"] | None = None
     manages_schedules: bool = False
     settings: tuple[str, ...] = ()
 
@@ -448,6 +458,8 @@ class FunctionAccess:
             names.append(Env.CHANNEL_SECRET_PREFIX)
         if self.reads_event_sources:
             names.append(Env.EVENT_SOURCES_SECRET_PREFIX)
+        if self.login_keys is not None:
+            names.append(Env.LOGIN_KEYS_SECRET_NAME)
         if self.manages_schedules:
             names += SCHEDULE_ENV
         names += self.settings
@@ -484,12 +496,14 @@ FUNCTION_ACCESS = (
     ),
     # Verifies a LINE ID token (LINE's keys or its verify endpoint), then finds the
     # friend (their last login time) or creates a login-only one: one UpdateItem, no
-    # deletes, so read-update.
+    # deletes, so read-update. Mints auto-login URLs for linked friends (reads the
+    # channel's shop-login setting, the link, and the signing keys).
     # Also serves the LIFF pages (member card, open-the-shop) with the channel's LIFF setup.
     FunctionAccess(
         LIFF_LOGIN_FUNCTION,
         tables=((MAIN_TABLE, "read_update"),),
         reads_channel_secrets=True,
+        login_keys="read",
         settings=(
             *LINE_SETTINGS,
             Env.ID_TOKEN_VERIFICATION,
@@ -516,12 +530,14 @@ FUNCTION_ACCESS = (
     # so no channel secrets. It starts friend imports (stores the CSV, queues the first
     # step), broadcasts (job queue now, or a schedule for later; cancel deletes it) and
     # segment enrolments (job queue), rich menu syncs (stores the images, queues the
-    # job: LINE is called by the jobs function), and re-drives dead deliveries.
+    # job: LINE is called by the jobs function), and re-drives dead deliveries. It
+    # rotates the auto-login signing keys (and lists their ids).
     FunctionAccess(
         ADMIN_FUNCTION,
         tables=((MAIN_TABLE, "read_write"),),
         sends_to=(JOB_QUEUE, SEND_QUEUE),
         buckets=((UPLOADS_BUCKET, "read_write"),),
+        login_keys="rotate",
         manages_schedules=True,
     ),
     # Consumes the schedule failure queue (granted by the event source): a scheduled
@@ -533,12 +549,15 @@ FUNCTION_ACCESS = (
     # and unlinks, which end a friend's link (an unlink may end a scenario enrolment).
     # An event that enrols a friend in a step scenario, branches or ends one, plans
     # the step (its bucket schedule) or sends (a zero-delay step goes to the send queue).
+    # The shop's auto-login: the public keys (JWKS) and consume, which verifies a login
+    # token and spends it (a record per token).
     FunctionAccess(
         EVENTS_FUNCTION,
         tables=((MAIN_TABLE, "read_write"),),
         sends_to=(SEND_QUEUE,),
         manages_schedules=True,
         reads_event_sources=True,
+        login_keys="read",
         settings=(Env.EVENT_RETENTION_DAYS, Env.ACCOUNT_TIME_ZONE),
     ),
 )
@@ -614,6 +633,15 @@ ROUTES = (
         "none",
         why_no_auth="called from the LIFF page; authenticated by the LINE ID token it carries",
     ),
+    # Auto-login into the shop (docs/auto-login.md): the LIFF page mints a login URL;
+    # the shop verifies it with the public keys and consumes it once.
+    Route(
+        "POST",
+        "/liff/shop-login",
+        LIFF_LOGIN_FUNCTION,
+        "none",
+        why_no_auth="called from the LIFF page; authenticated by the LINE ID token it carries",
+    ),
     # The LIFF pages and their JSON (linecrm.liff.routes, docs/liff.md).
     *(
         Route("GET", path, LIFF_LOGIN_FUNCTION, "none", why_no_auth=_LIFF_PAGE)
@@ -631,6 +659,14 @@ ROUTES = (
         "none",
         why_no_auth="called from the LIFF page; authenticated by the LINE ID token it carries",
     ),
+    Route(
+        "GET",
+        "/login/jwks.json",
+        EVENTS_FUNCTION,
+        "none",
+        why_no_auth="the public keys that verify login URLs (a JWK Set): no secret, no data",
+    ),
+    Route("POST", "/login/{channel_id}/consume", EVENTS_FUNCTION, "none", why_no_auth=_SHOP_SIGNED),
     # The admin API: every method under /admin is IAM-authorized (SigV4; the local
     # gateway asks for the admin bearer token instead). The function routes further.
     *(Route(method, "/admin/{proxy+}", ADMIN_FUNCTION, "iam") for method in ADMIN_METHODS),

@@ -24,6 +24,7 @@ from linecrm.config import (
     JobQueueSettings,
     JobsSettings,
     LineSettings,
+    LoginKeysSettings,
     MainTableSettings,
     ScheduleSettings,
     SenderSettings,
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from linecrm.domain.automation import ActionRunner
     from linecrm.domain.broadcasts import Broadcast
     from linecrm.domain.idempotency import CreateOnce
+    from linecrm.domain.shop_login import ShopLoginSettings
     from linecrm.domain.signals import Signals
     from linecrm.events.service import EventsReceiver, RequestAuthenticator
     from linecrm.id_links.service import AccountLinks
@@ -80,6 +82,8 @@ if TYPE_CHECKING:
     from linecrm.scenarios.engine import ScenarioEngine
     from linecrm.scenarios.enrollment_jobs import SegmentEnrollmentRunner
     from linecrm.scenarios.service import ScenarioService
+    from linecrm.shop_login.keys import LoginKeyStore
+    from linecrm.shop_login.service import ShopLoginApi, ShopLoginMinter
     from linecrm.webhook.service import WebhookReceiver
 
 
@@ -688,3 +692,48 @@ class Container(Generic[S]):
         from linecrm.id_links.shop_api import ShopLinkApi
 
         return ShopLinkApi(self._events_authenticator, self.account_links, self.clock)
+
+    # ------------------------------------------------------------ auto-login
+    @cached_property
+    def login_keys(self) -> LoginKeyStore:
+        """The keys that sign login URLs (cached per container; rotation writes)."""
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        from linecrm.shop_login.keys import LoginKeyStore
+
+        client = self._session.client("secretsmanager")
+        return LoginKeyStore(
+            SecretsProvider(boto3_client=client),
+            self._part(LoginKeysSettings).login_keys_secret_name,
+            client=lambda: client,
+        )
+
+    def shop_login_settings(self, channel_id: str) -> ShopLoginSettings | None:
+        """The channel's auto-login setting (one GetItem of its settings item)."""
+        from linecrm.domain.shop_login import stored_shop_login
+
+        return stored_shop_login(self.channel_config.load_settings(channel_id))
+
+    @cached_property
+    def shop_login_minter(self) -> ShopLoginMinter:
+        """Login URLs for linked friends (the liff_login function)."""
+        from linecrm.shop_login.service import ShopLoginMinter
+
+        return ShopLoginMinter(
+            self.login_keys, self.shop_login_settings, self.id_links.link_of_user, self.clock
+        )
+
+    @cached_property
+    def shop_login_api(self) -> ShopLoginApi:
+        """The shop's consume call, signed with its events API keys (the events function)."""
+        from linecrm.repositories.login_tokens import SpentLoginTokens
+        from linecrm.shop_login.service import ShopLoginApi
+
+        return ShopLoginApi(
+            self._events_authenticator,
+            self.login_keys,
+            self.shop_login_settings,
+            self.id_links.user_of_member,
+            SpentLoginTokens(self.dynamodb, self._table_name),
+            self.clock,
+        )

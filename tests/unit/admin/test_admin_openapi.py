@@ -37,7 +37,8 @@ def test_every_operation_documents_its_errors_and_security() -> None:
     document = openapi_document()
     assert set(document["components"]["securitySchemes"]) == {"sigv4", "localBearer"}
     for path, operations in document["paths"].items():
-        assert path.startswith("/admin/channels/{channel_id}/"), path
+        # Per channel, but the auto-login signing keys (one set for the deployment).
+        assert path.startswith(("/admin/channels/{channel_id}/", "/admin/login-keys")), path
         for method, operation in operations.items():
             assert "422" in operation["responses"], (method, path)
             error = operation["responses"]["422"]["content"]["application/json"]["schema"]

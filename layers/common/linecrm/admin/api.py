@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any, Protocol
 
@@ -28,6 +29,7 @@ from linecrm.admin import (
     rules,
     scenarios,
     settings,
+    shop_login,
     tags,
 )
 from linecrm.admin.errors import AdminError
@@ -68,6 +70,7 @@ from linecrm.scenarios.service import (
     ScenarioRejected,
     ScenarioService,
 )
+from linecrm.shop_login.keys import LoginKeyStore
 
 ADMIN_PREFIX = "/admin"
 CHANNEL_PREFIX = f"{ADMIN_PREFIX}/channels/<channel_id>"
@@ -81,11 +84,12 @@ delete, chat mode), tags and tag folders, custom fields, auto-response rules and
 business hours; **imports** of existing friends (LINE's followers list or a CSV, as
 resumable jobs); **broadcasts** to every friend or a segment, now or at a time, with a
 dry-run preview; **rich menus** as config (menus, images, tabs, assignment rules by
-segment, bulk relinking); the **delivery policy** (frequency caps, quiet hours, the account's
-time zone); and the **delivery ledger** (every message queued, sent, skipped or dead,
-with re-drive); and the **LIFF** setup of the member card pages. Guides: docs/import.md,
+segment, bulk relinking); **auto-login** into the shop (its allow-list, the signing
+keys); the **LIFF** setup of the member card pages; the **delivery policy** (frequency
+caps, quiet hours, the account's time zone); and the **delivery ledger** (every message
+queued, sent, skipped or dead, with re-drive). Guides: docs/import.md,
 docs/broadcasts.md, docs/segments.md, docs/delivery-policy.md, docs/auto-response.md,
-docs/rich-menus.md, docs/liff.md in the repository.
+docs/rich-menus.md, docs/auto-login.md, docs/liff.md in the repository.
 
 One deployment serves several channels: the channel id is in every path. A channel id
 this deployment has not set up answers 404 "unknown channel" and nothing is written
@@ -124,6 +128,8 @@ def build_app(
     scenario_service: Callable[[], ScenarioService] = scenarios.scenario_service,
     rich_menu_service: Callable[[], RichMenuService] = richmenus.rich_menu_service,
     account_links: Callable[[], AccountLinks] = id_links.account_links,
+    login_keys: Callable[[], LoginKeyStore] = shop_login.login_keys,
+    clock: Callable[[], Callable[[], datetime]] = shop_login.admin_clock,
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
@@ -154,6 +160,10 @@ def build_app(
     app.dependency_overrides[richmenus.rich_menu_service] = rich_menu_service
     app.include_router(id_links.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[id_links.account_links] = account_links
+    app.include_router(shop_login.router, prefix=CHANNEL_PREFIX)
+    app.include_router(shop_login.keys_router, prefix=ADMIN_PREFIX)
+    app.dependency_overrides[shop_login.login_keys] = login_keys
+    app.dependency_overrides[shop_login.admin_clock] = clock
     _register_error_handlers(app)
 
     openapi: dict[str, Any] = {

@@ -38,7 +38,7 @@ class ShopLinkApi:
         """``{"nonce", "expires_at"}`` for the member; 401/4xx as ``EventsRejected`` or
         ``LinkRequestRefused``."""
         self._authenticator.authenticate(request, self._clock())
-        body = _json_object(request.body, NONCE_FIELDS)
+        body = json_object(request.body, NONCE_FIELDS)
         nonce = self._links.issue_nonce(
             request.channel_id, body.get("member_id"), body.get("link_token")
         )
@@ -56,7 +56,7 @@ class ShopLinkApi:
                 "member_id: 1-128 printable ASCII characters, no spaces",
                 "member_id",
             )
-        body = _json_object(request.body, frozenset({"member_id"}))
+        body = json_object(request.body, frozenset({"member_id"}))
         if body.get("member_id") != member_id:
             raise LinkRequestRefused(
                 HTTPStatus.UNPROCESSABLE_ENTITY,
@@ -67,7 +67,7 @@ class ShopLinkApi:
         return {"member_id": member_id, "unlinked": user_id is not None}
 
 
-def _json_object(body: bytes, fields: frozenset[str]) -> dict[str, Any]:
+def json_object(body: bytes, fields: frozenset[str]) -> dict[str, Any]:
     if len(body) > MAX_LINK_BODY_BYTES:
         raise LinkRequestRefused(
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
