@@ -24,6 +24,7 @@ from PIL import Image
 
 from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
 from linecrm_local.demo_shop.members import DEMO_MEMBERS
+from linecrm_local.demo_shop.server import ALLOWED_TARGETS, LOGIN_PATH
 from linecrm_local.stack import LocalStack
 from tests.support.waiting import wait_for
 
@@ -141,22 +142,17 @@ DISTINCT_GLYPHS = """(chars) => {
 }"""
 
 
-def shop_login_exists(stack: LocalStack) -> bool:
-    """Whether POST /liff/shop-login (the auto-login branch) is a route of this stack."""
-    answer = requests.post(f"{stack.gateway_url}/liff/shop-login", json={}, timeout=READ)
-    return answer.status_code != 404
-
-
 def configure_shop_login(stack: LocalStack) -> None:
-    """linecrm's side of auto-login for the demo shop: its login URL and allow-list.
-    (Adapt to the admin route of the auto-login branch when it is merged.)"""
+    """linecrm's side of auto-login for the demo shop (docs/auto-login.md), as `make dev`
+    seeds it: the shop's origin, its login page and allow-list."""
     admin(
         stack,
         "PUT",
         "/shop-login",
         {
-            "login_url": f"{stack.demo_shop.url}/auto-login",
-            "allowed_targets": ["/", "/cart", "/products"],
+            "base_url": stack.demo_shop.url,
+            "login_path": LOGIN_PATH,
+            "allow": list(ALLOWED_TARGETS),
         },
     )
 
@@ -226,12 +222,11 @@ def test_tapping_shop_login_lands_logged_in_on_the_shop(
     stack: LocalStack, card: tuple[Any, list[str]]
 ) -> None:
     page, errors = card
-    if not shop_login_exists(stack):
-        pytest.skip("POST /liff/shop-login is not on this branch yet (auto-login lands with it)")
     configure_shop_login(stack)
     page.locator("#shop-login").click()
-    page.wait_for_url(f"{stack.demo_shop.url}/**", timeout=30_000)
-    page.wait_for_selector("#member", timeout=30_000)
+    # The LIFF setup's shop target (make dev seeds /mypage), through /auto-login?token=…
+    page.wait_for_url(f"{stack.demo_shop.url}/mypage", timeout=30_000)
+    page.wait_for_selector("#welcome", timeout=30_000)
     page.screenshot(path=str(SCREENSHOTS / "demo-shop-logged-in.png"), full_page=True)
     assert page.locator("#member-id").inner_text() == MEMBER_ID
     assert "token=" not in page.url  # the shop redirected to the target, token spent
@@ -285,12 +280,6 @@ def test_the_open_page_opens_the_shop_logged_in_at_its_target(
 ) -> None:
     """A rich-menu URI action: https://liff.line.me/{liffId}/open?target=/cart."""
     page = browser.new_page(locale="ja-JP")
-    if not shop_login_exists(stack):
-        page.goto(card_url(stack, linked, "open") + "&target=/cart")
-        page.wait_for_selector("#app[data-ready=true]", timeout=30_000)
-        assert page.locator("#status").inner_text() == "この機能は準備中です。"
-        page.close()
-        pytest.skip("POST /liff/shop-login is not on this branch yet (auto-login lands with it)")
     configure_shop_login(stack)
     page.goto(card_url(stack, linked, "open") + "&target=/cart")
     page.wait_for_url(f"{stack.demo_shop.url}/cart", timeout=30_000)

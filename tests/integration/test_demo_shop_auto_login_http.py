@@ -1,7 +1,7 @@
-"""The demo shop's auto-login over HTTP, as it will run against linecrm: the JWKS fetched
-(and cached) from ``GET /login/{channel_id}/jwks.json``, the token spent with one signed
-``POST /login/{channel_id}/consume``. linecrm's side is a small stand-in server here
-with a locally generated ES256 key (the real routes come with the auto-login branch)."""
+"""The demo shop's auto-login over HTTP against a stand-in for linecrm (a locally
+generated ES256 key): the JWKS fetched (and cached) from ``GET /login/jwks.json``, the
+token spent with one signed ``POST /login/{channel_id}/consume``. The real routes are
+exercised by the e2e browser test."""
 
 from __future__ import annotations
 
@@ -38,13 +38,19 @@ class StandIn:
 
     def mint(self, **overrides: Any) -> str:
         now = int(time.time())
-        claims = {"aud": CHANNEL_ID, "sub": "M-1001", "target": "/cart", "jti": str(now)}
+        claims = {
+            "iss": "linecrm",
+            "aud": CHANNEL_ID,
+            "sub": "M-1001",
+            "target": "/cart",
+            "jti": str(now),
+        }
         claims |= {"iat": now, "exp": now + 300, **overrides}
         return jwt.encode(claims, self.key, algorithm="ES256", headers={"kid": "k1"})
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        if request.path == f"/login/{CHANNEL_ID}/jwks.json":
+        if request.path == "/login/jwks.json":
             self.jwks_fetches += 1
             jwk = json.loads(ECAlgorithm.to_jwk(self.key.public_key()))
             body = {"keys": [{**jwk, "kid": "k1", "alg": "ES256", "use": "sig"}]}
@@ -69,7 +75,7 @@ class StandIn:
             return Response('{"message": "already used"}', status=409)
         self.spent.add(token)
         claims = jwt.decode(token, options={"verify_signature": False})
-        answer = {"memberId": claims["sub"], "target": claims["target"]}
+        answer = {"member_id": claims["sub"], "target": claims["target"], "expires_at": "…"}
         return Response(json.dumps(answer), content_type="application/json")
 
 

@@ -62,7 +62,7 @@ class Linecrm:
             raise RuntimeError("409: already used")
         self.spent.append(token)
         claims = jwt.decode(token, options={"verify_signature": False})
-        return {"memberId": claims["sub"], "target": claims["target"]}
+        return {"member_id": claims["sub"], "target": claims["target"], "expires_at": "…"}
 
 
 def verifier(jwks: dict[str, Any], linecrm: Linecrm, now: float = NOW) -> AutoLoginVerifier:
@@ -99,6 +99,8 @@ def test_a_good_token_logs_the_member_in_once(key: Any, jwks: dict[str, Any]) ->
         ({"exp": NOW - 10}, "expired"),
         ({"aud": "another-channel"}, "invalid token"),
         ({"aud": None}, "invalid token"),
+        ({"iss": "someone-else"}, "invalid token"),
+        ({"iss": None}, "invalid token"),
         ({"sub": None}, "invalid token"),
         ({"jti": None}, "invalid token"),
         ({"exp": None}, "invalid token"),
@@ -138,7 +140,7 @@ def test_only_es256_is_accepted(jwks: dict[str, Any]) -> None:
 def test_linecrm_must_agree_with_the_token(key: Any, jwks: dict[str, Any]) -> None:
     class Disagreeing(Linecrm):
         def consume(self, token: str) -> dict[str, Any]:
-            return {"memberId": "M-1002", "target": "/cart"}
+            return {"member_id": "M-1002", "target": "/cart"}
 
     with pytest.raises(AutoLoginRejected, match="does not match"):
         verifier(jwks, Disagreeing()).verify(mint(key))
@@ -147,11 +149,14 @@ def test_linecrm_must_agree_with_the_token(key: Any, jwks: dict[str, Any]) -> No
 @pytest.mark.parametrize(
     ("target", "allowed"),
     [
-        ("/", True),
+        ("/mypage", True),
+        ("/", False),
         ("/cart", True),
         ("/cart?from=line", True),
         ("/products/A1", True),
         ("/cartx", False),
+        ("/cart/x", False),  # /cart is an exact path; /products/ a prefix
+        ("/products/../cart", False),
         ("/admin", False),
         ("cart", False),
         ("//evil.example", False),

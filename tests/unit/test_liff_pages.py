@@ -94,6 +94,7 @@ def test_a_set_up_channel_gets_the_shell_with_its_config(
         "liffId": LIFF_ID,
         "view": view,
         "mock": False,
+        "shopTarget": "/",
     }
     assert '<html lang="ja">' in page
 

@@ -5,15 +5,15 @@ linked friend's member id and a target path, and sends the browser to the shop w
 it. The shop:
 
 1. verifies it **offline** with linecrm's public keys (a JWKS, fetched and cached): the
-   signature (ES256 only), expiry, audience (our channel), a member id, a token id and
-   a target on the shop's allow-list;
+   signature (ES256 only), issuer, expiry, audience (our channel), a member id, a token
+   id and a target on the shop's allow-list;
 2. **spends** it with one signed ``POST /login/{channel_id}/consume`` (a replay, or a
    token linecrm no longer knows, is refused there) and takes the member id and target
    linecrm answers, which must agree with the token's;
 3. logs the member in and redirects to the target (a path on the shop, never a URL).
 
-What the contract names (claims, the query parameter, the consume body) is kept in the
-constants below so it follows linecrm's exactly.
+The contract is linecrm's docs/auto-login.md; the names it fixes (claims, the query
+parameter, the paths, the consume body and answer) are the constants below.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ from typing import Any
 
 import jwt
 
+ISSUER = "linecrm"
 TOKEN_PARAMETER = "token"  # noqa: S105 - the login URL's query parameter with the JWT
 ALGORITHMS = ["ES256"]
 MEMBER_CLAIM = "sub"
 TARGET_CLAIM = "target"
 TOKEN_ID_CLAIM = "jti"  # noqa: S105 - a claim name
-JWKS_PATH = "/login/{channel_id}/jwks.json"
+JWKS_PATH = "/login/jwks.json"  # one key set for the deployment; aud names the channel
 CONSUME_PATH = "/login/{channel_id}/consume"
 LEEWAY_SECONDS = 5
 
@@ -48,8 +49,9 @@ def consume_body(token: str) -> dict[str, Any]:
     return {"token": token}
 
 
-def is_allowed_target(target: str, allowed_prefixes: Sequence[str]) -> bool:
-    """A path on this shop (no scheme, host, ``//`` or backslash) under an allowed prefix."""
+def is_allowed_target(target: str, allowed: Sequence[str]) -> bool:
+    """A path on this shop (no scheme, host, ``//`` or backslash) on the allow-list: an
+    exact path, or under a prefix that ends in ``/`` (linecrm's rule)."""
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return False
     if any(ord(char) < 0x20 for char in target):
@@ -57,10 +59,8 @@ def is_allowed_target(target: str, allowed_prefixes: Sequence[str]) -> bool:
     path = target.split("?", 1)[0].split("#", 1)[0]
     if "/../" in path + "/" or "/./" in path + "/":
         return False
-    # "/" allows the top page only; "/cart" allows /cart and what is under it.
     return any(
-        path == prefix or (prefix != "/" and path.startswith(prefix.rstrip("/") + "/"))
-        for prefix in allowed_prefixes
+        path == entry or (entry.endswith("/") and path.startswith(entry)) for entry in allowed
     )
 
 
@@ -76,7 +76,7 @@ class AutoLoginVerifier:
     ) -> None:
         """``signing_key(token)``: the public key of the token's ``kid`` (a JWKS client's
         ``get_signing_key_from_jwt(token).key``); ``consume(token)``: the signed consume
-        call (``{"memberId", "target"}``, raising when linecrm refuses)."""
+        call (``{"member_id", "target", "expires_at"}``, raising when linecrm refuses)."""
         self._signing_key = signing_key
         self._consume = consume
         self._audience = audience
@@ -89,7 +89,7 @@ class AutoLoginVerifier:
             spent = self._consume(token)
         except Exception as error:
             raise AutoLoginRejected(f"linecrm refused to consume it: {error}") from error
-        member_id, target = spent.get("memberId"), spent.get("target")
+        member_id, target = spent.get("member_id"), spent.get("target")
         if member_id != claims[MEMBER_CLAIM] or target != claims[TARGET_CLAIM]:
             raise AutoLoginRejected("linecrm's answer does not match the token")
         return AutoLogin(member_id=str(member_id), target=str(target))
@@ -102,9 +102,13 @@ class AutoLoginVerifier:
                 key,
                 algorithms=ALGORITHMS,
                 audience=self._audience,
+                issuer=ISSUER,
                 leeway=LEEWAY_SECONDS,
                 # Expiry against the shop's clock (the local stack's, in tests).
-                options={"require": ["exp", MEMBER_CLAIM, TOKEN_ID_CLAIM], "verify_exp": False},
+                options={
+                    "require": ["iss", "exp", MEMBER_CLAIM, TOKEN_ID_CLAIM],
+                    "verify_exp": False,
+                },
             )
         except jwt.PyJWTError as error:
             raise AutoLoginRejected(f"invalid token: {error}") from error

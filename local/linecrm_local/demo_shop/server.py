@@ -32,9 +32,10 @@ from linecrm_local.serving import BackgroundWsgiServer, bind_listening_socket
 logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "demo_shop_session"
-# Paths linecrm's login URLs may send a member to (the shop's allow-list, also set in
-# linecrm's channel config once auto-login is configured there).
-ALLOWED_TARGETS = ("/", "/cart", "/products")
+# Paths linecrm's login URLs may send a member to: the shop's own allow-list, the same
+# as the channel's shop-login setting in linecrm (seeded by `make dev`).
+ALLOWED_TARGETS = ("/mypage", "/cart", "/products/")
+LOGIN_PATH = "/auto-login"
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,12 @@ class DemoShopApp:
         self.url_map = Map(
             [
                 Rule("/", endpoint="home", methods=["GET"]),
-                Rule("/products", endpoint="home", methods=["GET"]),
+                Rule("/products/", endpoint="home", methods=["GET"]),
+                Rule("/mypage", endpoint="mypage", methods=["GET"]),
                 Rule("/login", endpoint="login_form", methods=["GET"]),
                 Rule("/login", endpoint="login", methods=["POST"]),
                 Rule("/logout", endpoint="logout", methods=["POST"]),
-                Rule("/auto-login", endpoint="auto_login", methods=["GET"]),
+                Rule(LOGIN_PATH, endpoint="auto_login", methods=["GET"]),
                 Rule("/cart", endpoint="cart", methods=["GET"]),
                 Rule("/cart/add", endpoint="add_to_cart", methods=["POST"]),
                 Rule("/checkout", endpoint="checkout", methods=["POST"]),
@@ -86,7 +88,7 @@ class DemoShopApp:
 
         channel = self.api.channel_path
         jwks = jwt.PyJWKClient(
-            self.config.api_url.rstrip("/") + JWKS_PATH.format(channel_id=channel),
+            self.config.api_url.rstrip("/") + JWKS_PATH,
             cache_keys=True,
             lifespan=300,
             timeout=10,
@@ -141,6 +143,16 @@ class DemoShopApp:
             for p in PRODUCTS.values()
         )
         return page("デモショップ", f'<ul class="products">{rows}</ul>', self.member(session))
+
+    def mypage(self, request: Request, session: Session) -> Response:
+        member = self.member(session)
+        if member is None:
+            return redirect("/login")
+        body = (
+            f'<p id="welcome">{html.escape(member.name)} 様のマイページです。</p>'
+            f"<p>カートの商品: {sum(session.cart.values())} 点</p>"
+        )
+        return page("マイページ", body, member)
 
     def login_form(self, request: Request, session: Session, error: str = "") -> Response:
         link_token = request.values.get("linkToken", "")

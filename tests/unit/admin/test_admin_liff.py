@@ -6,7 +6,11 @@ import pytest
 
 from tests.unit.admin.conftest import AdminApi
 
-LIFF = {"liff_id": "2000000002-AbCdEfGh", "member_card_fields": {"rank": "rank", "points": "pt"}}
+LIFF = {
+    "liff_id": "2000000002-AbCdEfGh",
+    "member_card_fields": {"rank": "rank", "points": "pt"},
+    "shop_target": "/mypage",
+}
 
 
 def test_the_liff_setup_lifecycle(api: AdminApi) -> None:
@@ -18,7 +22,11 @@ def test_the_liff_setup_lifecycle(api: AdminApi) -> None:
 
     defaults = api.call("PUT", "/liff", {"liff_id": LIFF["liff_id"]}).body
     assert defaults["member_card_fields"] == {"rank": "rank", "points": "points"}
-    hidden = {"liff_id": LIFF["liff_id"], "member_card_fields": {"rank": None, "points": None}}
+    hidden = {
+        "liff_id": LIFF["liff_id"],
+        "member_card_fields": {"rank": None, "points": None},
+        "shop_target": "/",
+    }
     assert api.call("PUT", "/liff", hidden).body == hidden
 
     assert api.call("DELETE", "/liff").status == 204
@@ -34,6 +42,9 @@ def test_the_liff_setup_lifecycle(api: AdminApi) -> None:
         ({"liff_id": "2000000002-AbCdEfGh", "member_card_fields": {"rank": "Rank!"}}, "rank"),
         ({"liff_id": "2000000002-AbCdEfGh", "member_card_fields": {"tier": "x"}}, "tier"),
         ({"liff_id": "2000000002-AbCdEfGh", "extra": 1}, "extra"),
+        ({"liff_id": "2000000002-AbCdEfGh", "shop_target": "//evil.example"}, "shop_target"),
+        ({"liff_id": "2000000002-AbCdEfGh", "shop_target": "https://evil"}, "shop_target"),
+        ({"liff_id": "2000000002-AbCdEfGh", "shop_target": "/\\evil"}, "shop_target"),
     ],
 )
 def test_a_bad_setup_is_422_naming_the_field(

@@ -48,7 +48,7 @@ export function shopLogin(channelId: string, idToken: string, target: string): P
 export function describe(error: unknown): string {
   if (error instanceof ApiError) {
     if (error.status === 401) return "LINEのログインを確認できませんでした。もう一度開いてください。";
-    if (error.status === 403) return "会員連携が必要です。";
+    if (error.status === 403 || error.status === 409) return "会員連携が必要です。";
     if (error.status === 404) return "この機能は準備中です。";
     if (error.status === 422) return "移動先が正しくありません。";
     if (error.status >= 500) return "ただいま混み合っています。しばらくしてからお試しください。";

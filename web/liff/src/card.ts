@@ -8,8 +8,6 @@ import { describe, memberCard, shopLogin, type MemberCard } from "./api";
 import type { PageConfig } from "./config";
 import { element, status } from "./dom";
 
-const SHOP_HOME = "/";
-
 export async function renderCard(root: HTMLElement, config: PageConfig, idToken: string): Promise<void> {
   status(root, "会員証を読み込んでいます…");
   let card: MemberCard;
@@ -64,7 +62,7 @@ export async function renderCard(root: HTMLElement, config: PageConfig, idToken:
     element("p", { class: "member-id" }, "会員番号 ", element("span", { id: "member-id" }, card.memberId)),
     login,
   );
-  login.addEventListener("click", () => void goToShop(root, config, idToken, SHOP_HOME, login));
+  login.addEventListener("click", () => void goToShop(root, config, idToken, config.shopTarget, login));
 }
 
 export async function goToShop(

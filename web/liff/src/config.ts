@@ -8,6 +8,8 @@ export interface PageConfig {
   view: View;
   // Local stack only (LINECRM_LIFF_MOCK_SDK): @line/liff-mock replaces the LINE client.
   mock: boolean;
+  // Where 「ショップにログイン」 lands (a path on the shop's auto-login allow-list).
+  shopTarget: string;
 }
 
 export function readConfig(doc: Document = document): PageConfig {

@@ -22,6 +22,7 @@ class PageConfig:
     liff_id: str
     view: View
     mock: bool
+    shop_target: str = "/"
 
     def to_json(self) -> str:
         document = {
@@ -29,6 +30,7 @@ class PageConfig:
             "liffId": self.liff_id,
             "view": self.view,
             "mock": self.mock,
+            "shopTarget": self.shop_target,
         }
         text = json.dumps(document, ensure_ascii=False)
         return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")

@@ -97,6 +97,7 @@ def build_router(
             liff_id=settings.liff_id,
             view=view,
             mock=container().settings.liff_mock_sdk,
+            shop_target=settings.shop_target,
         )
         return _html(HTTPStatus.OK, render_page(config, script, styles))
 

@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 LIFF_SETTING = "liff"
 FIELD_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -40,6 +40,20 @@ class LiffSettings(BaseModel):
         examples=["2000000002-AbCdEfGh"],
     )
     member_card_fields: MemberCardFields = Field(default_factory=MemberCardFields)
+    shop_target: str = Field(
+        default="/",
+        pattern=r"^/[^\s\\#]{0,199}$",
+        description="where 「ショップにログイン」 lands: a path on the shop's auto-login "
+        "allow-list (docs/auto-login.md)",
+        examples=["/mypage"],
+    )
+
+    @field_validator("shop_target")
+    @classmethod
+    def _a_path_on_the_shop(cls, target: str) -> str:
+        if target.startswith("//"):
+            raise ValueError("a path on the shop, not //host")
+        return target
 
 
 def liff_settings(channel_settings: Mapping[str, Any]) -> LiffSettings | None:
