@@ -32,6 +32,8 @@ app = build_app(
     account_links=lambda: container().account_links,
     login_keys=lambda: container().login_keys,
     clock=lambda: container().clock,
+    route_service=lambda: container().route_service,
+    public_base_url=lambda: container().settings.public_base_url,
 )
 
 

@@ -197,6 +197,8 @@ class LocalResources:
                 # tokens (resources.LOCAL_ONLY_SETTINGS) only when asked for (overrides).
                 Env.ID_TOKEN_VERIFICATION: "jwks",
                 Env.JWKS_REFRESH_COOLDOWN_SECONDS: "30",
+                Env.INFLOW_WINDOW_MINUTES: "30",
+                Env.INFLOW_STATE_TTL_SECONDS: "600",
                 # No LINE app locally: the LIFF pages run on @line/liff-mock.
                 Env.LIFF_MOCK_SDK: "true",
             }
@@ -206,6 +208,9 @@ class LocalResources:
             values[Env.LINE_API_BASE_URL] = base
             values[Env.LINE_DATA_API_BASE_URL] = base
             values[Env.LINE_LOGIN_BASE_URL] = base
+            # LINE Login's web pages (access.line.me, line.me) are the emulator's too.
+            values[Env.LINE_LOGIN_AUTHORIZE_URL] = f"{base}/oauth2/v2.1/authorize"
+            values[Env.LINE_ADD_FRIEND_URL] = f"{base}/R/ti/p/"
         return values
 
     def function_environments(

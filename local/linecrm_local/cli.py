@@ -9,6 +9,7 @@ linecrm events send --name purchase --user U… --property sku=A1   a signed beh
 linecrm apply -f scenarios.yaml --dry-run    step scenarios (see linecrm_local.cli_scenarios)
 linecrm richmenus apply -f menus.yaml        rich menus (see linecrm_local.cli_richmenus)
 linecrm idlink configure --login-url https://…   ID linking (see linecrm_local.cli_idlink)
+linecrm routes create qr_shop_a --name …    inflow routes, QR codes (linecrm_local.cli_routes)
 linecrm simulate account-link --link-token=T --nonce=N   LINE's account-link dialog
 linecrm shoplogin configure --base-url https://… --allow /mypage   auto-login (cli_shoplogin)
 """
@@ -30,6 +31,7 @@ from linecrm_local import (
     cli_idlink,
     cli_imports,
     cli_richmenus,
+    cli_routes,
     cli_scenarios,
     cli_shoplogin,
 )
@@ -165,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_richmenus.add_commands(commands)
     cli_idlink.add_commands(commands)
     cli_shoplogin.add_commands(commands)
+    cli_routes.add_commands(commands)
 
     calls = commands.add_parser("calls", help="LINE API calls the emulator received")
     calls.add_argument("--endpoint", help="e.g. push, multicast, reply")
@@ -197,6 +200,8 @@ def run(args: argparse.Namespace) -> Any:
         return cli_idlink.run(args)
     if args.command == cli_shoplogin.COMMAND:
         return cli_shoplogin.run(args)
+    if args.command == cli_routes.COMMAND:
+        return cli_routes.run(args)
     control = EmulatorControl(args.emulator)
     if args.command == "simulate":
         return _simulate(control, args)

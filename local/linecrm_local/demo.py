@@ -9,6 +9,11 @@ DEMO_CHANNEL_ID = "2000000001"
 DEMO_CHANNEL_SECRET = "0123456789abcdef0123456789abcdef"  # noqa: S105 - 32 hex chars like LINE's
 DEMO_CHANNEL_ACCESS_TOKEN = "linecrm-local-demo-channel-access-token"  # noqa: S105
 DEMO_BOT_USER_ID = "U" + "d" * 32
+# The LINE Login channel linked to the demo account (inflow routes log in with it) and
+# the account's basic id (its add-friend URL, /R/ti/p/@linecrm-demo on the emulator).
+DEMO_LOGIN_CHANNEL_ID = "2000000002"
+DEMO_LOGIN_CHANNEL_SECRET = "fedcba9876543210fedcba9876543210"  # noqa: S105 - local demo
+DEMO_BOT_BASIC_ID = "@linecrm-demo"
 # Bearer token for routes that are IAM-authorized on AWS (the admin API), locally.
 DEMO_ADMIN_TOKEN = "linecrm-local-admin-token"  # noqa: S105
 # The events API's demo source of the demo channel and its signing key (docs/events.md).

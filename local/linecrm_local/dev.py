@@ -66,6 +66,10 @@ def banner(stack: LocalStack) -> str:
         f"    source         {demo.DEMO_EVENT_SOURCE}  (X-Linecrm-Source)",
         f"    key            {demo.DEMO_EVENT_SOURCE_KEY}",
         "    signature      hex HMAC-SHA256(key, <X-Linecrm-Timestamp>.<raw body>)",
+        f"  inflow routes    {stack.gateway_url}/r/<code>  (docs/inflow-routes.md)",
+        f"    LINE Login     channel {demo.DEMO_LOGIN_CHANNEL_ID}, callback "
+        f"{stack.gateway_url}/r/callback",
+        f"    add friend     {stack.emulator_url}/R/ti/p/%40{demo.DEMO_BOT_BASIC_ID[1:]}",
         *_shop_lines(stack),
         "",
         "  in another terminal:",

@@ -28,6 +28,10 @@ class ChannelSecret:
     channel_access_token: str
     # Events API sources of the channel: source id -> its (current) key.
     event_sources: Mapping[str, str] = field(default_factory=dict)
+    # Its LINE Login channel and the account's basic id (inflow routes).
+    login_channel_id: str | None = None
+    login_channel_secret: str | None = None
+    bot_basic_id: str | None = None
 
 
 @dataclass
@@ -187,6 +191,15 @@ def provision(
                 {
                     "channel_secret": channel.channel_secret,
                     "channel_access_token": channel.channel_access_token,
+                    **{
+                        name: value
+                        for name, value in (
+                            ("login_channel_id", channel.login_channel_id),
+                            ("login_channel_secret", channel.login_channel_secret),
+                            ("bot_basic_id", channel.bot_basic_id),
+                        )
+                        if value
+                    },
                 }
             ),
         )

@@ -106,6 +106,7 @@ class LocalStack:
 
     def _start(self) -> None:
         from linecrm_local.emulator import EmulatedChannel, EmulatorConfig, LineEmulator
+        from linecrm_local.emulator.config import EmulatedLoginChannel
 
         # Bind the ports first: a busy one fails before moto's (process-wide) state is
         # reset, and the webhook URL needs the gateway's port.
@@ -123,6 +124,9 @@ class LocalStack:
                     demo.DEMO_CHANNEL_SECRET,
                     demo.DEMO_CHANNEL_ACCESS_TOKEN,
                     event_sources={demo.DEMO_EVENT_SOURCE: demo.DEMO_EVENT_SOURCE_KEY},
+                    login_channel_id=demo.DEMO_LOGIN_CHANNEL_ID,
+                    login_channel_secret=demo.DEMO_LOGIN_CHANNEL_SECRET,
+                    bot_basic_id=demo.DEMO_BOT_BASIC_ID,
                 )
             ],
             visibility_timeout_seconds=self.visibility_timeout_seconds,
@@ -134,9 +138,20 @@ class LocalStack:
             channel_access_token=demo.DEMO_CHANNEL_ACCESS_TOKEN,
             webhook_url=self.webhook_url(demo.DEMO_CHANNEL_ID),
             bot_user_id=demo.DEMO_BOT_USER_ID,
+            basic_id=demo.DEMO_BOT_BASIC_ID,
+        )
+        login_channel = EmulatedLoginChannel(
+            channel_id=demo.DEMO_LOGIN_CHANNEL_ID,
+            channel_secret=demo.DEMO_LOGIN_CHANNEL_SECRET,
+            callback_urls=[f"{self.gateway.url}/r/callback"],  # inflow routes' callback
+            linked_bot_channel_id=demo.DEMO_CHANNEL_ID,
         )
         self._emulator = LineEmulator(
-            EmulatorConfig(channels=[channel], synchronous_webhooks=self.synchronous_webhooks)
+            EmulatorConfig(
+                channels=[channel],
+                login_channels=[login_channel],
+                synchronous_webhooks=self.synchronous_webhooks,
+            )
         )
         self._start_emulator(self._emulator)
         self._started.append("emulator")

@@ -55,6 +55,8 @@ def test_runtime_requirements_exclude_what_lambda_provides() -> None:
     # pillow: the admin function draws rich menu images (linecrm.richmenus.images).
     # PyJWT + cryptography: /liff/login verifies ES256 ID tokens against LINE's JWKS.
     # PyJWT + cryptography: auto-login URLs are ES256 JWTs (linecrm.shop_login).
+    # pillow: the admin function draws rich menu images (linecrm.richmenus.images);
+    # segno: it draws inflow routes' QR codes (linecrm.inflow.qr).
     assert names == [
         "aws-lambda-powertools",
         "line-bot-sdk",
@@ -64,6 +66,7 @@ def test_runtime_requirements_exclude_what_lambda_provides() -> None:
         "pillow",
         "PyJWT",
         "cryptography",
+        "segno",
     ]
     assert "PyJWT[crypto]>=2.10,<3" in requirements
     assert any("[tracer]" in requirement for requirement in requirements)

@@ -1,7 +1,7 @@
 """Fuzzing every HTTP route of the local stack: the admin API from its OpenAPI document
-(schemathesis), and ``/liff/login``, ``/liff/shop-login``, the webhook, the events API
-and the shop's login consume with hypothesis. No answer may be a 5xx, and no function
-may fail (the gateway counts those as internal errors)."""
+(schemathesis), and ``/liff/login``, the webhook, the events API and the inflow routes'
+``/r/…`` with hypothesis. No answer may be a 5xx, and no function may fail (the gateway
+counts those as internal errors)."""
 
 from __future__ import annotations
 
@@ -315,4 +315,48 @@ def test_events_never_answer_5xx(stack: LocalStack, body: Any) -> None:
     )
     assert response.status_code < 500, response.text[:500]
     assert "results" in response.json() or "message" in response.json()
+    assert stack.gateway.internal_errors == 0
+
+
+query_values = st.dictionaries(
+    st.sampled_from(["code", "state", "error", "error_description", "friendship_status_changed"])
+    | st.text(max_size=8),
+    st.text(max_size=60) | st.sampled_from(["access_denied", "e30.AAAA", "x.y"]),
+    max_size=5,
+)
+
+
+@FUZZ
+@given(
+    code=st.text(max_size=20) | st.sampled_from(["callback", "abcdefgh", "zzzzzzzz", "%00"]),
+    query=query_values,
+    cookie=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=30),
+)
+def test_inflow_routes_never_answer_5xx(
+    stack: LocalStack, code: str, query: dict[str, str], cookie: str
+) -> None:
+    from urllib.parse import quote
+
+    route = requests.post(
+        f"{stack.gateway_url}/admin/channels/{DEMO_CHANNEL_ID}/routes",
+        json={"route_id": "fuzz", "name": "fuzz"},
+        headers={"Authorization": f"Bearer {stack.admin_token}"},
+        timeout=30,
+    )
+    assert route.status_code in (201, 409), route.text
+    listed = requests.get(
+        f"{stack.gateway_url}/admin/channels/{DEMO_CHANNEL_ID}/routes/fuzz",
+        headers={"Authorization": f"Bearer {stack.admin_token}"},
+        timeout=30,
+    ).json()
+    real = f"/r/{listed['code']}"  # a real route: past the lookup, into LINE Login
+    for path in (f"/r/{quote(code, safe='')}", "/r/callback", real):
+        response = requests.get(
+            f"{stack.gateway_url}{path}",
+            params=query,
+            headers={"cookie": f"linecrm_inflow={cookie}"},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert response.status_code < 500, (path, response.text[:500])
     assert stack.gateway.internal_errors == 0

@@ -29,7 +29,11 @@ class ChannelCredentials(BaseModel):
     # its channel secret: the key of the HS256 tokens LINE's web login issues (optional;
     # LIFF tokens are ES256, verified with LINE's public keys).
     login_channel_id: str | None = None
+    # Its secret: HS256 web-login ID tokens are signed with it; inflow routes spend
+    # LINE Login codes with it (and sign their state).
     login_channel_secret: str | None = Field(default=None, min_length=1)
+    # The account's basic id ("@abc1234d"): the add-friend URL inflow routes send to.
+    bot_basic_id: str | None = Field(default=None, pattern=r"^@?[0-9a-z._-]{1,40}$")
 
 
 class ChannelDirectory:

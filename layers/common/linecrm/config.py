@@ -136,9 +136,31 @@ class LineSettings(FunctionSettings):
         )
 
 
+class InflowWindowSettings(FunctionSettings):
+    """How far apart an inflow route's login and the follow may be (either order)."""
+
+    inflow_window_minutes: int = Field(
+        alias=Env.INFLOW_WINDOW_MINUTES, default=30, ge=1, le=24 * 60
+    )
+
+
+class PublicUrlSettings(FunctionSettings):
+    """The API's public base URL (``https://crm.example.com``); empty: the scheme and
+    host the request came to (API Gateway's own domain)."""
+
+    public_base_url: str = Field(
+        alias=Env.PUBLIC_BASE_URL, default="", pattern=r"^(|https?://[^/?#\s]+(/[^?#\s]*)?)$"
+    )
+
+
 # ---------------------------------------------------------------- one per function
 class WebhookSettings(
-    MainTableSettings, IdempotencyTableSettings, SendQueueSettings, LineSettings, ScheduleSettings
+    MainTableSettings,
+    IdempotencyTableSettings,
+    SendQueueSettings,
+    LineSettings,
+    ScheduleSettings,
+    InflowWindowSettings,
 ):
     function_name = "webhook"
 
@@ -198,6 +220,7 @@ class AdminSettings(
     UploadsSettings,
     ScheduleSettings,
     LoginKeysSettings,
+    PublicUrlSettings,
 ):
     function_name = "admin"
 
@@ -221,6 +244,30 @@ class ScheduleFailuresSettings(MainTableSettings):
     schedule_failure_queue_url: str = Field(alias=Env.SCHEDULE_FAILURE_QUEUE_URL, min_length=1)
 
 
+class InflowSettings(
+    MainTableSettings,
+    SendQueueSettings,
+    ScheduleSettings,
+    LineSettings,
+    InflowWindowSettings,
+    PublicUrlSettings,
+):
+    function_name = "inflow"
+    # LINE Login's authorize page and the add-friend URL (the emulator's, locally).
+    login_authorize_url: str = Field(
+        alias=Env.LINE_LOGIN_AUTHORIZE_URL,
+        default="https://access.line.me/oauth2/v2.1/authorize",
+        min_length=1,
+    )
+    add_friend_url: str = Field(
+        alias=Env.LINE_ADD_FRIEND_URL, default="https://line.me/R/ti/p/", min_length=1
+    )
+    # How long a login through a route may take (its signed state and cookie).
+    inflow_state_ttl_seconds: int = Field(
+        alias=Env.INFLOW_STATE_TTL_SECONDS, default=600, ge=60, le=3600
+    )
+
+
 FUNCTION_SETTINGS: dict[str, type[FunctionSettings]] = {
     model.function_name: model
     for model in (
@@ -232,6 +279,7 @@ FUNCTION_SETTINGS: dict[str, type[FunctionSettings]] = {
         AdminSettings,
         ScheduleFailuresSettings,
         EventsSettings,
+        InflowSettings,
     )
 }
 """Each function's settings model, by function name (``resources.FunctionDefinition``)."""

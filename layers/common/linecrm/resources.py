@@ -50,6 +50,15 @@ class Env:
     JWKS_REFRESH_COOLDOWN_SECONDS = "LINECRM_JWKS_REFRESH_COOLDOWN_SECONDS"
     # Auto-login into the shop: the secret with the ES256 keys that sign login URLs.
     LOGIN_KEYS_SECRET_NAME = "LINECRM_LOGIN_KEYS_SECRET_NAME"  # noqa: S105 - a name
+    # Inflow routes (docs/inflow-routes.md): LINE Login's authorize page and the
+    # add-friend URL (the emulator locally), how far apart a route's login and the
+    # follow may be, how long a login may take, and the API's public URL (the routes'
+    # URLs and LINE Login's callback; empty: the host the request came to).
+    LINE_LOGIN_AUTHORIZE_URL = "LINECRM_LINE_LOGIN_AUTHORIZE_URL"
+    LINE_ADD_FRIEND_URL = "LINECRM_LINE_ADD_FRIEND_URL"
+    INFLOW_WINDOW_MINUTES = "LINECRM_INFLOW_WINDOW_MINUTES"
+    INFLOW_STATE_TTL_SECONDS = "LINECRM_INFLOW_STATE_TTL_SECONDS"
+    PUBLIC_BASE_URL = "LINECRM_PUBLIC_BASE_URL"
     # Local stack only: the LIFF pages load @line/liff-mock instead of talking to LINE
     # (docs/liff.md). Never set by the CDK stack (an infra test holds it off).
     LIFF_MOCK_SDK = "LINECRM_LIFF_MOCK_SDK"
@@ -176,6 +185,12 @@ SCHEDULE_FAILURES_FUNCTION = FunctionDefinition(
     memory_mb=256,
     description="Marks scheduled fires that finally failed dead in the ledger",
 )
+INFLOW_FUNCTION = FunctionDefinition(
+    "inflow",
+    timeout_seconds=15,
+    memory_mb=512,
+    description="Inflow routes: /r/<code> through LINE Login, and its callback",
+)
 FUNCTIONS = (
     WEBHOOK_FUNCTION,
     SCHEDULER_FUNCTION,
@@ -185,6 +200,7 @@ FUNCTIONS = (
     ADMIN_FUNCTION,
     SCHEDULE_FAILURES_FUNCTION,
     EVENTS_FUNCTION,
+    INFLOW_FUNCTION,
 )
 
 
@@ -470,13 +486,14 @@ FUNCTION_ACCESS = (
     # Verifies, dedupes (idempotency table) and applies events: friends, rule replies
     # and welcome messages go to the send queue. A follow, tap or tag that enrols a
     # friend in a step scenario (or branches it) creates the step's bucket schedule.
+    # A follow within the inflow window of a route's login is attributed to it.
     FunctionAccess(
         WEBHOOK_FUNCTION,
         tables=((MAIN_TABLE, "read_write"), (IDEMPOTENCY_TABLE, "read_write")),
         sends_to=(SEND_QUEUE,),
         reads_channel_secrets=True,
         manages_schedules=True,
-        settings=LINE_SETTINGS,
+        settings=(*LINE_SETTINGS, Env.INFLOW_WINDOW_MINUTES),
     ),
     # Fires delayed messages (send queue), starts scheduled broadcasts (job queue), and
     # defers a delayed message again when caps or quiet hours say so (a new schedule
@@ -539,6 +556,7 @@ FUNCTION_ACCESS = (
         buckets=((UPLOADS_BUCKET, "read_write"),),
         login_keys="rotate",
         manages_schedules=True,
+        settings=(Env.PUBLIC_BASE_URL,),
     ),
     # Consumes the schedule failure queue (granted by the event source): a scheduled
     # fire that finally failed marks its delivery dead, or its broadcast failed.
@@ -559,6 +577,25 @@ FUNCTION_ACCESS = (
         reads_event_sources=True,
         login_keys="read",
         settings=(Env.EVENT_RETENTION_DAYS, Env.ACCOUNT_TIME_ZONE),
+    ),
+    # Inflow routes: reads the route by its code and the channel's LINE Login channel
+    # (secret), spends the login's code at LINE and keeps the touch; a follow already
+    # there is attributed now: the route's tags and scenario (its first step's bucket
+    # schedule, or a zero-delay step through the send queue).
+    FunctionAccess(
+        INFLOW_FUNCTION,
+        tables=((MAIN_TABLE, "read_write"),),
+        sends_to=(SEND_QUEUE,),
+        reads_channel_secrets=True,
+        manages_schedules=True,
+        settings=(
+            *LINE_SETTINGS,
+            Env.LINE_LOGIN_AUTHORIZE_URL,
+            Env.LINE_ADD_FRIEND_URL,
+            Env.INFLOW_WINDOW_MINUTES,
+            Env.INFLOW_STATE_TTL_SECONDS,
+            Env.PUBLIC_BASE_URL,
+        ),
     ),
 )
 
@@ -667,6 +704,24 @@ ROUTES = (
         why_no_auth="the public keys that verify login URLs (a JWK Set): no secret, no data",
     ),
     Route("POST", "/login/{channel_id}/consume", EVENTS_FUNCTION, "none", why_no_auth=_SHOP_SIGNED),
+    # Inflow routes: the URL on a poster / ad (its QR code), and LINE Login's callback.
+    Route(
+        "GET",
+        "/r/{code}",
+        INFLOW_FUNCTION,
+        "none",
+        why_no_auth="a route's public short URL (a QR code): it only redirects to LINE Login",
+    ),
+    Route(
+        "GET",
+        "/r/callback",
+        INFLOW_FUNCTION,
+        "none",
+        why_no_auth=(
+            "LINE Login redirects the browser here; the request is authenticated by the "
+            "HMAC-signed state, its cookie, and the code LINE exchanges for an ID token"
+        ),
+    ),
     # The admin API: every method under /admin is IAM-authorized (SigV4; the local
     # gateway asks for the admin bearer token instead). The function routes further.
     *(Route(method, "/admin/{proxy+}", ADMIN_FUNCTION, "iam") for method in ADMIN_METHODS),

@@ -21,6 +21,8 @@ from linecrm.config import (
     EventsSettings,
     FunctionSettings,
     IdempotencyTableSettings,
+    InflowSettings,
+    InflowWindowSettings,
     JobQueueSettings,
     JobsSettings,
     LineSettings,
@@ -62,6 +64,9 @@ if TYPE_CHECKING:
     from linecrm.imports.runner import ImportRunner
     from linecrm.imports.service import ImportService
     from linecrm.imports.storage import UploadStore
+    from linecrm.inflow.attribution import InflowAttribution
+    from linecrm.inflow.login import InflowLogin
+    from linecrm.inflow.routes import RouteService
     from linecrm.jobs import JobStepQueue
     from linecrm.line.client import LineMessagingClient
     from linecrm.repositories.broadcasts import BroadcastRepository
@@ -74,6 +79,7 @@ if TYPE_CHECKING:
     from linecrm.repositories.events import EventStore
     from linecrm.repositories.friends import FriendRepository
     from linecrm.repositories.id_links import IdLinkRepository
+    from linecrm.repositories.inflow_routes import InflowRouteRepository
     from linecrm.repositories.rich_menus import RichMenuRepository
     from linecrm.repositories.scenarios import ScenarioRepository
     from linecrm.richmenus.follower import RichMenuFollower
@@ -444,11 +450,13 @@ class Container(Generic[S]):
     @cached_property
     def signals(self) -> Signals:
         """Who reacts to what happens to a friend (``linecrm.domain.signals``): the
-        scenario engine and the rich menu rules. An emitter (webhook, events API,
-        admin) calls ``emit``."""
+        scenario engine, the rich menu rules and inflow route attribution. An emitter
+        (webhook, events API, admin) calls ``emit``."""
         from linecrm.domain.signals import Signals
 
-        return Signals(listeners=(self.scenario_engine, self.rich_menu_follower))
+        return Signals(
+            listeners=(self.scenario_engine, self.rich_menu_follower, self.inflow_attribution)
+        )
 
     @cached_property
     def rich_menus(self) -> RichMenuRepository:
@@ -736,4 +744,64 @@ class Container(Generic[S]):
             self.id_links.user_of_member,
             SpentLoginTokens(self.dynamodb, self._table_name),
             self.clock,
+        )
+
+    # ------------------------------------------------------------ inflow routes
+    @cached_property
+    def inflow_routes(self) -> InflowRouteRepository:
+        from linecrm.repositories.inflow_routes import InflowRouteRepository
+
+        return InflowRouteRepository(self.dynamodb, self._table_name)
+
+    @cached_property
+    def inflow_attribution(self) -> InflowAttribution:
+        """Attributes follows to inflow routes (a signal listener) and keeps each
+        route's counters; the window where the function has the setting."""
+        from linecrm.domain.inflow import DEFAULT_WINDOW
+        from linecrm.inflow.attribution import InflowAttribution
+
+        window = (
+            timedelta(minutes=self.settings.inflow_window_minutes)
+            if isinstance(self.settings, InflowWindowSettings)
+            else DEFAULT_WINDOW
+        )
+        return InflowAttribution(
+            self.inflow_routes,
+            self.friends,
+            self.cached_channel_config.get,
+            lambda: self.action_runner,
+            lambda: self.signals,
+            self.clock,
+            window=window,
+        )
+
+    @cached_property
+    def route_service(self) -> RouteService:
+        """Inflow routes in the admin API: create, change, report, QR codes."""
+        from linecrm.inflow.routes import RouteService
+
+        return RouteService(
+            self.inflow_routes, self.channel_config.load, self.scenarios, self.clock
+        )
+
+    @cached_property
+    def inflow_login(self) -> InflowLogin:
+        """``GET /r/<code>`` and LINE Login's callback (the inflow function)."""
+        from linecrm.inflow.login import InflowLogin, LoginEndpoints
+        from linecrm.line.oauth import exchange_code
+
+        settings = self._part(InflowSettings)
+        return InflowLogin(
+            self.inflow_routes,
+            self.channels,
+            lambda: self.inflow_attribution,
+            self.friends,
+            exchange_code,
+            self.clock,
+            LoginEndpoints(
+                authorize_url=settings.login_authorize_url,
+                login_base_url=settings.login_base_url,
+                add_friend_url=settings.add_friend_url,
+            ),
+            state_ttl=timedelta(seconds=settings.inflow_state_ttl_seconds),
         )

@@ -2,6 +2,7 @@
 
 A real HTTP server that serves the Messaging API subset linecrm calls (validated
 against LINE's OpenAPI documents in ``specs/``), LINE Login's ID-token endpoints and
+its web flow (authorize, consent with the add-friend prompt, token; ``oauth.py``), and
 a control API under ``/_emulator/``; it sends signed webhooks for simulated friends.
 """
 

@@ -60,9 +60,14 @@ class EmulatorApp:
         self.url_map = url_map(list(self.operations.values()))
         self.catalog = spec_catalog()
         self.control = ControlApi(emulator)
+        from .oauth import TOKEN_PATH, LoginWebFlow
+
+        # LINE Login's web flow (authorize, consent, add-friend page): pages, not API.
+        self.login_web = LoginWebFlow(emulator)
         self.login_routes: dict[tuple[str, str], tuple[str, Callable[[Request], Response]]] = {
             ("POST", LOGIN_VERIFY_PATH): (keys.LOGIN_VERIFY, self._login_verify),
             ("GET", LOGIN_JWKS_PATH): (keys.LOGIN_JWKS, self._login_jwks),
+            ("POST", TOKEN_PATH): (keys.LOGIN_TOKEN, self.login_web.token),
         }
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -71,6 +76,8 @@ class EmulatorApp:
             response = self.control.dispatch(request)
         elif request.path == ACCOUNT_LINK_PATH:
             response = self._account_link_dialog(request)
+        elif self.login_web.handles(request.path):
+            response = self.login_web.dispatch(request)
         else:
             response = self._line_api(request)
         result: Iterable[bytes] = response(environ, start_response)

@@ -29,6 +29,7 @@ AUDIENCE_UPLOAD = "audience_upload"
 LINK_TOKEN = "link_token"  # noqa: S105 - an endpoint key, not a secret
 LOGIN_VERIFY = "login_verify"
 LOGIN_JWKS = "login_jwks"
+LOGIN_TOKEN = "login_token"  # noqa: S105 - an endpoint key, not a secret
 
 ENDPOINT_KEYS = (
     REPLY,
@@ -55,6 +56,7 @@ ENDPOINT_KEYS = (
     LINK_TOKEN,
     LOGIN_VERIFY,
     LOGIN_JWKS,
+    LOGIN_TOKEN,
 )
 ALL_ENDPOINTS = "*"
 
@@ -83,6 +85,8 @@ class EmulatedChannel:
     webhook_url: str | None  # where signed webhooks go
     bot_user_id: str  # "U" + 32 hex; the webhook ``destination``
     redelivery: bool = True  # LINE's "webhook redelivery" setting
+    # The account's basic id ("@abc1234d"): its add-friend page is /R/ti/p/<basic id>.
+    basic_id: str | None = None
     # Tokens replaced by a rotation that LINE still accepts, until (emulator clock).
     retired_tokens: dict[str, float] = field(default_factory=dict)
 
@@ -94,8 +98,21 @@ class EmulatedChannel:
 
 
 @dataclass
+class EmulatedLoginChannel:
+    """A LINE Login channel: its id is the OAuth client_id (and the ID tokens' aud)."""
+
+    channel_id: str
+    channel_secret: str
+    # The Callback URLs registered in the console: redirect_uri must be one of them.
+    callback_urls: list[str] = field(default_factory=list)
+    # The Messaging API channel linked to it (bot_prompt offers to add that friend).
+    linked_bot_channel_id: str | None = None
+
+
+@dataclass
 class EmulatorConfig:
     channels: list[EmulatedChannel]
+    login_channels: list[EmulatedLoginChannel] = field(default_factory=list)
     rate_limits: dict[str, float] = field(default_factory=default_rate_limits)
     monthly_quota: int = 200_000  # messages: recipients x requests; reply is free
     # Real LINE waits minutes between redeliveries; short here so tests stay fast.
@@ -103,6 +120,8 @@ class EmulatorConfig:
     reply_token_ttl_seconds: float = 60.0
     # LINE: a link token (ID linking) is valid for 10 minutes and works once.
     link_token_ttl_seconds: float = 600.0
+    # LINE Login: an authorization code is valid for 10 minutes and works once.
+    login_code_ttl_seconds: float = 600.0
     retry_key_ttl_seconds: float = 24 * 3600.0
     # How long a "timeout" fault holds a request: longer than any client timeout.
     fault_timeout_hold_seconds: float = 35.0
@@ -112,6 +131,13 @@ class EmulatorConfig:
 
     def channel(self, channel_id: str) -> EmulatedChannel | None:
         return next((c for c in self.channels if c.channel_id == channel_id), None)
+
+    def login_channel(self, channel_id: str) -> EmulatedLoginChannel | None:
+        return next((c for c in self.login_channels if c.channel_id == channel_id), None)
+
+    def channel_by_basic_id(self, basic_id: str) -> EmulatedChannel | None:
+        wanted = basic_id if basic_id.startswith("@") else f"@{basic_id}"
+        return next((c for c in self.channels if c.basic_id == wanted), None)
 
     def channel_by_token(self, access_token: str, now: float) -> EmulatedChannel | None:
         """The channel this token is valid for at ``now``; None (LINE: 401) otherwise."""

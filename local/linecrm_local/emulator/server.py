@@ -305,9 +305,11 @@ class LineEmulator:
         self.limiter.reset()
 
     def reset(self) -> None:
-        """Forget inboxes, calls, retry keys, quotas, rate buckets and reply tokens."""
+        """Forget inboxes, calls, retry keys, quotas, rate buckets, reply tokens and
+        LINE Login's pending logins and codes."""
         self.state.clear()
         self.limiter.reset()
+        self.wsgi_app.login_web.clear()
 
     # ------------------------------------------------------------ LINE Login
     def issue_id_token(
@@ -319,19 +321,26 @@ class LineEmulator:
         display_name: str | None = None,
         web_login: bool = False,
     ) -> str:
-        """An ID token of ``channel_id`` (the emulated LINE Login channel) for the user:
-        ES256 as LIFF gets it, or HS256 with the channel's secret as web login does.
-        The name is the friend's, else ``display_name`` (a LINE user who is no friend)."""
+        """An ID token of the account's user, as its linked LINE Login channel issues it
+        (aud = that channel; without one, the Messaging API channel id): ES256 as LIFF
+        gets it, or HS256 with the login channel's secret as web login does. The name
+        is the friend's, else ``display_name`` (a LINE user who is no friend)."""
         channel = self.channel(channel_id)
         friend = self.state.friend(channel_id, user_id)
+        linked = next(
+            (c for c in self.config.login_channels if c.linked_bot_channel_id == channel_id),
+            None,
+        )
         return self.issuer.issue(
-            channel_id=channel_id,
+            channel_id=linked.channel_id if linked else channel_id,
             user_id=user_id,
             now=self.clock(),
             nonce=nonce,
             name=friend.display_name if friend and friend.display_name else display_name,
             picture=friend.picture_url if friend else None,
-            channel_secret=channel.channel_secret if web_login else None,
+            channel_secret=(linked.channel_secret if linked else channel.channel_secret)
+            if web_login
+            else None,
         )
 
     def rotate_login_key(self) -> str:

@@ -167,6 +167,7 @@ SAMPLE_PATH_PARAMETERS = {
     "tag_id": "t1",
     "key": "f1",
     "scenario_id": "welcome",
+    "route_id": "qr_shop_a",
 }
 
 

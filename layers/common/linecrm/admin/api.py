@@ -24,6 +24,7 @@ from linecrm.admin import (
     friends,
     id_links,
     imports,
+    inflow_routes,
     liff,
     richmenus,
     rules,
@@ -57,11 +58,13 @@ from linecrm.http_errors import (
 )
 from linecrm.id_links.service import AccountLinks
 from linecrm.imports.service import ImportRejected, ImportService
+from linecrm.inflow.routes import RouteRejected, RouteService
 from linecrm.repositories.broadcasts import BroadcastNotFound
 from linecrm.repositories.deliveries import InvalidDeliveryCursor
 from linecrm.repositories.events import EventStore
 from linecrm.repositories.friends import FriendNotFound, InvalidCursor
 from linecrm.repositories.imports import ImportNotFound
+from linecrm.repositories.inflow_routes import RouteExists, RouteNotFound
 from linecrm.richmenus.service import RichMenuService, RichMenusMissing, RichMenusRejected
 from linecrm.scenarios.enrollment_jobs import EnrollmentJobNotFound
 from linecrm.scenarios.service import (
@@ -86,10 +89,12 @@ resumable jobs); **broadcasts** to every friend or a segment, now or at a time, 
 dry-run preview; **rich menus** as config (menus, images, tabs, assignment rules by
 segment, bulk relinking); **auto-login** into the shop (its allow-list, the signing
 keys); the **LIFF** setup of the member card pages; the **delivery policy** (frequency
-caps, quiet hours, the account's time zone); and the **delivery ledger** (every message
-queued, sent, skipped or dead, with re-drive). Guides: docs/import.md,
+caps, quiet hours, the account's time zone); **inflow routes** (a URL and QR code per ad
+or poster, attributed follows and a report per route); and the **delivery ledger**
+(every message queued, sent, skipped or dead, with re-drive). Guides: docs/import.md,
 docs/broadcasts.md, docs/segments.md, docs/delivery-policy.md, docs/auto-response.md,
-docs/rich-menus.md, docs/auto-login.md, docs/liff.md in the repository.
+docs/rich-menus.md, docs/auto-login.md, docs/inflow-routes.md, docs/liff.md in the
+repository.
 
 One deployment serves several channels: the channel id is in every path. A channel id
 this deployment has not set up answers 404 "unknown channel" and nothing is written
@@ -130,6 +135,8 @@ def build_app(
     account_links: Callable[[], AccountLinks] = id_links.account_links,
     login_keys: Callable[[], LoginKeyStore] = shop_login.login_keys,
     clock: Callable[[], Callable[[], datetime]] = shop_login.admin_clock,
+    route_service: Callable[[], RouteService] = inflow_routes.route_service,
+    public_base_url: Callable[[], str] = lambda: "",
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
@@ -164,6 +171,11 @@ def build_app(
     app.include_router(shop_login.keys_router, prefix=ADMIN_PREFIX)
     app.dependency_overrides[shop_login.login_keys] = login_keys
     app.dependency_overrides[shop_login.admin_clock] = clock
+    app.include_router(inflow_routes.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[inflow_routes.route_service] = route_service
+    app.dependency_overrides[inflow_routes.public_base_url] = lambda: _public_base_url(
+        app, public_base_url()
+    )
     _register_error_handlers(app)
 
     openapi: dict[str, Any] = {
@@ -192,6 +204,15 @@ def openapi_document() -> dict[str, Any]:
     app = build_app(admin_services)
     document: dict[str, Any] = json.loads(app.get_openapi_json_schema())
     return document
+
+
+def _public_base_url(app: APIGatewayHttpResolver, configured: str) -> str:
+    """The configured public URL, else the scheme and host this request came to."""
+    if configured:
+        return configured.rstrip("/")
+    event = app.current_event
+    proto = (event.headers.get("x-forwarded-proto") or "https").split(",")[0].strip()
+    return f"{proto}://{event.request_context.domain_name or event.headers.get('host', '')}"
 
 
 class KnownChannels(Protocol):
@@ -281,6 +302,10 @@ def _rich_menus_rejected(error: RichMenusRejected) -> Response[Any]:
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error), first or None, details)
 
 
+def _route_rejected(error: RouteRejected) -> Response[Any]:
+    return error_response(error.status, str(error), error.field)
+
+
 def _invalid_reference(error: Exception) -> Response[Any]:
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error))
 
@@ -319,12 +344,14 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[.
             ScenarioMissing,
             EnrollmentJobNotFound,
             RichMenusMissing,
+            RouteNotFound,
         ],
         _not_found,
     ),
+    (RouteRejected, _route_rejected),
     (ScenarioRejected, _scenario_rejected),
     (RichMenusRejected, _rich_menus_rejected),
-    ([BroadcastNotCancellable, NotRedrivable, ScenarioNotActive], _conflict),
+    ([BroadcastNotCancellable, NotRedrivable, ScenarioNotActive, RouteExists], _conflict),
     (InvalidDeliveryCursor, _invalid_delivery_cursor),
     (IdempotencyKeyReused, _key_reused),
     (IdempotencyKeyInProgress, _key_in_progress),

@@ -95,7 +95,12 @@ class FriendResponse(BaseModel):
     )
     tags: list[FriendTag] = Field(default_factory=list)
     fields: dict[str, FieldValue] = Field(default_factory=dict)
-    inflow_route: str | None = None
+    inflow_route: str | None = Field(
+        default=None, description="the inflow route that first brought the friend"
+    )
+    last_inflow_route: str | None = Field(
+        default=None, description="the inflow route that brought the friend last"
+    )
     member_id: str | None = Field(
         default=None, description="the shop's member id this friend is ID-linked to"
     )

@@ -73,7 +73,12 @@ class Friend(BaseModel):
     # Tag id -> when it was added (a map, so one UpdateItem can add some and remove others).
     tags: dict[str, datetime] = Field(default_factory=dict)
     fields: dict[str, FieldValue] = Field(default_factory=dict)
+    # Inflow routes (linecrm.inflow): the first route that brought the friend (never
+    # overwritten), the latest one, and every route that brought them (the counters).
     inflow_route: str | None = None
+    last_inflow_route: str | None = None
+    last_inflow_at: datetime | None = None
+    inflow_routes: frozenset[str] = frozenset()
     # ID linking (ID連携): the shop's member id, when the link was stored, and when the
     # friend agreed in LINE's account-link dialog (linecrm.repositories.id_links).
     member_id: str | None = None

@@ -30,10 +30,16 @@ class _Signal:
 
 @dataclass(frozen=True)
 class Followed(_Signal):
-    """A follow (also a re-follow after a block), with the inflow route if known."""
+    """A follow (also a re-follow after a block), with the inflow route if known.
+
+    The webhook signals every follow (no route: LINE does not say where the friend
+    came from). When an inflow route is attributed to it (linecrm.inflow), the follow
+    is signalled once more with the route and ``route_attribution``: only follow
+    triggers that name an inflow route react to that one."""
 
     inflow_route: str | None = None
     refollow: bool = False
+    route_attribution: bool = False
 
 
 @dataclass(frozen=True)

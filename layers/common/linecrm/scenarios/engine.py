@@ -930,7 +930,9 @@ def _chunk_prefix(job: FireScenarioStep) -> str:
 
 def _trigger_matches(trigger: Trigger, signal: FriendSignal) -> bool:
     if isinstance(trigger, FollowTrigger) and isinstance(signal, Followed):
-        return trigger.inflow_route in (None, signal.inflow_route)
+        if trigger.inflow_route is None:
+            return not signal.route_attribution  # the follow itself, signalled before
+        return trigger.inflow_route == signal.inflow_route
     if isinstance(trigger, TagAddedTrigger) and isinstance(signal, TagAdded):
         return trigger.tag in (signal.tag_id, signal.tag_name)
     if isinstance(trigger, FieldSetTrigger) and isinstance(signal, FieldSet):
