@@ -3,7 +3,8 @@ POST /liff/shop-login {channelId, idToken, target} -> a login URL into the shop 
 linked friend (docs/auto-login.md).
 
 The ID token is verified (LINE's JWKS, or its verify endpoint: LINECRM_ID_TOKEN_VERIFICATION),
-then the friend is found or created login-only (linecrm.liff_login)."""
+then the friend is found or created login-only (linecrm.liff_login). The LIFF pages and
+the member card: linecrm.liff.routes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import functools
 import time
 from datetime import datetime
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -32,6 +34,7 @@ from linecrm.http_errors import (
     not_json,
     unreadable_body,
 )
+from linecrm.liff import routes as liff_routes
 from linecrm.liff_login import LiffLogin, login_channel
 from linecrm.line.login import (
     IdTokenRejected,
@@ -64,6 +67,12 @@ def verifier() -> IdTokenVerifier:
         mock_tokens=deps.settings.liff_mock_id_tokens,
         refresh_cooldown_seconds=deps.settings.jwks_refresh_cooldown_seconds,
     )
+
+
+# The LIFF pages, their assets (built by `make liff`) and the member card's data.
+app.include_router(
+    liff_routes.build_router(container, verifier, Path(__file__).with_name("liff_assets"))
+)
 
 
 class LoginRequest(BaseModel):

@@ -201,6 +201,8 @@ class LocalResources:
                 Env.INFLOW_STATE_TTL_SECONDS: "600",
                 # Route URLs and LINE Login's callback on the host the request came to.
                 Env.PUBLIC_BASE_URL: "",
+                # No LINE app locally: the LIFF pages run on @line/liff-mock.
+                Env.LIFF_MOCK_SDK: "true",
             }
         )
         if line_base_url is not None:

@@ -19,3 +19,7 @@ DEMO_ADMIN_TOKEN = "linecrm-local-admin-token"  # noqa: S105
 # The events API's demo source of the demo channel and its signing key (docs/events.md).
 DEMO_EVENT_SOURCE = "demo-shop"
 DEMO_EVENT_SOURCE_KEY = "linecrm-local-demo-events-key-0123456789"
+# The demo channel's LIFF app (local only: the pages run on @line/liff-mock) and the
+# demo shop's port (``make dev``; LINECRM_SHOP_PORT moves it).
+DEMO_LIFF_ID = "2000000002-DemoLiff"
+DEMO_SHOP_PORT = 8070

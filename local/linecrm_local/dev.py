@@ -1,7 +1,8 @@
 """``make dev``: the local stack in the foreground, until Ctrl-C.
 
-Ports come from LINECRM_PORT (gateway, default 8080), LINECRM_EMULATOR_PORT (8090)
-and LINECRM_MOTO_PORT (5000); LINECRM_ADMIN_TOKEN sets the admin bearer token.
+Ports come from LINECRM_PORT (gateway, default 8080), LINECRM_EMULATOR_PORT (8090),
+LINECRM_MOTO_PORT (5000) and LINECRM_SHOP_PORT (the demo shop, 8070);
+LINECRM_ADMIN_TOKEN sets the admin bearer token.
 LINECRM_CLOCK_SPEED (default 1) speeds the stack's clock up for demos: 60 makes a
 scenario's "day 1" step come after 24 real minutes. LINECRM_LIFF_MOCK_ID_TOKENS (JSON,
 e.g. '{"id_token": {"userId": "U…", "displayName": "Brown"}}') makes /liff/login accept
@@ -69,6 +70,7 @@ def banner(stack: LocalStack) -> str:
         f"    LINE Login     channel {demo.DEMO_LOGIN_CHANNEL_ID}, callback "
         f"{stack.gateway_url}/r/callback",
         f"    add friend     {stack.emulator_url}/R/ti/p/%40{demo.DEMO_BOT_BASIC_ID[1:]}",
+        *_shop_lines(stack),
         "",
         "  in another terminal:",
         f"    export LINECRM_EMULATOR_URL={stack.emulator_url}",
@@ -87,6 +89,19 @@ def banner(stack: LocalStack) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _shop_lines(stack: LocalStack) -> list[str]:
+    from linecrm_local.demo_shop.members import DEMO_MEMBERS
+
+    if stack.demo_shop_port is None:
+        return []
+    members = ", ".join(f"{email} / {password}" for _, email, _, password in DEMO_MEMBERS)
+    return [
+        f"  demo shop        {stack.demo_shop.url}  (members: {members})",
+        f"  LIFF member card {stack.gateway_url}/liff/{demo.DEMO_CHANNEL_ID}/card"
+        "?mockIdToken=<ID token>  (docs/liff.md)",
+    ]
 
 
 def _clock_speed(env: Mapping[str, str]) -> float:
@@ -123,6 +138,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
             admin_token=env.get("LINECRM_ADMIN_TOKEN") or demo.DEMO_ADMIN_TOKEN,
             clock=MovableClock(rate=_clock_speed(env)),
             settings=_local_only_settings(env),
+            demo_shop_port=_port(env, "LINECRM_SHOP_PORT", demo.DEMO_SHOP_PORT),
         )
     except ConfigError as error:
         print(f"linecrm dev: {error}", file=sys.stderr)

@@ -24,6 +24,35 @@ def seed_demo_account(channel_id: str, table_name: str, session: Any | None = No
     )
 
 
+def seed_demo_shop(
+    channel_id: str, table_name: str, shop_url: str, liff_id: str, session: Any | None = None
+) -> None:
+    """Point the demo channel's ID linking and auto-login at the demo shop and set up its
+    LIFF app (the member card), so ``make dev`` can be clicked through."""
+    from linecrm.liff.settings import LIFF_SETTING
+
+    client = (session or boto3.session.Session()).client("dynamodb")
+    config = ChannelConfigRepository(client, table_name)
+    config.set_setting(
+        channel_id,
+        "account_link",
+        {
+            "shop_login_url": f"{shop_url}/login",
+            "text": "ショップの会員情報と連携すると、LINEで会員証が使えます。",
+            "button_label": "会員連携する",
+        },
+    )
+    config.set_setting(channel_id, LIFF_SETTING, {"liff_id": liff_id, "shop_target": "/mypage"})
+    # Auto-login (docs/auto-login.md) into the demo shop, with its allow-list.
+    from linecrm.domain.shop_login import SHOP_LOGIN_SETTING, ShopLoginSettings
+    from linecrm_local.demo_shop.server import ALLOWED_TARGETS, LOGIN_PATH
+
+    shop_login = ShopLoginSettings.model_validate(
+        {"base_url": shop_url, "login_path": LOGIN_PATH, "allow": list(ALLOWED_TARGETS)}
+    )
+    config.set_setting(channel_id, SHOP_LOGIN_SETTING, shop_login.model_dump())
+
+
 def seed_friends(
     emulator: Any,
     channel_id: str,

@@ -30,6 +30,7 @@ from linecrm_local.serving import PortInUseError, bind_listening_socket
 from linecrm_local.sqs_poller import SqsPoller
 
 if TYPE_CHECKING:
+    from linecrm_local.demo_shop import DemoShop
     from linecrm_local.emulator import LineEmulator
 
 logger = logging.getLogger(__name__)
@@ -54,10 +55,12 @@ class LocalStack:
         functions_root: Path = FUNCTIONS_ROOT,
         synchronous_webhooks: bool = True,
         settings: Mapping[str, str] | None = None,
+        demo_shop_port: int | None = None,
     ) -> None:
         """Ports 0 pick free ones. ``visibility_timeout_seconds`` overrides the queues'
         (minutes on AWS) so retried messages come back fast in tests. ``settings``
-        (variable -> value) overrides a setting of every function that has it."""
+        (variable -> value) overrides a setting of every function that has it.
+        ``demo_shop_port`` (0: a free one) also serves the demo shop (``make dev``)."""
         self.host = host
         self.gateway_port = gateway_port
         self.emulator_port = emulator_port
@@ -73,6 +76,8 @@ class LocalStack:
         self.functions_root = functions_root
         self.synchronous_webhooks = synchronous_webhooks
         self.settings = dict(settings or {})
+        self.demo_shop_port = demo_shop_port
+        self._demo_shop: DemoShop | None = None
 
         self.aws = LocalAws(host, moto_port)
         # The handlers run on the stack's clock: moving it moves what they see as now.
@@ -175,6 +180,8 @@ class LocalStack:
 
         self.gateway.start()
         self._started.append("gateway")  # stops serving before moto goes away
+        if self.demo_shop_port is not None:
+            self._start_demo_shop(self.demo_shop_port)
         self._invoker = AsyncInvoker(
             self.functions,
             destinations={
@@ -206,6 +213,28 @@ class LocalStack:
         self._started.append("poller")
         logger.info("local stack up: gateway %s, emulator %s", self.gateway_url, self.emulator_url)
 
+    def _start_demo_shop(self, port: int) -> None:
+        from linecrm_local.demo_shop import DemoShop, DemoShopConfig
+        from linecrm_local.seed import seed_demo_shop
+
+        config = DemoShopConfig(
+            api_url=self.gateway_url,
+            channel_id=demo.DEMO_CHANNEL_ID,
+            source=demo.DEMO_EVENT_SOURCE,
+            key=demo.DEMO_EVENT_SOURCE_KEY,
+            account_link_dialog_url=f"{self.emulator_url}/dialog/bot/accountLink",
+            clock=self.clock.now,
+        )
+        self._demo_shop = DemoShop(config, host=self.host, port=port).start()
+        self._started.append("demo_shop")
+        seed_demo_shop(
+            demo.DEMO_CHANNEL_ID,
+            self.resources.table_names[resources.MAIN_TABLE.logical_id],
+            self._demo_shop.url,
+            demo.DEMO_LIFF_ID,
+            self.aws.session(),
+        )
+
     def _start_emulator(self, emulator: LineEmulator) -> None:
         # The port was checked in _start; werkzeug's bind failure would sys.exit.
         try:
@@ -232,6 +261,8 @@ class LocalStack:
                     self._emulator.stop()
                 elif part == "gateway":
                     self.gateway.stop()
+                elif part == "demo_shop" and self._demo_shop is not None:
+                    self._demo_shop.stop()
                 elif part == "aws":
                     self.aws.stop()
             except Exception:
@@ -258,6 +289,12 @@ class LocalStack:
 
     def events_url(self, channel_id: str = demo.DEMO_CHANNEL_ID) -> str:
         return f"{self.gateway.url}/events/{channel_id}"
+
+    @property
+    def demo_shop(self) -> DemoShop:
+        if self._demo_shop is None:
+            raise RuntimeError("the demo shop is not running (LocalStack(demo_shop_port=…))")
+        return self._demo_shop
 
     @property
     def emulator(self) -> LineEmulator:

@@ -90,11 +90,12 @@ def test_an_unknown_channel_is_404_naming_the_field(aws: AwsWorld) -> None:
 @pytest.mark.usefixtures("aws")
 def test_a_method_no_route_serves_is_404_in_the_error_shape() -> None:
     handler = load_handler("liff_login")
-    event = http_event("GET", "/liff/login", route="/liff/login", headers={})
+    # (GET /liff/<anything> is a LIFF page: see test_liff_pages.py.)
+    event = http_event("DELETE", "/liff/login", route="/liff/login", headers={})
     response = handler.lambda_handler(event, FakeLambdaContext())
     assert response["statusCode"] == 404
     assert response_json(response) == {
-        "message": "no such route: GET /liff/login",
+        "message": "no such route: DELETE /liff/login",
         "field": None,
         "errors": [],
     }

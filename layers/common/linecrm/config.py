@@ -194,6 +194,8 @@ class LiffLoginSettings(MainTableSettings, LineSettings, LoginKeysSettings):
     liff_mock_id_tokens: Json[dict[str, MockIdentity]] | None = Field(
         alias=Env.LIFF_MOCK_ID_TOKENS, default=None
     )
+    # Local stack only: the LIFF pages use @line/liff-mock (docs/liff.md).
+    liff_mock_sdk: bool = Field(alias=Env.LIFF_MOCK_SDK, default=False)
 
 
 class JobsSettings(

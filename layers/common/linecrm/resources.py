@@ -59,6 +59,9 @@ class Env:
     INFLOW_WINDOW_MINUTES = "LINECRM_INFLOW_WINDOW_MINUTES"
     INFLOW_STATE_TTL_SECONDS = "LINECRM_INFLOW_STATE_TTL_SECONDS"
     PUBLIC_BASE_URL = "LINECRM_PUBLIC_BASE_URL"
+    # Local stack only: the LIFF pages load @line/liff-mock instead of talking to LINE
+    # (docs/liff.md). Never set by the CDK stack (an infra test holds it off).
+    LIFF_MOCK_SDK = "LINECRM_LIFF_MOCK_SDK"
 
 
 # ---------------------------------------------------------------- DynamoDB
@@ -512,6 +515,7 @@ FUNCTION_ACCESS = (
     # friend (their last login time) or creates a login-only one: one UpdateItem, no
     # deletes, so read-update. Mints auto-login URLs for linked friends (reads the
     # channel's shop-login setting, the link, and the signing keys).
+    # Also serves the LIFF pages (member card, open-the-shop) with the channel's LIFF setup.
     FunctionAccess(
         LIFF_LOGIN_FUNCTION,
         tables=((MAIN_TABLE, "read_update"),),
@@ -522,6 +526,7 @@ FUNCTION_ACCESS = (
             Env.ID_TOKEN_VERIFICATION,
             Env.JWKS_REFRESH_COOLDOWN_SECONDS,
             Env.LIFF_MOCK_ID_TOKENS,
+            Env.LIFF_MOCK_SDK,
         ),
     ),
     # Runs import, broadcast, preview and segment enrolment steps: reads the CSV, pages
@@ -627,6 +632,11 @@ _SHOP_SIGNED = (
     "signature over timestamp and body (docs/id-linking.md)"
 )
 
+_LIFF_PAGE = (
+    "the LIFF page's HTML shell and its static JS/CSS: public, no data (the member card's "
+    "data needs the friend's LINE ID token)"
+)
+
 ROUTES = (
     Route(
         "POST",
@@ -665,6 +675,23 @@ ROUTES = (
     Route(
         "POST",
         "/liff/shop-login",
+        LIFF_LOGIN_FUNCTION,
+        "none",
+        why_no_auth="called from the LIFF page; authenticated by the LINE ID token it carries",
+    ),
+    # The LIFF pages and their JSON (linecrm.liff.routes, docs/liff.md).
+    *(
+        Route("GET", path, LIFF_LOGIN_FUNCTION, "none", why_no_auth=_LIFF_PAGE)
+        for path in (
+            "/liff/{channel_id}",  # the LIFF app's endpoint URL (the card)
+            "/liff/{channel_id}/card",
+            "/liff/{channel_id}/open",  # ?target=/path: open the shop logged in
+            "/liff/assets/{file}",
+        )
+    ),
+    Route(
+        "POST",
+        "/liff/member-card",
         LIFF_LOGIN_FUNCTION,
         "none",
         why_no_auth="called from the LIFF page; authenticated by the LINE ID token it carries",

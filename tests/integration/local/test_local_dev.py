@@ -76,6 +76,7 @@ def ports() -> dict[str, int]:
         "LINECRM_PORT": free_port(),
         "LINECRM_EMULATOR_PORT": free_port(),
         "LINECRM_MOTO_PORT": free_port(),
+        "LINECRM_SHOP_PORT": free_port(),
     }
 
 
@@ -88,6 +89,8 @@ def test_dev_serves_prints_a_banner_and_stops_cleanly_on_sigint(ports: dict[str,
         assert requests.get(gateway + "/", timeout=5).status_code == 200
         emulator_page = f"http://127.0.0.1:{ports['LINECRM_EMULATOR_PORT']}/_emulator/"
         assert requests.get(emulator_page, timeout=5).status_code == 200
+        shop = f"http://127.0.0.1:{ports['LINECRM_SHOP_PORT']}"
+        assert "デモショップ" in requests.get(shop + "/", timeout=5).text
         # The admin function's cold start: generous on a busy machine.
         assert requests.get(gateway + "/admin/swagger", timeout=60).status_code == 200
         process.send_signal(signal.SIGINT)
@@ -110,6 +113,8 @@ def test_dev_serves_prints_a_banner_and_stops_cleanly_on_sigint(ports: dict[str,
     assert demo.DEMO_ADMIN_TOKEN in banner
     assert f"{gateway}/events/{demo.DEMO_CHANNEL_ID}" in banner
     assert demo.DEMO_EVENT_SOURCE_KEY in banner
+    assert f"demo shop        {shop}" in banner
+    assert f"{gateway}/liff/{demo.DEMO_CHANNEL_ID}/card" in banner
     assert "Traceback" not in stderr.text
 
 
@@ -127,7 +132,9 @@ def test_sigterm_stops_it_too(ports: dict[str, int]) -> None:
     assert "Traceback" not in stderr.text
 
 
-@pytest.mark.parametrize("busy", ["LINECRM_PORT", "LINECRM_EMULATOR_PORT", "LINECRM_MOTO_PORT"])
+@pytest.mark.parametrize(
+    "busy", ["LINECRM_PORT", "LINECRM_EMULATOR_PORT", "LINECRM_MOTO_PORT", "LINECRM_SHOP_PORT"]
+)
 def test_a_port_in_use_is_a_one_line_error(ports: dict[str, int], busy: str) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))

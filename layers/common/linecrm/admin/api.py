@@ -25,6 +25,7 @@ from linecrm.admin import (
     id_links,
     imports,
     inflow_routes,
+    liff,
     richmenus,
     rules,
     scenarios,
@@ -87,12 +88,13 @@ business hours; **imports** of existing friends (LINE's followers list or a CSV,
 resumable jobs); **broadcasts** to every friend or a segment, now or at a time, with a
 dry-run preview; **rich menus** as config (menus, images, tabs, assignment rules by
 segment, bulk relinking); **auto-login** into the shop (its allow-list, the signing
-keys); the **delivery policy** (frequency caps, quiet hours, the account's time zone);
-**inflow routes** (a URL and QR code per ad or poster, attributed follows and a report
-per route); and the **delivery ledger** (every message queued, sent, skipped or dead,
-with re-drive). Guides: docs/import.md, docs/broadcasts.md, docs/segments.md,
-docs/delivery-policy.md, docs/auto-response.md, docs/rich-menus.md, docs/auto-login.md,
-docs/inflow-routes.md in the repository.
+keys); the **LIFF** setup of the member card pages; the **delivery policy** (frequency
+caps, quiet hours, the account's time zone); **inflow routes** (a URL and QR code per ad
+or poster, attributed follows and a report per route); and the **delivery ledger**
+(every message queued, sent, skipped or dead, with re-drive). Guides: docs/import.md,
+docs/broadcasts.md, docs/segments.md, docs/delivery-policy.md, docs/auto-response.md,
+docs/rich-menus.md, docs/auto-login.md, docs/inflow-routes.md, docs/liff.md in the
+repository.
 
 One deployment serves several channels: the channel id is in every path. A channel id
 this deployment has not set up answers 404 "unknown channel" and nothing is written
@@ -142,7 +144,14 @@ def build_app(
     app = json_resolver()
     if channels is not None:
         app.use(middlewares=[_known_channels_only(channels)])
-    for router in (friends.router, tags.router, fields.router, rules.router, settings.router):
+    for router in (
+        friends.router,
+        tags.router,
+        fields.router,
+        rules.router,
+        settings.router,
+        liff.router,
+    ):
         app.include_router(router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[admin_services] = service
     app.include_router(imports.router, prefix=CHANNEL_PREFIX)
