@@ -6,24 +6,21 @@ served with the bundle (``make liff``)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
-from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID, DEMO_LIFF_ID
+from linecrm_local.demo import DEMO_CHANNEL_ID, DEMO_LIFF_ID
 from linecrm_local.demo_shop.members import DEMO_MEMBERS
 from linecrm_local.stack import LocalStack
 from tests.integration.conftest import TEST_VISIBILITY_TIMEOUT_SECONDS
+from tests.support.admin_http import READ, admin, eventually, follower
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-ADMIN = {"Authorization": f"Bearer {DEMO_ADMIN_TOKEN}"}
-BASE = f"/admin/channels/{DEMO_CHANNEL_ID}"
-READ = (10, 120)
 MEMBER_ID, EMAIL, _NAME, PASSWORD = DEMO_MEMBERS[0]
 
 
@@ -38,28 +35,6 @@ def stack() -> Iterator[LocalStack]:
         demo_shop_port=0,
     ) as local:
         yield local
-
-
-def admin(stack: LocalStack, method: str, path: str, body: Any = None) -> requests.Response:
-    return requests.request(
-        method, f"{stack.gateway_url}{BASE}{path}", json=body, headers=ADMIN, timeout=READ
-    )
-
-
-def eventually(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
-
-
-def follower(stack: LocalStack, name: str) -> str:
-    user_id = stack.emulator.simulate_follow(DEMO_CHANNEL_ID, display_name=name).user_id
-    eventually(lambda: admin(stack, "GET", f"/friends/{user_id}").status_code == 200, "follow")
-    return user_id
 
 
 def login_button(stack: LocalStack, user_id: str) -> str:

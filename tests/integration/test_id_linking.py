@@ -8,8 +8,6 @@ is checked against the function's grants in the CDK template."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,36 +22,17 @@ from linecrm.domain.segments import compile_segment
 from linecrm.wiring import Container
 from linecrm_local import cli
 from linecrm_local.demo import (
-    DEMO_ADMIN_TOKEN,
     DEMO_CHANNEL_ID,
     DEMO_EVENT_SOURCE,
     DEMO_EVENT_SOURCE_KEY,
 )
 from linecrm_local.stack import LocalStack
+from tests.support.admin_http import READ, admin, eventually, follower
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-ADMIN = {"Authorization": f"Bearer {DEMO_ADMIN_TOKEN}"}
-BASE = f"/admin/channels/{DEMO_CHANNEL_ID}"
 LOGIN_URL = "https://shop.example/login?from=line"
 THANKS = "会員連携ありがとうございます！特典をお届けします。"
-READ = (10, 120)
-
-
-def admin(stack: LocalStack, method: str, path: str, body: Any = None) -> requests.Response:
-    return requests.request(
-        method, f"{stack.gateway_url}{BASE}{path}", json=body, headers=ADMIN, timeout=READ
-    )
-
-
-def eventually(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
 
 
 def shop(stack: LocalStack, *, key: str = DEMO_EVENT_SOURCE_KEY) -> ShopLinkClient:
@@ -65,12 +44,6 @@ def shop(stack: LocalStack, *, key: str = DEMO_EVENT_SOURCE_KEY) -> ShopLinkClie
         account_link_url=f"{stack.emulator_url}/dialog/bot/accountLink",
         clock=lambda: stack.clock.now().timestamp(),
     )
-
-
-def follower(stack: LocalStack, name: str) -> str:
-    user_id = stack.emulator.simulate_follow(DEMO_CHANNEL_ID, display_name=name).user_id
-    eventually(lambda: admin(stack, "GET", f"/friends/{user_id}").status_code == 200, "follow")
-    return user_id
 
 
 def tap_link_button(stack: LocalStack, user_id: str) -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,28 +29,9 @@ from linecrm_local.demo import (
 )
 from linecrm_local.emulator import ids
 from linecrm_local.stack import LocalStack
+from tests.support.admin_http import READ, admin, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
-
-ADMIN = {"Authorization": f"Bearer {DEMO_ADMIN_TOKEN}"}
-BASE = f"/admin/channels/{DEMO_CHANNEL_ID}"
-READ = (10, 120)
-
-
-def admin(stack: LocalStack, method: str, path: str, body: Any = None) -> requests.Response:
-    return requests.request(
-        method, f"{stack.gateway_url}{BASE}{path}", json=body, headers=ADMIN, timeout=READ
-    )
-
-
-def eventually(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
 
 
 def deliver_due(stack: LocalStack) -> None:

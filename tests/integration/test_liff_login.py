@@ -10,7 +10,7 @@ makes is checked against its grants in the CDK template."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,7 +21,6 @@ import requests
 from examples.shop_link_client import ShopLinkClient
 from linecrm.resources import Env
 from linecrm_local.demo import (
-    DEMO_ADMIN_TOKEN,
     DEMO_CHANNEL_ID,
     DEMO_EVENT_SOURCE,
     DEMO_EVENT_SOURCE_KEY,
@@ -29,12 +28,10 @@ from linecrm_local.demo import (
 )
 from linecrm_local.emulator.login import IdTokenIssuer
 from linecrm_local.stack import LocalStack
+from tests.support.admin_http import READ, admin, eventually, follower
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-ADMIN = {"Authorization": f"Bearer {DEMO_ADMIN_TOKEN}"}
-BASE = f"/admin/channels/{DEMO_CHANNEL_ID}"
-READ = (10, 120)
 JWKS = "login_jwks"
 STRANGER = "U" + "5" * 32
 
@@ -70,28 +67,6 @@ def id_token(stack: LocalStack, user_id: str, **extra: str) -> str:
     assert response.status_code == 200, response.text
     token: str = response.json()["idToken"]
     return token
-
-
-def admin(stack: LocalStack, method: str, path: str, body: Any = None) -> requests.Response:
-    return requests.request(
-        method, f"{stack.gateway_url}{BASE}{path}", json=body, headers=ADMIN, timeout=READ
-    )
-
-
-def eventually(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
-
-
-def follower(stack: LocalStack, name: str) -> str:
-    user_id = stack.emulator.simulate_follow(DEMO_CHANNEL_ID, display_name=name).user_id
-    eventually(lambda: admin(stack, "GET", f"/friends/{user_id}").status_code == 200, "follow")
-    return user_id
 
 
 def jwks_fetches(stack: LocalStack) -> int:
