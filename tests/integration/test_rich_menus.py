@@ -2,13 +2,15 @@
 job queue → jobs function → the LINE emulator (menus, images on the data-API host,
 aliases, default); a tag added by a postback switches the friend's menu with one LINE
 call, an unchanged outcome with none; a rule change relinks 1,200 friends in
-⌈1,200 / 500⌉ bulk calls. Every AWS call is checked against the function's role."""
+⌈1,200 / 500⌉ bulk calls; an ID link (and the shop's unlink) switches the menu. Every
+AWS call is checked against the function's role."""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
 from linecrm_local.emulator import config as keys
 from linecrm_local.seed import seed_friends
 from linecrm_local.stack import LocalStack
+from tests.integration.test_id_linking import LOGIN_URL, shop, tap_link_button
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -64,6 +67,8 @@ def stack() -> Iterator[LocalStack]:
         scheduler_tick_seconds=3600,
         settings={Env.IMPORT_CHUNKS_PER_STEP: "1"},
     ) as local:
+        # Before any webhook: warm functions keep a channel's settings cached a while.
+        admin(local, "PUT", "/account-link", {"shop_login_url": LOGIN_URL})
         yield local
 
 
@@ -136,4 +141,38 @@ def test_menus_apply_follow_tags_and_a_rule_change_relinks_in_bulk(
         ids["vip"]
     }
     assert stack.functions.error_count("jobs") == 0
+    assert stack.gateway.internal_errors == 0
+
+
+def test_linking_a_friend_switches_the_menu_and_unlinking_switches_it_back(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A `linked: true` rule: the account link (accountLink webhook) moves the friend to
+    the member menu with one LINE call; the shop's unlink moves them back."""
+    menus = tmp_path / "menus.yaml"
+    menus.write_text(MENUS % "{linked: true}", encoding="utf-8")
+    applied = linecrm(stack, capsys, "richmenus", "apply", "-f", str(menus))
+    assert applied["status"] == "ready", applied
+    ids = {menu["id"]: menu["rich_menu_id"] for menu in applied["menus"]}
+    state = stack.emulator.state
+    # The webhook's warm environment reads channel settings (the new rules) again after
+    # its cache's 30 s, as on AWS.
+    stack.clock.advance(timedelta(seconds=31))
+    member = stack.emulator.simulate_follow(DEMO_CHANNEL_ID, display_name="会員").user_id
+    stack.poller.drain(timeout=60)
+    assert state.friend(DEMO_CHANNEL_ID, member).linked_rich_menu_id is None  # type: ignore[union-attr]
+
+    client = shop(stack)
+    stack.poller.drain(timeout=120)  # the relink of the first test's 1,200 is done
+    token = tap_link_button(stack, member)
+    nonce = client.request_nonce("M-5005", token)
+    links = line_calls(stack, keys.RICHMENU_LINK)
+    assert requests.get(client.account_link_url(token, nonce.nonce), timeout=120).ok
+    stack.poller.drain(timeout=60)
+    assert line_calls(stack, keys.RICHMENU_LINK) == links + 1
+    assert state.friend(DEMO_CHANNEL_ID, member).linked_rich_menu_id == ids["vip"]  # type: ignore[union-attr]
+
+    client.unlink("M-5005")
+    stack.poller.drain(timeout=60)
+    assert state.friend(DEMO_CHANNEL_ID, member).linked_rich_menu_id is None  # type: ignore[union-attr]
     assert stack.gateway.internal_errors == 0
