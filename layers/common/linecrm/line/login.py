@@ -34,6 +34,12 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from linecrm.line.login_settings import (
+    JWKS_REFRESH_COOLDOWN_SECONDS,
+    MockIdentity,
+    Verification,
+)
+
 ISSUER = "https://access.line.me"
 JWKS_PATH = "/oauth2/v2.1/certs"
 VERIFY_PATH = "/oauth2/v2.1/verify"
@@ -42,10 +48,8 @@ EXPIRY_LEEWAY_SECONDS = 10
 # How long a fetched key set is used before it is fetched again, and how soon after a
 # fetch an unknown ``kid`` may fetch it again.
 JWKS_LIFESPAN_SECONDS = 3600.0
-JWKS_REFRESH_COOLDOWN_SECONDS = 30.0
 HTTP_TIMEOUT_SECONDS = 4.0
 
-Verification = Literal["jwks", "verify_endpoint"]
 RejectionKind = Literal[
     "malformed", "alg", "kid", "signature", "iss", "aud", "expired", "nonce", "claims"
 ]
@@ -285,15 +289,6 @@ def _error_description(error: urllib.error.HTTPError) -> str:
 
 
 # ---------------------------------------------------------------- liff-mock (local only)
-class MockIdentity(BaseModel):
-    """The user a liff-mock token stands for."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    user_id: str = Field(alias="userId", pattern=r"^U[0-9a-f]{32}$")
-    display_name: str | None = Field(default=None, alias="displayName", max_length=100)
-
-
 class MockIdTokens:
     """Accepts the fixed tokens ``@line/liff-mock`` hands out (``getIDToken()`` returns
     ``"id_token"`` unless the page sets another with ``liff.$mock.set``), each as the
