@@ -39,6 +39,30 @@ json_values = st.recursive(
 )
 
 
+def post_signed_by_the_shop(stack: LocalStack, path: str, body: Any) -> requests.Response:
+    """``body`` (JSON, or raw bytes) signed with the demo source's key: past
+    authentication, into parsing. The nanoseconds make each signature new (a replay
+    would be a 401 before any parsing)."""
+    import time
+
+    from linecrm.events.signature import compute_signature
+    from linecrm_local.demo import DEMO_EVENT_SOURCE, DEMO_EVENT_SOURCE_KEY
+
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    timestamp = str(int(stack.clock.now().timestamp()) - time.monotonic_ns() % 60)
+    return requests.post(
+        f"{stack.gateway_url}{path}",
+        data=data,
+        headers={
+            "content-type": "application/json",
+            "x-linecrm-source": DEMO_EVENT_SOURCE,
+            "x-linecrm-timestamp": timestamp,
+            "x-linecrm-signature": compute_signature(DEMO_EVENT_SOURCE_KEY, timestamp, data),
+        },
+        timeout=30,
+    )
+
+
 @pytest.fixture(scope="module")
 def stack(local_stack: LocalStack) -> LocalStack:
     local_stack.gateway.internal_errors = 0
@@ -159,24 +183,7 @@ def test_liff_shop_login_never_answers_5xx(stack: LocalStack, body: Any) -> None
     | st.binary(max_size=40)
 )
 def test_login_consume_never_answers_5xx(stack: LocalStack, body: Any) -> None:
-    import time
-
-    from linecrm.events.signature import compute_signature
-    from linecrm_local.demo import DEMO_EVENT_SOURCE, DEMO_EVENT_SOURCE_KEY
-
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    timestamp = str(int(stack.clock.now().timestamp()) - time.monotonic_ns() % 60)
-    response = requests.post(
-        f"{stack.gateway_url}/login/{DEMO_CHANNEL_ID}/consume",
-        data=data,
-        headers={
-            "content-type": "application/json",
-            "x-linecrm-source": DEMO_EVENT_SOURCE,
-            "x-linecrm-timestamp": timestamp,
-            "x-linecrm-signature": compute_signature(DEMO_EVENT_SOURCE_KEY, timestamp, data),
-        },
-        timeout=30,
-    )
+    response = post_signed_by_the_shop(stack, f"/login/{DEMO_CHANNEL_ID}/consume", body)
     assert 400 <= response.status_code < 500, response.text[:500]
     assert "message" in response.json()
     assert stack.gateway.internal_errors == 0
@@ -293,26 +300,7 @@ event_values = st.fixed_dictionaries(
     | st.binary(max_size=40)
 )
 def test_events_never_answer_5xx(stack: LocalStack, body: Any) -> None:
-    import time
-
-    from linecrm.events.signature import compute_signature
-    from linecrm_local.demo import DEMO_EVENT_SOURCE, DEMO_EVENT_SOURCE_KEY
-
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    # Signed: past authentication, into parsing and per-event checks. The nanoseconds
-    # make each signature new (a replay would be a 401 before any parsing).
-    timestamp = str(int(stack.clock.now().timestamp()) - time.monotonic_ns() % 60)
-    response = requests.post(
-        f"{stack.gateway_url}/events/{DEMO_CHANNEL_ID}",
-        data=data,
-        headers={
-            "content-type": "application/json",
-            "x-linecrm-source": DEMO_EVENT_SOURCE,
-            "x-linecrm-timestamp": timestamp,
-            "x-linecrm-signature": compute_signature(DEMO_EVENT_SOURCE_KEY, timestamp, data),
-        },
-        timeout=30,
-    )
+    response = post_signed_by_the_shop(stack, f"/events/{DEMO_CHANNEL_ID}", body)
     assert response.status_code < 500, response.text[:500]
     assert "results" in response.json() or "message" in response.json()
     assert stack.gateway.internal_errors == 0
