@@ -26,6 +26,7 @@ from linecrm.domain.broadcasts import (
     chunk_delivery_id,
     chunked,
 )
+from linecrm.domain.campaigns import broadcast_campaign
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.deliveries import request_of
 from linecrm.domain.delivery_policy import Defer, SendNow
@@ -339,6 +340,7 @@ class BroadcastPlanner:
             to_all_friends=True,
             messages=broadcast.messages,
             cause="broadcast",
+            campaign=broadcast_campaign(broadcast.broadcast_id),
             message_class=broadcast.message_class,
         )
         updated = broadcast.model_copy(
@@ -366,6 +368,7 @@ class BroadcastPlanner:
             to=to,
             messages=messages,
             cause="broadcast",
+            campaign=broadcast_campaign(broadcast.broadcast_id),
             message_class=broadcast.message_class,
         )
 
@@ -377,6 +380,7 @@ class BroadcastPlanner:
             to=[friend.user_id],
             messages=render(broadcast.messages, friend),
             cause="broadcast",
+            campaign=broadcast_campaign(broadcast.broadcast_id),
             message_class=broadcast.message_class,
         )
         self._deferrals.defer(request, decision.until, decision.reason)

@@ -36,6 +36,8 @@ class Delivery(BaseModel):
     messages: list[dict[str, Any]]
     cause: str
     message_class: str
+    campaign: str | None = None
+    variant: str | None = None
     status: DeliveryStatus
     attempts: int = 0
     queued_at: datetime
@@ -73,4 +75,6 @@ def request_of(delivery: Delivery) -> SendRequest:
         messages=delivery.messages,
         cause=delivery.cause,
         message_class=delivery.message_class,
+        campaign=delivery.campaign,
+        variant=delivery.variant,
     )

@@ -16,6 +16,8 @@ from pydantic import (
     model_validator,
 )
 
+from linecrm.domain.campaigns import CAMPAIGN_PATTERN, VARIANT_PATTERN
+
 MAX_MESSAGES_PER_REQUEST = 5  # LINE's limit for push, multicast and reply
 MAX_MULTICAST_RECIPIENTS = 500  # LINE's limit for one multicast request
 
@@ -47,6 +49,14 @@ class SendRequest(BaseModel):
     reply_token: str | None = Field(default=None, max_length=256)
     reply_by: datetime | None = None
     to_all_friends: bool = False
+    # What the delivery is part of, for the reports (linecrm.domain.campaigns), and
+    # the A/B variant its recipients were assigned to. Left out when not set.
+    campaign: str | None = Field(
+        default=None, max_length=200, pattern=CAMPAIGN_PATTERN, exclude_if=lambda v: v is None
+    )
+    variant: str | None = Field(
+        default=None, pattern=VARIANT_PATTERN, exclude_if=lambda v: v is None
+    )
 
     @model_validator(mode="after")
     def _recipients(self) -> SendRequest:

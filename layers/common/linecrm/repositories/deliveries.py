@@ -72,6 +72,10 @@ class DeliveryLedger:
         }
         if request.to_all_friends:
             item["to_all_friends"] = True
+        if request.campaign is not None:
+            item["campaign"] = request.campaign
+        if request.variant is not None:
+            item["variant"] = request.variant
         return {
             "TableName": self._table_name,
             "Item": to_item(item),

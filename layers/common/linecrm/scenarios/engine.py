@@ -33,6 +33,7 @@ from linecrm.domain.actions import (
 )
 from linecrm.domain.automation import ActionRunner, EventContext
 from linecrm.domain.broadcasts import chunked
+from linecrm.domain.campaigns import step_campaign
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.delivery_policy import Defer, SendNow
 from linecrm.domain.friends import Friend
@@ -610,6 +611,7 @@ class ScenarioEngine:
                     to=sorted(user_ids)[start : start + MAX_MULTICAST_RECIPIENTS],
                     messages=messages,
                     cause="step",
+                    campaign=step_campaign(job.scenario_id, job.step_id),
                     message_class=definition.message_class,
                 )
                 self._ledger.record_queued(request, now)
@@ -778,6 +780,7 @@ class ScenarioEngine:
                     to=[friend.user_id],
                     messages=decision.messages,
                     cause="step",
+                    campaign=step_campaign(definition.id, step.id),
                     message_class=definition.message_class,
                     reply_token=reply_token,
                     reply_by=at + timedelta(seconds=REPLY_TOKEN_MARGIN_SECONDS),
