@@ -11,6 +11,7 @@ linecrm richmenus apply -f menus.yaml        rich menus (see linecrm_local.cli_r
 linecrm idlink configure --login-url https://…   ID linking (see linecrm_local.cli_idlink)
 linecrm routes create qr_shop_a --name …    inflow routes, QR codes (linecrm_local.cli_routes)
 linecrm simulate account-link --link-token=T --nonce=N   LINE's account-link dialog
+linecrm simulate id-token --user U…          a LINE Login ID token for a LIFF page
 linecrm shoplogin configure --base-url https://… --allow /mypage   auto-login (cli_shoplogin)
 """
 
@@ -92,6 +93,14 @@ def _simulate(control: EmulatorControl, args: argparse.Namespace) -> Any:
                 "result": "failed" if args.failed else "ok",
             },
         )
+    if args.event == "id-token":
+        token = control.call("POST", f"/channels/{args.channel}/id-token", {"userId": args.user})
+        api_url = admin_cli.checked_base_url(args.api_url).rstrip("/")
+        return {
+            **token,
+            # The LIFF member card with this token (the local stack's liff-mock: docs/liff.md).
+            "memberCardUrl": f"{api_url}/liff/{args.channel}/card?mockIdToken={token['idToken']}",
+        }
     body: dict[str, Any] = {"type": args.event}
     if args.user:
         body["userId"] = args.user
@@ -153,6 +162,17 @@ def build_parser() -> argparse.ArgumentParser:
     account_link.add_argument("--nonce", required=True, help="the nonce the shop got")
     account_link.add_argument(
         "--failed", action="store_true", help="the friend's check fails: result failed"
+    )
+
+    id_token = events.add_parser(
+        "id-token",
+        help="the friend logs in with LINE: an ID token for the LIFF pages and /liff/… calls",
+    )
+    id_token.add_argument("--user", required=True, help="the friend's user id")
+    id_token.add_argument(
+        "--api-url",
+        default=os.environ.get("LINECRM_API_URL", admin_cli.DEFAULT_API_URL),
+        help="the local gateway, for the card URL (env LINECRM_API_URL)",
     )
 
     inbox = commands.add_parser("inbox", help="messages a simulated friend received")

@@ -50,6 +50,28 @@ def test_simulate_text_takes_the_text_after_user(monkeypatch: pytest.MonkeyPatch
     assert sent[-1][2] == {"type": "postback", "userId": user, "data": "action=buy"}
 
 
+def test_simulate_id_token_prints_the_member_card_url(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sent: list[tuple[str, str, Any]] = []
+
+    def call(self: Any, method: str, path: str, body: Any = None) -> Any:
+        sent.append((method, path, body))
+        return {"idToken": "header.claims.signature"}
+
+    monkeypatch.setattr(cli.EmulatorControl, "call", call)
+    user = "U" + "b" * 32
+    argv = ["--channel", "2000000001", "simulate", "id-token", "--user", user]
+    assert cli.main([*argv, "--api-url", "http://127.0.0.1:9999"]) == 0
+
+    assert sent == [("POST", "/channels/2000000001/id-token", {"userId": user})]
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["memberCardUrl"] == (
+        "http://127.0.0.1:9999/liff/2000000001/card?mockIdToken=header.claims.signature"
+    )
+    assert cli.main([*argv, "--api-url", "localhost"]) == 2
+
+
 def test_a_closed_pipe_is_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     """``linecrm … | head``: head leaves, the rest of the output goes nowhere, exit 0."""
     read_end, write_end = os.pipe()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 SIMULATE_TYPES = ("follow", "unfollow", "text", "postback")
 FAULT_FIELDS = ("error_500", "error_500_after_delivery", "error_429", "delay_seconds", "timeout")
 PAGE_REFRESH_SECONDS = 2
+
+_LINE_USER_ID = re.compile(r"U[0-9a-f]{32}")
 
 
 class ControlApi:
@@ -193,9 +196,13 @@ class ControlApi:
         algorithm = self._optional_str(body, "alg") or "ES256"
         if algorithm not in ("ES256", "HS256"):
             raise HttpError(400, "'alg' must be ES256 (LIFF) or HS256 (web login)")
+        user_id = self._required_str(body, "userId")
+        if not _LINE_USER_ID.fullmatch(user_id):
+            # LINE Login only ever names a real LINE user (U + 32 hex digits).
+            raise HttpError(400, "'userId' is not a LINE user id (U followed by 32 hex digits)")
         token = self.emulator.issue_id_token(
             channel_id,
-            self._required_str(body, "userId"),
+            user_id,
             nonce=self._optional_str(body, "nonce"),
             display_name=self._optional_str(body, "displayName"),
             web_login=algorithm == "HS256",

@@ -68,6 +68,7 @@ def test_bad_control_requests_get_reasons(client: Client, emulator: LineEmulator
         ),
         client.post(f"/_emulator/channels/{CHANNEL_ID}/friends", json={"userId": 42}),
         client.post(f"/_emulator/channels/{CHANNEL_ID}/id-token", json={}),
+        client.post(f"/_emulator/channels/{CHANNEL_ID}/id-token", json={"userId": "hanako"}),
     ]
     assert [r.status_code for r in cases] == [400] * len(cases)
     assert all(r.json["message"] for r in cases)
