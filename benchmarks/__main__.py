@@ -34,8 +34,9 @@ def main() -> int:
 
     report = send_rate.measure()
     print(
-        f"\n== sustained send rate through the local stack, vs the emulator's limit"
-        f" ({send_rate.LIMIT_PER_SECOND:.0f} req/s per endpoint; channel rate the same;"
+        f"\n== sustained send rate through the local stack, vs the channel's rate"
+        f" ({send_rate.LIMIT_PER_SECOND:.0f} req/s per endpoint, LINE's limit"
+        f" {send_rate.LINE_LIMIT_PER_SECOND:.1f}/s;"
         f" the slow-LINE run answers each push after {send_rate.SLOW_LINE_SECONDS} s)"
     )
     for rate in report.rates:
