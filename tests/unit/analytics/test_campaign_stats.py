@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from linecrm.domain.campaigns import broadcast_campaign, is_campaign, step_campaign
@@ -118,3 +118,29 @@ def test_campaign_keys_are_checked() -> None:
         cause="manual",
     )
     assert "campaign" not in unnamed.model_dump()
+
+
+def test_the_campaign_index_lists_campaigns_most_recent_first_keeping_the_first_send(
+    aws: AwsWorld,
+) -> None:
+    stats, client = _repository(aws)
+    at = [datetime(2026, 12, 2, hour, tzinfo=UTC) for hour in range(4)]
+    for campaign, sent_at in [
+        (broadcast_campaign("spring"), at[0]),
+        (step_campaign("welcome-series", "day1"), at[1]),
+        (broadcast_campaign("spring"), at[2]),
+        (broadcast_campaign("summer"), at[3]),
+    ]:
+        client.update_item(**stats.index_update(CHANNEL_ID, campaign, sent_at))
+
+    listed = stats.campaigns(CHANNEL_ID)
+    broadcasts = stats.campaigns(CHANNEL_ID, kind="broadcast")
+
+    assert [(c.campaign, c.kind) for c in listed] == [
+        ("broadcast:summer", "broadcast"),
+        ("broadcast:spring", "broadcast"),
+        ("step:welcome-series:day1", "step"),
+    ]
+    spring = listed[1]
+    assert (spring.first_sent_at, spring.last_sent_at) == (at[0], at[2])
+    assert [c.campaign for c in broadcasts] == ["broadcast:summer", "broadcast:spring"]

@@ -18,10 +18,25 @@ CONVERSIONS: Final = "conversions"  # purchases attributed to the campaign
 REVENUE: Final = "revenue"  # their amounts, in the minor unit
 BLOCKS: Final = "blocks"  # unfollows within BLOCK_WINDOW of the friend's last delivery
 HELD_OUT: Final = "held_out"  # friends of the holdout group (variant HOLDOUT_VARIANT)
+# Purchases within the attribution window after the friend was reached by (or, on the
+# holdout variant, held out of) the campaign, clicked or not: the A/B and holdout
+# comparison (``conversions`` above is last-click attribution, for the reports).
+EXPOSED_CONVERSIONS: Final = "exposed_conversions"
+EXPOSED_REVENUE: Final = "exposed_revenue"
 
 HOLDOUT_VARIANT: Final = "holdout"
 
-CAMPAIGN_COUNTERS: Final = (SENT, CLICKS, UNIQUE_CLICKS, CONVERSIONS, REVENUE, BLOCKS, HELD_OUT)
+CAMPAIGN_COUNTERS: Final = (
+    SENT,
+    CLICKS,
+    UNIQUE_CLICKS,
+    CONVERSIONS,
+    REVENUE,
+    BLOCKS,
+    HELD_OUT,
+    EXPOSED_CONVERSIONS,
+    EXPOSED_REVENUE,
+)
 
 # Per day (the account's time zone) -----------------------------------------------
 FRIENDS_ADDED: Final = "friends_added"

@@ -10,6 +10,11 @@ a broadcast spreads over several items instead of one hot key:
 - per day (the account's time zone): ``pk = STATS#<channel>#DAY#<shard>``,
   ``sk = <yyyy-mm-dd>``. A timeline of N days is ``STATS_SHARDS`` range queries.
 
+And an index of the channel's campaigns, so a report can list them without a scan:
+``pk = STATS#<channel>#CAMPAIGNS``, ``sk = <campaign>``, with ``kind`` (the campaign
+key's prefix), ``first_sent_at`` and ``last_sent_at``; the sender updates it with every
+sent chunk (one item per campaign: a 10,000-friend broadcast is 20 updates of it).
+
 Counter names are plain attribute names (``sent``, ``clicks``, ``unique_clicks``,
 ``conversions``, ``revenue``, ``blocks``, ...; ``linecrm.domain.stats`` lists them).
 Values are integers; money is in the currency's minor unit (yen) as an integer.
@@ -19,10 +24,11 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from linecrm.repositories.dynamo import from_item, to_item
+from linecrm.repositories.dynamo import from_item, iso, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -45,6 +51,23 @@ def campaign_stats_pk(channel_id: str, campaign: str, shard: int) -> str:
 
 def day_stats_pk(channel_id: str, shard: int) -> str:
     return f"STATS#{channel_id}#DAY#{shard}"
+
+
+def campaign_index_pk(channel_id: str) -> str:
+    return f"STATS#{channel_id}#CAMPAIGNS"
+
+
+def campaign_kind(campaign: str) -> str:
+    """``broadcast``, ``step``, ``rule``, ``welcome`` or ``chat``."""
+    return campaign.split(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class IndexedCampaign:
+    campaign: str
+    kind: str
+    first_sent_at: datetime
+    last_sent_at: datetime
 
 
 def _add_update(
@@ -107,6 +130,19 @@ class CampaignStatsRepository:
         key = {"pk": day_stats_pk(channel_id, stats_shard(shard_by)), "sk": day.isoformat()}
         return _add_update(self._table_name, key, increments)
 
+    def index_update(self, channel_id: str, campaign: str, sent_at: datetime) -> dict[str, Any]:
+        """The UpdateItem recording that ``campaign`` sent at ``sent_at`` (first and last
+        send), also usable in a transaction."""
+        return {
+            "TableName": self._table_name,
+            "Key": to_item({"pk": campaign_index_pk(channel_id), "sk": campaign}),
+            "UpdateExpression": "SET kind = :kind, first_sent_at = if_not_exists("
+            "first_sent_at, :at), last_sent_at = :at",
+            "ExpressionAttributeValues": to_item(
+                {":kind": campaign_kind(campaign), ":at": iso(sent_at)}
+            ),
+        }
+
     def add_to_campaign(
         self,
         channel_id: str,
@@ -145,6 +181,27 @@ class CampaignStatsRepository:
                 variant = str(item["sk"]).removeprefix("V#")
                 _add_into(result.setdefault(variant, {}), _counters(item))
         return result
+
+    def campaigns(self, channel_id: str, kind: str | None = None) -> list[IndexedCampaign]:
+        """The channel's campaigns (of one kind, if given), most recently sent first."""
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": to_item({":pk": campaign_index_pk(channel_id)}),
+        }
+        if kind is not None:
+            request["KeyConditionExpression"] += " AND begins_with(sk, :kind)"
+            request["ExpressionAttributeValues"].update(to_item({":kind": kind}))
+        found = [
+            IndexedCampaign(
+                campaign=str(item["sk"]),
+                kind=str(item["kind"]),
+                first_sent_at=datetime.fromisoformat(str(item["first_sent_at"])),
+                last_sent_at=datetime.fromisoformat(str(item["last_sent_at"])),
+            )
+            for item in self._query(request)
+            if kind is None or item.get("kind") == kind
+        ]
+        return sorted(found, key=lambda found: found.last_sent_at, reverse=True)
 
     def campaign_total(self, channel_id: str, campaign: str) -> Counters:
         """A campaign's counters over all its variants."""
