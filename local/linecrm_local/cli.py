@@ -13,6 +13,7 @@ linecrm routes create qr_shop_a --name …    inflow routes, QR codes (linecrm_l
 linecrm simulate account-link --link-token=T --nonce=N   LINE's account-link dialog
 linecrm simulate id-token --user U…          a LINE Login ID token for a LIFF page
 linecrm shoplogin configure --base-url https://… --allow /mypage   auto-login (cli_shoplogin)
+linecrm report campaigns|campaign <key>|funnel <id>|routes|timeline [--csv FILE]   reports
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from linecrm_local import (
     cli_events,
     cli_idlink,
     cli_imports,
+    cli_reports,
     cli_richmenus,
     cli_routes,
     cli_scenarios,
@@ -79,6 +81,9 @@ class EmulatorControl:
 
 
 def _print(payload: Any) -> None:
+    if isinstance(payload, cli_reports.Printed):
+        print(payload)
+        return
     print(json.dumps(payload, ensure_ascii=False, indent=2))
 
 
@@ -188,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_idlink.add_commands(commands)
     cli_shoplogin.add_commands(commands)
     cli_routes.add_commands(commands)
+    cli_reports.add_commands(commands)
 
     calls = commands.add_parser("calls", help="LINE API calls the emulator received")
     calls.add_argument("--endpoint", help="e.g. push, multicast, reply")
@@ -222,6 +228,8 @@ def run(args: argparse.Namespace) -> Any:
         return cli_shoplogin.run(args)
     if args.command == cli_routes.COMMAND:
         return cli_routes.run(args)
+    if args.command == cli_reports.COMMAND:
+        return cli_reports.run(args)
     control = EmulatorControl(args.emulator)
     if args.command == "simulate":
         return _simulate(control, args)
