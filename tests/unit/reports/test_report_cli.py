@@ -4,6 +4,7 @@ to the handler in-process): tables, CSV files, JSON, and one-line mistakes."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -59,7 +60,7 @@ def world(api: AdminApi, monkeypatch: pytest.MonkeyPatch) -> ReportWorld:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = cli.main(["--channel", cli.os.environ["LINECRM_CHANNEL_ID"], *argv])
+    status = cli.main(["--channel", os.environ["LINECRM_CHANNEL_ID"], *argv])
     out, err = capsys.readouterr()
     return status, out, err
 
