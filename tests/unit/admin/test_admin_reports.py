@@ -73,6 +73,17 @@ def test_a_campaign_report_in_json(api: AdminApi) -> None:
 
 
 @pytest.mark.usefixtures("world")
+def test_a_percent_encoded_key_is_the_same_campaign(api: AdminApi) -> None:
+    """A browser's encodeURIComponent sends the colons as %3A."""
+    plain = api.call("GET", "/reports/campaigns/broadcast:spring")
+    for path in ("broadcast%3Aspring", "broadcast%3aspring"):
+        encoded = api.call("GET", f"/reports/campaigns/{path}")
+        assert (encoded.status, encoded.body) == (200, plain.body)
+    assert_error(api.call("GET", "/reports/campaigns/broadcast%3A"), 422, "campaign")
+    assert_error(api.call("GET", "/reports/campaigns/broadcast%2Fspring"), 422, "campaign")
+
+
+@pytest.mark.usefixtures("world")
 def test_csv_is_utf8_with_a_bom(api: AdminApi) -> None:
     response = api.invoke("GET", "/reports/campaigns/broadcast:spring", query={"format": "csv"})
 

@@ -42,14 +42,24 @@ Format = Annotated[
     Literal["json", "csv"],
     Query(description="json, or csv: text/csv; charset=utf-8, UTF-8 with BOM (for Excel)"),
 ]
+# The key's colons as they are or percent-encoded (a browser's encodeURIComponent
+# sends %3A, and API Gateway hands the path over undecoded).
+CAMPAIGN_PATH_PATTERN = CAMPAIGN_PATTERN.replace(":", "(?::|%3[Aa])")
 CampaignKey = Annotated[
     str,
     Path(
-        pattern=CAMPAIGN_PATTERN,
+        pattern=CAMPAIGN_PATH_PATTERN,
         description="campaign key: broadcast:<id>, step:<scenario>:<step>, rule:<id>, "
-        "welcome or chat",
+        "welcome or chat (the colons may be percent-encoded)",
     ),
 ]
+
+
+def campaign_key(path_value: str) -> str:
+    """The campaign key of a ``CampaignKey`` path parameter (its colons decoded)."""
+    return re.sub("%3[Aa]", ":", path_value)
+
+
 ScenarioIdPath = Annotated[str, Path(pattern=SCENARIO_SLUG, description="scenario id")]
 Kind = Annotated[
     Literal["broadcast", "step", "rule", "welcome", "chat"] | None,
@@ -146,8 +156,8 @@ def get_campaign_report(
     CVR, revenue (yen), blocks (unfollows within 24 h), block rate, per A/B variant and
     for the holdout group. Rates are fractions, null when nothing was sent. 404 when
     nothing was sent for the campaign and what it names does not exist."""
-    report = reports.campaign(channel_id, campaign)
-    return _answer(report, lambda: csv_format.campaign_csv(report), campaign, format)
+    report = reports.campaign(channel_id, campaign_key(campaign))
+    return _answer(report, lambda: csv_format.campaign_csv(report), report.campaign, format)
 
 
 @_route("/reports/scenarios/<scenario_id>/funnel", ScenarioFunnel, "The scenario's funnel", 404)
