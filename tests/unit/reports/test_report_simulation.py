@@ -1,12 +1,11 @@
 """A seeded simulation of a 1,000-friend campaign: an A/B split with a holdout, clicks
 (some friends more than once), purchases, blocks, drawn by ``random.Random(13)``, written
-through the counting repositories (report counters and per-friend tracking markers).
+through the counting write paths (report counters and per-friend tracking markers).
 The report then says exactly what the simulation did: per variant, the holdout, the
 campaign list and the timeline.
 
-``CountingWrites`` is the seam: it does what the send, click, purchase and unfollow
-write paths do with the repositories on main today; once those paths land, call them
-instead (the expectations stay, since they are what the simulation did)."""
+``CountingWrites`` is the seam to the write paths (the expectations stay whatever
+writes: they are what the simulation did)."""
 
 from __future__ import annotations
 
@@ -19,8 +18,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from linecrm.counting.listener import ReportCounting
+from linecrm.counting.sent import SentCounting
 from linecrm.domain import stats
+from linecrm.domain.attribution import AttributionSettings
+from linecrm.domain.signals import BehaviourEvent, Blocked, Followed
+from linecrm.models.send import SendRequest
 from linecrm.repositories.campaign_stats import CampaignStatsRepository
+from linecrm.repositories.stats_writes import StatsWriter
 from linecrm.repositories.tracking_markers import Marker, TrackingMarkers
 from tests.unit.conftest import AwsWorld
 from tests.unit.reports.world import ReportWorld
@@ -43,38 +48,58 @@ def day_of(at: datetime) -> date:
 
 @dataclass
 class CountingWrites:
-    """The write paths' effect on the counters, through the repositories."""
+    """The counters' write paths: sends through ``SentCounting`` (what the sender runs
+    with each sent chunk, its counters in the ledger move's transaction), unfollows and
+    purchases through ``ReportCounting`` (the signal listener the webhook and the events
+    API reach). Clicks and the holdout draw are written as the click redirector and the
+    A/B planner write them (tracking markers and counters); re-point those two at their
+    paths once they are merged."""
 
-    stats: CampaignStatsRepository
-    markers: TrackingMarkers
     client: Any
+    table: str
     channel_id: str
+    stats: CampaignStatsRepository = field(init=False)
+    markers: TrackingMarkers = field(init=False)
+    sent_counting: SentCounting = field(init=False)
+    listener: ReportCounting = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.stats = CampaignStatsRepository(self.client, self.table)
+        self.markers = TrackingMarkers(self.client, self.table)
+        self.sent_counting = SentCounting(self.client, self.stats, self.markers, TOKYO)
+        self.listener = ReportCounting(
+            StatsWriter(self.client, self.table, self.stats),
+            self.markers,
+            lambda channel_id: AttributionSettings(),
+            TOKYO,
+        )
 
     def sent(self, variant: str, user_ids: list[str], at: datetime) -> None:
         for start in range(0, len(user_ids), CHUNK):
-            chunk = user_ids[start : start + CHUNK]
-            shard = f"{variant}-{start}"
-            self.stats.add_to_campaign(
-                self.channel_id, CAMPAIGN, {stats.SENT: len(chunk)}, shard_by=shard, variant=variant
+            request = SendRequest(
+                delivery_id=f"{CAMPAIGN}#{variant}#{start}",
+                channel_id=self.channel_id,
+                to=user_ids[start : start + CHUNK],
+                messages=[{"type": "text", "text": "冬のセール"}],
+                cause="broadcast",
+                campaign=CAMPAIGN,
+                variant=variant,
             )
-            self.stats.add_to_day(
-                self.channel_id, day_of(at), {stats.SENT: len(chunk)}, shard_by=shard
-            )
-            self.client.update_item(**self.stats.index_update(self.channel_id, CAMPAIGN, at))
-            self.markers.put_last_sent_many(self.channel_id, chunk, Marker(CAMPAIGN, variant, at))
+            self.sent_counting.before_sent(request, at)
+            updates = self.sent_counting.updates(request, at)
+            self.client.transact_write_items(TransactItems=[{"Update": u} for u in updates])
 
     def held_out(self, user_ids: list[str], at: datetime) -> None:
         self.markers.put_holdout_many(
             self.channel_id, user_ids, Marker(CAMPAIGN, stats.HOLDOUT_VARIANT, at)
         )
-        for user_id in user_ids:
-            self.stats.add_to_campaign(
-                self.channel_id,
-                CAMPAIGN,
-                {stats.HELD_OUT: 1},
-                shard_by=user_id,
-                variant=stats.HOLDOUT_VARIANT,
-            )
+        self.stats.add_to_campaign(
+            self.channel_id,
+            CAMPAIGN,
+            {stats.HELD_OUT: len(user_ids)},
+            shard_by="holdout",
+            variant=stats.HOLDOUT_VARIANT,
+        )
 
     def clicked(self, user_id: str, at: datetime) -> None:
         sent = self.markers.last_sent(self.channel_id, user_id)
@@ -89,29 +114,23 @@ class CountingWrites:
         self.stats.add_to_day(self.channel_id, day_of(at), counts, shard_by=user_id)
 
     def purchased(self, user_id: str, amount: int, at: datetime) -> None:
-        window = timedelta(days=stats.DEFAULT_ATTRIBUTION_WINDOW_DAYS)
-        click = self.markers.last_click(self.channel_id, user_id)
-        held = self.markers.holdout(self.channel_id, user_id)
-        counts = {stats.CONVERSIONS: 1, stats.REVENUE: amount}
-        if click is not None and at - click.at <= window:
-            self.stats.add_to_campaign(
-                self.channel_id, click.campaign, counts, shard_by=user_id, variant=click.variant
+        self.listener.on_signal(
+            BehaviourEvent(
+                self.channel_id,
+                user_id,
+                at,
+                name="purchase",
+                properties={"value": amount, "order_id": f"order-{user_id}"},
+                idempotency_key=f"purchase-{user_id}",
+                source="shop",
             )
-            self.stats.add_to_day(self.channel_id, day_of(at), counts, shard_by=user_id)
-        elif held is not None and at - held.at <= window:
-            self.stats.add_to_campaign(
-                self.channel_id, held.campaign, counts, shard_by=user_id, variant=held.variant
-            )
+        )
+
+    def followed(self, user_id: str, at: datetime) -> None:
+        self.listener.on_signal(Followed(self.channel_id, user_id, at))
 
     def unfollowed(self, user_id: str, at: datetime) -> None:
-        sent = self.markers.last_sent(self.channel_id, user_id)
-        day = {stats.UNFOLLOWS: 1}
-        if sent is not None and at - sent.at <= timedelta(hours=stats.BLOCK_WINDOW_HOURS):
-            self.stats.add_to_campaign(
-                self.channel_id, CAMPAIGN, {stats.BLOCKS: 1}, shard_by=user_id, variant=sent.variant
-            )
-            day[stats.BLOCKS] = 1
-        self.stats.add_to_day(self.channel_id, day_of(at), day, shard_by=user_id)
+        self.listener.on_signal(Blocked(self.channel_id, user_id, at))
 
 
 @dataclass
@@ -125,6 +144,10 @@ class Tally:
 def simulate(writes: CountingWrites, rng: random.Random) -> Tally:
     tally = Tally()
     friends = [f"U{index:032x}" for index in range(FRIENDS)]
+    for user_id in friends:  # they became friends over the week before the campaign
+        at = SEND_AT - timedelta(minutes=rng.randint(60, 7 * 24 * 60))
+        writes.followed(user_id, at)
+        tally.per_day[day_of(at)][stats.FRIENDS_ADDED] += 1
     groups: dict[str, list[str]] = {"A": [], "B": [], stats.HOLDOUT_VARIANT: []}
     for user_id in friends:
         if rng.random() < HOLDOUT_SHARE:
@@ -181,12 +204,7 @@ def simulate(writes: CountingWrites, rng: random.Random) -> Tally:
 def test_the_report_says_what_the_simulation_did(aws: AwsWorld) -> None:
     world = ReportWorld(aws, now=SEND_AT + timedelta(days=8))
     world.broadcast("winter-sale", "冬のセール", started_at=SEND_AT)
-    writes = CountingWrites(
-        world.stats,
-        TrackingMarkers(world.client, world.table),
-        world.client,
-        world.channel_id,
-    )
+    writes = CountingWrites(world.client, world.table, world.channel_id)
     tally = simulate(writes, random.Random(13))
     a, b, held = (tally.per_variant[v] for v in ("A", "B", stats.HOLDOUT_VARIANT))
     # The draw made something of everything, so the comparison means something.
@@ -223,12 +241,13 @@ def test_the_report_says_what_the_simulation_did(aws: AwsWorld) -> None:
         (CAMPAIGN, "冬のセール", report.sent, report.revenue)
     ]
 
-    first, last = day_of(SEND_AT), day_of(SEND_AT) + timedelta(days=9)
+    first, last = day_of(SEND_AT) - timedelta(days=8), day_of(SEND_AT) + timedelta(days=9)
     timeline = world.service().timeline(world.channel_id, first.isoformat(), last.isoformat())
-    assert len(timeline.days) == 10
+    assert len(timeline.days) == 18
     for day in timeline.days:
         expected = tally.per_day.get(day.date, Counter())
         assert {name: getattr(day, name) for name in stats.DAY_COUNTERS} == {
             name: expected[name] for name in stats.DAY_COUNTERS
         }, day.date
     assert sum(day.revenue for day in timeline.days) == a[stats.REVENUE] + b[stats.REVENUE]
+    assert sum(day.friends_added for day in timeline.days) == FRIENDS
