@@ -10,6 +10,7 @@ import io
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -17,8 +18,9 @@ import requests
 from linecrm.repositories.campaign_stats import CampaignStatsRepository
 from linecrm_local import cli
 from linecrm_local.demo import DEMO_CHANNEL_ID
+from linecrm_local.seed import seed_friends
 from linecrm_local.stack import LocalStack
-from tests.support.admin_http import ADMIN, BASE, READ, admin
+from tests.support.admin_http import ADMIN, BASE, READ, admin, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -192,3 +194,41 @@ def test_the_cli_against_the_stack(
     assert cli.main(["--api-url", stack.gateway_url, "report", "funnel", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "404" in err and "nope" in err
+
+
+def test_a_sent_broadcast_and_a_block_show_in_its_report(stack: LocalStack) -> None:
+    """Through the write paths: the sender counts sent, the webhook's unfollow a block."""
+    tag = admin(stack, "POST", "/tags", {"name": "レポート実配信"})
+    assert tag.status_code == 201, tag.text
+    members = seed_friends(
+        stack.emulator,
+        DEMO_CHANNEL_ID,
+        stack.resources.table_names["Main"],
+        4,
+        tag_ids=(tag.json()["tag_id"],),
+        session=stack.aws.session(),
+    )
+    body = {
+        "name": "実配信レポート",
+        "messages": [text("実配信")],
+        "segment": {"match": {"tag": "レポート実配信"}},
+    }
+    created = admin(stack, "POST", "/broadcasts", body)
+    assert created.status_code == 202, created.text
+    campaign = f"broadcast:{created.json()['broadcast_id']}"
+
+    def report() -> dict[str, Any]:
+        answer = admin(stack, "GET", f"/reports/campaigns/{campaign}")
+        assert answer.status_code == 200, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
+    eventually(lambda: report()["sent"] == 4, "the broadcast's sends counted", seconds=180)
+    stack.emulator.simulate_unfollow(DEMO_CHANNEL_ID, members[0])
+    eventually(lambda: report()["blocks"] == 1, "the block counted", seconds=60)
+    shown = report()
+    assert (shown["name"], shown["sent"], shown["block_rate"]) == ("実配信レポート", 4, 0.25)
+    assert shown["first_sent_at"] is not None and shown["variants"] == []
+    listed = admin(stack, "GET", "/reports/campaigns?kind=broadcast").json()["campaigns"]
+    assert listed[0]["campaign"] == campaign  # the most recent first
+    assert stack.gateway.internal_errors == 0
