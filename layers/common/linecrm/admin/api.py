@@ -97,11 +97,13 @@ dry-run preview; **rich menus** as config (menus, images, tabs, assignment rules
 segment, bulk relinking); **auto-login** into the shop (its allow-list, the signing
 keys); the **LIFF** setup of the member card pages; the **delivery policy** (frequency
 caps, quiet hours, the account's time zone); **inflow routes** (a URL and QR code per ad
-or poster, attributed follows and a report per route); and the **delivery ledger**
-(every message queued, sent, skipped or dead, with re-drive). Guides: docs/import.md,
+or poster, attributed follows and a report per route); the **delivery ledger**
+(every message queued, sent, skipped or dead, with re-drive); and **reports** read from
+counters (per delivery and A/B variant, a scenario's funnel, inflow routes, a daily
+timeline; CSV for Excel with `?format=csv`). Guides: docs/import.md,
 docs/broadcasts.md, docs/segments.md, docs/delivery-policy.md, docs/auto-response.md,
-docs/rich-menus.md, docs/auto-login.md, docs/inflow-routes.md, docs/liff.md in the
-repository.
+docs/rich-menus.md, docs/auto-login.md, docs/inflow-routes.md, docs/liff.md,
+docs/reports.md in the repository.
 
 One deployment serves several channels: the channel id is in every path. A channel id
 this deployment has not set up answers 404 "unknown channel" and nothing is written
