@@ -79,6 +79,20 @@ def test_a_campaign_csv_has_a_bom_stable_headers_and_integer_yen(world: ReportWo
     assert table[3][7] == ""  # no CTR for friends who got nothing
 
 
+def test_a_name_that_looks_like_a_formula_stays_text(world: ReportWorld) -> None:
+    world.broadcast("evil", '=HYPERLINK("https://example.com","click")', started_at=NOW)
+    world.route("ad_x", "+81 広告", "xxxxxxxx")
+    world.sent("broadcast:evil", NOW, 3)
+    service = world.service()
+
+    table = rows(csv_format.campaign_csv(service.campaign(world.channel_id, "broadcast:evil")))
+    assert table[1][2] == '\'=HYPERLINK("https://example.com","click")'
+    assert table[1][3] == "*"
+    assert rows(csv_format.routes_csv(service.routes(world.channel_id)))[1][1] == "'+81 広告"
+    assert csv_format.text_cell("春のセール") == "春のセール"
+    assert csv_format.text_cell(None) == ""
+
+
 def test_every_report_has_its_csv(world: ReportWorld) -> None:
     world.scenario(
         "onboarding",

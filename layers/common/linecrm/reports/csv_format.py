@@ -6,7 +6,9 @@ Each header is ``<Japanese label> (<key>)``, e.g. ``配信数 (sent)``: readable
 Japanese spreadsheet and stable for scripts (the key is the JSON field's name and
 never changes; docs/reports.md lists them). Counts and yen amounts are integers;
 rates are fractions with four decimals (``0.1250`` = 12.5 %), empty when there is no
-denominator; times are ISO 8601 in the account's time zone.
+denominator; times are ISO 8601 in the account's time zone. A name (typed by a
+person) that begins like a formula (``=``, ``+``, ``-``, ``@``) gets a leading ``'``
+so a spreadsheet shows it as text instead of running it (CSV injection).
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ from linecrm.reports.models import (
 )
 
 BOM = "\ufeff"
+# Free text a person typed (a broadcast's, scenario's, rule's or route's name); the
+# other text columns are keys and ids of restricted patterns.
+FREE_TEXT_COLUMNS = frozenset({"name"})
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CONTENT_TYPE = "text/csv; charset=utf-8"
 ALL_VARIANTS = "*"  # the variant column of a campaign's total row
 
@@ -132,13 +138,24 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def text_cell(value: Any) -> str:
+    """A free-text cell, never read as a formula."""
+    text = cell(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 def render(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
     """The CSV text, BOM first."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([header(key) for key in columns])
     for row in rows:
-        writer.writerow([cell(row.get(key)) for key in columns])
+        writer.writerow(
+            [
+                text_cell(row.get(key)) if key in FREE_TEXT_COLUMNS else cell(row.get(key))
+                for key in columns
+            ]
+        )
     return BOM + out.getvalue()
 
 
