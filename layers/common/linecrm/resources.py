@@ -374,6 +374,13 @@ SCENARIO_SWEEPER = RecurringSchedule(
     name="scenario-sweeper", expression="rate(5 minutes)", input='{"kind": "sweep_scenarios"}'
 )
 
+# Fetches LINE's opens and clicks per campaign (linecrm.insight.fetcher): hourly, as
+# LINE's insight endpoints allow 60 requests per hour per channel.
+INSIGHT_FETCH = RecurringSchedule(
+    name="insight-fetch", expression="rate(1 hour)", input='{"kind": "fetch_insight"}'
+)
+RECURRING_SCHEDULES = (SCENARIO_SWEEPER, INSIGHT_FETCH)
+
 CHANNEL_SECRET_PREFIX = f"{APP_NAME}/channel/"
 """Secrets Manager name of a channel's credentials: ``linecrm/channel/<channel id>``;
 the value is JSON ``{"channel_secret": "…", "channel_access_token": "…"}``."""
