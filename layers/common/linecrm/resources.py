@@ -504,7 +504,8 @@ FUNCTION_ACCESS = (
     ),
     # Fires delayed messages (send queue), starts scheduled broadcasts (job queue), and
     # defers a delayed message again when caps or quiet hours say so (a new schedule
-    # that targets this same function).
+    # that targets this same function). The hourly insight fetch: one step per
+    # registered channel on the job queue.
     FunctionAccess(
         SCHEDULER_FUNCTION,
         tables=((MAIN_TABLE, "read_write"),),
@@ -540,7 +541,8 @@ FUNCTION_ACCESS = (
     # LINE's followers, reads the quota, queues broadcast chunks and its next step,
     # defers capped/quiet sends; enrols a segment in a step scenario (enrolments, the
     # scenario's counters, its buckets' fire records) and creates the buckets' schedules;
-    # syncs rich menus to LINE (reads their images, links friends in bulk).
+    # syncs rich menus to LINE (reads their images, links friends in bulk); fetches
+    # LINE's opens and clicks per campaign (the insight API) and stores them.
     FunctionAccess(
         JOBS_FUNCTION,
         tables=((MAIN_TABLE, "read_write"),),

@@ -6,7 +6,8 @@ signed request without events arrives (LINE's **Verify** button), and provisioni
 it for the local stack's channels; the admin API answers 404 "unknown channel", and
 writes nothing, for any other id. A warm admin function checks a known channel once per
 ``ttl`` (one GetItem), an unknown one on every request (so a channel just set up works
-at once).
+at once). The items are also listed in ``gsi1`` under ``CHANNELS`` (``channel_ids``),
+for jobs that visit every channel (the hourly insight fetch).
 """
 
 from __future__ import annotations
