@@ -149,9 +149,12 @@ def test_statistics_without_opens_are_withheld_not_zero() -> None:
 
 
 def test_the_period_starts_at_the_first_send_and_spans_at_most_30_days() -> None:
-    first = datetime(2026, 10, 1, 16, 0, tzinfo=UTC)  # 2 Oct in Japan
-    assert statistics_period(first, NOW) == (date(2026, 10, 2), date(2026, 11, 1))
-    assert statistics_period(NOW, NOW) == (date(2026, 12, 3), date(2026, 12, 3))
+    first = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)  # 21 Nov in Japan
+    assert statistics_period(first, NOW) == (date(2026, 11, 21), date(2026, 12, 3))
+    long_ago = datetime(2026, 6, 1, tzinfo=UTC)  # a step that sends on: its last 30 days
+    assert statistics_period(long_ago, NOW) == (date(2026, 11, 3), date(2026, 12, 3))
+    late = datetime(2026, 12, 3, 15, 30, tzinfo=UTC)  # already 4 Dec in Japan
+    assert statistics_period(late, late) == (date(2026, 12, 4), date(2026, 12, 4))
 
 
 # ---------------------------------------------------------------- the sender

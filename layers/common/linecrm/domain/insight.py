@@ -73,11 +73,12 @@ def line_date(moment: datetime) -> date:
 
 
 def statistics_period(first_sent_at: datetime, now: datetime) -> tuple[date, date]:
-    """The ``from``/``to`` days to ask LINE for: from the first send, as far as LINE
-    allows (30 days later) or today (UTC+9), whichever is earlier."""
-    first = line_date(first_sent_at)
-    last = min(line_date(now), first + timedelta(days=MAX_PERIOD_DAYS))
-    return first, max(first, last)
+    """The ``from``/``to`` days (UTC+9) to ask LINE for: up to today, from the first
+    send, or for a campaign that sends on and on (a scenario step) from 30 days back,
+    as far as LINE's period reaches."""
+    last = line_date(now)
+    first = max(line_date(first_sent_at), last - timedelta(days=MAX_PERIOD_DAYS))
+    return min(first, last), last
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from linecrm.domain.insight import (
     CampaignInsight,
     MessageStatistics,
     aggregation_unit_for,
-    line_date,
+    statistics_period,
 )
 from linecrm.line.errors import LineRateLimited, LineRequestRejected, LineTransientError
 from linecrm.repositories.campaign_stats import CampaignStatsRepository, IndexedCampaign
@@ -163,10 +163,7 @@ class InsightFetcher:
                 )
             return CampaignInsight(campaign.campaign, source, statistics, now, final=final)
         unit = aggregation_unit_for(campaign.campaign)
-        # LINE's period: at most 30 days after ``from``; a long-running campaign (a
-        # scenario step) is read over its last 30 days.
-        last = line_date(now)
-        first = max(line_date(campaign.first_sent_at), last - timedelta(days=MAX_PERIOD_DAYS))
+        first, last = statistics_period(campaign.first_sent_at, now)
         if self._insight.campaign_for_unit(channel_id, unit) is None:
             self._insight.record_unit(channel_id, unit, campaign.campaign)
         source = f"unit:{unit}"
