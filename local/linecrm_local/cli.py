@@ -12,7 +12,7 @@ linecrm idlink configure --login-url https://…   ID linking (see linecrm_local
 linecrm routes create qr_shop_a --name …    inflow routes, QR codes (linecrm_local.cli_routes)
 linecrm simulate account-link --link-token=T --nonce=N   LINE's account-link dialog
 linecrm simulate id-token --user U…          a LINE Login ID token for a LIFF page
-linecrm simulate open U… --campaign broadcast:B [--click URL]   the friend opens a message
+linecrm simulate open U… --campaign broadcast:B [--click [URL]]   a friend opens it (cli_insight)
 linecrm shoplogin configure --base-url https://… --allow /mypage   auto-login (cli_shoplogin)
 """
 
@@ -32,6 +32,7 @@ from linecrm_local import (
     cli_events,
     cli_idlink,
     cli_imports,
+    cli_insight,
     cli_richmenus,
     cli_routes,
     cli_scenarios,
@@ -103,7 +104,11 @@ def _simulate(control: EmulatorControl, args: argparse.Namespace) -> Any:
             "memberCardUrl": f"{api_url}/liff/{args.channel}/card?mockIdToken={token['idToken']}",
         }
     if args.event == "open":
-        return control.call("POST", f"/channels/{args.channel}/opens", _open_body(args))
+        try:
+            opened = cli_insight.open_body(args)
+        except cli_insight.OpenMistake as mistake:
+            raise CliError(str(mistake)) from mistake
+        return control.call("POST", f"/channels/{args.channel}/opens", opened)
     body: dict[str, Any] = {"type": args.event}
     if args.user:
         body["userId"] = args.user
@@ -122,27 +127,6 @@ def _simulate(control: EmulatorControl, args: argparse.Namespace) -> Any:
             raise CliError("`simulate postback` needs the postback data")
         body["data"] = args.payload
     return control.call("POST", f"/channels/{args.channel}/simulate", body)
-
-
-def _open_body(args: argparse.Namespace) -> dict[str, Any]:
-    """What LINE's insight API counts: the friend opens the message of a campaign (its
-    aggregation unit), or of one send (LINE's request id), or their latest."""
-    from linecrm.domain.campaigns import is_campaign
-    from linecrm.domain.insight import aggregation_unit_for
-
-    body: dict[str, Any] = {"userId": args.friend}
-    if args.campaign is not None:
-        if not is_campaign(args.campaign):
-            raise CliError(
-                f"--campaign {args.campaign!r} is no campaign key "
-                "(broadcast:<id>, step:<scenario>:<step>, rule:<id>, welcome, chat)"
-            )
-        body["unit"] = aggregation_unit_for(args.campaign)
-    if args.message is not None:
-        body["requestId"] = args.message
-    if args.click is not None:
-        body["url"] = args.click
-    return body
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,17 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the local gateway, for the card URL (env LINECRM_API_URL)",
     )
 
-    opened = events.add_parser(
-        "open",
-        help="the friend opens a message they received (LINE's insight API counts it)",
-    )
-    opened.add_argument("friend", help="the friend's user id")
-    which = opened.add_mutually_exclusive_group()
-    which.add_argument("--campaign", help="the campaign's message, e.g. broadcast:<id>")
-    which.add_argument(
-        "--message", help="the message of one send: LINE's request id (x-line-request-id)"
-    )
-    opened.add_argument("--click", metavar="URL", help="also open this URL in the message")
+    cli_insight.add_open_command(events)
 
     inbox = commands.add_parser("inbox", help="messages a simulated friend received")
     inbox.add_argument("user")

@@ -132,6 +132,13 @@ class ControlApi:
             raise HttpError(400, f"'{name}' must be a non-empty string")
         return value
 
+    @staticmethod
+    def _flag(body: dict[str, Any], name: str) -> bool:
+        value = body.get(name, False)
+        if not isinstance(value, bool):
+            raise HttpError(400, f"'{name}' must be true or false")
+        return value
+
     def _required_str(self, body: dict[str, Any], name: str) -> str:
         value = self._optional_str(body, name)
         if value is None:
@@ -194,11 +201,12 @@ class ControlApi:
     def open_message(self, request: Request, channel_id: str) -> Response:
         """A simulated friend opens a message they received (what LINE's insight API
         counts): body ``userId``; ``unit`` (the aggregation unit) or ``requestId``
-        picks the message (else their latest); ``url`` also opens that URL in it."""
+        picks the message (else their latest); ``url`` also opens that URL in it,
+        ``click: true`` its first URL."""
         from .insight import NoSuchMessage
 
         body = self._json_object(request)
-        unknown = set(body) - {"userId", "unit", "requestId", "url"}
+        unknown = set(body) - {"userId", "unit", "requestId", "url", "click"}
         if unknown:
             raise HttpError(400, f"Unknown fields: {', '.join(sorted(unknown))}")
         if self.emulator.config.channel(channel_id) is None:
@@ -211,6 +219,7 @@ class ControlApi:
                 unit=self._optional_str(body, "unit"),
                 request_id=self._optional_str(body, "requestId"),
                 url=self._optional_str(body, "url"),
+                first_url=self._flag(body, "click"),
             )
         except NoSuchMessage as missing:
             raise HttpError(404, str(missing)) from missing

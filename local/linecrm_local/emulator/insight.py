@@ -46,6 +46,9 @@ _MEDIA_FIELDS = (
 )
 
 
+_URL = re.compile(r"https?://[^\s\"'<>]+")
+
+
 class NoSuchMessage(LookupError):
     """A simulated open of a message the friend never received (or a URL not in it)."""
 
@@ -64,8 +67,17 @@ def _strings(node: Any) -> Iterable[str]:
 def _urls_in(message: Mapping[str, Any]) -> set[str]:
     found: set[str] = set()
     for text in _strings(message):
-        found.update(re.findall(r"https?://[^\s\"'<>]+", text))
+        found.update(_URL.findall(text))
     return found
+
+
+def first_url_in(messages: list[dict[str, Any]]) -> str:
+    for message in messages:
+        for text in _strings(message):
+            found = _URL.search(text)
+            if found:
+                return found.group(0)
+    raise NoSuchMessage("the message has no URL")
 
 
 def bubble_with_url(messages: list[dict[str, Any]], url: str) -> int:

@@ -361,10 +361,12 @@ class EmulatorState:
         unit: str | None = None,
         request_id: str | None = None,
         url: str | None = None,
+        first_url: bool = False,
     ) -> Interaction:
         """The friend opens the latest message they received (of ``unit`` or from
-        ``request_id`` if given) and, with ``url``, opens that URL in it."""
-        from .insight import NoSuchMessage, bubble_with_url
+        ``request_id`` if given) and, with ``url``, opens that URL in it (with
+        ``first_url``, the message's first URL)."""
+        from .insight import NoSuchMessage, bubble_with_url, first_url_in
 
         with self.lock:
             received = [
@@ -378,6 +380,8 @@ class EmulatorState:
             if not received:
                 raise NoSuchMessage("the friend received no such message")
             sent = max(received, key=lambda request: request.time)
+            if first_url and url is None:
+                url = first_url_in(sent.messages)
             seq = 0
             if url is not None:
                 seq = bubble_with_url(sent.messages, url)

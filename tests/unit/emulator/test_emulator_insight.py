@@ -234,3 +234,17 @@ def test_an_open_needs_a_message_the_friend_received(
     assert open_message(client, user, url="https://elsewhere.example/").status_code == 404
     assert open_message(client, user, url=URL).status_code == 200
     assert open_message(client, user, colour="blue").status_code == 400
+
+
+def test_click_true_taps_the_first_url_of_the_message(
+    client: Client, emulator: LineEmulator
+) -> None:
+    (user,) = friends(emulator, 1)
+    multicast(client, [user])
+    tapped = client.post(
+        f"/_emulator/channels/{CHANNEL_ID}/opens", json={"userId": user, "click": True}
+    )
+    assert tapped.status_code == 200
+    assert tapped.get_json()["url"] == URL
+    bad = client.post(f"/_emulator/channels/{CHANNEL_ID}/opens", json={"userId": user, "click": 1})
+    assert bad.status_code == 400
