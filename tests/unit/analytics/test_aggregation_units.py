@@ -211,3 +211,20 @@ def test_sender_tags_every_push_and_multicast_of_a_campaign(aws: AwsWorld) -> No
     delivery = ledger.get("d-2")
     assert delivery is not None
     assert delivery.line_request_id == "req-multicast"  # LINE's request id, in the ledger
+
+
+class PagedUnitNames:
+    def __init__(self) -> None:
+        self.starts: list[str | None] = []
+
+    def get_aggregation_unit_name_list(self, limit: str, start: str | None, **_: Any) -> Any:
+        self.starts.append(start)
+        pages = {None: (["a", "b"], "2"), "2": (["c"], None)}
+        names, following = pages[start]
+        return type("Page", (), {"custom_aggregation_units": names, "next": following})()
+
+
+def test_client_reads_every_page_of_the_months_unit_names() -> None:
+    api = PagedUnitNames()
+    assert make_client(api).aggregation_unit_names() == ["a", "b", "c"]
+    assert api.starts == [None, "2"]

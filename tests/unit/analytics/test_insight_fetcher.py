@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from linecrm.domain.insight import MessageStatistics, aggregation_unit_for
+from linecrm.domain.insight import MONTHLY_UNIT_LIMIT, MessageStatistics, aggregation_unit_for
 from linecrm.insight.fetcher import InsightFetcher
 from linecrm.line.errors import LineRateLimited, LineRequestRejected
 from linecrm.repositories.campaign_stats import CampaignStatsRepository
@@ -26,6 +26,15 @@ class FakeLine:
     def __init__(self, outcomes: dict[str, Any] | None = None) -> None:
         self.outcomes = outcomes or {}
         self.asked: list[tuple[str, date, date]] = []
+
+    units_used = 3
+    unit_names: list[str] = []
+
+    def aggregation_units_used(self) -> int:
+        return self.units_used
+
+    def aggregation_unit_names(self) -> list[str]:
+        return self.unit_names
 
     def statistics_per_unit(self, unit: str, first: date, last: date) -> MessageStatistics:
         self.asked.append((unit, first, last))
@@ -156,3 +165,29 @@ def test_final_figures_are_not_fetched_again_until_the_campaign_sends_again(
     world.now += timedelta(hours=1)
     assert world.fetcher(line).fetch_channel(CHANNEL).campaigns == ["rule:old"]
     assert [asked[0] for asked in line.asked] == [aggregation_unit_for("rule:old")] * 2
+
+
+def test_a_campaign_past_lines_1000_units_of_the_month_says_so(world: World) -> None:
+    world.sent("rule:late", NOW - timedelta(hours=1))
+    world.sent("rule:early", NOW - timedelta(hours=2))
+    line = FakeLine(
+        {aggregation_unit_for("rule:late"): WITHHELD, aggregation_unit_for("rule:early"): WITHHELD}
+    )
+    line.units_used = MONTHLY_UNIT_LIMIT
+    line.unit_names = [aggregation_unit_for("rule:early")]  # counted: withheld under 20
+
+    world.fetcher(line).fetch_channel(CHANNEL)
+
+    late = world.insight.get(CHANNEL, "rule:late")
+    early = world.insight.get(CHANNEL, "rule:early")
+    assert late is not None and late.over_unit_limit
+    assert late.as_report()["over_unit_limit"] is True
+    assert early is not None and not early.over_unit_limit
+
+
+def test_under_the_unit_limit_a_withheld_campaign_is_just_withheld(world: World) -> None:
+    world.sent("rule:small", NOW - timedelta(hours=1))
+    line = FakeLine({aggregation_unit_for("rule:small"): WITHHELD})
+    world.fetcher(line).fetch_channel(CHANNEL)
+    stored = world.insight.get(CHANNEL, "rule:small")
+    assert stored is not None and stored.statistics.withheld and not stored.over_unit_limit

@@ -138,6 +138,9 @@ class CampaignInsight:
     # no longer change, so the job stops asking.
     final: bool = False
     error: str | None = None  # LINE refused the request (e.g. 400): why
+    # Withheld because LINE did not count the unit: the channel's 1,000 unit names of
+    # the month were used up before the campaign sent (the messages went out).
+    over_unit_limit: bool = False
 
     def as_report(self) -> dict[str, Any]:
         """The report's view: figures or null, and whether LINE withheld them."""
@@ -152,4 +155,5 @@ class CampaignInsight:
             "fetched_at": self.fetched_at.isoformat(),
             "final": self.final,
             "error": self.error,
+            "over_unit_limit": self.over_unit_limit,
         }

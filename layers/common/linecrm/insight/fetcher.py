@@ -23,7 +23,7 @@ with its error so the report says why there are no figures.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,12 +32,19 @@ from linecrm.domain.insight import (
     INSIGHT_REQUESTS_PER_HOUR,
     INTERACTION_WINDOW,
     MAX_PERIOD_DAYS,
+    MONTHLY_UNIT_LIMIT,
     CampaignInsight,
     MessageStatistics,
     aggregation_unit_for,
+    line_date,
     statistics_period,
 )
-from linecrm.line.errors import LineRateLimited, LineRequestRejected, LineTransientError
+from linecrm.line.errors import (
+    LineApiError,
+    LineRateLimited,
+    LineRequestRejected,
+    LineTransientError,
+)
 from linecrm.repositories.campaign_stats import CampaignStatsRepository, IndexedCampaign
 from linecrm.repositories.deliveries import DeliveryLedger
 from linecrm.repositories.message_insight import MessageInsightRepository
@@ -124,6 +131,7 @@ class InsightFetcher:
         report = InsightReport(channel_id)
         due = self.due(channel_id)
         client = self._line_client(channel_id) if due else None
+        month_units: dict[str, set[str] | None] = {}  # read at most once a run
         for index, campaign in enumerate(due):
             if not allows_more() or not self._insight.take_request(
                 channel_id, self._clock(), self._requests_per_hour
@@ -139,6 +147,8 @@ class InsightFetcher:
             except LineTransientError:
                 report.failed += 1
                 continue
+            if self._over_unit_limit(client, campaign, insight, month_units):
+                insight = replace(insight, over_unit_limit=True)
             self._insight.save(channel_id, insight)
             report.campaigns.append(campaign.campaign)
             if insight.error:
@@ -182,6 +192,31 @@ class InsightFetcher:
             final=final,
             error=error,
         )
+
+    def _over_unit_limit(
+        self,
+        client: Any,
+        campaign: IndexedCampaign,
+        insight: CampaignInsight,
+        month_units: dict[str, set[str] | None],
+    ) -> bool:
+        """Withheld because LINE did not count the unit: the month's 1,000 unit names
+        were used up before this campaign's first send of the month (LINE sends the
+        message, but treats the unit as if none was given)."""
+        unit = insight.source.removeprefix("unit:")
+        if insight.error or not insight.statistics.withheld or unit == insight.source:
+            return False
+        now = self._clock()
+        if line_date(campaign.last_sent_at).strftime("%Y-%m") != line_date(now).strftime("%Y-%m"):
+            return False  # LINE lists this month's names only
+        if "names" not in month_units:
+            try:
+                full = client.aggregation_units_used() >= MONTHLY_UNIT_LIMIT
+                month_units["names"] = set(client.aggregation_unit_names()) if full else None
+            except LineApiError:
+                month_units["names"] = None
+        names = month_units["names"]
+        return names is not None and unit not in names
 
     def _broadcast_request_id(self, campaign: IndexedCampaign) -> str | None:
         """A broadcast that went through LINE's broadcast endpoint: its request id."""

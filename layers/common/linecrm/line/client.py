@@ -8,6 +8,7 @@ on first use: its messaging module alone takes about a second to import.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -30,6 +31,7 @@ from linecrm.line.errors import (
 )
 
 MONTHLY_LIMIT_MESSAGE = "monthly limit"
+UNIT_LIST_PAGE = 100  # unit names per page of GET /v2/bot/message/aggregation/list
 RICH_MENU_ID = re.compile(r"richmenu-[0-9a-f]{32}")
 # After a 401 the token is read again (bypassing caches) at most this often per client,
 # so a token that is really revoked costs one secret read per interval, not per call.
@@ -224,6 +226,22 @@ class LineMessagingClient:
             lambda api: api.get_aggregation_unit_usage(_request_timeout=self._timeout_seconds)
         )
         return int(response.num_of_custom_aggregation_units)
+
+    def aggregation_unit_names(self) -> list[str]:
+        """The unit names the channel used this month, every page."""
+        names: list[str] = []
+        start: str | None = None
+        while True:
+            page = self._call(functools.partial(self._unit_name_page, start=start))
+            names.extend(page.custom_aggregation_units or [])
+            start = page.next or None
+            if start is None:
+                return names
+
+    def _unit_name_page(self, api: Any, *, start: str | None) -> Any:
+        return api.get_aggregation_unit_name_list(
+            limit=str(UNIT_LIST_PAGE), start=start, _request_timeout=self._timeout_seconds
+        )
 
     # ------------------------------------------------------------------ friends
     def get_profile(self, user_id: str) -> dict[str, Any] | None:

@@ -62,6 +62,7 @@ def _insight(item: dict[str, Any]) -> CampaignInsight:
         period_to=date.fromisoformat(str(item["period_to"])) if "period_to" in item else None,
         final=bool(item.get("final", False)),
         error=str(item["error"]) if item.get("error") else None,
+        over_unit_limit=bool(item.get("over_unit_limit", False)),
     )
 
 
@@ -78,6 +79,7 @@ class MessageInsightRepository:
             "withheld": insight.statistics.withheld,
             "fetched_at": iso(insight.fetched_at),
             "final": insight.final,
+            "over_unit_limit": insight.over_unit_limit,
         }
         for name, field in _FIGURES.items():
             value = getattr(insight.statistics, field)
