@@ -248,3 +248,47 @@ def test_click_true_taps_the_first_url_of_the_message(
     assert tapped.get_json()["url"] == URL
     bad = client.post(f"/_emulator/channels/{CHANNEL_ID}/opens", json={"userId": user, "click": 1})
     assert bad.status_code == 400
+
+
+def _response_schema(path: str) -> Any:
+    from openapi_schema_validator import OAS30ReadValidator
+
+    from linecrm_local.emulator.validation import _load_yaml
+
+    document = _load_yaml("insight.yml")
+    schema = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    root = {**schema["schema"], "components": document["components"]}
+    return OAS30ReadValidator(root)
+
+
+def test_insight_responses_follow_lines_openapi_document(
+    client: Client, emulator: LineEmulator, clock: FakeClock
+) -> None:
+    users = friends(emulator, 21)
+    multicast(client, users)
+    broadcast = post(client, "/v2/bot/message/broadcast", {"messages": [text(URL)]})
+    for user in users:
+        open_message(client, user, unit="spring_sale", url=URL)
+        open_message(client, user, requestId=broadcast.headers["x-line-request-id"])
+    per_unit = unit_stats(client, clock).get_json()
+    per_request = client.get(
+        "/v2/bot/insight/message/event",
+        query_string={"requestId": broadcast.headers["x-line-request-id"]},
+        headers=auth(),
+    ).get_json()
+    empty = unit_stats(client, clock, "never_used").get_json()
+
+    _response_schema(UNIT_PATH).validate(per_unit)
+    _response_schema(UNIT_PATH).validate(empty)
+    _response_schema("/v2/bot/insight/message/event").validate(per_request)
+    assert per_unit["clicks"] and per_unit["messages"]  # not vacuously valid
+    assert empty == {
+        "overview": {
+            "uniqueImpression": None,
+            "uniqueClick": None,
+            "uniqueMediaPlayed": None,
+            "uniqueMediaPlayed100Percent": None,
+        },
+        "messages": [],
+        "clicks": [],
+    }
