@@ -12,6 +12,7 @@ linecrm idlink configure --login-url https://…   ID linking (see linecrm_local
 linecrm routes create qr_shop_a --name …    inflow routes, QR codes (linecrm_local.cli_routes)
 linecrm simulate account-link --link-token=T --nonce=N   LINE's account-link dialog
 linecrm simulate id-token --user U…          a LINE Login ID token for a LIFF page
+linecrm simulate open U… --campaign broadcast:B [--click [URL]]   a friend opens it (cli_insight)
 linecrm shoplogin configure --base-url https://… --allow /mypage   auto-login (cli_shoplogin)
 linecrm report campaigns|campaign <key>|funnel <id>|routes|timeline [--csv FILE]   reports
 """
@@ -32,6 +33,7 @@ from linecrm_local import (
     cli_events,
     cli_idlink,
     cli_imports,
+    cli_insight,
     cli_reports,
     cli_richmenus,
     cli_routes,
@@ -106,6 +108,12 @@ def _simulate(control: EmulatorControl, args: argparse.Namespace) -> Any:
             # The LIFF member card with this token (the local stack's liff-mock: docs/liff.md).
             "memberCardUrl": f"{api_url}/liff/{args.channel}/card?mockIdToken={token['idToken']}",
         }
+    if args.event == "open":
+        try:
+            opened = cli_insight.open_body(args)
+        except cli_insight.OpenMistake as mistake:
+            raise CliError(str(mistake)) from mistake
+        return control.call("POST", f"/channels/{args.channel}/opens", opened)
     body: dict[str, Any] = {"type": args.event}
     if args.user:
         body["userId"] = args.user
@@ -179,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("LINECRM_API_URL", admin_cli.DEFAULT_API_URL),
         help="the local gateway, for the card URL (env LINECRM_API_URL)",
     )
+
+    cli_insight.add_open_command(events)
 
     inbox = commands.add_parser("inbox", help="messages a simulated friend received")
     inbox.add_argument("user")

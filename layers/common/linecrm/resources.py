@@ -374,6 +374,13 @@ SCENARIO_SWEEPER = RecurringSchedule(
     name="scenario-sweeper", expression="rate(5 minutes)", input='{"kind": "sweep_scenarios"}'
 )
 
+# Fetches LINE's opens and clicks per campaign (linecrm.insight.fetcher): hourly, as
+# LINE's insight endpoints allow 60 requests per hour per channel.
+INSIGHT_FETCH = RecurringSchedule(
+    name="insight-fetch", expression="rate(1 hour)", input='{"kind": "fetch_insight"}'
+)
+RECURRING_SCHEDULES = (SCENARIO_SWEEPER, INSIGHT_FETCH)
+
 CHANNEL_SECRET_PREFIX = f"{APP_NAME}/channel/"
 """Secrets Manager name of a channel's credentials: ``linecrm/channel/<channel id>``;
 the value is JSON ``{"channel_secret": "…", "channel_access_token": "…"}``."""
@@ -497,7 +504,8 @@ FUNCTION_ACCESS = (
     ),
     # Fires delayed messages (send queue), starts scheduled broadcasts (job queue), and
     # defers a delayed message again when caps or quiet hours say so (a new schedule
-    # that targets this same function).
+    # that targets this same function). The hourly insight fetch: one step per
+    # registered channel on the job queue.
     FunctionAccess(
         SCHEDULER_FUNCTION,
         tables=((MAIN_TABLE, "read_write"),),
@@ -533,7 +541,8 @@ FUNCTION_ACCESS = (
     # LINE's followers, reads the quota, queues broadcast chunks and its next step,
     # defers capped/quiet sends; enrols a segment in a step scenario (enrolments, the
     # scenario's counters, its buckets' fire records) and creates the buckets' schedules;
-    # syncs rich menus to LINE (reads their images, links friends in bulk).
+    # syncs rich menus to LINE (reads their images, links friends in bulk); fetches
+    # LINE's opens and clicks per campaign (the insight API) and stores them.
     FunctionAccess(
         JOBS_FUNCTION,
         tables=((MAIN_TABLE, "read_write"),),

@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from linecrm.inflow.attribution import InflowAttribution
     from linecrm.inflow.login import InflowLogin
     from linecrm.inflow.routes import RouteService
+    from linecrm.insight.fetcher import InsightFetcher
     from linecrm.jobs import JobStepQueue
     from linecrm.line.client import LineMessagingClient
     from linecrm.reports.service import ReportService
@@ -661,6 +662,21 @@ class Container(Generic[S]):
         from linecrm.imports.storage import UploadStore
 
         return UploadStore(self.s3, self._part(UploadsSettings).uploads_bucket_name)
+
+    @cached_property
+    def insight_fetcher(self) -> InsightFetcher:
+        """LINE's opens and clicks per campaign, fetched hourly (docs/insight.md)."""
+        from linecrm.insight.fetcher import InsightFetcher
+        from linecrm.repositories.campaign_stats import CampaignStatsRepository
+        from linecrm.repositories.message_insight import MessageInsightRepository
+
+        return InsightFetcher(
+            CampaignStatsRepository(self.dynamodb, self._table_name),
+            MessageInsightRepository(self.dynamodb, self._table_name),
+            self.ledger,
+            self.line_client,
+            self.clock,
+        )
 
     @cached_property
     def job_queue(self) -> JobStepQueue:
