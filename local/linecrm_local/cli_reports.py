@@ -163,6 +163,8 @@ def campaign_table(report: dict[str, Any]) -> str:
     rows = [["all", *_figures(report)]]
     rows += [[variant["variant"], *_figures(variant)] for variant in report["variants"]]
     lines = [title, sent, "", table(("variant", *_FIGURE_HEADERS), rows)]
+    line = report.get("line")
+    lines += ["", _line_figures(line)]
     holdout = report.get("holdout")
     if holdout:
         lines += [
@@ -174,16 +176,45 @@ def campaign_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _line_figures(line: dict[str, Any] | None) -> str:
+    if line is None:
+        return "LINE: opens not fetched yet (hourly)"
+    if line.get("error"):
+        return f"LINE: no figures ({line['error']})"
+    if line["withheld"]:
+        why = "its 1,000 units this month were used" if line["over_unit_limit"] else "under 20"
+        return f"LINE: opens withheld ({why})"
+    return (
+        f"LINE: {count(line['opens'])} opened ({percent(line['open_rate'])}), "
+        f"{count(line['line_unique_clicks'])} tapped a URL"
+        + ("" if line["final"] else f" (as of {_when(line['fetched_at'])})")
+    )
+
+
+def _opens(campaign: dict[str, Any]) -> str:
+    line = campaign.get("line")
+    if line is None:
+        return "-"
+    return "withheld" if line["withheld"] else percent(line["open_rate"])
+
+
 def campaign_list_table(listed: dict[str, Any]) -> str:
     campaigns = listed["campaigns"]
     if not campaigns:
         kind = f" of kind {listed['kind']}" if listed.get("kind") else ""
         return f"no campaigns{kind} have sent yet"
     rows = [
-        [c["campaign"], c.get("name") or "-", _when(c.get("last_sent_at")), *_figures(c)]
+        [
+            c["campaign"],
+            c.get("name") or "-",
+            _when(c.get("last_sent_at")),
+            *_figures(c),
+            _opens(c),
+        ]
         for c in campaigns
     ]
-    return table(("campaign", "name", "last sent", *_FIGURE_HEADERS), rows, right_from=3)
+    headers = ("campaign", "name", "last sent", *_FIGURE_HEADERS, "opened")
+    return table(headers, rows, right_from=3)
 
 
 def funnel_table(funnel: dict[str, Any]) -> str:

@@ -890,6 +890,7 @@ class Container(Generic[S]):
     def report_service(self) -> ReportService:
         """Reports from the counters (the admin API): campaigns, funnels, routes, days."""
         from linecrm.reports.service import ReportService
+        from linecrm.repositories.message_insight import MessageInsightRepository
 
         return ReportService(
             self.campaign_stats,
@@ -898,4 +899,5 @@ class Container(Generic[S]):
             self.inflow_routes,
             self.channel_config.load,
             self.clock,
+            insight=MessageInsightRepository(self.dynamodb, self._table_name),
         )

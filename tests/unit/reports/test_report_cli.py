@@ -90,6 +90,7 @@ def test_a_campaign_as_a_table(capsys: pytest.CaptureFixture[str]) -> None:
         "0.5%",
     ]
     assert lines[6].split()[0] == "A"
+    assert "LINE: opens not fetched yet" in out
     assert "holdout: 100 friends held out" in out and "(CVR 2.0%, ¥5,000)" in out
 
 

@@ -57,6 +57,8 @@ def test_a_campaign_csv_has_a_bom_stable_headers_and_integer_yen(world: ReportWo
         "ブロック数 (blocks)",
         "ブロック率 (block_rate)",
         "ホールドアウト数 (held_out)",
+        "開封数 (opens)",
+        "開封率 (open_rate)",
     ]
     assert table[1] == [
         "broadcast:spring",
@@ -73,9 +75,11 @@ def test_a_campaign_csv_has_a_bom_stable_headers_and_integer_yen(world: ReportWo
         "0",
         "0.0000",
         "",
+        "",
+        "",
     ]
     assert table[2][3] == "A" and table[2][10] == "12800"
-    assert table[3][3:5] == ["holdout", "0"] and table[3][-1] == "4"
+    assert table[3][3:5] == ["holdout", "0"] and table[3][13] == "4"
     assert table[3][7] == ""  # no CTR for friends who got nothing
 
 
@@ -176,16 +180,10 @@ def test_a_report_reads_the_same_few_items_for_10_or_1000_friends(world: ReportW
     small = _counted(lambda: service.campaign(world.channel_id, "broadcast:small"))
     large = _counted(lambda: service.campaign(world.channel_id, "broadcast:large"))
 
-    # Counters: a query per shard; the index entry and the broadcast: a GetItem each;
-    # the channel's config (its time zone): one query.
-    assert (
-        large
-        == small
-        == {
-            "dynamodb.GetItem": 2,
-            "dynamodb.Query": STATS_SHARDS + 1,
-        }
-    )
+    # Counters: a query per shard; the index entry, LINE's figures and the broadcast: a
+    # GetItem each; the channel's config (its time zone): one query.
+    assert large == small
+    assert small == {"dynamodb.GetItem": 3, "dynamodb.Query": STATS_SHARDS + 1}
     report = service.campaign(world.channel_id, "broadcast:large")
     assert report.sent == 1000 and report.holdout is not None
     assert report.holdout.held_out == 333
@@ -216,8 +214,13 @@ def test_the_timeline_funnel_and_list_read_per_shard_step_or_campaign(
     assert funnel == {"dynamodb.GetItem": 2, "dynamodb.Query": 2 * STATS_SHARDS}
 
     listed = _counted(lambda: service().campaigns(world.channel_id))
-    # The index, the config, the scenario once for both steps, each step's counters.
-    assert listed == {"dynamodb.GetItem": 2, "dynamodb.Query": 1 + 1 + 2 * STATS_SHARDS}
+    # The index, the config, the scenario once for both steps, each step's counters,
+    # LINE's figures of both in one batch.
+    assert listed == {
+        "dynamodb.BatchGetItem": 1,
+        "dynamodb.GetItem": 2,
+        "dynamodb.Query": 1 + 1 + 2 * STATS_SHARDS,
+    }
 
     routes = _counted(lambda: service().routes(world.channel_id))
     assert routes == {"dynamodb.Query": 1}

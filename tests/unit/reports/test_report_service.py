@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from linecrm.domain.insight import CampaignInsight, MessageStatistics
 from linecrm.reports.service import (
     CampaignNotFound,
     ReportRejected,
@@ -290,3 +291,48 @@ def test_bad_dates_and_ranges_are_refused(
 def test_a_year_is_the_longest_timeline(world: ReportWorld) -> None:
     timeline = world.service().timeline(world.channel_id, "2024-01-01", "2024-12-31")
     assert len(timeline.days) == 366
+
+
+def test_line_figures_come_with_the_campaign_withheld_as_null(world: ReportWorld) -> None:
+    world.broadcast("big", "大型配信", started_at=NOW)
+    world.broadcast("small", "少人数", started_at=NOW)
+    world.sent("broadcast:big", NOW, 400)
+    world.sent("broadcast:small", NOW + timedelta(minutes=5), 12)
+    fetched = NOW + timedelta(hours=1)
+    world.insight.save(
+        world.channel_id,
+        CampaignInsight(
+            campaign="broadcast:big",
+            source="unit:b_big",
+            statistics=MessageStatistics(
+                unique_impressions=100, unique_clicks=30, impressions=180, clicks=45
+            ),
+            fetched_at=fetched,
+        ),
+    )
+    world.insight.save(
+        world.channel_id,
+        CampaignInsight(
+            campaign="broadcast:small",
+            source="unit:b_small",
+            statistics=MessageStatistics(None, None, None, None),
+            fetched_at=fetched,
+        ),
+    )
+
+    big = world.service().campaign(world.channel_id, "broadcast:big")
+    assert big.line is not None
+    assert (big.line.opens, big.line.open_rate, big.line.line_unique_clicks) == (100, 0.25, 30)
+    assert (big.line.withheld, big.line.final) == (False, False)
+    assert big.line.fetched_at.isoformat() == "2026-12-02T13:00:00+09:00"
+    small = world.service().campaign(world.channel_id, "broadcast:small")
+    assert small.line is not None
+    assert (small.line.opens, small.line.open_rate, small.line.withheld) == (None, None, True)
+
+    listed = world.service().campaigns(world.channel_id)
+    assert [(c.campaign, c.line.opens if c.line else "none") for c in listed.campaigns] == [
+        ("broadcast:small", None),
+        ("broadcast:big", 100),
+    ]
+    world.sent("welcome", NOW, 3)
+    assert world.service().campaign(world.channel_id, "welcome").line is None  # not fetched

@@ -14,6 +14,7 @@ from linecrm.repositories.broadcasts import BroadcastRepository
 from linecrm.repositories.campaign_stats import CampaignStatsRepository
 from linecrm.repositories.channel_config import ChannelConfigRepository
 from linecrm.repositories.inflow_routes import InflowRouteRepository
+from linecrm.repositories.message_insight import MessageInsightRepository
 from linecrm.repositories.scenarios import ScenarioRepository
 from linecrm.scenarios.model import ScenarioDefinition
 from tests.unit.conftest import CHANNEL_ID, AwsWorld
@@ -48,6 +49,10 @@ class ReportWorld:
         return InflowRouteRepository(self.client, self.table)
 
     @property
+    def insight(self) -> MessageInsightRepository:
+        return MessageInsightRepository(self.client, self.table)
+
+    @property
     def config(self) -> ChannelConfigRepository:
         return ChannelConfigRepository(self.client, self.table)
 
@@ -60,6 +65,7 @@ class ReportWorld:
             InflowRouteRepository(client, self.table),
             ChannelConfigRepository(client, self.table).load,
             lambda: self.now,
+            insight=MessageInsightRepository(client, self.table),
         )
 
     # ------------------------------------------------------------ things to report on

@@ -56,6 +56,8 @@ LABELS: dict[str, str] = {
     "blocks": "ブロック数",
     "block_rate": "ブロック率",
     "held_out": "ホールドアウト数",
+    "opens": "開封数",
+    "open_rate": "開封率",
     "sends_messages": "メッセージ送信",
     "route_id": "流入経路",
     "friends": "友だち数",
@@ -79,7 +81,17 @@ _FIGURES = (
     "blocks",
     "block_rate",
 )
-CAMPAIGN_COLUMNS = ("campaign", "kind", "name", "variant", *_FIGURES, "held_out")
+# LINE's opens (insight) are per campaign only (LINE counts no variants): the total row.
+CAMPAIGN_COLUMNS = (
+    "campaign",
+    "kind",
+    "name",
+    "variant",
+    *_FIGURES,
+    "held_out",
+    "opens",
+    "open_rate",
+)
 CAMPAIGN_LIST_COLUMNS = (
     "campaign",
     "kind",
@@ -87,6 +99,8 @@ CAMPAIGN_LIST_COLUMNS = (
     "first_sent_at",
     "last_sent_at",
     *_FIGURES,
+    "opens",
+    "open_rate",
 )
 FUNNEL_COLUMNS = (
     "scenario_id",
@@ -163,6 +177,11 @@ def _figures(figures: Figures) -> dict[str, Any]:
     return {key: getattr(figures, key) for key in _FIGURES}
 
 
+def _opens(report: CampaignReport) -> dict[str, Any]:
+    line = report.line
+    return {"opens": line.opens, "open_rate": line.open_rate} if line else {}
+
+
 def _holdout_row(report: CampaignReport, holdout: HoldoutReport) -> dict[str, Any]:
     return {
         "campaign": report.campaign,
@@ -180,7 +199,7 @@ def _holdout_row(report: CampaignReport, holdout: HoldoutReport) -> dict[str, An
 def campaign_csv(report: CampaignReport) -> str:
     """The total (variant ``*``), then a row per variant and one for the holdout."""
     base = {"campaign": report.campaign, "kind": report.kind, "name": report.name}
-    rows = [{**base, "variant": ALL_VARIANTS, **_figures(report)}]
+    rows = [{**base, "variant": ALL_VARIANTS, **_figures(report), **_opens(report)}]
     rows += [{**base, "variant": v.variant, **_figures(v)} for v in report.variants]
     if report.holdout is not None:
         rows.append(_holdout_row(report, report.holdout))
@@ -198,6 +217,7 @@ def campaign_list_csv(listed: CampaignList) -> str:
                 "first_sent_at": report.first_sent_at,
                 "last_sent_at": report.last_sent_at,
                 **_figures(report),
+                **_opens(report),
             }
             for report in listed.campaigns
         ),

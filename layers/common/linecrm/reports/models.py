@@ -77,6 +77,24 @@ class HoldoutReport(_Report):
         )
 
 
+class LineInsight(_Report):
+    """LINE's own figures for the campaign (its insight API, fetched hourly:
+    docs/insight.md). LINE withholds a figure under 20 users: null, never 0."""
+
+    opens: int | None = Field(description="friends who opened it (LINE's unique impressions)")
+    open_rate: float | None = Field(description="opens / sent (null when withheld)")
+    line_unique_clicks: int | None = Field(description="friends who tapped a URL, by LINE")
+    impressions: int | None
+    line_clicks: int | None = Field(description="URL taps, by LINE")
+    withheld: bool = Field(description="LINE gave no open figure (under 20 users)")
+    final: bool = Field(description="past 14 days after the last send: no longer changes")
+    fetched_at: datetime = Field(description="when linecrm last asked LINE")
+    over_unit_limit: bool = Field(
+        description="LINE did not count it: the month's 1,000 aggregation units were used"
+    )
+    error: str | None = Field(description="why LINE refused to give figures, if it did")
+
+
 class CampaignReport(Figures):
     """One delivery (a broadcast, a scenario step, a rule's message, the welcome):
     its figures over every variant but the holdout, and per variant."""
@@ -101,6 +119,9 @@ class CampaignReport(Figures):
     )
     holdout: HoldoutReport | None = Field(
         default=None, description="the holdout group, when the campaign has one"
+    )
+    line: LineInsight | None = Field(
+        default=None, description="LINE's opens and taps; null until first fetched"
     )
 
 

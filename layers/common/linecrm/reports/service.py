@@ -3,9 +3,11 @@
 Each report reads a fixed number of items, whatever the number of friends or events:
 
 - one campaign: its counters (``STATS_SHARDS`` queries, every variant at once), its
-  index entry (one GetItem), and what names it (a broadcast: one GetItem; a step: the
-  scenario's head and version; a rule: the channel's config);
-- the campaign list: the index (one query) and the above per campaign listed;
+  index entry (one GetItem), LINE's figures (one GetItem), and what names it (a
+  broadcast: one GetItem; a step: the scenario's head and version; a rule: the
+  channel's config);
+- the campaign list: the index (one query), LINE's figures (one BatchGetItem per 100)
+  and the above per campaign listed;
 - a scenario's funnel: the scenario (two GetItems) and each step's counters;
 - the inflow routes: one query (their counters live on the route items);
 - the timeline: ``STATS_SHARDS`` range queries, and the channel's config (its time zone).
@@ -14,7 +16,7 @@ Each report reads a fixed number of items, whatever the number of friends or eve
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -25,6 +27,7 @@ from linecrm.domain.broadcasts import Broadcast
 from linecrm.domain.campaigns import CHAT_CAMPAIGN, WELCOME_CAMPAIGN, is_campaign
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.inflow import InflowRoute
+from linecrm.domain.insight import CampaignInsight
 from linecrm.reports.models import (
     CampaignList,
     CampaignReport,
@@ -32,6 +35,7 @@ from linecrm.reports.models import (
     Figures,
     FunnelStep,
     HoldoutReport,
+    LineInsight,
     RouteReport,
     RoutesReport,
     ScenarioFunnel,
@@ -91,6 +95,11 @@ class ScenarioLookup(Protocol):
     def current(self, channel_id: str, scenario_id: str) -> ScenarioVersion | None: ...
 
 
+class InsightLookup(Protocol):
+    def get(self, channel_id: str, campaign: str) -> CampaignInsight | None: ...
+    def get_many(self, channel_id: str, campaigns: Iterable[str]) -> dict[str, CampaignInsight]: ...
+
+
 class RouteLookup(Protocol):
     def list(self, channel_id: str) -> list[InflowRoute]: ...
 
@@ -105,8 +114,10 @@ class ReportService:
         routes: RouteLookup,
         config: Callable[[str], ChannelConfig],
         clock: Callable[[], datetime],
+        insight: InsightLookup | None = None,
     ) -> None:
         self._counters = counters
+        self._insight = insight
         self._broadcasts = broadcasts
         self._scenarios = scenarios
         self._routes = routes
@@ -127,7 +138,8 @@ class ReportService:
         names = self._names(channel_id)
         if not by_variant and indexed is None and not names.exists(campaign):
             raise CampaignNotFound(campaign)
-        return self._report(campaign, by_variant, indexed, names)
+        line = self._insight.get(channel_id, campaign) if self._insight else None
+        return self._report(campaign, by_variant, indexed, names, line)
 
     def campaigns(
         self, channel_id: str, kind: str | None = None, limit: int = DEFAULT_LIST_LIMIT
@@ -137,14 +149,21 @@ class ReportService:
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise ReportRejected(f"limit is 1 to {MAX_LIST_LIMIT}", "limit")
         names = self._names(channel_id)
+        entries = self._counters.campaigns(channel_id, kind)[:limit]
+        line = (
+            self._insight.get_many(channel_id, [entry.campaign for entry in entries])
+            if self._insight and entries
+            else {}
+        )
         reports = [
             self._report(
                 entry.campaign,
                 self._counters.campaign(channel_id, entry.campaign),
                 entry,
                 names,
+                line.get(entry.campaign),
             )
-            for entry in self._counters.campaigns(channel_id, kind)[:limit]
+            for entry in entries
         ]
         return CampaignList(kind=kind, campaigns=reports)
 
@@ -154,6 +173,7 @@ class ReportService:
         by_variant: Mapping[str, Counters],
         indexed: IndexedCampaign | None,
         names: _Names,
+        line: CampaignInsight | None = None,
     ) -> CampaignReport:
         sent_variants = {
             variant: counts
@@ -169,6 +189,7 @@ class ReportService:
             ]
         )
         holdout = by_variant.get(stats.HOLDOUT_VARIANT)
+        total = _total(by_variant)
         zone = names.zone
         label = names.label(campaign)
         # A broadcast's start stands in for the index (written with its first chunk).
@@ -187,7 +208,8 @@ class ReportService:
             last_sent_at=last_sent_at.astimezone(zone) if last_sent_at else None,
             variants=variants,
             holdout=HoldoutReport.of(holdout) if holdout is not None else None,
-            **Figures.values(_total(by_variant)),
+            line=_line(line, total.get(stats.SENT, 0), zone) if line is not None else None,
+            **Figures.values(total),
         )
 
     # ------------------------------------------------------------ funnel
@@ -266,6 +288,28 @@ class ReportService:
             for day in (first_day + timedelta(days=offset) for offset in range(length))
         ]
         return Timeline(time_zone=zone_name, days=days)
+
+
+def _line(insight: CampaignInsight, sent: int, zone: ZoneInfo) -> LineInsight:
+    figures = insight.statistics
+    # A send through LINE's broadcast endpoint counts no ``sent``: LINE's delivered does.
+    reached = sent or figures.delivered or 0
+    return LineInsight(
+        opens=figures.unique_impressions,
+        open_rate=(
+            stats.rate(figures.unique_impressions, reached)
+            if figures.unique_impressions is not None
+            else None
+        ),
+        line_unique_clicks=figures.unique_clicks,
+        impressions=figures.impressions,
+        line_clicks=figures.clicks,
+        withheld=figures.withheld,
+        final=insight.final,
+        fetched_at=insight.fetched_at.astimezone(zone),
+        over_unit_limit=insight.over_unit_limit,
+        error=insight.error,
+    )
 
 
 def _total(by_variant: Mapping[str, Counters]) -> Counters:
