@@ -4,7 +4,9 @@ order, the inflow routes, and a timeline with every day of the range."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
@@ -12,8 +14,11 @@ from linecrm.domain.insight import CampaignInsight, MessageStatistics
 from linecrm.reports.service import (
     CampaignNotFound,
     ReportRejected,
+    ReportService,
     ScenarioNotFound,
 )
+from linecrm.repositories.broadcasts import BroadcastRepository
+from linecrm.repositories.scenarios import ScenarioRepository
 from tests.unit.conftest import AwsWorld
 from tests.unit.reports.world import NOW, ReportWorld, text
 
@@ -336,3 +341,36 @@ def test_line_figures_come_with_the_campaign_withheld_as_null(world: ReportWorld
     ]
     world.sent("welcome", NOW, 3)
     assert world.service().campaign(world.channel_id, "welcome").line is None  # not fetched
+
+
+def test_the_list_reads_campaigns_side_by_side_in_the_callers_context(
+    world: ReportWorld,
+) -> None:
+    """The local stack knows whose AWS call it is (and checks its grants) from a context
+    variable: the list's reader threads see the caller's."""
+    whose: ContextVar[str | None] = ContextVar("whose", default=None)
+    seen: list[str | None] = []
+    stats = world.stats
+
+    class Counting:
+        def campaign(self, channel_id: str, campaign: str) -> dict[str, dict[str, int]]:
+            seen.append(whose.get())
+            return stats.campaign(channel_id, campaign)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(stats, name)
+
+    for index in range(12):
+        world.sent(f"rule:r{index}", NOW + timedelta(minutes=index), index + 1)
+    service = ReportService(
+        Counting(),  # type: ignore[arg-type]
+        BroadcastRepository(world.client, world.table),
+        ScenarioRepository(world.client, world.table),
+        world.routes,
+        world.config.load,
+        lambda: NOW,
+    )
+    whose.set("admin")
+    listed = service.campaigns(world.channel_id)
+    assert [c.sent for c in listed.campaigns] == list(range(12, 0, -1))
+    assert seen == ["admin"] * 12
