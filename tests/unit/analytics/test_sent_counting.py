@@ -73,7 +73,7 @@ def world(aws: AwsWorld) -> tuple[DeliveryLedger, CampaignStatsRepository, Track
 
 def sender(world: Any, line: FakeLineClient, clock: Any = lambda: NOW) -> Sender:
     ledger, stats, markers, client = world
-    counting = SentCounting(client, stats, markers, ZoneInfo("Asia/Tokyo"))
+    counting = SentCounting(client, stats, markers, lambda _channel: ZoneInfo("Asia/Tokyo"))
     return Sender(ledger, lambda _channel: line, clock, counting=counting)  # type: ignore[arg-type,return-value]
 
 
