@@ -157,14 +157,6 @@ class PublicUrlSettings(FunctionSettings):
     )
 
 
-class AccountTimeZoneSettings(FunctionSettings):
-    """The account's time zone: the days of event aggregates and report counters."""
-
-    account_time_zone: str = Field(
-        alias=Env.ACCOUNT_TIME_ZONE, default=DEFAULTS.account_time_zone, min_length=1
-    )
-
-
 # ---------------------------------------------------------------- one per function
 class WebhookSettings(
     MainTableSettings,
@@ -173,7 +165,6 @@ class WebhookSettings(
     LineSettings,
     ScheduleSettings,
     InflowWindowSettings,
-    AccountTimeZoneSettings,
 ):
     function_name = "webhook"
 
@@ -182,8 +173,11 @@ class SchedulerSettings(MainTableSettings, SendQueueSettings, JobQueueSettings, 
     function_name = "scheduler"
 
 
-class SenderSettings(MainTableSettings, SendQueueSettings, LineSettings, AccountTimeZoneSettings):
+class SenderSettings(MainTableSettings, SendQueueSettings, LineSettings):
     function_name = "sender"
+    account_time_zone: str = Field(
+        alias=Env.ACCOUNT_TIME_ZONE, default=DEFAULTS.account_time_zone, min_length=1
+    )
 
 
 class LiffLoginSettings(MainTableSettings, LineSettings, LoginKeysSettings):
@@ -235,21 +229,17 @@ class AdminSettings(
     function_name = "admin"
 
 
-class EventsSettings(
-    MainTableSettings,
-    SendQueueSettings,
-    ScheduleSettings,
-    LoginKeysSettings,
-    AccountTimeZoneSettings,
-):
+class EventsSettings(MainTableSettings, SendQueueSettings, ScheduleSettings, LoginKeysSettings):
     function_name = "events"
     event_sources_secret_prefix: str = Field(alias=Env.EVENT_SOURCES_SECRET_PREFIX, min_length=1)
     # How long an event stays on the friend's timeline (and its idempotency key).
     event_retention_days: int = Field(
         alias=Env.EVENT_RETENTION_DAYS, default=DEFAULTS.event_retention_days, ge=1, le=3660
     )
-    # Day buckets of the event aggregates are days in the account's time zone (as
-    # segments count): AccountTimeZoneSettings.
+    # Day buckets of the event aggregates are days in this zone (as segments count).
+    account_time_zone: str = Field(
+        alias=Env.ACCOUNT_TIME_ZONE, default=DEFAULTS.account_time_zone, min_length=1
+    )
 
 
 class ScheduleFailuresSettings(MainTableSettings):

@@ -18,7 +18,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from linecrm.config import (
-    AccountTimeZoneSettings,
     EventsSettings,
     FunctionSettings,
     IdempotencyTableSettings,
@@ -317,16 +316,10 @@ class Container(Generic[S]):
 
         return TrackingMarkers(self.dynamodb, self._table_name)
 
-    @property
-    def _account_zone(self) -> ZoneInfo:
-        """The account's time zone (report days), where the function has the setting."""
-        from zoneinfo import ZoneInfo
-
-        from linecrm.resources import DEFAULTS
-
-        if isinstance(self.settings, AccountTimeZoneSettings):
-            return ZoneInfo(self.settings.account_time_zone)
-        return ZoneInfo(DEFAULTS.account_time_zone)
+    def _channel_zone(self, channel_id: str) -> ZoneInfo:
+        """What a day is for the channel's reports: its delivery policy's time zone
+        (default Asia/Tokyo), as the reports read it."""
+        return self.cached_channel_config.get(channel_id).delivery_policy.zone
 
     @cached_property
     def sent_counting(self) -> SentCounting:
@@ -334,7 +327,7 @@ class Container(Generic[S]):
         from linecrm.counting.sent import SentCounting
 
         return SentCounting(
-            self.dynamodb, self.campaign_stats, self.tracking_markers, self._account_zone
+            self.dynamodb, self.campaign_stats, self.tracking_markers, self._channel_zone
         )
 
     @cached_property
@@ -350,7 +343,7 @@ class Container(Generic[S]):
             lambda channel_id: stored_attribution(
                 self.cached_channel_config.get(channel_id).settings
             ),
-            self._account_zone,
+            self._channel_zone,
         )
 
     @cached_property

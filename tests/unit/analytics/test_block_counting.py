@@ -118,7 +118,7 @@ def test_a_re_emitted_signal_counts_nothing_more(repos: Any, aws: AwsWorld) -> N
         StatsWriter(client, aws.resources.table_names["Main"], stats),
         markers,
         lambda _channel: AttributionSettings(),
-        TOKYO,
+        lambda _channel: TOKYO,
     )
     at = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
     friend = user(4)

@@ -73,7 +73,7 @@ def world(aws: AwsWorld) -> tuple[DeliveryLedger, CampaignStatsRepository, Track
 
 def sender(world: Any, line: FakeLineClient, clock: Any = lambda: NOW) -> Sender:
     ledger, stats, markers, client = world
-    counting = SentCounting(client, stats, markers, ZoneInfo("Asia/Tokyo"))
+    counting = SentCounting(client, stats, markers, lambda _channel: ZoneInfo("Asia/Tokyo"))
     return Sender(ledger, lambda _channel: line, clock, counting=counting)  # type: ignore[arg-type,return-value]
 
 
@@ -184,3 +184,33 @@ def test_the_same_sqs_record_delivered_twice_counts_sent_once(
     days = stats.days(CHANNEL_ID, today - timedelta(days=1), today)
     assert sum(counts.get("sent", 0) for counts in days.values()) == 3
     assert len(emulator.calls("multicast")) == 1
+
+
+def test_a_transaction_conflict_on_a_counter_is_retried(world: Any, monkeypatch: Any) -> None:
+    """Another chunk's transaction holds the counter item: DynamoDB cancels with
+    TransactionConflict, and the move with its counters goes again."""
+    from botocore.exceptions import ClientError
+
+    ledger, stats, _, client = world
+    original = client.transact_write_items
+    attempts: list[int] = []
+
+    def conflicted_once(**kwargs: Any) -> Any:
+        attempts.append(len(kwargs["TransactItems"]))
+        if len(attempts) == 1:
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+                },
+                "TransactWriteItems",
+            )
+        return original(**kwargs)
+
+    monkeypatch.setattr(client, "transact_write_items", conflicted_once)
+    sender(world, FakeLineClient()).send(chunk(), final_attempt=False)
+
+    assert attempts == [3, 3]  # the ledger row, the campaign's and the day's counters
+    assert stats.campaign_total(CHANNEL_ID, SALE) == {"sent": 3}
+    delivery = ledger.get(chunk().delivery_id)
+    assert delivery is not None and delivery.status is DeliveryStatus.SENT

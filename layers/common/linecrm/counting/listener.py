@@ -40,14 +40,15 @@ class MarkerReader(Protocol):
 
 
 class ReportCounting:
-    """A signal listener; ``attribution``: the channel's attribution settings."""
+    """A signal listener; ``attribution``: the channel's attribution settings; ``zone``:
+    the channel's time zone (what a day is)."""
 
     def __init__(
         self,
         writer: StatsWriter,
         markers: MarkerReader,
         attribution: Callable[[str], AttributionSettings],
-        zone: tzinfo,
+        zone: Callable[[str], tzinfo],
     ) -> None:
         self._writer = writer
         self._markers = markers
@@ -71,7 +72,7 @@ class ReportCounting:
         updates = self._writer.updates(
             signal.channel_id,
             credits,
-            local_day(signal.occurred_at, self._zone),
+            local_day(signal.occurred_at, self._zone(signal.channel_id)),
             shard_by=signal.user_id,
         )
         key = friend_claim_key(signal.channel_id, signal.user_id, "follow", signal.occurred_at)
@@ -85,7 +86,7 @@ class ReportCounting:
         updates = self._writer.updates(
             signal.channel_id,
             credits,
-            local_day(signal.occurred_at, self._zone),
+            local_day(signal.occurred_at, self._zone(signal.channel_id)),
             shard_by=signal.user_id,
         )
         key = friend_claim_key(signal.channel_id, signal.user_id, "unfollow", signal.occurred_at)
@@ -105,7 +106,10 @@ class ReportCounting:
             holdout=self._markers.holdout(channel_id, user_id),
         )
         updates = self._writer.updates(
-            channel_id, credits, local_day(signal.occurred_at, self._zone), shard_by=user_id
+            channel_id,
+            credits,
+            local_day(signal.occurred_at, self._zone(signal.channel_id)),
+            shard_by=user_id,
         )
         order = order_key(signal.properties, signal.idempotency_key)
         claimed = self._writer.count_once(

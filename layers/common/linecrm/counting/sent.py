@@ -7,8 +7,9 @@ them writes them again, the same values): ``TRACK#LASTSENT`` for its recipients 
 BatchWriteItem) and the campaign index (one UpdateItem, outside the transaction: every
 chunk of a campaign writes that one item, and it needs no exactly-once). Then one
 TransactWriteItems: the ledger row, and ``sent`` += recipients on the campaign and
-variant and on the day (the account's time zone), each sharded by the delivery id. A
-500-friend multicast costs 20 BatchWriteItem, 1 UpdateItem and 1 TransactWriteItems.
+variant and on the day (the channel's time zone: its delivery policy's), each sharded
+by the delivery id. A 500-friend multicast costs 20 BatchWriteItem, 1 UpdateItem and 1
+TransactWriteItems (and, every 30 s per environment, the channel config for its zone).
 
 A send to every friend through LINE's broadcast endpoint names no recipients: it
 updates the campaign index, but adds no ``sent`` and writes no markers (LINE's
@@ -17,6 +18,7 @@ insight gives its reach).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +38,7 @@ class SentCounting:
         client: DynamoDBClient,
         stats_repository: CampaignStatsRepository,
         markers: TrackingMarkers,
-        zone: tzinfo,
+        zone: Callable[[str], tzinfo],
     ) -> None:
         self._client = client
         self._stats = stats_repository
@@ -70,7 +72,7 @@ class SentCounting:
             ),
             self._stats.day_update(
                 request.channel_id,
-                local_day(at, self._zone),
+                local_day(at, self._zone(request.channel_id)),
                 {stats.SENT: recipients},
                 shard_by=request.delivery_id,
             ),
