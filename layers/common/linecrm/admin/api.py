@@ -25,6 +25,7 @@ from linecrm.admin import (
     id_links,
     imports,
     inflow_routes,
+    insight,
     liff,
     richmenus,
     rules,
@@ -59,6 +60,7 @@ from linecrm.http_errors import (
 from linecrm.id_links.service import AccountLinks
 from linecrm.imports.service import ImportRejected, ImportService
 from linecrm.inflow.routes import RouteRejected, RouteService
+from linecrm.insight.service import CampaignNotSent, InsightReports
 from linecrm.repositories.broadcasts import BroadcastNotFound
 from linecrm.repositories.deliveries import InvalidDeliveryCursor
 from linecrm.repositories.events import EventStore
@@ -136,6 +138,7 @@ def build_app(
     login_keys: Callable[[], LoginKeyStore] = shop_login.login_keys,
     clock: Callable[[], Callable[[], datetime]] = shop_login.admin_clock,
     route_service: Callable[[], RouteService] = inflow_routes.route_service,
+    insight_reports: Callable[[], InsightReports] = insight.insight_reports,
     public_base_url: Callable[[], str] = lambda: "",
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
@@ -176,6 +179,8 @@ def build_app(
     app.dependency_overrides[inflow_routes.public_base_url] = lambda: _public_base_url(
         app, public_base_url()
     )
+    app.include_router(insight.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[insight.insight_reports] = insight_reports
     _register_error_handlers(app)
 
     openapi: dict[str, Any] = {
@@ -345,6 +350,7 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[.
             EnrollmentJobNotFound,
             RichMenusMissing,
             RouteNotFound,
+            CampaignNotSent,
         ],
         _not_found,
     ),
