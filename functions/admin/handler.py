@@ -34,6 +34,7 @@ app = build_app(
     clock=lambda: container().clock,
     route_service=lambda: container().route_service,
     report_service=lambda: container().report_service,
+    insight_reports=lambda: container().insight_reports,
     public_base_url=lambda: container().settings.public_base_url,
 )
 

@@ -13,6 +13,7 @@ linecrm routes create qr_shop_a --name …    inflow routes, QR codes (linecrm_l
 linecrm simulate account-link --link-token=T --nonce=N   LINE's account-link dialog
 linecrm simulate id-token --user U…          a LINE Login ID token for a LIFF page
 linecrm simulate open U… --campaign broadcast:B [--click [URL]]   a friend opens it (cli_insight)
+linecrm insight --campaign broadcast:B       LINE's opens and clicks (see linecrm_local.cli_insight)
 linecrm shoplogin configure --base-url https://… --allow /mypage   auto-login (cli_shoplogin)
 linecrm report campaigns|campaign <key>|funnel <id>|routes|timeline [--csv FILE]   reports
 """
@@ -204,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_shoplogin.add_commands(commands)
     cli_routes.add_commands(commands)
     cli_reports.add_commands(commands)
+    cli_insight.add_commands(commands)
 
     calls = commands.add_parser("calls", help="LINE API calls the emulator received")
     calls.add_argument("--endpoint", help="e.g. push, multicast, reply")
@@ -240,6 +242,8 @@ def run(args: argparse.Namespace) -> Any:
         return cli_routes.run(args)
     if args.command == cli_reports.COMMAND:
         return cli_reports.run(args)
+    if args.command == cli_insight.COMMAND:
+        return cli_insight.run(args)
     control = EmulatorControl(args.emulator)
     if args.command == "simulate":
         return _simulate(control, args)

@@ -1,6 +1,7 @@
-"""``linecrm simulate open``: a simulated friend opens a message, as LINE's insight API
-counts it (docs/insight.md).
+"""Opens from LINE (docs/insight.md) in a terminal.
 
+linecrm insight [--kind broadcast] [--campaign broadcast:B]   LINE's opens and clicks
+    per campaign, as the hourly insight job last fetched them (the admin API)
 linecrm simulate open U… --campaign broadcast:B     the campaign's latest message
 linecrm simulate open U… --message <request id>     one send (LINE's x-line-request-id)
 linecrm simulate open U… --campaign step:S:1 --click [URL]   and taps a URL in it
@@ -14,6 +15,7 @@ from typing import Any
 from linecrm.domain.campaigns import is_campaign
 from linecrm.domain.insight import aggregation_unit_for
 
+COMMAND = "insight"
 FIRST_URL = ""  # ``--click`` without a URL: the message's first URL
 
 
@@ -59,3 +61,24 @@ def open_body(args: argparse.Namespace) -> dict[str, Any]:
     elif args.click is not None:
         body["url"] = args.click
     return body
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``linecrm insight``: the admin API's GET /admin/channels/<channel>/insight."""
+    from linecrm_local.admin_cli import add_connection_options
+
+    insight = commands.add_parser(
+        COMMAND, help="LINE's opens and clicks per campaign (fetched hourly)"
+    )
+    add_connection_options(insight, on_command=True)
+    insight.add_argument("--kind", choices=("broadcast", "step", "rule", "welcome", "chat"))
+    insight.add_argument("--campaign", help="just this campaign, e.g. broadcast:<id>")
+    insight.add_argument("--limit", type=int, help="at most this many campaigns (1-200)")
+
+
+def run(args: argparse.Namespace) -> Any:
+    from linecrm_local.admin_cli import AdminApiClient
+
+    client = AdminApiClient(args.api_url, args.channel, token=args.token, sigv4=bool(args.sigv4))
+    params = {"kind": args.kind, "campaign": args.campaign, "limit": args.limit}
+    return client.call("GET", "/insight", params=params)

@@ -5,6 +5,9 @@ equal what was simulated; under 20 recipients they are withheld, not 0."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -127,6 +130,26 @@ def test_opens_and_clicks_fetched_from_line_equal_what_was_simulated(stack: Loca
     assert report["line_unique_clicks"] == 21
     # LINE's request ids of the sends are in the ledger.
     assert all(call.request_id for call in multicasts)
+    # The admin API (and `linecrm insight`) shows the stored figures.
+    (shown,) = admin(stack, "GET", f"/insight?campaign={campaign}")["campaigns"]
+    assert shown["line"]["opens"] == 23
+    assert shown["line"]["line_unique_clicks"] == 21
+    assert shown["line"]["withheld"] is False
+    out = io.StringIO()
+    argv = ["--channel", DEMO_CHANNEL_ID, "insight", "--api-url", stack.gateway_url]
+    with contextlib.redirect_stdout(out):
+        assert cli.main([*argv, "--campaign", campaign]) == 0
+    assert json.loads(out.getvalue())["campaigns"][0]["line"]["opens"] == 23
+
+
+def test_the_insight_route_refuses_what_never_sent_or_is_no_campaign(stack: LocalStack) -> None:
+    def get(query: str) -> requests.Response:
+        url = f"{stack.gateway_url}{BASE}/insight?{query}"
+        return requests.get(url, headers=ADMIN, timeout=TIMEOUT)
+
+    assert get("campaign=broadcast:never-sent").status_code == 404
+    assert get("campaign=not-a-campaign").status_code == 422
+    assert get("limit=0").status_code == 422
 
 
 def test_under_20_recipients_the_figures_are_withheld_not_zero(stack: LocalStack) -> None:
@@ -135,6 +158,9 @@ def test_under_20_recipients_the_figures_are_withheld_not_zero(stack: LocalStack
         simulate_open(stack, friend, "--campaign", campaign, "--click")
 
     insight = fetch_insight(stack, campaign)
+    (shown,) = admin(stack, "GET", f"/insight?campaign={campaign}")["campaigns"]
+    assert shown["line"]["withheld"] is True
+    assert shown["line"]["opens"] is None
 
     assert insight.statistics.withheld
     assert insight.statistics.unique_impressions is None

@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from linecrm.inflow.login import InflowLogin
     from linecrm.inflow.routes import RouteService
     from linecrm.insight.fetcher import InsightFetcher
+    from linecrm.insight.service import InsightReports
     from linecrm.jobs import JobStepQueue
     from linecrm.line.client import LineMessagingClient
     from linecrm.reports.service import ReportService
@@ -660,15 +661,25 @@ class Container(Generic[S]):
     def insight_fetcher(self) -> InsightFetcher:
         """LINE's opens and clicks per campaign, fetched hourly (docs/insight.md)."""
         from linecrm.insight.fetcher import InsightFetcher
-        from linecrm.repositories.campaign_stats import CampaignStatsRepository
         from linecrm.repositories.message_insight import MessageInsightRepository
 
         return InsightFetcher(
-            CampaignStatsRepository(self.dynamodb, self._table_name),
+            self.campaign_stats,
             MessageInsightRepository(self.dynamodb, self._table_name),
             self.ledger,
             self.line_client,
             self.clock,
+        )
+
+    @cached_property
+    def insight_reports(self) -> InsightReports:
+        """LINE's figures per campaign, as the admin API shows them."""
+        from linecrm.insight.service import InsightReports
+        from linecrm.repositories.message_insight import MessageInsightRepository
+
+        return InsightReports(
+            self.campaign_stats,
+            MessageInsightRepository(self.dynamodb, self._table_name),
         )
 
     @cached_property

@@ -191,3 +191,17 @@ def test_under_the_unit_limit_a_withheld_campaign_is_just_withheld(world: World)
     world.fetcher(line).fetch_channel(CHANNEL)
     stored = world.insight.get(CHANNEL, "rule:small")
     assert stored is not None and stored.statistics.withheld and not stored.over_unit_limit
+
+
+def test_a_channel_without_credentials_is_skipped_not_failed(world: World) -> None:
+    from linecrm.channels import UnknownChannel
+
+    world.sent("rule:r", NOW - timedelta(hours=1))
+
+    def no_client(channel_id: str) -> FakeLine:
+        raise UnknownChannel(channel_id)
+
+    fetcher = InsightFetcher(world.stats, world.insight, world.ledger, no_client, lambda: world.now)
+    report = fetcher.fetch_channel(CHANNEL)
+    assert report.no_credentials and report.left == 1
+    assert world.insight.get(CHANNEL, "rule:r") is None

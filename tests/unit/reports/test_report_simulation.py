@@ -66,12 +66,14 @@ class CountingWrites:
     def __post_init__(self) -> None:
         self.stats = CampaignStatsRepository(self.client, self.table)
         self.markers = TrackingMarkers(self.client, self.table)
-        self.sent_counting = SentCounting(self.client, self.stats, self.markers, TOKYO)
+        self.sent_counting = SentCounting(
+            self.client, self.stats, self.markers, lambda channel_id: TOKYO
+        )
         self.listener = ReportCounting(
             StatsWriter(self.client, self.table, self.stats),
             self.markers,
             lambda channel_id: AttributionSettings(),
-            TOKYO,
+            lambda channel_id: TOKYO,
         )
 
     def sent(self, variant: str, user_ids: list[str], at: datetime) -> None:

@@ -25,6 +25,7 @@ from linecrm.admin import (
     id_links,
     imports,
     inflow_routes,
+    insight,
     liff,
     reports,
     richmenus,
@@ -60,6 +61,7 @@ from linecrm.http_errors import (
 from linecrm.id_links.service import AccountLinks
 from linecrm.imports.service import ImportRejected, ImportService
 from linecrm.inflow.routes import RouteRejected, RouteService
+from linecrm.insight.service import CampaignNotSent, InsightReports
 from linecrm.reports.service import (
     CampaignNotFound,
     ReportRejected,
@@ -146,6 +148,7 @@ def build_app(
     clock: Callable[[], Callable[[], datetime]] = shop_login.admin_clock,
     route_service: Callable[[], RouteService] = inflow_routes.route_service,
     report_service: Callable[[], ReportService] = reports.report_service,
+    insight_reports: Callable[[], InsightReports] = insight.insight_reports,
     public_base_url: Callable[[], str] = lambda: "",
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
@@ -188,6 +191,8 @@ def build_app(
     )
     app.include_router(reports.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[reports.report_service] = report_service
+    app.include_router(insight.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[insight.insight_reports] = insight_reports
     _register_error_handlers(app)
 
     openapi: dict[str, Any] = {
@@ -363,6 +368,7 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[.
             RouteNotFound,
             CampaignNotFound,
             ScenarioNotFound,
+            CampaignNotSent,
         ],
         _not_found,
     ),

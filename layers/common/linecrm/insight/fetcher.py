@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from linecrm.channels import UnknownChannel
 from linecrm.domain.broadcasts import chunk_delivery_id
 from linecrm.domain.insight import (
     INSIGHT_REQUESTS_PER_HOUR,
@@ -67,6 +68,7 @@ class InsightReport:
     failed: int = 0
     left: int = 0  # due, but over this hour's budget (or after a 429): next run
     rate_limited: bool = False
+    no_credentials: bool = False
     campaigns: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -78,6 +80,7 @@ class InsightReport:
             "failed": self.failed,
             "left": self.left,
             "rate_limited": self.rate_limited,
+            "no_credentials": self.no_credentials,
         }
 
 
@@ -130,7 +133,15 @@ class InsightFetcher:
     ) -> InsightReport:
         report = InsightReport(channel_id)
         due = self.due(channel_id)
-        client = self._line_client(channel_id) if due else None
+        if not due:
+            return report
+        try:
+            client = self._line_client(channel_id)
+        except UnknownChannel:
+            # Registered, but its credentials are gone: nothing to ask LINE with.
+            report.no_credentials = True
+            report.left = len(due)
+            return report
         month_units: dict[str, set[str] | None] = {}  # read at most once a run
         for index, campaign in enumerate(due):
             if not allows_more() or not self._insight.take_request(
