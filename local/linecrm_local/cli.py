@@ -12,6 +12,7 @@ linecrm idlink configure --login-url https://…   ID linking (see linecrm_local
 linecrm routes create qr_shop_a --name …    inflow routes, QR codes (linecrm_local.cli_routes)
 linecrm simulate account-link --link-token=T --nonce=N   LINE's account-link dialog
 linecrm simulate id-token --user U…          a LINE Login ID token for a LIFF page
+linecrm simulate click --user U… URL         the friend taps a tracked link (docs/tracking.md)
 linecrm shoplogin configure --base-url https://… --allow /mypage   auto-login (cli_shoplogin)
 """
 
@@ -36,6 +37,7 @@ from linecrm_local import (
     cli_scenarios,
     cli_shoplogin,
 )
+from linecrm_local.clicks import ClickFailed, simulate_click
 
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8090"
 DEFAULT_CHANNEL_ID = "2000000001"  # the demo channel `make dev` seeds
@@ -101,6 +103,20 @@ def _simulate(control: EmulatorControl, args: argparse.Namespace) -> Any:
             # The LIFF member card with this token (the local stack's liff-mock: docs/liff.md).
             "memberCardUrl": f"{api_url}/liff/{args.channel}/card?mockIdToken={token['idToken']}",
         }
+    if args.event == "click":
+        if (args.user is None) == (not args.anonymous):
+            raise CliError("`simulate click` needs --user U… (a friend in LINE) or --anonymous")
+        try:
+            return simulate_click(
+                admin_cli.checked_base_url(args.api_url),
+                control.base_url,
+                args.channel,
+                args.url,
+                user_id=args.user,
+                **({"user_agent": args.user_agent} if args.user_agent else {}),
+            )
+        except ClickFailed as error:
+            raise CliError(str(error)) from error
     body: dict[str, Any] = {"type": args.event}
     if args.user:
         body["userId"] = args.user
@@ -173,6 +189,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-url",
         default=os.environ.get("LINECRM_API_URL", admin_cli.DEFAULT_API_URL),
         help="the local gateway, for the card URL (env LINECRM_API_URL)",
+    )
+
+    click = events.add_parser(
+        "click",
+        help="the friend taps a tracked link: LINE and the LIFF click page (docs/tracking.md)",
+    )
+    click.add_argument("url", help="the tracking URL, as in the friend's inbox")
+    click.add_argument("--user", help="the friend's user id (tapped in LINE)")
+    click.add_argument(
+        "--anonymous", action="store_true", help="opened outside LINE: GET /t/<token>"
+    )
+    click.add_argument("--user-agent", help="e.g. a link-preview fetcher's (not counted)")
+    click.add_argument(
+        "--api-url",
+        default=os.environ.get("LINECRM_API_URL", admin_cli.DEFAULT_API_URL),
+        help="the local gateway (env LINECRM_API_URL)",
     )
 
     inbox = commands.add_parser("inbox", help="messages a simulated friend received")
