@@ -568,6 +568,7 @@ class Container(Generic[S]):
 
     @cached_property
     def scenario_engine(self) -> ScenarioEngine:
+        from linecrm.repositories.clicked_friends import ClickedFriends
         from linecrm.repositories.scenario_fires import ScenarioFireRepository
         from linecrm.scenarios.engine import ScenarioEngine
 
@@ -584,6 +585,7 @@ class Container(Generic[S]):
             self.clock,
             lambda: self.job_queue,
             track_links=lambda request: self.link_tracker.track(request),
+            clicks=ClickedFriends(self.dynamodb, self._table_name),
         )
 
     @cached_property

@@ -76,5 +76,13 @@ class LinkTracker:
         return request.model_copy(update={"messages": messages})
 
     def liff_id(self, channel_id: str) -> str | None:
-        settings = liff_settings(self._config(channel_id).settings)
+        try:
+            settings = liff_settings(self._config(channel_id).settings)
+        except ValueError:  # hand-edited, unreadable setting: send the links untracked
+            from linecrm.observability import logger
+
+            logger.exception(
+                "invalid LIFF setting: links not tracked", extra={"channel_id": channel_id}
+            )
+            return None
         return settings.liff_id if settings is not None else None
