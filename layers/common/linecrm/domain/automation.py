@@ -120,6 +120,7 @@ class ActionRunner:
         fired_rule_id: str | None = None,
         messages_allowed: bool = True,
         cause: DeliveryCause = "auto_response",
+        campaign: str | None = None,
     ) -> ActionReport:
         """Apply ``actions`` (replies already resolved to ``Reply``) and report each."""
         report = ActionReport()
@@ -178,13 +179,14 @@ class ActionRunner:
                 self._unlink(event, report)
         if messages:
             if messages_allowed:
-                campaign = (
-                    WELCOME_CAMPAIGN
-                    if cause == "welcome"
-                    else rule_campaign(fired_rule_id)
-                    if fired_rule_id is not None
-                    else None
-                )
+                if campaign is None:
+                    campaign = (
+                        WELCOME_CAMPAIGN
+                        if cause == "welcome"
+                        else rule_campaign(fired_rule_id)
+                        if fired_rule_id is not None
+                        else None
+                    )
                 self._queue_reply(event, messages, cause, report, campaign)
             else:
                 report.skipped.append("reply: automation paused (chat mode or standby)")
