@@ -14,6 +14,7 @@ linecrm simulate account-link --link-token=T --nonce=N   LINE's account-link dia
 linecrm simulate id-token --user U…          a LINE Login ID token for a LIFF page
 linecrm simulate open U… --campaign broadcast:B [--click [URL]]   a friend opens it (cli_insight)
 linecrm insight --campaign broadcast:B       LINE's opens and clicks (see linecrm_local.cli_insight)
+linecrm simulate click --user U… URL         the friend taps a tracked link (docs/tracking.md)
 linecrm shoplogin configure --base-url https://… --allow /mypage   auto-login (cli_shoplogin)
 linecrm report campaigns|campaign <key>|funnel <id>|routes|timeline [--csv FILE]   reports
 """
@@ -41,6 +42,7 @@ from linecrm_local import (
     cli_scenarios,
     cli_shoplogin,
 )
+from linecrm_local.clicks import ClickFailed, simulate_click
 
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8090"
 DEFAULT_CHANNEL_ID = "2000000001"  # the demo channel `make dev` seeds
@@ -115,6 +117,20 @@ def _simulate(control: EmulatorControl, args: argparse.Namespace) -> Any:
         except cli_insight.OpenMistake as mistake:
             raise CliError(str(mistake)) from mistake
         return control.call("POST", f"/channels/{args.channel}/opens", opened)
+    if args.event == "click":
+        if (args.user is None) == (not args.anonymous):
+            raise CliError("`simulate click` needs --user U… (a friend in LINE) or --anonymous")
+        try:
+            return simulate_click(
+                admin_cli.checked_base_url(args.api_url),
+                control.base_url,
+                args.channel,
+                args.url,
+                user_id=args.user,
+                **({"user_agent": args.user_agent} if args.user_agent else {}),
+            )
+        except ClickFailed as error:
+            raise CliError(str(error)) from error
     body: dict[str, Any] = {"type": args.event}
     if args.user:
         body["userId"] = args.user
@@ -190,6 +206,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     cli_insight.add_open_command(events)
+    click = events.add_parser(
+        "click",
+        help="the friend taps a tracked link: LINE and the LIFF click page (docs/tracking.md)",
+    )
+    click.add_argument("url", help="the tracking URL, as in the friend's inbox")
+    click.add_argument("--user", help="the friend's user id (tapped in LINE)")
+    click.add_argument(
+        "--anonymous", action="store_true", help="opened outside LINE: GET /t/<token>"
+    )
+    click.add_argument("--user-agent", help="e.g. a link-preview fetcher's (not counted)")
+    click.add_argument(
+        "--api-url",
+        default=os.environ.get("LINECRM_API_URL", admin_cli.DEFAULT_API_URL),
+        help="the local gateway (env LINECRM_API_URL)",
+    )
 
     inbox = commands.add_parser("inbox", help="messages a simulated friend received")
     inbox.add_argument("user")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -185,6 +185,10 @@ class _Decision:
     until: datetime | None = None
 
 
+class ClickedLookup(Protocol):
+    def clicked(self, channel_id: str, campaign: str, user_ids: Iterable[str]) -> set[str]: ...
+
+
 class ScenarioEngine:
     def __init__(
         self,
@@ -199,6 +203,8 @@ class ScenarioEngine:
         actions: Callable[[], ActionRunner],
         clock: Callable[[], datetime],
         steps: Callable[[], StepQueue],
+        track_links: Callable[[SendRequest], SendRequest] | None = None,
+        clicks: ClickedLookup | None = None,
     ) -> None:
         self._scenarios = scenarios
         self._enrollments = enrollments
@@ -211,6 +217,9 @@ class ScenarioEngine:
         self._actions = actions
         self._clock = clock
         self._steps = steps
+        # Tracked links (linecrm.tracking.links): same content in, same content out.
+        self._track = track_links or (lambda request: request)
+        self._clicks = clicks  # None: no click markers (nobody clicked)
         self._gate = MarketingCapGate(friends)
         self._scheduled: set[str] = set()  # bucket jobs this environment created
         self._catalog: dict[
@@ -481,6 +490,7 @@ class ScenarioEngine:
         enrollments = self._enrollments.get_many(job.channel_id, job.scenario_id, user_ids)
         friends = self._friends.get_many(job.channel_id, user_ids)
         pending = Pending(job.version, job.step_id, job.minute)
+        clickers = self._clickers(job.channel_id, definition, step, user_ids)
         decisions: dict[str, _Decision] = {}
         for user_id in user_ids:
             enrollment = enrollments.get(user_id)
@@ -490,7 +500,7 @@ class ScenarioEngine:
                 decisions[user_id] = _Decision("exit", "archived")
             else:
                 decisions[user_id] = self._decide(
-                    definition, step, friends.get(user_id), config, job, now
+                    definition, step, friends.get(user_id), config, job, now, clickers
                 )
         report = FireReport("fired")
         if not state.planned:
@@ -554,6 +564,7 @@ class ScenarioEngine:
         config: ChannelConfig,
         job: FireScenarioStep,
         now: datetime,
+        clickers: set[str] | None = None,
     ) -> _Decision:
         if friend is None:
             return _Decision("exit", "friend deleted")
@@ -576,6 +587,11 @@ class ScenarioEngine:
             )
             if not segment.matches(friend, now):
                 return _Decision("skip", "condition")
+        if step.if_clicked is not None:
+            if clickers is None:
+                clickers = self._clickers(friend.channel_id, definition, step, [friend.user_id])
+            if (friend.user_id in (clickers or set())) != step.if_clicked.clicked:
+                return _Decision("skip", "condition")
         if not step.messages:
             return _Decision("send", messages=[])
         messages = render(step.messages, friend)
@@ -587,6 +603,22 @@ class ScenarioEngine:
         if not isinstance(decision, SendNow):
             return _Decision("skip", decision.reason)
         return _Decision("send", messages=messages)
+
+    def _clickers(
+        self,
+        channel_id: str,
+        definition: ScenarioDefinition,
+        step: Step,
+        user_ids: Iterable[str],
+    ) -> set[str] | None:
+        """Who of ``user_ids`` clicked a link of the step ``step.if_clicked`` names (None
+        when the step has no such condition)."""
+        if step.if_clicked is None:
+            return None
+        if self._clicks is None:
+            return set()
+        campaign = step_campaign(definition.id, step.if_clicked.step)
+        return self._clicks.clicked(channel_id, campaign, user_ids)
 
     def _plan_chunks(
         self,
@@ -605,14 +637,16 @@ class ScenarioEngine:
         prefix = _chunk_prefix(job)
         for _, (messages, user_ids) in sorted(groups.items()):
             for start in range(0, len(user_ids), MAX_MULTICAST_RECIPIENTS):
-                request = SendRequest(
-                    delivery_id=f"{prefix}:{len(requests)}",
-                    channel_id=job.channel_id,
-                    to=sorted(user_ids)[start : start + MAX_MULTICAST_RECIPIENTS],
-                    messages=messages,
-                    cause="step",
-                    campaign=step_campaign(job.scenario_id, job.step_id),
-                    message_class=definition.message_class,
+                request = self._track(
+                    SendRequest(
+                        delivery_id=f"{prefix}:{len(requests)}",
+                        channel_id=job.channel_id,
+                        to=sorted(user_ids)[start : start + MAX_MULTICAST_RECIPIENTS],
+                        messages=messages,
+                        cause="step",
+                        campaign=step_campaign(job.scenario_id, job.step_id),
+                        message_class=definition.message_class,
+                    )
                 )
                 self._ledger.record_queued(request, now)
                 requests.append(request)
@@ -774,16 +808,18 @@ class ScenarioEngine:
                 friend.channel_id, definition.id, version, step.id, pending.due_minute
             )
             self._outbox().enqueue(
-                SendRequest(
-                    delivery_id=f"{key}:{friend.user_id}:{enrollment.entries}",
-                    channel_id=friend.channel_id,
-                    to=[friend.user_id],
-                    messages=decision.messages,
-                    cause="step",
-                    campaign=step_campaign(definition.id, step.id),
-                    message_class=definition.message_class,
-                    reply_token=reply_token,
-                    reply_by=at + timedelta(seconds=REPLY_TOKEN_MARGIN_SECONDS),
+                self._track(
+                    SendRequest(
+                        delivery_id=f"{key}:{friend.user_id}:{enrollment.entries}",
+                        channel_id=friend.channel_id,
+                        to=[friend.user_id],
+                        messages=decision.messages,
+                        cause="step",
+                        campaign=step_campaign(definition.id, step.id),
+                        message_class=definition.message_class,
+                        reply_token=reply_token,
+                        reply_by=at + timedelta(seconds=REPLY_TOKEN_MARGIN_SECONDS),
+                    )
                 )
             )
         tally: Tally = Counter()

@@ -262,12 +262,24 @@ class Reminder(_Model):
         return self
 
 
+class ClickedCondition(_Model):
+    """Whether the friend clicked a tracked link of an earlier step (docs/tracking.md):
+    ``{step: sale}`` sends to friends who did, ``{step: sale, clicked: false}`` to
+    friends who did not; the others skip this step (reason ``condition``)."""
+
+    step: StepId
+    clicked: bool = True
+
+
 class Step(_Model):
     id: StepId
     timing: Timing
     # A segment condition (segments' ``match`` syntax) tested at send time; false
     # skips the step (the reason is counted) and the scenario goes on.
     condition: dict[str, Any] | None = None
+    # "Clicked a link of step k" (the friend's first-click marker of k's campaign),
+    # tested at send time like ``condition``.
+    if_clicked: ClickedCondition | None = None
     messages: list[dict[str, Any]] = Field(
         default_factory=list, max_length=MAX_MESSAGES_PER_REQUEST
     )
@@ -321,6 +333,11 @@ class ScenarioDefinition(_Model):
             for where, target in targets:
                 if target not in seen:
                     raise ValueError(f"steps[{index}].{where}: no step {target!r}")
+            if step.if_clicked is not None and step.if_clicked.step not in ids[:index]:
+                raise ValueError(
+                    f"steps[{index}].if_clicked.step: {step.if_clicked.step!r} is no earlier "
+                    "step (a friend can only have clicked what was sent before)"
+                )
         return self
 
     # ------------------------------------------------------------ navigation
