@@ -36,6 +36,7 @@ app = build_app(
     login_keys=lambda: container().login_keys,
     clock=lambda: container().clock,
     route_service=lambda: container().route_service,
+    report_service=lambda: container().report_service,
     public_base_url=lambda: container().settings.public_base_url,
 )
 # The analytics dashboard's page and assets (built by `make dashboard`); its data comes

@@ -69,7 +69,9 @@ if TYPE_CHECKING:
     from linecrm.inflow.routes import RouteService
     from linecrm.jobs import JobStepQueue
     from linecrm.line.client import LineMessagingClient
+    from linecrm.reports.service import ReportService
     from linecrm.repositories.broadcasts import BroadcastRepository
+    from linecrm.repositories.campaign_stats import CampaignStatsRepository
     from linecrm.repositories.channel_config import CachedChannelConfig, ChannelConfigRepository
     from linecrm.repositories.channel_registry import ChannelRegistry
     from linecrm.repositories.deliveries import DeliveryLedger
@@ -804,4 +806,25 @@ class Container(Generic[S]):
                 add_friend_url=settings.add_friend_url,
             ),
             state_ttl=timedelta(seconds=settings.inflow_state_ttl_seconds),
+        )
+
+    # ------------------------------------------------------------ reports
+    @cached_property
+    def campaign_stats(self) -> CampaignStatsRepository:
+        from linecrm.repositories.campaign_stats import CampaignStatsRepository
+
+        return CampaignStatsRepository(self.dynamodb, self._table_name)
+
+    @cached_property
+    def report_service(self) -> ReportService:
+        """Reports from the counters (the admin API): campaigns, funnels, routes, days."""
+        from linecrm.reports.service import ReportService
+
+        return ReportService(
+            self.campaign_stats,
+            self.broadcasts,
+            self.scenarios,
+            self.inflow_routes,
+            self.channel_config.load,
+            self.clock,
         )

@@ -26,6 +26,7 @@ from linecrm.admin import (
     imports,
     inflow_routes,
     liff,
+    reports,
     richmenus,
     rules,
     scenarios,
@@ -59,6 +60,12 @@ from linecrm.http_errors import (
 from linecrm.id_links.service import AccountLinks
 from linecrm.imports.service import ImportRejected, ImportService
 from linecrm.inflow.routes import RouteRejected, RouteService
+from linecrm.reports.service import (
+    CampaignNotFound,
+    ReportRejected,
+    ReportService,
+    ScenarioNotFound,
+)
 from linecrm.repositories.broadcasts import BroadcastNotFound
 from linecrm.repositories.deliveries import InvalidDeliveryCursor
 from linecrm.repositories.events import EventStore
@@ -136,6 +143,7 @@ def build_app(
     login_keys: Callable[[], LoginKeyStore] = shop_login.login_keys,
     clock: Callable[[], Callable[[], datetime]] = shop_login.admin_clock,
     route_service: Callable[[], RouteService] = inflow_routes.route_service,
+    report_service: Callable[[], ReportService] = reports.report_service,
     public_base_url: Callable[[], str] = lambda: "",
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
@@ -176,6 +184,8 @@ def build_app(
     app.dependency_overrides[inflow_routes.public_base_url] = lambda: _public_base_url(
         app, public_base_url()
     )
+    app.include_router(reports.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[reports.report_service] = report_service
     _register_error_handlers(app)
 
     openapi: dict[str, Any] = {
@@ -306,6 +316,10 @@ def _route_rejected(error: RouteRejected) -> Response[Any]:
     return error_response(error.status, str(error), error.field)
 
 
+def _report_rejected(error: ReportRejected) -> Response[Any]:
+    return error_response(HTTPStatus.BAD_REQUEST, str(error), error.field)
+
+
 def _invalid_reference(error: Exception) -> Response[Any]:
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error))
 
@@ -345,9 +359,12 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[.
             EnrollmentJobNotFound,
             RichMenusMissing,
             RouteNotFound,
+            CampaignNotFound,
+            ScenarioNotFound,
         ],
         _not_found,
     ),
+    (ReportRejected, _report_rejected),
     (RouteRejected, _route_rejected),
     (ScenarioRejected, _scenario_rejected),
     (RichMenusRejected, _rich_menus_rejected),
