@@ -19,13 +19,30 @@ export interface VariantReport extends Figures {
   variant: string;
 }
 
+export interface HoldoutFigures {
+  held_out: number;
+  conversions: number;
+  revenue: number;
+  cvr: Rate;
+}
+
 export interface CampaignReport extends Figures {
   campaign: string;
   kind: string;
-  // When the campaign last sent (UTC, ISO 8601), where the list gives it.
-  sent_at?: string | null;
-  name?: string | null;
+  name: string | null;
+  scenario_id?: string | null;
+  step_id?: string | null;
+  // ISO 8601 with the account's offset.
+  first_sent_at?: string | null;
+  last_sent_at?: string | null;
+  // Per A/B variant (empty without variants), the holdout apart.
   variants: VariantReport[];
+  holdout?: HoldoutFigures | null;
+}
+
+export interface CampaignList {
+  kind: string | null;
+  campaigns: CampaignReport[];
 }
 
 export interface ExperimentVariant {
@@ -59,13 +76,17 @@ export interface ExperimentReport {
 export interface FunnelStep {
   step_id: string;
   campaign: string;
+  sends_messages: boolean;
   sent: number;
   unique_clicks: number;
+  ctr: Rate;
   conversions: number;
+  cvr: Rate;
 }
 
 export interface ScenarioFunnel {
   scenario_id: string;
+  name: string;
   steps: FunnelStep[];
 }
 
@@ -128,12 +149,9 @@ export class ReportsApi {
     return body as T;
   }
 
-  async campaigns(kind?: string): Promise<CampaignReport[]> {
-    const answer = await this.get<CampaignReport[] | { campaigns: CampaignReport[] }>(
-      "/reports/campaigns",
-      kind ? { kind } : {},
-    );
-    return Array.isArray(answer) ? answer : answer.campaigns;
+  async campaigns(limit: number): Promise<CampaignReport[]> {
+    const answer = await this.get<CampaignList>("/reports/campaigns", { limit: String(limit) });
+    return answer.campaigns;
   }
 
   experiment(campaign: string): Promise<ExperimentReport> {
@@ -144,8 +162,10 @@ export class ReportsApi {
     return this.get(`/reports/scenarios/${encodeURIComponent(scenarioId)}/funnel`);
   }
 
-  timeline(from: string, to: string): Promise<Timeline> {
-    return this.get("/reports/timeline", { from, to });
+  // Without from/to: the server's default, the 30 days up to today in the account's
+  // time zone (so "today" is the account's, not the browser's).
+  timeline(): Promise<Timeline> {
+    return this.get("/reports/timeline");
   }
 
   async scenarios(): Promise<ScenarioSummary[]> {

@@ -1,6 +1,5 @@
 // How the page calls the admin API: exactly as any other admin client does.
-// - Local stack (`make dev`): `Authorization: Bearer <admin token>`; the gateway says
-//   so with a 401 and `WWW-Authenticate: Bearer`.
+// - Local stack (`make dev`): `Authorization: Bearer <admin token>`.
 // - AWS: the /admin routes are IAM-authorized, so each request is signed with SigV4
 //   (service execute-api) from the admin's AWS credentials (e.g. from
 //   `aws configure export-credentials`).
@@ -40,12 +39,10 @@ export function forgetCredentials(storage: Storage = sessionStorage): void {
   storage.removeItem(STORAGE_KEY);
 }
 
-// Which credentials this API wants: ask it, without any. The local gateway answers
-// 401 with a Bearer challenge; API Gateway's IAM authorizer answers 403.
-export async function requiredAuth(probeUrl: string): Promise<AuthKind> {
-  const response = await fetch(probeUrl, { credentials: "omit" });
-  const challenge = response.headers.get("WWW-Authenticate") ?? "";
-  return response.status === 401 && /^bearer/i.test(challenge) ? "bearer" : "sigv4";
+// Which credentials to ask for first: the admin token on this machine (the local
+// stack), SigV4 anywhere else (API Gateway's IAM authorizer). The form offers both.
+export function likelyAuth(host: string): AuthKind {
+  return ["localhost", "127.0.0.1", "[::1]", "::1"].includes(host) ? "bearer" : "sigv4";
 }
 
 // The region of an execute-api host name (…execute-api.<region>.amazonaws.com).

@@ -33,7 +33,7 @@ export function campaignFunnelOption(campaigns: CampaignReport[]): EChartsCoreOp
   return {
     ...base,
     xAxis: { type: "category", data: labels, axisLabel: { interval: 0, rotate: 20 } },
-    yAxis: { type: "value", name: "人数" },
+    yAxis: { type: "value", name: "人数", minInterval: 1 },
     series: [
       { name: "配信数", type: "bar", data: campaigns.map((c) => c.sent) },
       { name: "クリック（ユニーク）", type: "bar", data: campaigns.map((c) => c.unique_clicks) },
@@ -61,19 +61,20 @@ export function campaignRatesOption(campaigns: CampaignReport[]): EChartsCoreOpt
 
 // A scenario's steps as a funnel: sent, unique clicks and conversions per step.
 export function scenarioFunnelOption(funnel: ScenarioFunnel): EChartsCoreOption {
-  const labels = funnel.steps.map((step, index) => `${index + 1}. ${step.step_id}`);
+  const steps = funnel.steps.filter((step) => step.sends_messages);
+  const labels = steps.map((step, index) => `${index + 1}. ${step.step_id}`);
   return {
     ...base,
     xAxis: { type: "category", data: labels },
-    yAxis: { type: "value", name: "人数" },
+    yAxis: { type: "value", name: "人数", minInterval: 1 },
     series: [
-      { name: "配信数", type: "bar", data: funnel.steps.map((s) => s.sent) },
-      { name: "クリック（ユニーク）", type: "bar", data: funnel.steps.map((s) => s.unique_clicks) },
-      { name: "コンバージョン", type: "bar", data: funnel.steps.map((s) => s.conversions) },
+      { name: "配信数", type: "bar", data: steps.map((s) => s.sent) },
+      { name: "クリック（ユニーク）", type: "bar", data: steps.map((s) => s.unique_clicks) },
+      { name: "コンバージョン", type: "bar", data: steps.map((s) => s.conversions) },
       {
         name: "配信数の推移",
         type: "line",
-        data: funnel.steps.map((s) => s.sent),
+        data: steps.map((s) => s.sent),
         symbolSize: 8,
         lineStyle: { type: "dashed" },
       },
@@ -168,10 +169,11 @@ export function timelineOption(timeline: Timeline): EChartsCoreOption {
     legend: { top: 0, type: "scroll" },
     xAxis: { type: "category", data: days.map((d) => shortDay(d.date)) },
     yAxis: [
-      { type: "value", name: "件数", axisLabel: { formatter: (v: number) => count(v) } },
+      { type: "value", name: "件数", minInterval: 1, axisLabel: { formatter: (v: number) => count(v) } },
       {
         type: "value",
         name: "売上",
+        minInterval: 1,
         splitLine: { show: false },
         axisLabel: { formatter: (v: number) => money(v) },
       },

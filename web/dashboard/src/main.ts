@@ -18,8 +18,8 @@ import {
 import {
   authorizedFetch,
   forgetCredentials,
+  likelyAuth,
   regionOfHost,
-  requiredAuth,
   storeCredentials,
   storedCredentials,
   type Credentials,
@@ -34,11 +34,9 @@ import {
 import { readConfig } from "./config";
 import { byId, element } from "./dom";
 import {
-  addDays,
   campaignLabel,
   count,
   dateTime,
-  dayIn,
   money,
   percent,
   variantLabel,
@@ -56,7 +54,6 @@ echarts.use([
 ]);
 
 const DEFAULT_TIME_ZONE = "Asia/Tokyo";
-const TIMELINE_DAYS = 14;
 const RECENT_CAMPAIGNS = 10;
 
 type SectionState = "loading" | "ready" | "empty" | "error";
@@ -129,7 +126,7 @@ function kpis(campaigns: CampaignReport[], timeline: Timeline | null): HTMLEleme
     card("コンバージョン率", percent(sent ? sum((c) => c.conversions) / sent : null)),
     card("売上", money(sum((c) => c.revenue))),
     card("ブロック率", percent(sent ? sum((c) => c.blocks) / sent : null)),
-    card(`友だち追加（${TIMELINE_DAYS}日間）`, count(friends)),
+    card(`友だち追加（${timeline?.days.length ?? 0}日間）`, count(friends)),
   );
 }
 
@@ -141,7 +138,7 @@ function campaignTable(campaigns: CampaignReport[], timeZone: string): HTMLEleme
       {},
       ...[
         campaignLabel(c.campaign, c.name),
-        c.sent_at ? dateTime(c.sent_at, timeZone) : "—",
+        c.last_sent_at ? dateTime(c.last_sent_at, timeZone) : "—",
         count(c.sent),
         count(c.unique_clicks),
         percent(c.ctr),
@@ -161,25 +158,17 @@ function campaignTable(campaigns: CampaignReport[], timeZone: string): HTMLEleme
   );
 }
 
-async function loadTimeline(api: ReportsApi, target: Section): Promise<Timeline | null> {
-  // The account's days: ask with the default zone, then again if the account's differs.
-  let zone = DEFAULT_TIME_ZONE;
-  for (let attempt = 0; attempt < 2; attempt += 1) {
-    const to = dayIn(new Date(), zone);
-    const timeline = await api.timeline(addDays(to, -(TIMELINE_DAYS - 1)), to);
-    if (timeline.time_zone === zone || attempt === 1) {
-      draw(target, timelineOption(timeline));
-      target.note.textContent = `日付は ${timeline.time_zone} の暦日です。`;
-      return timeline;
-    }
-    zone = timeline.time_zone;
-  }
-  return null;
+async function loadTimeline(api: ReportsApi, target: Section): Promise<Timeline> {
+  const timeline = await api.timeline();
+  draw(target, timelineOption(timeline));
+  const first = timeline.days[0]?.date ?? "";
+  const last = timeline.days[timeline.days.length - 1]?.date ?? "";
+  target.note.textContent = `${first} 〜 ${last}（${timeline.time_zone} の暦日）`;
+  return timeline;
 }
 
 function isExperiment(campaign: CampaignReport): boolean {
-  const variants = campaign.variants.filter((v) => v.variant !== "-");
-  return variants.length > 0;
+  return campaign.variants.some((v) => v.variant !== "-") || Boolean(campaign.holdout);
 }
 
 async function loadExperiment(api: ReportsApi, target: Section, campaign: string): Promise<void> {
@@ -205,7 +194,7 @@ async function loadExperiment(api: ReportsApi, target: Section, campaign: string
 
 async function loadScenario(api: ReportsApi, target: Section, scenarioId: string): Promise<void> {
   const funnel = await api.funnel(scenarioId);
-  if (!funnel.steps.length) {
+  if (!funnel.steps.some((step) => step.sent > 0)) {
     setState(target, "empty", "このシナリオにはまだ配信がありません。");
     return;
   }
@@ -244,7 +233,8 @@ async function render(api: ReportsApi, root: HTMLElement): Promise<void> {
   byId("time-zone").textContent = `タイムゾーン: ${timeZone}（${dateTime(new Date().toISOString(), timeZone)} 現在）`;
 
   await guarded(funnel, async () => {
-    campaigns = (await api.campaigns()).slice(0, RECENT_CAMPAIGNS);
+    // Oldest first, left to right.
+    campaigns = (await api.campaigns(RECENT_CAMPAIGNS)).reverse();
     if (!campaigns.length) {
       setState(funnel, "empty", "まだ配信がありません。");
       setState(rates, "empty", "まだ配信がありません。");
@@ -290,14 +280,12 @@ async function render(api: ReportsApi, root: HTMLElement): Promise<void> {
 
 async function credentialsFor(
   root: HTMLElement,
-  api: ReportsApi,
   region: string,
   problem: string | null,
 ): Promise<Credentials> {
   const stored = problem ? null : storedCredentials();
   if (stored) return stored;
-  const kind = await requiredAuth(api.url("/reports/timeline"));
-  const credentials = await askForCredentials(root, kind, region, problem);
+  const credentials = await askForCredentials(root, likelyAuth(location.hostname), region, problem);
   storeCredentials(credentials);
   return credentials;
 }
@@ -317,8 +305,7 @@ async function start(): Promise<void> {
   const region = regionOfHost(location.hostname) ?? config.region;
   let problem: string | null = null;
   for (;;) {
-    const probeApi = new ReportsApi(() => Promise.reject(new Error("unused")), channelId);
-    const credentials = await credentialsFor(root, probeApi, region, problem);
+    const credentials = await credentialsFor(root, region, problem);
     const api = new ReportsApi(authorizedFetch(credentials), channelId);
     root.replaceChildren(element("p", { class: "loading" }, "読み込み中…"));
     try {

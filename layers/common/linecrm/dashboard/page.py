@@ -53,7 +53,9 @@ def render_dashboard(config: DashboardConfig, script: str, styles: tuple[str, ..
         "<!doctype html>\n"
         '<html lang="ja"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="robots" content="noindex"><title>{html.escape(TITLE)}</title>{links}'
+        f'<meta name="robots" content="noindex"><title>{html.escape(TITLE)}</title>'
+        # No favicon request (a 404 in the console).
+        f'<link rel="icon" href="data:,">{links}'
         f'<script type="module" src="{html.escape(ASSETS_PATH + script)}"></script>'
         "</head><body>"
         f"<header><h1>{html.escape(TITLE)}</h1>"
