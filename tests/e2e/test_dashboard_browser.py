@@ -96,15 +96,19 @@ def dashboard(stack: LocalStack, browser: Any, activity: DemoActivity) -> Iterat
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on(
         "console",
-        lambda message: problems.append(f"console {message.type}: {message.text}")
-        if message.type == "error"
-        else None,
+        lambda message: (
+            problems.append(f"console {message.type}: {message.text}")
+            if message.type == "error"
+            else None
+        ),
     )
     page.on(
         "response",
-        lambda response: problems.append(f"HTTP {response.status} {response.url}")
-        if response.status >= 400
-        else None,
+        lambda response: (
+            problems.append(f"HTTP {response.status} {response.url}")
+            if response.status >= 400
+            else None
+        ),
     )
     page.goto(f"{stack.gateway_url}/admin/dashboard?channel={DEMO_CHANNEL_ID}")
     # Asked once: the admin token (the local stack's admin credentials).
@@ -162,5 +166,6 @@ def test_the_dashboard_draws_its_charts_from_the_demo_activity(
 
 def test_the_japanese_labels_are_there(dashboard: Any) -> None:
     text = dashboard.locator("main").inner_text()
-    for label in ("ファネル", "配信ごとの率", "A/B テスト", "シナリオのステップファネル", "日別の推移"):
+    labels = ("ファネル", "配信ごとの率", "A/B テスト", "シナリオのステップファネル", "日別の推移")
+    for label in labels:
         assert label in text
