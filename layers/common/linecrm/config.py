@@ -157,6 +157,14 @@ class PublicUrlSettings(FunctionSettings):
     )
 
 
+class AccountTimeZoneSettings(FunctionSettings):
+    """The account's time zone: the days of event aggregates and report counters."""
+
+    account_time_zone: str = Field(
+        alias=Env.ACCOUNT_TIME_ZONE, default=DEFAULTS.account_time_zone, min_length=1
+    )
+
+
 # ---------------------------------------------------------------- one per function
 class WebhookSettings(
     MainTableSettings,
@@ -165,6 +173,7 @@ class WebhookSettings(
     LineSettings,
     ScheduleSettings,
     InflowWindowSettings,
+    AccountTimeZoneSettings,
 ):
     function_name = "webhook"
 
@@ -173,11 +182,8 @@ class SchedulerSettings(MainTableSettings, SendQueueSettings, JobQueueSettings, 
     function_name = "scheduler"
 
 
-class SenderSettings(MainTableSettings, SendQueueSettings, LineSettings):
+class SenderSettings(MainTableSettings, SendQueueSettings, LineSettings, AccountTimeZoneSettings):
     function_name = "sender"
-    account_time_zone: str = Field(
-        alias=Env.ACCOUNT_TIME_ZONE, default=DEFAULTS.account_time_zone, min_length=1
-    )
 
 
 class LiffLoginSettings(MainTableSettings, LineSettings, LoginKeysSettings):
@@ -229,17 +235,21 @@ class AdminSettings(
     function_name = "admin"
 
 
-class EventsSettings(MainTableSettings, SendQueueSettings, ScheduleSettings, LoginKeysSettings):
+class EventsSettings(
+    MainTableSettings,
+    SendQueueSettings,
+    ScheduleSettings,
+    LoginKeysSettings,
+    AccountTimeZoneSettings,
+):
     function_name = "events"
     event_sources_secret_prefix: str = Field(alias=Env.EVENT_SOURCES_SECRET_PREFIX, min_length=1)
     # How long an event stays on the friend's timeline (and its idempotency key).
     event_retention_days: int = Field(
         alias=Env.EVENT_RETENTION_DAYS, default=DEFAULTS.event_retention_days, ge=1, le=3660
     )
-    # Day buckets of the event aggregates are days in this zone (as segments count).
-    account_time_zone: str = Field(
-        alias=Env.ACCOUNT_TIME_ZONE, default=DEFAULTS.account_time_zone, min_length=1
-    )
+    # Day buckets of the event aggregates are days in the account's time zone (as
+    # segments count): AccountTimeZoneSettings.
 
 
 class ScheduleFailuresSettings(MainTableSettings):

@@ -493,7 +493,7 @@ FUNCTION_ACCESS = (
         sends_to=(SEND_QUEUE,),
         reads_channel_secrets=True,
         manages_schedules=True,
-        settings=(*LINE_SETTINGS, Env.INFLOW_WINDOW_MINUTES),
+        settings=(*LINE_SETTINGS, Env.INFLOW_WINDOW_MINUTES, Env.ACCOUNT_TIME_ZONE),
     ),
     # Fires delayed messages (send queue), starts scheduled broadcasts (job queue), and
     # defers a delayed message again when caps or quiet hours say so (a new schedule

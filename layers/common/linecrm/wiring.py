@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from linecrm.config import (
+    AccountTimeZoneSettings,
     EventsSettings,
     FunctionSettings,
     IdempotencyTableSettings,
@@ -36,6 +37,8 @@ from linecrm.config import (
 )
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_scheduler.client import EventBridgeSchedulerClient
@@ -46,6 +49,8 @@ if TYPE_CHECKING:
     from linecrm.broadcasts.planner import BroadcastPlanner
     from linecrm.broadcasts.service import BroadcastService
     from linecrm.channels import ChannelDirectory
+    from linecrm.counting.listener import ReportCounting
+    from linecrm.counting.sent import SentCounting
     from linecrm.delivery.deferred_sends import ScheduledSends
     from linecrm.delivery.failed_fires import FailedFires
     from linecrm.delivery.ledger_admin import LedgerAdmin
@@ -84,6 +89,7 @@ if TYPE_CHECKING:
     from linecrm.repositories.inflow_routes import InflowRouteRepository
     from linecrm.repositories.rich_menus import RichMenuRepository
     from linecrm.repositories.scenarios import ScenarioRepository
+    from linecrm.repositories.tracking_markers import TrackingMarkers
     from linecrm.richmenus.follower import RichMenuFollower
     from linecrm.richmenus.jobs import RichMenuSyncRunner
     from linecrm.richmenus.service import RichMenuService
@@ -295,6 +301,55 @@ class Container(Generic[S]):
             # One pacer per execution environment: its share of each channel's rate.
             pacer=Pacer(SEND_QUEUE.max_concurrency),
             time_zone=self._part(SenderSettings).account_time_zone,
+            counting=self.sent_counting,
+        )
+
+    @cached_property
+    def campaign_stats(self) -> CampaignStatsRepository:
+        from linecrm.repositories.campaign_stats import CampaignStatsRepository
+
+        return CampaignStatsRepository(self.dynamodb, self._table_name)
+
+    @cached_property
+    def tracking_markers(self) -> TrackingMarkers:
+        from linecrm.repositories.tracking_markers import TrackingMarkers
+
+        return TrackingMarkers(self.dynamodb, self._table_name)
+
+    @property
+    def _account_zone(self) -> ZoneInfo:
+        """The account's time zone (report days), where the function has the setting."""
+        from zoneinfo import ZoneInfo
+
+        from linecrm.resources import DEFAULTS
+
+        if isinstance(self.settings, AccountTimeZoneSettings):
+            return ZoneInfo(self.settings.account_time_zone)
+        return ZoneInfo(DEFAULTS.account_time_zone)
+
+    @cached_property
+    def sent_counting(self) -> SentCounting:
+        """``sent``, last-sent markers and the campaign index, with each sent delivery."""
+        from linecrm.counting.sent import SentCounting
+
+        return SentCounting(
+            self.dynamodb, self.campaign_stats, self.tracking_markers, self._account_zone
+        )
+
+    @cached_property
+    def report_counting(self) -> ReportCounting:
+        """Follows, unfollows, blocks and attributed purchases (a signal listener)."""
+        from linecrm.counting.listener import ReportCounting
+        from linecrm.domain.attribution import stored_attribution
+        from linecrm.repositories.stats_writes import StatsWriter
+
+        return ReportCounting(
+            StatsWriter(self.dynamodb, self._table_name, self.campaign_stats),
+            self.tracking_markers,
+            lambda channel_id: stored_attribution(
+                self.cached_channel_config.get(channel_id).settings
+            ),
+            self._account_zone,
         )
 
     @cached_property
@@ -452,12 +507,18 @@ class Container(Generic[S]):
     @cached_property
     def signals(self) -> Signals:
         """Who reacts to what happens to a friend (``linecrm.domain.signals``): the
-        scenario engine, the rich menu rules and inflow route attribution. An emitter
+        scenario engine, the rich menu rules, inflow route attribution and the report
+        counters. An emitter
         (webhook, events API, admin) calls ``emit``."""
         from linecrm.domain.signals import Signals
 
         return Signals(
-            listeners=(self.scenario_engine, self.rich_menu_follower, self.inflow_attribution)
+            listeners=(
+                self.scenario_engine,
+                self.rich_menu_follower,
+                self.inflow_attribution,
+                self.report_counting,
+            )
         )
 
     @cached_property

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from linecrm.channels import UnknownChannel
+from linecrm.counting.sent import SentCounting
 from linecrm.delivery.pacing import EndpointKind, Pacer
 from linecrm.delivery.send_limits import (
     ChannelSendLimits,
@@ -71,15 +72,18 @@ class Sender:
         limits: ChannelSendLimitsCache | None = None,
         pacer: Pacer | None = None,
         time_zone: str = DEFAULTS.account_time_zone,
+        counting: SentCounting | None = None,
     ) -> None:
         """``limits``: the channels' send rates and quota state (None: LINE's defaults,
-        no quota memory); ``pacer``: spaces LINE calls (None: no pacing)."""
+        no quota memory); ``pacer``: spaces LINE calls (None: no pacing); ``counting``:
+        the report counters of a sent delivery (None: none kept)."""
         self._ledger = ledger
         self._line_client = line_client
         self._clock = clock
         self._limits = limits
         self._pacer = pacer
         self._time_zone = time_zone
+        self._counting = counting
 
     def send(
         self,
@@ -130,9 +134,7 @@ class Sender:
         elif self._reply_is_possible(request):
             receipt = self._try_reply(request, client, pace)
             if receipt is not None:
-                self._ledger.mark_sent(
-                    request.delivery_id, receipt.request_id, self._clock(), sent_via="reply"
-                )
+                self._mark_sent(request, receipt.request_id, "reply")
                 return SendReport(SendOutcome.SENT, "replied")
 
         if request.message_class == "marketing" and limits.quota_exhausted(self._clock()):
@@ -172,11 +174,20 @@ class Sender:
         except LineApiError as error:  # transient or rate limited
             return self._retry_later(request, error, final_attempt, kind)
 
-        self._ledger.mark_sent(
-            request.delivery_id, receipt.request_id, self._clock(), sent_via=sent_via
-        )
+        self._mark_sent(request, receipt.request_id, sent_via)
         detail = "accepted earlier (retry key)" if receipt.already_accepted else ""
         return SendReport(SendOutcome.SENT, detail)
+
+    def _mark_sent(self, request: SendRequest, line_request_id: str | None, via: str) -> None:
+        """The ledger's move to sent, with the report counters in the same transaction."""
+        at = self._clock()
+        counted: list[dict[str, Any]] = []
+        if self._counting is not None:
+            self._counting.before_sent(request, at)
+            counted = self._counting.updates(request, at)
+        self._ledger.mark_sent(
+            request.delivery_id, line_request_id, at, sent_via=via, counted=counted
+        )
 
     def _retry_later(
         self,

@@ -215,6 +215,7 @@ class WebhookEventProcessor:
                 user_id,
                 event.occurred_at,
                 refollow=outcome is FollowOutcome.REFOLLOW,
+                already_following=outcome is FollowOutcome.ALREADY_FOLLOWING,
                 reply_token=None if welcomed else event.reply_token,
             ),
         )
