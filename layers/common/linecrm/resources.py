@@ -516,6 +516,8 @@ FUNCTION_ACCESS = (
     # deletes, so read-update. Mints auto-login URLs for linked friends (reads the
     # channel's shop-login setting, the link, and the signing keys).
     # Also serves the LIFF pages (member card, open-the-shop) with the channel's LIFF setup.
+    # The click redirector (GET/POST /t/{token}): reads the tracked link, records the
+    # friend's first and last click (PutItem) and adds to the click counters (UpdateItem).
     FunctionAccess(
         LIFF_LOGIN_FUNCTION,
         tables=((MAIN_TABLE, "read_update"),),
@@ -527,6 +529,7 @@ FUNCTION_ACCESS = (
             Env.JWKS_REFRESH_COOLDOWN_SECONDS,
             Env.LIFF_MOCK_ID_TOKENS,
             Env.LIFF_MOCK_SDK,
+            Env.ACCOUNT_TIME_ZONE,
         ),
     ),
     # Runs import, broadcast, preview and segment enrolment steps: reads the CSV, pages
@@ -688,6 +691,7 @@ ROUTES = (
             "/liff/{channel_id}",  # the LIFF app's endpoint URL (the card)
             "/liff/{channel_id}/card",
             "/liff/{channel_id}/open",  # ?target=/path: open the shop logged in
+            "/liff/{channel_id}/click",  # ?t=<token>: a tracked link (docs/tracking.md)
             "/liff/assets/{file}",
         )
     ),
@@ -697,6 +701,24 @@ ROUTES = (
         LIFF_LOGIN_FUNCTION,
         "none",
         why_no_auth="called from the LIFF page; authenticated by the LINE ID token it carries",
+    ),
+    # Click tracking (docs/tracking.md): a tracked link's redirect; the LIFF click page
+    # posts the friend's ID token to the same path.
+    Route(
+        "GET",
+        "/t/{token}",
+        LIFF_LOGIN_FUNCTION,
+        "none",
+        why_no_auth=(
+            "a tracked link in a message: redirects only to the URL stored under the token"
+        ),
+    ),
+    Route(
+        "POST",
+        "/t/{token}",
+        LIFF_LOGIN_FUNCTION,
+        "none",
+        why_no_auth="from the LIFF click page; authenticated by the LINE ID token it carries",
     ),
     Route(
         "GET",

@@ -26,6 +26,7 @@ from linecrm.config import (
     InflowWindowSettings,
     JobQueueSettings,
     JobsSettings,
+    LiffLoginSettings,
     LineSettings,
     LoginKeysSettings,
     MainTableSettings,
@@ -98,6 +99,8 @@ if TYPE_CHECKING:
     from linecrm.scenarios.service import ScenarioService
     from linecrm.shop_login.keys import LoginKeyStore
     from linecrm.shop_login.service import ShopLoginApi, ShopLoginMinter
+    from linecrm.tracking.clicks import ClickRecorder
+    from linecrm.tracking.links import LinkTracker
     from linecrm.webhook.service import WebhookReceiver
 
 
@@ -235,6 +238,34 @@ class Container(Generic[S]):
         from linecrm.repositories.channel_config import CachedChannelConfig
 
         return CachedChannelConfig(self.channel_config, self.clock)
+
+    @cached_property
+    def link_tracker(self) -> LinkTracker:
+        """Tracked links in outgoing messages (every producer of campaign content)."""
+        from linecrm.repositories.tracked_links import TrackedLinkRepository
+        from linecrm.tracking.links import LinkTracker
+
+        return LinkTracker(
+            TrackedLinkRepository(self.dynamodb, self._table_name),
+            self.cached_channel_config.get,
+            self.clock,
+        )
+
+    @cached_property
+    def click_recorder(self) -> ClickRecorder:
+        """Clicks on tracked links (the redirector and the LIFF click page)."""
+        from linecrm.repositories.campaign_stats import CampaignStatsRepository
+        from linecrm.repositories.tracked_links import TrackedLinkRepository
+        from linecrm.repositories.tracking_markers import TrackingMarkers
+        from linecrm.tracking.clicks import ClickRecorder
+
+        return ClickRecorder(
+            TrackedLinkRepository(self.dynamodb, self._table_name),
+            TrackingMarkers(self.dynamodb, self._table_name),
+            CampaignStatsRepository(self.dynamodb, self._table_name),
+            self.clock,
+            time_zone=self._part(LiffLoginSettings).account_time_zone,
+        )
 
     @cached_property
     def enrollments(self) -> EnrollmentRepository:
@@ -405,6 +436,7 @@ class Container(Generic[S]):
             self.scheduled_sends,
             lambda channel_id: self.line_client(channel_id).message_quota(),
             self.clock,
+            track_links=self.link_tracker.track,
         )
 
     def _schedule_broadcast_start(self, broadcast: Broadcast, at: datetime) -> None:
@@ -588,6 +620,7 @@ class Container(Generic[S]):
             self.scenario_engine,
             signals=lambda: self.signals,
             links=lambda: self.account_links,
+            track_links=lambda request: self.link_tracker.track(request),
         )
 
     @cached_property
@@ -613,6 +646,7 @@ class Container(Generic[S]):
             lambda: self.action_runner,
             self.clock,
             lambda: self.job_queue,
+            track_links=lambda request: self.link_tracker.track(request),
         )
 
     @cached_property

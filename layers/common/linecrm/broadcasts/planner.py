@@ -88,6 +88,7 @@ class BroadcastPlanner:
         deferrals: Deferrals,
         quota: QuotaReader,
         clock: Callable[[], datetime],
+        track_links: Callable[[SendRequest], SendRequest] | None = None,
     ) -> None:
         self._broadcasts = broadcasts
         self._friends = friends
@@ -99,6 +100,8 @@ class BroadcastPlanner:
         self._deferrals = deferrals
         self._quota = quota
         self._clock = clock
+        # Tracked links (linecrm.tracking.links): same content in, same content out.
+        self._track = track_links or (lambda request: request)
         self._gate = MarketingCapGate(friends)
 
     def run_step(self, channel_id: str, broadcast_id: str, budget: StepBudget) -> StepOutcome:
@@ -333,15 +336,17 @@ class BroadcastPlanner:
         if broadcast.cursor.next_chunk > 0:  # committed before a crash; re-queued above
             return self._finish(broadcast)
         now = self._clock()
-        request = SendRequest(
-            delivery_id=chunk_delivery_id(broadcast.broadcast_id, 0),
-            channel_id=broadcast.channel_id,
-            to=[],
-            to_all_friends=True,
-            messages=broadcast.messages,
-            cause="broadcast",
-            campaign=broadcast_campaign(broadcast.broadcast_id),
-            message_class=broadcast.message_class,
+        request = self._track(
+            SendRequest(
+                delivery_id=chunk_delivery_id(broadcast.broadcast_id, 0),
+                channel_id=broadcast.channel_id,
+                to=[],
+                to_all_friends=True,
+                messages=broadcast.messages,
+                cause="broadcast",
+                campaign=broadcast_campaign(broadcast.broadcast_id),
+                message_class=broadcast.message_class,
+            )
         )
         updated = broadcast.model_copy(
             update={
@@ -362,26 +367,30 @@ class BroadcastPlanner:
     def _chunk_request(
         self, broadcast: Broadcast, chunk: int, to: list[str], messages: list[dict[str, Any]]
     ) -> SendRequest:
-        return SendRequest(
-            delivery_id=chunk_delivery_id(broadcast.broadcast_id, chunk),
-            channel_id=broadcast.channel_id,
-            to=to,
-            messages=messages,
-            cause="broadcast",
-            campaign=broadcast_campaign(broadcast.broadcast_id),
-            message_class=broadcast.message_class,
+        return self._track(
+            SendRequest(
+                delivery_id=chunk_delivery_id(broadcast.broadcast_id, chunk),
+                channel_id=broadcast.channel_id,
+                to=to,
+                messages=messages,
+                cause="broadcast",
+                campaign=broadcast_campaign(broadcast.broadcast_id),
+                message_class=broadcast.message_class,
+            )
         )
 
     def _defer_one(self, broadcast: Broadcast, friend: Friend, decision: Defer) -> None:
         """A capped friend gets the message later, decided again when it comes due."""
-        request = SendRequest(
-            delivery_id=f"{chunk_key(broadcast)}:u:{friend.user_id}",
-            channel_id=broadcast.channel_id,
-            to=[friend.user_id],
-            messages=render(broadcast.messages, friend),
-            cause="broadcast",
-            campaign=broadcast_campaign(broadcast.broadcast_id),
-            message_class=broadcast.message_class,
+        request = self._track(
+            SendRequest(
+                delivery_id=f"{chunk_key(broadcast)}:u:{friend.user_id}",
+                channel_id=broadcast.channel_id,
+                to=[friend.user_id],
+                messages=render(broadcast.messages, friend),
+                cause="broadcast",
+                campaign=broadcast_campaign(broadcast.broadcast_id),
+                message_class=broadcast.message_class,
+            )
         )
         self._deferrals.defer(request, decision.until, decision.reason)
 

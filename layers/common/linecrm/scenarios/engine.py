@@ -199,6 +199,7 @@ class ScenarioEngine:
         actions: Callable[[], ActionRunner],
         clock: Callable[[], datetime],
         steps: Callable[[], StepQueue],
+        track_links: Callable[[SendRequest], SendRequest] | None = None,
     ) -> None:
         self._scenarios = scenarios
         self._enrollments = enrollments
@@ -211,6 +212,8 @@ class ScenarioEngine:
         self._actions = actions
         self._clock = clock
         self._steps = steps
+        # Tracked links (linecrm.tracking.links): same content in, same content out.
+        self._track = track_links or (lambda request: request)
         self._gate = MarketingCapGate(friends)
         self._scheduled: set[str] = set()  # bucket jobs this environment created
         self._catalog: dict[
@@ -605,14 +608,16 @@ class ScenarioEngine:
         prefix = _chunk_prefix(job)
         for _, (messages, user_ids) in sorted(groups.items()):
             for start in range(0, len(user_ids), MAX_MULTICAST_RECIPIENTS):
-                request = SendRequest(
-                    delivery_id=f"{prefix}:{len(requests)}",
-                    channel_id=job.channel_id,
-                    to=sorted(user_ids)[start : start + MAX_MULTICAST_RECIPIENTS],
-                    messages=messages,
-                    cause="step",
-                    campaign=step_campaign(job.scenario_id, job.step_id),
-                    message_class=definition.message_class,
+                request = self._track(
+                    SendRequest(
+                        delivery_id=f"{prefix}:{len(requests)}",
+                        channel_id=job.channel_id,
+                        to=sorted(user_ids)[start : start + MAX_MULTICAST_RECIPIENTS],
+                        messages=messages,
+                        cause="step",
+                        campaign=step_campaign(job.scenario_id, job.step_id),
+                        message_class=definition.message_class,
+                    )
                 )
                 self._ledger.record_queued(request, now)
                 requests.append(request)
@@ -774,16 +779,18 @@ class ScenarioEngine:
                 friend.channel_id, definition.id, version, step.id, pending.due_minute
             )
             self._outbox().enqueue(
-                SendRequest(
-                    delivery_id=f"{key}:{friend.user_id}:{enrollment.entries}",
-                    channel_id=friend.channel_id,
-                    to=[friend.user_id],
-                    messages=decision.messages,
-                    cause="step",
-                    campaign=step_campaign(definition.id, step.id),
-                    message_class=definition.message_class,
-                    reply_token=reply_token,
-                    reply_by=at + timedelta(seconds=REPLY_TOKEN_MARGIN_SECONDS),
+                self._track(
+                    SendRequest(
+                        delivery_id=f"{key}:{friend.user_id}:{enrollment.entries}",
+                        channel_id=friend.channel_id,
+                        to=[friend.user_id],
+                        messages=decision.messages,
+                        cause="step",
+                        campaign=step_campaign(definition.id, step.id),
+                        message_class=definition.message_class,
+                        reply_token=reply_token,
+                        reply_by=at + timedelta(seconds=REPLY_TOKEN_MARGIN_SECONDS),
+                    )
                 )
             )
         tally: Tally = Counter()
