@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from linecrm.channels import ChannelDirectory
     from linecrm.delivery.deferred_sends import ScheduledSends
     from linecrm.delivery.failed_fires import FailedFires
+    from linecrm.delivery.holdouts import Holdouts
     from linecrm.delivery.ledger_admin import LedgerAdmin
     from linecrm.delivery.line_tasks import LineTaskRunner
     from linecrm.delivery.outbox import SendQueueOutbox
@@ -348,6 +349,18 @@ class Container(Generic[S]):
             self.scheduled_sends,
             lambda channel_id: self.line_client(channel_id).message_quota(),
             self.clock,
+            holdouts=self.holdouts,
+        )
+
+    @cached_property
+    def holdouts(self) -> Holdouts:
+        from linecrm.delivery.holdouts import Holdouts
+        from linecrm.repositories.campaign_stats import CampaignStatsRepository
+        from linecrm.repositories.tracking_markers import TrackingMarkers
+
+        return Holdouts(
+            TrackingMarkers(self.dynamodb, self._table_name),
+            CampaignStatsRepository(self.dynamodb, self._table_name),
         )
 
     def _schedule_broadcast_start(self, broadcast: Broadcast, at: datetime) -> None:
