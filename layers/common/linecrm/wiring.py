@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from linecrm.counting.sent import SentCounting
     from linecrm.delivery.deferred_sends import ScheduledSends
     from linecrm.delivery.failed_fires import FailedFires
+    from linecrm.delivery.holdouts import Holdouts
     from linecrm.delivery.ledger_admin import LedgerAdmin
     from linecrm.delivery.line_tasks import LineTaskRunner
     from linecrm.delivery.outbox import SendQueueOutbox
@@ -437,6 +438,18 @@ class Container(Generic[S]):
             lambda channel_id: self.line_client(channel_id).message_quota(),
             self.clock,
             track_links=self.link_tracker.track,
+            holdouts=self.holdouts,
+        )
+
+    @cached_property
+    def holdouts(self) -> Holdouts:
+        from linecrm.delivery.holdouts import Holdouts
+        from linecrm.repositories.campaign_stats import CampaignStatsRepository
+        from linecrm.repositories.tracking_markers import TrackingMarkers
+
+        return Holdouts(
+            TrackingMarkers(self.dynamodb, self._table_name),
+            CampaignStatsRepository(self.dynamodb, self._table_name),
         )
 
     def _schedule_broadcast_start(self, broadcast: Broadcast, at: datetime) -> None:
@@ -904,12 +917,6 @@ class Container(Generic[S]):
         )
 
     # ------------------------------------------------------------ reports
-    @cached_property
-    def campaign_stats(self) -> CampaignStatsRepository:
-        from linecrm.repositories.campaign_stats import CampaignStatsRepository
-
-        return CampaignStatsRepository(self.dynamodb, self._table_name)
-
     @cached_property
     def report_service(self) -> ReportService:
         """Reports from the counters (the admin API): campaigns, funnels, routes, days."""
