@@ -4,8 +4,10 @@ stack is up) so the charts show something on first open.
 Everything goes through the stack's real flows, as a shop and its friends would:
 friends follow through the LINE emulator's signed webhooks (the welcome scenario
 enrols them), a broadcast is created through the admin API and sent by the sender,
-friends open the tracked links in what they received, purchases arrive through the
-signed events API, and some friends block (unfollow webhooks). The counters the
+friends tap the tracked links in what they received (as the LIFF click page does in
+LINE: ``POST /t/<token>`` with the friend's ID token, issued by the emulator),
+purchases arrive through the signed events API, and some friends block (unfollow
+webhooks). The counters the
 dashboard charts are whatever those flows counted: nothing here writes a figure.
 
 Who clicks, buys and blocks is drawn by a seeded random generator, so two runs do the
@@ -22,10 +24,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 import requests
 
+from linecrm.domain.tracked_links import token_of
 from linecrm.events.signature import compute_signature
 from linecrm_local import demo
 
@@ -68,20 +72,31 @@ DEMO_SCENARIO: dict[str, Any] = {
     ],
 }
 
+SALE_TEXT_B = f"【本日限定】冬のセール 最大30%OFF、あと24時間！ {SHOP_URL}/sale"
+# An A/B test with a holdout: A the plain copy, B the urgent one, 10 % get nothing.
 DEMO_BROADCAST: dict[str, Any] = {
     "name": "デモ: 冬のセール",
     "message_class": "marketing",
     "method": "multicast",
     "messages": [_text(f"冬のセール開催中！最大30%OFF {SHOP_URL}/sale")],
+    "experiment": {
+        "variants": [
+            {"name": "A", "percent": 45},
+            {"name": "B", "percent": 45, "messages": [_text(SALE_TEXT_B)]},
+        ],
+        "holdout_percent": 10,
+    },
 }
 
 
 @dataclass
 class DemoPlan:
-    """How much activity: friends, and the shares of them that click, buy and block."""
+    """How much activity: friends, and the shares of them that click, buy and block
+    (variant B's urgent copy gets more taps)."""
 
-    friends: int = 40
-    click_share: float = 0.45
+    friends: int = 60
+    click_share: float = 0.35
+    click_share_b: float = 0.55
     buy_share_of_clickers: float = 0.4
     buy_share_of_others: float = 0.05
     block_share: float = 0.1
@@ -106,6 +121,12 @@ class DemoActivity:
             f"{len(self.purchases)} bought (¥{sum(self.purchases.values()):,}), "
             f"{len(self.blocked)} blocked"
         )
+
+
+class AdminError(RuntimeError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status} {message}")
+        self.status = status
 
 
 class DemoClient:
@@ -134,7 +155,7 @@ class DemoClient:
             timeout=TIMEOUT,
         )
         if response.status_code >= 300:
-            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:300]}")
+            raise AdminError(response.status_code, f"{method} {path}: {response.text[:300]}")
         return response.json() if response.content else None
 
     def purchase(self, user_id: str, amount: int, order_id: str, occurred_at: datetime) -> None:
@@ -142,7 +163,7 @@ class DemoClient:
         event = {
             "name": "purchase",
             "user": user_id,
-            "occurred_at": occurred_at.isoformat(timespec="seconds"),
+            "occurred_at": occurred_at.isoformat(timespec="milliseconds"),
             "idempotency_key": f"order-{order_id}",
             "value": amount,
             "properties": {"order_id": order_id},
@@ -165,11 +186,16 @@ class DemoClient:
         if response.status_code >= 300:
             raise RuntimeError(f"purchase {order_id}: {response.status_code} {response.text}")
 
-    def visit(self, url: str) -> bool:
-        """A friend's tap on a link: the request the phone makes (redirects not followed:
-        the shop is not part of the demo). True when linecrm answered it."""
-        response = self.http.get(url, allow_redirects=False, timeout=TIMEOUT)
-        return response.status_code < 400
+    def tap(self, tracking_url: str, id_token: str) -> bool:
+        """A friend's tap on a tracked link, as the LIFF click page sends it inside LINE
+        (docs/tracking.md): True when linecrm recorded it and named the shop's URL."""
+        token = token_of(tracking_url)
+        if token is None:
+            return False
+        response = self.http.post(
+            f"{self.gateway_url}/t/{token}", json={"idToken": id_token}, timeout=TIMEOUT
+        )
+        return response.status_code == 200
 
 
 def message_urls(message: dict[str, Any]) -> list[str]:
@@ -191,12 +217,11 @@ def message_urls(message: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def tracked_links(messages: Iterable[dict[str, Any]], gateway_url: str) -> list[str]:
-    """The links of ``messages`` that linecrm answers (its tracking URLs: on the API,
-    or through the LIFF click page), in order, once each."""
-    base = gateway_url.rstrip("/")
+def tracked_links(messages: Iterable[dict[str, Any]]) -> list[str]:
+    """The tracking URLs in ``messages`` (the LIFF click page's, or the redirector's),
+    in order, once each."""
     links = [url for message in messages for url in message_urls(message)]
-    return list(dict.fromkeys(url for url in links if url.startswith(base)))
+    return list(dict.fromkeys(url for url in links if token_of(url) is not None))
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:
@@ -208,6 +233,16 @@ def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0
         if time.monotonic() > deadline:
             raise TimeoutError("the demo activity waited too long for the stack")
         time.sleep(interval)
+
+
+def set_up_liff(client: DemoClient) -> None:
+    """Links are tracked through the channel's LIFF app: the demo's, unless one is set."""
+    try:
+        client.admin("GET", "/liff")
+    except AdminError as error:
+        if error.status != HTTPStatus.NOT_FOUND:
+            raise
+        client.admin("PUT", "/liff", {"liff_id": demo.DEMO_LIFF_ID})
 
 
 def set_up_scenario(client: DemoClient) -> None:
@@ -234,6 +269,7 @@ def run_demo_activity(
     plan = plan or DemoPlan()
     rng = random.Random(plan.seed)
     activity = DemoActivity()
+    set_up_liff(client)
     set_up_scenario(client)
 
     # Friends follow: the webhook adds them, the welcome series starts.
@@ -258,15 +294,20 @@ def run_demo_activity(
     # Friends tap links in what they received; some of them, and a few others, buy.
     order = 1000
     for user_id in activity.friends:
-        clicks = rng.random() < plan.click_share
+        received = [m.message for m in emulator.inbox(user_id)]
+        got_b = any(m.get("text") == SALE_TEXT_B for m in received)
+        clicks = rng.random() < (plan.click_share_b if got_b else plan.click_share)
         if clicks:
-            links = tracked_links((m.message for m in emulator.inbox(user_id)), client.gateway_url)
-            visited = [url for url in links[-1:] if client.visit(url)]
-            activity.link_visits += len(visited)
-            if visited:
+            # The latest link (the broadcast's, unless held out), sometimes the first too.
+            links = tracked_links(received)
+            chosen = links[-1:] + (links[:1] if len(links) > 1 and rng.random() < 0.5 else [])
+            id_token = emulator.issue_id_token(client.channel_id, user_id)
+            tapped = [url for url in chosen if client.tap(url, id_token)]
+            activity.link_visits += len(tapped)
+            if tapped:
                 activity.clicked.append(user_id)
                 # Some tap twice: unique clicks stay one per friend.
-                if rng.random() < 0.3 and client.visit(visited[0]):
+                if rng.random() < 0.3 and client.tap(tapped[0], id_token):
                     activity.link_visits += 1
         share = plan.buy_share_of_clickers if clicks else plan.buy_share_of_others
         if rng.random() < share:

@@ -12,6 +12,7 @@ import {
   ApiError,
   type CampaignReport,
   describe,
+  type ExperimentReport,
   ReportsApi,
   type Timeline,
 } from "./api";
@@ -171,13 +172,51 @@ function isExperiment(campaign: CampaignReport): boolean {
   return campaign.variants.some((v) => v.variant !== "-") || Boolean(campaign.holdout);
 }
 
-async function loadExperiment(api: ReportsApi, target: Section, campaign: string): Promise<void> {
-  const report = await api.experiment(campaign);
+// The campaign report's own per-variant figures, for a build without the experiment
+// route: CVR per variant and the holdout's, no interval and no verdict.
+function experimentFromCampaign(campaign: CampaignReport): ExperimentReport {
+  const variants = campaign.variants.filter((v) => v.variant !== "-");
+  return {
+    campaign: campaign.campaign,
+    control: variants[0]?.variant ?? null,
+    variants: variants.map((v) => ({
+      variant: v.variant,
+      sent: v.sent,
+      conversions: v.conversions,
+      cvr: v.cvr,
+      ctr: v.ctr,
+      revenue: v.revenue,
+      block_rate: v.block_rate,
+      cvr_ci_low: null,
+      cvr_ci_high: null,
+      lift_vs_control: null,
+      p_value: null,
+      verdict: "",
+    })),
+    holdout: campaign.holdout
+      ? { ...campaign.holdout, incremental_conversions: null }
+      : null,
+    verdict: "信頼区間と判定は実験レポートの API から出ます（この環境にはまだありません）。",
+  };
+}
+
+async function loadExperiment(
+  api: ReportsApi,
+  target: Section,
+  campaign: CampaignReport,
+): Promise<void> {
+  let report: ExperimentReport;
+  try {
+    report = await api.experiment(campaign.campaign);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 404)) throw error;
+    report = experimentFromCampaign(campaign);
+  }
   draw(target, experimentOption(report));
   const holdout = report.holdout;
   const lines = [`判定: ${report.verdict}`];
   for (const variant of report.variants) {
-    if (variant.variant === report.control) continue;
+    if (variant.variant === report.control || variant.lift_vs_control === null) continue;
     lines.push(
       `${variantLabel(variant.variant)}: 対照比 ${percent(variant.lift_vs_control)}` +
         `（p = ${variant.p_value === null ? "—" : variant.p_value.toFixed(3)}）${variant.verdict}`,
@@ -185,8 +224,10 @@ async function loadExperiment(api: ReportsApi, target: Section, campaign: string
   }
   if (holdout) {
     lines.push(
-      `ホールドアウト ${count(holdout.held_out)} 人、CV ${count(holdout.conversions)}、` +
-        `増分コンバージョン ${holdout.incremental_conversions === null ? "—" : count(holdout.incremental_conversions)}`,
+      `ホールドアウト ${count(holdout.held_out)} 人、CV ${count(holdout.conversions)}` +
+        (holdout.incremental_conversions === null
+          ? ""
+          : `、増分コンバージョン ${count(holdout.incremental_conversions)}`),
     );
   }
   target.note.replaceChildren(...lines.map((line) => element("span", { class: "line" }, line)));
@@ -246,7 +287,7 @@ async function render(api: ReportsApi, root: HTMLElement): Promise<void> {
   });
   overview.replaceChildren(kpis(campaigns, days));
 
-  const experiments = campaigns.filter(isExperiment);
+  const experiments = campaigns.filter(isExperiment).reverse(); // newest first
   await guarded(experiment, async () => {
     if (!experiments.length) {
       setState(experiment, "empty", "A/B テストやホールドアウトのある配信はまだありません。");
@@ -256,9 +297,12 @@ async function render(api: ReportsApi, root: HTMLElement): Promise<void> {
       experiment,
       "配信: ",
       experiments.map((c) => ({ value: c.campaign, label: campaignLabel(c.campaign, c.name) })),
-      (value) => void guarded(experiment, () => loadExperiment(api, experiment, value)),
+      (value) =>
+        void guarded(experiment, () =>
+          loadExperiment(api, experiment, experiments.find((c) => c.campaign === value)!),
+        ),
     );
-    await loadExperiment(api, experiment, experiments[0].campaign);
+    await loadExperiment(api, experiment, experiments[0]);
   });
 
   await guarded(scenario, async () => {
