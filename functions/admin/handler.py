@@ -33,6 +33,7 @@ app = build_app(
     login_keys=lambda: container().login_keys,
     clock=lambda: container().clock,
     route_service=lambda: container().route_service,
+    experiment_reports=lambda: container().experiment_reports,
     public_base_url=lambda: container().settings.public_base_url,
 )
 
