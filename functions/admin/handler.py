@@ -37,6 +37,7 @@ app = build_app(
     clock=lambda: container().clock,
     route_service=lambda: container().route_service,
     report_service=lambda: container().report_service,
+    experiment_reports=lambda: container().experiment_reports,
     public_base_url=lambda: container().settings.public_base_url,
 )
 # The analytics dashboard's page and assets (built by `make dashboard`); its data comes

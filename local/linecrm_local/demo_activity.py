@@ -111,6 +111,7 @@ class DemoActivity:
     broadcast_id: str | None = None
     clicked: list[str] = field(default_factory=list)
     link_visits: int = 0
+    taps: list[tuple[str, str]] = field(default_factory=list)  # (user id, tracking URL)
     purchases: dict[str, int] = field(default_factory=dict)  # user id -> yen
     blocked: list[str] = field(default_factory=list)
 
@@ -303,11 +304,13 @@ def run_demo_activity(
             chosen = links[-1:] + (links[:1] if len(links) > 1 and rng.random() < 0.5 else [])
             id_token = emulator.issue_id_token(client.channel_id, user_id)
             tapped = [url for url in chosen if client.tap(url, id_token)]
+            activity.taps.extend((user_id, url) for url in tapped)
             activity.link_visits += len(tapped)
             if tapped:
                 activity.clicked.append(user_id)
                 # Some tap twice: unique clicks stay one per friend.
                 if rng.random() < 0.3 and client.tap(tapped[0], id_token):
+                    activity.taps.append((user_id, tapped[0]))
                     activity.link_visits += 1
         share = plan.buy_share_of_clickers if clicks else plan.buy_share_of_others
         if rng.random() < share:

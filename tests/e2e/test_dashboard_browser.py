@@ -19,7 +19,12 @@ import requests
 from PIL import Image
 
 from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
-from linecrm_local.demo_activity import DemoActivity, DemoClient, run_demo_activity
+from linecrm_local.demo_activity import (
+    DemoActivity,
+    DemoClient,
+    run_demo_activity,
+    tracked_links,
+)
 from linecrm_local.stack import LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -136,7 +141,17 @@ def test_the_dashboard_draws_its_charts_from_the_demo_activity(
     # The demo's figures reached the counters (the flows counted them)...
     assert campaigns, "the demo activity left no campaign in the reports"
     sale = next(c for c in campaigns if c["kind"] == "broadcast")
-    assert sale["unique_clicks"] == len(activity.clicked)
+    # The broadcast's clicks: the taps on its links (the sale's copy, A or B).
+    sale_links = {
+        url
+        for user_id in activity.friends
+        for received in stack.emulator.inbox(user_id)
+        if "冬のセール" in received.message.get("text", "")
+        for url in tracked_links([received.message])
+    }
+    sale_taps = [(user_id, url) for user_id, url in activity.taps if url in sale_links]
+    assert sale["clicks"] == len(sale_taps)
+    assert sale["unique_clicks"] == len({user_id for user_id, _ in sale_taps})
     assert {v["variant"] for v in sale["variants"]} == {"A", "B"}
     assert sale["holdout"]["held_out"] > 0
     assert any(day["friends_added"] for day in timeline["days"])

@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from linecrm.domain.shop_login import ShopLoginSettings
     from linecrm.domain.signals import Signals
     from linecrm.events.service import EventsReceiver, RequestAuthenticator
+    from linecrm.experiments.report import ExperimentReports
     from linecrm.id_links.service import AccountLinks
     from linecrm.id_links.shop_api import ShopLinkApi
     from linecrm.imports.runner import ImportRunner
@@ -439,6 +440,16 @@ class Container(Generic[S]):
             self.clock,
             track_links=self.link_tracker.track,
             holdouts=self.holdouts,
+        )
+
+    @cached_property
+    def experiment_reports(self) -> ExperimentReports:
+        from linecrm.experiments.report import CampaignExperiments, ExperimentReports
+        from linecrm.repositories.campaign_stats import CampaignStatsRepository
+
+        return ExperimentReports(
+            CampaignStatsRepository(self.dynamodb, self._table_name),
+            CampaignExperiments(self.broadcasts, self.scenarios),
         )
 
     @cached_property
