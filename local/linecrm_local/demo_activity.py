@@ -72,6 +72,7 @@ DEMO_SCENARIO: dict[str, Any] = {
     ],
 }
 
+SALE_MARK = "冬のセール"  # in both variants' copy
 SALE_TEXT_B = f"【本日限定】冬のセール 最大30%OFF、あと24時間！ {SHOP_URL}/sale"
 # An A/B test with a holdout: A the plain copy, B the urgent one, 10 % get nothing.
 DEMO_BROADCAST: dict[str, Any] = {
@@ -312,7 +313,10 @@ def run_demo_activity(
                 if rng.random() < 0.3 and client.tap(tapped[0], id_token):
                     activity.taps.append((user_id, tapped[0]))
                     activity.link_visits += 1
-        share = plan.buy_share_of_clickers if clicks else plan.buy_share_of_others
+        # The sale's tappers buy most; anyone else (the holdout too) now and then.
+        sale_links = tracked_links(m for m in received if SALE_MARK in m.get("text", ""))
+        tapped_sale = any(user == user_id and url in sale_links for user, url in activity.taps)
+        share = plan.buy_share_of_clickers if tapped_sale else plan.buy_share_of_others
         if rng.random() < share:
             order += 1
             amount = rng.choice((1980, 2980, 4200, 5500, 8800))
