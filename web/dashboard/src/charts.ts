@@ -130,7 +130,7 @@ export function experimentOption(report: ExperimentReport): EChartsCoreOption {
           value: r.cvr,
           itemStyle: index === rows.length - 1 && report.holdout ? { color: "#aaa" } : undefined,
         })),
-        label: { show: true, position: "insideTop", formatter: (p: { value: unknown }) => percent(p.value as number | null) },
+        label: { show: true, position: "top", formatter: (p: { value: unknown }) => percent(p.value as number | null) },
         tooltip: { valueFormatter: (value: unknown) => percent(value as number | null, 2) },
       },
       {

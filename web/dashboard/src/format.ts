@@ -73,3 +73,8 @@ export function variantLabel(variant: string): string {
   if (variant === "holdout") return "ホールドアウト";
   return variant;
 }
+
+// The experiment report's verdict is in English words; its "cannot decide" in Japanese.
+export function verdictLabel(verdict: string): string {
+  return verdict === "not enough data yet" ? "まだデータが足りません（not enough data yet）" : verdict;
+}

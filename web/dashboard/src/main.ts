@@ -41,6 +41,7 @@ import {
   money,
   percent,
   variantLabel,
+  verdictLabel,
 } from "./format";
 import { askForCredentials } from "./signin";
 
@@ -214,12 +215,12 @@ async function loadExperiment(
   }
   draw(target, experimentOption(report));
   const holdout = report.holdout;
-  const lines = [`判定: ${report.verdict}`];
+  const lines = [`判定: ${verdictLabel(report.verdict)}`];
   for (const variant of report.variants) {
     if (variant.variant === report.control || variant.lift_vs_control === null) continue;
     lines.push(
       `${variantLabel(variant.variant)}: 対照比 ${percent(variant.lift_vs_control)}` +
-        `（p = ${variant.p_value === null ? "—" : variant.p_value.toFixed(3)}）${variant.verdict}`,
+        `（p = ${variant.p_value === null ? "—" : variant.p_value.toFixed(3)}）${verdictLabel(variant.verdict)}`,
     );
   }
   if (holdout) {
