@@ -626,6 +626,8 @@ ADMIN_METHODS: tuple[Literal["GET", "POST", "PUT", "PATCH", "DELETE"], ...] = (
     "DELETE",
 )
 ADMIN_DOC_PATHS = ("/admin/openapi.json", "/admin/swagger")
+# The analytics dashboard's page and its static JS/CSS (linecrm.dashboard).
+DASHBOARD_PATHS = ("/admin/dashboard", "/admin/dashboard/assets/{file}")
 
 
 @dataclass(frozen=True)
@@ -767,6 +769,21 @@ ROUTES = (
             why_no_auth="the admin API's OpenAPI description and Swagger page: no data",
         )
         for path in ADMIN_DOC_PATHS
+    ),
+    # The dashboard's page holds no data: it calls the /admin report routes above with
+    # the admin's credentials (SigV4 on AWS, the bearer token locally).
+    *(
+        Route(
+            "GET",
+            path,
+            ADMIN_FUNCTION,
+            "none",
+            why_no_auth=(
+                "the analytics dashboard's HTML shell and static JS/CSS: no data (the page "
+                "reads the IAM-authorized report routes with the admin's credentials)"
+            ),
+        )
+        for path in DASHBOARD_PATHS
     ),
 )
 

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from linecrm.counting.sent import SentCounting
     from linecrm.delivery.deferred_sends import ScheduledSends
     from linecrm.delivery.failed_fires import FailedFires
+    from linecrm.delivery.holdouts import Holdouts
     from linecrm.delivery.ledger_admin import LedgerAdmin
     from linecrm.delivery.line_tasks import LineTaskRunner
     from linecrm.delivery.outbox import SendQueueOutbox
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from linecrm.domain.shop_login import ShopLoginSettings
     from linecrm.domain.signals import Signals
     from linecrm.events.service import EventsReceiver, RequestAuthenticator
+    from linecrm.experiments.report import ExperimentReports
     from linecrm.id_links.service import AccountLinks
     from linecrm.id_links.shop_api import ShopLinkApi
     from linecrm.imports.runner import ImportRunner
@@ -432,6 +434,28 @@ class Container(Generic[S]):
             lambda channel_id: self.line_client(channel_id).message_quota(),
             self.clock,
             track_links=self.link_tracker.track,
+            holdouts=self.holdouts,
+        )
+
+    @cached_property
+    def experiment_reports(self) -> ExperimentReports:
+        from linecrm.experiments.report import CampaignExperiments, ExperimentReports
+        from linecrm.repositories.campaign_stats import CampaignStatsRepository
+
+        return ExperimentReports(
+            CampaignStatsRepository(self.dynamodb, self._table_name),
+            CampaignExperiments(self.broadcasts, self.scenarios),
+        )
+
+    @cached_property
+    def holdouts(self) -> Holdouts:
+        from linecrm.delivery.holdouts import Holdouts
+        from linecrm.repositories.campaign_stats import CampaignStatsRepository
+        from linecrm.repositories.tracking_markers import TrackingMarkers
+
+        return Holdouts(
+            TrackingMarkers(self.dynamodb, self._table_name),
+            CampaignStatsRepository(self.dynamodb, self._table_name),
         )
 
     def _schedule_broadcast_start(self, broadcast: Broadcast, at: datetime) -> None:

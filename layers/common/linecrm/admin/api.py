@@ -20,6 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn,
 from linecrm.admin import (
     broadcasts,
     events,
+    experiments,
     fields,
     friends,
     id_links,
@@ -50,6 +51,7 @@ from linecrm.delivery.ledger_admin import DeliveryNotFound, LedgerAdmin, NotRedr
 from linecrm.domain.fields import FieldValueError, UnknownField
 from linecrm.domain.idempotency import IdempotencyKeyInProgress, IdempotencyKeyReused
 from linecrm.domain.tags import TagConflict, UnknownTag
+from linecrm.experiments.report import ExperimentReports
 from linecrm.http_bodies import UnreadableBody
 from linecrm.http_errors import (
     error_response,
@@ -149,6 +151,7 @@ def build_app(
     route_service: Callable[[], RouteService] = inflow_routes.route_service,
     report_service: Callable[[], ReportService] = reports.report_service,
     insight_reports: Callable[[], InsightReports] = insight.insight_reports,
+    experiment_reports: Callable[[], ExperimentReports] = experiments.experiment_reports,
     public_base_url: Callable[[], str] = lambda: "",
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
@@ -184,6 +187,8 @@ def build_app(
     app.include_router(shop_login.keys_router, prefix=ADMIN_PREFIX)
     app.dependency_overrides[shop_login.login_keys] = login_keys
     app.dependency_overrides[shop_login.admin_clock] = clock
+    app.include_router(experiments.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[experiments.experiment_reports] = experiment_reports
     app.include_router(inflow_routes.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[inflow_routes.route_service] = route_service
     app.dependency_overrides[inflow_routes.public_base_url] = lambda: _public_base_url(

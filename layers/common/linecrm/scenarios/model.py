@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from linecrm.domain.actions import FIELD_KEY_PATTERN, CrmAction, Reply, ReplyWithRule
+from linecrm.domain.experiments import Experiment
 from linecrm.models.send import MAX_MESSAGES_PER_REQUEST, MessageClass
 
 SCENARIO_SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -287,6 +288,10 @@ class Step(_Model):
     branches: list[Branch] = Field(default_factory=list, max_length=10)
     reminder: Reminder | None = None
     next: StepId | None = None  # default: the step after this one in the list; ``end``
+    # A/B variants and a holdout (linecrm.domain.experiments): each friend's variant
+    # is drawn from the step's campaign key and their user id; a variant without
+    # messages sends the step's.
+    experiment: Experiment | None = None
 
     @model_validator(mode="after")
     def _does_something(self) -> Step:
@@ -297,6 +302,8 @@ class Step(_Model):
                 raise ValueError("replies are not step actions: put the messages in `messages`")
         if self.reminder is not None and not self.branches:
             raise ValueError("a reminder goes with branches: it is for friends who do none")
+        if self.experiment is not None and not self.messages:
+            raise ValueError("an experiment splits a step's messages: give the step messages")
         return self
 
 
