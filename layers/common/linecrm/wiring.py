@@ -574,6 +574,7 @@ class Container(Generic[S]):
             lambda: self.action_runner,
             self.clock,
             lambda: self.job_queue,
+            holdouts=self.holdouts,
         )
 
     @cached_property
