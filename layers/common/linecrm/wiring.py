@@ -668,6 +668,7 @@ class Container(Generic[S]):
             lambda: self.job_queue,
             track_links=lambda request: self.link_tracker.track(request),
             clicks=ClickedFriends(self.dynamodb, self._table_name),
+            holdouts=self.holdouts,
         )
 
     @cached_property

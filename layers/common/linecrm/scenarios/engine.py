@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from linecrm.delivery.caps import MarketingCapGate
+from linecrm.delivery.holdouts import Holdouts
 from linecrm.domain.actions import (
     CrmAction,
     StartScenario,
@@ -52,6 +53,7 @@ from linecrm.domain.signals import (
     TagRemoved,
     Unlinked,
 )
+from linecrm.domain.stats import HOLDOUT_VARIANT
 from linecrm.domain.tags import UnknownTag
 from linecrm.models.jobs import BucketPart, FireScenarioStep
 from linecrm.models.send import (
@@ -183,6 +185,11 @@ class _Decision:
     reason: str = ""
     messages: list[dict[str, Any]] | None = None
     until: datetime | None = None
+    variant: str | None = None  # the friend's A/B variant of the step
+
+    @property
+    def held_out(self) -> bool:
+        return self.kind == "skip" and self.reason == HOLDOUT_REASON
 
 
 class ClickedLookup(Protocol):
@@ -205,6 +212,7 @@ class ScenarioEngine:
         steps: Callable[[], StepQueue],
         track_links: Callable[[SendRequest], SendRequest] | None = None,
         clicks: ClickedLookup | None = None,
+        holdouts: Holdouts | None = None,
     ) -> None:
         self._scenarios = scenarios
         self._enrollments = enrollments
@@ -220,6 +228,7 @@ class ScenarioEngine:
         # Tracked links (linecrm.tracking.links): same content in, same content out.
         self._track = track_links or (lambda request: request)
         self._clicks = clicks  # None: no click markers (nobody clicked)
+        self._holdouts = holdouts
         self._gate = MarketingCapGate(friends)
         self._scheduled: set[str] = set()  # bucket jobs this environment created
         self._catalog: dict[
@@ -529,6 +538,18 @@ class ScenarioEngine:
         applied = self._enrollments.write_many([move.update for _, move in moves])
         for (enrollment, move), moved in zip(moves, applied, strict=True):
             report.counts[self._settle(enrollment, move, moved, tally, now)] += 1
+        # Held out of an A/B step: recorded for the moves that applied (once: a second
+        # copy of the fire finds those enrolments moved on).
+        self._record_holdout(
+            job.channel_id,
+            step_campaign(job.scenario_id, job.step_id),
+            [
+                enrollment.user_id
+                for (enrollment, _), moved in zip(moves, applied, strict=True)
+                if moved and decisions[enrollment.user_id].held_out
+            ],
+            now,
+        )
         # One write per step touched (a crash before it loses this fire's counts: the
         # enrolments have moved on, so a retry finds them stale; see docs/scenarios.md).
         self._add_counts(job.channel_id, job.scenario_id, tally, shard_by=job.job_id)
@@ -594,7 +615,14 @@ class ScenarioEngine:
                 return _Decision("skip", "condition")
         if not step.messages:
             return _Decision("send", messages=[])
-        messages = render(step.messages, friend)
+        variant: str | None = None
+        source = step.messages
+        if step.experiment is not None:
+            variant = step.experiment.assign(step_campaign(definition.id, step.id), friend.user_id)
+            if variant == HOLDOUT_VARIANT:  # nothing sent; the scenario goes on
+                return _Decision("skip", HOLDOUT_REASON, variant=variant)
+            source = step.experiment.messages_of(variant, step.messages) or step.messages
+        messages = render(source, friend)
         policy = config.delivery_policy
         key = _delivery_key(job.channel_id, job.scenario_id, job.version, step.id, job.minute)
         decision = self._gate.admit(policy, friend, key, definition.message_class, now)
@@ -602,7 +630,7 @@ class ScenarioEngine:
             return _Decision("defer", decision.reason, until=decision.until)
         if not isinstance(decision, SendNow):
             return _Decision("skip", decision.reason)
-        return _Decision("send", messages=messages)
+        return _Decision("send", messages=messages, variant=variant)
 
     def _clickers(
         self,
@@ -628,14 +656,16 @@ class ScenarioEngine:
         now: datetime,
     ) -> list[SendRequest]:
         """Identical content -> multicasts of ≤ 500, recorded in the ledger (queued)."""
-        groups: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
+        # Keyed by (variant, content): a variant's identical content is one multicast.
+        groups: dict[tuple[str, str], tuple[list[dict[str, Any]], list[str]]] = {}
         for user_id, decision in decisions.items():
             if decision.kind == "send" and decision.messages:
                 content = json.dumps(decision.messages, ensure_ascii=False, sort_keys=True)
-                groups.setdefault(content, (decision.messages, []))[1].append(user_id)
+                key = (decision.variant or "", content)
+                groups.setdefault(key, (decision.messages, []))[1].append(user_id)
         requests: list[SendRequest] = []
         prefix = _chunk_prefix(job)
-        for _, (messages, user_ids) in sorted(groups.items()):
+        for (variant, _), (messages, user_ids) in sorted(groups.items()):
             for start in range(0, len(user_ids), MAX_MULTICAST_RECIPIENTS):
                 request = self._track(
                     SendRequest(
@@ -645,6 +675,7 @@ class ScenarioEngine:
                         messages=messages,
                         cause="step",
                         campaign=step_campaign(job.scenario_id, job.step_id),
+                        variant=variant or None,
                         message_class=definition.message_class,
                     )
                 )
@@ -816,6 +847,7 @@ class ScenarioEngine:
                         messages=decision.messages,
                         cause="step",
                         campaign=step_campaign(definition.id, step.id),
+                        variant=decision.variant,
                         message_class=definition.message_class,
                         reply_token=reply_token,
                         reply_by=at + timedelta(seconds=REPLY_TOKEN_MARGIN_SECONDS),
@@ -824,8 +856,22 @@ class ScenarioEngine:
             )
         tally: Tally = Counter()
         move = self._move_of(definition, step, enrollment, friend, decision, pending, now)
-        self._settle(enrollment, move, self._enrollments.write(move.update), tally, now)
+        moved = self._enrollments.write(move.update)
+        self._settle(enrollment, move, moved, tally, now)
         self._add_counts(friend.channel_id, definition.id, tally, shard_by=friend.user_id)
+        if moved and decision.held_out:
+            campaign = step_campaign(definition.id, step.id)
+            self._record_holdout(friend.channel_id, campaign, [friend.user_id], now)
+
+    def _record_holdout(
+        self, channel_id: str, campaign: str, user_ids: list[str], now: datetime
+    ) -> None:
+        if not user_ids:
+            return
+        if self._holdouts is None:
+            raise RuntimeError("this ScenarioEngine was built without a holdout recorder")
+        self._holdouts.mark(channel_id, campaign, user_ids, now)
+        self._holdouts.count(channel_id, campaign, len(user_ids), shard_by=user_ids[-1])
 
     def _run_actions(self, actions: list[CrmAction], enrollment: Enrollment, now: datetime) -> None:
         config = self._config(enrollment.channel_id)
@@ -934,6 +980,9 @@ class ScenarioEngine:
 
     def _zone(self, channel_id: str) -> Any:
         return self._config(channel_id).delivery_policy.zone
+
+
+HOLDOUT_REASON = "held out (A/B holdout)"
 
 
 def bucket_job(
