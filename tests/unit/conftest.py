@@ -111,3 +111,12 @@ def atomic_aws(aws: AwsWorld, monkeypatch: pytest.MonkeyPatch) -> AwsWorld:
 
     monkeypatch.setattr(BotocoreStubber, "process_request", process_request)
     return aws
+
+
+@pytest.fixture(autouse=True)
+def _fresh_metrics() -> None:
+    """Each test starts with no metrics pending: Powertools' Metrics share their state in
+    the process, and a handler flushes whatever earlier tests added to stdout (EMF)."""
+    from linecrm.observability import metrics
+
+    metrics.clear_metrics()

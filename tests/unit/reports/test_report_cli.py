@@ -3,6 +3,8 @@ to the handler in-process): tables, CSV files, JSON, and one-line mistakes."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 from datetime import UTC, datetime
@@ -33,9 +35,12 @@ def api(aws: AwsWorld) -> AdminApi:
 def world(api: AdminApi, monkeypatch: pytest.MonkeyPatch) -> ReportWorld:
     def send(self: AdminApiClient, prepared: requests.PreparedRequest) -> requests.Response:
         url = urlsplit(prepared.url or "")
-        answer = api.invoke(
-            prepared.method or "GET", unquote(url.path), query=dict(parse_qsl(url.query))
-        )
+        # The handler flushes its metrics (EMF) to stdout, as on Lambda; in this process
+        # that would be the CLI's output, so it goes elsewhere.
+        with contextlib.redirect_stdout(io.StringIO()):
+            answer = api.invoke(
+                prepared.method or "GET", unquote(url.path), query=dict(parse_qsl(url.query))
+            )
         response = requests.Response()
         response.status_code = answer["statusCode"]
         response.headers = CaseInsensitiveDict(answer.get("headers", {}))
