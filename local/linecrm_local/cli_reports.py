@@ -1,6 +1,6 @@
 """``linecrm report``: the reports (docs/reports.md) as tables in a terminal, or CSV.
 
-linecrm report campaigns [--kind broadcast|step|rule|welcome|chat] [--limit 50]
+linecrm report campaigns [--kind broadcast|step|rule|richmenu|welcome|chat] [--limit 50]
 linecrm report campaign broadcast:<id>     one delivery, per A/B variant and holdout
 linecrm report funnel <scenario id>        the scenario's steps in order
 linecrm report routes                      per inflow route: friends, blocked, linked, converted
@@ -21,10 +21,11 @@ from urllib.parse import quote
 
 import requests
 
+from linecrm.domain.campaigns import CAMPAIGN_KINDS
 from linecrm_local.admin_cli import AdminApiClient, AdminCliError, add_connection_options
 
 COMMAND = "report"
-KINDS = ("broadcast", "step", "rule", "welcome", "chat")
+KINDS = CAMPAIGN_KINDS
 
 
 class Printed(str):
