@@ -23,6 +23,7 @@ CAMPAIGN_PATTERN: Final = (
     rf"^(broadcast:{_ID}|step:{_ID}:{_ID}|rule:{_ID}|richmenu:{_ID}|welcome|chat)$"
 )
 CAMPAIGN_KINDS: Final = ("broadcast", "step", "rule", "richmenu", "welcome", "chat")
+RICHMENU_KIND: Final = "richmenu"  # sends no message: no aggregation unit, no ``sent``
 VARIANT_PATTERN: Final = r"^[A-Za-z0-9_-]{1,32}$"
 _CAMPAIGN = re.compile(CAMPAIGN_PATTERN)
 
