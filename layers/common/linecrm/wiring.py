@@ -974,4 +974,5 @@ class Container(Generic[S]):
             self.channel_config.load,
             self.clock,
             insight=MessageInsightRepository(self.dynamodb, self._table_name),
+            menus=self.rich_menus,
         )

@@ -104,7 +104,8 @@ class CampaignReport(Figures):
     )
     kind: str = Field(description="broadcast, step, rule, richmenu, welcome or chat")
     name: str | None = Field(
-        description="the broadcast's name; the scenario's name and step; the rule's name"
+        description="the broadcast's name; the scenario's name and step; the rule's name; "
+        "the rich menu's name"
     )
     scenario_id: str | None = None
     step_id: str | None = None
