@@ -62,6 +62,7 @@ MENUS: dict[str, Any] = {
                 _area(700, {"type": "uri", "uri": OTHER_LIFF}),
                 _area(800, {"type": "uri", "uri": LONG}),
                 _area(900, {"type": "uri", "uri": SHOP}),  # the same URL again: one link
+                _area(1000, {"type": "uri", "uri": f"https://miniapp.line.me/{LIFF_ID}"}),
             ],
         },
         {
@@ -97,6 +98,7 @@ def test_a_menus_uri_areas_are_tracked_and_nothing_else(aws: AwsWorld) -> None:
     click = f"https://liff.line.me/{LIFF_ID}/click?t="
     assert uris[0] is not None and uris[0].startswith(click)
     assert uris[3:6] == ["tel:0312345678", CARD, TRACKED_ALREADY]  # as written
+    assert uris[10] == f"https://miniapp.line.me/{LIFF_ID}"  # our app as a LINE MINI App
     assert uris[7] is not None and uris[7].startswith(click)  # another app's LIFF URL
     assert uris[8] is not None and uris[8].startswith(click)  # 1,000 characters: tracked
     assert uris[9] == uris[0]  # one token per URL and menu

@@ -39,6 +39,8 @@ from linecrm.liff.settings import liff_settings
 from linecrm.models.send import SendRequest
 from linecrm.richmenus.model import MenuLink, MenuSet, UriAction
 
+# Where LINE opens a LIFF app by its id (a LINE MINI App's URL is the same app).
+_LIFF_HOSTS = (LIFF_HOST, "miniapp.line.me")
 # Tokens this environment has stored already (a warm planner does not write a link
 # again for every chunk); bounded, so a long-lived environment does not grow.
 _KNOWN_LIMIT = 10_000
@@ -154,5 +156,5 @@ def _menu_trackable(url: str, liff_id: str) -> bool:
     if not is_trackable(url):
         return False
     parts = urlsplit(url)
-    own_liff = parts.netloc.lower() == LIFF_HOST and parts.path.split("/")[1:2] == [liff_id]
+    own_liff = parts.netloc.lower() in _LIFF_HOSTS and parts.path.split("/")[1:2] == [liff_id]
     return not own_liff
