@@ -7,6 +7,7 @@ on LINE. A channel without LIFF gets its menus as written."""
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from linecrm.delivery.pacing import Pacer
 from linecrm.domain.campaigns import is_campaign, richmenu_campaign
@@ -243,7 +244,7 @@ def test_an_applied_menu_goes_to_line_tracked_and_a_tap_counts_on_its_campaign(
         TrackingMarkers(dynamodb, table),
         stats,
         lambda: AT,
-        "Asia/Tokyo",
+        lambda _: ZoneInfo("Asia/Tokyo"),
     )
     token = token_of(applied.links[0].uri)
     assert token is not None
