@@ -1,6 +1,6 @@
 """``linecrm report``: the reports (docs/reports.md) as tables in a terminal, or CSV.
 
-linecrm report campaigns [--kind broadcast|step|rule|welcome|chat] [--limit 50]
+linecrm report campaigns [--kind broadcast|step|rule|richmenu|welcome|chat] [--limit 50]
 linecrm report campaign broadcast:<id>     one delivery, per A/B variant and holdout
 linecrm report funnel <scenario id>        the scenario's steps in order
 linecrm report routes                      per inflow route: friends, blocked, linked, converted
@@ -21,10 +21,11 @@ from urllib.parse import quote
 
 import requests
 
+from linecrm.domain.campaigns import CAMPAIGN_KINDS, RICHMENU_KIND
 from linecrm_local.admin_cli import AdminApiClient, AdminCliError, add_connection_options
 
 COMMAND = "report"
-KINDS = ("broadcast", "step", "rule", "welcome", "chat")
+KINDS = CAMPAIGN_KINDS
 
 
 class Printed(str):
@@ -157,12 +158,19 @@ def _when(value: str | None) -> str:
 
 def campaign_table(report: dict[str, Any]) -> str:
     title = f"{report['campaign']}  {report.get('name') or '(no name)'}  [{report['kind']}]"
+    first, last = _when(report.get("first_sent_at")), _when(report.get("last_sent_at"))
+    menu = report["kind"] == RICHMENU_KIND
     sent = (
-        f"first sent {_when(report.get('first_sent_at'))}, last {_when(report.get('last_sent_at'))}"
+        f"links live since {first}, last applied {last}"
+        if menu
+        else f"first sent {first}, last {last}"
     )
     rows = [["all", *_figures(report)]]
     rows += [[variant["variant"], *_figures(variant)] for variant in report["variants"]]
     lines = [title, sent, "", table(("variant", *_FIGURE_HEADERS), rows)]
+    if menu:
+        lines += ["", "a rich menu sends nothing: taps only, no rates (no sent to divide by)"]
+        return "\n".join(lines)
     line = report.get("line")
     lines += ["", _line_figures(line)]
     holdout = report.get("holdout")

@@ -580,7 +580,9 @@ class Container(Generic[S]):
     @cached_property
     def rich_menu_service(self) -> RichMenuService:
         """Applies menu sets (the admin API): validates, stores, queues the sync job."""
+        from linecrm.repositories.tracked_links import TrackedLinkRepository
         from linecrm.richmenus.service import RichMenuService
+        from linecrm.tracking.links import LinkTracker
 
         return RichMenuService(
             self.rich_menus,
@@ -588,6 +590,13 @@ class Container(Generic[S]):
             lambda: self.uploads,
             lambda: self.job_queue,
             self.clock,
+            # The channel's LIFF setup as stored now (not the webhook's cached config).
+            links=LinkTracker(
+                TrackedLinkRepository(self.dynamodb, self._table_name),
+                self.channel_config.load,
+                self.clock,
+            ),
+            campaigns=self.campaign_stats,
         )
 
     @cached_property
@@ -964,4 +973,5 @@ class Container(Generic[S]):
             self.channel_config.load,
             self.clock,
             insight=MessageInsightRepository(self.dynamodb, self._table_name),
+            menus=self.rich_menus,
         )

@@ -41,6 +41,11 @@ class ControlApi:
                     "/_emulator/channels/<channel_id>/friends", endpoint="friends", methods=["GET"]
                 ),
                 Rule(
+                    "/_emulator/channels/<channel_id>/friends/<user_id>/richmenu",
+                    endpoint="friend_rich_menu",
+                    methods=["GET"],
+                ),
+                Rule(
                     "/_emulator/channels/<channel_id>/simulate",
                     endpoint="simulate",
                     methods=["POST"],
@@ -76,6 +81,7 @@ class ControlApi:
             "channels": self.channels,
             "add_friend": self.add_friend,
             "friends": self.friends,
+            "friend_rich_menu": self.friend_rich_menu,
             "simulate": self.simulate,
             "open_message": self.open_message,
             "id_token": self.id_token,
@@ -173,6 +179,12 @@ class ControlApi:
 
     def friends(self, request: Request, channel_id: str) -> Response:
         return json_response([f.to_json() for f in self.emulator.friends(channel_id)])
+
+    def friend_rich_menu(self, request: Request, channel_id: str, user_id: str) -> Response:
+        menu = self.emulator.rich_menu_of(channel_id, user_id)
+        if menu is None:
+            raise HttpError(404, f"{user_id} sees no rich menu (none linked, no default)")
+        return json_response(menu)
 
     def simulate(self, request: Request, channel_id: str) -> Response:
         body = self._json_object(request)

@@ -229,6 +229,22 @@ class LineEmulator:
     def inbox(self, user_id: str) -> list[ReceivedMessage]:
         return self.state.inbox(user_id)
 
+    def rich_menu_of(self, channel_id: str, user_id: str) -> dict[str, Any] | None:
+        """The rich menu the friend sees in their chat, as LINE holds it (its areas'
+        actions: the URIs a tap opens): the one linked to them, else the channel's
+        default; None when there is none (or the friend is unknown)."""
+        self.channel(channel_id)
+        with self.state.lock:
+            friend = self.state.friends[channel_id].get(user_id)
+            if friend is None:
+                return None
+            linked = friend.linked_rich_menu_id
+            rich_menu_id = linked or self.state.default_rich_menu.get(channel_id)
+            menu = self.state.rich_menus.get(rich_menu_id) if rich_menu_id else None
+            if menu is None:
+                return None
+            return {**menu.to_json(), "shown": "linked" if linked else "default"}
+
     def calls(self, endpoint: str | None = None) -> list[ApiCall]:
         return self.state.call_log(endpoint)
 

@@ -92,6 +92,18 @@ def test_figures_are_stored_per_campaign_with_the_unit_mapping(world: World) -> 
     assert world.insight.campaign_for_unit(CHANNEL, unit) == "step:sc1:s1"
 
 
+def test_rich_menus_are_not_asked_about(world: World) -> None:
+    world.sent("richmenu:main", NOW - timedelta(hours=1))  # its links went live
+    world.sent("rule:coupon", NOW - timedelta(hours=2))
+    line = FakeLine()
+
+    report = world.fetcher(line).fetch_channel(CHANNEL)
+
+    assert report.fetched == 1
+    assert [unit for unit, _, _ in line.asked] == [aggregation_unit_for("rule:coupon")]
+    assert world.insight.get(CHANNEL, "richmenu:main") is None
+
+
 def test_withheld_figures_are_stored_as_withheld_not_zero(world: World) -> None:
     world.sent("rule:coupon", NOW - timedelta(hours=1))
     line = FakeLine({aggregation_unit_for("rule:coupon"): WITHHELD})

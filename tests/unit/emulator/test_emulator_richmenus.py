@@ -104,3 +104,41 @@ def test_audience_upload_by_file_and_add(client: Client, emulator: LineEmulator)
         "/v2/bot/audienceGroup/upload/byFile", data={"description": "x"}, headers=auth()
     )
     assert no_file.status_code == 400
+
+
+def test_the_menu_a_friend_sees_linked_else_default_with_its_areas(
+    client: Client, emulator: LineEmulator
+) -> None:
+    user = emulator.add_friend(CHANNEL_ID).user_id
+    seen = f"/_emulator/channels/{CHANNEL_ID}/friends/{user}/richmenu"
+    assert client.get(seen).status_code == 404  # no menu anywhere yet
+    tracked = {
+        **MENU,
+        "name": "vip",
+        "areas": [
+            {
+                "bounds": {"x": 0, "y": 0, "width": 2500, "height": 843},
+                "action": {"type": "uri", "uri": "https://liff.line.me/1-a/click?t=x"},
+            }
+        ],
+    }
+    ids = []
+    for menu in (MENU, tracked):
+        menu_id = post(client, "/v2/bot/richmenu", menu).json["richMenuId"]
+        client.post(
+            f"/v2/bot/richmenu/{menu_id}/content",
+            data=PNG,
+            headers=auth(**{"Content-Type": "image/png"}),
+        )
+        ids.append(menu_id)
+    client.post(f"/v2/bot/user/all/richmenu/{ids[0]}", headers=auth())
+    default = client.get(seen).json
+    assert (default["richMenuId"], default["shown"], default["name"]) == (ids[0], "default", "main")
+
+    client.post(f"/v2/bot/user/{user}/richmenu/{ids[1]}", headers=auth())
+    linked = client.get(seen).json
+    assert (linked["richMenuId"], linked["shown"]) == (ids[1], "linked")
+    assert linked["areas"][0]["action"]["uri"] == "https://liff.line.me/1-a/click?t=x"
+    assert (
+        client.get(f"/_emulator/channels/{CHANNEL_ID}/friends/Unobody/richmenu").status_code == 404
+    )

@@ -165,3 +165,22 @@ def test_tables_align_japanese_text() -> None:
         "春のセール  1,200",
         "spring          3",
     ]
+
+
+def test_a_rich_menu_as_a_table_taps_without_rates(
+    world: ReportWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.menus({"main": "メイン"})
+    world.client.update_item(**world.stats.index_update(world.channel_id, "richmenu:main", SENT_AT))
+    world.add("richmenu:main", "U1", clicks=3, unique_clicks=1)
+
+    status, out, err = run(capsys, "report", "campaign", "richmenu:main")
+
+    assert (status, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "richmenu:main  メイン  [richmenu]"
+    assert lines[1] == "links live since 2026-12-01 10:00, last applied 2026-12-01 10:00"
+    assert lines[5].split()[:5] == ["all", "0", "3", "1", "-"]  # CTR: nothing was sent
+    assert lines[-1].startswith("a rich menu sends nothing: taps only")
+    status, out, _ = run(capsys, "report", "campaigns", "--kind", "richmenu")
+    assert status == 0 and "richmenu:main" in out and "broadcast:spring" not in out

@@ -114,6 +114,28 @@ def test_steps_and_rules_are_named_after_their_scenario_and_rule(world: ReportWo
     assert world.service().campaign(world.channel_id, "step:onboarding:day0").sent == 0
 
 
+def test_a_rich_menu_reports_taps_without_rates_named_after_its_menu(
+    world: ReportWorld,
+) -> None:
+    world.menus({"main": "メインメニュー"})
+    world.client.update_item(**world.stats.index_update(world.channel_id, "richmenu:main", NOW))
+    world.add("richmenu:main", "U1", clicks=2, unique_clicks=1)
+    world.add("richmenu:main", "U2", clicks=1, unique_clicks=1)
+
+    report = world.service().campaign(world.channel_id, "richmenu:main")
+
+    assert (report.kind, report.name) == ("richmenu", "メインメニュー")
+    assert (report.sent, report.clicks, report.unique_clicks) == (0, 3, 2)
+    assert (report.ctr, report.cvr, report.block_rate) == (None, None, None)  # no sends
+    listed = world.service().campaigns(world.channel_id, "richmenu")
+    assert [c.campaign for c in listed.campaigns] == ["richmenu:main"]
+    # A menu of the applied set that nobody tapped yet: zeros; one not in it: not found.
+    world.menus({"main": "メインメニュー", "tab2": "タブ"})
+    assert world.service().campaign(world.channel_id, "richmenu:tab2").clicks == 0
+    with pytest.raises(CampaignNotFound):
+        world.service().campaign(world.channel_id, "richmenu:nope")
+
+
 @pytest.mark.parametrize(
     "campaign",
     ["broadcast:nope", "step:onboarding:nope", "step:nope:day0", "rule:nope", "not-a-key"],

@@ -15,7 +15,9 @@ from linecrm.repositories.campaign_stats import CampaignStatsRepository
 from linecrm.repositories.channel_config import ChannelConfigRepository
 from linecrm.repositories.inflow_routes import InflowRouteRepository
 from linecrm.repositories.message_insight import MessageInsightRepository
+from linecrm.repositories.rich_menus import RichMenuRepository, StoredMenuSet
 from linecrm.repositories.scenarios import ScenarioRepository
+from linecrm.richmenus.model import MenuSet
 from linecrm.scenarios.model import ScenarioDefinition
 from tests.unit.conftest import CHANNEL_ID, AwsWorld
 
@@ -24,6 +26,12 @@ NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo
 
 def text(value: str) -> dict[str, str]:
     return {"type": "text", "text": value}
+
+
+MENU_AREA = {
+    "bounds": {"x": 0, "y": 0, "width": 2500, "height": 843},
+    "action": {"type": "uri", "uri": "https://shop.example/"},
+}
 
 
 @dataclass
@@ -66,6 +74,7 @@ class ReportWorld:
             ChannelConfigRepository(client, self.table).load,
             lambda: self.now,
             insight=MessageInsightRepository(client, self.table),
+            menus=RichMenuRepository(client, self.table),
         )
 
     # ------------------------------------------------------------ things to report on
@@ -102,6 +111,31 @@ class ReportWorld:
                     "actions": [{"type": "reply", "messages": [text("hello")]}],
                 }
             ],
+        )
+
+    def menus(self, names: dict[str, str]) -> None:
+        """A rich menu set applied (menu id -> name), its first version or the next."""
+        document = MenuSet.model_validate(
+            {
+                "menus": [
+                    {"id": menu_id, "name": name, "size": "compact", "areas": [MENU_AREA]}
+                    for menu_id, name in names.items()
+                ]
+            }
+        )
+        repository = RichMenuRepository(self.client, self.table)
+        previous = repository.load(self.channel_id)
+        repository.save(
+            StoredMenuSet(
+                channel_id=self.channel_id,
+                version=previous.version + 1 if previous else 1,
+                document=document,
+                image_keys={},
+                fingerprints={},
+                status="ready",
+                applied_at=self.now,
+            ),
+            previous_version=previous.version if previous else None,
         )
 
     def time_zone(self, name: str) -> None:

@@ -56,6 +56,7 @@ const KINDS: Record<string, string> = {
   broadcast: "一斉配信",
   step: "ステップ",
   rule: "自動応答",
+  richmenu: "リッチメニュー",
   welcome: "あいさつ",
   chat: "チャット",
 };

@@ -50,7 +50,7 @@ CampaignKey = Annotated[
     Path(
         pattern=CAMPAIGN_PATH_PATTERN,
         description="campaign key: broadcast:<id>, step:<scenario>:<step>, rule:<id>, "
-        "welcome or chat (the colons may be percent-encoded)",
+        "richmenu:<menu id>, welcome or chat (the colons may be percent-encoded)",
     ),
 ]
 
@@ -62,7 +62,7 @@ def campaign_key(path_value: str) -> str:
 
 ScenarioIdPath = Annotated[str, Path(pattern=SCENARIO_SLUG, description="scenario id")]
 Kind = Annotated[
-    Literal["broadcast", "step", "rule", "welcome", "chat"] | None,
+    Literal["broadcast", "step", "rule", "richmenu", "welcome", "chat"] | None,
     Query(description="only campaigns of this kind"),
 ]
 Limit = Annotated[

@@ -8,6 +8,7 @@ counted against the thing a marketer created, not against a ledger chunk:
 - ``rule:<rule id>`` (an auto-response or trigger rule's message)
 - ``welcome`` (the greeting on a follow)
 - ``chat`` (staff answering one friend)
+- ``richmenu:<menu id>`` (taps on a rich menu's links: no ``sent``, so no rates)
 
 A campaign with an A/B test also names the variant (``A``, ``B``, ...) per request.
 """
@@ -18,7 +19,11 @@ import re
 from typing import Final
 
 _ID = r"[A-Za-z0-9_.-]+"
-CAMPAIGN_PATTERN: Final = rf"^(broadcast:{_ID}|step:{_ID}:{_ID}|rule:{_ID}|welcome|chat)$"
+CAMPAIGN_PATTERN: Final = (
+    rf"^(broadcast:{_ID}|step:{_ID}:{_ID}|rule:{_ID}|richmenu:{_ID}|welcome|chat)$"
+)
+CAMPAIGN_KINDS: Final = ("broadcast", "step", "rule", "richmenu", "welcome", "chat")
+RICHMENU_KIND: Final = "richmenu"  # sends no message: no aggregation unit, no ``sent``
 VARIANT_PATTERN: Final = r"^[A-Za-z0-9_-]{1,32}$"
 _CAMPAIGN = re.compile(CAMPAIGN_PATTERN)
 
@@ -33,6 +38,11 @@ def step_campaign(scenario_id: str, step_id: str) -> str:
 
 def rule_campaign(rule_id: str) -> str:
     return f"rule:{rule_id}"
+
+
+def richmenu_campaign(menu_id: str) -> str:
+    """A rich menu's links (the menu's id in the menus file, also its LINE alias)."""
+    return f"richmenu:{menu_id}"
 
 
 WELCOME_CAMPAIGN: Final = "welcome"

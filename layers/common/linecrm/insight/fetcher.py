@@ -29,6 +29,7 @@ from typing import Any
 
 from linecrm.channels import UnknownChannel
 from linecrm.domain.broadcasts import chunk_delivery_id
+from linecrm.domain.campaigns import RICHMENU_KIND
 from linecrm.domain.insight import (
     INSIGHT_REQUESTS_PER_HOUR,
     INTERACTION_WINDOW,
@@ -110,6 +111,7 @@ class InsightFetcher:
             campaign
             for campaign in self._stats.campaigns(channel_id)
             if now - campaign.last_sent_at <= timedelta(days=MAX_PERIOD_DAYS)
+            and campaign.kind != RICHMENU_KIND  # sends nothing: LINE has no figures for it
         ]
         known = self._insight.get_many(channel_id, (c.campaign for c in recent))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from linecrm.domain.campaigns import RICHMENU_KIND
 from linecrm.domain.insight import CampaignInsight
 from linecrm.repositories.campaign_stats import CampaignStatsRepository
 from linecrm.repositories.message_insight import MessageInsightRepository
@@ -38,7 +39,8 @@ class InsightReports:
     ) -> list[CampaignLineFigures]:
         """The most recently sent campaigns (of ``kind``, or just ``campaign``) with
         LINE's figures; CampaignNotSent for a ``campaign`` that never sent."""
-        indexed = self._stats.campaigns(channel_id, kind)
+        # A rich menu sends no message: LINE has no figures for it.
+        indexed = [c for c in self._stats.campaigns(channel_id, kind) if c.kind != RICHMENU_KIND]
         if campaign is not None:
             indexed = [found for found in indexed if found.campaign == campaign]
             if not indexed:

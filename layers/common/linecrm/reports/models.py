@@ -102,9 +102,10 @@ class CampaignReport(Figures):
     campaign: str = Field(
         description="the campaign key, e.g. broadcast:<id>, step:<scenario>:<step>"
     )
-    kind: str = Field(description="broadcast, step, rule, welcome or chat")
+    kind: str = Field(description="broadcast, step, rule, richmenu, welcome or chat")
     name: str | None = Field(
-        description="the broadcast's name; the scenario's name and step; the rule's name"
+        description="the broadcast's name; the scenario's name and step; the rule's name; "
+        "the rich menu's name"
     )
     scenario_id: str | None = None
     step_id: str | None = None

@@ -11,6 +11,10 @@ Each report reads a fixed number of items, whatever the number of friends or eve
 - a scenario's funnel: the scenario (two GetItems) and each step's counters;
 - the inflow routes: one query (their counters live on the route items);
 - the timeline: ``STATS_SHARDS`` range queries, and the channel's config (its time zone).
+
+A rich menu's links (``richmenu:<menu id>``) send nothing: its ``sent`` is 0, so its
+rates are null (taps without a denominator), and its name is the menu's (the applied
+set: one GetItem per report).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from linecrm.domain import stats
 from linecrm.domain.broadcasts import Broadcast
-from linecrm.domain.campaigns import CHAT_CAMPAIGN, WELCOME_CAMPAIGN, is_campaign
+from linecrm.domain.campaigns import CHAT_CAMPAIGN, RICHMENU_KIND, WELCOME_CAMPAIGN, is_campaign
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.inflow import InflowRoute
 from linecrm.domain.insight import CampaignInsight
@@ -45,6 +49,7 @@ from linecrm.reports.models import (
     VariantReport,
 )
 from linecrm.repositories.campaign_stats import NO_VARIANT, Counters, IndexedCampaign, campaign_kind
+from linecrm.repositories.rich_menus import StoredMenuSet
 from linecrm.repositories.scenarios import ScenarioVersion
 
 MAX_TIMELINE_DAYS = 366
@@ -103,6 +108,10 @@ class InsightLookup(Protocol):
     def get_many(self, channel_id: str, campaigns: Iterable[str]) -> dict[str, CampaignInsight]: ...
 
 
+class MenuLookup(Protocol):
+    def load(self, channel_id: str) -> StoredMenuSet | None: ...
+
+
 class RouteLookup(Protocol):
     def list(self, channel_id: str) -> list[InflowRoute]: ...
 
@@ -118,8 +127,10 @@ class ReportService:
         config: Callable[[str], ChannelConfig],
         clock: Callable[[], datetime],
         insight: InsightLookup | None = None,
+        menus: MenuLookup | None = None,
     ) -> None:
         self._counters = counters
+        self._menus = menus
         self._insight = insight
         self._broadcasts = broadcasts
         self._scenarios = scenarios
@@ -128,7 +139,7 @@ class ReportService:
         self._clock = clock
 
     def _names(self, channel_id: str) -> _Names:
-        return _Names(channel_id, self._broadcasts, self._scenarios, self._config)
+        return _Names(channel_id, self._broadcasts, self._scenarios, self._config, self._menus)
 
     # ------------------------------------------------------------ campaigns
     def campaign(self, channel_id: str, campaign: str) -> CampaignReport:
@@ -357,11 +368,15 @@ class _Names:
         broadcasts: BroadcastLookup,
         scenarios: ScenarioLookup,
         config: Callable[[str], ChannelConfig],
+        menus: MenuLookup | None = None,
     ) -> None:
         self._channel_id = channel_id
         self._broadcasts = broadcasts
         self._scenarios = scenarios
         self._load_config = config
+        self._menu_lookup = menus
+        self._menu_set: StoredMenuSet | None = None
+        self._menus_read = False
         self._config: ChannelConfig | None = None
         self._scenario_versions: dict[str, ScenarioVersion | None] = {}
         self._broadcast_found: dict[str, Broadcast | None] = {}
@@ -390,6 +405,15 @@ class _Names:
             )
         return self._broadcast_found[broadcast_id]
 
+    def menu_name(self, menu_id: str) -> str | None:
+        """The name of the applied set's menu ``menu_id`` (None: not in the set)."""
+        if not self._menus_read and self._menu_lookup is not None:
+            self._menu_set = self._menu_lookup.load(self._channel_id)
+        self._menus_read = True
+        if self._menu_set is None:
+            return None
+        return next((m.name for m in self._menu_set.document.menus if m.id == menu_id), None)
+
     def rule(self, rule_id: str) -> dict[str, Any] | None:
         return next((rule for rule in self.config.rules if rule.get("rule_id") == rule_id), None)
 
@@ -406,6 +430,8 @@ class _Names:
             )
         if kind == "rule":
             return self.rule(rest) is not None
+        if kind == RICHMENU_KIND:
+            return self.menu_name(rest) is not None
         return campaign in _BUILT_IN_NAMES
 
     def label(self, campaign: str) -> _Label:
@@ -422,4 +448,6 @@ class _Names:
         if kind == "rule":
             rule = self.rule(rest)
             return _Label(str(rule["name"]) if rule and rule.get("name") else None)
+        if kind == RICHMENU_KIND:
+            return _Label(self.menu_name(rest))
         return _Label(_BUILT_IN_NAMES.get(campaign))

@@ -58,7 +58,7 @@ def campaign_index_pk(channel_id: str) -> str:
 
 
 def campaign_kind(campaign: str) -> str:
-    """``broadcast``, ``step``, ``rule``, ``welcome`` or ``chat``."""
+    """``broadcast``, ``step``, ``rule``, ``richmenu``, ``welcome`` or ``chat``."""
     return campaign.split(":", 1)[0]
 
 
@@ -151,6 +151,11 @@ class CampaignStatsRepository:
                 {":kind": campaign_kind(campaign), ":at": iso(sent_at)}
             ),
         }
+
+    def index(self, channel_id: str, campaign: str, at: datetime) -> None:
+        """Record ``campaign`` in the index at ``at`` (a rich menu applied: it sends
+        nothing, so this is when its links went live)."""
+        self._client.update_item(**self.index_update(channel_id, campaign, at))
 
     def add_to_campaign(
         self,

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from linecrm.repositories.channel_config import channel_pk
 from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, iso, to_item
-from linecrm.richmenus.model import MenuSet
+from linecrm.richmenus.model import MenuLink, MenuSet
 from linecrm.richmenus.sync import LineMenu, PendingMenu
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class StoredMenuSet(BaseModel):
 
     channel_id: str
     version: int
-    document: MenuSet
+    document: MenuSet  # as LINE gets it: URI areas tracked (``links``) when the channel has LIFF
     image_keys: dict[str, str]  # menu id -> uploads bucket key
     fingerprints: dict[str, str]  # menu id -> fingerprint of what was applied
     line: dict[str, LineMenu] = Field(default_factory=dict)  # what LINE holds
@@ -62,6 +62,7 @@ class StoredMenuSet(BaseModel):
     progress: SyncProgress = SyncProgress()
     reason: str | None = None
     applied_at: datetime
+    links: list[MenuLink] = Field(default_factory=list)  # the tracked URI areas
 
 
 class StaleVersion(Exception):

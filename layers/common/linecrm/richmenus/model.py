@@ -236,6 +236,16 @@ class MenuSet(_Strict):
         return next(menu for menu in self.menus if menu.id == menu_id)
 
 
+class MenuLink(_Strict):
+    """A rich menu area's tracked link: what LINE's menu opens, and where it leads."""
+
+    menu: str = Field(description="the menu's id")
+    area: int = Field(description="the area's index in the menu's areas")
+    campaign: str = Field(description="richmenu:<menu id>, its report")
+    uri: str = Field(description="the tracking URL the menu on LINE opens")
+    url: str = Field(description="the URL it redirects to (the menus file's)")
+
+
 def _labelled(action: dict[str, Any], label: str | None) -> dict[str, Any]:
     return {**action, "label": label} if label is not None else action
 

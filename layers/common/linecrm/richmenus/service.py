@@ -6,6 +6,11 @@ not given, stores the images (uploads bucket) and the set (a new version), and q
 a ``RichMenuSyncStep``; the jobs function puts the menus on LINE and relinks friends.
 An unchanged set (same menus, images, default and rules) stores and queues nothing,
 so it costs no LINE call.
+
+For a channel with a LIFF app, the menus' ``uri`` areas are tracked links of
+``richmenu:<menu id>`` (``MenuLinks``, docs/tracking.md): the set is stored, fingerprinted
+and put on LINE with their tracking URLs, so a tap counts in the menu's report. The
+URLs are a hash of the link: applying the same file again changes nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from linecrm.repositories.rich_menus import (
 )
 from linecrm.resources import JOBS_FUNCTION, UPLOADS_BUCKET
 from linecrm.richmenus.image import ImageNotDrawable, draw_menu
-from linecrm.richmenus.model import MenuSet, image_problem, menu_fingerprint
+from linecrm.richmenus.model import MenuLink, MenuSet, image_problem, menu_fingerprint
 from linecrm.richmenus.steps import RichMenuSyncStep
 
 # Under the uploads bucket's granted prefix; its objects expire (7 days), which is fine:
@@ -58,6 +63,20 @@ class RichMenusMissing(LookupError):
 
 class ImageStore(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
+
+
+class MenuLinks(Protocol):
+    """Tracks a set's URI areas (``linecrm.tracking.links.LinkTracker``)."""
+
+    def track_menus(
+        self, channel_id: str, menu_set: MenuSet, *, record: bool = True
+    ) -> tuple[MenuSet, list[MenuLink]]: ...
+
+
+class CampaignIndex(Protocol):
+    """The reports' campaign list (``CampaignStatsRepository``)."""
+
+    def index(self, channel_id: str, campaign: str, at: datetime) -> None: ...
 
 
 class StepQueue(Protocol):
@@ -93,6 +112,10 @@ class RichMenuState(BaseModel):
         description="friends linked / unlinked / unchanged and bulk LINE calls so far",
     )
     reason: str | None = None
+    links: list[MenuLink] = Field(
+        default_factory=list,
+        description="the URI areas made tracking URLs (richmenu:<menu id>); none without LIFF",
+    )
 
 
 class ApplyRequest(BaseModel):
@@ -115,18 +138,25 @@ class RichMenuService:
         images: Callable[[], ImageStore],
         job_queue: Callable[[], StepQueue],
         clock: Callable[[], datetime],
+        *,
+        links: MenuLinks | None = None,
+        campaigns: CampaignIndex | None = None,
     ) -> None:
         self._repository = repository
         self._channel_config = channel_config
         self._images = images
         self._job_queue = job_queue
         self._clock = clock
+        self._links = links
+        self._campaigns = campaigns
 
     def apply(self, channel_id: str, request: ApplyRequest, *, dry_run: bool) -> RichMenuState:
         menu_set = self._parse(request)
         config = self._channel_config(channel_id)
         self._check_rules(menu_set, config)
         images, generated = self._images_of(menu_set, request.images)
+        source = menu_set
+        menu_set, links = self._tracked(channel_id, source, record=False)
         fingerprints = {m.id: menu_fingerprint(m, images[m.id]) for m in menu_set.menus}
         stored = self._repository.load(channel_id)
         summaries = _diff(menu_set, fingerprints, stored, generated)
@@ -149,7 +179,13 @@ class RichMenuService:
                 menus=summaries,
                 default=menu_set.default,
                 rules_changed=rules_changed,
+                links=links,
             )
+        # The links are stored before the menus can reach LINE (the job is queued last).
+        self._tracked(channel_id, source, record=True)
+        if self._campaigns is not None:  # listed in the reports from now on
+            for campaign in dict.fromkeys(link.campaign for link in links):
+                self._campaigns.index(channel_id, campaign, self._clock())
         keys = {}
         for menu in menu_set.menus:
             key = f"{IMAGE_KEY_PREFIX}/{channel_id}/{fingerprints[menu.id]}"
@@ -170,6 +206,7 @@ class RichMenuService:
                 status="syncing",
                 progress=_carried_over(stored, self._clock()),
                 applied_at=self._clock(),
+                links=links,
             ),
             previous_version=stored.version if stored else None,
         )
@@ -182,6 +219,7 @@ class RichMenuService:
             menus=summaries,
             default=menu_set.default,
             rules_changed=rules_changed,
+            links=links,
         )
 
     def show(self, channel_id: str) -> RichMenuState:
@@ -206,7 +244,15 @@ class RichMenuService:
             default=stored.document.default,
             counts=stored.progress.counts,
             reason=stored.reason,
+            links=stored.links,
         )
+
+    def _tracked(
+        self, channel_id: str, menu_set: MenuSet, *, record: bool
+    ) -> tuple[MenuSet, list[MenuLink]]:
+        if self._links is None:
+            return menu_set, []
+        return self._links.track_menus(channel_id, menu_set, record=record)
 
     # ------------------------------------------------------------------ checks
     @staticmethod
