@@ -21,7 +21,7 @@ def main() -> int:
         budget = f"(budget <= {figure.budget:.2f}x)" if figure.budget else ""
         verdict = "" if figure.within_budget else "  OVER BUDGET"
         print(
-            f"  {figure.name:<11} {figure.ratio:5.2f}x  [{figure.seconds * 1000:6.0f} ms]"
+            f"  {figure.name:<11} {figure.ratio:5.2f}x  [{figure.seconds * 1000:6.0f} ms CPU]"
             f" {budget}{verdict}"
         )
         failures += 0 if figure.within_budget else 1

@@ -4,9 +4,11 @@ Builds the layer as ``make synth`` does (the runtime's Python compiles it), and 
 without any ``.pyc``. Each figure is the median of fresh runs of the runtime's
 interpreter (3.13) with only that layer and the handler's folder on ``sys.path`` and
 ``PYTHONDONTWRITEBYTECODE`` set (Lambda's ``/opt`` is read-only: nothing compiled at
-a cold start is kept), minus the bare interpreter start-up. Ratios are to
-``import linebot.v3.messaging`` from the compiled layer, in the same run. Goal: the
-webhook's cold import ≤ 0.15x that with bytecode.
+a cold start is kept) and the environment the CDK stack gives every function
+(``resources.PYTHON_ENVIRONMENT``), minus the bare interpreter start-up, in CPU time
+(as ``benchmarks/cold_import.py``). Ratios are to ``import linebot.v3.messaging`` from
+the compiled layer, in the same run. Goal: the webhook's cold import ≤ 0.15x that with
+bytecode.
 
 The layer is built for this machine's architecture (the deployed one is arm64, whose
 native extensions cannot load here); the Python code and its bytecode are the same.
@@ -20,12 +22,13 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from benchmarks.cold_import import child_cpu_seconds
+from linecrm import resources
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "infra"))
@@ -68,13 +71,12 @@ def _time_import(python: str, code: str, paths: list[Path], repeats: int) -> flo
         "PYTHONDONTWRITEBYTECODE": "1",
         "POWERTOOLS_SERVICE_NAME": "linecrm",
         "AWS_DEFAULT_REGION": "ap-northeast-1",
+        # As the CDK stack sets it on every function (without it pydantic reads the
+        # entry points of every distribution in the layer at the first model).
+        **resources.PYTHON_ENVIRONMENT,
     }
     setup = f"import sys; sys.path[:0] = {[str(path) for path in paths]!r}; "
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run([python, "-c", setup + code], check=True, env=env, cwd="/")
-        samples.append(time.perf_counter() - start)
+    samples = [child_cpu_seconds([python, "-c", setup + code], env, "/") for _ in range(repeats)]
     return statistics.median(samples)
 
 

@@ -16,12 +16,12 @@ from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError
 
+from linecrm.environment import DEFAULTS, LOGIN_KEYS_SECRET_NAME, Env
 from linecrm.line.login_settings import (
     JWKS_REFRESH_COOLDOWN_SECONDS,
     MockIdentity,
     Verification,
 )
-from linecrm.resources import DEFAULTS, LOGIN_KEYS_SECRET_NAME, Env
 
 LINE_API_BASE_URL = "https://api.line.me"
 LINE_DATA_API_BASE_URL = "https://api-data.line.me"

@@ -8,60 +8,20 @@ the two can never drift apart. Limits that follow from each other are computed h
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
-APP_NAME = "linecrm"
+# Environment variable names, secret names and defaults live in linecrm.environment (the
+# functions' settings need them, not the rest of this module); the same names here.
+from linecrm.environment import APP_NAME as APP_NAME
+from linecrm.environment import CHANNEL_SECRET_PREFIX as CHANNEL_SECRET_PREFIX
+from linecrm.environment import DEFAULTS as DEFAULTS
+from linecrm.environment import EVENT_SOURCES_SECRET_PREFIX as EVENT_SOURCES_SECRET_PREFIX
+from linecrm.environment import LOGIN_KEYS_SECRET_NAME as LOGIN_KEYS_SECRET_NAME
+from linecrm.environment import Defaults as Defaults
+from linecrm.environment import Env as Env
+
 DEFAULT_REGION = "ap-northeast-1"
-
-
-# ---------------------------------------------------------------- environment names
-class Env:
-    """Environment variable names the functions read (see ``linecrm.config``)."""
-
-    TABLE_NAME = "LINECRM_TABLE_NAME"
-    IDEMPOTENCY_TABLE_NAME = "LINECRM_IDEMPOTENCY_TABLE_NAME"
-    SEND_QUEUE_URL = "LINECRM_SEND_QUEUE_URL"
-    SCHEDULE_GROUP_NAME = "LINECRM_SCHEDULE_GROUP_NAME"
-    SCHEDULER_TARGET_ARN = "LINECRM_SCHEDULER_TARGET_ARN"
-    SCHEDULER_ROLE_ARN = "LINECRM_SCHEDULER_ROLE_ARN"
-    CHANNEL_SECRET_PREFIX = "LINECRM_CHANNEL_SECRET_PREFIX"  # noqa: S105 - a variable name
-    LINE_API_BASE_URL = "LINECRM_LINE_API_BASE_URL"
-    LINE_DATA_API_BASE_URL = "LINECRM_LINE_DATA_API_BASE_URL"
-    LINE_LOGIN_BASE_URL = "LINECRM_LINE_LOGIN_BASE_URL"
-    SEND_RETRY_BASE_SECONDS = "LINECRM_SEND_RETRY_BASE_SECONDS"
-    ACCOUNT_TIME_ZONE = "LINECRM_ACCOUNT_TIME_ZONE"
-    JOB_QUEUE_URL = "LINECRM_JOB_QUEUE_URL"
-    UPLOADS_BUCKET_NAME = "LINECRM_UPLOADS_BUCKET_NAME"
-    # Import job pacing (tests and the local stack make steps small; see linecrm.imports).
-    IMPORT_PAGE_SIZE = "LINECRM_IMPORT_PAGE_SIZE"
-    IMPORT_CHUNKS_PER_STEP = "LINECRM_IMPORT_CHUNKS_PER_STEP"
-    # Where EventBridge Scheduler dead-letters a fire it could not hand to Lambda.
-    SCHEDULE_DEAD_LETTER_ARN = "LINECRM_SCHEDULE_DEAD_LETTER_ARN"
-    SCHEDULE_FAILURE_QUEUE_URL = "LINECRM_SCHEDULE_FAILURE_QUEUE_URL"
-    # The events API: its sources' keys (a secret per channel) and how long events stay.
-    EVENT_SOURCES_SECRET_PREFIX = "LINECRM_EVENT_SOURCES_SECRET_PREFIX"  # noqa: S105 - a name
-    EVENT_RETENTION_DAYS = "LINECRM_EVENT_RETENTION_DAYS"
-    # LIFF login: how ID tokens are verified (``jwks`` offline, or ``verify_endpoint``),
-    # and the liff-mock test tokens (local only: see LOCAL_ONLY_SETTINGS).
-    ID_TOKEN_VERIFICATION = "LINECRM_ID_TOKEN_VERIFICATION"  # noqa: S105 - a variable name
-    LIFF_MOCK_ID_TOKENS = "LINECRM_LIFF_MOCK_ID_TOKENS"
-    # How soon after fetching LINE's keys an unknown kid may fetch them again.
-    JWKS_REFRESH_COOLDOWN_SECONDS = "LINECRM_JWKS_REFRESH_COOLDOWN_SECONDS"
-    # Auto-login into the shop: the secret with the ES256 keys that sign login URLs.
-    LOGIN_KEYS_SECRET_NAME = "LINECRM_LOGIN_KEYS_SECRET_NAME"  # noqa: S105 - a name
-    # Inflow routes (docs/inflow-routes.md): LINE Login's authorize page and the
-    # add-friend URL (the emulator locally), how far apart a route's login and the
-    # follow may be, how long a login may take, and the API's public URL (the routes'
-    # URLs and LINE Login's callback; empty: the host the request came to).
-    LINE_LOGIN_AUTHORIZE_URL = "LINECRM_LINE_LOGIN_AUTHORIZE_URL"
-    LINE_ADD_FRIEND_URL = "LINECRM_LINE_ADD_FRIEND_URL"
-    INFLOW_WINDOW_MINUTES = "LINECRM_INFLOW_WINDOW_MINUTES"
-    INFLOW_STATE_TTL_SECONDS = "LINECRM_INFLOW_STATE_TTL_SECONDS"
-    PUBLIC_BASE_URL = "LINECRM_PUBLIC_BASE_URL"
-    # Local stack only: the LIFF pages load @line/liff-mock instead of talking to LINE
-    # (docs/liff.md). Never set by the CDK stack (an infra test holds it off).
-    LIFF_MOCK_SDK = "LINECRM_LIFF_MOCK_SDK"
 
 
 # ---------------------------------------------------------------- DynamoDB
@@ -380,21 +340,6 @@ INSIGHT_FETCH = RecurringSchedule(
     name="insight-fetch", expression="rate(1 hour)", input='{"kind": "fetch_insight"}'
 )
 RECURRING_SCHEDULES = (SCENARIO_SWEEPER, INSIGHT_FETCH)
-
-CHANNEL_SECRET_PREFIX = f"{APP_NAME}/channel/"
-"""Secrets Manager name of a channel's credentials: ``linecrm/channel/<channel id>``;
-the value is JSON ``{"channel_secret": "…", "channel_access_token": "…"}``."""
-
-EVENT_SOURCES_SECRET_PREFIX = f"{APP_NAME}/events/"
-"""Secrets Manager name of a channel's events API sources: ``linecrm/events/<channel id>``;
-the value is JSON ``{"sources": {"<source id>": {"current": "…", "previous": "…"}}}``
-(see ``linecrm.events.sources``)."""
-
-LOGIN_KEYS_SECRET_NAME = f"{APP_NAME}/login-keys"
-"""Secrets Manager name of the keys that sign auto-login URLs (one set for every
-channel; the token's ``aud`` names the channel). JSON ``{"active_kid": …, "keys": [{"kid",
-"created_at", "retired_at", "private_key_pem"}]}`` (see ``linecrm.shop_login.keys``)."""
-
 
 # ---------------------------------------------------------------- what each function has
 # Which variable names each resource's name (or URL) reaches a function under.
@@ -796,18 +741,3 @@ METRICS_NAMESPACE = APP_NAME
 QUOTA_EXHAUSTED_METRIC = "MonthlyQuotaExhausted"
 # Emitted per scheduled fire that finally failed (its delivery is now dead); alarmed.
 SCHEDULED_FIRES_DEAD_METRIC = "ScheduledFiresDead"
-
-
-@dataclass(frozen=True)
-class Defaults:
-    """Operational defaults with their reasons."""
-
-    idempotency_hours: int = 48  # LINE redelivers for up to ~1 day; keep twice that
-    # Behaviour events on a friend's timeline (and their idempotency keys): 13 months,
-    # so "same month last year" comparisons still find them.
-    event_retention_days: int = 400
-    account_time_zone: str = "Asia/Tokyo"
-    tags: dict[str, str] = field(default_factory=lambda: {"app": APP_NAME})
-
-
-DEFAULTS = Defaults()

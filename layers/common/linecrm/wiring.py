@@ -517,7 +517,7 @@ class Container(Generic[S]):
     def idempotency_config(self) -> Any:
         from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
-        from linecrm.resources import DEFAULTS
+        from linecrm.environment import DEFAULTS
         from linecrm.webhook.idempotency import flag_duplicate
 
         return IdempotencyConfig(
