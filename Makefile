@@ -11,11 +11,18 @@ LIFF_DIR := web/liff
 LIFF_NODE_STAMP := $(LIFF_DIR)/node_modules/.installed
 LIFF_BUILD := functions/liff_login/liff_assets/.vite/manifest.json
 LIFF_SOURCES := $(wildcard $(LIFF_DIR)/src/*) $(LIFF_DIR)/vite.config.ts $(LIFF_DIR)/tsconfig.json
+# The analytics dashboard (web/dashboard, Apache ECharts): npm ci from its lock file, then
+# a Vite build into the admin function's asset folder (gitignored; served at
+# /admin/dashboard/assets/, the page at /admin/dashboard).
+DASHBOARD_DIR := web/dashboard
+DASHBOARD_NODE_STAMP := $(DASHBOARD_DIR)/node_modules/.installed
+DASHBOARD_BUILD := functions/admin/dashboard_assets/.vite/manifest.json
+DASHBOARD_SOURCES := $(wildcard $(DASHBOARD_DIR)/src/*) $(DASHBOARD_DIR)/vite.config.ts $(DASHBOARD_DIR)/tsconfig.json
 # The browser tests' chromium and CJK fonts, from Debian (never Playwright's downloads).
 BROWSER_PACKAGES := chromium fonts-noto-cjk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dev test lint format synth bench pr clean install openapi liff browser
+.PHONY: dev test lint format synth bench pr clean install openapi liff dashboard browser
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "linecrm needs Python >= 3.11")'
@@ -37,6 +44,15 @@ $(LIFF_BUILD): $(LIFF_NODE_STAMP) $(LIFF_SOURCES)
 
 liff: $(LIFF_BUILD)
 
+$(DASHBOARD_NODE_STAMP): $(DASHBOARD_DIR)/package.json $(DASHBOARD_DIR)/package-lock.json
+	cd $(DASHBOARD_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(DASHBOARD_BUILD): $(DASHBOARD_NODE_STAMP) $(DASHBOARD_SOURCES)
+	cd $(DASHBOARD_DIR) && npm run --silent build -- --logLevel warn
+
+dashboard: $(DASHBOARD_BUILD)
+
 # Quiet and quick when the packages are there already.
 browser:
 	@missing=$$(for package in $(BROWSER_PACKAGES); do \
@@ -49,7 +65,7 @@ browser:
 
 install: $(STAMP)
 
-dev: $(STAMP) $(LIFF_BUILD)
+dev: $(STAMP) $(LIFF_BUILD) $(DASHBOARD_BUILD)
 	$(PY) -m linecrm_local.dev
 
 lint: $(STAMP)
@@ -61,10 +77,10 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(STAMP) lint $(LIFF_BUILD) browser
+test: $(STAMP) lint $(LIFF_BUILD) $(DASHBOARD_BUILD) browser
 	$(BIN)/pytest
 
-synth: $(STAMP) $(NODE_STAMP) $(LIFF_BUILD)
+synth: $(STAMP) $(NODE_STAMP) $(LIFF_BUILD) $(DASHBOARD_BUILD)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --quiet
 
 openapi: $(STAMP)
@@ -78,3 +94,4 @@ pr: test synth bench
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
 	rm -rf $(LIFF_DIR)/node_modules functions/liff_login/liff_assets
+	rm -rf $(DASHBOARD_DIR)/node_modules functions/admin/dashboard_assets

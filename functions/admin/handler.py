@@ -7,12 +7,15 @@ so the OpenAPI document can be generated from the same code this function runs.
 from __future__ import annotations
 
 import functools
+import os
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from linecrm.admin.api import build_app
 from linecrm.config import AdminSettings
+from linecrm.dashboard import routes as dashboard_routes
 from linecrm.observability import logger, metrics
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
@@ -33,7 +36,19 @@ app = build_app(
     login_keys=lambda: container().login_keys,
     clock=lambda: container().clock,
     route_service=lambda: container().route_service,
+    report_service=lambda: container().report_service,
+    insight_reports=lambda: container().insight_reports,
+    experiment_reports=lambda: container().experiment_reports,
     public_base_url=lambda: container().settings.public_base_url,
+)
+# The analytics dashboard's page and assets (built by `make dashboard`); its data comes
+# from the report routes above, called by the page with the admin's credentials.
+app.include_router(
+    dashboard_routes.build_router(
+        Path(__file__).with_name("dashboard_assets"),
+        # Lambda sets AWS_REGION; the local stack sets it for its functions too.
+        region=lambda: os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", ""),
+    )
 )
 
 

@@ -27,7 +27,7 @@ from linecrm.domain.broadcasts import BroadcastStep, PreviewStep
 from linecrm.imports.models import ImportStep
 from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.line.errors import LineApiError, LineRateLimited
-from linecrm.models.jobs import EnrollSegmentStep, FireScenarioStep
+from linecrm.models.jobs import EnrollSegmentStep, FireScenarioStep, InsightFetchStep
 from linecrm.observability import logger, metrics
 from linecrm.resources import JOB_QUEUE
 from linecrm.richmenus.steps import RichMenuSyncStep
@@ -56,7 +56,8 @@ JobStep = Annotated[
     | PreviewStep
     | EnrollSegmentStep
     | FireScenarioStep
-    | RichMenuSyncStep,
+    | RichMenuSyncStep
+    | InsightFetchStep,
     Field(discriminator="kind"),
 ]
 _JOB_STEP: TypeAdapter[JobStep] = TypeAdapter(JobStep)
@@ -95,6 +96,8 @@ def _job_step(step: JobStep, deps: Container[JobsSettings]) -> _JobStep:
         return _enrollment_step(step, deps)
     if isinstance(step, RichMenuSyncStep):
         return _rich_menu_step(step, deps)
+    if isinstance(step, InsightFetchStep):
+        return _insight_step(step, deps)
     if isinstance(step, BroadcastStep):
         ids = (step.channel_id, step.broadcast_id)
         planner = deps.broadcast_planner
@@ -176,6 +179,25 @@ def _rich_menu_step(step: RichMenuSyncStep, deps: Container[JobsSettings]) -> _J
         functools.partial(runner.fail, *ids),
         "RichMenuSteps",
     )
+
+
+# ---------------------------------------------------------------- insight
+def _insight_step(step: InsightFetchStep, deps: Container[JobsSettings]) -> _JobStep:
+    """LINE's opens and clicks of the channel's recent campaigns, within LINE's hourly
+    insight budget (``linecrm.insight.fetcher``); what is left waits for the next hour."""
+    log = {"channel_id": step.channel_id}
+
+    def fetch(budget: StepBudget) -> StepOutcome:
+        report = deps.insight_fetcher.fetch_channel(step.channel_id, budget.allows_row)
+        logger.info("insight fetched", extra=report.as_dict())
+        return StepOutcome.DONE
+
+    def give_up(reason: str) -> None:
+        logger.error(
+            "insight fetch gave up; the next hour tries again", extra={**log, "reason": reason}
+        )
+
+    return _JobStep("insight", log, fetch, give_up, "InsightFetches")
 
 
 def _run_job_step(job: _JobStep, record: SQSRecord, lambda_context: LambdaContext) -> StepOutcome:

@@ -1,6 +1,7 @@
 """LIFF / LINE Login: POST /liff/login {channelId, idToken, nonce?} -> who this LINE user is.
 POST /liff/shop-login {channelId, idToken, target} -> a login URL into the shop for a
-linked friend (docs/auto-login.md).
+linked friend (docs/auto-login.md). GET/POST /t/{token}: tracked links
+(linecrm.tracking.routes, docs/tracking.md).
 
 The ID token is verified (LINE's JWKS, or its verify endpoint: LINECRM_ID_TOKEN_VERIFICATION),
 then the friend is found or created login-only (linecrm.liff_login). The LIFF pages and
@@ -46,6 +47,7 @@ from linecrm.line.login import (
 from linecrm.observability import logger, metrics
 from linecrm.shop_login.errors import LoginRefused, NoSigningKey
 from linecrm.tracing import tracer
+from linecrm.tracking import routes as click_routes
 from linecrm.wiring import Container
 
 app = json_resolver()
@@ -73,6 +75,8 @@ def verifier() -> IdTokenVerifier:
 app.include_router(
     liff_routes.build_router(container, verifier, Path(__file__).with_name("liff_assets"))
 )
+# Click tracking: the redirector and the LIFF click page's identified click.
+app.include_router(click_routes.build_router(container, verifier))
 
 
 class LoginRequest(BaseModel):

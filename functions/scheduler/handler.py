@@ -14,7 +14,14 @@ from pydantic import ValidationError
 
 from linecrm.config import SchedulerSettings
 from linecrm.domain.broadcasts import BroadcastStep
-from linecrm.models.jobs import SCHEDULED_JOB, FireScenarioStep, ScheduledSend, SweepScenarios
+from linecrm.models.jobs import (
+    SCHEDULED_JOB,
+    FetchInsight,
+    FireScenarioStep,
+    InsightFetchStep,
+    ScheduledSend,
+    SweepScenarios,
+)
 from linecrm.observability import logger, metrics
 from linecrm.tracing import tracer
 from linecrm.wiring import Container
@@ -48,6 +55,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
         logger.info("scenario fire", extra={"job_id": job.job_id, **report.as_dict()})
         return {"status": report.outcome, "job_id": job.job_id, **report.as_dict()}
+    if isinstance(job, FetchInsight):
+        # One step per channel on the job queue: the jobs function calls LINE.
+        channels = deps.channel_registry.channel_ids()
+        deps.job_queue.send_steps([InsightFetchStep(channel_id=c) for c in channels])
+        logger.info("insight fetch queued", extra={"channels": len(channels)})
+        return {"status": "queued", "job_id": job.job_id, "channels": len(channels)}
     if not isinstance(job, ScheduledSend):
         # The broadcast's planner steps run on the job queue; a second firing finds the
         # broadcast already started and does nothing.

@@ -114,11 +114,12 @@ class LinecrmStack(cdk.Stack):
         self.scheduling.allow_schedules_to_dead_letter(
             self.delivery.pair(resources.SCHEDULE_DEAD_LETTER_QUEUE).queue
         )
-        self.scheduling.add_recurring(
-            resources.SCENARIO_SWEEPER,
-            schedule_target,
-            self.delivery.pair(resources.SCHEDULE_DEAD_LETTER_QUEUE).queue,
-        )
+        for recurring in resources.RECURRING_SCHEDULES:  # the sweeper, the insight fetch
+            self.scheduling.add_recurring(
+                recurring,
+                schedule_target,
+                self.delivery.pair(resources.SCHEDULE_DEAD_LETTER_QUEUE).queue,
+            )
         self._configure_async_invocations()
         self.api = HttpApi(self, "Http", functions=self.functions.functions)
         self.monitoring = Monitoring(self, "Monitoring", alarm_email=settings.alarm_email)

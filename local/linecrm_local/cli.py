@@ -12,7 +12,11 @@ linecrm idlink configure --login-url https://…   ID linking (see linecrm_local
 linecrm routes create qr_shop_a --name …    inflow routes, QR codes (linecrm_local.cli_routes)
 linecrm simulate account-link --link-token=T --nonce=N   LINE's account-link dialog
 linecrm simulate id-token --user U…          a LINE Login ID token for a LIFF page
+linecrm simulate open U… --campaign broadcast:B [--click [URL]]   a friend opens it (cli_insight)
+linecrm insight --campaign broadcast:B       LINE's opens and clicks (see linecrm_local.cli_insight)
+linecrm simulate click --user U… URL         the friend taps a tracked link (docs/tracking.md)
 linecrm shoplogin configure --base-url https://… --allow /mypage   auto-login (cli_shoplogin)
+linecrm report campaigns|campaign <key>|funnel <id>|routes|timeline [--csv FILE]   reports
 """
 
 from __future__ import annotations
@@ -31,11 +35,14 @@ from linecrm_local import (
     cli_events,
     cli_idlink,
     cli_imports,
+    cli_insight,
+    cli_reports,
     cli_richmenus,
     cli_routes,
     cli_scenarios,
     cli_shoplogin,
 )
+from linecrm_local.clicks import ClickFailed, simulate_click
 
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8090"
 DEFAULT_CHANNEL_ID = "2000000001"  # the demo channel `make dev` seeds
@@ -79,6 +86,9 @@ class EmulatorControl:
 
 
 def _print(payload: Any) -> None:
+    if isinstance(payload, cli_reports.Printed):
+        print(payload)
+        return
     print(json.dumps(payload, ensure_ascii=False, indent=2))
 
 
@@ -101,6 +111,26 @@ def _simulate(control: EmulatorControl, args: argparse.Namespace) -> Any:
             # The LIFF member card with this token (the local stack's liff-mock: docs/liff.md).
             "memberCardUrl": f"{api_url}/liff/{args.channel}/card?mockIdToken={token['idToken']}",
         }
+    if args.event == "open":
+        try:
+            opened = cli_insight.open_body(args)
+        except cli_insight.OpenMistake as mistake:
+            raise CliError(str(mistake)) from mistake
+        return control.call("POST", f"/channels/{args.channel}/opens", opened)
+    if args.event == "click":
+        if (args.user is None) == (not args.anonymous):
+            raise CliError("`simulate click` needs --user U… (a friend in LINE) or --anonymous")
+        try:
+            return simulate_click(
+                admin_cli.checked_base_url(args.api_url),
+                control.base_url,
+                args.channel,
+                args.url,
+                user_id=args.user,
+                **({"user_agent": args.user_agent} if args.user_agent else {}),
+            )
+        except ClickFailed as error:
+            raise CliError(str(error)) from error
     body: dict[str, Any] = {"type": args.event}
     if args.user:
         body["userId"] = args.user
@@ -175,6 +205,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="the local gateway, for the card URL (env LINECRM_API_URL)",
     )
 
+    cli_insight.add_open_command(events)
+    click = events.add_parser(
+        "click",
+        help="the friend taps a tracked link: LINE and the LIFF click page (docs/tracking.md)",
+    )
+    click.add_argument("url", help="the tracking URL, as in the friend's inbox")
+    click.add_argument("--user", help="the friend's user id (tapped in LINE)")
+    click.add_argument(
+        "--anonymous", action="store_true", help="opened outside LINE: GET /t/<token>"
+    )
+    click.add_argument("--user-agent", help="e.g. a link-preview fetcher's (not counted)")
+    click.add_argument(
+        "--api-url",
+        default=os.environ.get("LINECRM_API_URL", admin_cli.DEFAULT_API_URL),
+        help="the local gateway (env LINECRM_API_URL)",
+    )
+
     inbox = commands.add_parser("inbox", help="messages a simulated friend received")
     inbox.add_argument("user")
 
@@ -188,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_idlink.add_commands(commands)
     cli_shoplogin.add_commands(commands)
     cli_routes.add_commands(commands)
+    cli_reports.add_commands(commands)
+    cli_insight.add_commands(commands)
 
     calls = commands.add_parser("calls", help="LINE API calls the emulator received")
     calls.add_argument("--endpoint", help="e.g. push, multicast, reply")
@@ -222,6 +271,10 @@ def run(args: argparse.Namespace) -> Any:
         return cli_shoplogin.run(args)
     if args.command == cli_routes.COMMAND:
         return cli_routes.run(args)
+    if args.command == cli_reports.COMMAND:
+        return cli_reports.run(args)
+    if args.command == cli_insight.COMMAND:
+        return cli_insight.run(args)
     control = EmulatorControl(args.emulator)
     if args.command == "simulate":
         return _simulate(control, args)

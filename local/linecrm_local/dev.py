@@ -7,6 +7,8 @@ LINECRM_CLOCK_SPEED (default 1) speeds the stack's clock up for demos: 60 makes 
 scenario's "day 1" step come after 24 real minutes. LINECRM_LIFF_MOCK_ID_TOKENS (JSON,
 e.g. '{"id_token": {"userId": "U…", "displayName": "Brown"}}') makes /liff/login accept
 the fixed tokens of @line/liff-mock as those users (local only; off when unset).
+LINECRM_DEMO_ACTIVITY=0 skips the dashboard's demo activity (follows, a broadcast,
+clicks, purchases and blocks run through the stack in the background at start).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Mapping
 from types import FrameType
 
 from linecrm import resources
-from linecrm_local import demo
+from linecrm_local import demo, demo_activity
 from linecrm_local.clock import MovableClock
 from linecrm_local.serving import PortInUseError
 from linecrm_local.stack import LocalStack
@@ -62,6 +64,7 @@ def banner(stack: LocalStack) -> str:
         f"  admin API        {stack.gateway_url}/admin/channels/{demo.DEMO_CHANNEL_ID}/…",
         f"  admin Swagger    {stack.gateway_url}/admin/swagger  (Authorize: the admin token)",
         f"  admin token      {stack.admin_token}  (Authorization: Bearer …)",
+        f"  dashboard        {dashboard_url(stack)}  (docs/dashboard.md)",
         f"  events API       {stack.events_url(demo.DEMO_CHANNEL_ID)}  (docs/events.md)",
         f"    source         {demo.DEMO_EVENT_SOURCE}  (X-Linecrm-Source)",
         f"    key            {demo.DEMO_EVENT_SOURCE_KEY}",
@@ -89,6 +92,10 @@ def banner(stack: LocalStack) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def dashboard_url(stack: LocalStack) -> str:
+    return f"{stack.gateway_url}/admin/dashboard?channel={demo.DEMO_CHANNEL_ID}"
 
 
 def _shop_lines(stack: LocalStack) -> list[str]:
@@ -160,6 +167,10 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         return 1
     try:
         print(banner(stack), flush=True)
+        if env.get("LINECRM_DEMO_ACTIVITY", "1") != "0":
+            demo_activity.seed_in_background(
+                stack.gateway_url, stack.emulator, stack.admin_token, stopping
+            )
         while not stopping.wait(0.5):
             pass
         print("linecrm dev: stopping…", flush=True)

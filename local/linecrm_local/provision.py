@@ -153,27 +153,29 @@ def provision(
     )
     created.scheduler_role_arn = role["Role"]["Arn"]
     created.scheduler_target_arn = local_function_arn(region, resources.SCHEDULE_TARGET)
-    # The recurring schedules the CDK stack creates (the scenario sweeper): the local
-    # scheduler runner fires them every period of its clock.
-    recurring = resources.SCENARIO_SWEEPER
-    scheduler.create_schedule(
-        Name=recurring.name,
-        GroupName=resources.SCHEDULE_GROUP_NAME,
-        ScheduleExpression=recurring.expression,
-        FlexibleTimeWindow={"Mode": "OFF"},
-        Target={
-            "Arn": created.scheduler_target_arn,
-            "RoleArn": created.scheduler_role_arn,
-            "Input": recurring.input,
-            "RetryPolicy": {
-                "MaximumRetryAttempts": resources.SCHEDULE_RETRY_POLICY.max_retry_attempts,
-                "MaximumEventAgeInSeconds": resources.SCHEDULE_RETRY_POLICY.max_event_age_seconds,
+    # The recurring schedules the CDK stack creates (the scenario sweeper, the insight
+    # fetch): the local scheduler runner fires them every period of its clock.
+    for recurring in resources.RECURRING_SCHEDULES:
+        scheduler.create_schedule(
+            Name=recurring.name,
+            GroupName=resources.SCHEDULE_GROUP_NAME,
+            ScheduleExpression=recurring.expression,
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target={
+                "Arn": created.scheduler_target_arn,
+                "RoleArn": created.scheduler_role_arn,
+                "Input": recurring.input,
+                "RetryPolicy": {
+                    "MaximumRetryAttempts": resources.SCHEDULE_RETRY_POLICY.max_retry_attempts,
+                    "MaximumEventAgeInSeconds": (
+                        resources.SCHEDULE_RETRY_POLICY.max_event_age_seconds
+                    ),
+                },
+                "DeadLetterConfig": {
+                    "Arn": created.queue_arns[resources.SCHEDULE_DEAD_LETTER_QUEUE.logical_id]
+                },
             },
-            "DeadLetterConfig": {
-                "Arn": created.queue_arns[resources.SCHEDULE_DEAD_LETTER_QUEUE.logical_id]
-            },
-        },
-    )
+        )
 
     # Each channel's registry item, as the webhook writes it on AWS (the admin API
     # answers 404 for channels without one).

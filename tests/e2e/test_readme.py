@@ -97,6 +97,9 @@ class ReadmeSession:
         assert status == 0, (
             f"README line {where}: `linecrm {shlex.join(argv)}` exited {status}: {err.getvalue()}"
         )
+        if argv[0] == "report" and not {"--json", "--csv"} & set(argv):
+            assert out.getvalue().strip(), f"README line {where}: no report printed"
+            return  # a table for the terminal (linecrm report), nothing to learn
         self._learn(json.loads(out.getvalue()))
 
     def _substituted(self, argv: list[str]) -> list[str]:

@@ -146,10 +146,11 @@ def test_a_scheduled_send_deferred_again_by_quiet_hours_gets_a_new_schedule(
     assert result == {"status": "deferred", "job_id": "reminder-1"}
     scheduler = boto3.client("scheduler")
     group = environment[Env.SCHEDULE_GROUP_NAME]
-    (summary,) = [  # the deferred message's schedule (not the recurring sweeper)
+    recurring = {schedule.name for schedule in resources.RECURRING_SCHEDULES}
+    (summary,) = [  # the deferred message's schedule (not the recurring ones)
         s
         for s in scheduler.list_schedules(GroupName=group)["Schedules"]
-        if s["Name"] != resources.SCENARIO_SWEEPER.name
+        if s["Name"] not in recurring
     ]
     schedule = scheduler.get_schedule(GroupName=group, Name=summary["Name"])
     assert schedule["Target"]["Arn"] == environment[Env.SCHEDULER_TARGET_ARN]

@@ -112,7 +112,7 @@ def test_an_iam_route_gets_the_iam_authorizer(monkeypatch: pytest.MonkeyPatch) -
     )
 
 
-def test_admin_routes_are_iam_authorized_except_the_api_description(
+def test_admin_routes_are_iam_authorized_except_the_api_description_and_dashboard(
     template: Template,
 ) -> None:
     routes = {
@@ -123,7 +123,8 @@ def test_admin_routes_are_iam_authorized_except_the_api_description(
     methods = {key.split(" ", 1)[0] for key in admin if key.endswith("/admin/{proxy+}")}
     assert methods == {"GET", "POST", "PUT", "PATCH", "DELETE"}
     for key, route in admin.items():
-        public = key.split(" ", 1)[1] in resources.ADMIN_DOC_PATHS
+        # The API's description and the dashboard's page and assets hold no data.
+        public = key.split(" ", 1)[1] in (*resources.ADMIN_DOC_PATHS, *resources.DASHBOARD_PATHS)
         assert route["AuthorizationType"] == ("NONE" if public else "AWS_IAM"), key
         assert route["Target"] == admin["GET /admin/{proxy+}"]["Target"], key
 

@@ -29,9 +29,11 @@ pytestmark = pytest.mark.integration
 
 
 def one_time_firings(stack: LocalStack) -> list[Firing]:
-    """What the runner fired now, but the recurring scenario sweeper (which fires
-    every five minutes of the clock and is not what these tests are about)."""
-    return [f for f in stack.runner.run_due() if f.name != resources.SCENARIO_SWEEPER.name]
+    """What the runner fired now, but the recurring schedules (the scenario sweeper
+    every five minutes of the clock, the insight fetch every hour): not what these
+    tests are about."""
+    recurring = {schedule.name for schedule in resources.RECURRING_SCHEDULES}
+    return [f for f in stack.runner.run_due() if f.name not in recurring]
 
 
 @pytest.fixture(scope="module")

@@ -287,3 +287,29 @@ def test_grammar_postback_also_runs_a_matching_postback_rule(
     friend = friends.get(CHANNEL_ID, USER)
     assert friend is not None and set(friend.tags) == {"tag_vip"}
     assert [r["messages"] for r in replies(aws)][-1] == [{"type": "text", "text": "VIP登録完了"}]
+
+
+def test_a_reply_names_its_rule_and_its_links_are_tracked(
+    config: ChannelConfigRepository, aws: AwsWorld, lambda_context: Any
+) -> None:
+    from linecrm.domain.tracked_links import token_of
+    from linecrm.repositories.tracked_links import TrackedLinkRepository
+
+    config.set_setting(CHANNEL_ID, "liff", {"liff_id": "2000000002-AbCdEfGh"})
+    webhook = load_handler("webhook")  # after the setting: the function caches config
+    send(webhook, lambda_context, text("料金"), text("こんにちは"))
+
+    by_campaign = {reply["campaign"]: reply for reply in replies(aws)}
+    assert set(by_campaign) == {"rule:price", "rule:fallback"}
+    price, fallback = by_campaign["rule:price"], by_campaign["rule:fallback"]
+    tracked = price["messages"][0]["text"]
+    assert tracked.startswith("料金はこちら: https://liff.line.me/2000000002-AbCdEfGh/click?t=")
+    token = token_of(tracked.split()[-1])
+    assert token is not None
+    links = TrackedLinkRepository(aws.client("dynamodb"), aws.resources.table_names["Main"])
+    link = links.get(token)
+    assert link is not None and (link.campaign, link.url) == (
+        "rule:price",
+        "https://example.com/price",
+    )
+    assert fallback["messages"] == DEFAULT_REPLY  # no link: as written

@@ -150,10 +150,14 @@ class FakeLineClient:
             raise outcome
         return outcome
 
-    def push(self, to: str, messages: Any, retry_key: str) -> SendReceipt:
+    def push(
+        self, to: str, messages: Any, retry_key: str, aggregation_unit: str | None = None
+    ) -> SendReceipt:
         return self._next("push")
 
-    def multicast(self, to: list[str], messages: Any, retry_key: str) -> SendReceipt:
+    def multicast(
+        self, to: list[str], messages: Any, retry_key: str, aggregation_unit: str | None = None
+    ) -> SendReceipt:
         return self._next("multicast")
 
     def reply(self, reply_token: str, messages: Any) -> SendReceipt:

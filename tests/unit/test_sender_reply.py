@@ -45,10 +45,14 @@ class FakeLineClient:
     def reply(self, reply_token: str, messages: Any) -> SendReceipt:
         return self._next("reply", reply_token, None)
 
-    def push(self, to: str, messages: Any, retry_key: str) -> SendReceipt:
+    def push(
+        self, to: str, messages: Any, retry_key: str, aggregation_unit: str | None = None
+    ) -> SendReceipt:
         return self._next("push", to, retry_key)
 
-    def multicast(self, to: list[str], messages: Any, retry_key: str) -> SendReceipt:
+    def multicast(
+        self, to: list[str], messages: Any, retry_key: str, aggregation_unit: str | None = None
+    ) -> SendReceipt:
         return self._next("multicast", to, retry_key)
 
     def kinds(self) -> list[str]:

@@ -374,6 +374,13 @@ SCENARIO_SWEEPER = RecurringSchedule(
     name="scenario-sweeper", expression="rate(5 minutes)", input='{"kind": "sweep_scenarios"}'
 )
 
+# Fetches LINE's opens and clicks per campaign (linecrm.insight.fetcher): hourly, as
+# LINE's insight endpoints allow 60 requests per hour per channel.
+INSIGHT_FETCH = RecurringSchedule(
+    name="insight-fetch", expression="rate(1 hour)", input='{"kind": "fetch_insight"}'
+)
+RECURRING_SCHEDULES = (SCENARIO_SWEEPER, INSIGHT_FETCH)
+
 CHANNEL_SECRET_PREFIX = f"{APP_NAME}/channel/"
 """Secrets Manager name of a channel's credentials: ``linecrm/channel/<channel id>``;
 the value is JSON ``{"channel_secret": "…", "channel_access_token": "…"}``."""
@@ -497,7 +504,8 @@ FUNCTION_ACCESS = (
     ),
     # Fires delayed messages (send queue), starts scheduled broadcasts (job queue), and
     # defers a delayed message again when caps or quiet hours say so (a new schedule
-    # that targets this same function).
+    # that targets this same function). The hourly insight fetch: one step per
+    # registered channel on the job queue.
     FunctionAccess(
         SCHEDULER_FUNCTION,
         tables=((MAIN_TABLE, "read_write"),),
@@ -516,6 +524,8 @@ FUNCTION_ACCESS = (
     # deletes, so read-update. Mints auto-login URLs for linked friends (reads the
     # channel's shop-login setting, the link, and the signing keys).
     # Also serves the LIFF pages (member card, open-the-shop) with the channel's LIFF setup.
+    # The click redirector (GET/POST /t/{token}): reads the tracked link, records the
+    # friend's first and last click (PutItem) and adds to the click counters (UpdateItem).
     FunctionAccess(
         LIFF_LOGIN_FUNCTION,
         tables=((MAIN_TABLE, "read_update"),),
@@ -527,13 +537,15 @@ FUNCTION_ACCESS = (
             Env.JWKS_REFRESH_COOLDOWN_SECONDS,
             Env.LIFF_MOCK_ID_TOKENS,
             Env.LIFF_MOCK_SDK,
+            Env.ACCOUNT_TIME_ZONE,
         ),
     ),
     # Runs import, broadcast, preview and segment enrolment steps: reads the CSV, pages
     # LINE's followers, reads the quota, queues broadcast chunks and its next step,
     # defers capped/quiet sends; enrols a segment in a step scenario (enrolments, the
     # scenario's counters, its buckets' fire records) and creates the buckets' schedules;
-    # syncs rich menus to LINE (reads their images, links friends in bulk).
+    # syncs rich menus to LINE (reads their images, links friends in bulk); fetches
+    # LINE's opens and clicks per campaign (the insight API) and stores them.
     FunctionAccess(
         JOBS_FUNCTION,
         tables=((MAIN_TABLE, "read_write"),),
@@ -614,6 +626,8 @@ ADMIN_METHODS: tuple[Literal["GET", "POST", "PUT", "PATCH", "DELETE"], ...] = (
     "DELETE",
 )
 ADMIN_DOC_PATHS = ("/admin/openapi.json", "/admin/swagger")
+# The analytics dashboard's page and its static JS/CSS (linecrm.dashboard).
+DASHBOARD_PATHS = ("/admin/dashboard", "/admin/dashboard/assets/{file}")
 
 
 @dataclass(frozen=True)
@@ -686,6 +700,7 @@ ROUTES = (
             "/liff/{channel_id}",  # the LIFF app's endpoint URL (the card)
             "/liff/{channel_id}/card",
             "/liff/{channel_id}/open",  # ?target=/path: open the shop logged in
+            "/liff/{channel_id}/click",  # ?t=<token>: a tracked link (docs/tracking.md)
             "/liff/assets/{file}",
         )
     ),
@@ -695,6 +710,24 @@ ROUTES = (
         LIFF_LOGIN_FUNCTION,
         "none",
         why_no_auth="called from the LIFF page; authenticated by the LINE ID token it carries",
+    ),
+    # Click tracking (docs/tracking.md): a tracked link's redirect; the LIFF click page
+    # posts the friend's ID token to the same path.
+    Route(
+        "GET",
+        "/t/{token}",
+        LIFF_LOGIN_FUNCTION,
+        "none",
+        why_no_auth=(
+            "a tracked link in a message: redirects only to the URL stored under the token"
+        ),
+    ),
+    Route(
+        "POST",
+        "/t/{token}",
+        LIFF_LOGIN_FUNCTION,
+        "none",
+        why_no_auth="from the LIFF click page; authenticated by the LINE ID token it carries",
     ),
     Route(
         "GET",
@@ -736,6 +769,21 @@ ROUTES = (
             why_no_auth="the admin API's OpenAPI description and Swagger page: no data",
         )
         for path in ADMIN_DOC_PATHS
+    ),
+    # The dashboard's page holds no data: it calls the /admin report routes above with
+    # the admin's credentials (SigV4 on AWS, the bearer token locally).
+    *(
+        Route(
+            "GET",
+            path,
+            ADMIN_FUNCTION,
+            "none",
+            why_no_auth=(
+                "the analytics dashboard's HTML shell and static JS/CSS: no data (the page "
+                "reads the IAM-authorized report routes with the admin's credentials)"
+            ),
+        )
+        for path in DASHBOARD_PATHS
     ),
 )
 

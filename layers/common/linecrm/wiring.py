@@ -25,6 +25,7 @@ from linecrm.config import (
     InflowWindowSettings,
     JobQueueSettings,
     JobsSettings,
+    LiffLoginSettings,
     LineSettings,
     LoginKeysSettings,
     MainTableSettings,
@@ -36,6 +37,8 @@ from linecrm.config import (
 )
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_scheduler.client import EventBridgeSchedulerClient
@@ -46,8 +49,11 @@ if TYPE_CHECKING:
     from linecrm.broadcasts.planner import BroadcastPlanner
     from linecrm.broadcasts.service import BroadcastService
     from linecrm.channels import ChannelDirectory
+    from linecrm.counting.listener import ReportCounting
+    from linecrm.counting.sent import SentCounting
     from linecrm.delivery.deferred_sends import ScheduledSends
     from linecrm.delivery.failed_fires import FailedFires
+    from linecrm.delivery.holdouts import Holdouts
     from linecrm.delivery.ledger_admin import LedgerAdmin
     from linecrm.delivery.line_tasks import LineTaskRunner
     from linecrm.delivery.outbox import SendQueueOutbox
@@ -59,6 +65,7 @@ if TYPE_CHECKING:
     from linecrm.domain.shop_login import ShopLoginSettings
     from linecrm.domain.signals import Signals
     from linecrm.events.service import EventsReceiver, RequestAuthenticator
+    from linecrm.experiments.report import ExperimentReports
     from linecrm.id_links.service import AccountLinks
     from linecrm.id_links.shop_api import ShopLinkApi
     from linecrm.imports.runner import ImportRunner
@@ -67,9 +74,13 @@ if TYPE_CHECKING:
     from linecrm.inflow.attribution import InflowAttribution
     from linecrm.inflow.login import InflowLogin
     from linecrm.inflow.routes import RouteService
+    from linecrm.insight.fetcher import InsightFetcher
+    from linecrm.insight.service import InsightReports
     from linecrm.jobs import JobStepQueue
     from linecrm.line.client import LineMessagingClient
+    from linecrm.reports.service import ReportService
     from linecrm.repositories.broadcasts import BroadcastRepository
+    from linecrm.repositories.campaign_stats import CampaignStatsRepository
     from linecrm.repositories.channel_config import CachedChannelConfig, ChannelConfigRepository
     from linecrm.repositories.channel_registry import ChannelRegistry
     from linecrm.repositories.deliveries import DeliveryLedger
@@ -82,6 +93,7 @@ if TYPE_CHECKING:
     from linecrm.repositories.inflow_routes import InflowRouteRepository
     from linecrm.repositories.rich_menus import RichMenuRepository
     from linecrm.repositories.scenarios import ScenarioRepository
+    from linecrm.repositories.tracking_markers import TrackingMarkers
     from linecrm.richmenus.follower import RichMenuFollower
     from linecrm.richmenus.jobs import RichMenuSyncRunner
     from linecrm.richmenus.service import RichMenuService
@@ -90,6 +102,8 @@ if TYPE_CHECKING:
     from linecrm.scenarios.service import ScenarioService
     from linecrm.shop_login.keys import LoginKeyStore
     from linecrm.shop_login.service import ShopLoginApi, ShopLoginMinter
+    from linecrm.tracking.clicks import ClickRecorder
+    from linecrm.tracking.links import LinkTracker
     from linecrm.webhook.service import WebhookReceiver
 
 
@@ -229,6 +243,34 @@ class Container(Generic[S]):
         return CachedChannelConfig(self.channel_config, self.clock)
 
     @cached_property
+    def link_tracker(self) -> LinkTracker:
+        """Tracked links in outgoing messages (every producer of campaign content)."""
+        from linecrm.repositories.tracked_links import TrackedLinkRepository
+        from linecrm.tracking.links import LinkTracker
+
+        return LinkTracker(
+            TrackedLinkRepository(self.dynamodb, self._table_name),
+            self.cached_channel_config.get,
+            self.clock,
+        )
+
+    @cached_property
+    def click_recorder(self) -> ClickRecorder:
+        """Clicks on tracked links (the redirector and the LIFF click page)."""
+        from linecrm.repositories.campaign_stats import CampaignStatsRepository
+        from linecrm.repositories.tracked_links import TrackedLinkRepository
+        from linecrm.repositories.tracking_markers import TrackingMarkers
+        from linecrm.tracking.clicks import ClickRecorder
+
+        return ClickRecorder(
+            TrackedLinkRepository(self.dynamodb, self._table_name),
+            TrackingMarkers(self.dynamodb, self._table_name),
+            CampaignStatsRepository(self.dynamodb, self._table_name),
+            self.clock,
+            time_zone=self._part(LiffLoginSettings).account_time_zone,
+        )
+
+    @cached_property
     def enrollments(self) -> EnrollmentRepository:
         from linecrm.repositories.enrollments import EnrollmentRepository
 
@@ -293,6 +335,49 @@ class Container(Generic[S]):
             # One pacer per execution environment: its share of each channel's rate.
             pacer=Pacer(SEND_QUEUE.max_concurrency),
             time_zone=self._part(SenderSettings).account_time_zone,
+            counting=self.sent_counting,
+        )
+
+    @cached_property
+    def campaign_stats(self) -> CampaignStatsRepository:
+        from linecrm.repositories.campaign_stats import CampaignStatsRepository
+
+        return CampaignStatsRepository(self.dynamodb, self._table_name)
+
+    @cached_property
+    def tracking_markers(self) -> TrackingMarkers:
+        from linecrm.repositories.tracking_markers import TrackingMarkers
+
+        return TrackingMarkers(self.dynamodb, self._table_name)
+
+    def _channel_zone(self, channel_id: str) -> ZoneInfo:
+        """What a day is for the channel's reports: its delivery policy's time zone
+        (default Asia/Tokyo), as the reports read it."""
+        return self.cached_channel_config.get(channel_id).delivery_policy.zone
+
+    @cached_property
+    def sent_counting(self) -> SentCounting:
+        """``sent``, last-sent markers and the campaign index, with each sent delivery."""
+        from linecrm.counting.sent import SentCounting
+
+        return SentCounting(
+            self.dynamodb, self.campaign_stats, self.tracking_markers, self._channel_zone
+        )
+
+    @cached_property
+    def report_counting(self) -> ReportCounting:
+        """Follows, unfollows, blocks and attributed purchases (a signal listener)."""
+        from linecrm.counting.listener import ReportCounting
+        from linecrm.domain.attribution import stored_attribution
+        from linecrm.repositories.stats_writes import StatsWriter
+
+        return ReportCounting(
+            StatsWriter(self.dynamodb, self._table_name, self.campaign_stats),
+            self.tracking_markers,
+            lambda channel_id: stored_attribution(
+                self.cached_channel_config.get(channel_id).settings
+            ),
+            self._channel_zone,
         )
 
     @cached_property
@@ -348,6 +433,29 @@ class Container(Generic[S]):
             self.scheduled_sends,
             lambda channel_id: self.line_client(channel_id).message_quota(),
             self.clock,
+            track_links=self.link_tracker.track,
+            holdouts=self.holdouts,
+        )
+
+    @cached_property
+    def experiment_reports(self) -> ExperimentReports:
+        from linecrm.experiments.report import CampaignExperiments, ExperimentReports
+        from linecrm.repositories.campaign_stats import CampaignStatsRepository
+
+        return ExperimentReports(
+            CampaignStatsRepository(self.dynamodb, self._table_name),
+            CampaignExperiments(self.broadcasts, self.scenarios),
+        )
+
+    @cached_property
+    def holdouts(self) -> Holdouts:
+        from linecrm.delivery.holdouts import Holdouts
+        from linecrm.repositories.campaign_stats import CampaignStatsRepository
+        from linecrm.repositories.tracking_markers import TrackingMarkers
+
+        return Holdouts(
+            TrackingMarkers(self.dynamodb, self._table_name),
+            CampaignStatsRepository(self.dynamodb, self._table_name),
         )
 
     def _schedule_broadcast_start(self, broadcast: Broadcast, at: datetime) -> None:
@@ -450,12 +558,18 @@ class Container(Generic[S]):
     @cached_property
     def signals(self) -> Signals:
         """Who reacts to what happens to a friend (``linecrm.domain.signals``): the
-        scenario engine, the rich menu rules and inflow route attribution. An emitter
+        scenario engine, the rich menu rules, inflow route attribution and the report
+        counters. An emitter
         (webhook, events API, admin) calls ``emit``."""
         from linecrm.domain.signals import Signals
 
         return Signals(
-            listeners=(self.scenario_engine, self.rich_menu_follower, self.inflow_attribution)
+            listeners=(
+                self.scenario_engine,
+                self.rich_menu_follower,
+                self.inflow_attribution,
+                self.report_counting,
+            )
         )
 
     @cached_property
@@ -525,6 +639,7 @@ class Container(Generic[S]):
             self.scenario_engine,
             signals=lambda: self.signals,
             links=lambda: self.account_links,
+            track_links=lambda request: self.link_tracker.track(request),
         )
 
     @cached_property
@@ -535,6 +650,7 @@ class Container(Generic[S]):
 
     @cached_property
     def scenario_engine(self) -> ScenarioEngine:
+        from linecrm.repositories.clicked_friends import ClickedFriends
         from linecrm.repositories.scenario_fires import ScenarioFireRepository
         from linecrm.scenarios.engine import ScenarioEngine
 
@@ -550,6 +666,9 @@ class Container(Generic[S]):
             lambda: self.action_runner,
             self.clock,
             lambda: self.job_queue,
+            track_links=lambda request: self.link_tracker.track(request),
+            clicks=ClickedFriends(self.dynamodb, self._table_name),
+            holdouts=self.holdouts,
         )
 
     @cached_property
@@ -598,6 +717,31 @@ class Container(Generic[S]):
         from linecrm.imports.storage import UploadStore
 
         return UploadStore(self.s3, self._part(UploadsSettings).uploads_bucket_name)
+
+    @cached_property
+    def insight_fetcher(self) -> InsightFetcher:
+        """LINE's opens and clicks per campaign, fetched hourly (docs/insight.md)."""
+        from linecrm.insight.fetcher import InsightFetcher
+        from linecrm.repositories.message_insight import MessageInsightRepository
+
+        return InsightFetcher(
+            self.campaign_stats,
+            MessageInsightRepository(self.dynamodb, self._table_name),
+            self.ledger,
+            self.line_client,
+            self.clock,
+        )
+
+    @cached_property
+    def insight_reports(self) -> InsightReports:
+        """LINE's figures per campaign, as the admin API shows them."""
+        from linecrm.insight.service import InsightReports
+        from linecrm.repositories.message_insight import MessageInsightRepository
+
+        return InsightReports(
+            self.campaign_stats,
+            MessageInsightRepository(self.dynamodb, self._table_name),
+        )
 
     @cached_property
     def job_queue(self) -> JobStepQueue:
@@ -804,4 +948,21 @@ class Container(Generic[S]):
                 add_friend_url=settings.add_friend_url,
             ),
             state_ttl=timedelta(seconds=settings.inflow_state_ttl_seconds),
+        )
+
+    # ------------------------------------------------------------ reports
+    @cached_property
+    def report_service(self) -> ReportService:
+        """Reports from the counters (the admin API): campaigns, funnels, routes, days."""
+        from linecrm.reports.service import ReportService
+        from linecrm.repositories.message_insight import MessageInsightRepository
+
+        return ReportService(
+            self.campaign_stats,
+            self.broadcasts,
+            self.scenarios,
+            self.inflow_routes,
+            self.channel_config.load,
+            self.clock,
+            insight=MessageInsightRepository(self.dynamodb, self._table_name),
         )

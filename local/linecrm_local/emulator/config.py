@@ -27,6 +27,10 @@ RICHMENU_DEFAULT = "richmenu_default"
 RICHMENU_ALIAS = "richmenu_alias"
 AUDIENCE_UPLOAD = "audience_upload"
 LINK_TOKEN = "link_token"  # noqa: S105 - an endpoint key, not a secret
+INSIGHT_UNIT = "insight_unit"  # statistics per aggregation unit
+INSIGHT_MESSAGE_EVENT = "insight_message_event"  # statistics per request id
+AGGREGATION_UNIT_USAGE = "aggregation_unit_usage"
+AGGREGATION_UNIT_LIST = "aggregation_unit_list"
 LOGIN_VERIFY = "login_verify"
 LOGIN_JWKS = "login_jwks"
 LOGIN_TOKEN = "login_token"  # noqa: S105 - an endpoint key, not a secret
@@ -54,6 +58,10 @@ ENDPOINT_KEYS = (
     RICHMENU_ALIAS,
     AUDIENCE_UPLOAD,
     LINK_TOKEN,
+    INSIGHT_UNIT,
+    INSIGHT_MESSAGE_EVENT,
+    AGGREGATION_UNIT_USAGE,
+    AGGREGATION_UNIT_LIST,
     LOGIN_VERIFY,
     LOGIN_JWKS,
     LOGIN_TOKEN,
@@ -62,6 +70,8 @@ ALL_ENDPOINTS = "*"
 
 # Only these accept X-Line-Retry-Key (LINE API reference, "Retry a failed API request").
 RETRY_KEY_ENDPOINTS = frozenset({PUSH, MULTICAST, BROADCAST, NARROWCAST})
+# Only these accept customAggregationUnits (LINE: push and multicast).
+AGGREGATION_UNIT_ENDPOINTS = frozenset({PUSH, MULTICAST})
 # These count recipients against the monthly quota; reply is free.
 QUOTA_ENDPOINTS = RETRY_KEY_ENDPOINTS
 
@@ -74,6 +84,9 @@ def default_rate_limits() -> dict[str, float]:
     limits[MULTICAST] = 200.0
     limits[BROADCAST] = 60 * PER_HOUR
     limits[NARROWCAST] = 60 * PER_HOUR
+    # The insight endpoints: 60 requests per hour.
+    limits[INSIGHT_UNIT] = 60 * PER_HOUR
+    limits[INSIGHT_MESSAGE_EVENT] = 60 * PER_HOUR
     return limits
 
 

@@ -46,6 +46,11 @@ class ControlApi:
                     methods=["POST"],
                 ),
                 Rule(
+                    "/_emulator/channels/<channel_id>/opens",
+                    endpoint="open_message",
+                    methods=["POST"],
+                ),
+                Rule(
                     "/_emulator/channels/<channel_id>/rotate-token",
                     endpoint="rotate_token",
                     methods=["POST"],
@@ -72,6 +77,7 @@ class ControlApi:
             "add_friend": self.add_friend,
             "friends": self.friends,
             "simulate": self.simulate,
+            "open_message": self.open_message,
             "id_token": self.id_token,
             "rotate_token": self.rotate_token,
             "rotate_login_key": self.rotate_login_key,
@@ -124,6 +130,13 @@ class ControlApi:
         value = body.get(name)
         if value is not None and (not isinstance(value, str) or not value):
             raise HttpError(400, f"'{name}' must be a non-empty string")
+        return value
+
+    @staticmethod
+    def _flag(body: dict[str, Any], name: str) -> bool:
+        value = body.get(name, False)
+        if not isinstance(value, bool):
+            raise HttpError(400, f"'{name}' must be true or false")
         return value
 
     def _required_str(self, body: dict[str, Any], name: str) -> str:
@@ -184,6 +197,35 @@ class ControlApi:
                 channel_id, user_id, self._required_str(body, "data")
             )
         return json_response(delivery.to_json())
+
+    def open_message(self, request: Request, channel_id: str) -> Response:
+        """A simulated friend opens a message they received (what LINE's insight API
+        counts): body ``userId``; ``unit`` (the aggregation unit) or ``requestId``
+        picks the message (else their latest); ``url`` also opens that URL in it,
+        ``click: true`` its first URL."""
+        from .insight import NoSuchMessage
+
+        body = self._json_object(request)
+        unknown = set(body) - {"userId", "unit", "requestId", "url", "click"}
+        if unknown:
+            raise HttpError(400, f"Unknown fields: {', '.join(sorted(unknown))}")
+        if self.emulator.config.channel(channel_id) is None:
+            raise HttpError(404, f"Unknown channel {channel_id}")
+        user_id = self._required_str(body, "userId")
+        try:
+            opened = self.emulator.state.record_interaction(
+                channel_id,
+                user_id,
+                unit=self._optional_str(body, "unit"),
+                request_id=self._optional_str(body, "requestId"),
+                url=self._optional_str(body, "url"),
+                first_url=self._flag(body, "click"),
+            )
+        except NoSuchMessage as missing:
+            raise HttpError(404, str(missing)) from missing
+        return json_response(
+            {"userId": opened.user_id, "requestId": opened.request_id, "url": opened.url}
+        )
 
     def id_token(self, request: Request, channel_id: str) -> Response:
         """Mint an ID token as LINE Login would give it: body ``userId``, optional

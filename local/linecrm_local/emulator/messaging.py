@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +32,34 @@ FOLLOWERS_DEFAULT_LIMIT = 300
 FOLLOWERS_MAX_LIMIT = 1000
 # Below this many recipients after filtering, LINE refuses a filtered narrowcast.
 NARROWCAST_MIN_TARGETS = 50
+
+
+UNIT_NAME = re.compile(r"[a-zA-Z0-9_]{1,30}")
+
+
+def _aggregation_unit(body: dict[str, Any], endpoint: str) -> str | None:
+    """The request's custom aggregation unit (push and multicast only), checked as
+    LINE documents it: one name of 1..30 characters [a-zA-Z0-9_]."""
+    units = body.get("customAggregationUnits")
+    if units is None or endpoint not in keys.AGGREGATION_UNIT_ENDPOINTS:
+        return None
+    problems = []
+    if not isinstance(units, list) or len(units) > 1:
+        problems.append(
+            {"message": "Size must be between 0 and 1", "property": "customAggregationUnits"}
+        )
+    else:
+        for index, unit in enumerate(units):
+            if not isinstance(unit, str) or not UNIT_NAME.fullmatch(unit):
+                problems.append(
+                    {
+                        "message": "Must be 1..30 characters of [a-zA-Z0-9_]",
+                        "property": f"customAggregationUnits[{index}]",
+                    }
+                )
+    if problems:
+        raise HttpError(400, f"The request body has {len(problems)} error(s)", details=problems)
+    return units[0] if units else None
 
 
 def _sent_messages(messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -63,6 +92,7 @@ class MessagingRoutes:
                 retry_key=api.retry_key,
                 counts_against_quota=endpoint in keys.QUOTA_ENDPOINTS,
                 before_commit=before_commit,
+                aggregation_unit=_aggregation_unit(api.body, endpoint),
             )
         except RetryKeyAccepted as accepted:
             raise HttpError(

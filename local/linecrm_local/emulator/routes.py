@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from . import config as keys
 from .http import ApiRequest
+from .insight import InsightRoutes
 from .messaging import MessagingRoutes
 from .richmenus import AudienceRoutes, RichMenuRoutes
 from .state import EmulatorState
@@ -36,6 +37,7 @@ class Operation:
 
 def messaging_operations(state: EmulatorState) -> list[Operation]:
     msg, menu, audience = MessagingRoutes(state), RichMenuRoutes(state), AudienceRoutes(state)
+    insight = InsightRoutes(state)
     return [
         Operation(keys.REPLY, "POST", "/v2/bot/message/reply", msg.reply),
         Operation(keys.PUSH, "POST", "/v2/bot/message/push", msg.push),
@@ -58,6 +60,28 @@ def messaging_operations(state: EmulatorState) -> list[Operation]:
         Operation(keys.PROFILE, "GET", "/v2/bot/profile/{userId}", msg.profile),
         Operation(keys.FOLLOWERS_IDS, "GET", "/v2/bot/followers/ids", msg.followers_ids),
         Operation(keys.LINK_TOKEN, "POST", "/v2/bot/user/{userId}/linkToken", msg.link_token),
+        # insight: opens and clicks per aggregation unit or request; the month's units
+        Operation(
+            keys.INSIGHT_UNIT,
+            "GET",
+            "/v2/bot/insight/message/event/aggregation",
+            insight.per_unit,
+        ),
+        Operation(
+            keys.INSIGHT_MESSAGE_EVENT, "GET", "/v2/bot/insight/message/event", insight.per_request
+        ),
+        Operation(
+            keys.AGGREGATION_UNIT_USAGE,
+            "GET",
+            "/v2/bot/message/aggregation/info",
+            insight.unit_usage,
+        ),
+        Operation(
+            keys.AGGREGATION_UNIT_LIST,
+            "GET",
+            "/v2/bot/message/aggregation/list",
+            insight.unit_names,
+        ),
         # rich menus
         Operation(keys.RICHMENU_CREATE, "POST", "/v2/bot/richmenu", menu.create),
         Operation(keys.RICHMENU_GET, "GET", "/v2/bot/richmenu/list", menu.list_menus),

@@ -123,6 +123,35 @@ class Delivery:
     recipients: list[str]
 
 
+# LINE: at most 1,000 different unit names per channel per month (UTC+9); a later
+# name is treated as if the request had none (the message is still sent).
+MONTHLY_UNIT_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class SentRequest:
+    """What the insight endpoints count: one accepted send and its aggregation unit."""
+
+    request_id: str
+    channel_id: str
+    endpoint: str
+    recipients: list[str]
+    messages: list[dict[str, Any]]
+    unit: str | None
+    time: float
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """A simulated friend opened a message (``url`` None) or a URL in bubble ``seq``."""
+
+    user_id: str
+    request_id: str
+    time: float
+    url: str | None = None
+    seq: int = 0
+
+
 class EmulatorState:
     def __init__(self, config: EmulatorConfig, clock: Callable[[], float]) -> None:
         self.config = config
@@ -146,6 +175,9 @@ class EmulatorState:
             self.audiences: dict[int, AudienceGroup] = {}
             self.narrowcasts: dict[str, NarrowcastJob] = {}
             self.recipients_by_request: dict[str, list[str]] = {}
+            self.sent_requests: dict[str, SentRequest] = {}
+            self.units_by_month: dict[tuple[str, str], list[str]] = defaultdict(list)
+            self.interactions: list[Interaction] = []
             for friends in self.friends.values():
                 for friend in friends.values():
                     friend.linked_rich_menu_id = None
@@ -252,6 +284,7 @@ class EmulatorState:
         retry_key: str | None,
         counts_against_quota: bool,
         before_commit: Callable[[], None] | None = None,
+        aggregation_unit: str | None = None,
     ) -> Delivery:
         """Append ``messages`` to each following recipient's inbox, once per retry key.
 
@@ -292,7 +325,75 @@ class EmulatorState:
             if retry_key is not None:
                 self.retry_keys[(channel_id, retry_key)] = AcceptedRetryKey(request_id, now)
             self.recipients_by_request[request_id] = delivered
+            self.sent_requests[request_id] = SentRequest(
+                request_id,
+                channel_id,
+                endpoint,
+                delivered,
+                list(messages),
+                self._assign_unit(channel_id, aggregation_unit, now),
+                now,
+            )
             return Delivery(request_id, delivered)
+
+    def _assign_unit(self, channel_id: str, unit: str | None, now: float) -> str | None:
+        """The unit the request counts under: None past the month's 1,000th name."""
+        if unit is None:
+            return None
+        used = self.units_by_month[(channel_id, billing_month(now))]
+        if unit in used:
+            return unit
+        if len(used) >= MONTHLY_UNIT_LIMIT:
+            return None
+        used.append(unit)
+        return unit
+
+    def units_this_month(self, channel_id: str) -> list[str]:
+        with self.lock:
+            return list(self.units_by_month[(channel_id, billing_month(self.clock()))])
+
+    # ------------------------------------------------------------ insight
+    def record_interaction(
+        self,
+        channel_id: str,
+        user_id: str,
+        *,
+        unit: str | None = None,
+        request_id: str | None = None,
+        url: str | None = None,
+        first_url: bool = False,
+    ) -> Interaction:
+        """The friend opens the latest message they received (of ``unit`` or from
+        ``request_id`` if given) and, with ``url``, opens that URL in it (with
+        ``first_url``, the message's first URL)."""
+        from .insight import NoSuchMessage, bubble_with_url, first_url_in
+
+        with self.lock:
+            received = [
+                sent
+                for sent in self.sent_requests.values()
+                if sent.channel_id == channel_id
+                and user_id in sent.recipients
+                and (unit is None or sent.unit == unit)
+                and (request_id is None or sent.request_id == request_id)
+            ]
+            if not received:
+                raise NoSuchMessage("the friend received no such message")
+            sent = max(received, key=lambda request: request.time)
+            if first_url and url is None:
+                url = first_url_in(sent.messages)
+            seq = 0
+            if url is not None:
+                seq = bubble_with_url(sent.messages, url)
+            interaction = Interaction(user_id, sent.request_id, self.clock(), url, seq)
+            if url is not None and not any(
+                i.user_id == user_id and i.request_id == sent.request_id and i.url is None
+                for i in self.interactions
+            ):
+                # Tapping a URL needs the message on screen: an open first.
+                self.interactions.append(Interaction(user_id, sent.request_id, self.clock()))
+            self.interactions.append(interaction)
+            return interaction
 
     def usage_this_month(self, channel_id: str) -> int:
         with self.lock:

@@ -115,6 +115,7 @@ def test_dev_serves_prints_a_banner_and_stops_cleanly_on_sigint(ports: dict[str,
     assert demo.DEMO_EVENT_SOURCE_KEY in banner
     assert f"demo shop        {shop}" in banner
     assert f"{gateway}/liff/{demo.DEMO_CHANNEL_ID}/card" in banner
+    assert f"{gateway}/admin/dashboard?channel={demo.DEMO_CHANNEL_ID}" in banner
     assert "Traceback" not in stderr.text
 
 

@@ -45,6 +45,16 @@ export function shopLogin(channelId: string, idToken: string, target: string): P
   return post<ShopLogin>("/liff/shop-login", { channelId, idToken, target });
 }
 
+export interface RecordedClick {
+  url: string;
+  first: boolean;
+}
+
+// A tracked link's click by the friend of `idToken`: the link's URL (docs/tracking.md).
+export function recordClick(token: string, idToken: string): Promise<RecordedClick> {
+  return post<RecordedClick>(`/t/${encodeURIComponent(token)}`, { idToken });
+}
+
 export function describe(error: unknown): string {
   if (error instanceof ApiError) {
     if (error.status === 401) return "LINEのログインを確認できませんでした。もう一度開いてください。";

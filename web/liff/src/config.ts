@@ -1,6 +1,6 @@
 // The page config the liff_login function renders into the HTML shell.
 
-export type View = "card" | "open";
+export type View = "card" | "open" | "click";
 
 export interface PageConfig {
   channelId: string;

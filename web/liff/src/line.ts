@@ -10,6 +10,23 @@ export type Liff = typeof liff;
 
 /** The logged-in user's ID token (null while LIFF redirects to LINE Login). */
 export async function startLiff(config: PageConfig): Promise<string | null> {
+  if (!(await initLiff(config))) return null;
+  if (!liff.isLoggedIn()) {
+    liff.login({ redirectUri: location.href });
+    return null;
+  }
+  return liff.getIDToken();
+}
+
+/** The ID token when LINE has a logged-in user here (in LINE), null otherwise (never
+ * asks to log in); "" while LIFF moves on to the page's sub-path. */
+export async function idTokenIfLoggedIn(config: PageConfig): Promise<string | null> {
+  if (!(await initLiff(config))) return "";
+  return liff.isLoggedIn() ? liff.getIDToken() : null;
+}
+
+/** false while LIFF moves on to the page's sub-path (liff.state). */
+async function initLiff(config: PageConfig): Promise<boolean> {
   if (config.mock) {
     // A chunk of its own: LINE's real pages never load the mock.
     const { LiffMockPlugin } = await import("@line/liff-mock");
@@ -25,14 +42,8 @@ export async function startLiff(config: PageConfig): Promise<string | null> {
   } else {
     await liff.init({ liffId: config.liffId });
   }
-  if (new URLSearchParams(location.search).has("liff.state")) {
-    return null; // LIFF moves on to the page's sub-path (/card, /open?target=…)
-  }
-  if (!liff.isLoggedIn()) {
-    liff.login({ redirectUri: location.href });
-    return null;
-  }
-  return liff.getIDToken();
+  // LIFF moves on to the page's sub-path (/card, /open?target=…, /click?t=…).
+  return !new URLSearchParams(location.search).has("liff.state");
 }
 
 function takeMockIdToken(): string | null {

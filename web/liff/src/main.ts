@@ -1,6 +1,7 @@
 import "./style.css";
 
 import { renderCard } from "./card";
+import { runClick } from "./click";
 import { readConfig } from "./config";
 import { status } from "./dom";
 import { startLiff } from "./line";
@@ -11,6 +12,10 @@ async function main(): Promise<void> {
   if (!root) return;
   try {
     const config = readConfig();
+    if (config.view === "click") {
+      await runClick(root, config); // never asks for a login: falls back to /t/<token>
+      return;
+    }
     const idToken = await startLiff(config);
     if (idToken === null) return; // LIFF is on its way to LINE Login or the sub-path
     if (config.view === "open") await renderOpen(root, config, idToken);

@@ -20,12 +20,15 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn,
 from linecrm.admin import (
     broadcasts,
     events,
+    experiments,
     fields,
     friends,
     id_links,
     imports,
     inflow_routes,
+    insight,
     liff,
+    reports,
     richmenus,
     rules,
     scenarios,
@@ -48,6 +51,7 @@ from linecrm.delivery.ledger_admin import DeliveryNotFound, LedgerAdmin, NotRedr
 from linecrm.domain.fields import FieldValueError, UnknownField
 from linecrm.domain.idempotency import IdempotencyKeyInProgress, IdempotencyKeyReused
 from linecrm.domain.tags import TagConflict, UnknownTag
+from linecrm.experiments.report import ExperimentReports
 from linecrm.http_bodies import UnreadableBody
 from linecrm.http_errors import (
     error_response,
@@ -59,6 +63,13 @@ from linecrm.http_errors import (
 from linecrm.id_links.service import AccountLinks
 from linecrm.imports.service import ImportRejected, ImportService
 from linecrm.inflow.routes import RouteRejected, RouteService
+from linecrm.insight.service import CampaignNotSent, InsightReports
+from linecrm.reports.service import (
+    CampaignNotFound,
+    ReportRejected,
+    ReportService,
+    ScenarioNotFound,
+)
 from linecrm.repositories.broadcasts import BroadcastNotFound
 from linecrm.repositories.deliveries import InvalidDeliveryCursor
 from linecrm.repositories.events import EventStore
@@ -90,11 +101,13 @@ dry-run preview; **rich menus** as config (menus, images, tabs, assignment rules
 segment, bulk relinking); **auto-login** into the shop (its allow-list, the signing
 keys); the **LIFF** setup of the member card pages; the **delivery policy** (frequency
 caps, quiet hours, the account's time zone); **inflow routes** (a URL and QR code per ad
-or poster, attributed follows and a report per route); and the **delivery ledger**
-(every message queued, sent, skipped or dead, with re-drive). Guides: docs/import.md,
+or poster, attributed follows and a report per route); the **delivery ledger**
+(every message queued, sent, skipped or dead, with re-drive); and **reports** read from
+counters (per delivery and A/B variant, a scenario's funnel, inflow routes, a daily
+timeline; CSV for Excel with `?format=csv`). Guides: docs/import.md,
 docs/broadcasts.md, docs/segments.md, docs/delivery-policy.md, docs/auto-response.md,
-docs/rich-menus.md, docs/auto-login.md, docs/inflow-routes.md, docs/liff.md in the
-repository.
+docs/rich-menus.md, docs/auto-login.md, docs/inflow-routes.md, docs/liff.md,
+docs/reports.md in the repository.
 
 One deployment serves several channels: the channel id is in every path. A channel id
 this deployment has not set up answers 404 "unknown channel" and nothing is written
@@ -136,6 +149,9 @@ def build_app(
     login_keys: Callable[[], LoginKeyStore] = shop_login.login_keys,
     clock: Callable[[], Callable[[], datetime]] = shop_login.admin_clock,
     route_service: Callable[[], RouteService] = inflow_routes.route_service,
+    report_service: Callable[[], ReportService] = reports.report_service,
+    insight_reports: Callable[[], InsightReports] = insight.insight_reports,
+    experiment_reports: Callable[[], ExperimentReports] = experiments.experiment_reports,
     public_base_url: Callable[[], str] = lambda: "",
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
@@ -171,11 +187,17 @@ def build_app(
     app.include_router(shop_login.keys_router, prefix=ADMIN_PREFIX)
     app.dependency_overrides[shop_login.login_keys] = login_keys
     app.dependency_overrides[shop_login.admin_clock] = clock
+    app.include_router(experiments.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[experiments.experiment_reports] = experiment_reports
     app.include_router(inflow_routes.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[inflow_routes.route_service] = route_service
     app.dependency_overrides[inflow_routes.public_base_url] = lambda: _public_base_url(
         app, public_base_url()
     )
+    app.include_router(reports.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[reports.report_service] = report_service
+    app.include_router(insight.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[insight.insight_reports] = insight_reports
     _register_error_handlers(app)
 
     openapi: dict[str, Any] = {
@@ -306,6 +328,10 @@ def _route_rejected(error: RouteRejected) -> Response[Any]:
     return error_response(error.status, str(error), error.field)
 
 
+def _report_rejected(error: ReportRejected) -> Response[Any]:
+    return error_response(HTTPStatus.BAD_REQUEST, str(error), error.field)
+
+
 def _invalid_reference(error: Exception) -> Response[Any]:
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error))
 
@@ -345,9 +371,13 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[.
             EnrollmentJobNotFound,
             RichMenusMissing,
             RouteNotFound,
+            CampaignNotFound,
+            ScenarioNotFound,
+            CampaignNotSent,
         ],
         _not_found,
     ),
+    (ReportRejected, _report_rejected),
     (RouteRejected, _route_rejected),
     (ScenarioRejected, _scenario_rejected),
     (RichMenusRejected, _rich_menus_rejected),

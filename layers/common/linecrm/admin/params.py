@@ -137,6 +137,7 @@ def responses(
 
 
 _ERROR_DESCRIPTIONS = {
+    400: "Bad request (the message says what, `field` names the parameter)",
     404: "Not found (the message says what; also any route of an unknown channel)",
     409: "Conflicts with the current state (or, with Retry-After, the Idempotency-Key's "
     "first request is still running: retry)",

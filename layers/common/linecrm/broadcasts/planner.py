@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from linecrm.delivery.caps import MarketingCapGate, sent_counts
+from linecrm.delivery.holdouts import Holdouts
 from linecrm.domain.broadcasts import (
     Broadcast,
     BroadcastCounters,
@@ -33,6 +34,7 @@ from linecrm.domain.delivery_policy import Defer, SendNow
 from linecrm.domain.friends import Friend
 from linecrm.domain.personalization import is_personalised, over_limit_reason, render
 from linecrm.domain.segments import CompiledSegment, compile_segment
+from linecrm.domain.stats import HOLDOUT_VARIANT
 from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.line.client import MessageQuota
 from linecrm.models.send import MAX_MULTICAST_RECIPIENTS, SendRequest
@@ -44,6 +46,8 @@ from linecrm.repositories.friends import FriendRepository
 # for a whole page is one chunk; personalised pages are kept under 100 friends.
 PAGE_SIZE = MAX_MULTICAST_RECIPIENTS
 PERSONALISED_PAGE_SIZE = 99
+# With an A/B holdout the transaction also carries the holdout counter.
+PERSONALISED_PAGE_SIZE_WITH_HOLDOUT = 98
 MAX_PAGES_PER_PLAN = 20  # friends read for one commit at most: 10,000
 
 
@@ -73,6 +77,8 @@ class PagePlan:
     counters: BroadcastCounters
     # Chunks recorded as skipped, not sent: rendered messages LINE would refuse.
     skipped: list[tuple[SendRequest, str]]
+    # Friends drawn into the A/B holdout: nothing sent, marked and counted.
+    held_out: list[str]
 
 
 class BroadcastPlanner:
@@ -88,6 +94,8 @@ class BroadcastPlanner:
         deferrals: Deferrals,
         quota: QuotaReader,
         clock: Callable[[], datetime],
+        track_links: Callable[[SendRequest], SendRequest] | None = None,
+        holdouts: Holdouts | None = None,
     ) -> None:
         self._broadcasts = broadcasts
         self._friends = friends
@@ -99,6 +107,9 @@ class BroadcastPlanner:
         self._deferrals = deferrals
         self._quota = quota
         self._clock = clock
+        # Tracked links (linecrm.tracking.links): same content in, same content out.
+        self._track = track_links or (lambda request: request)
+        self._holdouts = holdouts
         self._gate = MarketingCapGate(friends)
 
     def run_step(self, channel_id: str, broadcast_id: str, budget: StepBudget) -> StepOutcome:
@@ -169,7 +180,9 @@ class BroadcastPlanner:
         key = chunk_key(broadcast)
         count = 0
         for friend in self._friends.walk(broadcast.channel_id):
-            if self._eligible(friend, segment, at):
+            if self._eligible(friend, segment, at) and variant_of(broadcast, friend) != (
+                HOLDOUT_VARIANT
+            ):
                 decision = policy.decide(
                     broadcast.message_class, at, sent_counts(policy, friend, key, at)
                 )
@@ -186,19 +199,25 @@ class BroadcastPlanner:
         segment = self._segment(broadcast, config)
         # A chunk is filled before it is committed, so N recipients of one content go
         # out in ceil(N / 500) multicasts however the segment's friends are spread.
-        chunk_size = PERSONALISED_PAGE_SIZE if is_personalised(broadcast.messages) else PAGE_SIZE
+        chunk_size = _chunk_size(broadcast)
         while budget.allows_more():
             budget.chunks += 1
             now = self._clock()
             plan, last_user_id, finished = self._plan_next(
                 broadcast, config, segment, chunk_size, now
             )
+            variant_pass = broadcast.cursor.variant_pass
+            after_user_id = last_user_id or broadcast.cursor.after_user_id
+            if finished and variant_pass + 1 < _passes(broadcast):
+                # The next variant's walk starts at the first friend again.
+                finished, variant_pass, after_user_id = False, variant_pass + 1, None
             cursor = BroadcastCursor(
-                after_user_id=last_user_id or broadcast.cursor.after_user_id,
+                after_user_id=after_user_id,
                 next_chunk=broadcast.cursor.next_chunk + len(plan.requests) + len(plan.skipped),
                 # Every chunk before these is on the queue (queued right after its own
                 # commit, or re-queued at the start of this step).
                 enqueued_chunks=broadcast.cursor.next_chunk,
+                variant_pass=variant_pass,
             )
             updated = broadcast.model_copy(
                 update={"cursor": cursor, "counters": plan.counters, "updated_at": now}
@@ -207,8 +226,12 @@ class BroadcastPlanner:
             puts += [
                 self._ledger.skipped_put(request, reason, now) for request, reason in plan.skipped
             ]
+            # Held-out friends: markers first (idempotent), their counter with the cursor
+            # (so a step that runs again counts nobody twice).
+            updates = self._record_holdout(broadcast, plan.held_out, now)
             self._broadcasts.transact(
-                [*puts, self._broadcasts.put(updated, expected_version=broadcast.version)]
+                [*puts, self._broadcasts.put(updated, expected_version=broadcast.version)],
+                updates,
             )
             broadcast = updated.model_copy(update={"version": broadcast.version + 1})
             for request in plan.requests:
@@ -239,9 +262,13 @@ class BroadcastPlanner:
         counters = broadcast.counters
         policy = config.delivery_policy
         key = chunk_key(broadcast)
-        personalised = is_personalised(broadcast.messages)
-        groups: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
-        refused: dict[str, tuple[list[dict[str, Any]], list[str], str]] = {}
+        personalised = any(is_personalised(messages) for messages in broadcast.all_messages)
+        # Keyed by (variant, content): a variant's identical content is one multicast.
+        groups: dict[tuple[str | None, str], tuple[list[dict[str, Any]], list[str]]] = {}
+        refused: dict[tuple[str | None, str], tuple[list[dict[str, Any]], list[str], str]] = {}
+        held_out: list[str] = []
+        first_pass = broadcast.cursor.variant_pass == 0
+        this_pass = _pass_variant(broadcast)
         recipients = 0
         pages = 0
         after = broadcast.cursor.after_user_id
@@ -250,15 +277,30 @@ class BroadcastPlanner:
             friends, more = self._friends.page_after(broadcast.channel_id, after, PAGE_SIZE)
             for friend in friends:
                 last = friend.user_id
-                counters = counters.plus(friends_seen=1)
-                if friend.status != "active":
-                    counters = counters.plus(blocked=1)
+                if friend.status != "active" or (
+                    segment is not None and not segment.matches(friend, now)
+                ):
+                    if first_pass:  # counted once, in the first variant's walk
+                        blocked = int(friend.status != "active")
+                        counters = counters.plus(
+                            friends_seen=1, blocked=blocked, not_in_segment=1 - blocked
+                        )
                     continue
-                if segment is not None and not segment.matches(friend, now):
-                    counters = counters.plus(not_in_segment=1)
+                variant = variant_of(broadcast, friend)
+                if variant != this_pass:
+                    if first_pass and variant == HOLDOUT_VARIANT:
+                        # The holdout: nothing, decided before caps (no slot taken).
+                        held_out.append(friend.user_id)
+                        counters = counters.plus(friends_seen=1, held_out=1)
+                    elif first_pass:
+                        counters = counters.plus(friends_seen=1)
+                    continue  # another variant's walk sends it
+                counters = counters.plus(friends_seen=int(first_pass))
+                source = broadcast.messages_of(variant)
+                if source is None:  # not reached: the holdout is no walk's variant
                     continue
-                messages = render(broadcast.messages, friend)
-                content = json.dumps(messages, ensure_ascii=False, sort_keys=True)
+                messages = render(source, friend)
+                content = (variant, json.dumps(messages, ensure_ascii=False, sort_keys=True))
                 reason = over_limit_reason(messages) if personalised else None
                 if reason is not None:
                     # Before the cap gate: a friend who gets nothing keeps their slot.
@@ -266,12 +308,12 @@ class BroadcastPlanner:
                     counters = counters.plus(over_limit=1)
                     recipients += 1  # a chunk row of its own: counts towards the commit
                     if recipients == chunk_size:
-                        plan = self._chunks_of(broadcast, groups, refused, counters)
+                        plan = self._chunks_of(broadcast, groups, refused, counters, held_out)
                         return plan, last, False
                     continue
                 decision = self._gate.admit(policy, friend, key, broadcast.message_class, now)
                 if isinstance(decision, Defer):
-                    self._defer_one(broadcast, friend, decision)
+                    self._defer_one(broadcast, friend, decision, variant, source)
                     counters = counters.plus(deferred=1)
                     continue
                 if not isinstance(decision, SendNow):
@@ -281,40 +323,61 @@ class BroadcastPlanner:
                 recipients += 1
                 if recipients == chunk_size:
                     # More friends may follow; the next plan starts after this one.
-                    return self._chunks_of(broadcast, groups, refused, counters), last, False
+                    plan = self._chunks_of(broadcast, groups, refused, counters, held_out)
+                    return plan, last, False
             if not more or not friends:
-                return self._chunks_of(broadcast, groups, refused, counters), last, True
+                return self._chunks_of(broadcast, groups, refused, counters, held_out), last, True
             pages += 1
             if pages >= MAX_PAGES_PER_PLAN:
                 # A sparse segment in a big channel: commit a partial chunk rather than
                 # read on past what one step can do before its time runs out.
-                return self._chunks_of(broadcast, groups, refused, counters), last, False
+                plan = self._chunks_of(broadcast, groups, refused, counters, held_out)
+                return plan, last, False
             after = friends[-1].user_id
 
     def _chunks_of(
         self,
         broadcast: Broadcast,
-        groups: dict[str, tuple[list[dict[str, Any]], list[str]]],
-        refused: dict[str, tuple[list[dict[str, Any]], list[str], str]],
+        groups: dict[tuple[str | None, str], tuple[list[dict[str, Any]], list[str]]],
+        refused: dict[tuple[str | None, str], tuple[list[dict[str, Any]], list[str], str]],
         counters: BroadcastCounters,
+        held_out: list[str],
     ) -> PagePlan:
         """Chunks to send, then a skipped chunk per content (and ≤ 500 recipients)
         for friends whose rendering LINE would refuse: the ledger keeps who and why."""
         requests: list[SendRequest] = []
         skipped: list[tuple[SendRequest, str]] = []
         chunk = broadcast.cursor.next_chunk
-        for messages, user_ids in groups.values():
+        for (variant, _), (messages, user_ids) in groups.items():
             for chunk_recipients in chunked(user_ids):
-                requests.append(self._chunk_request(broadcast, chunk, chunk_recipients, messages))
+                requests.append(
+                    self._chunk_request(broadcast, chunk, chunk_recipients, messages, variant)
+                )
                 chunk += 1
-        for messages, user_ids, reason in refused.values():
+                if variant is not None:
+                    counters = counters.plus_variant(variant, len(chunk_recipients))
+        for (variant, _), (messages, user_ids, reason) in refused.items():
             for chunk_recipients in chunked(user_ids):
-                request = self._chunk_request(broadcast, chunk, chunk_recipients, messages)
+                request = self._chunk_request(broadcast, chunk, chunk_recipients, messages, variant)
                 skipped.append((request, reason))
                 chunk += 1
         recipients = sum(len(request.to) for request in requests)
         counters = counters.plus(recipients=recipients, chunks=len(requests) + len(skipped))
-        return PagePlan(requests, counters, skipped)
+        return PagePlan(requests, counters, skipped, held_out)
+
+    def _record_holdout(
+        self, broadcast: Broadcast, held_out: list[str], now: datetime
+    ) -> list[dict[str, Any]]:
+        if not held_out:
+            return []
+        if self._holdouts is None:
+            raise RuntimeError("this BroadcastPlanner was built without a holdout recorder")
+        campaign = broadcast_campaign(broadcast.broadcast_id)
+        self._holdouts.mark(broadcast.channel_id, campaign, held_out, now)
+        update = self._holdouts.counter_update(
+            broadcast.channel_id, campaign, len(held_out), shard_by=held_out[-1]
+        )
+        return [update] if update is not None else []
 
     def _finish(self, broadcast: Broadcast) -> StepOutcome:
         """Every chunk is on the send queue: the broadcast is sent (to the sender).
@@ -333,15 +396,17 @@ class BroadcastPlanner:
         if broadcast.cursor.next_chunk > 0:  # committed before a crash; re-queued above
             return self._finish(broadcast)
         now = self._clock()
-        request = SendRequest(
-            delivery_id=chunk_delivery_id(broadcast.broadcast_id, 0),
-            channel_id=broadcast.channel_id,
-            to=[],
-            to_all_friends=True,
-            messages=broadcast.messages,
-            cause="broadcast",
-            campaign=broadcast_campaign(broadcast.broadcast_id),
-            message_class=broadcast.message_class,
+        request = self._track(
+            SendRequest(
+                delivery_id=chunk_delivery_id(broadcast.broadcast_id, 0),
+                channel_id=broadcast.channel_id,
+                to=[],
+                to_all_friends=True,
+                messages=broadcast.messages,
+                cause="broadcast",
+                campaign=broadcast_campaign(broadcast.broadcast_id),
+                message_class=broadcast.message_class,
+            )
         )
         updated = broadcast.model_copy(
             update={
@@ -360,28 +425,46 @@ class BroadcastPlanner:
         return self._finish(updated.model_copy(update={"version": broadcast.version + 1}))
 
     def _chunk_request(
-        self, broadcast: Broadcast, chunk: int, to: list[str], messages: list[dict[str, Any]]
+        self,
+        broadcast: Broadcast,
+        chunk: int,
+        to: list[str],
+        messages: list[dict[str, Any]],
+        variant: str | None,
     ) -> SendRequest:
-        return SendRequest(
-            delivery_id=chunk_delivery_id(broadcast.broadcast_id, chunk),
-            channel_id=broadcast.channel_id,
-            to=to,
-            messages=messages,
-            cause="broadcast",
-            campaign=broadcast_campaign(broadcast.broadcast_id),
-            message_class=broadcast.message_class,
+        return self._track(
+            SendRequest(
+                delivery_id=chunk_delivery_id(broadcast.broadcast_id, chunk),
+                channel_id=broadcast.channel_id,
+                to=to,
+                messages=messages,
+                cause="broadcast",
+                campaign=broadcast_campaign(broadcast.broadcast_id),
+                variant=variant,
+                message_class=broadcast.message_class,
+            )
         )
 
-    def _defer_one(self, broadcast: Broadcast, friend: Friend, decision: Defer) -> None:
+    def _defer_one(
+        self,
+        broadcast: Broadcast,
+        friend: Friend,
+        decision: Defer,
+        variant: str | None,
+        messages: list[dict[str, Any]],
+    ) -> None:
         """A capped friend gets the message later, decided again when it comes due."""
-        request = SendRequest(
-            delivery_id=f"{chunk_key(broadcast)}:u:{friend.user_id}",
-            channel_id=broadcast.channel_id,
-            to=[friend.user_id],
-            messages=render(broadcast.messages, friend),
-            cause="broadcast",
-            campaign=broadcast_campaign(broadcast.broadcast_id),
-            message_class=broadcast.message_class,
+        request = self._track(
+            SendRequest(
+                delivery_id=f"{chunk_key(broadcast)}:u:{friend.user_id}",
+                channel_id=broadcast.channel_id,
+                to=[friend.user_id],
+                messages=render(messages, friend),
+                cause="broadcast",
+                campaign=broadcast_campaign(broadcast.broadcast_id),
+                variant=variant,
+                message_class=broadcast.message_class,
+            )
         )
         self._deferrals.defer(request, decision.until, decision.reason)
 
@@ -414,6 +497,34 @@ class BroadcastPlanner:
     def _save(self, broadcast: Broadcast, **changes: Any) -> Broadcast:
         updated = broadcast.model_copy(update={**changes, "updated_at": self._clock()})
         return self._broadcasts.save(updated, expected_version=broadcast.version)
+
+
+def variant_of(broadcast: Broadcast, friend: Friend) -> str | None:
+    """The friend's A/B variant (or ``holdout``); None without an experiment."""
+    if broadcast.experiment is None:
+        return None
+    return broadcast.experiment.assign(broadcast_campaign(broadcast.broadcast_id), friend.user_id)
+
+
+def _passes(broadcast: Broadcast) -> int:
+    """Walks of the friends a broadcast takes: one per A/B variant, else one."""
+    return len(broadcast.experiment.variants) if broadcast.experiment is not None else 1
+
+
+def _pass_variant(broadcast: Broadcast) -> str | None:
+    """The variant the current walk sends (None without an experiment)."""
+    if broadcast.experiment is None:
+        return None
+    return broadcast.experiment.variants[broadcast.cursor.variant_pass].name
+
+
+def _chunk_size(broadcast: Broadcast) -> int:
+    if not any(is_personalised(messages) for messages in broadcast.all_messages):
+        return PAGE_SIZE
+    experiment = broadcast.experiment
+    if experiment is not None and experiment.holdout_percent:
+        return PERSONALISED_PAGE_SIZE_WITH_HOLDOUT
+    return PERSONALISED_PAGE_SIZE
 
 
 def chunk_key(broadcast: Broadcast) -> str:

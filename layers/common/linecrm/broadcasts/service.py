@@ -21,6 +21,7 @@ from linecrm.domain.broadcasts import (
 )
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.delivery_policy import Defer, DeliveryPolicy, SendNow
+from linecrm.domain.experiments import Experiment
 from linecrm.domain.friends import Friend
 from linecrm.domain.idempotency import CreateOnce, fingerprint
 from linecrm.domain.personalization import (
@@ -33,6 +34,7 @@ from linecrm.domain.personalization import (
     shortest_rendering,
 )
 from linecrm.domain.segments import CompiledSegment, audience_warnings, compile_segment
+from linecrm.domain.stats import HOLDOUT_VARIANT
 from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.line.messages import validate_messages
 from linecrm.models.jobs import StartBroadcast
@@ -50,6 +52,9 @@ SAMPLE_SIZE = 10
 # a bigger channel's preview continues as a job (202 + a preview id to poll).
 INLINE_PREVIEW_FRIENDS = 5_000
 PREVIEW_PAGE_SIZE = 1_000
+# A preview draws the A/B split as the send will, with this campaign key in the hash
+# (the broadcast has no id yet): its per-variant counts are the expected ones.
+PREVIEW_CAMPAIGN = "broadcast:preview"
 
 
 class BroadcastRejected(ValueError):
@@ -80,6 +85,12 @@ class BroadcastRequest(BaseModel):
         description="auto: LINE's broadcast endpoint when every friend gets the same "
         "message and nothing is left out, else multicast to the chosen ids",
     )
+    experiment: Experiment | None = Field(
+        default=None,
+        description="an A/B test: variants (name, percent, their own messages, else "
+        "`messages`) and a holdout percent that gets nothing; they add up to 100. Each "
+        "friend's variant is drawn from a hash of the broadcast and the friend",
+    )
 
 
 class BroadcastPreview(BaseModel):
@@ -92,6 +103,12 @@ class BroadcastPreview(BaseModel):
     over_limit: int = Field(
         default=0, description="skipped: their personalised rendering breaks a LINE limit"
     )
+    variants: dict[str, int] | None = Field(
+        default=None,
+        description="an A/B test: recipients per variant (expected: the send draws the "
+        "split with the broadcast's own id)",
+    )
+    held_out: int = Field(default=0, description="an A/B test: friends of the holdout group")
     sample_user_ids: list[str]
     sample_messages: list[dict[str, Any]] | None
     method: SendMethod
@@ -132,6 +149,8 @@ class _Tally(BaseModel):
     over_limit: int = 0
     over_limit_example: str | None = None  # the first such friend and why
     sample: list[str] = Field(default_factory=list)
+    variants: dict[str, int] = Field(default_factory=dict)
+    held_out: int = 0
 
 
 class PreviewJob(BaseModel):
@@ -245,6 +264,7 @@ class BroadcastService:
                 segment=request.segment,
                 messages=request.messages,
                 message_class=request.message_class,
+                experiment=request.experiment,
                 send_at=request.send_at,
                 method=method,
                 created_at=now,
@@ -370,6 +390,12 @@ class BroadcastService:
             capped=tally.capped,
             deferred=tally.deferred,
             over_limit=tally.over_limit,
+            variants=(
+                {v.name: tally.variants.get(v.name, 0) for v in request.experiment.variants}
+                if request.experiment is not None
+                else None
+            ),
+            held_out=tally.held_out,
             sample_user_ids=tally.sample,
             sample_messages=sample_messages,
             method=method,
@@ -438,13 +464,15 @@ class BroadcastService:
 
     # ------------------------------------------------------------------ helpers
     def _check(self, request: BroadcastRequest, config: ChannelConfig) -> SendMethod:
-        try:
-            personalised = bool(placeholders(request.messages))
-            check_fields(request.messages, config.fields.keys())
-            # Lengths as the shortest rendering; each friend's is checked when planned.
-            validate_messages(shortest_rendering(request.messages))
-        except ValueError as error:
-            raise BroadcastRejected("messages", str(error)) from error
+        personalised = False
+        for where, messages in _message_lists(request):
+            try:
+                personalised = personalised or bool(placeholders(messages))
+                check_fields(messages, config.fields.keys())
+                # Lengths as the shortest rendering; each friend's is checked when planned.
+                validate_messages(shortest_rendering(messages))
+            except ValueError as error:
+                raise BroadcastRejected(where, str(error)) from error
         _compile(request, config)
         now = self._clock()
         if request.send_at is not None:
@@ -462,6 +490,7 @@ class BroadcastService:
                 raise BroadcastRejected("send_at", "at most a year ahead")
         everyone_same = (
             request.segment is None
+            and request.experiment is None
             and not personalised
             and (
                 request.message_class == "transactional"
@@ -472,7 +501,8 @@ class BroadcastService:
             raise BroadcastRejected(
                 "method",
                 "LINE's broadcast endpoint sends one message to every friend: it cannot "
-                "take a segment, personalised messages or frequency caps; use multicast",
+                "take a segment, personalised messages, A/B variants or frequency caps; "
+                "use multicast",
             )
         if request.method == "multicast" or not everyone_same:
             return "multicast"
@@ -493,9 +523,11 @@ class BroadcastService:
             tally.blocked += 1
         elif segment is not None and not segment.matches(friend, at):
             tally.not_in_segment += 1
+        elif (variant := _preview_variant(request, friend)) == HOLDOUT_VARIANT:
+            tally.held_out += 1
         elif (
-            reason := over_limit_reason(render(request.messages, friend))
-            if is_personalised(request.messages)
+            reason := over_limit_reason(render(messages, friend))
+            if is_personalised(messages := _messages_of(request, variant))
             else None
         ) is not None:
             tally.over_limit += 1  # as the planner does: skipped before the caps
@@ -515,6 +547,33 @@ class BroadcastService:
                 tally.recipients += 1  # the whole broadcast waits for the morning
             else:
                 tally.capped += 1
+            if variant is not None and (
+                isinstance(decision, SendNow)
+                or (isinstance(decision, Defer) and "quiet" in decision.reason)
+            ):
+                tally.variants[variant] = tally.variants.get(variant, 0) + 1
+
+
+def _message_lists(request: BroadcastRequest) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Every message list the request may send, with where it is (for a 4xx)."""
+    found = [("messages", request.messages)]
+    if request.experiment is not None:
+        for index, variant in enumerate(request.experiment.variants):
+            if variant.messages is not None:
+                found.append((f"experiment.variants[{index}].messages", variant.messages))
+    return found
+
+
+def _preview_variant(request: BroadcastRequest, friend: Friend) -> str | None:
+    if request.experiment is None:
+        return None
+    return request.experiment.assign(PREVIEW_CAMPAIGN, friend.user_id)
+
+
+def _messages_of(request: BroadcastRequest, variant: str | None) -> list[dict[str, Any]]:
+    if request.experiment is None or variant is None:
+        return request.messages
+    return request.experiment.messages_of(variant, request.messages) or request.messages
 
 
 def _compile(request: BroadcastRequest, config: ChannelConfig) -> CompiledSegment | None:
@@ -540,7 +599,7 @@ def _warnings(
     if request.message_class == "marketing" and policy.is_quiet(at):
         resume = policy.local_time(policy.next_allowed_time(at))
         warnings.append(f"quiet hours at that time: it will go out at {resume}")
-    if is_personalised(request.messages):
+    if any(is_personalised(messages) for _, messages in _message_lists(request)):
         warnings.append(
             "personalised messages: friends with different rendered text get separate "
             "requests (one push each when every text differs)"

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from linecrm.domain.deliveries import DeliveryStatus
 from linecrm.models.jobs import (
     SCHEDULED_JOB,
+    FetchInsight,
     FireScenarioStep,
     ScheduledJob,
     ScheduledSend,
@@ -34,7 +35,9 @@ from linecrm.models.jobs import (
 from linecrm.repositories.broadcasts import BroadcastChanged, BroadcastRepository
 from linecrm.repositories.deliveries import DeliveryLedger
 
-FireOutcome = Literal["dead", "already_finished", "broadcast_failed", "left_for_sweeper"]
+FireOutcome = Literal[
+    "dead", "already_finished", "broadcast_failed", "left_for_sweeper", "left_for_next_hour"
+]
 
 
 class UnreadableFailure(ValueError):
@@ -104,6 +107,8 @@ class FailedFires:
             # Its enrolments are still on the due index and its bucket in the sweeper's
             # list: the next sweep fires it again (docs/scenarios.md).
             return "left_for_sweeper"
+        if isinstance(failure.job, FetchInsight):
+            return "left_for_next_hour"  # the insight schedule fires again in an hour
         return self._broadcast_failed(failure.job.channel_id, failure.job.broadcast_id, failure)
 
     def _delivery_dead(self, job: ScheduledSend, reason: str) -> FireOutcome:

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from linecrm.channels import UnknownChannel
+from linecrm.counting.sent import SentCounting
 from linecrm.delivery.pacing import EndpointKind, Pacer
 from linecrm.delivery.send_limits import (
     ChannelSendLimits,
@@ -16,6 +17,7 @@ from linecrm.delivery.send_limits import (
     next_quota_period,
 )
 from linecrm.domain.deliveries import retry_key_for
+from linecrm.domain.insight import aggregation_unit_for
 from linecrm.domain.message_limits import length_problems
 from linecrm.line.client import LineMessagingClient, SendReceipt
 from linecrm.line.errors import (
@@ -71,15 +73,18 @@ class Sender:
         limits: ChannelSendLimitsCache | None = None,
         pacer: Pacer | None = None,
         time_zone: str = DEFAULTS.account_time_zone,
+        counting: SentCounting | None = None,
     ) -> None:
         """``limits``: the channels' send rates and quota state (None: LINE's defaults,
-        no quota memory); ``pacer``: spaces LINE calls (None: no pacing)."""
+        no quota memory); ``pacer``: spaces LINE calls (None: no pacing); ``counting``:
+        the report counters of a sent delivery (None: none kept)."""
         self._ledger = ledger
         self._line_client = line_client
         self._clock = clock
         self._limits = limits
         self._pacer = pacer
         self._time_zone = time_zone
+        self._counting = counting
 
     def send(
         self,
@@ -130,9 +135,7 @@ class Sender:
         elif self._reply_is_possible(request):
             receipt = self._try_reply(request, client, pace)
             if receipt is not None:
-                self._ledger.mark_sent(
-                    request.delivery_id, receipt.request_id, self._clock(), sent_via="reply"
-                )
+                self._mark_sent(request, receipt.request_id, "reply")
                 return SendReport(SendOutcome.SENT, "replied")
 
         if request.message_class == "marketing" and limits.quota_exhausted(self._clock()):
@@ -149,13 +152,19 @@ class Sender:
         kind = _PACED_ENDPOINTS.get(sent_via)  # broadcast (60 per hour) is not paced
         if kind is not None:
             pace(kind)
+        # LINE's insight API reports a campaign's opens and clicks by this unit.
+        unit = aggregation_unit_for(request.campaign) if request.campaign else None
         try:
             if request.to_all_friends:
                 receipt = client.broadcast(request.messages, retry_key)
             elif len(request.to) == 1:
-                receipt = client.push(request.to[0], request.messages, retry_key)
+                receipt = client.push(
+                    request.to[0], request.messages, retry_key, aggregation_unit=unit
+                )
             else:
-                receipt = client.multicast(request.to, request.messages, retry_key)
+                receipt = client.multicast(
+                    request.to, request.messages, retry_key, aggregation_unit=unit
+                )
         except LineAuthFailed as error:
             # The token, not the message: retried later (the new token may be on its way).
             return self._retry_later(request, error, final_attempt, kind)
@@ -172,11 +181,20 @@ class Sender:
         except LineApiError as error:  # transient or rate limited
             return self._retry_later(request, error, final_attempt, kind)
 
-        self._ledger.mark_sent(
-            request.delivery_id, receipt.request_id, self._clock(), sent_via=sent_via
-        )
+        self._mark_sent(request, receipt.request_id, sent_via)
         detail = "accepted earlier (retry key)" if receipt.already_accepted else ""
         return SendReport(SendOutcome.SENT, detail)
+
+    def _mark_sent(self, request: SendRequest, line_request_id: str | None, via: str) -> None:
+        """The ledger's move to sent, with the report counters in the same transaction."""
+        at = self._clock()
+        counted: list[dict[str, Any]] = []
+        if self._counting is not None:
+            self._counting.before_sent(request, at)
+            counted = self._counting.updates(request, at)
+        self._ledger.mark_sent(
+            request.delivery_id, line_request_id, at, sent_via=via, counted=counted
+        )
 
     def _retry_later(
         self,

@@ -24,6 +24,7 @@ from linecrm.domain.actions import (
     UnlinkAccount,
     friend_change_of,
 )
+from linecrm.domain.campaigns import WELCOME_CAMPAIGN, rule_campaign
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.fields import FieldValueError, UnknownField
 from linecrm.domain.friends import FieldValue, Friend, FriendChangeSet
@@ -98,6 +99,7 @@ class ActionRunner:
         *,
         signals: Callable[[], Signals] | None = None,
         links: Callable[[], LinkEnder] | None = None,
+        track_links: Callable[[SendRequest], SendRequest] | None = None,
     ) -> None:
         self._friends = friends
         self._links = links
@@ -106,6 +108,8 @@ class ActionRunner:
         # Tags added and fields set are signalled after they are stored (scenario
         # triggers, exits and branches listen).
         self._signals = signals
+        # Tracked links in replies (linecrm.tracking.links).
+        self._track = track_links or (lambda request: request)
 
     def run(
         self,
@@ -116,6 +120,7 @@ class ActionRunner:
         fired_rule_id: str | None = None,
         messages_allowed: bool = True,
         cause: DeliveryCause = "auto_response",
+        campaign: str | None = None,
     ) -> ActionReport:
         """Apply ``actions`` (replies already resolved to ``Reply``) and report each."""
         report = ActionReport()
@@ -174,7 +179,15 @@ class ActionRunner:
                 self._unlink(event, report)
         if messages:
             if messages_allowed:
-                self._queue_reply(event, messages, cause, report)
+                if campaign is None:
+                    campaign = (
+                        WELCOME_CAMPAIGN
+                        if cause == "welcome"
+                        else rule_campaign(fired_rule_id)
+                        if fired_rule_id is not None
+                        else None
+                    )
+                self._queue_reply(event, messages, cause, report, campaign)
             else:
                 report.skipped.append("reply: automation paused (chat mode or standby)")
         return report
@@ -242,6 +255,7 @@ class ActionRunner:
         messages: list[dict[str, object]],
         cause: DeliveryCause,
         report: ActionReport,
+        campaign: str | None = None,
     ) -> None:
         if len(messages) > MAX_MESSAGES_PER_REQUEST:
             report.skipped.append(
@@ -251,16 +265,19 @@ class ActionRunner:
             messages = messages[:MAX_MESSAGES_PER_REQUEST]
         prefix = "welcome" if cause == "welcome" else "reply"
         self._outbox.enqueue(
-            SendRequest(
-                # Stable per event: a redelivered event cannot queue a second reply.
-                delivery_id=f"{prefix}:{event.channel_id}:{event.webhook_event_id}",
-                channel_id=event.channel_id,
-                to=[event.user_id],
-                messages=[dict(message) for message in messages],
-                cause=cause,
-                message_class="transactional",
-                reply_token=event.reply_token,
-                reply_by=event.occurred_at + timedelta(seconds=REPLY_TOKEN_MARGIN_SECONDS),
+            self._track(
+                SendRequest(
+                    # Stable per event: a redelivered event cannot queue a second reply.
+                    delivery_id=f"{prefix}:{event.channel_id}:{event.webhook_event_id}",
+                    channel_id=event.channel_id,
+                    to=[event.user_id],
+                    messages=[dict(message) for message in messages],
+                    cause=cause,
+                    campaign=campaign,
+                    message_class="transactional",
+                    reply_token=event.reply_token,
+                    reply_by=event.occurred_at + timedelta(seconds=REPLY_TOKEN_MARGIN_SECONDS),
+                )
             )
         )
         report.applied.append(f"reply of {len(messages)} message(s) queued")

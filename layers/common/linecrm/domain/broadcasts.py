@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from linecrm.domain.experiments import Experiment
 from linecrm.models.send import MAX_MESSAGES_PER_REQUEST, MAX_MULTICAST_RECIPIENTS, MessageClass
 
 BroadcastStatus = Literal["scheduled", "sending", "sent", "cancelled", "failed"]
@@ -45,14 +46,23 @@ class BroadcastCounters(BaseModel):
     capped: int = 0  # skipped by a frequency cap
     deferred: int = 0  # moved to a later time by a frequency cap
     # Skipped: their personalised rendering breaks a LINE limit (a skipped chunk each,
-    # with the reason). friends_seen = recipients + these six.
+    # with the reason). friends_seen = recipients + these six + held_out.
     over_limit: int = 0
+    # An A/B test: friends drawn into the holdout (sent nothing), and the recipients
+    # queued per variant.
+    held_out: int = 0
+    variant_recipients: dict[str, int] = Field(default_factory=dict)
 
     def plus(self, **changes: int) -> BroadcastCounters:
         values = self.model_dump()
         for name, change in changes.items():
             values[name] += change
         return BroadcastCounters(**values)
+
+    def plus_variant(self, variant: str, recipients: int) -> BroadcastCounters:
+        by_variant = dict(self.variant_recipients)
+        by_variant[variant] = by_variant.get(variant, 0) + recipients
+        return self.model_copy(update={"variant_recipients": by_variant})
 
 
 class BroadcastCursor(BaseModel):
@@ -65,6 +75,10 @@ class BroadcastCursor(BaseModel):
     # Chunks [0, enqueued_chunks) are surely on the send queue; the rest are in the
     # ledger and are (re)queued from there when a step resumes after a crash.
     enqueued_chunks: int = 0
+    # An A/B test is planned one variant at a time (a walk of the friends each), so a
+    # variant's identical content still fills whole multicasts of 500: pass k sends
+    # variant k; pass 0 also counts the friends left out and records the holdout.
+    variant_pass: int = 0
 
 
 class Broadcast(BaseModel):
@@ -76,6 +90,8 @@ class Broadcast(BaseModel):
     segment: dict[str, Any] | None = None  # None: every friend
     messages: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_MESSAGES_PER_REQUEST)
     message_class: MessageClass = "marketing"
+    # A/B variants and a holdout (linecrm.domain.experiments); None: one message for all.
+    experiment: Experiment | None = None
     send_at: datetime | None = None
     status: BroadcastStatus = "scheduled"
     method: SendMethod = "multicast"
@@ -99,6 +115,18 @@ class Broadcast(BaseModel):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    def messages_of(self, variant: str | None) -> list[dict[str, Any]] | None:
+        """What a friend of ``variant`` gets (None for the holdout)."""
+        if self.experiment is None or variant is None:
+            return self.messages
+        return self.experiment.messages_of(variant, self.messages)
+
+    @property
+    def all_messages(self) -> list[list[dict[str, Any]]]:
+        if self.experiment is None:
+            return [self.messages]
+        return self.experiment.all_messages(self.messages)
 
 
 class BroadcastStep(BaseModel):

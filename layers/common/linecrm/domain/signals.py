@@ -40,6 +40,9 @@ class Followed(_Signal):
     inflow_route: str | None = None
     refollow: bool = False
     route_attribution: bool = False
+    # The friend was following already (a follow event for an active friend): no new
+    # friend for the report counters.
+    already_following: bool = False
 
 
 @dataclass(frozen=True)

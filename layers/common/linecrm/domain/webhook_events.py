@@ -15,6 +15,7 @@ from typing import Protocol
 
 from linecrm.domain.actions import CrmAction, Reply
 from linecrm.domain.automation import ActionReport, ActionRunner, EventContext
+from linecrm.domain.campaigns import rule_campaign
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.friends import FollowOutcome, Friend
 from linecrm.domain.id_links import LinkOutcome
@@ -215,6 +216,7 @@ class WebhookEventProcessor:
                 user_id,
                 event.occurred_at,
                 refollow=outcome is FollowOutcome.REFOLLOW,
+                already_following=outcome is FollowOutcome.ALREADY_FOLLOWING,
                 reply_token=None if welcomed else event.reply_token,
             ),
         )
@@ -284,6 +286,7 @@ class WebhookEventProcessor:
             actions,
             config,
             fired_rule_id=_cooldown_rule_id(match.rule) if match else None,
+            rule_id=match.rule.rule_id if match else None,
             messages_allowed=not friend.automation_paused,
             friend=friend,
             source=f"postback {data[:100]}",
@@ -304,6 +307,7 @@ class WebhookEventProcessor:
             list(match.actions),
             config,
             fired_rule_id=_cooldown_rule_id(rule),
+            rule_id=rule.rule_id,
             friend=friend,
             source=f"rule {rule.rule_id}",
         )
@@ -317,6 +321,7 @@ class WebhookEventProcessor:
         *,
         cause: DeliveryCause = "auto_response",
         fired_rule_id: str | None = None,
+        rule_id: str | None = None,
         messages_allowed: bool = True,
         friend: Friend | None = None,
         source: str | None = None,
@@ -333,6 +338,8 @@ class WebhookEventProcessor:
             fired_rule_id=fired_rule_id,
             messages_allowed=messages_allowed,
             cause=cause,
+            # The reply's campaign: the rule's (a follow's reply: ``welcome``).
+            campaign=rule_campaign(rule_id) if rule_id is not None else None,
         )
         for rule_id in resolution.missing_rule_ids:
             report.skip_reference(f"rule:{rule_id}", f"reply_rule {rule_id}: no such rule")

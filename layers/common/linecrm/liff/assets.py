@@ -26,7 +26,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 class AssetsMissing(RuntimeError):
-    """The LIFF bundle was not built (run ``make liff``)."""
+    """The bundle was not built (run ``make liff``, or ``make dashboard`` for the
+    admin dashboard's)."""
 
 
 @dataclass(frozen=True)
@@ -43,15 +44,16 @@ class Asset:
 class AssetBundle:
     """The built files, read once (a warm function serves them from memory)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, build_command: str = "make liff") -> None:
         self._directory = directory
+        self._build_command = build_command
         self._files: dict[str, Asset] | None = None
         self._entry: tuple[str, tuple[str, ...]] | None = None
 
     def _load(self) -> dict[str, Asset]:
         if self._files is None:
             if not (self._directory / MANIFEST).is_file():
-                raise AssetsMissing(f"no LIFF bundle in {self._directory}: run `make liff`")
+                raise AssetsMissing(f"no bundle in {self._directory}: run `{self._build_command}`")
             files: dict[str, Asset] = {}
             for path in self._directory.iterdir():
                 content_type = CONTENT_TYPES.get(path.suffix)

@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 ASSETS_PATH = "/liff/assets/"
-View = Literal["card", "open"]
-TITLES: dict[View, str] = {"card": "会員証", "open": "ショップを開いています"}
+View = Literal["card", "open", "click"]
+TITLES: dict[View, str] = {
+    "card": "会員証",
+    "open": "ショップを開いています",
+    "click": "ページを開いています",
+}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The liff_login function's LIFF routes: the pages, their assets and the card's data.
 
 - ``GET /liff/{channel_id}`` (the LIFF app's endpoint URL), ``…/card``: the member card;
-  ``…/open?target=/path``: open the shop logged in (rich-menu and message URI actions).
+  ``…/open?target=/path``: open the shop logged in (rich-menu and message URI actions);
+  ``…/click?t=<token>``: a tracked link (linecrm.tracking.routes, docs/tracking.md).
 - ``GET /liff/assets/{file}``: the bundle's JS and CSS (web/liff).
 - ``POST /liff/member-card`` ``{channelId, idToken}``: what the card shows.
 
@@ -112,6 +113,11 @@ def build_router(
     @router.get("/liff/<channel_id>/open", include_in_schema=False)
     def open_page(channel_id: str) -> Response[Any]:
         return page(channel_id, "open")
+
+    @router.get("/liff/<channel_id>/click", include_in_schema=False)
+    def click_page(channel_id: str) -> Response[Any]:
+        # ?t=<token>: a tracked link; the page posts the ID token to /t/<token>.
+        return page(channel_id, "click")
 
     @router.get("/liff/assets/<file>", include_in_schema=False)
     def asset(file: str) -> Response[Any]:

@@ -8,6 +8,7 @@ on first use: its messaging module alone takes about a second to import.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -15,9 +16,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from linecrm.config import LineEndpoints
+from linecrm.domain.insight import MessageStatistics, statistics_from_line
 from linecrm.line.errors import (
     LineApiError,
     LineAuthFailed,
@@ -28,6 +31,7 @@ from linecrm.line.errors import (
 )
 
 MONTHLY_LIMIT_MESSAGE = "monthly limit"
+UNIT_LIST_PAGE = 100  # unit names per page of GET /v2/bot/message/aggregation/list
 RICH_MENU_ID = re.compile(r"richmenu-[0-9a-f]{32}")
 # After a 401 the token is read again (bypassing caches) at most this often per client,
 # so a token that is really revoked costs one secret read per interval, not per call.
@@ -87,10 +91,12 @@ class LineMessagingClient:
         reload_token: TokenReloader | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         api_factory: Callable[[str], Any] | None = None,
+        insight_api_factory: Callable[[str], Any] | None = None,
     ) -> None:
         """``reload_token``: on a 401, read the token again (it may have been rotated)
         and retry once with it; None: a 401 is final. ``api_factory``: builds the SDK's
-        MessagingApi for a token (tests pass a fake)."""
+        MessagingApi for a token (tests pass a fake); ``insight_api_factory`` the same
+        for the SDK's Insight API."""
         self._access_token = access_token
         self._endpoints = endpoints
         self._retry_policy = retry_policy or RetryPolicy()
@@ -104,6 +110,8 @@ class LineMessagingClient:
         self._api_factory = api_factory or self._sdk_api
         self._api: Any = None
         self._blob: tuple[str, Any] | None = None  # (token, MessagingApiBlob)
+        self._insight_api_factory = insight_api_factory or self._sdk_insight_api
+        self._insight: tuple[str, Any] | None = None  # (token, Insight)
 
     @property
     def access_token(self) -> str:
@@ -111,10 +119,21 @@ class LineMessagingClient:
         return self._access_token
 
     # ------------------------------------------------------------------ sends
-    def push(self, to: str, messages: list[dict[str, Any]], retry_key: str) -> SendReceipt:
+    def push(
+        self,
+        to: str,
+        messages: list[dict[str, Any]],
+        retry_key: str,
+        *,
+        aggregation_unit: str | None = None,
+    ) -> SendReceipt:
+        """``aggregation_unit``: LINE's custom aggregation unit (linecrm.domain.insight),
+        so the insight API reports opens and clicks of the campaign later."""
         from linebot.v3.messaging import PushMessageRequest
 
-        request = PushMessageRequest.from_dict({"to": to, "messages": messages})
+        request = PushMessageRequest.from_dict(
+            _with_unit({"to": to, "messages": messages}, aggregation_unit)
+        )
         return self._send(
             lambda api: api.push_message_with_http_info(
                 request, x_line_retry_key=retry_key, _request_timeout=self._timeout_seconds
@@ -122,11 +141,18 @@ class LineMessagingClient:
         )
 
     def multicast(
-        self, to: list[str], messages: list[dict[str, Any]], retry_key: str
+        self,
+        to: list[str],
+        messages: list[dict[str, Any]],
+        retry_key: str,
+        *,
+        aggregation_unit: str | None = None,
     ) -> SendReceipt:
         from linebot.v3.messaging import MulticastRequest
 
-        request = MulticastRequest.from_dict({"to": to, "messages": messages})
+        request = MulticastRequest.from_dict(
+            _with_unit({"to": to, "messages": messages}, aggregation_unit)
+        )
         return self._send(
             lambda api: api.multicast_with_http_info(
                 request, x_line_retry_key=retry_key, _request_timeout=self._timeout_seconds
@@ -167,6 +193,55 @@ class LineMessagingClient:
             max_attempts=1,
         )
         return SendReceipt(request_id=_header(response.headers, "x-line-request-id"))
+
+    # ------------------------------------------------------------------ insight
+    def statistics_per_unit(self, unit: str, first: date, last: date) -> MessageStatistics:
+        """Opens and clicks of the pushes and multicasts that carried ``unit``, sent
+        ``first``..``last`` (days in UTC+9). One insight request (60 per hour)."""
+        response = self._call(
+            lambda api: api.get_statistics_per_unit_with_http_info(
+                unit,
+                first.strftime("%Y%m%d"),
+                last.strftime("%Y%m%d"),
+                _request_timeout=self._timeout_seconds,
+            ),
+            insight=True,
+        )
+        return statistics_from_line(response.data.to_dict())
+
+    def statistics_per_request(self, request_id: str) -> MessageStatistics:
+        """Opens and clicks of one broadcast (or narrowcast) request, by its
+        x-line-request-id. One insight request (60 per hour)."""
+        response = self._call(
+            lambda api: api.get_message_event_with_http_info(
+                request_id, _request_timeout=self._timeout_seconds
+            ),
+            insight=True,
+        )
+        return statistics_from_line(response.data.to_dict())
+
+    def aggregation_units_used(self) -> int:
+        """How many unit names the channel used this month (LINE allows 1,000)."""
+        response = self._call(
+            lambda api: api.get_aggregation_unit_usage(_request_timeout=self._timeout_seconds)
+        )
+        return int(response.num_of_custom_aggregation_units)
+
+    def aggregation_unit_names(self) -> list[str]:
+        """The unit names the channel used this month, every page."""
+        names: list[str] = []
+        start: str | None = None
+        while True:
+            page = self._call(functools.partial(self._unit_name_page, start=start))
+            names.extend(page.custom_aggregation_units or [])
+            start = page.next or None
+            if start is None:
+                return names
+
+    def _unit_name_page(self, api: Any, *, start: str | None) -> Any:
+        return api.get_aggregation_unit_name_list(
+            limit=str(UNIT_LIST_PAGE), start=start, _request_timeout=self._timeout_seconds
+        )
 
     # ------------------------------------------------------------------ friends
     def get_profile(self, user_id: str) -> dict[str, Any] | None:
@@ -351,23 +426,32 @@ class LineMessagingClient:
         max_attempts: int | None = None,
         not_found: bool = False,
         conflict_is_error: bool = True,
+        insight: bool = False,
     ) -> Any:
         """Run ``call`` with in-process retries of transient failures; errors mapped.
 
         ``not_found``: a 404 returns None instead of raising. ``conflict_is_error`` off:
         a 409 carrying x-line-accepted-request-id raises ``_AlreadyAccepted``.
+        ``insight``: ``call`` takes the SDK's Insight API (its own exception class).
         """
         from linebot.v3.messaging import ApiException
 
+        api_errors: tuple[type[Exception], ...] = (ApiException,)
+        if insight:
+            from linebot.v3.insight import ApiException as InsightApiException
+
+            api_errors = (ApiException, InsightApiException)
+        api_for = self._insight_api if insight else self._messaging_api
         with self._token_lock:
-            token, api = self._access_token, self._messaging_api()
+            token, api = self._access_token, api_for()
         attempts = max_attempts or self._retry_policy.max_attempts
         reloaded = False
         attempt = 1
         while True:
             try:
                 return call(api)
-            except ApiException as error:
+            except api_errors as raised:
+                error: Any = raised  # the SDK's ApiException (status, headers, body)
                 if not_found and error.status == 404:
                     return None
                 if error.status == 409 and not conflict_is_error:
@@ -379,7 +463,7 @@ class LineMessagingClient:
                     reloaded = True
                     renewed = self._renewed_token(token)
                     if renewed is not None:
-                        token, api = renewed
+                        token, api = renewed[0], (api_for() if insight else renewed[1])
                         continue
                 mapped = _map_api_exception(error)
             except _transport_errors() as error:
@@ -423,6 +507,19 @@ class LineMessagingClient:
             self._api = self._api_factory(self._access_token)
         return self._api
 
+    def _insight_api(self) -> Any:
+        """The SDK's Insight API (api.line.me), for the token now."""
+        token = self._access_token
+        if self._insight is None or self._insight[0] != token:
+            self._insight = (token, self._insight_api_factory(token))
+        return self._insight[1]
+
+    def _sdk_insight_api(self, access_token: str) -> Any:
+        from linebot.v3.insight import ApiClient, Configuration, Insight
+
+        configuration = Configuration(host=self._endpoints.api_base_url, access_token=access_token)
+        return Insight(ApiClient(configuration))
+
     def _blob_api(self) -> Any:
         """The SDK's data-API client (uploads), on the data-API host, for the token now."""
         from linebot.v3.messaging import ApiClient, Configuration, MessagingApiBlob
@@ -452,6 +549,10 @@ def _transport_errors() -> tuple[type[Exception], ...]:
     from urllib3.exceptions import HTTPError
 
     return (HTTPError, OSError)
+
+
+def _with_unit(body: dict[str, Any], unit: str | None) -> dict[str, Any]:
+    return {**body, "customAggregationUnits": [unit]} if unit else body
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:

@@ -73,8 +73,18 @@ class SweepScenarios(BaseModel):
     job_id: str = Field(default="sweep-scenarios", min_length=1, max_length=200)
 
 
+class FetchInsight(BaseModel):
+    """The insight schedule (hourly): fetch LINE's opens and clicks of every channel's
+    recent campaigns, one ``InsightFetchStep`` per channel on the job queue."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["fetch_insight"] = "fetch_insight"
+    job_id: str = Field(default="fetch-insight", min_length=1, max_length=200)
+
+
 ScheduledJob = Annotated[
-    ScheduledSend | StartBroadcast | FireScenarioStep | SweepScenarios,
+    ScheduledSend | StartBroadcast | FireScenarioStep | SweepScenarios | FetchInsight,
     Field(discriminator="kind"),
 ]
 SCHEDULED_JOB: TypeAdapter[ScheduledJob] = TypeAdapter(ScheduledJob)
@@ -91,3 +101,14 @@ class EnrollSegmentStep(BaseModel):
     channel_id: str = Field(min_length=1, max_length=64)
     scenario_id: str = Field(min_length=1, max_length=64)
     job_id: str = Field(min_length=1, max_length=100)
+
+
+# ---------------------------------------------------------------- job queue: insight
+class InsightFetchStep(BaseModel):
+    """The job queue's message: fetch one channel's campaign statistics from LINE
+    (``linecrm.insight.fetcher``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["insight_fetch"] = "insight_fetch"
+    channel_id: str = Field(min_length=1, max_length=64)

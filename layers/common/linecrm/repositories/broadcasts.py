@@ -7,6 +7,7 @@ step racing a cancel (or a second step) loses cleanly instead of overwriting.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from linecrm.domain.broadcasts import Broadcast
@@ -91,15 +92,17 @@ class BroadcastRepository:
             put["ExpressionAttributeValues"] = to_item({":version": expected_version})
         return put
 
-    def transact(self, puts: list[dict[str, Any]]) -> None:
-        """Write puts (broadcast + chunk rows) all or nothing; BroadcastChanged on a lost race."""
+    def transact(self, puts: list[dict[str, Any]], updates: Sequence[dict[str, Any]] = ()) -> None:
+        """Write puts (broadcast + chunk rows) and updates (counters) all or nothing;
+        BroadcastChanged on a lost race."""
         from linecrm.aws_errors import error_code
 
         try:
-            if len(puts) == 1:
+            if len(puts) == 1 and not updates:
                 self._client.put_item(**puts[0])
             else:
                 items: Any = [{"Put": put} for put in puts]
+                items += [{"Update": update} for update in updates]
                 self._client.transact_write_items(TransactItems=items)
         except Exception as error:
             if error_code(error) in (

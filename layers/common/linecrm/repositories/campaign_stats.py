@@ -70,6 +70,15 @@ class IndexedCampaign:
     last_sent_at: datetime
 
 
+def _indexed(item: dict[str, Any]) -> IndexedCampaign:
+    return IndexedCampaign(
+        campaign=str(item["sk"]),
+        kind=str(item["kind"]),
+        first_sent_at=datetime.fromisoformat(str(item["first_sent_at"])),
+        last_sent_at=datetime.fromisoformat(str(item["last_sent_at"])),
+    )
+
+
 def _add_update(
     table_name: str, key: dict[str, str], increments: Mapping[str, int]
 ) -> dict[str, Any] | None:
@@ -192,16 +201,19 @@ class CampaignStatsRepository:
             request["KeyConditionExpression"] += " AND begins_with(sk, :kind)"
             request["ExpressionAttributeValues"].update(to_item({":kind": kind}))
         found = [
-            IndexedCampaign(
-                campaign=str(item["sk"]),
-                kind=str(item["kind"]),
-                first_sent_at=datetime.fromisoformat(str(item["first_sent_at"])),
-                last_sent_at=datetime.fromisoformat(str(item["last_sent_at"])),
-            )
+            _indexed(item)
             for item in self._query(request)
             if kind is None or item.get("kind") == kind
         ]
         return sorted(found, key=lambda found: found.last_sent_at, reverse=True)
+
+    def indexed(self, channel_id: str, campaign: str) -> IndexedCampaign | None:
+        """The campaign's index entry (one GetItem), None when it never sent."""
+        item = self._client.get_item(
+            TableName=self._table_name,
+            Key=to_item({"pk": campaign_index_pk(channel_id), "sk": campaign}),
+        ).get("Item")
+        return _indexed(from_item(item)) if item else None
 
     def campaign_total(self, channel_id: str, campaign: str) -> Counters:
         """A campaign's counters over all its variants."""

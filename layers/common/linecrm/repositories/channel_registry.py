@@ -6,14 +6,15 @@ signed request without events arrives (LINE's **Verify** button), and provisioni
 it for the local stack's channels; the admin API answers 404 "unknown channel", and
 writes nothing, for any other id. A warm admin function checks a known channel once per
 ``ttl`` (one GetItem), an unknown one on every request (so a channel just set up works
-at once).
+at once). The items are also listed in ``gsi1`` under ``CHANNELS`` (``channel_ids``),
+for jobs that visit every channel (the hourly insight fetch).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from linecrm.repositories.channel_config import channel_pk
 from linecrm.repositories.dynamo import to_item
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 CHANNEL_SK = "CHANNEL"
+# The registry items are also listed in gsi1 under this key (one item per channel).
+CHANNEL_LIST_PK = "CHANNELS"
 
 
 class ChannelRegistry:
@@ -63,7 +66,27 @@ class ChannelRegistry:
         self._client.update_item(
             TableName=self._table_name,
             Key=to_item({"pk": channel_pk(channel_id), "sk": CHANNEL_SK}),
-            UpdateExpression="SET registered_at = if_not_exists(registered_at, :now)",
-            ExpressionAttributeValues=to_item({":now": now.isoformat()}),
+            UpdateExpression="SET registered_at = if_not_exists(registered_at, :now), "
+            "gsi1pk = :list, gsi1sk = :channel",
+            ExpressionAttributeValues=to_item(
+                {":now": now.isoformat(), ":list": CHANNEL_LIST_PK, ":channel": channel_id}
+            ),
         )
         self._known[channel_id] = now
+
+    def channel_ids(self) -> list[str]:
+        """Every registered channel (jobs that visit each channel, e.g. the insight
+        fetch): one index query, never a scan."""
+        found: list[str] = []
+        request: dict[str, Any] = {
+            "TableName": self._table_name,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :list",
+            "ExpressionAttributeValues": to_item({":list": CHANNEL_LIST_PK}),
+        }
+        while True:
+            page = self._client.query(**request)
+            found.extend(str(item["gsi1sk"]["S"]) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return found
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]

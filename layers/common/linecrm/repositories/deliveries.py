@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from collections.abc import Sequence
 from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from linecrm.aws_errors import error_code
 from linecrm.domain.deliveries import Delivery, DeliveryStatus
 from linecrm.models.send import SendRequest
 from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, iso, to_item
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 DELIVERY_SK = "DELIVERY"
+_COUNTED_ROUNDS = 6  # transaction conflicts on a counter item are retried this often
 
 
 def delivery_key(delivery_id: str) -> dict[str, str]:
@@ -236,9 +240,18 @@ class DeliveryLedger:
         at: datetime,
         *,
         sent_via: str | None = None,
-    ) -> None:
-        self._finish(
-            delivery_id, DeliveryStatus.SENT, at, line_request_id=line_request_id, sent_via=sent_via
+        counted: Sequence[dict[str, Any]] = (),
+    ) -> bool:
+        """Move the delivery from queued to sent; False when it was not queued (finished
+        before). ``counted``: UpdateItems written in the same transaction (the report
+        counters), so they apply exactly when this move does: once per delivery."""
+        return self._finish(
+            delivery_id,
+            DeliveryStatus.SENT,
+            at,
+            line_request_id=line_request_id,
+            sent_via=sent_via,
+            counted=counted,
         )
 
     def claim_reply(self, delivery_id: str, at: datetime) -> bool:
@@ -316,7 +329,8 @@ class DeliveryLedger:
         line_request_id: str | None = None,
         reason: str | None = None,
         sent_via: str | None = None,
-    ) -> None:
+        counted: Sequence[dict[str, Any]] = (),
+    ) -> bool:
         # Only a queued delivery moves: a terminal state is never overwritten.
         values: dict[str, object] = {
             ":status": status.value,
@@ -336,18 +350,44 @@ class DeliveryLedger:
         if reason:
             sets.append("reason = :reason")
             values[":reason"] = reason[:1000]
+        update: dict[str, Any] = {
+            "TableName": self._table_name,
+            "Key": to_item(delivery_key(delivery_id)),
+            "UpdateExpression": f"SET {', '.join(sets)} ADD attempts :one",
+            "ConditionExpression": "attribute_exists(pk) AND #status = :queued",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_item(values),
+        }
+        if counted:
+            return self._finish_counted(update, counted)
         try:
-            self._client.update_item(
-                TableName=self._table_name,
-                Key=to_item(delivery_key(delivery_id)),
-                UpdateExpression=f"SET {', '.join(sets)} ADD attempts :one",
-                ConditionExpression="attribute_exists(pk) AND #status = :queued",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item(values),
-            )
+            self._client.update_item(**update)
         except Exception as error:
             if not is_conditional_check_failure(error):
                 raise
+            return False
+        return True
+
+    def _finish_counted(self, update: dict[str, Any], counted: Sequence[dict[str, Any]]) -> bool:
+        """The move and the counters in one TransactWriteItems; a conflict with a
+        concurrent write of a counter item (another chunk) is retried after a back-off."""
+        items: list[Any] = [{"Update": update}, *({"Update": extra} for extra in counted)]
+        for round_number in range(_COUNTED_ROUNDS):
+            if round_number:
+                time.sleep(min(1.0, 0.05 * 2**round_number))
+            try:
+                self._client.transact_write_items(TransactItems=items)
+            except Exception as error:
+                if error_code(error) != "TransactionCanceledException":
+                    raise
+                reasons = getattr(error, "response", {}).get("CancellationReasons") or []
+                if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                    return False  # finished before: counted then (or never to be)
+                if round_number == _COUNTED_ROUNDS - 1:
+                    raise
+                continue
+            return True
+        return False  # not reached
 
 
 class RecipientLedger:

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from linecrm.delivery.caps import MarketingCapGate
+from linecrm.delivery.holdouts import Holdouts
 from linecrm.domain.actions import (
     CrmAction,
     StartScenario,
@@ -52,6 +53,7 @@ from linecrm.domain.signals import (
     TagRemoved,
     Unlinked,
 )
+from linecrm.domain.stats import HOLDOUT_VARIANT
 from linecrm.domain.tags import UnknownTag
 from linecrm.models.jobs import BucketPart, FireScenarioStep
 from linecrm.models.send import (
@@ -183,6 +185,15 @@ class _Decision:
     reason: str = ""
     messages: list[dict[str, Any]] | None = None
     until: datetime | None = None
+    variant: str | None = None  # the friend's A/B variant of the step
+
+    @property
+    def held_out(self) -> bool:
+        return self.kind == "skip" and self.reason == HOLDOUT_REASON
+
+
+class ClickedLookup(Protocol):
+    def clicked(self, channel_id: str, campaign: str, user_ids: Iterable[str]) -> set[str]: ...
 
 
 class ScenarioEngine:
@@ -199,6 +210,9 @@ class ScenarioEngine:
         actions: Callable[[], ActionRunner],
         clock: Callable[[], datetime],
         steps: Callable[[], StepQueue],
+        track_links: Callable[[SendRequest], SendRequest] | None = None,
+        clicks: ClickedLookup | None = None,
+        holdouts: Holdouts | None = None,
     ) -> None:
         self._scenarios = scenarios
         self._enrollments = enrollments
@@ -211,6 +225,10 @@ class ScenarioEngine:
         self._actions = actions
         self._clock = clock
         self._steps = steps
+        # Tracked links (linecrm.tracking.links): same content in, same content out.
+        self._track = track_links or (lambda request: request)
+        self._clicks = clicks  # None: no click markers (nobody clicked)
+        self._holdouts = holdouts
         self._gate = MarketingCapGate(friends)
         self._scheduled: set[str] = set()  # bucket jobs this environment created
         self._catalog: dict[
@@ -481,6 +499,7 @@ class ScenarioEngine:
         enrollments = self._enrollments.get_many(job.channel_id, job.scenario_id, user_ids)
         friends = self._friends.get_many(job.channel_id, user_ids)
         pending = Pending(job.version, job.step_id, job.minute)
+        clickers = self._clickers(job.channel_id, definition, step, user_ids)
         decisions: dict[str, _Decision] = {}
         for user_id in user_ids:
             enrollment = enrollments.get(user_id)
@@ -490,7 +509,7 @@ class ScenarioEngine:
                 decisions[user_id] = _Decision("exit", "archived")
             else:
                 decisions[user_id] = self._decide(
-                    definition, step, friends.get(user_id), config, job, now
+                    definition, step, friends.get(user_id), config, job, now, clickers
                 )
         report = FireReport("fired")
         if not state.planned:
@@ -519,6 +538,18 @@ class ScenarioEngine:
         applied = self._enrollments.write_many([move.update for _, move in moves])
         for (enrollment, move), moved in zip(moves, applied, strict=True):
             report.counts[self._settle(enrollment, move, moved, tally, now)] += 1
+        # Held out of an A/B step: recorded for the moves that applied (once: a second
+        # copy of the fire finds those enrolments moved on).
+        self._record_holdout(
+            job.channel_id,
+            step_campaign(job.scenario_id, job.step_id),
+            [
+                enrollment.user_id
+                for (enrollment, _), moved in zip(moves, applied, strict=True)
+                if moved and decisions[enrollment.user_id].held_out
+            ],
+            now,
+        )
         # One write per step touched (a crash before it loses this fire's counts: the
         # enrolments have moved on, so a retry finds them stale; see docs/scenarios.md).
         self._add_counts(job.channel_id, job.scenario_id, tally, shard_by=job.job_id)
@@ -554,6 +585,7 @@ class ScenarioEngine:
         config: ChannelConfig,
         job: FireScenarioStep,
         now: datetime,
+        clickers: set[str] | None = None,
     ) -> _Decision:
         if friend is None:
             return _Decision("exit", "friend deleted")
@@ -576,9 +608,21 @@ class ScenarioEngine:
             )
             if not segment.matches(friend, now):
                 return _Decision("skip", "condition")
+        if step.if_clicked is not None:
+            if clickers is None:
+                clickers = self._clickers(friend.channel_id, definition, step, [friend.user_id])
+            if (friend.user_id in (clickers or set())) != step.if_clicked.clicked:
+                return _Decision("skip", "condition")
         if not step.messages:
             return _Decision("send", messages=[])
-        messages = render(step.messages, friend)
+        variant: str | None = None
+        source = step.messages
+        if step.experiment is not None:
+            variant = step.experiment.assign(step_campaign(definition.id, step.id), friend.user_id)
+            if variant == HOLDOUT_VARIANT:  # nothing sent; the scenario goes on
+                return _Decision("skip", HOLDOUT_REASON, variant=variant)
+            source = step.experiment.messages_of(variant, step.messages) or step.messages
+        messages = render(source, friend)
         policy = config.delivery_policy
         key = _delivery_key(job.channel_id, job.scenario_id, job.version, step.id, job.minute)
         decision = self._gate.admit(policy, friend, key, definition.message_class, now)
@@ -586,7 +630,23 @@ class ScenarioEngine:
             return _Decision("defer", decision.reason, until=decision.until)
         if not isinstance(decision, SendNow):
             return _Decision("skip", decision.reason)
-        return _Decision("send", messages=messages)
+        return _Decision("send", messages=messages, variant=variant)
+
+    def _clickers(
+        self,
+        channel_id: str,
+        definition: ScenarioDefinition,
+        step: Step,
+        user_ids: Iterable[str],
+    ) -> set[str] | None:
+        """Who of ``user_ids`` clicked a link of the step ``step.if_clicked`` names (None
+        when the step has no such condition)."""
+        if step.if_clicked is None:
+            return None
+        if self._clicks is None:
+            return set()
+        campaign = step_campaign(definition.id, step.if_clicked.step)
+        return self._clicks.clicked(channel_id, campaign, user_ids)
 
     def _plan_chunks(
         self,
@@ -596,23 +656,28 @@ class ScenarioEngine:
         now: datetime,
     ) -> list[SendRequest]:
         """Identical content -> multicasts of ≤ 500, recorded in the ledger (queued)."""
-        groups: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
+        # Keyed by (variant, content): a variant's identical content is one multicast.
+        groups: dict[tuple[str, str], tuple[list[dict[str, Any]], list[str]]] = {}
         for user_id, decision in decisions.items():
             if decision.kind == "send" and decision.messages:
                 content = json.dumps(decision.messages, ensure_ascii=False, sort_keys=True)
-                groups.setdefault(content, (decision.messages, []))[1].append(user_id)
+                key = (decision.variant or "", content)
+                groups.setdefault(key, (decision.messages, []))[1].append(user_id)
         requests: list[SendRequest] = []
         prefix = _chunk_prefix(job)
-        for _, (messages, user_ids) in sorted(groups.items()):
+        for (variant, _), (messages, user_ids) in sorted(groups.items()):
             for start in range(0, len(user_ids), MAX_MULTICAST_RECIPIENTS):
-                request = SendRequest(
-                    delivery_id=f"{prefix}:{len(requests)}",
-                    channel_id=job.channel_id,
-                    to=sorted(user_ids)[start : start + MAX_MULTICAST_RECIPIENTS],
-                    messages=messages,
-                    cause="step",
-                    campaign=step_campaign(job.scenario_id, job.step_id),
-                    message_class=definition.message_class,
+                request = self._track(
+                    SendRequest(
+                        delivery_id=f"{prefix}:{len(requests)}",
+                        channel_id=job.channel_id,
+                        to=sorted(user_ids)[start : start + MAX_MULTICAST_RECIPIENTS],
+                        messages=messages,
+                        cause="step",
+                        campaign=step_campaign(job.scenario_id, job.step_id),
+                        variant=variant or None,
+                        message_class=definition.message_class,
+                    )
                 )
                 self._ledger.record_queued(request, now)
                 requests.append(request)
@@ -774,22 +839,39 @@ class ScenarioEngine:
                 friend.channel_id, definition.id, version, step.id, pending.due_minute
             )
             self._outbox().enqueue(
-                SendRequest(
-                    delivery_id=f"{key}:{friend.user_id}:{enrollment.entries}",
-                    channel_id=friend.channel_id,
-                    to=[friend.user_id],
-                    messages=decision.messages,
-                    cause="step",
-                    campaign=step_campaign(definition.id, step.id),
-                    message_class=definition.message_class,
-                    reply_token=reply_token,
-                    reply_by=at + timedelta(seconds=REPLY_TOKEN_MARGIN_SECONDS),
+                self._track(
+                    SendRequest(
+                        delivery_id=f"{key}:{friend.user_id}:{enrollment.entries}",
+                        channel_id=friend.channel_id,
+                        to=[friend.user_id],
+                        messages=decision.messages,
+                        cause="step",
+                        campaign=step_campaign(definition.id, step.id),
+                        variant=decision.variant,
+                        message_class=definition.message_class,
+                        reply_token=reply_token,
+                        reply_by=at + timedelta(seconds=REPLY_TOKEN_MARGIN_SECONDS),
+                    )
                 )
             )
         tally: Tally = Counter()
         move = self._move_of(definition, step, enrollment, friend, decision, pending, now)
-        self._settle(enrollment, move, self._enrollments.write(move.update), tally, now)
+        moved = self._enrollments.write(move.update)
+        self._settle(enrollment, move, moved, tally, now)
         self._add_counts(friend.channel_id, definition.id, tally, shard_by=friend.user_id)
+        if moved and decision.held_out:
+            campaign = step_campaign(definition.id, step.id)
+            self._record_holdout(friend.channel_id, campaign, [friend.user_id], now)
+
+    def _record_holdout(
+        self, channel_id: str, campaign: str, user_ids: list[str], now: datetime
+    ) -> None:
+        if not user_ids:
+            return
+        if self._holdouts is None:
+            raise RuntimeError("this ScenarioEngine was built without a holdout recorder")
+        self._holdouts.mark(channel_id, campaign, user_ids, now)
+        self._holdouts.count(channel_id, campaign, len(user_ids), shard_by=user_ids[-1])
 
     def _run_actions(self, actions: list[CrmAction], enrollment: Enrollment, now: datetime) -> None:
         config = self._config(enrollment.channel_id)
@@ -898,6 +980,9 @@ class ScenarioEngine:
 
     def _zone(self, channel_id: str) -> Any:
         return self._config(channel_id).delivery_policy.zone
+
+
+HOLDOUT_REASON = "held out (A/B holdout)"
 
 
 def bucket_job(

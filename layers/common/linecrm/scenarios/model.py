@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from linecrm.domain.actions import FIELD_KEY_PATTERN, CrmAction, Reply, ReplyWithRule
+from linecrm.domain.experiments import Experiment
 from linecrm.models.send import MAX_MESSAGES_PER_REQUEST, MessageClass
 
 SCENARIO_SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -262,12 +263,24 @@ class Reminder(_Model):
         return self
 
 
+class ClickedCondition(_Model):
+    """Whether the friend clicked a tracked link of an earlier step (docs/tracking.md):
+    ``{step: sale}`` sends to friends who did, ``{step: sale, clicked: false}`` to
+    friends who did not; the others skip this step (reason ``condition``)."""
+
+    step: StepId
+    clicked: bool = True
+
+
 class Step(_Model):
     id: StepId
     timing: Timing
     # A segment condition (segments' ``match`` syntax) tested at send time; false
     # skips the step (the reason is counted) and the scenario goes on.
     condition: dict[str, Any] | None = None
+    # "Clicked a link of step k" (the friend's first-click marker of k's campaign),
+    # tested at send time like ``condition``.
+    if_clicked: ClickedCondition | None = None
     messages: list[dict[str, Any]] = Field(
         default_factory=list, max_length=MAX_MESSAGES_PER_REQUEST
     )
@@ -275,6 +288,10 @@ class Step(_Model):
     branches: list[Branch] = Field(default_factory=list, max_length=10)
     reminder: Reminder | None = None
     next: StepId | None = None  # default: the step after this one in the list; ``end``
+    # A/B variants and a holdout (linecrm.domain.experiments): each friend's variant
+    # is drawn from the step's campaign key and their user id; a variant without
+    # messages sends the step's.
+    experiment: Experiment | None = None
 
     @model_validator(mode="after")
     def _does_something(self) -> Step:
@@ -285,6 +302,8 @@ class Step(_Model):
                 raise ValueError("replies are not step actions: put the messages in `messages`")
         if self.reminder is not None and not self.branches:
             raise ValueError("a reminder goes with branches: it is for friends who do none")
+        if self.experiment is not None and not self.messages:
+            raise ValueError("an experiment splits a step's messages: give the step messages")
         return self
 
 
@@ -321,6 +340,11 @@ class ScenarioDefinition(_Model):
             for where, target in targets:
                 if target not in seen:
                     raise ValueError(f"steps[{index}].{where}: no step {target!r}")
+            if step.if_clicked is not None and step.if_clicked.step not in ids[:index]:
+                raise ValueError(
+                    f"steps[{index}].if_clicked.step: {step.if_clicked.step!r} is no earlier "
+                    "step (a friend can only have clicked what was sent before)"
+                )
         return self
 
     # ------------------------------------------------------------ navigation

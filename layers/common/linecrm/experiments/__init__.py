@@ -1,0 +1,1 @@
+"""A/B tests and holdouts: the experiment report (docs/experiments.md)."""

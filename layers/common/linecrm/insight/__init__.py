@@ -1,0 +1,1 @@
+"""Opens and clicks from LINE's insight API (docs/insight.md)."""

@@ -1,0 +1,1 @@
+"""Click tracking: tracked links in outgoing messages, and the clicks on them."""
