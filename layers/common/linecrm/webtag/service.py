@@ -30,7 +30,27 @@ from linecrm.observability import logger
 
 MAX_WEB_BODY_BYTES = 16 * 1024
 PREFLIGHT_MAX_AGE_SECONDS = 600
+TAG_MAX_AGE_SECONDS = 300  # browsers and CDNs may keep tag.js this long
 ANONYMOUS = "anonymous"
+
+
+def cors_headers(origin: str) -> dict[str, str]:
+    """The headers that let the page at ``origin`` (an allowed one) read the answer."""
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": "Retry-After",
+        "Vary": "Origin",
+    }
+
+
+def preflight_headers(origin: str) -> dict[str, str]:
+    """The preflight's answer for an allowed ``origin``: POST with a JSON body, no
+    credentials (the tag sends none: the visitor id is in the body)."""
+    return cors_headers(origin) | {
+        "Access-Control-Allow-Methods": "POST",
+        "Access-Control-Allow-Headers": "Content-Type",
+        "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_SECONDS),
+    }
 
 
 class WebTagKeys(Protocol):
