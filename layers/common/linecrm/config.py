@@ -208,10 +208,6 @@ class LiffLoginSettings(MainTableSettings, LineSettings, LoginKeysSettings):
     )
     # Local stack only: the LIFF pages use @line/liff-mock (docs/liff.md).
     liff_mock_sdk: bool = Field(alias=Env.LIFF_MOCK_SDK, default=False)
-    # Day buckets of the click counters are days in this zone (as the sender's).
-    account_time_zone: str = Field(
-        alias=Env.ACCOUNT_TIME_ZONE, default=DEFAULTS.account_time_zone, min_length=1
-    )
 
 
 class JobsSettings(

@@ -537,7 +537,8 @@ FUNCTION_ACCESS = (
     # channel's shop-login setting, the link, and the signing keys).
     # Also serves the LIFF pages (member card, open-the-shop) with the channel's LIFF setup.
     # The click redirector (GET/POST /t/{token}): reads the tracked link, records the
-    # friend's first and last click (PutItem) and adds to the click counters (UpdateItem).
+    # friend's first and last click (PutItem) and adds to the click counters (UpdateItem),
+    # on the day of the channel's time zone (its delivery policy, in the channel config).
     FunctionAccess(
         LIFF_LOGIN_FUNCTION,
         tables=((MAIN_TABLE, "read_update"),),
@@ -549,7 +550,6 @@ FUNCTION_ACCESS = (
             Env.JWKS_REFRESH_COOLDOWN_SECONDS,
             Env.LIFF_MOCK_ID_TOKENS,
             Env.LIFF_MOCK_SDK,
-            Env.ACCOUNT_TIME_ZONE,
         ),
     ),
     # Runs import, broadcast, preview and segment enrolment steps: reads the CSV, pages

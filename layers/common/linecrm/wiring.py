@@ -25,7 +25,6 @@ from linecrm.config import (
     InflowWindowSettings,
     JobQueueSettings,
     JobsSettings,
-    LiffLoginSettings,
     LineSettings,
     LoginKeysSettings,
     MainTableSettings,
@@ -271,7 +270,7 @@ class Container(Generic[S]):
             TrackingMarkers(self.dynamodb, self._table_name),
             CampaignStatsRepository(self.dynamodb, self._table_name),
             self.clock,
-            time_zone=self._part(LiffLoginSettings).account_time_zone,
+            zone=self._channel_zone,
         )
 
     @cached_property

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -23,6 +24,7 @@ from linecrm_local import cli
 from tests.unit.conftest import CHANNEL_ID, AwsWorld
 
 AT = datetime(2026, 12, 2, 15, 30, tzinfo=UTC)  # 00:30 on the 3rd in Tokyo
+TOKYO = ZoneInfo("Asia/Tokyo")
 LIFF = '{"liff_id": "2000000002-AbCdEfGh"}'
 URL = "https://shop.example/sale"
 
@@ -90,7 +92,7 @@ def test_clicks_count_per_campaign_variant_and_day_unique_once_per_friend(
     stats = CampaignStatsRepository(client, table)
     markers = TrackingMarkers(client, table)
     recorder = ClickRecorder(
-        TrackedLinkRepository(client, table), markers, stats, lambda: AT, "Asia/Tokyo"
+        TrackedLinkRepository(client, table), markers, stats, lambda: AT, lambda _: TOKYO
     )
     link = TrackedLink("t" * 22, CHANNEL_ID, "broadcast:b1", "A", URL)
 
@@ -107,6 +109,24 @@ def test_clicks_count_per_campaign_variant_and_day_unique_once_per_friend(
     last = markers.last_click(CHANNEL_ID, "U1")
     assert last is not None and (last.campaign, last.variant) == ("broadcast:b1", "A")
     assert markers.first_click(CHANNEL_ID, "U2", "broadcast:b1") is not None
+
+
+def test_a_click_day_is_in_the_channel_time_zone(aws: AwsWorld) -> None:
+    client, table = aws.client("dynamodb"), aws.resources.table_names["Main"]
+    stats = CampaignStatsRepository(client, table)
+    zones = {CHANNEL_ID: ZoneInfo("America/Los_Angeles")}
+    recorder = ClickRecorder(
+        TrackedLinkRepository(client, table),
+        TrackingMarkers(client, table),
+        stats,
+        lambda: AT,
+        zones.__getitem__,
+    )
+    recorder.record(TrackedLink("t" * 22, CHANNEL_ID, "broadcast:b1", None, URL), "U1")
+    los_angeles_day = datetime(2026, 12, 2).date()  # 07:30 on the 2nd there
+    assert stats.days(CHANNEL_ID, los_angeles_day, datetime(2026, 12, 3).date()) == {
+        los_angeles_day: {CLICKS: 1, UNIQUE_CLICKS: 1}
+    }
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from linecrm.domain.stats import CLICKS, UNIQUE_CLICKS
 from linecrm.domain.tracked_links import TrackedLink
@@ -62,13 +61,15 @@ class ClickRecorder:
         markers: ClickMarkers,
         counters: ClickCounters,
         clock: Callable[[], datetime],
-        time_zone: str,
+        zone: Callable[[str], tzinfo],
     ) -> None:
+        """``zone``: a channel's time zone (its delivery policy's, as the counting of
+        sends and purchases and the reports use), which says what a click's day is."""
         self._links = links
         self._markers = markers
         self._counters = counters
         self._clock = clock
-        self._zone = ZoneInfo(time_zone)
+        self._zone = zone
 
     def link(self, token: str) -> TrackedLink | None:
         return self._links.get(token)
@@ -87,6 +88,6 @@ class ClickRecorder:
         self._counters.add_to_campaign(
             link.channel_id, link.campaign, increments, shard_by=shard_by, variant=link.variant
         )
-        day = now.astimezone(self._zone).date()
+        day = now.astimezone(self._zone(link.channel_id)).date()
         self._counters.add_to_day(link.channel_id, day, increments, shard_by=shard_by)
         return RecordedClick(link, user_id, first)
