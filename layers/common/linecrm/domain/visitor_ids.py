@@ -28,10 +28,12 @@ import re
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 VISITOR_ID_LIFETIME = timedelta(days=30)
+VISITOR_PARAMETER = "lcv"  # the landing URL's query parameter the tag reads
 MIN_KEY_BYTES = 32
 MAX_TOKEN_LENGTH = 256
 VERSION = 1
@@ -136,3 +138,17 @@ def _decoded(token: str) -> bytes | None:
         return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError):
         return None
+
+
+def with_visitor_id(url: str, token: str) -> str:
+    """``url`` with ``?lcv=<token>`` (replacing one already there; the rest of the query
+    and the #fragment stay): where the auto-login lands, or a click redirect's target,
+    for the shop's web tag to pick up (docs/web-tag.md)."""
+    parts = urlsplit(url)
+    query = [
+        (name, value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        if name != VISITOR_PARAMETER
+    ]
+    query.append((VISITOR_PARAMETER, token))
+    return urlunsplit(parts._replace(query=urlencode(query)))

@@ -17,10 +17,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from linecrm.domain.visitor_ids import MIN_KEY_BYTES, VisitorId, sign_visitor_id, verify_visitor_id
+from linecrm.domain.visitor_ids import (
+    MIN_KEY_BYTES,
+    VisitorId,
+    sign_visitor_id,
+    verify_visitor_id,
+    with_visitor_id,
+)
 
 KEY_MAX_AGE_SECONDS = 300
-VISITOR_PARAMETER = "lcv"  # the landing URL's query parameter (and the tag's cookie)
 
 
 class VisitorKeysUnavailable(RuntimeError):
@@ -50,6 +55,12 @@ class VisitorIds:
 
     def issue(self, channel_id: str, user_id: str, now: datetime) -> str:
         return sign_visitor_id(self._keys().current.encode(), channel_id, user_id, now)
+
+    def landing_url(self, url: str, channel_id: str, user_id: str, now: datetime) -> str:
+        """``url`` with a new visitor id of the friend as ``?lcv=``: what the click
+        redirector calls for a link into the shop (its function needs ``visitor_key``
+        in ``resources.FUNCTION_ACCESS``)."""
+        return with_visitor_id(url, self.issue(channel_id, user_id, now))
 
     def verify(self, token: str, now: datetime) -> VisitorId | None:
         keys = self._keys()
