@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from linecrm import resources
 from linecrm.domain.visitor_ids import sign_visitor_id
@@ -172,4 +174,60 @@ def test_a_cart_updated_from_the_page_drives_the_cart_reminder(
 
     fire_due(stack, START + timedelta(hours=1, minutes=1))
     assert texts(stack, user) == [*welcome, REMINDER]
+    assert stack.gateway.internal_errors == 0
+
+
+web_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner),
+    max_leaves=12,
+)
+web_events = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.sampled_from(["page_view", "cart_updated", "purchase", ""]) | web_values,
+        "event_id": st.sampled_from(["ev-00000001", "x"]) | web_values,
+        "properties": st.fixed_dictionaries(
+            {}, optional={"amount": web_values, "order_id": web_values, "value": web_values}
+        )
+        | web_values,
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def fuzz_key(stack: LocalStack) -> str:
+    answer = admin(stack, "POST", "/web-tag/keys", {"origins": [ORIGIN], "rate_per_minute": 60000})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["key"])
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    body=st.fixed_dictionaries(
+        {"events": st.lists(web_events | web_values, max_size=4)},
+        optional={"visitor": st.sampled_from(["VALID", "", "AAAA" * 10]) | web_values},
+    )
+    | web_values
+    | st.binary(max_size=40),
+    origin=st.sampled_from([ORIGIN, "https://elsewhere.example", "null", ""]),
+    method=st.sampled_from(["POST", "OPTIONS"]),
+)
+def test_the_web_events_route_never_answers_5xx(
+    stack: LocalStack, fuzz_key: str, body: Any, origin: str, method: str
+) -> None:
+    if isinstance(body, dict) and body.get("visitor") == "VALID":
+        body = body | {"visitor": visitor_id(stack, "U" + "f" * 32)}
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = requests.request(
+        method,
+        f"{stack.gateway_url}/events/web",
+        params={"key": fuzz_key},
+        data=data,
+        headers={"Origin": origin, "Content-Type": "application/json"},
+        timeout=READ,
+    )
+    assert response.status_code < 500, response.text[:500]
+    if response.status_code != 204:
+        assert "results" in response.json() or "message" in response.json()
     assert stack.gateway.internal_errors == 0
