@@ -229,6 +229,7 @@ class DemoShopApp:
 
     def logout(self, request: Request, session: Session) -> Response:
         session.member_id = None
+        session.tagged = False
         return redirect("/")
 
     def auto_login(self, request: Request, session: Session) -> Response:
