@@ -71,6 +71,9 @@
           answer.status = response.status;
           return answer;
         });
+      })
+      .catch(function () {
+        return { status: 0 }; // offline or blocked: tracking never breaks the shop's page
       });
   }
 
