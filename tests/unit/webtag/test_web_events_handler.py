@@ -16,10 +16,13 @@ from linecrm.domain.web_tag import WebTagKeySpec, new_web_tag_key
 from linecrm.repositories.events import EventStore
 from linecrm.repositories.friends import FriendRepository
 from linecrm.repositories.web_tag_keys import WebTagKeyRepository
+from linecrm.wiring import runtime_clock
 from tests.support.lambda_support import FakeLambdaContext, http_event, load_handler, response_json
 from tests.unit.conftest import CHANNEL_ID, AwsWorld
 
 FRIEND = "U" + "a" * 32
+# Half a minute into a rate window (the rate tests' clock, and their visitor ids').
+MID_MINUTE = datetime.now(UTC).replace(second=30, microsecond=0)
 ORIGIN = "https://shop.example"
 
 
@@ -48,8 +51,13 @@ def visitor_key(world: AwsWorld) -> bytes:
     return str(json.loads(secret["SecretString"])["current"]).encode()
 
 
-def visitor(world: AwsWorld, user: str = FRIEND, channel_id: str = CHANNEL_ID) -> str:
-    return sign_visitor_id(visitor_key(world), channel_id, user, datetime.now(UTC))
+def visitor(
+    world: AwsWorld,
+    user: str = FRIEND,
+    channel_id: str = CHANNEL_ID,
+    at: datetime | None = None,
+) -> str:
+    return sign_visitor_id(visitor_key(world), channel_id, user, at or datetime.now(UTC))
 
 
 def call(
@@ -208,11 +216,12 @@ def test_the_key_rate_limit_answers_429_with_retry_after(world: AwsWorld) -> Non
     key = make_key(world, rate_per_minute=2)
     body = {"events": [web_event("page_view")]}
     statuses = []
-    for _ in range(3):
-        status, answer, headers = call(handler, "POST", f"/events/web?key={key}", body=body)
-        statuses.append(status)
-    assert statuses[:2] == [200, 200] and statuses[2] == 429, answer
-    assert 1 <= int(headers["Retry-After"]) <= 60
+    with runtime_clock(lambda: MID_MINUTE):  # all in one window, whatever the real time
+        for _ in range(3):
+            status, answer, headers = call(handler, "POST", f"/events/web?key={key}", body=body)
+            statuses.append(status)
+    assert statuses == [200, 200, 429], answer
+    assert headers["Retry-After"] == "30"  # the window's end
     assert headers["Access-Control-Allow-Origin"] == ORIGIN
     assert "Retry-After" in headers["Access-Control-Expose-Headers"]
 
@@ -220,13 +229,17 @@ def test_the_key_rate_limit_answers_429_with_retry_after(world: AwsWorld) -> Non
 def test_the_visitor_rate_limit_is_per_visitor(world: AwsWorld) -> None:
     handler = load_handler("events")
     key = make_key(world, visitor_rate_per_minute=1)
-    first = {"visitor": visitor(world), "events": [web_event("page_view")]}
-    assert call(handler, "POST", f"/events/web?key={key}", body=first)[0] == 200
-    status, answer, _ = call(handler, "POST", f"/events/web?key={key}", body=first)
-    assert status == 429 and "visitor" in answer["message"], answer
-    other = "U" + "b" * 32
-    body = {"visitor": visitor(world, user=other), "events": [web_event("page_view")]}
-    assert call(handler, "POST", f"/events/web?key={key}", body=body)[0] == 200
+    with runtime_clock(lambda: MID_MINUTE):
+        first = {"visitor": visitor(world, at=MID_MINUTE), "events": [web_event("page_view")]}
+        assert call(handler, "POST", f"/events/web?key={key}", body=first)[0] == 200
+        status, answer, _ = call(handler, "POST", f"/events/web?key={key}", body=first)
+        assert status == 429 and "visitor" in answer["message"], answer
+        other = "U" + "b" * 32
+        body = {
+            "visitor": visitor(world, user=other, at=MID_MINUTE),
+            "events": [web_event("page_view")],
+        }
+        assert call(handler, "POST", f"/events/web?key={key}", body=body)[0] == 200
 
 
 def test_the_tag_script_is_served(world: AwsWorld) -> None:
