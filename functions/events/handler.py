@@ -3,7 +3,8 @@ answer per event (docs/events.md). Also the shop's ID-linking requests, signed t
 way with the same keys: POST /link/{channel_id}/nonce and DELETE
 /link/{channel_id}/members/{member_id} (docs/id-linking.md). And the shop's auto-login:
 GET /login/jwks.json (public keys) and POST /login/{channel_id}/consume, signed the
-same way (docs/auto-login.md)."""
+same way (docs/auto-login.md). And the web tag (docs/web-tag.md): GET /web/tag.js,
+POST /events/web and its CORS preflight."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import base64
 import binascii
 import functools
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -18,6 +20,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from linecrm.config import EventsSettings
+from linecrm.domain.web_tag import WebTagRejected
 from linecrm.events.service import (
     SIGNATURE_HEADER,
     SOURCE_HEADER,
@@ -28,8 +31,11 @@ from linecrm.events.service import (
 from linecrm.http_errors import error_response
 from linecrm.id_links.service import LinkRequestRefused
 from linecrm.observability import logger, metrics
+from linecrm.resources import WEB_EVENTS_PATH, WEB_TAG_PATH
 from linecrm.shop_login.errors import LoginRefused
 from linecrm.tracing import tracer
+from linecrm.webtag import service as webtag
+from linecrm.webtag.service import RateLimited, WebRequest
 from linecrm.wiring import Container
 
 # No request validation middleware: the signature covers the raw bytes, which the
@@ -116,6 +122,59 @@ def _signed(channel_id: str) -> SignedRequest:
     )
 
 
+# Before POST /events/<channel_id> (a static path is matched first anyway).
+@app.post(WEB_EVENTS_PATH)
+def receive_web_events() -> Response[Any]:
+    body = _raw_body()
+    if body is None:
+        raise WebTagRejected(HTTPStatus.BAD_REQUEST, "the body is not valid base64", "body")
+    event = app.current_event
+    answer = container().web_events_receiver.receive(
+        WebRequest(
+            key=(event.query_string_parameters or {}).get("key"),
+            origin=event.headers.get("origin"),
+            body=body,
+        )
+    )
+    metrics.add_metric(name="WebEventsApplied", unit="Count", value=answer.body["applied"])
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=answer.body,
+        headers=webtag.cors_headers(answer.origin),
+    )
+
+
+@app.route(WEB_EVENTS_PATH, method="OPTIONS")
+def web_events_preflight() -> Response[Any]:
+    event = app.current_event
+    origin = container().web_events_receiver.allowed_origin(
+        (event.query_string_parameters or {}).get("key"), event.headers.get("origin")
+    )
+    return Response(
+        status_code=HTTPStatus.NO_CONTENT, body="", headers=webtag.preflight_headers(origin)
+    )
+
+
+_TAG_JS = Path(webtag.__file__).with_name("tag.js")
+
+
+@app.get(WEB_TAG_PATH)
+def web_tag_script() -> Response[Any]:
+    """The web tag (a few KB, no framework); shops embed it with their key."""
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type="application/javascript; charset=utf-8",
+        body=_tag_js(),
+        headers={"Cache-Control": f"public, max-age={webtag.TAG_MAX_AGE_SECONDS}"},
+    )
+
+
+@functools.cache
+def _tag_js() -> str:
+    return _TAG_JS.read_text(encoding="utf-8")
+
+
 @app.post("/link/<channel_id>/nonce")
 def issue_link_nonce(channel_id: str) -> Response[Any]:
     answer = container().shop_link_api.nonce(_signed(channel_id))
@@ -168,6 +227,18 @@ def login_refused(error: LoginRefused) -> Response[Any]:
     return error_response(error.status, error.reason, error.field)
 
 
+@app.exception_handler(WebTagRejected)
+def web_tag_rejected(error: WebTagRejected) -> Response[Any]:
+    logger.info("web tag request refused", extra={"status": error.status, "reason": error.reason})
+    metrics.add_metric(name="WebEventsRequestsRefused", unit="Count", value=1)
+    response = error_response(error.status, error.reason, error.field)
+    if error.origin is not None:  # the page may read why (CORS)
+        response.headers.update(webtag.cors_headers(error.origin))
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
 @app.exception_handler(EventsRejected)
 def rejected(error: EventsRejected) -> Response[Any]:
     logger.info("events request refused", extra={"status": error.status, "reason": error.reason})
@@ -180,8 +251,8 @@ def not_found(_: Exception) -> Response[Any]:
     return error_response(
         HTTPStatus.NOT_FOUND,
         "no such route: POST /events/{channel_id}, POST /link/{channel_id}/nonce, "
-        "DELETE /link/{channel_id}/members/{member_id}, GET /login/jwks.json or "
-        "POST /login/{channel_id}/consume",
+        "DELETE /link/{channel_id}/members/{member_id}, GET /login/jwks.json, "
+        "POST /login/{channel_id}/consume, GET /web/tag.js or POST /events/web",
     )
 
 

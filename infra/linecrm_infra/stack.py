@@ -27,6 +27,7 @@ from linecrm_infra.constructs.secrets import (
     ChannelSecrets,
     EventSourceSecrets,
     LoginKeySecret,
+    VisitorKeySecret,
     parse_channel_ids,
 )
 from linecrm_infra.constructs.uploads import UploadBuckets
@@ -95,6 +96,7 @@ class LinecrmStack(cdk.Stack):
             self, "EventSourceSecrets", settings.channel_ids
         )
         self.login_keys = LoginKeySecret(self, "LoginKeys")
+        self.visitor_key = VisitorKeySecret(self, "VisitorKey")
         self.functions = Functions(self, "Functions", common_environment={})
         # Settings with a deploy-time value; a function gets those its access lists.
         self._deploy_settings = {
@@ -186,6 +188,9 @@ class LinecrmStack(cdk.Stack):
         if access.login_keys is not None:
             self.login_keys.grant(function, access.login_keys)
             environment(Env.LOGIN_KEYS_SECRET_NAME, resources.LOGIN_KEYS_SECRET_NAME)
+        if access.visitor_key:
+            self.visitor_key.grant(function)
+            environment(Env.VISITOR_KEY_SECRET_NAME, resources.VISITOR_KEY_SECRET_NAME)
         if access.manages_schedules:
             self.scheduling.grant_schedule_management(function)
             self.functions.acknowledge_policy_finding(

@@ -17,6 +17,7 @@ linecrm insight --campaign broadcast:B       LINE's opens and clicks (see linecr
 linecrm simulate click --user U… URL         the friend taps a tracked link (docs/tracking.md)
 linecrm shoplogin configure --base-url https://… --allow /mypage   auto-login (cli_shoplogin)
 linecrm report campaigns|campaign <key>|funnel <id>|routes|timeline [--csv FILE]   reports
+linecrm webtag keys create --origin https://shop.example   a web tag key (cli_webtag)
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from linecrm_local import (
     cli_routes,
     cli_scenarios,
     cli_shoplogin,
+    cli_webtag,
 )
 from linecrm_local.clicks import ClickFailed, simulate_click
 
@@ -237,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_routes.add_commands(commands)
     cli_reports.add_commands(commands)
     cli_insight.add_commands(commands)
+    cli_webtag.add_commands(commands)
 
     calls = commands.add_parser("calls", help="LINE API calls the emulator received")
     calls.add_argument("--endpoint", help="e.g. push, multicast, reply")
@@ -275,6 +278,8 @@ def run(args: argparse.Namespace) -> Any:
         return cli_reports.run(args)
     if args.command == cli_insight.COMMAND:
         return cli_insight.run(args)
+    if args.command == cli_webtag.COMMAND:
+        return cli_webtag.run(args)
     control = EmulatorControl(args.emulator)
     if args.command == "simulate":
         return _simulate(control, args)

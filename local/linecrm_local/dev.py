@@ -108,6 +108,8 @@ def _shop_lines(stack: LocalStack) -> list[str]:
         f"  demo shop        {stack.demo_shop.url}  (members: {members})",
         f"  LIFF member card {stack.gateway_url}/liff/{demo.DEMO_CHANNEL_ID}/card"
         "?mockIdToken=<ID token>  (docs/liff.md)",
+        f"  web tag          {stack.gateway_url}/web/tag.js  (docs/web-tag.md)",
+        f"    shop's key     {stack.demo_shop.app.web_tag_key}  (on the demo shop's pages)",
     ]
 
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from secrets import token_urlsafe
 from typing import Any
 
 from linecrm import resources
@@ -68,6 +69,7 @@ class ProvisionedResources:
                 Env.CHANNEL_SECRET_PREFIX: resources.CHANNEL_SECRET_PREFIX,
                 Env.EVENT_SOURCES_SECRET_PREFIX: resources.EVENT_SOURCES_SECRET_PREFIX,
                 Env.LOGIN_KEYS_SECRET_NAME: resources.LOGIN_KEYS_SECRET_NAME,
+                Env.VISITOR_KEY_SECRET_NAME: resources.VISITOR_KEY_SECRET_NAME,
                 Env.SCHEDULE_DEAD_LETTER_ARN: self.queue_arns[
                     resources.SCHEDULE_DEAD_LETTER_QUEUE.logical_id
                 ],
@@ -222,6 +224,11 @@ def provision(
     secrets.create_secret(
         Name=resources.LOGIN_KEYS_SECRET_NAME,
         SecretString=LoginKeySet().rotated(datetime.now(UTC)).document(),
+    )
+    # The web tag's visitor id key: generated, as the CDK stack does.
+    secrets.create_secret(
+        Name=resources.VISITOR_KEY_SECRET_NAME,
+        SecretString=json.dumps({"current": token_urlsafe(48)}),
     )
     return created
 

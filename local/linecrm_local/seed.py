@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -26,9 +27,10 @@ def seed_demo_account(channel_id: str, table_name: str, session: Any | None = No
 
 def seed_demo_shop(
     channel_id: str, table_name: str, shop_url: str, liff_id: str, session: Any | None = None
-) -> None:
+) -> str:
     """Point the demo channel's ID linking and auto-login at the demo shop and set up its
-    LIFF app (the member card), so ``make dev`` can be clicked through."""
+    LIFF app (the member card), so ``make dev`` can be clicked through. Creates a web
+    tag key for the shop's pages (docs/web-tag.md) and returns it."""
     from linecrm.liff.settings import LIFF_SETTING
 
     client = (session or boto3.session.Session()).client("dynamodb")
@@ -51,6 +53,18 @@ def seed_demo_shop(
         {"base_url": shop_url, "login_path": LOGIN_PATH, "allow": list(ALLOWED_TARGETS)}
     )
     config.set_setting(channel_id, SHOP_LOGIN_SETTING, shop_login.model_dump())
+    # The web tag on the shop's pages: a key for its origin (127.0.0.1 and localhost).
+    from linecrm.domain.web_tag import WebTagKeySpec, new_web_tag_key
+    from linecrm.repositories.web_tag_keys import WebTagKeyRepository
+
+    origins = [shop_url, shop_url.replace("://127.0.0.1:", "://localhost:")]
+    key = new_web_tag_key(
+        channel_id,
+        WebTagKeySpec(origins=origins, label="demo shop"),
+        datetime.now(UTC),
+    )
+    WebTagKeyRepository(client, table_name).create(key)
+    return key.key
 
 
 def seed_friends(

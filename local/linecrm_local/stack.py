@@ -227,7 +227,8 @@ class LocalStack:
         )
         self._demo_shop = DemoShop(config, host=self.host, port=port).start()
         self._started.append("demo_shop")
-        seed_demo_shop(
+        # The shop's pages carry the web tag with this key (docs/web-tag.md).
+        self._demo_shop.app.web_tag_key = seed_demo_shop(
             demo.DEMO_CHANNEL_ID,
             self.resources.table_names[resources.MAIN_TABLE.logical_id],
             self._demo_shop.url,

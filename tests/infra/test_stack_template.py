@@ -154,6 +154,57 @@ def _login_keys_id(template: Template) -> str:
     return secret_id
 
 
+def _visitor_key_id(template: Template) -> str:
+    (secret_id,) = [
+        logical_id
+        for logical_id, secret in _of_type(template, "AWS::SecretsManager::Secret").items()
+        if secret["Properties"]["Name"] == resources.VISITOR_KEY_SECRET_NAME
+    ]
+    return secret_id
+
+
+def test_the_visitor_id_key_is_generated_and_read_by_the_events_function_only(
+    template: Template,
+) -> None:
+    secret_id = _visitor_key_id(template)
+    secret = _of_type(template, "AWS::SecretsManager::Secret")[secret_id]
+    generator = secret["Properties"]["GenerateSecretString"]
+    assert generator["GenerateStringKey"] == "current"
+    assert generator["PasswordLength"] >= 32  # visitor_ids.MIN_KEY_BYTES
+    for definition in resources.FUNCTIONS:
+        actions = {
+            action
+            for statement in _function_statements(template, definition)
+            if secret_id in json.dumps(statement["Resource"])
+            for action in _as_list(statement["Action"])
+        }
+        environment = _environment(template, definition)
+        if not resources.function_access(definition).visitor_key:
+            assert not actions, definition.name
+            assert Env.VISITOR_KEY_SECRET_NAME not in environment
+            continue
+        assert environment[Env.VISITOR_KEY_SECRET_NAME] == resources.VISITOR_KEY_SECRET_NAME
+        assert "secretsmanager:GetSecretValue" in actions
+        assert not {a for a in actions if "Put" in a or "Delete" in a or "Update" in a}
+    assert resources.function_access(resources.EVENTS_FUNCTION).visitor_key
+
+
+def test_the_web_tag_routes_go_to_the_events_function_without_api_wide_cors(
+    template: Template,
+) -> None:
+    routes = {
+        route["Properties"]["RouteKey"]: route["Properties"]
+        for route in _of_type(template, "AWS::ApiGatewayV2::Route").values()
+    }
+    for key in ("POST /events/web", "OPTIONS /events/web", "GET /web/tag.js"):
+        assert key in routes, sorted(routes)
+        assert routes[key].get("AuthorizationType", "NONE") == "NONE"
+    # The function answers the preflight with the key's own origins: the API has no CORS
+    # configuration (it would answer every preflight itself, for any origin).
+    (api,) = _of_type(template, "AWS::ApiGatewayV2::Api").values()
+    assert "CorsConfiguration" not in api["Properties"]
+
+
 def test_the_login_keys_are_read_by_the_signers_and_rotated_by_the_admin_api_only(
     template: Template,
 ) -> None:
@@ -560,8 +611,11 @@ def test_event_source_secrets_are_read_by_the_events_function_only(template: Tem
             for r in _as_list(s["Resource"])
         ]
         if definition == resources.EVENTS_FUNCTION:
-            # ...and no LINE channel credentials (the login keys are the only other one).
-            assert sorted(reads) == sorted([*secrets, _login_keys_id(template)])
+            # ...and no LINE channel credentials (the login keys and the web tag's
+            # visitor id key are the only others).
+            assert sorted(reads) == sorted(
+                [*secrets, _login_keys_id(template), _visitor_key_id(template)]
+            )
         else:
             assert not set(reads) & set(secrets), definition.name
 

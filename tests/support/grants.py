@@ -28,7 +28,7 @@ Resource = dict[str, Any]
 class LogicalResource:
     """What a template resource is in ``linecrm.resources`` terms."""
 
-    kind: str  # table, queue, dlq, bucket, secret, login_keys, schedule_role, function
+    kind: str  # table, queue, dlq, bucket, secret, login_keys, visitor_key, schedule_role, function
     key: str  # logical id of its definition, channel id or function name
 
 
@@ -92,6 +92,7 @@ def synthesized() -> Synthesized:
     for channel_id, secret in stack.event_source_secrets.secrets.items():
         logical[logical_id(secret)] = LogicalResource("event_sources", channel_id)
     logical[logical_id(stack.login_keys.secret)] = LogicalResource("login_keys", "")
+    logical[logical_id(stack.visitor_key.secret)] = LogicalResource("visitor_key", "")
     logical[logical_id(stack.scheduling.target_role)] = LogicalResource("schedule_role", "")
     function_ids = {}
     for definition in resources.FUNCTIONS:
@@ -146,8 +147,12 @@ class LocalValues:
             secret_name = f"{prefix}{found.key}"
             arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{secret_name}"
             return arn if attribute in ("Ref", "Arn") else None
-        if found.kind == "login_keys":
-            name = resources.LOGIN_KEYS_SECRET_NAME
+        if found.kind in ("login_keys", "visitor_key"):
+            name = (
+                resources.LOGIN_KEYS_SECRET_NAME
+                if found.kind == "login_keys"
+                else resources.VISITOR_KEY_SECRET_NAME
+            )
             arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{name}"
             return arn if attribute in ("Ref", "Arn") else None
         if found.kind == "schedule_role":

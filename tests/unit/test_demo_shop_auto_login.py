@@ -184,3 +184,44 @@ def test_the_shop_logs_in_and_redirects_only_for_a_good_token(
     assert answer.status_code == 303 and answer.headers["Location"] == "/cart"
     cart = browser.get("/cart").get_data(as_text=True)
     assert 'id="member-id">M-1001<' in cart
+
+
+class TaggingLinecrm(Linecrm):
+    """linecrm with the web tag: the consume answer carries the friend's visitor id."""
+
+    def consume(self, token: str) -> dict[str, Any]:
+        return super().consume(token) | {"visitor_id": "VISITOR_ID_0123456789"}
+
+
+def test_with_the_web_tag_the_landing_carries_the_visitor_id_and_pages_report(
+    key: Any, jwks: dict[str, Any]
+) -> None:
+    config = DemoShopConfig("http://127.0.0.1:9", CHANNEL_ID, "demo-shop", "k", "http://x/d")
+    shop = DemoShopApp(config, verifier(jwks, TaggingLinecrm()))
+    shop.web_tag_key = "pk_" + "k" * 24
+    browser = Client(shop)
+
+    answer = browser.get(f"/auto-login?token={mint(key, target='/cart?from=line')}")
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/cart?from=line&lcv=VISITOR_ID_0123456789"
+    page = browser.get("/").get_data(as_text=True)
+    head = page.split("</head>", 1)[0]
+    assert 'src="http://127.0.0.1:9/web/tag.js" data-key="pk_kkkkkkkkkkkkkkkkkkkkkkkk"' in head
+    assert "linecrm.track(" not in page  # nothing happened yet but the page view
+
+    # Into the cart: the next page reports it (the tag sends it, not the shop's backend).
+    added = browser.post("/cart/add", data={"sku": "A1"})
+    assert (added.status_code, added.headers["Location"]) == (303, "/cart")
+    cart = browser.get("/cart").get_data(as_text=True)
+    assert 'linecrm.track("cart_updated",{"value": 3200' in cart, cart
+    assert "linecrm.track(" not in browser.get("/cart").get_data(as_text=True)  # once
+    thanks = browser.post("/checkout").get_data(as_text=True)
+    assert 'linecrm.track("purchase",{"amount": 3200, "order_id": "' in thanks, thanks
+
+
+def test_the_shop_escapes_what_it_puts_into_a_script() -> None:
+    from linecrm_local.demo_shop.server import _script_json
+
+    assert _script_json({"name": "</script><script>alert(1)"}) == (
+        '{"name": "<\\/script><script>alert(1)"}'
+    )

@@ -1,6 +1,7 @@
 """Secrets Manager secrets per LINE channel: its secret and access token
 (``ChannelSecrets``), and the events API's sources with their keys (``EventSourceSecrets``);
-and the auto-login signing keys (``LoginKeySecret``)."""
+the auto-login signing keys (``LoginKeySecret``) and the web tag's visitor id key
+(``VisitorKeySecret``)."""
 
 from __future__ import annotations
 
@@ -150,3 +151,36 @@ class LoginKeySecret(Construct):
                     resources=[self.secret.secret_arn],
                 )
             )
+
+
+class VisitorKeySecret(Construct):
+    """``linecrm/visitor-id-key``: the key that signs (and encrypts) the web tag's
+    visitor ids (docs/web-tag.md), generated here: ``{"current": "<64 characters>"}``."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.secret = secretsmanager.Secret(
+            self,
+            "VisitorKey",
+            secret_name=resources.VISITOR_KEY_SECRET_NAME,
+            description="Signs the web tag's visitor ids (docs/web-tag.md)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({}),
+                generate_string_key="current",
+                exclude_punctuation=True,
+                password_length=64,
+            ),
+        )
+        Validations.of(self.secret).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SMG4",
+                reason=(
+                    "rotated by hand with a current and a previous key (docs/web-tag.md), "
+                    "so visitor ids issued with the previous key keep verifying until they "
+                    "expire; a rotation Lambda would drop it"
+                ),
+            )
+        )
+
+    def grant(self, function: Any) -> None:
+        self.secret.grant_read(function)

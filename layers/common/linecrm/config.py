@@ -16,7 +16,7 @@ from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError
 
-from linecrm.environment import DEFAULTS, LOGIN_KEYS_SECRET_NAME, Env
+from linecrm.environment import DEFAULTS, LOGIN_KEYS_SECRET_NAME, VISITOR_KEY_SECRET_NAME, Env
 from linecrm.line.login_settings import (
     JWKS_REFRESH_COOLDOWN_SECONDS,
     MockIdentity,
@@ -118,6 +118,14 @@ class LoginKeysSettings(FunctionSettings):
 
     login_keys_secret_name: str = Field(
         alias=Env.LOGIN_KEYS_SECRET_NAME, default=LOGIN_KEYS_SECRET_NAME, min_length=1
+    )
+
+
+class VisitorKeySettings(FunctionSettings):
+    """The secret with the key that signs the web tag's visitor ids (docs/web-tag.md)."""
+
+    visitor_key_secret_name: str = Field(
+        alias=Env.VISITOR_KEY_SECRET_NAME, default=VISITOR_KEY_SECRET_NAME, min_length=1
     )
 
 
@@ -229,7 +237,9 @@ class AdminSettings(
     function_name = "admin"
 
 
-class EventsSettings(MainTableSettings, SendQueueSettings, ScheduleSettings, LoginKeysSettings):
+class EventsSettings(
+    MainTableSettings, SendQueueSettings, ScheduleSettings, LoginKeysSettings, VisitorKeySettings
+):
     function_name = "events"
     event_sources_secret_prefix: str = Field(alias=Env.EVENT_SOURCES_SECRET_PREFIX, min_length=1)
     # How long an event stays on the friend's timeline (and its idempotency key).

@@ -47,6 +47,8 @@ class Env:
     JWKS_REFRESH_COOLDOWN_SECONDS = "LINECRM_JWKS_REFRESH_COOLDOWN_SECONDS"
     # Auto-login into the shop: the secret with the ES256 keys that sign login URLs.
     LOGIN_KEYS_SECRET_NAME = "LINECRM_LOGIN_KEYS_SECRET_NAME"  # noqa: S105 - a name
+    # The web tag (docs/web-tag.md): the secret with the key that signs visitor ids.
+    VISITOR_KEY_SECRET_NAME = "LINECRM_VISITOR_KEY_SECRET_NAME"  # noqa: S105 - a name
     # Inflow routes (docs/inflow-routes.md): LINE Login's authorize page and the
     # add-friend URL (the emulator locally), how far apart a route's login and the
     # follow may be, how long a login may take, and the API's public URL (the routes'
@@ -75,6 +77,11 @@ LOGIN_KEYS_SECRET_NAME = f"{APP_NAME}/login-keys"
 """Secrets Manager name of the keys that sign auto-login URLs (one set for every
 channel; the token's ``aud`` names the channel). JSON ``{"active_kid": …, "keys": [{"kid",
 "created_at", "retired_at", "private_key_pem"}]}`` (see ``linecrm.shop_login.keys``)."""
+
+VISITOR_KEY_SECRET_NAME = f"{APP_NAME}/visitor-id-key"
+"""Secrets Manager name of the key that signs the web tag's visitor ids (one for every
+channel; the id names its channel). JSON ``{"current": "…", "previous": "…"}`` (see
+``linecrm.webtag.visitor_keys``); the CDK stack generates ``current``."""
 
 
 # ---------------------------------------------------------------- defaults

@@ -18,6 +18,7 @@ from linecrm.environment import CHANNEL_SECRET_PREFIX as CHANNEL_SECRET_PREFIX
 from linecrm.environment import DEFAULTS as DEFAULTS
 from linecrm.environment import EVENT_SOURCES_SECRET_PREFIX as EVENT_SOURCES_SECRET_PREFIX
 from linecrm.environment import LOGIN_KEYS_SECRET_NAME as LOGIN_KEYS_SECRET_NAME
+from linecrm.environment import VISITOR_KEY_SECRET_NAME as VISITOR_KEY_SECRET_NAME
 from linecrm.environment import Defaults as Defaults
 from linecrm.environment import Env as Env
 
@@ -397,6 +398,8 @@ class FunctionAccess:
       secrets (a channel's senders and their keys), and nothing else of Secrets Manager.
     - ``login_keys``: the auto-login signing keys' secret: ``read`` is
       secretsmanager:GetSecretValue; ``rotate`` also secretsmanager:PutSecretValue.
+    - ``visitor_key``: secretsmanager:GetSecretValue on the visitor id key (issue and
+      verify the web tag's visitor ids).
     - ``manages_schedules``: scheduler:Create/Get/DeleteSchedule in our group and
       iam:PassRole of the schedules' role to EventBridge Scheduler.
     - ``settings``: further variables (no resource): LINE endpoints, tuning.
@@ -409,6 +412,7 @@ class FunctionAccess:
     reads_channel_secrets: bool = False
     reads_event_sources: bool = False
     login_keys: Literal["read", "rotate"] | None = None
+    visitor_key: bool = False
     manages_schedules: bool = False
     settings: tuple[str, ...] = ()
 
@@ -428,6 +432,8 @@ class FunctionAccess:
             names.append(Env.EVENT_SOURCES_SECRET_PREFIX)
         if self.login_keys is not None:
             names.append(Env.LOGIN_KEYS_SECRET_NAME)
+        if self.visitor_key:
+            names.append(Env.VISITOR_KEY_SECRET_NAME)
         if self.manages_schedules:
             names += SCHEDULE_ENV
         names += self.settings
@@ -525,7 +531,9 @@ FUNCTION_ACCESS = (
     # An event that enrols a friend in a step scenario, branches or ends one, plans
     # the step (its bucket schedule) or sends (a zero-delay step goes to the send queue).
     # The shop's auto-login: the public keys (JWKS) and consume, which verifies a login
-    # token and spends it (a record per token).
+    # token and spends it (a record per token), and issues the friend's visitor id.
+    # The web tag (POST /events/web): reads the key, counts its fixed-window rate
+    # limits (UpdateItem), verifies visitor ids, then applies events as above.
     FunctionAccess(
         EVENTS_FUNCTION,
         tables=((MAIN_TABLE, "read_write"),),
@@ -533,6 +541,7 @@ FUNCTION_ACCESS = (
         manages_schedules=True,
         reads_event_sources=True,
         login_keys="read",
+        visitor_key=True,
         settings=(Env.EVENT_RETENTION_DAYS, Env.ACCOUNT_TIME_ZONE),
     ),
     # Inflow routes: reads the route by its code and the channel's LINE Login channel
@@ -563,7 +572,8 @@ def function_access(function: FunctionDefinition) -> FunctionAccess:
 
 
 # ---------------------------------------------------------------- HTTP API routes
-ADMIN_METHODS: tuple[Literal["GET", "POST", "PUT", "PATCH", "DELETE"], ...] = (
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+ADMIN_METHODS: tuple[Method, ...] = (
     "GET",
     "POST",
     "PUT",
@@ -577,12 +587,15 @@ DASHBOARD_PATHS = ("/admin/dashboard", "/admin/dashboard/assets/{file}")
 
 @dataclass(frozen=True)
 class Route:
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    method: Method
     path: str  # API Gateway route path, with {parameters}
     function: FunctionDefinition
     authorization: Literal["none", "iam"]
     why_no_auth: str = ""
 
+
+WEB_EVENTS_PATH = "/events/web"
+WEB_TAG_PATH = "/web/tag.js"
 
 # The shop's ID-linking requests (docs/id-linking.md): the same shop backend as the
 # events API, signed the same way with the same source keys.
@@ -615,6 +628,33 @@ ROUTES = (
         ),
     ),
     Route("POST", "/link/{channel_id}/nonce", EVENTS_FUNCTION, "none", why_no_auth=_SHOP_SIGNED),
+    # The web tag (docs/web-tag.md): its script, its events and their CORS preflight.
+    # The function checks the Origin against the key's own origins (no API-wide CORS).
+    Route(
+        "POST",
+        WEB_EVENTS_PATH,
+        EVENTS_FUNCTION,
+        "none",
+        why_no_auth=(
+            "the shop's pages call it from the browser: a public web tag key whose allowed "
+            "origins must include the request's Origin, rate-limited per key and visitor; "
+            "the friend is known only by a signed visitor id"
+        ),
+    ),
+    Route(
+        "OPTIONS",
+        WEB_EVENTS_PATH,
+        EVENTS_FUNCTION,
+        "none",
+        why_no_auth="the browser's CORS preflight of POST /events/web: no data",
+    ),
+    Route(
+        "GET",
+        WEB_TAG_PATH,
+        EVENTS_FUNCTION,
+        "none",
+        why_no_auth="the web tag's JavaScript (a static file): public, no data",
+    ),
     Route(
         "DELETE",
         "/link/{channel_id}/members/{member_id}",

@@ -33,6 +33,7 @@ from linecrm.config import (
     SendQueueSettings,
     SettingsError,
     UploadsSettings,
+    VisitorKeySettings,
 )
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ if TYPE_CHECKING:
     from linecrm.repositories.rich_menus import RichMenuRepository
     from linecrm.repositories.scenarios import ScenarioRepository
     from linecrm.repositories.tracking_markers import TrackingMarkers
+    from linecrm.repositories.web_tag_keys import WebTagKeyRepository
     from linecrm.richmenus.follower import RichMenuFollower
     from linecrm.richmenus.jobs import RichMenuSyncRunner
     from linecrm.richmenus.service import RichMenuService
@@ -104,6 +106,8 @@ if TYPE_CHECKING:
     from linecrm.tracking.clicks import ClickRecorder
     from linecrm.tracking.links import LinkTracker
     from linecrm.webhook.service import WebhookReceiver
+    from linecrm.webtag.service import WebEventsReceiver
+    from linecrm.webtag.visitor_keys import VisitorIds
 
 
 S = TypeVar("S", bound=FunctionSettings)
@@ -895,6 +899,43 @@ class Container(Generic[S]):
             self.shop_login_settings,
             self.id_links.user_of_member,
             SpentLoginTokens(self.dynamodb, self._table_name),
+            self.clock,
+            visitor_id=self.visitor_ids.issue
+            if isinstance(self.settings, VisitorKeySettings)
+            else None,
+        )
+
+    # ------------------------------------------------------------ web tag
+    @cached_property
+    def visitor_ids(self) -> VisitorIds:
+        """Issues and verifies the web tag's visitor ids (docs/web-tag.md); the click
+        redirector may call ``.issue`` too once its function has ``visitor_key``."""
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        from linecrm.webtag.visitor_keys import VisitorIds
+
+        return VisitorIds(
+            SecretsProvider(boto3_client=self._session.client("secretsmanager")),
+            self._part(VisitorKeySettings).visitor_key_secret_name,
+        )
+
+    @cached_property
+    def web_tag_keys(self) -> WebTagKeyRepository:
+        from linecrm.repositories.web_tag_keys import WebTagKeyRepository
+
+        return WebTagKeyRepository(self.dynamodb, self._table_name)
+
+    @cached_property
+    def web_events_receiver(self) -> WebEventsReceiver:
+        """``POST /events/web``: the web tag's events, into the events receiver."""
+        from linecrm.repositories.rate_limits import FixedWindowLimiter
+        from linecrm.webtag.service import WebEventsReceiver
+
+        return WebEventsReceiver(
+            self.web_tag_keys,
+            FixedWindowLimiter(self.dynamodb, self._table_name),
+            self.visitor_ids,
+            self.events_receiver,
             self.clock,
         )
 

@@ -43,6 +43,8 @@ class AutoLoginRejected(Exception):
 class AutoLogin:
     member_id: str
     target: str
+    # The web tag's visitor id of the friend (linecrm's consume answer; docs/web-tag.md).
+    visitor_id: str | None = None
 
 
 def consume_body(token: str) -> dict[str, Any]:
@@ -92,7 +94,12 @@ class AutoLoginVerifier:
         member_id, target = spent.get("member_id"), spent.get("target")
         if member_id != claims[MEMBER_CLAIM] or target != claims[TARGET_CLAIM]:
             raise AutoLoginRejected("linecrm's answer does not match the token")
-        return AutoLogin(member_id=str(member_id), target=str(target))
+        visitor_id = spent.get("visitor_id")
+        return AutoLogin(
+            member_id=str(member_id),
+            target=str(target),
+            visitor_id=visitor_id if isinstance(visitor_id, str) and visitor_id else None,
+        )
 
     def _verify_offline(self, token: str) -> dict[str, Any]:
         try:

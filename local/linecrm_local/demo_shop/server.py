@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 import secrets
 import threading
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -36,6 +37,9 @@ SESSION_COOKIE = "demo_shop_session"
 # as the channel's shop-login setting in linecrm (seeded by `make dev`).
 ALLOWED_TARGETS = ("/mypage", "/cart", "/products/")
 LOGIN_PATH = "/auto-login"
+# linecrm's web tag (docs/web-tag.md): the landing URL's visitor id parameter and script.
+VISITOR_PARAMETER = "lcv"
+TAG_PATH = "/web/tag.js"
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,11 @@ class Session:
     member_id: str | None = None
     cart: dict[str, int] = field(default_factory=dict)
     cart_version: int = 0
+    # Came from LINE with a visitor id: the web tag on the pages reports cart and
+    # purchase events (else the shop's backend sends them, signed, by member id).
+    tagged: bool = False
+    # linecrm.track(...) calls for the next page the session sees (JSON-ready).
+    pending_tracks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 class DemoShopApp:
@@ -66,6 +75,9 @@ class DemoShopApp:
             clock=lambda: config.clock().timestamp(),
         )
         self.verifier = verifier or self._default_verifier()
+        # linecrm's public web tag key (``linecrm webtag keys create``): with one, every
+        # page embeds the tag (the local stack seeds it).
+        self.web_tag_key: str | None = None
         self.sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self.url_map = Map(
@@ -127,7 +139,26 @@ class DemoShopApp:
         response.set_cookie(
             SESSION_COOKIE, session_id or "", httponly=True, samesite="Lax", path="/"
         )
+        if self.web_tag_key and response.mimetype == "text/html":
+            document = response.get_data(as_text=True)
+            response.set_data(document.replace("</head>", self._tag_html(session) + "</head>", 1))
         return response(environ, start_response)
+
+    def _tag_html(self, session: Session) -> str:
+        """linecrm's web tag (the snippet ``linecrm webtag keys create`` prints) and the
+        page's own ``linecrm.track`` calls: queued until the tag has loaded."""
+        tracks, session.pending_tracks = session.pending_tracks, []
+        calls = "".join(
+            f"linecrm.track({_script_json(name)},{_script_json(properties)});"
+            for name, properties in tracks
+        )
+        return (
+            "<script>window.linecrm=window.linecrm||{q:[],track:function(){this.q.push("
+            "arguments)}};</script>"
+            f'<script src="{html.escape(self.config.api_url.rstrip("/") + TAG_PATH)}" '
+            f'data-key="{html.escape(str(self.web_tag_key))}" async></script>'
+            + (f"<script>{calls}</script>" if calls else "")
+        )
 
     def member(self, session: Session) -> Member | None:
         return MEMBERS_BY_ID.get(session.member_id or "")
@@ -198,6 +229,7 @@ class DemoShopApp:
 
     def logout(self, request: Request, session: Session) -> Response:
         session.member_id = None
+        session.tagged = False
         return redirect("/")
 
     def auto_login(self, request: Request, session: Session) -> Response:
@@ -216,6 +248,11 @@ class DemoShopApp:
         ):
             return page("ログイン", '<p class="error">会員が見つかりません。</p>', None, 401)
         session.member_id = login.member_id
+        if login.visitor_id is not None and self.web_tag_key:
+            session.tagged = True
+            # The tag on the landing page keeps it (first-party cookie) and drops it
+            # from the address bar.
+            return redirect(_with_parameter(login.target, VISITOR_PARAMETER, login.visitor_id))
         return redirect(login.target)
 
     def cart(self, request: Request, session: Session) -> Response:
@@ -228,6 +265,11 @@ class DemoShopApp:
             return page("カート", '<p class="error">商品が見つかりません。</p>', None, 422)
         session.cart[sku] = session.cart.get(sku, 0) + 1
         session.cart_version += 1
+        if session.tagged:
+            session.pending_tracks.append(
+                ("cart_updated", {"value": _total(session.cart), "items": _items(session.cart)})
+            )
+            return redirect("/cart")
         note = self._send(
             session,
             "cart_updated",
@@ -241,13 +283,19 @@ class DemoShopApp:
             return redirect("/cart")
         order_id = f"{int(time.time())}{secrets.randbelow(1000):03d}"
         total = _total(session.cart)
-        note = self._send(
-            session,
-            "purchase",
-            f"order-{order_id}",
-            {"order_id": order_id, "items": _items(session.cart)},
-            value=total,
-        )
+        if session.tagged:
+            session.pending_tracks.append(
+                ("purchase", {"amount": total, "order_id": order_id, "items": _items(session.cart)})
+            )
+            note = ""
+        else:
+            note = self._send(
+                session,
+                "purchase",
+                f"order-{order_id}",
+                {"order_id": order_id, "items": _items(session.cart)},
+                value=total,
+            )
         session.cart.clear()
         session.cart_version += 1
         body = (
@@ -307,6 +355,21 @@ def _items(cart: dict[str, int]) -> list[dict[str, Any]]:
 
 def _total(cart: dict[str, int]) -> int:
     return sum(PRODUCTS[sku].price * qty for sku, qty in cart.items())
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside a <script> element (no ``</script>`` in a value can end it)."""
+    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
+
+
+def _with_parameter(target: str, name: str, value: str) -> str:
+    """``target`` (a path on the shop) with ``name=value`` in its query (replacing one)."""
+    parts = urlsplit(target)
+    query = [
+        (key, item) for key, item in parse_qsl(parts.query, keep_blank_values=True) if key != name
+    ]
+    query.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def redirect(location: str) -> Response:

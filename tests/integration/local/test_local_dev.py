@@ -90,7 +90,11 @@ def test_dev_serves_prints_a_banner_and_stops_cleanly_on_sigint(ports: dict[str,
         emulator_page = f"http://127.0.0.1:{ports['LINECRM_EMULATOR_PORT']}/_emulator/"
         assert requests.get(emulator_page, timeout=5).status_code == 200
         shop = f"http://127.0.0.1:{ports['LINECRM_SHOP_PORT']}"
-        assert "デモショップ" in requests.get(shop + "/", timeout=5).text
+        shop_page = requests.get(shop + "/", timeout=5).text
+        assert "デモショップ" in shop_page
+        # The shop's pages carry the web tag, served by the gateway (docs/web-tag.md).
+        assert f'src="{gateway}/web/tag.js" data-key="pk_' in shop_page
+        assert requests.get(gateway + "/web/tag.js", timeout=60).status_code == 200
         # The admin function's cold start: generous on a busy machine.
         assert requests.get(gateway + "/admin/swagger", timeout=60).status_code == 200
         process.send_signal(signal.SIGINT)
@@ -116,6 +120,8 @@ def test_dev_serves_prints_a_banner_and_stops_cleanly_on_sigint(ports: dict[str,
     assert f"demo shop        {shop}" in banner
     assert f"{gateway}/liff/{demo.DEMO_CHANNEL_ID}/card" in banner
     assert f"{gateway}/admin/dashboard?channel={demo.DEMO_CHANNEL_ID}" in banner
+    assert f"web tag          {gateway}/web/tag.js" in banner
+    assert "    shop's key     pk_" in banner
     assert "Traceback" not in stderr.text
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from linecrm import resources
 from linecrm.domain.id_links import IdLink
+from linecrm.domain.visitor_ids import verify_visitor_id
 from linecrm.events.signature import compute_signature
 from linecrm.line.login import IdTokenRejected, VerifiedIdToken
 from linecrm.repositories.channel_config import ChannelConfigRepository
@@ -114,7 +115,7 @@ def minted(liff: Liff, target: str = "/mypage") -> str:
 
 
 def test_a_linked_friend_gets_a_login_url_the_shop_verifies_and_consumes_once(
-    liff: Liff,
+    liff: Liff, world: AwsWorld
 ) -> None:
     status, answer, headers = liff.mint(
         {"channelId": CHANNEL_ID, "idToken": f"ok:{FRIEND}", "target": "/cart/a?x=1"}
@@ -136,10 +137,23 @@ def test_a_linked_friend_gets_a_login_url_the_shop_verifies_and_consumes_once(
     )
     assert (claims["sub"], claims["target"]) == ("M-1", "/cart/a?x=1")
 
-    assert consume({"token": token}) == (
-        200,
-        {"member_id": "M-1", "target": "/cart/a?x=1", "expires_at": claims_expiry(claims)},
+    status, spent = consume({"token": token})
+    assert status == 200, spent
+    visitor_id = spent.pop("visitor_id")
+    assert spent == {
+        "member_id": "M-1",
+        "target": "/cart/a?x=1",
+        "expires_at": claims_expiry(claims),
+    }
+    # The web tag's visitor id of the friend (docs/web-tag.md), opaque: no user id in it.
+    assert FRIEND not in visitor_id and FRIEND[1:] not in visitor_id
+    secret = world.client("secretsmanager").get_secret_value(
+        SecretId=resources.VISITOR_KEY_SECRET_NAME
     )
+    key = json.loads(secret["SecretString"])["current"].encode()
+    verified = verify_visitor_id(key, visitor_id, datetime.now(UTC))
+    assert verified is not None
+    assert (verified.channel_id, verified.user_id) == (CHANNEL_ID, FRIEND)
     status, again = consume({"token": token})
     assert status == 409 and "replayed" in again["message"], again
 

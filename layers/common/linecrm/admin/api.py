@@ -35,6 +35,7 @@ from linecrm.admin import (
     settings,
     shop_login,
     tags,
+    web_tag,
 )
 from linecrm.admin.errors import AdminError
 from linecrm.admin.models import FieldError
@@ -76,6 +77,7 @@ from linecrm.repositories.events import EventStore
 from linecrm.repositories.friends import FriendNotFound, InvalidCursor
 from linecrm.repositories.imports import ImportNotFound
 from linecrm.repositories.inflow_routes import RouteExists, RouteNotFound
+from linecrm.repositories.web_tag_keys import WebTagKeyRepository
 from linecrm.richmenus.service import RichMenuService, RichMenusMissing, RichMenusRejected
 from linecrm.scenarios.enrollment_jobs import EnrollmentJobNotFound
 from linecrm.scenarios.service import (
@@ -153,6 +155,7 @@ def build_app(
     insight_reports: Callable[[], InsightReports] = insight.insight_reports,
     experiment_reports: Callable[[], ExperimentReports] = experiments.experiment_reports,
     public_base_url: Callable[[], str] = lambda: "",
+    web_tag_keys: Callable[[], WebTagKeyRepository] = web_tag.web_tag_keys,
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
@@ -198,6 +201,8 @@ def build_app(
     app.dependency_overrides[reports.report_service] = report_service
     app.include_router(insight.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[insight.insight_reports] = insight_reports
+    app.include_router(web_tag.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[web_tag.web_tag_keys] = web_tag_keys
     _register_error_handlers(app)
 
     openapi: dict[str, Any] = {

@@ -133,23 +133,28 @@ class EventsReceiver:
     def receive(self, request: SignedRequest) -> BatchResult:
         now = self._clock()
         source = self._authenticate(request, now)
+        return self.apply_batch(request.channel_id, _parse_batch(request.body), source, now)
+
+    def apply_batch(
+        self, channel_id: str, raw_events: list[Any], source: str, now: datetime
+    ) -> BatchResult:
+        """Check and apply events of an already authenticated ``source`` (the signed
+        API above, or the web tag's ``POST /events/web``): the same checks, store and
+        listeners, so both drive the same triggers and segments."""
         checked = [
-            self._check(request.channel_id, index, raw, source, now)
-            for index, raw in enumerate(_parse_batch(request.body))
+            self._check(channel_id, index, raw, source, now) for index, raw in enumerate(raw_events)
         ]
         events = [item for item in checked if isinstance(item, _Checked)]
         # One read for the batch's friends (not one per event).
         known = (
-            self._store.prefetch(request.channel_id, {c.event.user_id for c in events})
-            if events
-            else {}
+            self._store.prefetch(channel_id, {c.event.user_id for c in events}) if events else {}
         )
         batch = BatchResult()
         for item in checked:
             if isinstance(item, EventResult):
                 batch.results.append(item)
             else:
-                batch.results.append(self._apply(request.channel_id, item, now, known, batch))
+                batch.results.append(self._apply(channel_id, item, now, known, batch))
         return batch
 
     def _authenticate(self, request: SignedRequest, now: datetime) -> str:

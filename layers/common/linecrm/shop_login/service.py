@@ -107,18 +107,23 @@ class ShopLoginApi:
         user_of_member: Callable[[str, str], str | None],
         spent: SpentTokens,
         clock: Callable[[], datetime],
+        visitor_id: Callable[[str, str, datetime], str] | None = None,
     ) -> None:
+        """``visitor_id(channel_id, user_id, now)``: the web tag's visitor id of the
+        friend (docs/web-tag.md), given in the consume answer for the landing URL."""
         self._authenticator = authenticator
         self._keys = keys
         self._settings_of = settings_of
         self._user_of_member = user_of_member
         self._spent = spent
         self._clock = clock
+        self._visitor_id = visitor_id
 
     def consume(self, request: SignedRequest) -> dict[str, Any]:
-        """``{"member_id", "target", "expires_at"}`` of a valid, unused token: it is
-        spent now. 401 (``EventsRejected``) for the request's signature; ``LoginRefused``
-        401 for the token, 403 for a target off the allow-list, 409 for a replay."""
+        """``{"member_id", "target", "expires_at", "visitor_id"}`` of a valid, unused
+        token: it is spent now. 401 (``EventsRejected``) for the request's signature;
+        ``LoginRefused`` 401 for the token, 403 for a target off the allow-list, 409 for a
+        replay."""
         self._authenticator.authenticate(request, self._clock())
         body = json_object(request.body, CONSUME_FIELDS)
         token = body.get("token")
@@ -141,14 +146,19 @@ class ShopLoginApi:
                 "target: not on the channel's shop-login allow-list (no open redirect)",
                 "token",
             )
-        if self._user_of_member(channel_id, claims.member_id) is None:
+        user_id = self._user_of_member(channel_id, claims.member_id)
+        if user_id is None:
             raise LoginRefused(HTTPStatus.CONFLICT, NO_LONGER_LINKED, "token")
         if not self._spent.spend(channel_id, claims.jti, now=now, expires_at=claims.expires_at):
             logger.warning("shop login replayed", extra={"channel_id": channel_id})
             raise LoginRefused(HTTPStatus.CONFLICT, REPLAYED, "token")
         logger.info("shop login consumed", extra={"channel_id": channel_id, "kid": claims.kid})
-        return {
+        answer = {
             "member_id": claims.member_id,
             "target": claims.target,
             "expires_at": _iso(claims.expires_at),
         }
+        if self._visitor_id is not None:
+            # The shop appends it to the target (?lcv=…) for its web tag.
+            answer["visitor_id"] = self._visitor_id(channel_id, user_id, now)
+        return answer
