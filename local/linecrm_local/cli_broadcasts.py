@@ -34,7 +34,15 @@ from linecrm_local.admin_cli import (
 COMMANDS = ("broadcast", "deliveries", "policy")
 POLL_SECONDS = 1.0
 FINISHED = ("sent", "failed", "cancelled")
-BROADCAST_KEYS = ("name", "messages", "segment", "message_class", "send_at", "method")
+BROADCAST_KEYS = (
+    "name",
+    "messages",
+    "segment",
+    "message_class",
+    "send_at",
+    "method",
+    "experiment",  # A/B variants and a holdout (docs/experiments.md)
+)
 
 
 # ---------------------------------------------------------------------- parser

@@ -2,6 +2,7 @@
 
 linecrm report campaigns [--kind broadcast|step|rule|richmenu|welcome|chat] [--limit 50]
 linecrm report campaign broadcast:<id>     one delivery, per A/B variant and holdout
+linecrm report experiment broadcast:<id>   its A/B test: rates with 95 % intervals, verdict
 linecrm report funnel <scenario id>        the scenario's steps in order
 linecrm report routes                      per inflow route: friends, blocked, linked, converted
 linecrm report timeline --from 2026-11-01 --to 2026-11-30   day by day (account time zone)
@@ -45,6 +46,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     campaigns.add_argument("--limit", type=int, help="at most this many (1-200; default 50)")
     campaign = reports.add_parser("campaign", help="one delivery's report", parents=[leaf])
     campaign.add_argument("key", help="campaign key: broadcast:<id>, step:<scenario>:<step>, …")
+    experiment = reports.add_parser(
+        "experiment", help="an A/B test: variants, holdout, verdict", parents=[leaf]
+    )
+    experiment.add_argument("key", help="campaign key: broadcast:<id>, step:<scenario>:<step>")
     funnel = reports.add_parser("funnel", help="a scenario's step funnel", parents=[leaf])
     funnel.add_argument("scenario", help="the scenario id")
     reports.add_parser("routes", help="per inflow route", parents=[leaf])
@@ -69,6 +74,12 @@ def _request(
         return "/reports/campaigns", {"kind": args.kind, "limit": args.limit}, campaign_list_table
     if args.report == "campaign":
         return f"/reports/campaigns/{quote(args.key, safe=':')}", {}, campaign_table
+    if args.report == "experiment":
+        return (
+            f"/reports/campaigns/{quote(args.key, safe=':')}/experiment",
+            {},
+            experiment_table,
+        )
     if args.report == "funnel":
         return f"/reports/scenarios/{quote(args.scenario, safe='')}/funnel", {}, funnel_table
     if args.report == "routes":
@@ -287,3 +298,58 @@ def timeline_table(timeline: dict[str, Any]) -> str:
         "unfollows",
     )
     return f"days in {timeline['time_zone']}\n\n" + table(headers, rows)
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return "–"
+    return f"{low * 100:.1f}–{high * 100:.1f}%"
+
+
+def _p_value(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def experiment_table(report: dict[str, Any]) -> str:
+    rows = [
+        [
+            variant["variant"],
+            count(variant["sent"]),
+            percent(variant["ctr"]),
+            percent(variant["cvr"]),
+            _interval(variant["cvr_ci_low"], variant["cvr_ci_high"]),
+            yen(variant["revenue"]),
+            percent(variant["block_rate"]),
+            _p_value(variant["p_value"]),
+        ]
+        for variant in report["variants"]
+    ]
+    verdicts = [
+        f"{variant['variant']}: {variant['verdict']}"
+        for variant in report["variants"][1:]  # the first is the control
+    ]
+    holdout = report.get("holdout")
+    if holdout is not None:
+        rows.append(
+            [
+                "holdout",
+                f"({count(holdout['held_out'])})",
+                "–",
+                percent(holdout["cvr"]),
+                _interval(holdout["cvr_ci_low"], holdout["cvr_ci_high"]),
+                yen(holdout["revenue"]),
+                "–",
+                _p_value(holdout["p_value"]),
+            ]
+        )
+        verdicts.append(f"holdout: {holdout['verdict']}")
+    headers = ("variant", "sent", "CTR", "CVR", "CVR 95%", "revenue", "block%", "p")
+    lines = [f"{report['campaign']}  control: {report['control'] or '–'}", ""]
+    lines += [table(headers, rows), "", *verdicts]
+    if holdout is not None and holdout["incremental_conversions"] is not None:
+        lines.append(
+            "incremental conversions over sending nothing: "
+            f"{holdout['incremental_conversions']:.1f}"
+        )
+    lines += ["", f"verdict: {report['verdict']}", f"rule: {report['rule']}"]
+    return "\n".join(lines)

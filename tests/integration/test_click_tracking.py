@@ -7,9 +7,11 @@ The friend's taps go the way LINE and the LIFF click page would send them
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,8 +19,9 @@ import requests
 
 from linecrm.domain.stats import CLICKS, UNIQUE_CLICKS
 from linecrm.domain.tracked_links import token_of
+from linecrm.domain.visitor_ids import VISITOR_PARAMETER, verify_visitor_id
 from linecrm.repositories.campaign_stats import CampaignStatsRepository
-from linecrm.resources import DEFAULTS, MAIN_TABLE
+from linecrm.resources import DEFAULTS, MAIN_TABLE, VISITOR_KEY_SECRET_NAME
 from linecrm_local.clicks import ClickFailed, simulate_click
 from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
 from linecrm_local.seed import seed_friends
@@ -213,3 +216,33 @@ def test_a_bad_id_token_is_401_and_counts_nothing(
     assert bad_body.status_code == 422
     after, _ = counters(stack, campaign)
     assert after == before
+
+
+def test_a_friends_click_into_the_shop_lands_with_their_visitor_id(
+    stack: LocalStack, broadcast: dict[str, Any]
+) -> None:
+    """Once the shop's site has a web tag key, an identified click into it carries the
+    friend's visitor id (?lcv=) and the web tag accepts it as that friend; a click from
+    outside LINE does not (nobody is known)."""
+    hanako = broadcast["friends"][2]
+    text_url, button_url = _links(stack, hanako)
+    admin(stack, "POST", "/web-tag/keys", {"origins": ["https://shop.example"]})
+    # The redirector reads the channel's keys at most once a minute: a fresh read here.
+    landed = wait_for(
+        lambda: (answer := click(stack, button_url, hanako))["url"] != BUTTON_URL and answer,
+        timeout=READ_TIMEOUT,
+        interval=2,
+    )
+    parts = urlsplit(landed["url"])
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == BUTTON_URL
+    visitor = parse_qs(parts.query)[VISITOR_PARAMETER][0]
+    assert hanako not in landed["url"]
+    secret = (
+        stack.aws.session()
+        .client("secretsmanager")
+        .get_secret_value(SecretId=VISITOR_KEY_SECRET_NAME)
+    )
+    key = json.loads(secret["SecretString"])["current"].encode()
+    found = verify_visitor_id(key, visitor, datetime.now(UTC))
+    assert found is not None and (found.channel_id, found.user_id) == (DEMO_CHANNEL_ID, hanako)
+    assert click(stack, text_url, None)["url"] == SALE_URL  # anonymous: as it is

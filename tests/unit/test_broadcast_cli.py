@@ -73,6 +73,20 @@ def test_a_broadcast_file_becomes_the_request_body(sale: Path) -> None:
     }
 
 
+def test_an_ab_broadcast_file_keeps_its_experiment(tmp_path: Path) -> None:
+    path = tmp_path / "ab.yaml"
+    path.write_text(
+        "name: n\nmessages: [{type: text, text: hi}]\nexperiment:\n"
+        "  variants: [{name: A, percent: 45}, {name: B, percent: 45}]\n"
+        "  holdout_percent: 10\n",
+        encoding="utf-8",
+    )
+    assert cli_broadcasts.broadcast_request(path)["experiment"] == {
+        "variants": [{"name": "A", "percent": 45}, {"name": "B", "percent": 45}],
+        "holdout_percent": 10,
+    }
+
+
 def test_at_overrides_send_at_and_needs_a_zone(sale: Path) -> None:
     body = cli_broadcasts.broadcast_request(sale, "2026-12-01T10:00+09:00")
     assert body["send_at"] == "2026-12-01T10:00:00+09:00"

@@ -188,7 +188,7 @@ class SenderSettings(MainTableSettings, SendQueueSettings, LineSettings):
     )
 
 
-class LiffLoginSettings(MainTableSettings, LineSettings, LoginKeysSettings):
+class LiffLoginSettings(MainTableSettings, LineSettings, LoginKeysSettings, VisitorKeySettings):
     function_name = "liff_login"
     # ``jwks``: ES256 against LINE's keys (fetched from the login base URL, cached), or
     # HS256 with the LINE Login channel's secret; ``verify_endpoint``: ask LINE per token.

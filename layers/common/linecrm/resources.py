@@ -477,12 +477,15 @@ FUNCTION_ACCESS = (
     # Also serves the LIFF pages (member card, open-the-shop) with the channel's LIFF setup.
     # The click redirector (GET/POST /t/{token}): reads the tracked link, records the
     # friend's first and last click (PutItem) and adds to the click counters (UpdateItem),
-    # on the day of the channel's time zone (its delivery policy, in the channel config).
+    # on the day of the channel's time zone (its delivery policy, in the channel config);
+    # a friend's link into the shop (an origin of the channel's web tag keys: a Query)
+    # gets the friend's visitor id (the visitor id key).
     FunctionAccess(
         LIFF_LOGIN_FUNCTION,
         tables=((MAIN_TABLE, "read_update"),),
         reads_channel_secrets=True,
         login_keys="read",
+        visitor_key=True,
         settings=(
             *LINE_SETTINGS,
             Env.ID_TOKEN_VERIFICATION,

@@ -106,6 +106,7 @@ if TYPE_CHECKING:
     from linecrm.tracking.clicks import ClickRecorder
     from linecrm.tracking.links import LinkTracker
     from linecrm.webhook.service import WebhookReceiver
+    from linecrm.webtag.landing import ShopLanding
     from linecrm.webtag.service import WebEventsReceiver
     from linecrm.webtag.visitor_keys import VisitorIds
 
@@ -908,8 +909,8 @@ class Container(Generic[S]):
     # ------------------------------------------------------------ web tag
     @cached_property
     def visitor_ids(self) -> VisitorIds:
-        """Issues and verifies the web tag's visitor ids (docs/web-tag.md); the click
-        redirector may call ``.issue`` too once its function has ``visitor_key``."""
+        """Issues and verifies the web tag's visitor ids (docs/web-tag.md): the events
+        function (auto-login, the web tag) and the click redirector (``shop_landing``)."""
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
         from linecrm.webtag.visitor_keys import VisitorIds
@@ -918,6 +919,13 @@ class Container(Generic[S]):
             SecretsProvider(boto3_client=self._session.client("secretsmanager")),
             self._part(VisitorKeySettings).visitor_key_secret_name,
         )
+
+    @cached_property
+    def shop_landing(self) -> ShopLanding:
+        """A friend's click into the shop's sites lands with their visitor id."""
+        from linecrm.webtag.landing import ShopLanding
+
+        return ShopLanding(self.web_tag_keys, self.visitor_ids, self.clock)
 
     @cached_property
     def web_tag_keys(self) -> WebTagKeyRepository:

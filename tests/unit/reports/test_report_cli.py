@@ -114,6 +114,38 @@ def test_the_other_reports_as_tables(capsys: pytest.CaptureFixture[str]) -> None
 
 
 @pytest.mark.usefixtures("world")
+def test_an_experiment_as_a_table_and_csv(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, out, err = run(capsys, "report", "experiment", "broadcast:spring")
+    assert (status, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "broadcast:spring  control: A"
+    assert lines[2].split() == [
+        "variant",
+        "sent",
+        "CTR",
+        "CVR",
+        "CVR",
+        "95%",
+        "revenue",
+        "block%",
+        "p",
+    ]
+    assert lines[4].split()[:2] == ["A", "1,200"]
+    assert lines[5].split()[:2] == ["holdout", "(100)"]
+    assert any(line.startswith("holdout: ") for line in lines)
+    assert "verdict:" in out and "z-test" in out
+
+    target = tmp_path / "ab.csv"
+    status, out, err = run(capsys, "report", "experiment", "broadcast:spring", "--csv", str(target))
+    assert (status, err) == (0, "")
+    assert target.read_bytes().startswith(b"\xef\xbb\xbf")
+    status, out, err = run(capsys, "report", "experiment", "spring")
+    assert status == 2 and out == "" and "422" in err
+
+
+@pytest.mark.usefixtures("world")
 def test_csv_to_a_file_and_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     target = tmp_path / "spring.csv"
     status, out, err = run(capsys, "report", "campaign", "broadcast:spring", "--csv", str(target))

@@ -6,7 +6,8 @@
 - ``POST /t/{token}`` ``{"idToken": …}``: the LIFF click page inside LINE: the ID token
   is verified as for ``POST /liff/login`` (for the link's channel), the friend's click
   is recorded (``unique_clicks`` on their first on the campaign), and the answer is
-  ``{"url": …}``, where the page goes next.
+  ``{"url": …}``, where the page goes next: the link's URL, with the friend's visitor
+  id (``?lcv=``) when it is a page of the shop's sites (docs/web-tag.md).
 
 Only a link's own URL is ever a target: an unknown or altered token, or any query
 (``/t/<token>?url=…``), is 404, so there is no open redirect.
@@ -86,10 +87,12 @@ def build_router(
         friend = verify_id_token(deps, verifier(), link.channel_id, request.id_token)
         click = deps.click_recorder.record(link, friend.user_id)
         metrics.add_metric(name="IdentifiedClicks", unit="Count", value=1)
+        # Into the shop's sites: with the friend's visitor id for its web tag.
+        url = deps.shop_landing.url_for(link.channel_id, link.url, friend.user_id)
         return Response(
             status_code=HTTPStatus.OK,
             content_type=content_types.APPLICATION_JSON,
-            body=ClickResponse(url=link.url, first=click.first).model_dump(),
+            body=ClickResponse(url=url, first=click.first).model_dump(),
             headers=NO_STORE,
         )
 
