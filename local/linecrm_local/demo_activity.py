@@ -287,9 +287,12 @@ def run_demo_activity(
     activity.broadcast_id = broadcast["broadcast_id"]
 
     def sent() -> bool:
+        # Planned is not delivered: wait until no chunk is queued, so the friends'
+        # inboxes hold the sale before they tap (make dev's loops run on their own).
         settle()
         shown = client.admin("GET", f"/broadcasts/{activity.broadcast_id}")
-        return bool(shown["broadcast"]["status"] in ("sent", "failed"))
+        finished = shown["broadcast"]["status"] in ("sent", "failed")
+        return bool(finished and not shown["deliveries"].get("queued"))
 
     wait_until(sent, timeout=120)
 
