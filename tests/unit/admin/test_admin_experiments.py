@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -91,10 +92,32 @@ def test_the_report_as_csv_opens_in_excel(api: AdminApi) -> None:
     assert body.count("\r\n") == 5  # header, A, B, holdout, verdict
 
 
-def test_a_campaign_without_counters_is_no_data_yet(api: AdminApi) -> None:
-    answer = api.call("GET", "/reports/campaigns/step:welcome_flow:s1/experiment")
+def test_a_broadcast_not_sent_yet_is_no_data_yet(api: AdminApi) -> None:
+    later = datetime.now(UTC) + timedelta(days=30)
+    created = api.call(
+        "POST",
+        "/broadcasts",
+        {"name": "later", "messages": SALE, "send_at": later.isoformat()},
+    )
+    assert created.status == 202, created.body
+    campaign = f"broadcast:{created.body['broadcast_id']}"
+    answer = api.call("GET", f"/reports/campaigns/{campaign}/experiment")
     assert answer.status == 200, answer.body
     assert answer.body["verdict"] == "no data yet: nothing was sent"
+
+
+@pytest.mark.parametrize("campaign", ["broadcast:nope", "step:welcome_flow:s1"])
+def test_a_campaign_that_does_not_exist_is_404(api: AdminApi, campaign: str) -> None:
+    answer = api.call("GET", f"/reports/campaigns/{campaign}/experiment")
+    assert answer.status == 404, answer.body
+    assert answer.body["message"].startswith(f"no campaign {campaign!r}"), answer.body
+
+
+def test_a_deleted_broadcasts_counters_still_report(api: AdminApi) -> None:
+    seed(api, "broadcast:gone")
+    answer = api.call("GET", "/reports/campaigns/broadcast:gone/experiment")
+    assert answer.status == 200, answer.body
+    assert [v["variant"] for v in answer.body["variants"]] == ["A", "B"]
 
 
 @pytest.mark.parametrize("campaign", ["nonsense", "broadcast:", "step:only"])

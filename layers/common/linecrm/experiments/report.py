@@ -29,6 +29,7 @@ from linecrm.domain.experiment_stats import (
     wilson_interval,
 )
 from linecrm.domain.experiments import Experiment
+from linecrm.reports.service import CampaignNotFound
 from linecrm.repositories.campaign_stats import NO_VARIANT, Counters
 
 if TYPE_CHECKING:
@@ -233,9 +234,17 @@ class ExperimentReports:
         self._experiment_of = experiment_of
 
     def report(self, channel_id: str, campaign: str) -> ExperimentReport:
-        experiment = self._experiment_of(channel_id, campaign)
+        """The report; ``CampaignNotFound`` (404) when the broadcast or scenario step
+        the key names does not exist and nothing was counted for it (a mistyped id)."""
+        counters = self._counters.campaign(channel_id, campaign)
+        try:
+            experiment = self._experiment_of(channel_id, campaign)
+        except CampaignNotFound:
+            if not counters:
+                raise
+            experiment = None  # deleted since: its counters still tell
         order = [variant.name for variant in experiment.variants] if experiment else None
-        return build_report(campaign, self._counters.campaign(channel_id, campaign), order)
+        return build_report(campaign, counters, order)
 
 
 CSV_COLUMNS = (
@@ -351,16 +360,24 @@ class CampaignExperiments:
         self._scenarios = scenarios
 
     def __call__(self, channel_id: str, campaign: str) -> Experiment | None:
+        """The experiment, None without one; ``CampaignNotFound`` when the broadcast or
+        the scenario step does not exist (other kinds have no experiment)."""
         kind, _, rest = campaign.partition(":")
         if kind == "broadcast":
             broadcast = self._broadcasts.get(channel_id, rest)
-            return broadcast.experiment if broadcast is not None else None
+            if broadcast is None:
+                raise CampaignNotFound(campaign)
+            return broadcast.experiment
         if kind == "step":
             scenario_id, _, step_id = rest.partition(":")
             head = self._scenarios.head(channel_id, scenario_id)
-            if head is None:
-                return None
-            definition = self._scenarios.version(channel_id, scenario_id, head.version)
+            definition = (
+                self._scenarios.version(channel_id, scenario_id, head.version)
+                if head is not None
+                else None
+            )
             step = definition.step(step_id) if definition is not None else None
-            return step.experiment if step is not None else None
+            if step is None:
+                raise CampaignNotFound(campaign)
+            return step.experiment
         return None
