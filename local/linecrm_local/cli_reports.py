@@ -54,8 +54,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     funnel.add_argument("scenario", help="the scenario id")
     reports.add_parser("routes", help="per inflow route", parents=[leaf])
     timeline = reports.add_parser("timeline", help="day by day", parents=[leaf])
-    timeline.add_argument("--from", dest="first", help="first day, YYYY-MM-DD (default 30 days)")
-    timeline.add_argument("--to", dest="last", help="last day, YYYY-MM-DD (default today)")
+    timeline.add_argument(
+        "--from", dest="first", help="first day, YYYY-MM-DD (default 30 days ago)"
+    )
+    timeline.add_argument(
+        "--to", dest="last", help="last day, YYYY-MM-DD (default today, or --from's 30 days)"
+    )
 
 
 def run(args: argparse.Namespace) -> Any:

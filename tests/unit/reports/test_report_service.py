@@ -294,6 +294,11 @@ def test_the_default_timeline_is_the_30_days_up_to_today_there(world: ReportWorl
         date(2026, 1, 1),
         date(2026, 1, 30),
     )
+    recent = world.service().timeline(world.channel_id, "2026-11-25", None)
+    assert (recent.days[0].date, recent.days[-1].date) == (
+        date(2026, 11, 25),
+        date(2026, 12, 1),  # today there: no days to come
+    )
 
 
 @pytest.mark.parametrize(

@@ -281,17 +281,17 @@ class ReportService:
     # ------------------------------------------------------------ timeline
     def timeline(self, channel_id: str, first: str | None, last: str | None) -> Timeline:
         """Day by day in the account's time zone, ``first`` … ``last`` (YYYY-MM-DD,
-        inclusive; default the 30 days up to today), days without activity as zeros."""
+        inclusive; default the 30 days up to today; from ``first`` alone its 30 days, up
+        to today at most), days without activity as zeros."""
         zone_name = self._config(channel_id).delivery_policy.time_zone
         today = self._clock().astimezone(ZoneInfo(zone_name)).date()
         last_day = _parse_day(last, "to") if last is not None else None
         first_day = _parse_day(first, "from") if first is not None else None
         if last_day is None:
-            last_day = (
-                today
-                if first_day is None
-                else first_day + timedelta(days=DEFAULT_TIMELINE_DAYS - 1)
-            )
+            last_day = today
+            if first_day is not None and first_day <= today:
+                # From a day: its 30 days, but no day to come (they would only be zeros).
+                last_day = min(today, first_day + timedelta(days=DEFAULT_TIMELINE_DAYS - 1))
         if first_day is None:
             first_day = last_day - timedelta(days=DEFAULT_TIMELINE_DAYS - 1)
         if first_day > last_day:
