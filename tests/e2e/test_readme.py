@@ -6,8 +6,8 @@ The blocks run in README order, in a directory holding the files the README show
 
 - ``U…`` (or ``U1aa7…``): the user id the last command printed (``userId``);
 - ``ID``: the broadcast id (``broadcast …``) or delivery id (``deliveries …``) printed
-  last; ``JOB_ID``: the import job id printed last; ``<token>``: an ID token the
-  emulator mints for that user;
+  last (also in ``broadcast:ID``); ``JOB_ID``: the import job id printed last;
+  ``<token>``: an ID token the emulator mints for that user;
 - the local URLs (``http://127.0.0.1:8080``, ``:8090``) and ports: this stack's;
 - ``--at <time>``: tomorrow, if the README's time is no longer ahead (within a year).
 
@@ -109,6 +109,8 @@ class ReadmeSession:
                 token = self.learned["user"]
             elif token == "ID":
                 token = self.learned["delivery" if argv[0] == "deliveries" else "broadcast"]
+            elif token == "broadcast:ID":  # a broadcast's campaign key (linecrm report)
+                token = f"broadcast:{self.learned['broadcast']}"
             elif token == "JOB_ID":
                 token = self.learned["job"]
             elif index > 0 and argv[index - 1] == "--at":
