@@ -14,6 +14,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import requests
@@ -23,6 +24,7 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
+from moto.sqs.models import sqs_backends
 
 from linecrm import resources
 from linecrm.resources import DEFAULTS, Env
@@ -113,6 +115,17 @@ class LocalAws:
         if self._server is None:
             raise RuntimeError("local AWS is not started")
         return self._server.url
+
+    def queue_may_have_messages(self, queue_url: str) -> bool:
+        """False only when moto's queue holds no message a receive could return (none
+        visible and due), read from moto's state in this process: no request, no lock.
+        A queue it cannot find says True (the receive will tell)."""
+        try:
+            account, name = urlsplit(queue_url).path.strip("/").split("/")[-2:]
+            queue = sqs_backends[account][self.region].queues.get(name)
+            return queue is None or bool(queue.messages)
+        except Exception:  # moto's internals moved: receive as if it had messages
+            return True
 
     def reset(self) -> None:
         """Forget every resource (moto's state is per process, not per server)."""

@@ -168,10 +168,12 @@ class LocalFunctions:
         with self._lock:
             self._invocations[definition.name] += 1
         serial = self._serial.get(definition.name)
+        asked_at = time.monotonic()
         if serial is not None:
             # Released by the worker when the handler returns: a timed-out invocation
             # still running in the background keeps the shared router to itself.
             serial.acquire()
+        queued = time.monotonic() - asked_at
         outcome: dict[str, Any] = {}
         finished = threading.Event()
 
@@ -191,7 +193,20 @@ class LocalFunctions:
             target=run, name=f"linecrm-fn-{definition.name}-{context.aws_request_id}", daemon=True
         )
         worker.start()
-        if not finished.wait(definition.timeout_seconds):
+        timed_out = not finished.wait(definition.timeout_seconds)
+        ran = time.monotonic() - context.started_at
+        if ran + queued > definition.timeout_seconds / 2:
+            # What a failure on a busy machine needs to be read: where the time went.
+            logger.warning(
+                "function %s took %.1f s of its %d s timeout, after %.1f s waiting for "
+                "the one-at-a-time HTTP router (request %s)",
+                definition.name,
+                ran,
+                definition.timeout_seconds,
+                queued,
+                context.aws_request_id,
+            )
+        if timed_out:
             with self._lock:
                 self._errors[definition.name] += 1
                 self._timeouts[definition.name] += 1

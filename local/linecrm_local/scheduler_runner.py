@@ -131,6 +131,9 @@ class SchedulerRunner:
         self.firings: list[Firing] = []
         self._fired_keys: set[tuple[str, str, str, str]] = set()
         self._next_rate_fire: dict[tuple[str, str], datetime] = {}  # rate() schedules
+        # name -> (its LastModificationDate, GetSchedule's answer then): a tick reads
+        # only new or changed schedules, not every one (a scenario keeps hundreds).
+        self._known: dict[str, tuple[str, dict[str, Any]]] = {}
         self._warned: set[str] = set()
         self._run_lock = threading.Lock()  # run_due from a test and the thread never overlap
         self._stop = threading.Event()
@@ -161,10 +164,15 @@ class SchedulerRunner:
         """Fire every schedule that is due by the clock now; returns what fired."""
         with self._run_lock:
             fired = []
-            for summary in self._list_schedules():
+            summaries = self._list_schedules()
+            listed = {summary["Name"] for summary in summaries}
+            for name in set(self._known) - listed:
+                del self._known[name]
+            for summary in summaries:
                 if summary.get("State") == "DISABLED":
                     continue
-                firing = self._fire_if_due(summary["Name"])
+                modified = str(summary.get("LastModificationDate"))
+                firing = self._fire_if_due(summary["Name"], modified)
                 if firing is not None:
                     fired.append(firing)
             return fired
@@ -176,13 +184,20 @@ class SchedulerRunner:
             summaries.extend(dict(s) for s in page["Schedules"])
         return summaries
 
-    def _fire_if_due(self, name: str) -> Firing | None:
+    def _read_schedule(self, name: str) -> dict[str, Any] | None:
         try:
-            schedule: dict[str, Any] = dict(
-                self._scheduler.get_schedule(GroupName=self.group_name, Name=name)
-            )
+            return dict(self._scheduler.get_schedule(GroupName=self.group_name, Name=name))
         except self._scheduler.exceptions.ResourceNotFoundException:
             return None  # deleted since it was listed
+
+    def _fire_if_due(self, name: str, modified: str) -> Firing | None:
+        known = self._known.get(name)
+        cached = known is not None and known[0] == modified
+        schedule = known[1] if known is not None and cached else self._read_schedule(name)
+        if schedule is None:
+            self._known.pop(name, None)
+            return None
+        self._known[name] = (modified, schedule)
         if schedule.get("State") == "DISABLED":
             return None
         expression = schedule["ScheduleExpression"]
@@ -209,6 +224,12 @@ class SchedulerRunner:
         key = (self.group_name, name, expression, str(schedule.get("LastModificationDate")))
         if key in self._fired_keys:
             return None
+        if cached:
+            # Due by what was read earlier: fire what the schedule says now.
+            fresh = self._read_schedule(name)
+            if fresh is None or str(fresh.get("LastModificationDate")) != modified:
+                self._known.pop(name, None)
+                return None  # deleted or changed since: the next tick reads it again
         self._fired_keys.add(key)
 
         firing = self._fire(name, schedule, now)

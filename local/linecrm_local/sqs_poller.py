@@ -15,6 +15,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -174,10 +175,18 @@ class SqsPoller:
         batching_window_seconds: float | None = None,
         region: str = DEFAULT_REGION,
         sqs_client: SQSClient | None = None,
+        may_have_messages: Callable[[str], bool] | None = None,
     ) -> None:
         """``batching_window_seconds`` overrides every queue's MaximumBatchingWindow
-        (None keeps each definition's; 0 invokes with whatever one receive returns)."""
+        (None keeps each definition's; 0 invokes with whatever one receive returns).
+
+        ``may_have_messages(queue_url)``: a cheap look (no request) that says False only
+        when the queue surely has nothing to receive. The event source mapping long-polls
+        (one request per 20 s on an idle queue); a short-polling loop here would send one
+        request per interval per queue through the local endpoint's one-at-a-time lock,
+        ahead of the handlers' own calls. None receives every interval."""
         self.functions = functions
+        self.may_have_messages = may_have_messages
         self.region = region
         self.poll_interval_seconds = poll_interval_seconds
         self.batching_window_seconds = batching_window_seconds
@@ -270,6 +279,8 @@ class SqsPoller:
             else self.batching_window_seconds
         )
         messages: list[dict[str, Any]] = []
+        if self.may_have_messages is not None and not self.may_have_messages(queue.url):
+            return messages
         deadline = time.monotonic() + window
         while len(messages) < definition.batch_size:
             received = self._sqs.receive_message(

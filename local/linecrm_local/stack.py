@@ -208,6 +208,7 @@ class LocalStack:
             poll_interval_seconds=self.poll_interval_seconds,
             batching_window_seconds=self.batching_window_seconds,
             region=self._resources.region,
+            may_have_messages=self.aws.queue_may_have_messages,
         )
         self._poller.start()
         self._started.append("poller")

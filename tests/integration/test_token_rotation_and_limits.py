@@ -58,9 +58,14 @@ def chunk_rows(stack: LocalStack, report: dict[str, object]) -> list[dict[str, o
 
 def test_a_token_rotated_mid_broadcast_loses_nothing(stack: LocalStack) -> None:
     friends = named_friends(stack, "rotation", FRIENDS, NAMES)
-    # Each send takes a little while, so the rotation lands while sends are going out.
-    stack.emulator.set_faults("push", delay_seconds=0.05)
-    stack.emulator.set_faults("multicast", delay_seconds=0.05)
+    # Each send takes a second, so the rotation lands while sends are going out. LINE
+    # (and the emulator) checks the token when a call arrives, before its delay: calls
+    # already in flight at the rotation succeed, and on a busy machine a short delay let
+    # the whole broadcast be in flight by the time this test saw 20 friends served.
+    # A sender invocation makes its calls one after another, so with a second per call
+    # the later ones start after the rotation, with the token its container cached.
+    stack.emulator.set_faults("push", delay_seconds=1.0)
+    stack.emulator.set_faults("multicast", delay_seconds=1.0)
     created = admin(
         stack,
         "POST",

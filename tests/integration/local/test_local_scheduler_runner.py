@@ -12,6 +12,7 @@ import pytest
 
 from linecrm.resources import AsyncInvocation, QueueDefinition
 from linecrm_local.async_invoke import AsyncInvoker
+from linecrm_local.aws_calls import count_aws_calls
 from linecrm_local.aws_local import LocalAws
 from linecrm_local.clock import MovableClock
 from linecrm_local.lambda_runtime import LocalFunctions
@@ -521,3 +522,62 @@ def test_the_background_thread_fires_due_schedules(
         runner.stop()
 
     assert [e["event"] for e in journal.entries("job")] == [{}]
+
+
+def test_a_tick_reads_only_new_or_changed_schedules(
+    scheduler: Any, runner: SchedulerRunner, functions: LocalFunctions, journal: Journal
+) -> None:
+    # A scenario keeps hundreds of at() schedules: a tick lists them, and reads one
+    # (GetSchedule) only when it is new, changed, or due (to fire what it says now).
+    for number in range(5):
+        create(
+            scheduler,
+            f"later-{number}",
+            at(NOW + timedelta(days=1)),
+            {"Arn": functions.arn_of("job"), "Input": "{}"},
+        )
+    assert runner.run_due() == []
+    with count_aws_calls() as calls:
+        assert runner.run_due() == []
+    assert calls.by_operation("scheduler") == {"scheduler.ListSchedules": 1}
+
+    scheduler.update_schedule(
+        Name="later-2",
+        GroupName=GROUP,
+        ScheduleExpression=at(NOW - timedelta(minutes=1)),
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"RoleArn": ROLE, "Arn": functions.arn_of("job"), "Input": '{"moved": true}'},
+    )
+    with count_aws_calls() as calls:
+        fired = runner.run_due()
+    runner.invoker.drain()
+    assert [f.name for f in fired] == ["later-2"]
+    assert calls.by_operation("scheduler") == {
+        "scheduler.ListSchedules": 1,
+        "scheduler.GetSchedule": 1,
+    }
+    assert [e["event"] for e in journal.entries("job")] == [{"moved": True}]
+
+
+def test_a_due_schedule_deleted_since_the_last_read_does_not_fire(
+    scheduler: Any,
+    runner: SchedulerRunner,
+    functions: LocalFunctions,
+    clock: MovableClock,
+    journal: Journal,
+) -> None:
+    create(
+        scheduler,
+        "soon",
+        at(NOW + timedelta(minutes=5)),
+        {"Arn": functions.arn_of("job"), "Input": "{}"},
+    )
+    assert runner.run_due() == []  # read and remembered
+    clock.advance(timedelta(minutes=10))
+    listed = runner._list_schedules()
+    scheduler.delete_schedule(Name="soon", GroupName=GROUP)
+    # Listed before the delete, due by what was read earlier: read again, gone, not fired.
+    runner._list_schedules = lambda: listed  # type: ignore[method-assign]
+    assert runner.run_due() == []
+    runner.invoker.drain()
+    assert journal.entries("job") == []

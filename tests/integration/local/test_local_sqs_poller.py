@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from linecrm.resources import QueueDefinition
+from linecrm_local.aws_calls import count_aws_calls
 from linecrm_local.aws_local import LocalAws
 from linecrm_local.lambda_runtime import LocalFunctions
 from linecrm_local.sqs_poller import PolledQueue, SqsPoller, failed_message_ids
@@ -165,13 +166,13 @@ def test_a_poison_message_lands_in_the_dlq_after_max_receive_count(
     poller = poller_for(functions, polled)
     poller.start()
     try:
-        poller.drain(timeout=10)
+        poller.drain(timeout=120)
     finally:
         poller.stop()
 
     assert len(journal.entries("batch")) == 2  # maxReceiveCount receives, then redrive
     # moto moves the message inside the poller's receive: wait for it, not for the thread
-    (dead,) = queues.sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=10)["Messages"]
+    (dead,) = queues.sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=20)["Messages"]
     assert dead["MessageId"] == poison_id
     assert queues.count(polled.url) == 0
 
@@ -302,3 +303,30 @@ def test_malformed_batch_responses_fail_the_whole_batch(result: Any) -> None:
 
     with pytest.raises(BatchFailed):
         failed_message_ids(result, {"a", "b"})
+
+
+def test_an_idle_queue_is_looked_at_without_a_request_and_received_once_it_has_work(
+    queues: Queues, functions: LocalFunctions, clean_aws: LocalAws, journal: Journal
+) -> None:
+    polled, _ = queues.create(definition())
+    poller = SqsPoller(
+        functions,
+        [polled],
+        poll_interval_seconds=0.02,
+        may_have_messages=clean_aws.queue_may_have_messages,
+    )
+    assert clean_aws.queue_may_have_messages(polled.url) is False
+    with count_aws_calls() as calls:
+        assert poller.poll_once() == 0
+    assert calls.by_operation("sqs") == {}
+
+    queues.send(polled.url, {"outcome": "ok"}, DelaySeconds=60)
+    assert clean_aws.queue_may_have_messages(polled.url) is False  # not due yet
+    queues.send(polled.url, {"outcome": "ok"})
+    assert clean_aws.queue_may_have_messages(polled.url) is True
+    with count_aws_calls() as calls:
+        assert poller.poll_once() == 1
+    assert calls.by_operation("sqs")["sqs.ReceiveMessage"] >= 1
+    assert len(journal.entries("batch")) == 1
+    # An unknown queue says "maybe": the receive tells.
+    assert clean_aws.queue_may_have_messages(polled.url + "-gone") is True
