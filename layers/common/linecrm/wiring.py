@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from linecrm.broadcasts.planner import BroadcastPlanner
     from linecrm.broadcasts.service import BroadcastService
     from linecrm.channels import ChannelDirectory
+    from linecrm.chat.service import ChatService
     from linecrm.counting.listener import ReportCounting
     from linecrm.counting.sent import SentCounting
     from linecrm.delivery.deferred_sends import ScheduledSends
@@ -83,6 +84,7 @@ if TYPE_CHECKING:
     from linecrm.repositories.campaign_stats import CampaignStatsRepository
     from linecrm.repositories.channel_config import CachedChannelConfig, ChannelConfigRepository
     from linecrm.repositories.channel_registry import ChannelRegistry
+    from linecrm.repositories.conversations import ConversationRepository
     from linecrm.repositories.deliveries import DeliveryLedger
     from linecrm.repositories.enrollment_jobs import EnrollmentJobRepository
     from linecrm.repositories.enrollments import EnrollmentRepository
@@ -228,6 +230,27 @@ class Container(Generic[S]):
         )
 
     @cached_property
+    def conversations(self) -> ConversationRepository:
+        """The 1:1 chat log and inbox (docs/chat.md)."""
+        from linecrm.repositories.conversations import ConversationRepository
+
+        return ConversationRepository(self.dynamodb, self._table_name)
+
+    @cached_property
+    def chat_service(self) -> ChatService:
+        """The 1:1 chat's admin operations (docs/chat.md)."""
+        from linecrm.chat.service import ChatService
+
+        return ChatService(
+            self.conversations,
+            self.friends,
+            self.ledger,
+            self.channel_config,
+            lambda: self.outbox,
+            self.clock,
+        )
+
+    @cached_property
     def erasures(self) -> ErasureRepository:
         from linecrm.repositories.erasures import ErasureRepository
 
@@ -340,6 +363,10 @@ class Container(Generic[S]):
             pacer=Pacer(SEND_QUEUE.max_concurrency),
             time_zone=self._part(SenderSettings).account_time_zone,
             counting=self.sent_counting,
+            conversations=self.conversations,
+            chat_settings=lambda channel_id: (
+                self.cached_channel_config.get(channel_id).chat_settings
+            ),
         )
 
     @cached_property
@@ -551,6 +578,7 @@ class Container(Generic[S]):
             self.action_runner,
             signals=self.signals,
             links=self.account_links,
+            conversations=self.conversations,
         )
         return WebhookReceiver(
             self.channels,

@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn,
 
 from linecrm.admin import (
     broadcasts,
+    chat,
     events,
     experiments,
     fields,
@@ -48,6 +49,7 @@ from linecrm.broadcasts.service import (
     PreviewNotFound,
 )
 from linecrm.channels import UnknownChannel
+from linecrm.chat.service import ChatRejected, ChatService, TemplateNotFound
 from linecrm.delivery.ledger_admin import DeliveryNotFound, LedgerAdmin, NotRedrivable
 from linecrm.domain.fields import FieldValueError, UnknownField
 from linecrm.domain.idempotency import IdempotencyKeyInProgress, IdempotencyKeyReused
@@ -72,6 +74,7 @@ from linecrm.reports.service import (
     ScenarioNotFound,
 )
 from linecrm.repositories.broadcasts import BroadcastNotFound
+from linecrm.repositories.conversations import InvalidChatCursor
 from linecrm.repositories.deliveries import InvalidDeliveryCursor
 from linecrm.repositories.events import EventStore
 from linecrm.repositories.friends import FriendNotFound, InvalidCursor
@@ -98,7 +101,8 @@ _DESCRIPTION = """\
 Manage a LINE Official Account: friends (list, change tags and field values, export,
 delete, chat mode), tags and tag folders, custom fields, auto-response rules and
 business hours; **imports** of existing friends (LINE's followers list or a CSV, as
-resumable jobs); **broadcasts** to every friend or a segment, now or at a time, with a
+resumable jobs); **1:1 chat** (the inbox, a friend's conversation, staff replies and saved
+replies: docs/chat.md); **broadcasts** to every friend or a segment, now or at a time, with a
 dry-run preview; **rich menus** as config (menus, images, tabs, assignment rules by
 segment, bulk relinking); **auto-login** into the shop (its allow-list, the signing
 keys); the **LIFF** setup of the member card pages; the **delivery policy** (frequency
@@ -156,6 +160,7 @@ def build_app(
     experiment_reports: Callable[[], ExperimentReports] = experiments.experiment_reports,
     public_base_url: Callable[[], str] = lambda: "",
     web_tag_keys: Callable[[], WebTagKeyRepository] = web_tag.web_tag_keys,
+    chat_service: Callable[[], ChatService] = chat.chat_service,
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
@@ -203,6 +208,8 @@ def build_app(
     app.dependency_overrides[insight.insight_reports] = insight_reports
     app.include_router(web_tag.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[web_tag.web_tag_keys] = web_tag_keys
+    app.include_router(chat.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[chat.chat_service] = chat_service
     _register_error_handlers(app)
 
     openapi: dict[str, Any] = {
@@ -341,6 +348,14 @@ def _invalid_reference(error: Exception) -> Response[Any]:
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error))
 
 
+def _chat_rejected(error: ChatRejected) -> Response[Any]:
+    return error_response(error.status, str(error), error.field)
+
+
+def _invalid_chat_cursor(error: InvalidChatCursor) -> Response[Any]:
+    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error), "cursor")
+
+
 def _key_reused(error: IdempotencyKeyReused) -> Response[Any]:
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error), "Idempotency-Key")
 
@@ -379,6 +394,7 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[.
             CampaignNotFound,
             ScenarioNotFound,
             CampaignNotSent,
+            TemplateNotFound,
         ],
         _not_found,
     ),
@@ -388,6 +404,8 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[.
     (RichMenusRejected, _rich_menus_rejected),
     ([BroadcastNotCancellable, NotRedrivable, ScenarioNotActive, RouteExists], _conflict),
     (InvalidDeliveryCursor, _invalid_delivery_cursor),
+    (ChatRejected, _chat_rejected),
+    (InvalidChatCursor, _invalid_chat_cursor),
     (IdempotencyKeyReused, _key_reused),
     (IdempotencyKeyInProgress, _key_in_progress),
 )

@@ -16,6 +16,13 @@ from linecrm.delivery.send_limits import (
     ChannelSendLimitsCache,
     next_quota_period,
 )
+from linecrm.domain.conversations import (
+    ChatEntry,
+    ChatSettings,
+    is_staff_delivery,
+    outgoing_text,
+    source_of_cause,
+)
 from linecrm.domain.deliveries import retry_key_for
 from linecrm.domain.insight import aggregation_unit_for
 from linecrm.domain.message_limits import length_problems
@@ -28,6 +35,7 @@ from linecrm.line.errors import (
     LineRequestRejected,
 )
 from linecrm.models.send import SendRequest
+from linecrm.repositories.conversations import ConversationRepository
 from linecrm.repositories.deliveries import DeliveryLedger
 from linecrm.resources import DEFAULTS
 
@@ -74,10 +82,16 @@ class Sender:
         pacer: Pacer | None = None,
         time_zone: str = DEFAULTS.account_time_zone,
         counting: SentCounting | None = None,
+        conversations: ConversationRepository | None = None,
+        chat_settings: Callable[[str], ChatSettings] | None = None,
     ) -> None:
         """``limits``: the channels' send rates and quota state (None: LINE's defaults,
         no quota memory); ``pacer``: spaces LINE calls (None: no pacing); ``counting``:
-        the report counters of a sent delivery (None: none kept)."""
+        the report counters of a sent delivery (None: none kept); ``conversations``:
+        the 1:1 chat log the sent messages go into (None: not logged), with the
+        channel's ``chat_settings`` (its retention)."""
+        self._conversations = conversations
+        self._chat_settings = chat_settings or (lambda _channel_id: ChatSettings())
         self._ledger = ledger
         self._line_client = line_client
         self._clock = clock
@@ -186,14 +200,50 @@ class Sender:
         return SendReport(SendOutcome.SENT, detail)
 
     def _mark_sent(self, request: SendRequest, line_request_id: str | None, via: str) -> None:
-        """The ledger's move to sent, with the report counters in the same transaction."""
+        """The ledger's move to sent, with the report counters and (a message to one
+        friend) its chat log entry in the same transaction."""
         at = self._clock()
         counted: list[dict[str, Any]] = []
         if self._counting is not None:
             self._counting.before_sent(request, at)
             counted = self._counting.updates(request, at)
-        self._ledger.mark_sent(
-            request.delivery_id, line_request_id, at, sent_via=via, counted=counted
+        entry = self._chat_entry(request, at)
+        logged: list[dict[str, Any]] = []
+        if entry is not None and self._conversations is not None and len(request.to) == 1:
+            logged = self._conversations.outgoing_writes(
+                request.channel_id,
+                request.to[0],
+                entry,
+                self._chat_settings(request.channel_id),
+                # A reply answers the friend's message: the conversation's last message.
+                touch_summary=request.cause == "auto_response",
+            )
+        moved = self._ledger.mark_sent(
+            request.delivery_id, line_request_id, at, sent_via=via, counted=counted, logged=logged
+        )
+        if moved and entry is not None and self._conversations is not None and len(request.to) > 1:
+            # A multicast chunk: the entry in each recipient's log, 25 per BatchWriteItem
+            # (docs/chat.md), only by the attempt that moved the delivery to sent.
+            self._conversations.record_entries(
+                request.channel_id, request.to, entry, self._chat_settings(request.channel_id)
+            )
+
+    def _chat_entry(self, request: SendRequest, at: datetime) -> ChatEntry | None:
+        """The chat log entry of a sent delivery; None for a staff reply (logged when it
+        was queued) or a send to every friend (names no recipients)."""
+        if self._conversations is None or request.to_all_friends:
+            return None
+        if is_staff_delivery(request.delivery_id):
+            return None
+        kind, text = outgoing_text(request.messages)
+        return ChatEntry(
+            entry_id=request.delivery_id,
+            direction="out",
+            kind=kind,
+            text=text,
+            at=at,
+            source=source_of_cause(request.cause),
+            delivery_id=request.delivery_id,
         )
 
     def _retry_later(

@@ -11,6 +11,7 @@ from linecrm.domain.fields import FieldCatalog
 from linecrm.domain.tags import TagCatalog
 
 if TYPE_CHECKING:
+    from linecrm.domain.conversations import ChatSettings
     from linecrm.domain.delivery_policy import DeliveryPolicy
     from linecrm.domain.id_links import AccountLinkSettings
     from linecrm.domain.rules import RuleSet
@@ -43,6 +44,14 @@ class ChannelConfig:
 
         raw = self.settings.get("account_link")
         return AccountLinkSettings.model_validate(json.loads(raw)) if raw else None
+
+    @cached_property
+    def chat_settings(self) -> ChatSettings:
+        """The 1:1 chat log's retention (none configured: 180 days)."""
+        from linecrm.domain.conversations import CHAT_SETTING, ChatSettings
+
+        raw = self.settings.get(CHAT_SETTING)
+        return ChatSettings.model_validate(json.loads(raw)) if raw else ChatSettings()
 
     @cached_property
     def delivery_policy(self) -> DeliveryPolicy:

@@ -232,6 +232,8 @@ class Rule(BaseModel):
     business_hours: BusinessHoursCondition = "any"
     cooldown_seconds: int = Field(default=0, ge=0, le=MAX_COOLDOWN_SECONDS)
     actions: list[CrmAction] = Field(min_length=1, max_length=MAX_ACTIONS_PER_RULE)
+    # 1:1 chat: a message this rule answers still waits for staff ("needs reply").
+    notify_staff: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Rule:

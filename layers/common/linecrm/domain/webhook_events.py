@@ -8,8 +8,9 @@ Standby mode (another module is active) records but never speaks or acts.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -17,6 +18,13 @@ from linecrm.domain.actions import CrmAction, Reply
 from linecrm.domain.automation import ActionReport, ActionRunner, EventContext
 from linecrm.domain.campaigns import rule_campaign
 from linecrm.domain.channel_config import ChannelConfig
+from linecrm.domain.conversations import (
+    ChatEntry,
+    ChatSettings,
+    IncomingVerdict,
+    incoming_entry,
+    verdict_for,
+)
 from linecrm.domain.friends import FollowOutcome, Friend
 from linecrm.domain.id_links import LinkOutcome
 from linecrm.domain.personalization import render
@@ -59,6 +67,17 @@ class TaskQueue(Protocol):
     def enqueue_task(self, task: ProfileRefresh) -> None: ...
 
 
+class ConversationLog(Protocol):
+    def record_incoming(
+        self,
+        channel_id: str,
+        user_id: str,
+        entry: ChatEntry,
+        verdict: IncomingVerdict,
+        settings: ChatSettings,
+    ) -> bool: ...
+
+
 class AccountLinkPort(Protocol):
     def complete(
         self,
@@ -85,6 +104,9 @@ class EventResult:
     event_type: str
     action: str
     detail: str = ""
+    # The auto-response rule that answered (not stored with the idempotency record):
+    # the 1:1 chat's "needs reply" depends on it.
+    rule: Rule | None = field(default=None, compare=False)
 
 
 class WebhookEventProcessor:
@@ -97,8 +119,11 @@ class WebhookEventProcessor:
         *,
         signals: Signals | None = None,
         links: AccountLinkPort | None = None,
+        conversations: ConversationLog | None = None,
     ) -> None:
         self._friends = friends
+        # The 1:1 chat log (docs/chat.md): a friend's messages and postbacks, one write.
+        self._conversations = conversations
         self._links = links
         self._config = config
         self._tasks = tasks
@@ -111,7 +136,27 @@ class WebhookEventProcessor:
         if not notes:
             return result
         detail = "; ".join([result.detail, *notes] if result.detail else notes)
-        return EventResult(result.event_type, result.action, detail)
+        return dataclasses.replace(result, detail=detail)
+
+    def _log_incoming(
+        self, channel_id: str, user_id: str, event: WebhookEvent, rule: Rule | None
+    ) -> None:
+        """The friend's message or postback in their conversation, and whether it waits
+        for staff (docs/chat.md)."""
+        if self._conversations is None or event.type not in ("message", "postback"):
+            return
+        verdict = verdict_for(
+            event.type,
+            rule_matched=rule is not None,
+            default_rule=rule is not None and rule.kind == "default",
+            for_staff=rule is not None and rule.notify_staff,
+            standby=event.mode == "standby",
+        )
+        entry = incoming_entry(
+            event.type, event.model_extra or {}, event.webhook_event_id, event.occurred_at
+        )
+        settings = self._config.get(channel_id).chat_settings
+        self._conversations.record_incoming(channel_id, user_id, entry, verdict, settings)
 
     def apply(self, channel_id: str, event: WebhookEvent) -> EventResult:
         user_id = event.user_id
@@ -135,10 +180,12 @@ class WebhookEventProcessor:
             return EventResult(event.type, "ignored", "group or room conversation")
         friend = self._friends.record_interaction(channel_id, user_id, event.occurred_at)
         if event.mode == "standby":
+            self._log_incoming(channel_id, user_id, event, None)
             return EventResult(event.type, "interaction_recorded", "standby: no automation")
         context = _context(channel_id, user_id, event)
         if event.type == "postback":
             result = self._postback(context, friend, event)
+            self._log_incoming(channel_id, user_id, event, result.rule)
             return self._emit(
                 result,
                 PostbackReceived(
@@ -157,6 +204,7 @@ class WebhookEventProcessor:
         )
         if event.type != "message":
             return result
+        self._log_incoming(channel_id, user_id, event, result.rule)
         replied = result.action == "auto_response"
         return self._emit(
             result,
@@ -292,7 +340,9 @@ class WebhookEventProcessor:
             source=f"postback {data[:100]}",
         )
         detail = f"rule {match.rule.rule_id}" if match else ""
-        return _result(event.type, "postback_actions", detail, report)
+        return _result(
+            event.type, "postback_actions", detail, report, match.rule if match else None
+        )
 
     def _respond(
         self, context: EventContext, friend: Friend, trigger: Trigger, event_type: str
@@ -311,7 +361,7 @@ class WebhookEventProcessor:
             friend=friend,
             source=f"rule {rule.rule_id}",
         )
-        return _result(event_type, "auto_response", f"rule {rule.rule_id}", report)
+        return _result(event_type, "auto_response", f"rule {rule.rule_id}", report, rule)
 
     def _run(
         self,
@@ -375,8 +425,10 @@ def _context(channel_id: str, user_id: str, event: WebhookEvent) -> EventContext
     )
 
 
-def _result(event_type: str, action: str, detail: str, report: ActionReport) -> EventResult:
+def _result(
+    event_type: str, action: str, detail: str, report: ActionReport, rule: Rule | None = None
+) -> EventResult:
     parts = [detail] if detail else []
     parts += report.applied
     parts += [f"skipped {note}" for note in report.skipped]
-    return EventResult(event_type, action, "; ".join(parts))
+    return EventResult(event_type, action, "; ".join(parts), rule)

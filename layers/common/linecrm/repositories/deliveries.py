@@ -241,10 +241,13 @@ class DeliveryLedger:
         *,
         sent_via: str | None = None,
         counted: Sequence[dict[str, Any]] = (),
+        logged: Sequence[dict[str, Any]] = (),
     ) -> bool:
         """Move the delivery from queued to sent; False when it was not queued (finished
         before). ``counted``: UpdateItems written in the same transaction (the report
-        counters), so they apply exactly when this move does: once per delivery."""
+        counters), so they apply exactly when this move does: once per delivery.
+        ``logged``: TransactWriteItems items of the 1:1 chat log (``{"Put": …}`` or
+        ``{"Update": …}``), likewise in the same transaction."""
         return self._finish(
             delivery_id,
             DeliveryStatus.SENT,
@@ -252,6 +255,7 @@ class DeliveryLedger:
             line_request_id=line_request_id,
             sent_via=sent_via,
             counted=counted,
+            logged=logged,
         )
 
     def claim_reply(self, delivery_id: str, at: datetime) -> bool:
@@ -330,6 +334,7 @@ class DeliveryLedger:
         reason: str | None = None,
         sent_via: str | None = None,
         counted: Sequence[dict[str, Any]] = (),
+        logged: Sequence[dict[str, Any]] = (),
     ) -> bool:
         # Only a queued delivery moves: a terminal state is never overwritten.
         values: dict[str, object] = {
@@ -358,8 +363,8 @@ class DeliveryLedger:
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": to_item(values),
         }
-        if counted:
-            return self._finish_counted(update, counted)
+        if counted or logged:
+            return self._finish_counted(update, counted, logged)
         try:
             self._client.update_item(**update)
         except Exception as error:
@@ -368,10 +373,19 @@ class DeliveryLedger:
             return False
         return True
 
-    def _finish_counted(self, update: dict[str, Any], counted: Sequence[dict[str, Any]]) -> bool:
+    def _finish_counted(
+        self,
+        update: dict[str, Any],
+        counted: Sequence[dict[str, Any]],
+        logged: Sequence[dict[str, Any]] = (),
+    ) -> bool:
         """The move and the counters in one TransactWriteItems; a conflict with a
         concurrent write of a counter item (another chunk) is retried after a back-off."""
-        items: list[Any] = [{"Update": update}, *({"Update": extra} for extra in counted)]
+        items: list[Any] = [
+            {"Update": update},
+            *({"Update": extra} for extra in counted),
+            *logged,
+        ]
         for round_number in range(_COUNTED_ROUNDS):
             if round_number:
                 time.sleep(min(1.0, 0.05 * 2**round_number))
