@@ -284,7 +284,29 @@ def add_commands(
     test.add_argument("--user", help="as this friend (tags, chat mode, cooldowns)")
     test.add_argument("--at", help="at this time (ISO 8601; default now)")
 
-    chat = group("chat", "chat mode: staff takes a conversation, automation pauses")
+    chat = group("chat", "1:1 chat: inbox, conversations, staff replies, chat mode")
+    inbox = action(chat, "inbox", "conversations, latest activity first")
+    inbox.add_argument("--filter", choices=["all", "needs_reply", "unread"], default="all")
+    inbox.add_argument("--limit", type=int, default=50, help="page size (1-100)")
+    inbox.add_argument("--cursor", help="cursor of a previous page")
+    show = action(chat, "show", "a friend's conversation, newest first")
+    show.add_argument("user")
+    show.add_argument("--limit", type=int, default=50, help="page size (1-100)")
+    show.add_argument("--before", help="cursor of a previous page (older messages)")
+    show.add_argument("--read", action="store_true", help="and mark it read")
+    answer = action(chat, "reply", "reply to one friend (a push, sent once per invocation)")
+    answer.add_argument("user")
+    answer.add_argument("text", nargs="?", help="the message (or --template)")
+    answer.add_argument("--template", help="a saved reply's id instead of text")
+    answer.add_argument("--staff", help="who answers (shown in the conversation)")
+    action(chat, "read", "mark a conversation read").add_argument("user")
+    templates = action(
+        chat, "templates", "saved replies: list | add NAME TEXT | edit ID NAME TEXT | delete ID"
+    )
+    templates.add_argument(
+        "op", nargs="?", choices=["list", "add", "edit", "delete"], default="list"
+    )
+    templates.add_argument("values", nargs="*", metavar="ARG")
     take = action(chat, "take", "take the conversation")
     take.add_argument("user")
     take.add_argument("--staff", required=True, help="who takes it")
@@ -549,6 +571,52 @@ def _chat_take(client: AdminApiClient, args: argparse.Namespace) -> Any:
     return client.call("PUT", f"/friends/{_user(args)}/chat-mode", {"staff": args.staff})
 
 
+def _chat_inbox(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    params = {"filter": args.filter, "limit": args.limit, "cursor": args.cursor}
+    return client.call("GET", "/chat/conversations", params=params)
+
+
+def _chat_show(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    user = _user(args)
+    params = {"limit": args.limit, "before": args.before}
+    page = client.call("GET", f"/chat/conversations/{user}/messages", params=params)
+    if args.read:
+        client.call("POST", f"/chat/conversations/{user}/read")
+    return page
+
+
+def _chat_reply(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    if (args.text is None) == (args.template is None):
+        raise AdminCliError('`chat reply` needs the message text or --template ID, e.g. "はい"')
+    body = {"text": args.text, "templateId": args.template, "staff": args.staff}
+    return client.call(
+        "POST",
+        f"/chat/conversations/{_user(args)}/replies",
+        {k: v for k, v in body.items() if v is not None},
+        idempotent=True,
+    )
+
+
+_TEMPLATE_ARGS = {"list": 0, "add": 2, "edit": 3, "delete": 1}
+
+
+def _chat_templates(client: AdminApiClient, args: argparse.Namespace) -> Any:
+    values = list(args.values)
+    if len(values) != _TEMPLATE_ARGS[args.op]:
+        raise AdminCliError(
+            "`chat templates` takes: list | add NAME TEXT | edit ID NAME TEXT | delete ID"
+        )
+    if args.op == "add":
+        return client.call("POST", "/chat/templates", {"name": values[0], "text": values[1]})
+    if args.op == "edit":
+        body = {"name": values[1], "text": values[2]}
+        return client.call("PUT", f"/chat/templates/{quote(values[0], safe='')}", body)
+    if args.op == "delete":
+        client.call("DELETE", f"/chat/templates/{quote(values[0], safe='')}")
+        return {"deleted": values[0]}
+    return client.call("GET", "/chat/templates")
+
+
 def _hours_set(client: AdminApiClient, args: argparse.Namespace) -> Any:
     return client.call("PUT", "/business-hours", load_document(args.file))
 
@@ -585,6 +653,13 @@ _HANDLERS: dict[tuple[str, str], Callable[[AdminApiClient, argparse.Namespace], 
     ("rules", "show"): _get("/rules"),
     ("rules", "apply"): _rules_apply,
     ("rules", "test"): _rules_test,
+    ("chat", "inbox"): _chat_inbox,
+    ("chat", "show"): _chat_show,
+    ("chat", "reply"): _chat_reply,
+    ("chat", "read"): lambda client, args: client.call(
+        "POST", f"/chat/conversations/{_user(args)}/read"
+    ),
+    ("chat", "templates"): _chat_templates,
     ("chat", "take"): _chat_take,
     ("chat", "release"): lambda client, args: client.call(
         "DELETE", f"/friends/{_user(args)}/chat-mode"
