@@ -32,6 +32,7 @@ from linecrm.admin import (
     richmenus,
     rules,
     scenarios,
+    segments,
     settings,
     shop_login,
     tags,
@@ -170,6 +171,7 @@ def build_app(
         rules.router,
         settings.router,
         liff.router,
+        segments.router,
     ):
         app.include_router(router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[admin_services] = service

@@ -17,6 +17,7 @@ from linecrm.admin.services import AdminServices
 from linecrm.admin.services.fields import FieldsService
 from linecrm.admin.services.friends import FriendsService
 from linecrm.admin.services.rules import RulesService
+from linecrm.admin.services.segments import SegmentsService
 from linecrm.admin.services.settings import SettingsService
 from linecrm.admin.services.tags import TagsService
 from linecrm.channels import CHANNEL_ID_PATTERN
@@ -90,12 +91,17 @@ def _settings(services: _Services) -> SettingsService:
     return services.settings
 
 
+def _segments(services: _Services) -> SegmentsService:
+    return services.segments
+
+
 # What a router's routes take as their ``service`` parameter.
 Friends = Annotated[FriendsService, Depends(_friends)]
 Tags = Annotated[TagsService, Depends(_tags)]
 Fields = Annotated[FieldsService, Depends(_fields)]
 Rules = Annotated[RulesService, Depends(_rules)]
 Settings = Annotated[SettingsService, Depends(_settings)]
+SavedSegments = Annotated[SegmentsService, Depends(_segments)]
 ChannelId = Annotated[
     str, Path(pattern=CHANNEL_ID_PATTERN.pattern, description="LINE Messaging API channel id")
 ]
