@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -512,19 +512,30 @@ class FriendRepository:
         status: FriendStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        where: Callable[[Friend], bool] | None = None,
     ) -> FriendPage:
         """Friends in user-id order, filtered; ``next_cursor`` continues after the last one.
 
         With a tag, the tag's members are read (``gsi2``), not the channel: a page
         reads about as many items as it returns, twice (the membership, the profile).
+        ``where`` (any other test, in Lambda) is a scan with a filter: the friend list
+        (or the tag's) is read until a page is full, however few match — fine for the
+        admin's list, not for a hot path.
         """
         limit = max(1, min(limit, MAX_PAGE_SIZE))
         after = _decode_cursor(cursor, channel_id) if cursor else None
         if tag_id is not None:
-            friends, more = self._tagged_page(channel_id, tag_id, status, after, limit)
+            friends, more = self._tagged_page(channel_id, tag_id, status, after, limit, where)
         else:
-            stream = self._friend_stream(channel_id, after, limit, status)
-            friends = [Friend.model_validate(item) for item in islice(stream, limit)]
+            stream: Iterator[Friend] = (
+                Friend.model_validate(item)
+                for item in self._friend_stream(
+                    channel_id, after, limit * (4 if where else 1), status
+                )
+            )
+            if where is not None:
+                stream = (friend for friend in stream if where(friend))
+            friends = list(islice(stream, limit))
             more = len(friends) == limit and next(stream, None) is not None
         next_cursor = _encode_cursor(channel_id, friends[-1].user_id) if more else None
         return FriendPage(friends, next_cursor)
@@ -578,6 +589,7 @@ class FriendRepository:
         status: str | None,
         after_user_id: str | None,
         limit: int,
+        where: Callable[[Friend], bool] | None = None,
     ) -> tuple[list[Friend], bool]:
         members = merged_query(
             self._client,
@@ -601,7 +613,7 @@ class FriendRepository:
                 # one whose write was interrupted (see apply_change).
                 if friend is None or tag_id not in friend.tags:
                     continue
-                if status is None or friend.status == status:
+                if (status is None or friend.status == status) and (where is None or where(friend)):
                     friends.append(friend)
         return friends, next(members, None) is not None
 
