@@ -44,6 +44,10 @@ class ChannelConfigRepository:
         self._client = client
         self._table_name = table_name
 
+    def client_and_table(self) -> tuple[DynamoDBClient, str]:
+        """For repositories of other items in the config partition (tag counters)."""
+        return self._client, self._table_name
+
     # ------------------------------------------------------------------ read
     def load(self, channel_id: str) -> ChannelConfig:
         tags: list[Tag] = []

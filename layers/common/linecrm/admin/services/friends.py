@@ -103,7 +103,9 @@ class FriendsService:
     ) -> FriendResponse:
         config = self._config.load(channel_id)
         change = _change_set(config, request)
-        friend = self._friends.apply_change(channel_id, user_id, change, self._clock())
+        friend = self._friends.apply_change(
+            channel_id, user_id, change, self._clock(), source="admin"
+        )
         return FriendResponse.of(friend, config.tags)
 
     def change_friends(self, channel_id: str, request: BulkChangeRequest) -> BulkChangeResponse:
@@ -116,7 +118,7 @@ class FriendsService:
         results: list[BulkResult] = []
         for user_id in request.user_ids:
             try:
-                self._friends.apply_change(channel_id, user_id, change, at)
+                self._friends.apply_change(channel_id, user_id, change, at, source="admin")
             except FriendNotFound:
                 results.append(BulkResult(user_id=user_id, result="not_found"))
             else:
