@@ -36,6 +36,7 @@ from linecrm.admin import (
     settings,
     shop_login,
     tags,
+    timeline,
     web_tag,
 )
 from linecrm.admin.errors import AdminError
@@ -172,6 +173,7 @@ def build_app(
         settings.router,
         liff.router,
         segments.router,
+        timeline.router,
     ):
         app.include_router(router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[admin_services] = service

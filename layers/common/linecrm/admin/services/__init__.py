@@ -18,6 +18,7 @@ from linecrm.admin.services.rules import RulesService
 from linecrm.admin.services.segments import SegmentsService
 from linecrm.admin.services.settings import SettingsService
 from linecrm.admin.services.tags import TagsService
+from linecrm.admin.services.timeline import TimelineService
 from linecrm.repositories.channel_config import ChannelConfigRepository
 from linecrm.repositories.friends import FriendRepository
 
@@ -30,6 +31,7 @@ class AdminServices:
     rules: RulesService
     settings: SettingsService
     segments: SegmentsService
+    timeline: TimelineService
 
     @classmethod
     def build(
@@ -43,9 +45,10 @@ class AdminServices:
         settings = SettingsService(config)
         return cls(
             friends=FriendsService(friends, config, clock, erasure=erasure),
-            tags=TagsService(config),
+            tags=TagsService(config, friends, clock),
             fields=FieldsService(config),
             rules=RulesService(friends, config, settings, clock),
             settings=settings,
             segments=SegmentsService(config, friends, clock),
+            timeline=TimelineService(friends, config, clock),
         )
