@@ -264,7 +264,9 @@ def test_export_contains_the_profile_and_every_item(api: AdminApi, vip: str) -> 
     assert answer.body["user_id"] == ALICE
     assert answer.body["friend"]["tags"][0]["name"] == "VIP"
     items = {item["sk"]: item for item in answer.body["items"]}
-    assert set(items) == {"PROFILE", "ENROLLMENT#welcome"}
+    activity = [sk for sk in items if sk.startswith("ACT#")]  # the tag change (timeline)
+    assert len(activity) == 1 and items[activity[0]]["added_tags"] == [vip]
+    assert set(items) - set(activity) == {"PROFILE", "ENROLLMENT#welcome"}
     assert items["PROFILE"]["status"] == "active"
     assert vip in items["PROFILE"]["tags"]
     assert items["ENROLLMENT#welcome"]["count"] == 2

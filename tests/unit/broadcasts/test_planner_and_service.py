@@ -360,3 +360,60 @@ def rejected_after_one(world: World, **request: Any) -> BroadcastRejected:
         create(world, **request)
     assert len(world.broadcasts.recent(CHANNEL_ID)) == 1
     return raised.value
+
+
+# ---------------------------------------------------------------- saved segments
+
+
+def _save_segment(world: World, definition: dict[str, Any]) -> str:
+    from linecrm.domain.segments import SavedSegment
+
+    segment = SavedSegment(
+        segment_id="seg_vip",
+        name="VIPs",
+        definition=definition,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    try:
+        world.config.put_segment(CHANNEL_ID, segment, new=True)
+    except LookupError:
+        world.config.put_segment(CHANNEL_ID, segment, new=False)
+    return segment.segment_id
+
+
+def test_a_saved_segment_reference_is_resolved_when_the_broadcast_is_planned(
+    world: World,
+) -> None:
+    world.config.create_tag(CHANNEL_ID, Tag(tag_id="vip", name="VIP"))
+    world.config.create_tag(CHANNEL_ID, Tag(tag_id="new", name="New"))
+    vips = world.add_friends(2, tags=("vip",))
+    newcomers = world.add_friends(3, tags=("new",))
+    segment_id = _save_segment(world, {"match": {"tag": "VIP"}})
+    broadcast = create(world, segment={"segment": segment_id})
+    assert broadcast.segment == {"segment": segment_id}  # kept as a reference
+    # Changed after the broadcast was created, before it is planned: the plan uses it.
+    _save_segment(world, {"match": {"tag": "New"}})
+
+    world.planner().run_step(CHANNEL_ID, broadcast.broadcast_id, budget())
+
+    sent = [user for chunk in chunk_recipients(world, broadcast.broadcast_id) for user in chunk]
+    assert sorted(sent) == sorted(newcomers) and not set(sent) & set(vips)
+
+
+def test_a_saved_segment_deleted_before_the_plan_fails_the_broadcast_with_the_reason(
+    world: World,
+) -> None:
+    world.config.create_tag(CHANNEL_ID, Tag(tag_id="vip", name="VIP"))
+    world.add_friends(2, tags=("vip",))
+    segment_id = _save_segment(world, {"match": {"tag": "VIP"}})
+    broadcast = create(world, segment={"segment": segment_id})
+    world.config.delete_segment(CHANNEL_ID, segment_id)
+
+    outcome = world.planner().run_step(CHANNEL_ID, broadcast.broadcast_id, budget())
+
+    assert outcome == StepOutcome.FAILED
+    failed = world.broadcasts.get(CHANNEL_ID, broadcast.broadcast_id)
+    assert failed is not None and failed.status == "failed"
+    assert f"saved segment {segment_id!r} does not exist" in (failed.reason or "")
+    assert world.chunks.queued == []

@@ -33,9 +33,11 @@ from linecrm.admin import (
     richmenus,
     rules,
     scenarios,
+    segments,
     settings,
     shop_login,
     tags,
+    timeline,
     web_tag,
 )
 from linecrm.admin.errors import AdminError
@@ -175,6 +177,8 @@ def build_app(
         rules.router,
         settings.router,
         liff.router,
+        segments.router,
+        timeline.router,
     ):
         app.include_router(router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[admin_services] = service

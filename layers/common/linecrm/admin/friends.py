@@ -18,6 +18,7 @@ from linecrm.admin.models import (
     FriendResponse,
 )
 from linecrm.admin.params import ChannelId, Friends, UserId, new_router, no_content, responses
+from linecrm.domain.segments import SEGMENT_ID_PATTERN
 from linecrm.repositories.friends import MAX_PAGE_SIZE
 
 router = new_router()
@@ -35,9 +36,46 @@ def list_friends(
     cursor: Annotated[
         str | None, Query(max_length=2048, description="next_cursor of the previous page")
     ] = None,
+    field: Annotated[
+        str | None,
+        Query(
+            max_length=300,
+            pattern=r"^[a-z][a-z0-9_]{0,63}=",
+            description="only friends whose custom field equals a value: key=value (rank=gold)",
+        ),
+    ] = None,
+    route: Annotated[
+        str | None,
+        Query(max_length=64, description="only friends an inflow route brought first (its id)"),
+    ] = None,
+    linked: Annotated[
+        bool | None, Query(description="only friends with (true) or without (false) an ID link")
+    ] = None,
+    segment: Annotated[
+        str | None,
+        Query(pattern=SEGMENT_ID_PATTERN, description="only friends in a saved segment (seg_…)"),
+    ] = None,
 ) -> FriendListResponse:
-    """List friends, filtered by tag and/or status, a page at a time."""
-    return service.list_friends(channel_id, tag=tag, status=status, limit=limit, cursor=cursor)
+    """List friends, filtered, a page at a time (user-id order; ``next_cursor`` continues).
+
+    Costs: ``tag`` reads the tag's member list (about as many items as the page), and
+    ``status`` filters inside the Query. ``field``, ``route``, ``linked`` and ``segment``
+    are tested in Lambda over the friend list as it is read, a scan with a filter: a
+    page reads friends until it is full, the whole channel for a rare match. Fine for
+    the admin's list; not for a hot path. Combined filters all apply (and); they use the
+    segment conditions (``field`` is ``op: eq``, ``route`` is ``inflow_route``, the
+    friend's first route), so the list shows whom a segment would match."""
+    return service.list_friends(
+        channel_id,
+        tag=tag,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+        field=field,
+        route=route,
+        linked=linked,
+        segment=segment,
+    )
 
 
 @router.post(

@@ -201,9 +201,31 @@ class ChatModeRequest(_Request):
 
 
 # ---------------------------------------------------------------- tags
+class TagUsage(Tag):
+    friend_count: int = Field(
+        default=0, description="friends holding the tag (kept as a counter on every change)"
+    )
+
+
 class TagListResponse(BaseModel):
-    tags: list[Tag]
+    tags: list[TagUsage]
     folders: list[TagFolder]
+
+
+class TagMergeRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    into: str = Field(min_length=1, max_length=100, description="the tag to keep (id or name)")
+
+
+class TagMergeResponse(BaseModel):
+    source: str = Field(description="the merged tag's id")
+    into: str = Field(description="the kept tag's id")
+    moved: int = Field(description="friends moved by this call")
+    done: bool = Field(
+        description="true: every friend moved and the merged tag deleted; false: call "
+        "again (the same request) to move the next page"
+    )
 
 
 class FolderListResponse(BaseModel):

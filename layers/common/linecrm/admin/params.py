@@ -17,8 +17,10 @@ from linecrm.admin.services import AdminServices
 from linecrm.admin.services.fields import FieldsService
 from linecrm.admin.services.friends import FriendsService
 from linecrm.admin.services.rules import RulesService
+from linecrm.admin.services.segments import SegmentsService
 from linecrm.admin.services.settings import SettingsService
 from linecrm.admin.services.tags import TagsService
+from linecrm.admin.services.timeline import TimelineService
 from linecrm.channels import CHANNEL_ID_PATTERN
 from linecrm.domain.idempotency import KEY_PATTERN
 from linecrm.domain.tags import ID_PATTERN
@@ -90,12 +92,22 @@ def _settings(services: _Services) -> SettingsService:
     return services.settings
 
 
+def _segments(services: _Services) -> SegmentsService:
+    return services.segments
+
+
+def _timeline(services: _Services) -> TimelineService:
+    return services.timeline
+
+
 # What a router's routes take as their ``service`` parameter.
 Friends = Annotated[FriendsService, Depends(_friends)]
 Tags = Annotated[TagsService, Depends(_tags)]
 Fields = Annotated[FieldsService, Depends(_fields)]
 Rules = Annotated[RulesService, Depends(_rules)]
 Settings = Annotated[SettingsService, Depends(_settings)]
+SavedSegments = Annotated[SegmentsService, Depends(_segments)]
+FriendTimeline = Annotated[TimelineService, Depends(_timeline)]
 ChannelId = Annotated[
     str, Path(pattern=CHANNEL_ID_PATTERN.pattern, description="LINE Messaging API channel id")
 ]

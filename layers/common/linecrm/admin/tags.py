@@ -9,7 +9,10 @@ from linecrm.admin.models import (
     FolderListResponse,
     TagCreateRequest,
     TagListResponse,
+    TagMergeRequest,
+    TagMergeResponse,
     TagUpdateRequest,
+    TagUsage,
 )
 from linecrm.admin.params import (
     ChannelId,
@@ -28,9 +31,17 @@ router = new_router()
 
 @router.get("/tags", tags=["tags"], responses=responses(200, "Tags and folders, by name"))
 def list_tags(channel_id: ChannelId, service: Tags) -> TagListResponse:
-    """Every tag and tag folder of the channel."""
+    """Every tag and tag folder of the channel, each tag with the number of friends
+    holding it (counters kept on every change: reading them is one Query)."""
     tags = service.catalog(channel_id)
-    return TagListResponse(tags=tags.tags, folders=tags.folders)
+    counts = service.usage(channel_id)
+    return TagListResponse(
+        tags=[
+            TagUsage(**tag.model_dump(), friend_count=counts.get(tag.tag_id, 0))
+            for tag in tags.tags
+        ],
+        folders=tags.folders,
+    )
 
 
 @router.post("/tags", tags=["tags"], responses=responses(201, "The new tag", 409))
@@ -54,6 +65,22 @@ def delete_tag(channel_id: ChannelId, tag_id: TagId, service: Tags) -> Response[
     """Delete a tag; friends that carried it simply no longer show it."""
     service.delete_tag(channel_id, tag_id)
     return no_content()
+
+
+@router.post(
+    "/tags/<tag_id>/merge",
+    tags=["tags"],
+    responses=responses(200, "Friends moved; done when the tag is gone", 404, 409),
+)
+def merge_tag(
+    channel_id: ChannelId, tag_id: TagId, request: TagMergeRequest, service: Tags
+) -> TagMergeResponse:
+    """Merge a tag into another: its friends get the other tag, then it is deleted.
+
+    Paged and idempotent: a call moves up to 200 friends; repeat the same request until
+    ``done`` is true (the tag is then deleted). 409 while auto-response rules name the
+    tag (change them first), 422 for an unknown ``into`` or the tag itself."""
+    return service.merge(channel_id, tag_id, request.into)
 
 
 @router.get("/tag-folders", tags=["tags"], responses=responses(200, "Tag folders, by name"))

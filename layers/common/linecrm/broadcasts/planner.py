@@ -33,7 +33,7 @@ from linecrm.domain.deliveries import request_of
 from linecrm.domain.delivery_policy import Defer, SendNow
 from linecrm.domain.friends import Friend
 from linecrm.domain.personalization import is_personalised, over_limit_reason, render
-from linecrm.domain.segments import CompiledSegment, compile_segment
+from linecrm.domain.segments import CompiledSegment, SegmentError, compile_segment
 from linecrm.domain.stats import HOLDOUT_VARIANT
 from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.line.client import MessageQuota
@@ -139,6 +139,11 @@ class BroadcastPlanner:
                     BroadcastStep(channel_id=channel_id, broadcast_id=broadcast_id)
                 )
             return StepOutcome.LOST_RACE
+        except SegmentError as error:
+            # Its segment no longer fits the channel: a saved segment it names was
+            # deleted, or a tag of its segment. Nothing more can be planned: say why.
+            self.fail(channel_id, broadcast_id, f"segment: {error}")
+            return StepOutcome.FAILED
 
     def fail(self, channel_id: str, broadcast_id: str, reason: str) -> None:
         """Give up (the step kept failing): failed with the reason; queued chunks still go."""
@@ -488,6 +493,7 @@ class BroadcastPlanner:
             config.tags,
             config.fields,
             time_zone=config.delivery_policy.time_zone,
+            saved=config.segments,  # a reference is resolved when the broadcast is planned
         )
 
     @staticmethod

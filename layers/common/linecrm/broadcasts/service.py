@@ -581,7 +581,11 @@ def _compile(request: BroadcastRequest, config: ChannelConfig) -> CompiledSegmen
         return None
     try:
         return compile_segment(
-            request.segment, config.tags, config.fields, time_zone=config.delivery_policy.time_zone
+            request.segment,
+            config.tags,
+            config.fields,
+            time_zone=config.delivery_policy.time_zone,
+            saved=config.segments,
         )
     except ValueError as error:
         raise BroadcastRejected("segment", str(error)) from error

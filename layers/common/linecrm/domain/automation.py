@@ -48,7 +48,13 @@ NO_ACCOUNT_LINK_SETTING = (
 
 class FriendChanges(Protocol):
     def apply_change(
-        self, channel_id: str, user_id: str, change: FriendChangeSet, at: datetime
+        self,
+        channel_id: str,
+        user_id: str,
+        change: FriendChangeSet,
+        at: datetime,
+        *,
+        source: str | None = None,
     ) -> Friend: ...
 
 
@@ -134,7 +140,13 @@ class ActionRunner:
                 fired_rule_id=fired_rule_id,
             )
         if not change.is_empty:
-            self._friends.apply_change(event.channel_id, event.user_id, change, event.occurred_at)
+            self._friends.apply_change(
+                event.channel_id,
+                event.user_id,
+                change,
+                event.occurred_at,
+                source=_source_of(event, fired_rule_id, cause),
+            )
             report.applied.append("friend updated")
             report.applied += self._signal_change(event, change, config)
 
@@ -311,3 +323,13 @@ class ActionRunner:
         return FriendChangeSet(
             frozenset(add_ids), frozenset(remove_ids), set_fields, frozenset(clear_fields)
         )
+
+
+def _source_of(event: EventContext, fired_rule_id: str | None, cause: str) -> str:
+    """Who changed the friend, for the friend's timeline: a rule, an inflow route, a
+    scenario step, or other automation."""
+    if fired_rule_id:
+        return f"rule:{fired_rule_id}"
+    if event.webhook_event_id.startswith("inflow:"):
+        return "route:" + event.webhook_event_id.split(":")[1]
+    return "scenario" if cause == "step" else "automation"

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from linecrm.domain.delivery_policy import DeliveryPolicy
     from linecrm.domain.id_links import AccountLinkSettings
     from linecrm.domain.rules import RuleSet
+    from linecrm.domain.segments.saved import SavedSegment
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class ChannelConfig:
     fields: FieldCatalog
     rules: list[dict[str, Any]]  # raw rule documents, parsed by linecrm.domain.rules
     settings: dict[str, Any] = field(default_factory=dict)
+    # Saved segments by id (``{"segment": id}`` references resolve against these).
+    segments: dict[str, SavedSegment] = field(default_factory=dict)
 
     @property
     def welcome_messages(self) -> list[dict[str, Any]]:

@@ -218,7 +218,9 @@ class ImportRunner:
             set_fields=change.set_fields or None,
         )
         if not change_set.is_empty:
-            self._friends.apply_change(job.channel_id, change.user_id, change_set, now)
+            self._friends.apply_change(
+                job.channel_id, change.user_id, change_set, now, source="import"
+            )
         progress.count(rows_seen=1, friends_created=int(created), friends_updated=int(not created))
 
     # ------------------------------------------------------------------ internals

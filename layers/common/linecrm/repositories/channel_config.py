@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from linecrm.aws_errors import error_code
 from linecrm.domain.channel_config import ChannelConfig, InvalidStoredRules
 from linecrm.domain.fields import FieldCatalog, FieldDefinition
+from linecrm.domain.segments.saved import SavedSegment
 from linecrm.domain.tags import Tag, TagCatalog, TagConflict, TagFolder
 from linecrm.models.send import MAX_MESSAGES_PER_REQUEST
 from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, to_item
@@ -31,6 +32,7 @@ TAG_NAME_PREFIX = "TAGNAME#"
 FOLDER_PREFIX = "FOLDER#"
 FIELD_PREFIX = "FIELD#"
 RULE_PREFIX = "RULE#"
+SEGMENT_PREFIX = "SEGMENT#"
 
 
 def channel_pk(channel_id: str) -> str:
@@ -42,6 +44,10 @@ class ChannelConfigRepository:
         self._client = client
         self._table_name = table_name
 
+    def client_and_table(self) -> tuple[DynamoDBClient, str]:
+        """For repositories of other items in the config partition (tag counters)."""
+        return self._client, self._table_name
+
     # ------------------------------------------------------------------ read
     def load(self, channel_id: str) -> ChannelConfig:
         tags: list[Tag] = []
@@ -49,6 +55,7 @@ class ChannelConfigRepository:
         fields: list[FieldDefinition] = []
         rules: list[dict[str, Any]] = []
         settings: dict[str, Any] = {}
+        segments: dict[str, SavedSegment] = {}
         for item in self._query_partition(channel_id):
             sk = str(item["sk"])
             if sk == SETTINGS_SK:
@@ -61,8 +68,16 @@ class ChannelConfigRepository:
                 fields.append(FieldDefinition.model_validate(item))
             elif sk.startswith(RULE_PREFIX):
                 rules.append(json.loads(item["rule"]))
+            elif sk.startswith(SEGMENT_PREFIX):
+                saved = _saved_segment(item)
+                segments[saved.segment_id] = saved
         return ChannelConfig(
-            channel_id, TagCatalog(tags, folders), FieldCatalog(fields), rules, settings
+            channel_id,
+            TagCatalog(tags, folders),
+            FieldCatalog(fields),
+            rules,
+            settings,
+            segments=segments,
         )
 
     def _query_partition(self, channel_id: str) -> list[dict[str, Any]]:
@@ -198,6 +213,46 @@ class ChannelConfigRepository:
         for start in range(0, len(actions), 100):
             self._transact(actions[start : start + 100], conflict="rules changed meanwhile")
 
+    # ------------------------------------------------------------------ saved segments
+    def put_segment(self, channel_id: str, segment: SavedSegment, *, new: bool) -> None:
+        """Store a saved segment (its definition as JSON text, as rules are). ``new``:
+        only if the id is free; else only if it exists (``SegmentMissing`` otherwise)."""
+        values = segment.model_dump(mode="json", exclude={"definition"})
+        values["definition"] = json.dumps(segment.definition, ensure_ascii=False)
+        key = self._key(channel_id, SEGMENT_PREFIX + segment.segment_id)
+        try:
+            self._client.put_item(
+                TableName=self._table_name,
+                Item=to_item({**values, **key}),
+                ConditionExpression="attribute_not_exists(pk)" if new else "attribute_exists(pk)",
+            )
+        except Exception as error:
+            if is_conditional_check_failure(error):
+                raise SegmentMissing(segment.segment_id, exists=new) from error
+            raise
+
+    def get_segment(self, channel_id: str, segment_id: str) -> SavedSegment | None:
+        response = self._client.get_item(
+            TableName=self._table_name,
+            Key=to_item(self._key(channel_id, SEGMENT_PREFIX + segment_id)),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return _saved_segment(from_item(item)) if item else None
+
+    def delete_segment(self, channel_id: str, segment_id: str) -> None:
+        """Delete it; ``SegmentMissing`` when there is none."""
+        try:
+            self._client.delete_item(
+                TableName=self._table_name,
+                Key=to_item(self._key(channel_id, SEGMENT_PREFIX + segment_id)),
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except Exception as error:
+            if is_conditional_check_failure(error):
+                raise SegmentMissing(segment_id) from error
+            raise
+
     # ------------------------------------------------------------------ internals
     def _key(self, channel_id: str, sk: str) -> dict[str, str]:
         return {"pk": channel_pk(channel_id), "sk": sk}
@@ -233,6 +288,23 @@ class ChannelConfigRepository:
 
     def _delete_item(self, channel_id: str, sk: str) -> None:
         self._client.delete_item(TableName=self._table_name, Key=to_item(self._key(channel_id, sk)))
+
+
+class SegmentMissing(LookupError):
+    """No saved segment with this id (or, creating one, the id is taken)."""
+
+    def __init__(self, segment_id: str, *, exists: bool = False) -> None:
+        super().__init__(
+            f"saved segment {segment_id!r} already exists"
+            if exists
+            else f"no saved segment {segment_id!r}"
+        )
+        self.segment_id = segment_id
+        self.exists = exists
+
+
+def _saved_segment(item: dict[str, Any]) -> SavedSegment:
+    return SavedSegment.model_validate({**item, "definition": json.loads(item["definition"])})
 
 
 class CachedChannelConfig:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -33,6 +33,7 @@ from linecrm.domain.friends import (
     FriendProfile,
     FriendStatus,
 )
+from linecrm.repositories.activity import Activity, TagCounters, activity_item
 from linecrm.repositories.dynamo import (
     ConditionalUpdate,
     batch_write,
@@ -130,6 +131,7 @@ class FriendRepository:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
         self._table_name = table_name
+        self._counters = TagCounters(client, table_name)
 
     # ------------------------------------------------------------------ webhook events
     def record_follow(self, channel_id: str, user_id: str, at: datetime) -> FollowOutcome:
@@ -316,9 +318,20 @@ class FriendRepository:
 
     # ------------------------------------------------------------------ CRM changes
     def apply_change(
-        self, channel_id: str, user_id: str, change: FriendChangeSet, at: datetime
+        self,
+        channel_id: str,
+        user_id: str,
+        change: FriendChangeSet,
+        at: datetime,
+        *,
+        source: str | None = None,
     ) -> Friend:
-        """Tags, fields and rule cooldown in one UpdateItem; FriendNotFound if no friend."""
+        """Tags, fields and rule cooldown in one UpdateItem; FriendNotFound if no friend.
+
+        What really changed (from the item as it was) is then recorded: one activity
+        row for the friend's timeline, and the tag counters when tags came or went.
+        ``source`` says who changed it ("admin", "import", "rule:<id>"; default:
+        "rule:<fired rule>" or "automation")."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {":at": iso(at)}
         sets: list[str] = []
@@ -361,12 +374,56 @@ class FriendRepository:
             ]
         )
         try:
-            friend = self._update_existing(channel_id, user_id, expression, to_item(values), names)
+            old = self._update_existing(
+                channel_id, user_id, expression, to_item(values), names, returning="ALL_OLD"
+            )
         except FriendNotFound:
             self._write_memberships(self._membership_deletes(channel_id, user_id, added))
             raise
         self._write_memberships(self._membership_deletes(channel_id, user_id, removed))
+        friend = _changed(old, change, at)
+        self._record_changes(old, friend, change, at, source)
         return friend
+
+    def _record_changes(
+        self,
+        old: Friend,
+        new: Friend,
+        change: FriendChangeSet,
+        at: datetime,
+        source: str | None,
+    ) -> None:
+        """The activity row and tag counters of a change, when anything changed."""
+        added = tuple(sorted(new.tags.keys() - old.tags.keys()))
+        removed = tuple(sorted(old.tags.keys() - new.tags.keys()))
+        set_fields = {
+            key: value
+            for key, value in sorted((change.set_fields or {}).items())
+            if old.fields.get(key) != value or key not in old.fields
+        }
+        cleared = tuple(sorted(key for key in change.clear_fields if key in old.fields))
+        if not (added or removed or set_fields or cleared):
+            return
+        if added or removed:
+            self._counters.adjust(
+                old.channel_id,
+                old.user_id,
+                {**dict.fromkeys(added, 1), **dict.fromkeys(removed, -1)},
+            )
+        activity = Activity(
+            at=at,
+            kind="tags" if added or removed else "fields",
+            source=source
+            or (f"rule:{change.fired_rule_id}" if change.fired_rule_id else "automation"),
+            added_tags=added,
+            removed_tags=removed,
+            set_fields=set_fields,
+            cleared_fields=cleared,
+        )
+        item = activity_item(
+            friend_pk(old.channel_id, old.user_id), old.channel_id, old.user_id, activity
+        )
+        self._client.put_item(TableName=self._table_name, Item=to_item(item))
 
     def _membership_deletes(
         self, channel_id: str, user_id: str, tag_ids: Iterable[str]
@@ -473,14 +530,17 @@ class FriendRepository:
         expression: str,
         values: dict[str, Any] | None = None,
         names: dict[str, str] | None = None,
+        *,
+        returning: Literal["ALL_NEW", "ALL_OLD"] = "ALL_NEW",
     ) -> Friend:
-        """An UpdateItem on a friend that must exist (FriendNotFound); the friend after."""
+        """An UpdateItem on a friend that must exist (FriendNotFound); the friend after
+        (or, ``returning="ALL_OLD"``, as it was before)."""
         request: dict[str, Any] = {
             "TableName": self._table_name,
             "Key": to_item(friend_key(channel_id, user_id)),
             "UpdateExpression": expression,
             "ConditionExpression": "attribute_exists(pk)",
-            "ReturnValues": "ALL_NEW",
+            "ReturnValues": returning,
         }
         if values:
             request["ExpressionAttributeValues"] = values
@@ -512,19 +572,30 @@ class FriendRepository:
         status: FriendStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        where: Callable[[Friend], bool] | None = None,
     ) -> FriendPage:
         """Friends in user-id order, filtered; ``next_cursor`` continues after the last one.
 
         With a tag, the tag's members are read (``gsi2``), not the channel: a page
         reads about as many items as it returns, twice (the membership, the profile).
+        ``where`` (any other test, in Lambda) is a scan with a filter: the friend list
+        (or the tag's) is read until a page is full, however few match — fine for the
+        admin's list, not for a hot path.
         """
         limit = max(1, min(limit, MAX_PAGE_SIZE))
         after = _decode_cursor(cursor, channel_id) if cursor else None
         if tag_id is not None:
-            friends, more = self._tagged_page(channel_id, tag_id, status, after, limit)
+            friends, more = self._tagged_page(channel_id, tag_id, status, after, limit, where)
         else:
-            stream = self._friend_stream(channel_id, after, limit, status)
-            friends = [Friend.model_validate(item) for item in islice(stream, limit)]
+            stream: Iterator[Friend] = (
+                Friend.model_validate(item)
+                for item in self._friend_stream(
+                    channel_id, after, limit * (4 if where else 1), status
+                )
+            )
+            if where is not None:
+                stream = (friend for friend in stream if where(friend))
+            friends = list(islice(stream, limit))
             more = len(friends) == limit and next(stream, None) is not None
         next_cursor = _encode_cursor(channel_id, friends[-1].user_id) if more else None
         return FriendPage(friends, next_cursor)
@@ -578,6 +649,7 @@ class FriendRepository:
         status: str | None,
         after_user_id: str | None,
         limit: int,
+        where: Callable[[Friend], bool] | None = None,
     ) -> tuple[list[Friend], bool]:
         members = merged_query(
             self._client,
@@ -601,7 +673,7 @@ class FriendRepository:
                 # one whose write was interrupted (see apply_change).
                 if friend is None or tag_id not in friend.tags:
                     continue
-                if status is None or friend.status == status:
+                if (status is None or friend.status == status) and (where is None or where(friend)):
                     friends.append(friend)
         return friends, next(members, None) is not None
 
@@ -709,6 +781,9 @@ class FriendRepository:
             for token in tokens
         ]
         batch_write(self._client, self._table_name, [{"DeleteRequest": {"Key": k}} for k in keys])
+        if friend is not None and friend.tags:
+            # After the delete: a retry (the profile gone) does not count them out twice.
+            self._counters.adjust(channel_id, user_id, dict.fromkeys(friend.tags, -1))
         return len(keys)
 
     # ------------------------------------------------------------------ internals
@@ -775,6 +850,20 @@ class FriendRepository:
             ReturnValues=return_values,
         )
         return from_item(response.get("Attributes", {}))
+
+
+def _changed(old: Friend, change: FriendChangeSet, at: datetime) -> Friend:
+    """The friend after ``change`` applied at ``at`` to ``old`` (as the UpdateItem did)."""
+    removed = change.remove_tag_ids - change.add_tag_ids
+    tags = {t: added for t, added in old.tags.items() if t not in removed}
+    tags.update(dict.fromkeys(change.add_tag_ids, at))
+    cleared = change.clear_fields - set(change.set_fields or {})
+    fields = {key: value for key, value in old.fields.items() if key not in cleared}
+    fields.update(change.set_fields or {})
+    fired = dict(old.rule_fired_at)
+    if change.fired_rule_id:
+        fired[change.fired_rule_id] = at
+    return old.model_copy(update={"tags": tags, "fields": fields, "rule_fired_at": fired})
 
 
 def _encode_cursor(channel_id: str, after_user_id: str) -> str:

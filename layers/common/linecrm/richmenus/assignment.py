@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.friends import Friend
-from linecrm.domain.segments import CompiledSegment, compile_segment
+from linecrm.domain.segments import CompiledSegment, compile_segment, resolve_reference
 from linecrm.domain.signals import FieldSet, Followed, FriendSignal, TagAdded, TagRemoved, Unlinked
 
 ASSIGNMENT_SETTING = "rich_menu_assignment"
@@ -76,14 +76,24 @@ def compile_assignment(applied: AppliedAssignment, config: ChannelConfig) -> Com
     """Raises SegmentError when a rule's segment no longer compiles (a tag deleted)."""
     zone = config.delivery_policy.time_zone
     segments = tuple(
-        compile_segment(rule.segment, config.tags, config.fields, time_zone=zone)
+        compile_segment(
+            rule.segment, config.tags, config.fields, time_zone=zone, saved=config.segments
+        )
         for rule in applied.rules
     )
     tag_ids = frozenset(tag for segment in segments for tag in segment.tag_ids)
     field_keys = frozenset(
-        key for rule in applied.rules for key in _field_keys(rule.segment.get("match"))
+        key
+        for rule in applied.rules
+        for key in _field_keys(_definition(rule.segment, config).get("match"))
     )
     return CompiledAssignment(applied, segments, tag_ids, field_keys)
+
+
+def _definition(segment: Mapping[str, Any], config: ChannelConfig) -> Mapping[str, Any]:
+    """The rule's segment document, a saved segment's when it names one."""
+    resolved = resolve_reference(segment, config.segments)
+    return resolved if isinstance(resolved, Mapping) else {}
 
 
 def applied_assignment(config: ChannelConfig) -> AppliedAssignment | None:

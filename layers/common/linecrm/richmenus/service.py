@@ -274,6 +274,7 @@ class RichMenuService:
                     config.tags,
                     config.fields,
                     time_zone=config.delivery_policy.time_zone,
+                    saved=config.segments,
                 )
             except SegmentError as error:
                 path = f"rules[{index}].segment" + (f".{error.path}" if error.path else "")

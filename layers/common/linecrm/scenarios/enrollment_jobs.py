@@ -152,7 +152,11 @@ def step_of(job: SegmentEnrollmentJob) -> EnrollSegmentStep:
 def compiled_segment(segment: Mapping[str, Any], config: ChannelConfig) -> CompiledSegment:
     """The segment checked against the channel's tags and fields (``SegmentError``)."""
     return compile_segment(
-        segment, config.tags, config.fields, time_zone=config.delivery_policy.time_zone
+        segment,
+        config.tags,
+        config.fields,
+        time_zone=config.delivery_policy.time_zone,
+        saved=config.segments,
     )
 
 

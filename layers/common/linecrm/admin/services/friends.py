@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -25,6 +26,7 @@ from linecrm.aws_errors import error_code
 from linecrm.domain.channel_config import ChannelConfig
 from linecrm.domain.fields import FieldCatalog, FieldValueError, UnknownField
 from linecrm.domain.friends import ChatMode, FieldValue, FriendChangeSet
+from linecrm.domain.segments import CompiledSegment, SegmentError, compile_segment
 from linecrm.domain.tags import TagCatalog, UnknownTag
 from linecrm.repositories.channel_config import ChannelConfigRepository
 from linecrm.repositories.friends import FriendNotFound, FriendRepository, InvalidCursor
@@ -57,12 +59,27 @@ class FriendsService:
         status: Literal["active", "blocked", "login_only"] | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        field: str | None = None,
+        route: str | None = None,
+        linked: bool | None = None,
+        segment: str | None = None,
     ) -> FriendListResponse:
-        tags = self._config.load(channel_id).tags
+        """A page of friends. ``tag`` reads the tag's list and ``status`` filters in the
+        Query; ``field`` (key=value), ``route``, ``linked`` and ``segment`` (a saved
+        segment) are tested in Lambda over the list read: a scan with a filter."""
+        config = self._config.load(channel_id)
+        tags = config.tags
         tag_id = _resolve_tags(tags, [tag], field="tag")[0] if tag is not None else None
+        where = _list_filter(config, field=field, route=route, linked=linked, segment=segment)
+        at = self._clock()
         try:
             page = self._friends.list_page(
-                channel_id, tag_id=tag_id, status=status, limit=limit, cursor=cursor
+                channel_id,
+                tag_id=tag_id,
+                status=status,
+                limit=limit,
+                cursor=cursor,
+                where=None if where is None else lambda friend: where.matches(friend, at),
             )
         except Exception as error:
             # A cursor we did not hand out can pass our checks and still be refused by
@@ -86,7 +103,9 @@ class FriendsService:
     ) -> FriendResponse:
         config = self._config.load(channel_id)
         change = _change_set(config, request)
-        friend = self._friends.apply_change(channel_id, user_id, change, self._clock())
+        friend = self._friends.apply_change(
+            channel_id, user_id, change, self._clock(), source="admin"
+        )
         return FriendResponse.of(friend, config.tags)
 
     def change_friends(self, channel_id: str, request: BulkChangeRequest) -> BulkChangeResponse:
@@ -99,7 +118,7 @@ class FriendsService:
         results: list[BulkResult] = []
         for user_id in request.user_ids:
             try:
-                self._friends.apply_change(channel_id, user_id, change, at)
+                self._friends.apply_change(channel_id, user_id, change, at, source="admin")
             except FriendNotFound:
                 results.append(BulkResult(user_id=user_id, result="not_found"))
             else:
@@ -142,6 +161,49 @@ class FriendsService:
     def release_chat(self, channel_id: str, user_id: str) -> FriendResponse:
         friend = self._friends.set_chat_mode(channel_id, user_id, None)
         return FriendResponse.of(friend, self._config.load(channel_id).tags)
+
+
+def _list_filter(
+    config: ChannelConfig,
+    *,
+    field: str | None,
+    route: str | None,
+    linked: bool | None,
+    segment: str | None,
+) -> CompiledSegment | None:
+    """The list's filters beyond tag and status, as one segment (the grammar's own
+    conditions, so the list shows whom a segment of them would match)."""
+    conditions: list[tuple[str, dict[str, Any]]] = []  # (the query parameter, condition)
+    if field is not None:
+        key, sep, value = field.partition("=")
+        if not sep or not key:
+            raise InvalidInput("field is key=value, e.g. rank=gold", field="field")
+        try:
+            config.fields.get(key)
+        except UnknownField as error:
+            raise InvalidInput(str(error), field="field") from error
+        conditions.append(("field", {"field": {"key": key, "op": "eq", "value": value}}))
+    if route is not None:
+        conditions.append(("route", {"inflow_route": route}))
+    if linked is not None:
+        conditions.append(("linked", {"linked": linked}))
+    if segment is not None:
+        if segment not in config.segments:
+            raise InvalidInput(f"no saved segment {segment!r}", field="segment")
+        conditions.append(("segment", config.segments[segment].definition["match"]))
+    if not conditions:
+        return None
+    try:
+        return compile_segment(
+            {"match": {"all": [condition for _, condition in conditions]}},
+            config.tags,
+            config.fields,
+            time_zone=config.delivery_policy.time_zone,
+        )
+    except SegmentError as error:
+        index = re.match(r"match\.all\[(\d+)\]", error.path)
+        at_fault = conditions[int(index.group(1))][0] if index else conditions[0][0]
+        raise InvalidInput(f"{at_fault}: {error.reason}", field=at_fault) from error
 
 
 def _resolve_tags(tags: TagCatalog, references: list[str], *, field: str) -> list[str]:

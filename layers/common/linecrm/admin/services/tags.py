@@ -3,28 +3,90 @@ delete of a tag that stored rules name."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 from linecrm.admin.errors import Conflict, InvalidInput, NotFound
-from linecrm.admin.models import FolderCreateRequest, TagCreateRequest, TagUpdateRequest
+from linecrm.admin.models import (
+    FolderCreateRequest,
+    TagCreateRequest,
+    TagMergeResponse,
+    TagUpdateRequest,
+)
 from linecrm.admin.services.validation import validated
 from linecrm.domain.actions import AddTags, RemoveTags
 from linecrm.domain.channel_config import ChannelConfig, InvalidStoredRules
+from linecrm.domain.friends import FriendChangeSet
 from linecrm.domain.tags import (
     MAX_TAGS_PER_CHANNEL,
     Tag,
     TagCatalog,
     TagFolder,
+    UnknownTag,
     new_folder_id,
     new_tag_id,
 )
+from linecrm.repositories.activity import TagCounters
 from linecrm.repositories.channel_config import ChannelConfigRepository
+from linecrm.repositories.friends import FriendNotFound, FriendRepository
+
+MERGE_PAGE = 200  # friends moved per merge call (one request stays well inside 29 s)
 
 
 class TagsService:
-    def __init__(self, config: ChannelConfigRepository) -> None:
+    def __init__(
+        self,
+        config: ChannelConfigRepository,
+        friends: FriendRepository | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self._config = config
+        self._friends = friends
+        self._clock = clock or (lambda: datetime.now(UTC))
 
     def catalog(self, channel_id: str) -> TagCatalog:
         return self._config.load(channel_id).tags
+
+    def usage(self, channel_id: str) -> dict[str, int]:
+        """Tag id -> friends holding it, from the counters (one Query, no scan)."""
+        return TagCounters(*self._config.client_and_table()).counts(channel_id)
+
+    def merge(self, channel_id: str, tag_id: str, into: str) -> TagMergeResponse:
+        """Move a page of the tag's friends to ``into``; when none are left, delete it.
+
+        Idempotent and resumable: each call reads the tag's member list afresh (those
+        moved are no longer on it), so repeating the request until ``done`` finishes
+        the merge, whatever failed in between.
+        """
+        if self._friends is None:
+            raise NotImplementedError("TagsService(config, friends) merges tags")
+        config = self._config.load(channel_id)
+        source = _existing_tag(config.tags, tag_id)
+        try:
+            target = config.tags.resolve(into)
+        except UnknownTag as error:
+            raise InvalidInput(f"unknown tag {into!r} to merge into", field="into") from error
+        if target.tag_id == source.tag_id:
+            raise InvalidInput("a tag cannot be merged into itself", field="into")
+        _refuse_if_rules_name(config, source, "merged")
+        page = self._friends.list_page(channel_id, tag_id=source.tag_id, limit=MERGE_PAGE)
+        change = FriendChangeSet(
+            add_tag_ids=frozenset({target.tag_id}), remove_tag_ids=frozenset({source.tag_id})
+        )
+        at = self._clock()
+        moved = 0
+        for friend in page.friends:
+            try:
+                self._friends.apply_change(
+                    channel_id, friend.user_id, change, at, source=f"merge:{source.tag_id}"
+                )
+            except FriendNotFound:  # deleted meanwhile
+                continue
+            moved += 1
+        done = page.next_cursor is None
+        if done:
+            self._config.delete_tag(channel_id, source)
+        return TagMergeResponse(source=source.tag_id, into=target.tag_id, moved=moved, done=done)
 
     def create_tag(self, channel_id: str, request: TagCreateRequest) -> Tag:
         tags = self.catalog(channel_id)

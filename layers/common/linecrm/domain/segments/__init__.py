@@ -39,9 +39,10 @@ Semantics, decided once here (and in docs/segments.md):
 types) and returns a ``CompiledSegment`` whose ``matches`` runs plain Python closures
 over precomputed values: no pydantic and no catalog look-ups per friend.
 
-The package is three modules: ``document`` (the conditions, parsing and size checks),
-``compiler`` (``compile_segment`` and ``CompiledSegment``) and ``previews`` (counts,
-samples and warnings); everything public is importable from ``linecrm.domain.segments``.
+The package is four modules: ``document`` (the conditions, parsing and size checks),
+``compiler`` (``compile_segment`` and ``CompiledSegment``), ``previews`` (counts,
+samples and warnings) and ``saved`` (saved segments, used by reference as
+``{"segment": "<segment_id>"}``); everything public is importable from ``linecrm.domain.segments``.
 """
 
 from linecrm.domain.segments.compiler import CompiledSegment, Predicate, compile_segment
@@ -97,16 +98,27 @@ from linecrm.domain.segments.previews import (
     audience_warnings,
     preview,
 )
+from linecrm.domain.segments.saved import (
+    MAX_SAVED_SEGMENTS,
+    SEGMENT_ID_PATTERN,
+    SavedSegment,
+    check_definition,
+    new_segment_id,
+    reference_of,
+    resolve_reference,
+)
 
 __all__ = [
     "CONDITION_KINDS",
     "MAX_CONDITIONS",
     "MAX_DEPTH",
     "MAX_LIST_ITEMS",
+    "MAX_SAVED_SEGMENTS",
     "MAX_WINDOW_DAYS",
     "NARROWCAST_MIN_AUDIENCE",
     "OPERATORS_BY_FIELD_TYPE",
     "ROOT_PATH",
+    "SEGMENT_ID_PATTERN",
     "SMALL_SEGMENT_THRESHOLD",
     "AllCondition",
     "AnyCondition",
@@ -134,6 +146,7 @@ __all__ = [
     "RecentWindow",
     "RouteChoice",
     "RouteName",
+    "SavedSegment",
     "Segment",
     "SegmentError",
     "SegmentPreview",
@@ -146,8 +159,12 @@ __all__ = [
     "ValueTest",
     "WindowDays",
     "audience_warnings",
+    "check_definition",
     "check_size",
     "compile_segment",
+    "new_segment_id",
     "parse_segment",
     "preview",
+    "reference_of",
+    "resolve_reference",
 ]

@@ -41,6 +41,7 @@ from linecrm.domain.segments.document import (
     _Condition,
     parse_segment,
 )
+from linecrm.domain.segments.saved import SavedSegment, resolve_reference
 from linecrm.domain.tags import TagCatalog, UnknownTag
 from linecrm.domain.time_zones import DEFAULT_TIME_ZONE
 
@@ -108,12 +109,15 @@ def compile_segment(
     fields: FieldCatalog,
     *,
     time_zone: str = DEFAULT_TIME_ZONE,
+    saved: Mapping[str, SavedSegment] | None = None,
 ) -> CompiledSegment:
     """Check ``document`` against the channel's catalogs and prepare it for evaluation.
 
     ``time_zone`` (the account's) gives plain dates a midnight and "today" its date.
+    ``saved`` (the channel's saved segments) resolves a reference ``{"segment": id}``;
+    without it a reference is an unknown saved segment.
     """
-    segment = parse_segment(document)
+    segment = parse_segment(resolve_reference(document, saved))
     try:
         zone = ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError) as error:
