@@ -169,6 +169,7 @@ SAMPLE_PATH_PARAMETERS = {
     "scenario_id": "welcome",
     "route_id": "qr_shop_a",
     "template_id": "tpl1",
+    "segment_id": "seg_vip",
 }
 
 
