@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn,
 
 from linecrm.admin import (
     broadcasts,
+    dashboard,
     events,
     experiments,
     fields,
@@ -50,6 +51,7 @@ from linecrm.broadcasts.service import (
     PreviewNotFound,
 )
 from linecrm.channels import UnknownChannel
+from linecrm.dashboard.summary import DashboardService
 from linecrm.delivery.ledger_admin import DeliveryNotFound, LedgerAdmin, NotRedrivable
 from linecrm.domain.fields import FieldValueError, UnknownField
 from linecrm.domain.idempotency import IdempotencyKeyInProgress, IdempotencyKeyReused
@@ -158,6 +160,7 @@ def build_app(
     experiment_reports: Callable[[], ExperimentReports] = experiments.experiment_reports,
     public_base_url: Callable[[], str] = lambda: "",
     web_tag_keys: Callable[[], WebTagKeyRepository] = web_tag.web_tag_keys,
+    dashboard_service: Callable[[], DashboardService] = dashboard.dashboard_service,
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
@@ -207,6 +210,8 @@ def build_app(
     app.dependency_overrides[insight.insight_reports] = insight_reports
     app.include_router(web_tag.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[web_tag.web_tag_keys] = web_tag_keys
+    app.include_router(dashboard.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[dashboard.dashboard_service] = dashboard_service
     _register_error_handlers(app)
 
     openapi: dict[str, Any] = {
