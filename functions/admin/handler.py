@@ -42,6 +42,7 @@ app = build_app(
     public_base_url=lambda: container().settings.public_base_url,
     web_tag_keys=lambda: container().web_tag_keys,
     chat_service=lambda: container().chat_service,
+    dashboard_service=lambda: container().dashboard_service,
 )
 # The analytics dashboard's page and assets (built by `make dashboard`); its data comes
 # from the report routes above, called by the page with the admin's credentials.

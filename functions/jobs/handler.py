@@ -27,7 +27,12 @@ from linecrm.domain.broadcasts import BroadcastStep, PreviewStep
 from linecrm.imports.models import ImportStep
 from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.line.errors import LineApiError, LineRateLimited
-from linecrm.models.jobs import EnrollSegmentStep, FireScenarioStep, InsightFetchStep
+from linecrm.models.jobs import (
+    EnrollSegmentStep,
+    FireScenarioStep,
+    InsightFetchStep,
+    QuotaFetchStep,
+)
 from linecrm.observability import logger, metrics
 from linecrm.resources import JOB_QUEUE
 from linecrm.richmenus.steps import RichMenuSyncStep
@@ -57,7 +62,8 @@ JobStep = Annotated[
     | EnrollSegmentStep
     | FireScenarioStep
     | RichMenuSyncStep
-    | InsightFetchStep,
+    | InsightFetchStep
+    | QuotaFetchStep,
     Field(discriminator="kind"),
 ]
 _JOB_STEP: TypeAdapter[JobStep] = TypeAdapter(JobStep)
@@ -98,6 +104,8 @@ def _job_step(step: JobStep, deps: Container[JobsSettings]) -> _JobStep:
         return _rich_menu_step(step, deps)
     if isinstance(step, InsightFetchStep):
         return _insight_step(step, deps)
+    if isinstance(step, QuotaFetchStep):
+        return _quota_step(step, deps)
     if isinstance(step, BroadcastStep):
         ids = (step.channel_id, step.broadcast_id)
         planner = deps.broadcast_planner
@@ -249,3 +257,21 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return process_partial_response(
         event=event, record_handler=run_step, processor=processor, context=context
     )
+
+
+# ---------------------------------------------------------------- quota
+def _quota_step(step: QuotaFetchStep, deps: Container[JobsSettings]) -> _JobStep:
+    """The channel's monthly message quota and usage from LINE, kept as its snapshot
+    (the admin's dashboard shows it; ``linecrm.delivery.quota_snapshot``)."""
+    log = {"channel_id": step.channel_id}
+
+    def fetch(budget: StepBudget) -> StepOutcome:
+        deps.read_message_quota(step.channel_id)
+        return StepOutcome.DONE
+
+    def give_up(reason: str) -> None:
+        logger.error(
+            "quota read gave up; the dashboard asks again", extra={**log, "reason": reason}
+        )
+
+    return _JobStep("quota", log, fetch, give_up, None)

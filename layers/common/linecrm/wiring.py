@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from linecrm.chat.service import ChatService
     from linecrm.counting.listener import ReportCounting
     from linecrm.counting.sent import SentCounting
+    from linecrm.dashboard.summary import DashboardService
     from linecrm.delivery.deferred_sends import ScheduledSends
     from linecrm.delivery.failed_fires import FailedFires
     from linecrm.delivery.holdouts import Holdouts
@@ -78,7 +79,7 @@ if TYPE_CHECKING:
     from linecrm.insight.fetcher import InsightFetcher
     from linecrm.insight.service import InsightReports
     from linecrm.jobs import JobStepQueue
-    from linecrm.line.client import LineMessagingClient
+    from linecrm.line.client import LineMessagingClient, MessageQuota
     from linecrm.reports.service import ReportService
     from linecrm.repositories.broadcasts import BroadcastRepository
     from linecrm.repositories.campaign_stats import CampaignStatsRepository
@@ -462,7 +463,7 @@ class Container(Generic[S]):
             self.job_queue,
             self._schedule_broadcast_start,
             self.scheduled_sends,
-            lambda channel_id: self.line_client(channel_id).message_quota(),
+            self.read_message_quota,
             self.clock,
             track_links=self.link_tracker.track,
             holdouts=self.holdouts,
@@ -782,6 +783,23 @@ class Container(Generic[S]):
         return InsightReports(
             self.campaign_stats,
             MessageInsightRepository(self.dynamodb, self._table_name),
+        )
+
+    def read_message_quota(self, channel_id: str) -> MessageQuota:
+        """The channel's monthly quota and usage from LINE, kept as its snapshot (the
+        admin's dashboard shows it: the admin function never calls LINE)."""
+        from linecrm.delivery import quota_snapshot
+
+        quota = self.line_client(channel_id).message_quota()
+        return quota_snapshot.remember(self.channel_config, channel_id, quota, self.clock())
+
+    @cached_property
+    def dashboard_service(self) -> DashboardService:
+        """The console's dashboard summary (the admin API)."""
+        from linecrm.dashboard.summary import DashboardService
+
+        return DashboardService(
+            self.report_service, self.channel_config, lambda: self.job_queue, self.clock
         )
 
     @cached_property

@@ -20,6 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn,
 from linecrm.admin import (
     broadcasts,
     chat,
+    dashboard,
     events,
     experiments,
     fields,
@@ -52,6 +53,7 @@ from linecrm.broadcasts.service import (
 )
 from linecrm.channels import UnknownChannel
 from linecrm.chat.service import ChatRejected, ChatService, TemplateNotFound
+from linecrm.dashboard.summary import DashboardService
 from linecrm.delivery.ledger_admin import DeliveryNotFound, LedgerAdmin, NotRedrivable
 from linecrm.domain.fields import FieldValueError, UnknownField
 from linecrm.domain.idempotency import IdempotencyKeyInProgress, IdempotencyKeyReused
@@ -163,6 +165,7 @@ def build_app(
     public_base_url: Callable[[], str] = lambda: "",
     web_tag_keys: Callable[[], WebTagKeyRepository] = web_tag.web_tag_keys,
     chat_service: Callable[[], ChatService] = chat.chat_service,
+    dashboard_service: Callable[[], DashboardService] = dashboard.dashboard_service,
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
@@ -214,6 +217,8 @@ def build_app(
     app.dependency_overrides[web_tag.web_tag_keys] = web_tag_keys
     app.include_router(chat.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[chat.chat_service] = chat_service
+    app.include_router(dashboard.router, prefix=CHANNEL_PREFIX)
+    app.dependency_overrides[dashboard.dashboard_service] = dashboard_service
     _register_error_handlers(app)
 
     openapi: dict[str, Any] = {

@@ -112,3 +112,14 @@ class InsightFetchStep(BaseModel):
 
     kind: Literal["insight_fetch"] = "insight_fetch"
     channel_id: str = Field(min_length=1, max_length=64)
+
+
+# ---------------------------------------------------------------- job queue: quota
+class QuotaFetchStep(BaseModel):
+    """The job queue's message: read one channel's monthly message quota and usage from
+    LINE and keep it as the channel's snapshot (``linecrm.delivery.quota_snapshot``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["quota_fetch"] = "quota_fetch"
+    channel_id: str = Field(min_length=1, max_length=64)
