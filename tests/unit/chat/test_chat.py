@@ -381,3 +381,14 @@ def _profile(name: str) -> Any:
     from linecrm.domain.friends import FriendProfile
 
     return FriendProfile(display_name=name)
+
+
+def test_a_plain_button_tap_is_logged_without_moving_the_conversation(
+    webhook, aws, conversations
+) -> None:
+    send(webhook, text("よくわからない"))
+    before = conversations.summary(CHANNEL_ID, USER)
+    send(webhook, line_event("postback", USER, postback={"data": "menu=coupon"}))
+    assert conversations.summary(CHANNEL_ID, USER) == before
+    entries, _ = conversations.entries(CHANNEL_ID, USER)
+    assert (entries[0].entry.kind, entries[0].entry.text) == ("postback", "menu=coupon")

@@ -124,6 +124,12 @@ class IncomingVerdict:
     unread: bool  # counts as unread for staff
     needs_reply: bool  # the friend waits for staff
 
+    @property
+    def moves_conversation(self) -> bool:
+        """Whether it becomes the conversation's last message (a plain button tap is
+        only logged: rich menu taps do not lift a friend to the top of the inbox)."""
+        return self.unread or self.needs_reply
+
 
 def verdict_for(
     event_type: str, *, rule_matched: bool, default_rule: bool, for_staff: bool, standby: bool

@@ -97,10 +97,20 @@ class ConversationRepository:
         verdict: IncomingVerdict,
         settings: ChatSettings,
     ) -> bool:
-        """The friend's message and its conversation, in one TransactWriteItems; False
-        when the entry was logged before (a replayed event: nothing is counted twice)."""
+        """The friend's message and its conversation, in one TransactWriteItems (a plain
+        postback: the entry alone, one PutItem); False when the entry was logged before
+        (a replayed event: nothing is counted twice)."""
+        put = self.entry_put(channel_id, user_id, entry, settings, only_new=True)
+        if not verdict.moves_conversation:
+            try:
+                self._client.put_item(**put)
+            except Exception as error:
+                if error_code(error) == "ConditionalCheckFailedException":
+                    return False
+                raise
+            return True
         items: list[Any] = [
-            {"Put": self.entry_put(channel_id, user_id, entry, settings, only_new=True)},
+            {"Put": put},
             {"Update": self._summary_update(channel_id, user_id, entry, verdict=verdict)},
         ]
         return self._transact(items)
