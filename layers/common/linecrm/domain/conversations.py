@@ -95,8 +95,7 @@ def source_of_cause(cause: str) -> EntrySource:
         "broadcast": "broadcast",
         "step": "scenario",
         "trigger": "trigger",
-        "manual": "staff",
-    }.get(cause, "push")  # type: ignore[return-value]
+    }.get(cause, "push")  # type: ignore[return-value]  # staff replies: logged when queued
 
 
 def _message_text(kind: str, message: dict[str, Any]) -> str:
