@@ -381,3 +381,50 @@ def _profile(name: str) -> Any:
     from linecrm.domain.friends import FriendProfile
 
     return FriendProfile(display_name=name)
+
+
+def test_a_plain_button_tap_is_logged_without_moving_the_conversation(
+    webhook, aws, conversations
+) -> None:
+    send(webhook, text("よくわからない"))
+    before = conversations.summary(CHANNEL_ID, USER)
+    send(webhook, line_event("postback", USER, postback={"data": "menu=coupon"}))
+    assert conversations.summary(CHANNEL_ID, USER) == before
+    entries, _ = conversations.entries(CHANNEL_ID, USER)
+    assert (entries[0].entry.kind, entries[0].entry.text) == ("postback", "menu=coupon")
+
+
+class ConflictingClient:
+    """TransactWriteItems cancelled by a concurrent transaction ``conflicts`` times."""
+
+    def __init__(self, conflicts: int) -> None:
+        self.conflicts = conflicts
+        self.calls = 0
+
+    def transact_write_items(self, **_: Any) -> None:
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        if self.calls <= self.conflicts:
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+                },
+                "TransactWriteItems",
+            )
+
+
+def test_a_transaction_conflict_is_retried_then_reported_busy(monkeypatch) -> None:
+    from linecrm.repositories import conversations as module
+
+    monkeypatch.setattr(module.time, "sleep", lambda _s: None)
+    entry = ChatEntry("m1", "in", "text", "hi", NOW, "friend")
+    verdict = IncomingVerdict(unread=True, needs_reply=True)
+    settling = ConflictingClient(conflicts=2)
+    repository = ConversationRepository(settling, "table")  # type: ignore[arg-type]
+    assert repository.record_incoming(CHANNEL_ID, USER, entry, verdict, ChatSettings())
+    assert settling.calls == 3
+    busy = ConversationRepository(ConflictingClient(conflicts=99), "table")  # type: ignore[arg-type]
+    with pytest.raises(module.ConversationBusy):
+        busy.record_incoming(CHANNEL_ID, USER, entry, verdict, ChatSettings())

@@ -20,10 +20,11 @@ from linecrm.domain.conversations import (
 )
 from linecrm.domain.deliveries import Delivery
 from linecrm.domain.friends import Friend
-from linecrm.domain.idempotency import IdempotencyKeyReused
+from linecrm.domain.idempotency import IdempotencyKeyInProgress, IdempotencyKeyReused
 from linecrm.domain.personalization import render
 from linecrm.models.send import SendRequest
 from linecrm.repositories.conversations import (
+    ConversationBusy,
     ConversationRepository,
     ConversationSummary,
     StoredEntry,
@@ -167,14 +168,19 @@ class ChatService:
             delivery_id=request.delivery_id,
         )
         settings = self.chat_settings(channel_id)
-        written = self._conversations.transact(
-            [
-                {"Put": self._ledger.queued_put(request, at)},
-                *self._conversations.outgoing_writes(
-                    channel_id, user_id, entry, settings, touch_summary=True
-                ),
-            ]
-        )
+        try:
+            written = self._conversations.transact(
+                [
+                    {"Put": self._ledger.queued_put(request, at)},
+                    *self._conversations.outgoing_writes(
+                        channel_id, user_id, entry, settings, touch_summary=True
+                    ),
+                ]
+            )
+        except ConversationBusy as error:
+            # A concurrent request with the same key (or a send to this friend): 409
+            # with Retry-After; the retry with the same key finds the first reply.
+            raise IdempotencyKeyInProgress(str(error)) from error
         if written:
             self._queue().put_on_queue(request)
             return ReplyAccepted(request.delivery_id, "queued", replayed=False)

@@ -9,6 +9,7 @@ the last message, the unread count and whether the friend is waiting for staff
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -26,6 +27,7 @@ DEFAULT_RETENTION_DAYS = 180
 MAX_RETENTION_DAYS = 3650
 MAX_LOGGED_TEXT = 2000  # a log entry keeps this much of a message's text
 MAX_TEMPLATE_TEXT = 5000  # LINE's limit for a text message
+_ENTRY_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 
 
 class ChatSettings(BaseModel):
@@ -68,8 +70,10 @@ def incoming_entry(event_type: str, raw: dict[str, Any], event_id: str, at: date
         return ChatEntry(event_id, "in", "postback", _clip(data), at, "friend")
     message = raw.get("message") if isinstance(raw.get("message"), dict) else {}
     message = message or {}
-    kind = str(message.get("type") or "unknown")
-    message_id = str(message.get("id") or event_id)
+    kind = str(message.get("type") or "unknown")[:32]
+    message_id = message.get("id")
+    if not isinstance(message_id, str) or not _ENTRY_ID.fullmatch(message_id):
+        message_id = event_id  # the sort key stays short whatever the body says
     return ChatEntry(message_id, "in", kind, _clip(_message_text(kind, message)), at, "friend")
 
 
@@ -91,8 +95,7 @@ def source_of_cause(cause: str) -> EntrySource:
         "broadcast": "broadcast",
         "step": "scenario",
         "trigger": "trigger",
-        "manual": "staff",
-    }.get(cause, "push")  # type: ignore[return-value]
+    }.get(cause, "push")  # type: ignore[return-value]  # staff replies: logged when queued
 
 
 def _message_text(kind: str, message: dict[str, Any]) -> str:
@@ -119,6 +122,12 @@ class IncomingVerdict:
 
     unread: bool  # counts as unread for staff
     needs_reply: bool  # the friend waits for staff
+
+    @property
+    def moves_conversation(self) -> bool:
+        """Whether it becomes the conversation's last message (a plain button tap is
+        only logged: rich menu taps do not lift a friend to the top of the inbox)."""
+        return self.unread or self.needs_reply
 
 
 def verdict_for(

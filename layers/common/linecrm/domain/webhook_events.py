@@ -3,7 +3,9 @@
 follow: create or revive the friend, queue a profile refresh, run the follow rule
 (or the plain welcome message). unfollow: mark blocked, keep the data. message and
 postback: record the interaction, apply the postback grammar, run auto-response.
-Standby mode (another module is active) records but never speaks or acts.
+Standby mode (another module is active) records but never speaks or acts. Messages
+and postbacks also go into the friend's 1:1 chat log, with whether they wait for staff
+(docs/chat.md).
 """
 
 from __future__ import annotations

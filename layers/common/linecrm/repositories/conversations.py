@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +41,7 @@ ENTRY_PREFIX = "CHAT#MSG#"
 SUMMARY_SK = "CHAT#SUMMARY"
 TEMPLATE_PREFIX = "TEMPLATE#"
 MAX_PAGE_SIZE = 100
+_TRANSACTION_ROUNDS = 4
 
 
 def inbox_list(channel_id: str) -> str:
@@ -60,6 +62,10 @@ def entry_key(channel_id: str, user_id: str, entry: ChatEntry) -> dict[str, str]
 
 def summary_key(channel_id: str, user_id: str) -> dict[str, str]:
     return {"pk": friend_pk(channel_id, user_id), "sk": SUMMARY_SK}
+
+
+class ConversationBusy(RuntimeError):
+    """Concurrent transactions kept conflicting on the conversation (retry later)."""
 
 
 class InvalidChatCursor(ValueError):
@@ -97,10 +103,20 @@ class ConversationRepository:
         verdict: IncomingVerdict,
         settings: ChatSettings,
     ) -> bool:
-        """The friend's message and its conversation, in one TransactWriteItems; False
-        when the entry was logged before (a replayed event: nothing is counted twice)."""
+        """The friend's message and its conversation, in one TransactWriteItems (a plain
+        postback: the entry alone, one PutItem); False when the entry was logged before
+        (a replayed event: nothing is counted twice)."""
+        put = self.entry_put(channel_id, user_id, entry, settings, only_new=True)
+        if not verdict.moves_conversation:
+            try:
+                self._client.put_item(**put)
+            except Exception as error:
+                if error_code(error) == "ConditionalCheckFailedException":
+                    return False
+                raise
+            return True
         items: list[Any] = [
-            {"Put": self.entry_put(channel_id, user_id, entry, settings, only_new=True)},
+            {"Put": put},
             {"Update": self._summary_update(channel_id, user_id, entry, verdict=verdict)},
         ]
         return self._transact(items)
@@ -224,16 +240,24 @@ class ConversationRepository:
         return self._transact(items)
 
     def _transact(self, items: list[Any]) -> bool:
-        try:
-            self._client.transact_write_items(TransactItems=items)
-        except Exception as error:
-            if error_code(error) != "TransactionCanceledException":
-                raise
-            reasons = getattr(error, "response", {}).get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                return False
-            raise
-        return True
+        """A conflict with a concurrent transaction on the same conversation (the
+        sender's, another request's) is retried a few times, then ConversationBusy."""
+        for attempt in range(_TRANSACTION_ROUNDS):
+            if attempt:
+                time.sleep(0.05 * 2**attempt)
+            try:
+                self._client.transact_write_items(TransactItems=items)
+            except Exception as error:
+                if error_code(error) != "TransactionCanceledException":
+                    raise
+                reasons = getattr(error, "response", {}).get("CancellationReasons") or []
+                if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                    return False
+                if not any(r.get("Code") == "TransactionConflict" for r in reasons):
+                    raise
+                continue
+            return True
+        raise ConversationBusy("the conversation is being written by another request; retry")
 
     def mark_read(self, channel_id: str, user_id: str, at: datetime) -> bool:
         """Unread back to 0; False when the friend has no conversation."""
