@@ -143,3 +143,15 @@ def test_an_enrolment_takes_a_saved_segment_and_refuses_a_deleted_one(
     refused = api.call("POST", "/scenarios/manual/enroll", {"segment": {"segment": segment_id}})
     assert_error(refused, 422, "segment.segment")
     assert "does not exist" in refused.body["message"]
+
+
+def test_an_unreadable_stored_segment_is_skipped_not_fatal(api: AdminApi, vip: str) -> None:
+    from linecrm.repositories.dynamo import to_item
+
+    api.aws.client("dynamodb").put_item(
+        TableName=api.aws.resources.table_names["Main"],
+        Item=to_item({"pk": f"CH#{api.channel_id}", "sk": "SEGMENT#seg_bad", "definition": "{"}),
+    )
+    save(api)
+    assert [item["name"] for item in api.call("GET", "/segments").body["items"]] == ["VIPs"]
+    assert api.call("GET", "/tags").status == 200
