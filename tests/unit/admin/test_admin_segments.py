@@ -114,9 +114,44 @@ def test_broadcasts_take_a_saved_segment_by_reference(api: AdminApi, vip: str) -
     segment = api.call("POST", "/segments/preview", {"segmentId": segment_id}).body
     assert preview.body["recipients"] == segment["reachable"] == 6
     assert preview.body["segment"] == segment["describe"]
+    bare_id = api.call("POST", "/broadcasts/preview", {**body, "segment": segment_id})
+    assert bare_id.status == 200 and bare_id.body["recipients"] == 6, bare_id.body
 
     api.call("DELETE", f"/segments/{segment_id}")
     refused = api.call("POST", "/broadcasts/preview", body)
     assert_error(refused, 422, "segment")
     assert f"saved segment {segment_id!r} does not exist" in refused.body["message"]
     assert_error(api.call("POST", "/broadcasts", body), 422, "segment")
+
+
+def test_an_enrolment_takes_a_saved_segment_and_refuses_a_deleted_one(
+    api: AdminApi, vip: str
+) -> None:
+    scenario = {
+        "name": "manual",
+        "steps": [{"id": "hi", "timing": {"after": "1d"}, "messages": MESSAGES}],
+    }
+    assert api.call("PUT", "/scenarios/manual", scenario).status == 200
+    api.follow(user(1), user(2))
+    tag_friends(api, [user(1)])
+    segment_id = save(api)["segmentId"]
+    started = api.call("POST", "/scenarios/manual/enroll", {"segment": segment_id})
+    assert started.status == 202, started.body
+    assert started.body["segment"] == {"segment": segment_id}
+
+    api.call("DELETE", f"/segments/{segment_id}")
+    refused = api.call("POST", "/scenarios/manual/enroll", {"segment": {"segment": segment_id}})
+    assert_error(refused, 422, "segment.segment")
+    assert "does not exist" in refused.body["message"]
+
+
+def test_an_unreadable_stored_segment_is_skipped_not_fatal(api: AdminApi, vip: str) -> None:
+    from linecrm.repositories.dynamo import to_item
+
+    api.aws.client("dynamodb").put_item(
+        TableName=api.aws.resources.table_names["Main"],
+        Item=to_item({"pk": f"CH#{api.channel_id}", "sk": "SEGMENT#seg_bad", "definition": "{"}),
+    )
+    save(api)
+    assert [item["name"] for item in api.call("GET", "/segments").body["items"]] == ["VIPs"]
+    assert api.call("GET", "/tags").status == 200

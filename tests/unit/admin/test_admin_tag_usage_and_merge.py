@@ -33,8 +33,11 @@ def test_counts_follow_adds_removes_and_deletes(api: AdminApi) -> None:
     assert counts(api) == {"VIP": 8, "New": 2}
     with count_aws_calls() as calls:
         counts(api)
-    # the config and the 16 counter shards: two Queries, no scan
-    assert calls.by_operation("dynamodb") == {"dynamodb.Query": 2}, calls.by_operation()
+    # the config (a Query) and the 16 counter shards (one BatchGetItem), no scan
+    assert calls.by_operation("dynamodb") == {
+        "dynamodb.Query": 1,
+        "dynamodb.BatchGetItem": 1,
+    }, calls.by_operation()
 
 
 def test_merge_moves_every_friend_in_pages_then_deletes_the_tag(

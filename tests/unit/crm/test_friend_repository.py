@@ -554,6 +554,9 @@ def test_export_returns_every_item_of_the_friends_partition(
     enrollments.start(CHANNEL_ID, BOB, "welcome", T1)
 
     items = repo.export(CHANNEL_ID, ALICE)
+    activity = [item for item in items if item["sk"].startswith("ACT#")]  # the field change
+    assert [item["set_fields"] for item in activity] == [{"rate": 1.5, "points": 2}]
+    items = [item for item in items if item not in activity]
     assert sorted(item["sk"] for item in items) == [
         "PROFILE",
         "SCENARIO#seminar",

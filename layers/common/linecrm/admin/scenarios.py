@@ -10,10 +10,11 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Depends, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from linecrm.admin.models import USER_ID_PATTERN
 from linecrm.admin.params import ChannelId, IdempotencyKey, new_router, responses
+from linecrm.domain.segments import as_document
 from linecrm.scenarios.enrollment_jobs import SegmentEnrollmentJob
 from linecrm.scenarios.model import SCENARIO_SLUG
 from linecrm.scenarios.service import (
@@ -47,9 +48,12 @@ class EnrollRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     segment: dict[str, Any] = Field(
-        description="a segment document ({match: …}, see docs/segments.md): its active "
-        "friends are enrolled, as of the request"
+        description="a segment document ({match: …}, see docs/segments.md), or a saved "
+        'segment ({"segment": "seg_…"}, or its id alone): its active friends are '
+        "enrolled, as of the request"
     )
+
+    _saved_id = field_validator("segment", mode="before")(as_document)
 
 
 @router.get("/scenarios", tags=["scenarios"], responses=responses(200, "The scenarios"))

@@ -32,7 +32,7 @@ router = new_router()
 @router.get("/tags", tags=["tags"], responses=responses(200, "Tags and folders, by name"))
 def list_tags(channel_id: ChannelId, service: Tags) -> TagListResponse:
     """Every tag and tag folder of the channel, each tag with the number of friends
-    holding it (counters kept on every change: reading them is one Query)."""
+    holding it (counters kept on every change: reading them is one BatchGetItem)."""
     tags = service.catalog(channel_id)
     counts = service.usage(channel_id)
     return TagListResponse(

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from linecrm.delivery.caps import sent_counts
 from linecrm.domain.broadcasts import (
@@ -33,7 +33,12 @@ from linecrm.domain.personalization import (
     render,
     shortest_rendering,
 )
-from linecrm.domain.segments import CompiledSegment, audience_warnings, compile_segment
+from linecrm.domain.segments import (
+    CompiledSegment,
+    as_document,
+    audience_warnings,
+    compile_segment,
+)
 from linecrm.domain.stats import HOLDOUT_VARIANT
 from linecrm.jobs import StepBudget, StepOutcome
 from linecrm.line.messages import validate_messages
@@ -76,8 +81,13 @@ class BroadcastRequest(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     messages: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_MESSAGES_PER_REQUEST)
     segment: dict[str, Any] | None = Field(
-        default=None, description="a segment document (docs/segments.md); omit for every friend"
+        default=None,
+        description="a segment document (docs/segments.md), or a saved segment: "
+        '{"segment": "seg_…"} (or its id alone), resolved when the broadcast is planned; '
+        "omit for every friend",
     )
+
+    _saved_id = field_validator("segment", mode="before")(as_document)
     message_class: MessageClass = "marketing"
     send_at: datetime | None = Field(default=None, description="omit to send now")
     method: Literal["auto", "multicast", "broadcast"] = Field(

@@ -7,10 +7,11 @@ them with the friend's other items. One PutItem per change, written by
 ``FriendRepository.apply_change`` — every path that changes tags or fields goes through
 it (the admin, auto-response rules and other automation, inflow routes, imports).
 
-Tag counters: how many friends hold each tag, kept as numbers on ``SHARDS`` items of the
-channel's config partition (``sk = TAGCOUNT#<n>``, one attribute per tag id; the shard
-from the friend's user id, so a bulk change spreads its writes). One UpdateItem per
-change that really adds or removes a tag; reading them is one Query (16 small items).
+Tag counters: how many friends hold each tag, kept as numbers on ``SHARDS`` items, one
+partition each (``pk = CH#<channel>#TAGCOUNT#<n>``, one attribute per tag id; the shard
+from the friend's user id, so a bulk change or a popular tag spreads its writes over 16
+partitions). One UpdateItem per change that really adds or removes a tag; reading them
+is one BatchGetItem of the 16 items.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from linecrm.repositories.dynamo import from_item, iso, to_item
-from linecrm.repositories.sharding import shard_of
+from linecrm.repositories.sharding import SHARDS, shard_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -124,7 +125,7 @@ class TagCounters:
         values = {f":d{i}": deltas[tag_id] for i, tag_id in enumerate(sorted(deltas))}
         self._client.update_item(
             TableName=self._table_name,
-            Key=to_item({"pk": f"CH#{channel_id}", "sk": f"{TAG_COUNT_PREFIX}{shard_of(user_id)}"}),
+            Key=to_item(_counter_key(channel_id, shard_of(user_id))),
             UpdateExpression="ADD " + ", ".join(f"#t{i} :d{i}" for i in range(len(deltas))),
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=to_item(values),
@@ -133,19 +134,17 @@ class TagCounters:
     def counts(self, channel_id: str) -> dict[str, int]:
         """Tag id -> friends holding it (tags never counted are absent: 0)."""
         totals: dict[str, int] = {}
-        request: dict[str, Any] = {
-            "TableName": self._table_name,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": to_item(
-                {":pk": f"CH#{channel_id}", ":prefix": TAG_COUNT_PREFIX}
-            ),
-        }
-        while True:
-            response = self._client.query(**request)
-            for raw in response.get("Items", []):
+        keys = [to_item(_counter_key(channel_id, shard)) for shard in range(SHARDS)]
+        pending: dict[str, Any] = {self._table_name: {"Keys": keys}}
+        while pending:
+            response = self._client.batch_get_item(RequestItems=pending)
+            for raw in response.get("Responses", {}).get(self._table_name, []):
                 for name, value in from_item(raw).items():
                     if name not in ("pk", "sk"):
                         totals[name] = totals.get(name, 0) + int(value)
-            if "LastEvaluatedKey" not in response:
-                return {tag_id: max(0, count) for tag_id, count in totals.items()}
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            pending = dict(response.get("UnprocessedKeys") or {})
+        return {tag_id: max(0, count) for tag_id, count in totals.items()}
+
+
+def _counter_key(channel_id: str, shard: int) -> dict[str, str]:
+    return {"pk": f"CH#{channel_id}#{TAG_COUNT_PREFIX}{shard}", "sk": "TAGCOUNT"}

@@ -69,7 +69,18 @@ class ChannelConfigRepository:
             elif sk.startswith(RULE_PREFIX):
                 rules.append(json.loads(item["rule"]))
             elif sk.startswith(SEGMENT_PREFIX):
-                saved = _saved_segment(item)
+                try:
+                    saved = _saved_segment(item)
+                except (ValueError, KeyError) as error:
+                    # Hand-edited data: the webhook must not fail on it; a reference to
+                    # it then answers "does not exist", and the log says why.
+                    from linecrm.observability import logger
+
+                    logger.warning(
+                        "ignoring an unreadable saved segment",
+                        extra={"channel_id": channel_id, "sk": sk, "error": str(error)},
+                    )
+                    continue
                 segments[saved.segment_id] = saved
         return ChannelConfig(
             channel_id,

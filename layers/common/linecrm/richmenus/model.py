@@ -26,6 +26,7 @@ from linecrm.domain.postback import (
     PostbackGrammarError,
     parse_postback,
 )
+from linecrm.domain.segments.saved import as_document
 
 MENU_ID_PATTERN = r"^[a-z0-9_-]{1,32}$"  # LINE's rich menu alias id: menus are aliased by id
 MIN_WIDTH, MAX_WIDTH, MIN_HEIGHT = 800, 2500, 250
@@ -199,7 +200,11 @@ class AssignmentRule(_Strict):
     """The friends in ``segment`` (a segment document, docs/segments.md) get ``menu``."""
 
     menu: MenuId
-    segment: dict[str, Any] = Field(description="a segment document: {match: …}")
+    segment: dict[str, Any] = Field(
+        description='a segment document: {match: …}, or a saved segment {"segment": "seg_…"}'
+    )
+
+    _saved_id = field_validator("segment", mode="before")(as_document)
 
 
 class MenuSet(_Strict):

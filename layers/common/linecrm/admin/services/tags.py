@@ -48,7 +48,7 @@ class TagsService:
         return self._config.load(channel_id).tags
 
     def usage(self, channel_id: str) -> dict[str, int]:
-        """Tag id -> friends holding it, from the counters (one Query, no scan)."""
+        """Tag id -> friends holding it, from the counters (one BatchGetItem, no scan)."""
         return TagCounters(*self._config.client_and_table()).counts(channel_id)
 
     def merge(self, channel_id: str, tag_id: str, into: str) -> TagMergeResponse:

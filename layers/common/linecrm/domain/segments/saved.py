@@ -50,6 +50,14 @@ class SavedSegment(BaseModel):
         return name
 
 
+def as_document(value: object) -> object:
+    """A saved segment's id given where a document goes (``"seg_…"``) as the reference
+    ``{"segment": "seg_…"}``; anything else as it is (for a ``mode="before"`` validator)."""
+    if isinstance(value, str) and value.startswith("seg_"):
+        return {REFERENCE_KEY: value}
+    return value
+
+
 def reference_of(document: object) -> str | None:
     """The saved segment id ``document`` refers to (``{"segment": id}``), else None."""
     if (
