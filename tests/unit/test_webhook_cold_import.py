@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from linecrm import resources
-from linecrm.config import WebhookSettings
+from linecrm.config.webhook import WebhookSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 

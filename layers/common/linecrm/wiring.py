@@ -18,18 +18,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from linecrm.config import (
-    EventsSettings,
     FunctionSettings,
     IdempotencyTableSettings,
-    InflowSettings,
     InflowWindowSettings,
     JobQueueSettings,
-    JobsSettings,
     LineSettings,
     LoginKeysSettings,
     MainTableSettings,
     ScheduleSettings,
-    SenderSettings,
     SendQueueSettings,
     SettingsError,
     UploadsSettings,
@@ -328,6 +324,7 @@ class Container(Generic[S]):
     def sender(self) -> Sender:
         from linecrm.delivery.pacing import Pacer
         from linecrm.delivery.send_limits import ChannelSendLimitsCache
+        from linecrm.config.sender import SenderSettings
         from linecrm.delivery.sender import Sender
         from linecrm.resources import SEND_QUEUE
 
@@ -779,6 +776,7 @@ class Container(Generic[S]):
     @cached_property
     def import_runner(self) -> ImportRunner:
         from linecrm.imports.runner import ImportRunner
+        from linecrm.config.jobs import JobsSettings
         from linecrm.repositories.imports import ImportJobRepository
         from linecrm.resources import JOBS_FUNCTION
 
@@ -806,6 +804,7 @@ class Container(Generic[S]):
     def events_receiver(self) -> EventsReceiver:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+        from linecrm.config.events import EventsSettings
         from linecrm.events.service import EventsReceiver
         from linecrm.events.sources import EventSourceDirectory
         from linecrm.repositories.events import SeenSignatures
@@ -827,6 +826,7 @@ class Container(Generic[S]):
     def _events_authenticator(self) -> RequestAuthenticator:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+        from linecrm.config.events import EventsSettings
         from linecrm.events.service import RequestAuthenticator
         from linecrm.events.sources import EventSourceDirectory
         from linecrm.repositories.events import SeenSignatures
@@ -988,6 +988,7 @@ class Container(Generic[S]):
     @cached_property
     def inflow_login(self) -> InflowLogin:
         """``GET /r/<code>`` and LINE Login's callback (the inflow function)."""
+        from linecrm.config.inflow import InflowSettings
         from linecrm.inflow.login import InflowLogin, LoginEndpoints
         from linecrm.line.oauth import exchange_code
 
