@@ -322,9 +322,9 @@ class Container(Generic[S]):
 
     @cached_property
     def sender(self) -> Sender:
+        from linecrm.config.sender import SenderSettings
         from linecrm.delivery.pacing import Pacer
         from linecrm.delivery.send_limits import ChannelSendLimitsCache
-        from linecrm.config.sender import SenderSettings
         from linecrm.delivery.sender import Sender
         from linecrm.resources import SEND_QUEUE
 
@@ -547,7 +547,7 @@ class Container(Generic[S]):
             self.outbox,
             self.action_runner,
             signals=self.signals,
-            links=self.account_links,
+            links=lambda: self.account_links,
         )
         return WebhookReceiver(
             self.channels,
@@ -775,8 +775,8 @@ class Container(Generic[S]):
 
     @cached_property
     def import_runner(self) -> ImportRunner:
-        from linecrm.imports.runner import ImportRunner
         from linecrm.config.jobs import JobsSettings
+        from linecrm.imports.runner import ImportRunner
         from linecrm.repositories.imports import ImportJobRepository
         from linecrm.resources import JOBS_FUNCTION
 
