@@ -1,5 +1,9 @@
 """Cold import time of each handler module vs ``import linebot.v3.messaging``.
 
+In this interpreter's environment (the dev venv: its Python and the editable install's
+finder). The Lambda layout, the bundled layer compiled by the runtime's Python, is
+``benchmarks/layer_bytecode.py``: the webhook's 0.15x goal is measured there.
+
 Each figure is the median of several fresh interpreters, minus the bare interpreter
 start-up, so the ratio is import work only. Environment as in Lambda: tracing on.
 

@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from linecrm.admin.api import build_app
-from linecrm.config import AdminSettings
+from linecrm.config.admin import AdminSettings
 from linecrm.dashboard import routes as dashboard_routes
 from linecrm.observability import logger, metrics
 from linecrm.tracing import tracer

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from linecrm.config import EventsSettings
+from linecrm.config.events import EventsSettings
 from linecrm.domain.web_tag import WebTagRejected
 from linecrm.events.service import (
     SIGNATURE_HEADER,

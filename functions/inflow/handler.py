@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from linecrm.config import InflowSettings
+from linecrm.config.inflow import InflowSettings
 from linecrm.domain.inflow import StateRejected
 from linecrm.http_errors import error_response
 from linecrm.inflow.login import (

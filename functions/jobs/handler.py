@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, TypeAdapter
 
-from linecrm.config import JobsSettings
+from linecrm.config.jobs import JobsSettings
 from linecrm.domain.broadcasts import BroadcastStep, PreviewStep
 from linecrm.imports.models import ImportStep
 from linecrm.jobs import StepBudget, StepOutcome

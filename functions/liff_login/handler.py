@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from linecrm.admin.models import FieldError
 from linecrm.channels import UnknownChannel
-from linecrm.config import LiffLoginSettings
+from linecrm.config.liff_login import LiffLoginSettings
 from linecrm.http_bodies import UnreadableBody
 from linecrm.http_errors import (
     error_response,

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from linecrm.config import ScheduleFailuresSettings
+from linecrm.config.schedule_failures import ScheduleFailuresSettings
 from linecrm.delivery.failed_fires import parse_failed_fire
 from linecrm.observability import logger, metrics
 from linecrm.resources import SCHEDULED_FIRES_DEAD_METRIC

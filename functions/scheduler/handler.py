@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from linecrm.config import SchedulerSettings
+from linecrm.config.scheduler import SchedulerSettings
 from linecrm.domain.broadcasts import BroadcastStep
 from linecrm.models.jobs import (
     SCHEDULED_JOB,

@@ -29,7 +29,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from linecrm.config import SenderSettings
+from linecrm.config.sender import SenderSettings
 from linecrm.delivery.pacing import PacingDeferred
 from linecrm.delivery.sender import SendFailedRetryable
 from linecrm.models.send import SendRequest, parse_send_queue_task

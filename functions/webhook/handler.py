@@ -19,7 +19,7 @@ import re
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from linecrm.config import WebhookSettings
+from linecrm.config.webhook import WebhookSettings
 from linecrm.observability import logger, metrics
 from linecrm.webhook.service import WebhookRejected, skipped_metric_name
 from linecrm.wiring import Container

@@ -14,7 +14,8 @@ import pytest
 from moto import mock_aws
 
 from linecrm import resources
-from linecrm.config import FUNCTION_ENVIRONMENT, FUNCTION_SETTINGS
+from linecrm.config import FUNCTION_ENVIRONMENT
+from linecrm.config.registry import FUNCTION_SETTINGS
 from linecrm.models.jobs import ScheduledSend
 from linecrm.models.send import SendRequest
 from linecrm.repositories.channel_config import ChannelConfigRepository

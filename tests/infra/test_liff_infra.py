@@ -8,7 +8,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from linecrm import resources
-from linecrm.config import LiffLoginSettings
+from linecrm.config.liff_login import LiffLoginSettings
 from linecrm.resources import Env
 
 pytestmark = pytest.mark.infra

@@ -17,7 +17,7 @@ import requests
 
 from examples.shop_link_client import LinkApiError, ShopLinkClient
 from linecrm import resources
-from linecrm.config import AdminSettings
+from linecrm.config.admin import AdminSettings
 from linecrm.domain.segments import compile_segment
 from linecrm.wiring import Container
 from linecrm_local import cli

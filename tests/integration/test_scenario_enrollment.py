@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from linecrm import resources
-from linecrm.config import AdminSettings
+from linecrm.config.admin import AdminSettings
 from linecrm.resources import MAIN_TABLE, Env
 from linecrm.wiring import Container
 from linecrm_local import cli

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from linecrm import resources
-from linecrm.config import AdminSettings
+from linecrm.config.admin import AdminSettings
 from linecrm.scenarios.engine import DUE_INDEX_SETTLE, bucket_job, bucket_minute
 from linecrm.wiring import Container
 from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from linecrm import resources
-from linecrm.config import AdminSettings
+from linecrm.config.admin import AdminSettings
 from linecrm.delivery.deferred_sends import ScheduledSends
 from linecrm.delivery.schedule_planner import SchedulePlanner, schedule_name_for
 from linecrm.models.jobs import ScheduledSend

@@ -6,14 +6,11 @@ from __future__ import annotations
 import pytest
 
 from linecrm import resources
-from linecrm.config import (
-    FUNCTION_ENVIRONMENT,
-    FUNCTION_SETTINGS,
-    LiffLoginSettings,
-    SchedulerSettings,
-    SettingsError,
-    WebhookSettings,
-)
+from linecrm.config import FUNCTION_ENVIRONMENT, SettingsError
+from linecrm.config.liff_login import LiffLoginSettings
+from linecrm.config.registry import FUNCTION_SETTINGS
+from linecrm.config.scheduler import SchedulerSettings
+from linecrm.config.webhook import WebhookSettings
 from linecrm.resources import Env
 from linecrm.wiring import Container
 from linecrm_local.aws_calls import count_aws_calls

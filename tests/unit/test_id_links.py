@@ -242,7 +242,7 @@ def test_the_webhook_event_links_or_keeps_the_reason_on_the_friend(world: World)
         world.config,
         _NoTasks(),
         None,
-        links=world.links,  # type: ignore[arg-type]
+        links=lambda: world.links,  # type: ignore[arg-type,return-value]
     )
     nonce = world.links.issue_nonce(CHANNEL_ID, "M-9", world.token_for(ALICE, "t9")).nonce
     done = processor.apply(CHANNEL_ID, account_link_event(nonce, "01HFIRST"))

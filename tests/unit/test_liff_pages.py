@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from linecrm.config import LiffLoginSettings
+from linecrm.config.liff_login import LiffLoginSettings
 from linecrm.domain.friends import Friend
 from linecrm.http_errors import json_resolver
 from linecrm.liff.assets import IMMUTABLE, AssetBundle

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from linecrm.config import SenderSettings
+from linecrm.config.sender import SenderSettings
 from linecrm.wiring import Container
 from tests.unit.conftest import ACCESS_TOKEN, CHANNEL_ID, CHANNEL_SECRET, AwsWorld
 

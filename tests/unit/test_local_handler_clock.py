@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from linecrm import resources
-from linecrm.config import FUNCTION_ENVIRONMENT, FUNCTION_SETTINGS, FunctionSettings
+from linecrm.config import FUNCTION_ENVIRONMENT, FunctionSettings
+from linecrm.config.registry import FUNCTION_SETTINGS
 from linecrm.resources import FunctionDefinition
 from linecrm.wiring import Container, runtime_clock
 from linecrm_local.clock import MovableClock

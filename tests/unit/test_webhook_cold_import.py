@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from linecrm import resources
-from linecrm.config import WebhookSettings
+from linecrm.config.webhook import WebhookSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,6 +36,7 @@ NOT_AT_IMPORT = {
     "urllib.request": "LINE Login's verifier (linecrm.line.login): LIFF login only",
     "linecrm.resources": "resource definitions: the settings read linecrm.environment",
     "linecrm.repositories": "built by the container on the first request",
+    "linecrm.domain.id_links": "ID linking: imported by the first accountLink event",
 }
 
 # Not loaded even after the first request's objects are built: other functions' code.
@@ -60,6 +61,11 @@ NEVER = {
     "linecrm.richmenus.service": "rich menu sets (admin)",
     "linecrm.richmenus.jobs": "rich menu sync (jobs)",
     "linecrm.delivery.sender": "sending (the sender function)",
+    "linecrm.config.registry": "every function's settings model (tests, local stack)",
+    "linecrm.config.liff_login": "LIFF login's settings",
+    "linecrm.line.login_settings": "ID token verification settings (LIFF login)",
+    "linecrm.config.admin": "the admin API's settings",
+    "linecrm.config.sender": "the sender's settings",
 }
 
 CHILD = """

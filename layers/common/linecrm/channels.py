@@ -21,7 +21,8 @@ class UnknownChannel(LookupError):
 
 
 class ChannelCredentials(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # defer_build: validators built on first use, not at import (cold starts).
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     channel_secret: str = Field(min_length=1)
     channel_access_token: str = Field(min_length=1)

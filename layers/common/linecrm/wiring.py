@@ -18,18 +18,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from linecrm.config import (
-    EventsSettings,
     FunctionSettings,
     IdempotencyTableSettings,
-    InflowSettings,
     InflowWindowSettings,
     JobQueueSettings,
-    JobsSettings,
     LineSettings,
     LoginKeysSettings,
     MainTableSettings,
     ScheduleSettings,
-    SenderSettings,
     SendQueueSettings,
     SettingsError,
     UploadsSettings,
@@ -350,6 +346,7 @@ class Container(Generic[S]):
 
     @cached_property
     def sender(self) -> Sender:
+        from linecrm.config.sender import SenderSettings
         from linecrm.delivery.pacing import Pacer
         from linecrm.delivery.send_limits import ChannelSendLimitsCache
         from linecrm.delivery.sender import Sender
@@ -578,7 +575,7 @@ class Container(Generic[S]):
             self.outbox,
             self.action_runner,
             signals=self.signals,
-            links=self.account_links,
+            links=lambda: self.account_links,
             conversations=self.conversations,
         )
         return WebhookReceiver(
@@ -824,6 +821,7 @@ class Container(Generic[S]):
 
     @cached_property
     def import_runner(self) -> ImportRunner:
+        from linecrm.config.jobs import JobsSettings
         from linecrm.imports.runner import ImportRunner
         from linecrm.repositories.imports import ImportJobRepository
         from linecrm.resources import JOBS_FUNCTION
@@ -852,6 +850,7 @@ class Container(Generic[S]):
     def events_receiver(self) -> EventsReceiver:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+        from linecrm.config.events import EventsSettings
         from linecrm.events.service import EventsReceiver
         from linecrm.events.sources import EventSourceDirectory
         from linecrm.repositories.events import SeenSignatures
@@ -873,6 +872,7 @@ class Container(Generic[S]):
     def _events_authenticator(self) -> RequestAuthenticator:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+        from linecrm.config.events import EventsSettings
         from linecrm.events.service import RequestAuthenticator
         from linecrm.events.sources import EventSourceDirectory
         from linecrm.repositories.events import SeenSignatures
@@ -1034,6 +1034,7 @@ class Container(Generic[S]):
     @cached_property
     def inflow_login(self) -> InflowLogin:
         """``GET /r/<code>`` and LINE Login's callback (the inflow function)."""
+        from linecrm.config.inflow import InflowSettings
         from linecrm.inflow.login import InflowLogin, LoginEndpoints
         from linecrm.line.oauth import exchange_code
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from linecrm.config import SchedulerSettings
+from linecrm.config.scheduler import SchedulerSettings
 from linecrm.delivery.schedule_planner import schedule_name_for
 from linecrm.domain.signals import BehaviourEvent, Blocked, Followed, PostbackReceived, TagAdded
 from linecrm.domain.tags import Tag

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from linecrm.config import JobsSettings
+from linecrm.config.jobs import JobsSettings
 from linecrm.delivery.schedule_planner import schedule_name_for
 from linecrm.domain.friends import Friend, FriendChangeSet
 from linecrm.domain.tags import Tag

@@ -53,7 +53,8 @@ class ActionError(ValueError):
 
 
 class _Action(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: validators built on first use, not at import (cold starts).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class AddTags(_Action):
@@ -148,7 +149,10 @@ CrmAction = Annotated[
     Field(discriminator="type"),
 ]
 
-_ACTION = TypeAdapter[CrmAction](CrmAction)
+_ACTION = TypeAdapter[CrmAction](
+    CrmAction,
+    config=ConfigDict(defer_build=True),  # built on first use
+)
 _RICH_MENU_ID = re.compile(RICH_MENU_ID_PATTERN)
 
 

@@ -71,7 +71,8 @@ def _check_intervals(intervals: list[OpenInterval]) -> list[OpenInterval]:
 
 
 class WeeklySchedule(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: validators built on first use, not at import (cold starts).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     mon: list[OpenInterval] = Field(default_factory=list)
     tue: list[OpenInterval] = Field(default_factory=list)
@@ -90,7 +91,7 @@ class WeeklySchedule(BaseModel):
 
 
 class BusinessHours(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     time_zone: TimeZoneName = DEFAULT_TIME_ZONE
     weekly: WeeklySchedule = Field(default_factory=WeeklySchedule)

@@ -65,7 +65,10 @@ class EventRejected(ValueError):
 class EventIn(BaseModel):
     """One event as the shop sends it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+    # defer_build: validators built on first use, not at import (cold starts).
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=False, defer_build=True
+    )
 
     name: EventName
     # The LINE user id ("U" + 32 hex). ``member_id`` (the shop's own id) needs an ID link.
@@ -212,7 +215,7 @@ class EventStats(BaseModel):
     arriving late does not replace a newer one).
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     count: int = 0
     days: dict[str, int] = Field(default_factory=dict)

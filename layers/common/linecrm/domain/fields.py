@@ -31,7 +31,8 @@ class UnknownField(LookupError):
 
 
 class FieldDefinition(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # defer_build: validators built on first use, not at import (cold starts).
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     label: str = Field(min_length=1, max_length=100)

@@ -26,7 +26,8 @@ class FollowOutcome(StrEnum):
 class ChatMode(BaseModel):
     """A staff member has taken the conversation over: automation pauses for this friend."""
 
-    model_config = ConfigDict(frozen=True)
+    # defer_build: validators built on first use, not at import (cold starts).
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     staff: str = Field(min_length=1, max_length=100)
     since: datetime
@@ -36,7 +37,7 @@ class FriendWarning(BaseModel):
     """Something automation meant to do for this friend and could not (an unknown tag,
     rule or rich menu in a postback or rule): kept on the friend, latest per subject."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     message: str
     at: datetime
@@ -53,7 +54,7 @@ FriendStatus = Literal["active", "blocked", "login_only"]
 
 
 class Friend(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     channel_id: str
     user_id: str
@@ -124,7 +125,7 @@ class Friend(BaseModel):
 class FriendProfile(BaseModel):
     """What LINE's get-profile returns, in our names."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore", defer_build=True)
 
     display_name: str | None = Field(default=None, alias="displayName")
     picture_url: str | None = Field(default=None, alias="pictureUrl")

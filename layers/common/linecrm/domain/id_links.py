@@ -55,7 +55,8 @@ class AccountLinkSettings(BaseModel):
     """A channel's ID-linking setting: where the shop's login page is, and the words
     of the message with its button (the channel setting ``account_link``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: validators built on first use, not at import (cold starts).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     shop_login_url: str = Field(
         min_length=1,
@@ -197,7 +198,7 @@ class InviteAttempt(BaseModel):
     ``replying`` (the reply was being sent: LINE may have delivered it), ``pushing``
     (a push with the delivery's retry key: sending it again is safe), ``sent``."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     link_token: str
     stage: Literal["replying", "pushing", "sent"]

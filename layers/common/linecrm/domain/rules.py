@@ -73,21 +73,22 @@ def normalize_text(text: str, *, case_sensitive: bool) -> str:
 
 
 class TextTrigger(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # defer_build: validators built on first use, not at import (cold starts).
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     kind: Literal["text"] = "text"
     text: str
 
 
 class PostbackTrigger(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     kind: Literal["postback"] = "postback"
     data: str
 
 
 class FollowTrigger(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     kind: Literal["follow"] = "follow"
 
@@ -104,7 +105,7 @@ class KeywordMode(StrEnum):
 class KeywordMatch(BaseModel):
     """Text messages: exact or contains compare NFKC-normalised text; regex searches it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     kind: Literal["keyword"]
     mode: KeywordMode
@@ -168,7 +169,7 @@ PostbackData = Annotated[str, StringConstraints(min_length=1, max_length=MAX_POS
 class PostbackMatch(BaseModel):
     """Postbacks whose data equals ``data_equals`` or starts with ``data_prefix``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     kind: Literal["postback"]
     data_equals: PostbackData | None = None
@@ -193,7 +194,7 @@ class PostbackMatch(BaseModel):
 class DefaultMatch(BaseModel):
     """Any text message that no keyword rule matched."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     kind: Literal["default"]
 
@@ -204,7 +205,7 @@ class DefaultMatch(BaseModel):
 class FollowMatch(BaseModel):
     """The follow event (a new friend, or one who unblocked): welcome rules."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     kind: Literal["follow"]
 
@@ -220,7 +221,7 @@ _RULE_KIND_FOR = {"text": "keyword", "postback": "postback", "follow": "follow"}
 
 
 class Rule(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     rule_id: str = Field(pattern=RULE_ID_PATTERN)
     name: str = Field(min_length=1, max_length=100)
@@ -325,7 +326,7 @@ class ReplyResolution:
 class RuleSet(BaseModel):
     """A channel's auto-response rules and the business hours they refer to."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     rules: list[Rule] = Field(default_factory=list, max_length=MAX_RULES)
     business_hours: BusinessHours | None = None

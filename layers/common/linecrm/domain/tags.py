@@ -26,7 +26,8 @@ def _clean_name(name: str) -> str:
 
 
 class TagFolder(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # defer_build: validators built on first use, not at import (cold starts).
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     folder_id: str = Field(pattern=ID_PATTERN)
     name: str = Field(min_length=1, max_length=100)
@@ -37,7 +38,7 @@ class TagFolder(BaseModel):
 class Tag(BaseModel):
     """A tag; friends carry its id, so renaming it touches one item."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     tag_id: str = Field(pattern=ID_PATTERN)
     name: str = Field(min_length=1, max_length=100)

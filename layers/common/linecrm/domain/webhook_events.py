@@ -11,10 +11,10 @@ and postbacks also go into the friend's 1:1 chat log, with whether they wait for
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from linecrm.domain.actions import CrmAction, Reply
 from linecrm.domain.automation import ActionReport, ActionRunner, EventContext
@@ -28,7 +28,6 @@ from linecrm.domain.conversations import (
     verdict_for,
 )
 from linecrm.domain.friends import FollowOutcome, Friend
-from linecrm.domain.id_links import LinkOutcome
 from linecrm.domain.personalization import render
 from linecrm.domain.postback import PostbackGrammarError, is_linecrm_postback, parse_postback
 from linecrm.domain.rules import (
@@ -49,6 +48,10 @@ from linecrm.domain.signals import (
 )
 from linecrm.models.send import DeliveryCause, ProfileRefresh
 from linecrm.models.webhook import WebhookEvent
+
+if TYPE_CHECKING:
+    # ID linking is for accountLink events only: imported by the first one.
+    from linecrm.domain.id_links import LinkOutcome
 
 
 class FriendStore(Protocol):
@@ -120,12 +123,13 @@ class WebhookEventProcessor:
         actions: ActionRunner,
         *,
         signals: Signals | None = None,
-        links: AccountLinkPort | None = None,
+        links: Callable[[], AccountLinkPort] | None = None,
         conversations: ConversationLog | None = None,
     ) -> None:
         self._friends = friends
         # The 1:1 chat log (docs/chat.md): a friend's messages and postbacks, one write.
         self._conversations = conversations
+        # Built on the first accountLink event (most containers never see one).
         self._links = links
         self._config = config
         self._tasks = tasks
@@ -225,10 +229,12 @@ class WebhookEventProcessor:
         if self._links is None:
             return EventResult(event.type, "ignored", "ID linking is not wired here")
         if link is None:
+            from linecrm.domain.id_links import LinkOutcome
+
             outcome = LinkOutcome(False, reason="malformed accountLink event: no link.result/nonce")
         else:
             result, nonce = link
-            outcome = self._links.complete(
+            outcome = self._links().complete(
                 channel_id,
                 user_id,
                 result=result,

@@ -23,7 +23,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from linecrm.channels import CHANNEL_ID_PATTERN
-from linecrm.config import LiffLoginSettings
+from linecrm.config.liff_login import LiffLoginSettings
 from linecrm.liff.assets import IMMUTABLE, AssetBundle, AssetsMissing
 from linecrm.liff.member_card import member_card
 from linecrm.liff.pages import PageConfig, View, render_page, render_problem

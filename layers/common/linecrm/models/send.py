@@ -34,7 +34,8 @@ class SendRequest(BaseModel):
     LINE's X-Line-Retry-Key from it, so every retry is deduplicated by LINE.
     """
 
-    model_config = ConfigDict(frozen=True)
+    # defer_build: validators built on first use, not at import (cold starts).
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     kind: Literal["send"] = "send"
     delivery_id: str = Field(min_length=1, max_length=200)
@@ -78,7 +79,7 @@ class SendRequest(BaseModel):
 class ProfileRefresh(BaseModel):
     """Fetch a friend's LINE profile (name, picture, language) and store it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     kind: Literal["refresh_profile"] = "refresh_profile"
     channel_id: str = Field(min_length=1, max_length=64)
@@ -89,7 +90,7 @@ class RichMenuLink(BaseModel):
     """Link a rich menu (id or alias) to one friend; with ``unlink``, remove the
     friend's own menu instead (they see the channel's default)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     kind: Literal["link_rich_menu"] = "link_rich_menu"
     channel_id: str = Field(min_length=1, max_length=64)
@@ -108,7 +109,7 @@ class AccountLinkInvite(BaseModel):
     button to the shop's login page with it (a reply while the token is fresh, else a
     push with the retry key of ``delivery_id``). docs/id-linking.md."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     kind: Literal["account_link_invite"] = "account_link_invite"
     delivery_id: str = Field(min_length=1, max_length=200)
@@ -140,7 +141,10 @@ SendQueueTask = Annotated[
 ]
 """Everything the send queue carries: the sender is linecrm's one caller of LINE."""
 
-_TASK_ADAPTER: TypeAdapter[SendQueueTask] = TypeAdapter(SendQueueTask)
+_TASK_ADAPTER: TypeAdapter[SendQueueTask] = TypeAdapter(
+    SendQueueTask,
+    config=ConfigDict(defer_build=True),  # built on first use
+)
 
 
 def parse_send_queue_task(body: str | bytes) -> SendQueueTask:

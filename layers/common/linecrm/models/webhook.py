@@ -16,14 +16,15 @@ MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
 class WebhookEnvelope(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # defer_build: validators built on first use, not at import (cold starts).
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     destination: str = Field(min_length=1, max_length=100)
     events: list[Any]
 
 
 class EventSource(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     type: Literal["user", "group", "room"]
     user_id: str | None = Field(default=None, alias="userId", min_length=1, max_length=100)
@@ -32,7 +33,7 @@ class EventSource(BaseModel):
 
 
 class DeliveryContext(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     is_redelivery: bool = Field(alias="isRedelivery")
 
@@ -40,7 +41,7 @@ class DeliveryContext(BaseModel):
 class WebhookEvent(BaseModel):
     """Fields common to every LINE webhook event; type-specific parts stay in ``raw``."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     type: str = Field(min_length=1, max_length=64)
     mode: Literal["active", "standby"] = "active"

@@ -23,7 +23,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from linecrm.config import LiffLoginSettings
+from linecrm.config.liff_login import LiffLoginSettings
 from linecrm.domain.tracked_links import TrackedLink, is_bot
 from linecrm.liff.routes import verify_id_token
 from linecrm.line.login import IdTokenVerifier

@@ -1,10 +1,14 @@
 """Typed settings, one model per function, read once from its environment.
 
-Each function's model is made of the parts it needs (a table, a queue, the LINE
-endpoints, ...) and reads exactly the variables ``resources.FUNCTION_ACCESS`` gives that
-function (a unit test holds the two together). Its container validates it when the
-function starts, before any request work: a missing or malformed setting fails there,
-with the variable named.
+Each function's model (``linecrm.config.<function>``, e.g. ``linecrm.config.webhook``)
+is made of the parts here (a table, a queue, the LINE endpoints, ...) and reads exactly
+the variables ``resources.FUNCTION_ACCESS`` gives that function (a unit test holds the
+two together; ``linecrm.config.registry`` has every function's model). Its container
+validates it when the function starts, before any request work: a missing or malformed
+setting fails there, with the variable named.
+
+A function imports its own model only: building the classes of every function's model
+(and what only LIFF login's reads) was a tenth of the webhook's cold import.
 """
 
 from __future__ import annotations
@@ -14,14 +18,9 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from linecrm.environment import DEFAULTS, LOGIN_KEYS_SECRET_NAME, VISITOR_KEY_SECRET_NAME, Env
-from linecrm.line.login_settings import (
-    JWKS_REFRESH_COOLDOWN_SECONDS,
-    MockIdentity,
-    Verification,
-)
+from linecrm.environment import LOGIN_KEYS_SECRET_NAME, VISITOR_KEY_SECRET_NAME, Env
 
 LINE_API_BASE_URL = "https://api.line.me"
 LINE_DATA_API_BASE_URL = "https://api-data.line.me"
@@ -42,7 +41,7 @@ class SettingsError(RuntimeError):
 class LineEndpoints(BaseModel):
     """Where the LINE platform is: the real one, or the local emulator."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # not used at import
 
     api_base_url: str = LINE_API_BASE_URL
     data_api_base_url: str = LINE_DATA_API_BASE_URL
@@ -163,137 +162,3 @@ class PublicUrlSettings(FunctionSettings):
     public_base_url: str = Field(
         alias=Env.PUBLIC_BASE_URL, default="", pattern=r"^(|https?://[^/?#\s]+(/[^?#\s]*)?)$"
     )
-
-
-# ---------------------------------------------------------------- one per function
-class WebhookSettings(
-    MainTableSettings,
-    IdempotencyTableSettings,
-    SendQueueSettings,
-    LineSettings,
-    ScheduleSettings,
-    InflowWindowSettings,
-):
-    function_name = "webhook"
-
-
-class SchedulerSettings(MainTableSettings, SendQueueSettings, JobQueueSettings, ScheduleSettings):
-    function_name = "scheduler"
-
-
-class SenderSettings(MainTableSettings, SendQueueSettings, LineSettings):
-    function_name = "sender"
-    account_time_zone: str = Field(
-        alias=Env.ACCOUNT_TIME_ZONE, default=DEFAULTS.account_time_zone, min_length=1
-    )
-
-
-class LiffLoginSettings(MainTableSettings, LineSettings, LoginKeysSettings, VisitorKeySettings):
-    function_name = "liff_login"
-    # ``jwks``: ES256 against LINE's keys (fetched from the login base URL, cached), or
-    # HS256 with the LINE Login channel's secret; ``verify_endpoint``: ask LINE per token.
-    id_token_verification: Verification = Field(alias=Env.ID_TOKEN_VERIFICATION, default="jwks")
-    # An unknown kid (LINE rotated its keys, or a forged token) fetches LINE's keys
-    # again at most this often.
-    jwks_refresh_cooldown_seconds: float = Field(
-        alias=Env.JWKS_REFRESH_COOLDOWN_SECONDS,
-        default=JWKS_REFRESH_COOLDOWN_SECONDS,
-        ge=0,
-        le=3600,
-    )
-    # Local only (never deployed): JSON {"<liff-mock token>": {"userId": "U…",
-    # "displayName": "…"}}; those fixed tokens stand for those users.
-    liff_mock_id_tokens: Json[dict[str, MockIdentity]] | None = Field(
-        alias=Env.LIFF_MOCK_ID_TOKENS, default=None
-    )
-    # Local stack only: the LIFF pages use @line/liff-mock (docs/liff.md).
-    liff_mock_sdk: bool = Field(alias=Env.LIFF_MOCK_SDK, default=False)
-
-
-class JobsSettings(
-    MainTableSettings,
-    SendQueueSettings,
-    JobQueueSettings,
-    UploadsSettings,
-    ScheduleSettings,
-    LineSettings,
-):
-    function_name = "jobs"
-    # Friend imports: followers ids per LINE call / CSV rows per chunk, and chunks per
-    # step (0: as many as the step's time budget allows).
-    import_page_size: int = Field(alias=Env.IMPORT_PAGE_SIZE, default=1000, ge=1, le=1000)
-    import_chunks_per_step: int = Field(alias=Env.IMPORT_CHUNKS_PER_STEP, default=0, ge=0)
-
-
-class AdminSettings(
-    MainTableSettings,
-    SendQueueSettings,
-    JobQueueSettings,
-    UploadsSettings,
-    ScheduleSettings,
-    LoginKeysSettings,
-    PublicUrlSettings,
-):
-    function_name = "admin"
-
-
-class EventsSettings(
-    MainTableSettings, SendQueueSettings, ScheduleSettings, LoginKeysSettings, VisitorKeySettings
-):
-    function_name = "events"
-    event_sources_secret_prefix: str = Field(alias=Env.EVENT_SOURCES_SECRET_PREFIX, min_length=1)
-    # How long an event stays on the friend's timeline (and its idempotency key).
-    event_retention_days: int = Field(
-        alias=Env.EVENT_RETENTION_DAYS, default=DEFAULTS.event_retention_days, ge=1, le=3660
-    )
-    # Day buckets of the event aggregates are days in this zone (as segments count).
-    account_time_zone: str = Field(
-        alias=Env.ACCOUNT_TIME_ZONE, default=DEFAULTS.account_time_zone, min_length=1
-    )
-
-
-class ScheduleFailuresSettings(MainTableSettings):
-    function_name = "schedule_failures"
-    # The queue it consumes (its records come from the event source, not a receive).
-    schedule_failure_queue_url: str = Field(alias=Env.SCHEDULE_FAILURE_QUEUE_URL, min_length=1)
-
-
-class InflowSettings(
-    MainTableSettings,
-    SendQueueSettings,
-    ScheduleSettings,
-    LineSettings,
-    InflowWindowSettings,
-    PublicUrlSettings,
-):
-    function_name = "inflow"
-    # LINE Login's authorize page and the add-friend URL (the emulator's, locally).
-    login_authorize_url: str = Field(
-        alias=Env.LINE_LOGIN_AUTHORIZE_URL,
-        default="https://access.line.me/oauth2/v2.1/authorize",
-        min_length=1,
-    )
-    add_friend_url: str = Field(
-        alias=Env.LINE_ADD_FRIEND_URL, default="https://line.me/R/ti/p/", min_length=1
-    )
-    # How long a login through a route may take (its signed state and cookie).
-    inflow_state_ttl_seconds: int = Field(
-        alias=Env.INFLOW_STATE_TTL_SECONDS, default=600, ge=60, le=3600
-    )
-
-
-FUNCTION_SETTINGS: dict[str, type[FunctionSettings]] = {
-    model.function_name: model
-    for model in (
-        WebhookSettings,
-        SchedulerSettings,
-        SenderSettings,
-        LiffLoginSettings,
-        JobsSettings,
-        AdminSettings,
-        ScheduleFailuresSettings,
-        EventsSettings,
-        InflowSettings,
-    )
-}
-"""Each function's settings model, by function name (``resources.FunctionDefinition``)."""
