@@ -58,6 +58,15 @@ def install() -> None:
     from moto.dynamodb.models.table import Table
 
     original = Table.query
+    original_all_items = Table.all_items
+
+    def all_items(self: Any) -> Any:
+        # The narrowed items of this thread's query on this table only: another thread
+        # (moto in-process, queries side by side) reads the table as moto has it.
+        narrowed = getattr(_state, "narrowed", None)
+        if narrowed is not None and narrowed[0] is self:
+            return narrowed[1]
+        return original_all_items(self)
 
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         # moto passes the index name positionally (the 7th argument after the hash key).
@@ -65,12 +74,13 @@ def install() -> None:
         candidates = _candidates(self, hash_key, index_name, kwargs)
         if candidates is None:
             return original(self, hash_key, *args, **kwargs)
-        self.all_items = lambda: candidates  # this call only (the endpoint's lock)
+        _state.narrowed = (self, candidates)  # this call only
         try:
             return original(self, hash_key, *args, **kwargs)
         finally:
-            del self.all_items
+            _state.narrowed = None
 
+    Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
     _installed = True
 
