@@ -1,0 +1,155 @@
+"""The admin console (web/console) in a real browser: Debian's chromium driven by
+Playwright, against a local stack seeded like ``make dev`` (the demo activity: friends
+follow, a broadcast goes out, some click, buy and block).
+
+The admin signs in (the admin token: a machine with the owner role); each main page
+renders from the admin API with no failed request or page error, and is kept as a
+screenshot in build/e2e/console-<page>.png; axe-core (from web/console/node_modules)
+finds no critical accessibility violation on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
+from linecrm_local.demo_activity import DemoActivity, DemoClient, run_demo_activity
+from linecrm_local.stack import LocalStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = REPO / "web" / "console" / "node_modules" / "axe-core" / "axe.min.js"
+CONSOLE_BUILD = REPO / "web" / "console" / "dist" / "index.html"
+SCREENSHOTS = REPO / "build" / "e2e"
+ADMIN = {"Authorization": f"Bearer {DEMO_ADMIN_TOKEN}"}
+BASE = f"/admin/channels/{DEMO_CHANNEL_ID}"
+READ = (10, 120)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    assert CONSOLE_BUILD.exists(), "the console is not built: `make console`"
+    with LocalStack(
+        scheduler_tick_seconds=0.2,
+        poll_interval_seconds=0.02,
+        batching_window_seconds=0.05,
+        visibility_timeout_seconds=1,
+    ) as local:
+        yield local
+
+
+def settle(stack: LocalStack) -> None:
+    stack.runner.run_due()
+    stack.invoker.drain(timeout=60)
+    stack.poller.drain(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def activity(stack: LocalStack) -> DemoActivity:
+    done = run_demo_activity(
+        DemoClient(stack.gateway_url), stack.emulator, settle=lambda: settle(stack)
+    )
+    stack.clock.advance(timedelta(minutes=1, seconds=5))
+    settle(stack)
+    return done
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "no /usr/bin/chromium: `make browser` installs Debian's chromium"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+        )
+        yield chromium
+        chromium.close()
+
+
+class Watched:
+    """A page and what went wrong on it: page errors, console errors, HTTP >= 400."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.problems: list[str] = []
+        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        page.on(
+            "console",
+            lambda message: (
+                self.problems.append(f"console {message.type}: {message.text}")
+                if message.type == "error"
+                else None
+            ),
+        )
+        page.on(
+            "response",
+            lambda response: (
+                self.problems.append(f"HTTP {response.status} {response.url}")
+                if response.status >= 400
+                else None
+            ),
+        )
+
+    def take(self) -> list[str]:
+        taken, self.problems[:] = list(self.problems), []
+        return taken
+
+
+@pytest.fixture(scope="module")
+def console(stack: LocalStack, browser: Any, activity: DemoActivity) -> Iterator[Watched]:
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    watched = Watched(page)
+    page.goto(f"{stack.gateway_url}/console/")
+    page.fill("#signin-token", DEMO_ADMIN_TOKEN, timeout=30_000)
+    page.click("#signin-machine button[type=submit]")
+    page.wait_for_selector("#signed-in-as", timeout=30_000)
+    yield watched
+    page.close()
+
+
+def open_page(console: Watched, page_id: str) -> Any:
+    page = console.page
+    page.click(f"nav [data-page={page_id}]")
+    page.wait_for_selector(f"main [data-page={page_id}]", timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_selector("main [aria-busy=true]", state="detached", timeout=30_000)
+    return page
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"console-{name}.png"), full_page=True)
+
+
+def critical_violations(page: Any) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => v.impact === 'critical')"
+        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
+    )
+    return list(found)
+
+
+def test_the_dashboard_charts_friends_and_ranks_deliveries(
+    stack: LocalStack, console: Watched, activity: DemoActivity
+) -> None:
+    page = open_page(console, "dashboard")
+    page.wait_for_selector("#chart-friends canvas", timeout=30_000)
+    page.wait_for_timeout(500)  # ECharts draws on the next animation frame
+    totals = page.locator("#friends-totals").inner_text()
+    assert str(len(activity.friends)) in totals, totals
+    best = page.locator("#campaigns-best").inner_text()
+    assert "冬のセール" in best or "一斉配信" in best or "デモ" in best, best
+    screenshot(page, "dashboard")
+    assert critical_violations(page) == []
+    assert console.take() == []
+    assert stack.gateway.internal_errors == 0

@@ -1,0 +1,23 @@
+// The pages, in the sidebar's order, and who may open them (the API decides; a page a
+// role cannot use is left out of its sidebar). A page is listed only once its routes
+// are on main.
+import type { ReactNode } from "react";
+import type { MessageKey } from "../i18n";
+import type { Ability } from "../session";
+import { Dashboard } from "./Dashboard";
+
+export interface PageEntry {
+  id: string;
+  route: string;
+  label: MessageKey;
+  needs: Ability;
+  render: (params: Record<string, string>) => ReactNode;
+  // A detail page reached from another: not in the sidebar.
+  hidden?: boolean;
+  // Which sidebar entry is lit while it is open.
+  parent?: string;
+}
+
+export const PAGES: PageEntry[] = [
+  { id: "dashboard", route: "/", label: "nav.dashboard", needs: "reports", render: () => <Dashboard /> },
+];
