@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
 from linecrm_local.demo_activity import DemoActivity, DemoClient, run_demo_activity
@@ -153,3 +154,57 @@ def test_the_dashboard_charts_friends_and_ranks_deliveries(
     assert critical_violations(page) == []
     assert console.take() == []
     assert stack.gateway.internal_errors == 0
+
+
+def test_friends_filter_bulk_tag_and_the_friend_detail(
+    stack: LocalStack, console: Watched, activity: DemoActivity
+) -> None:
+    page = open_page(console, "friends")
+    assert page.locator("#friends-table tbody tr").count() == len(activity.friends)
+    # Bulk tag: the first two friends get a new tag (made through the API).
+    tag = requests.post(
+        f"{stack.gateway_url}{BASE}/tags", json={"name": "コンソール"}, headers=ADMIN, timeout=READ
+    )
+    assert tag.status_code == 201, tag.text
+    page.reload()
+    page.wait_for_selector("#friends-table tbody tr", timeout=30_000)
+    rows = page.locator("#friends-table tbody tr")
+    chosen = [rows.nth(i).get_attribute("data-user-id") for i in range(2)]
+    for i in range(2):
+        rows.nth(i).locator("input[type=checkbox]").check()
+    page.fill("#friends-bulk-tag", "コンソール")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.click("#friends-bulk-add")
+    page.wait_for_selector("#friends-notice", timeout=30_000)
+    for user_id in chosen:
+        friend = requests.get(
+            f"{stack.gateway_url}{BASE}/friends/{user_id}", headers=ADMIN, timeout=READ
+        )
+        assert "コンソール" in [t["name"] for t in friend.json()["tags"]]
+    screenshot(page, "friends")
+    assert critical_violations(page) == []
+
+    # The friend's detail: profile, tags, the scenario plan, take and release the chat.
+    page.click(f"#friends-table tr[data-user-id='{chosen[0]}'] a")
+    page.wait_for_selector("#friend-profile", timeout=30_000)
+    page.wait_for_selector("main [aria-busy=true]", state="detached", timeout=30_000)
+    assert "コンソール" in page.locator("#friend-tags").inner_text()
+    page.click("#friend-take")
+    page.wait_for_selector("#friend-release", timeout=30_000)
+    mode = requests.get(
+        f"{stack.gateway_url}{BASE}/friends/{chosen[0]}", headers=ADMIN, timeout=READ
+    )
+    assert mode.json()["chat_mode"] is not None
+    screenshot(page, "friend")
+    page.click("#friend-release")
+    page.wait_for_selector("#friend-take", timeout=30_000)
+    # Not linked and not in a scenario are 404s the page shows as such.
+    expected = ("/link", "/plan?")
+    problems = [
+        p
+        for p in console.take()
+        if not (p.startswith("HTTP 404") and any(e in p for e in expected))
+        and not p.endswith("404 (Not Found)")
+    ]
+    assert problems == []

@@ -60,10 +60,11 @@ function Shell({
     () => new URLSearchParams(window.location.search).get("channel") ?? config.channels[0] ?? "",
   );
   const [timeZone, setTimeZone] = useState(DEFAULT_TIME_ZONE);
-  const api = useMemo(
-    () => makeClient(config.apiBaseUrl, { token: () => session.token, onUnauthorized: () => onSignOut(true) }),
-    [config.apiBaseUrl, session.token, onSignOut],
+  const hooks = useMemo(
+    () => ({ token: () => session.token, onUnauthorized: () => onSignOut(true) }),
+    [session.token, onSignOut],
   );
+  const api = useMemo(() => makeClient(config.apiBaseUrl, hooks), [config.apiBaseUrl, hooks]);
 
   // The account's time zone: the delivery policy's (every role but the operator reads it).
   useEffect(() => {
@@ -74,10 +75,13 @@ function Shell({
   }, [api, channelId, session]);
 
   const allowed = PAGES.filter((page) => can(session, page.needs));
-  const found = allowed
-    .map((page) => ({ page, params: matchRoute(page.route, route) }))
-    .find((candidate) => candidate.params !== null);
-  const value: ConsoleContextValue = { config, api, session, channelId, timeZone };
+  // "/" for a role without the dashboard (the operator): its first page.
+  const found =
+    allowed
+      .map((page) => ({ page, params: matchRoute(page.route, route) }))
+      .find((candidate) => candidate.params !== null) ??
+    (route === "/" && allowed.length ? { page: allowed[0], params: {} } : undefined);
+  const value: ConsoleContextValue = { config, api, hooks, session, channelId, timeZone };
   const who = session.kind === "machine" ? t("app.machine") : (session.email ?? "");
 
   return (

@@ -1,12 +1,13 @@
 // What every page gets: the API client, the channel, its time zone and the session.
 import { createContext, useCallback, useContext, useEffect, useState } from "react";
-import { ApiError, type Api } from "./api/client";
+import { ApiError, type Api, type ClientHooks } from "./api/client";
 import type { ConsoleConfig } from "./config";
 import type { Session } from "./session";
 
 export interface ConsoleContextValue {
   config: ConsoleConfig;
   api: Api;
+  hooks: ClientHooks;
   session: Session;
   channelId: string;
   timeZone: string;

@@ -67,3 +67,20 @@ export async function ok<T>(
   }
   return data as Exclude<T, string>;
 }
+
+// A call the typed client cannot make (a raw text/csv body): same base URL and token.
+export async function rawCall(
+  baseUrl: string,
+  hooks: ClientHooks,
+  path: string,
+  init: RequestInit,
+): Promise<unknown> {
+  const headers = new Headers(init.headers);
+  const token = hooks.token();
+  if (token) headers.set("Authorization", `Bearer ${token}`);
+  const response = await fetch(`${baseUrl}${path}`, { ...init, headers });
+  if (response.status === 401) hooks.onUnauthorized();
+  const body: unknown = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, reason(body, response.status));
+  return body;
+}

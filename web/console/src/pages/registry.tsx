@@ -5,6 +5,8 @@ import type { ReactNode } from "react";
 import type { MessageKey } from "../i18n";
 import type { Ability } from "../session";
 import { Dashboard } from "./Dashboard";
+import { FriendDetail } from "./FriendDetail";
+import { Friends } from "./Friends";
 
 export interface PageEntry {
   id: string;
@@ -20,4 +22,14 @@ export interface PageEntry {
 
 export const PAGES: PageEntry[] = [
   { id: "dashboard", route: "/", label: "nav.dashboard", needs: "reports", render: () => <Dashboard /> },
+  { id: "friends", route: "/friends", label: "nav.friends", needs: "friends", render: () => <Friends /> },
+  {
+    id: "friend",
+    route: "/friends/:userId",
+    label: "friend.title",
+    needs: "friends",
+    hidden: true,
+    parent: "friends",
+    render: (params) => <FriendDetail userId={params.userId} />,
+  },
 ];
