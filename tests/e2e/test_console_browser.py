@@ -208,3 +208,51 @@ def test_friends_filter_bulk_tag_and_the_friend_detail(
         and not p.endswith("404 (Not Found)")
     ]
     assert problems == []
+
+
+def test_a_broadcast_composed_previewed_and_double_clicked_arrives_once(
+    stack: LocalStack, console: Watched, activity: DemoActivity
+) -> None:
+    page = open_page(console, "broadcasts")
+    page.fill("#broadcast-name", "コンソールからの配信")
+    # Transactional: no caps or quiet hours, whatever the hour the test runs at.
+    page.click("#broadcast-class")
+    page.click("text=取引・お知らせ（上限なし）")
+    page.fill("#broadcast-message-0-text", "{display_name|お客様}さん、コンソールから")
+    # The LINE-like preview fills the placeholder in for a sample friend.
+    page.wait_for_selector("#broadcast-preview .bubble-text", timeout=10_000)
+    assert "デモ友だち" in page.locator("#broadcast-preview").inner_text()
+
+    page.click("#broadcast-dry-run")
+    page.wait_for_selector("#broadcast-dry-run-result", timeout=60_000)
+    active = len(activity.friends) - len(activity.blocked)
+    assert str(active) in page.locator("#broadcast-dry-run-result").inner_text()
+    screenshot(page, "broadcasts")
+
+    # A double click sends once (the same Idempotency-Key for the composition).
+    page.dblclick("#broadcast-send")
+    page.wait_for_selector("#broadcast-sent", timeout=60_000)
+    settle(stack)
+    settle(stack)
+    listed = requests.get(
+        f"{stack.gateway_url}{BASE}/broadcasts?limit=50", headers=ADMIN, timeout=READ
+    ).json()["broadcasts"]
+    assert [b["name"] for b in listed].count("コンソールからの配信") == 1
+    receiver = next(u for u in activity.friends if u not in activity.blocked)
+    got = [
+        m.message.get("text", "")
+        for m in stack.emulator.inbox(receiver)
+        if "コンソールから" in m.message.get("text", "")
+    ]
+    assert len(got) == 1, got
+    assert got[0].endswith("さん、コンソールから") and "お客様" not in got[0]
+
+    # The list shows it with its status and opens its report.
+    page.click("#broadcast-list button:has-text('再読み込み')")
+    row = page.locator("#broadcast-list tr", has_text="コンソールからの配信")
+    row.wait_for(timeout=30_000)
+    row.locator("button", has_text="レポート").click()
+    page.wait_for_selector("#broadcast-list [data-report]", timeout=30_000)
+    assert critical_violations(page) == []
+    problems = [p for p in console.take() if "/reports/campaigns/" not in p and "404" not in p]
+    assert problems == []

@@ -4,6 +4,7 @@
 import type { ReactNode } from "react";
 import type { MessageKey } from "../i18n";
 import type { Ability } from "../session";
+import { Broadcasts } from "./Broadcasts";
 import { Dashboard } from "./Dashboard";
 import { FriendDetail } from "./FriendDetail";
 import { Friends } from "./Friends";
@@ -32,4 +33,5 @@ export const PAGES: PageEntry[] = [
     parent: "friends",
     render: (params) => <FriendDetail userId={params.userId} />,
   },
+  { id: "broadcasts", route: "/broadcasts", label: "nav.broadcasts", needs: "reports", render: () => <Broadcasts /> },
 ];
