@@ -256,3 +256,42 @@ def test_a_broadcast_composed_previewed_and_double_clicked_arrives_once(
     assert critical_violations(page) == []
     problems = [p for p in console.take() if "/reports/campaigns/" not in p and "404" not in p]
     assert problems == []
+
+
+def test_a_rule_added_saved_and_tested_answers_with_the_reason(
+    stack: LocalStack, console: Watched
+) -> None:
+    page = open_page(console, "rules")
+    before = page.locator("[data-rule]").count()
+    page.click("#rules-add")
+    rule = page.locator("[data-rule]").nth(before)
+    rule.locator("input[id$='-id']").fill("hours")
+    rule.locator("input[id$='-name']").fill("営業時間の案内")
+    rule.locator("textarea[id$='-patterns']").fill("営業時間")
+    rule.locator("textarea[id$='-reply']").fill("10時から19時まで営業しています")
+    page.click("#rules-check")
+    page.wait_for_selector("#rules-result", timeout=30_000)
+    assert "hours" in page.locator("#rules-result").inner_text()
+    saved = requests.get(f"{stack.gateway_url}{BASE}/rules", headers=ADMIN, timeout=READ)
+    assert "hours" not in [r["rule_id"] for r in saved.json()["rules"]]  # a dry run
+    page.click("#rules-save")
+    page.wait_for_selector("#rules-result >> text=保存しました", timeout=30_000)
+    saved = requests.get(f"{stack.gateway_url}{BASE}/rules", headers=ADMIN, timeout=READ)
+    hours = next(r for r in saved.json()["rules"] if r["rule_id"] == "hours")
+    assert hours["match"] == {
+        "kind": "keyword",
+        "mode": "contains",
+        "patterns": ["営業時間"],
+        "case_sensitive": False,
+    }
+    assert hours["actions"][0]["messages"][0]["text"] == "10時から19時まで営業しています"
+
+    page.fill("#rules-test-text", "営業時間を教えて")
+    page.click("#rules-test-run")
+    page.wait_for_selector("#rules-test-answer", timeout=30_000)
+    answer = page.locator("#rules-test-answer").inner_text()
+    assert "営業時間の案内" in answer and "hours" in answer
+    assert "10時から19時" in answer
+    screenshot(page, "rules")
+    assert critical_violations(page) == []
+    assert console.take() == []

@@ -8,6 +8,7 @@ import { Broadcasts } from "./Broadcasts";
 import { Dashboard } from "./Dashboard";
 import { FriendDetail } from "./FriendDetail";
 import { Friends } from "./Friends";
+import { Rules } from "./Rules";
 
 export interface PageEntry {
   id: string;
@@ -33,5 +34,6 @@ export const PAGES: PageEntry[] = [
     parent: "friends",
     render: (params) => <FriendDetail userId={params.userId} />,
   },
+  { id: "rules", route: "/rules", label: "nav.rules", needs: "reports", render: () => <Rules /> },
   { id: "broadcasts", route: "/broadcasts", label: "nav.broadcasts", needs: "reports", render: () => <Broadcasts /> },
 ];
