@@ -295,3 +295,54 @@ def test_a_rule_added_saved_and_tested_answers_with_the_reason(
     screenshot(page, "rules")
     assert critical_violations(page) == []
     assert console.take() == []
+
+
+def test_deliveries_scenarios_tags_and_settings_render_from_the_api(
+    stack: LocalStack, console: Watched
+) -> None:
+    page = open_page(console, "deliveries")
+    page.wait_for_selector("#deliveries-table tbody tr", timeout=30_000)
+    ledger = requests.get(
+        f"{stack.gateway_url}{BASE}/deliveries?limit=50", headers=ADMIN, timeout=READ
+    ).json()["deliveries"]
+    assert page.locator("#deliveries-table tbody tr").count() == len(ledger)
+    screenshot(page, "deliveries")
+    assert critical_violations(page) == []
+
+    page = open_page(console, "scenarios")
+    card = page.locator("[data-scenario=demo-welcome]")
+    card.locator("[data-step=welcome]").wait_for(timeout=30_000)
+    screenshot(page, "scenarios")
+    assert critical_violations(page) == []
+    card.locator("[data-action=pause]").click()
+    card.locator("[data-action=resume]").wait_for(timeout=30_000)
+    shown = requests.get(
+        f"{stack.gateway_url}{BASE}/scenarios/demo-welcome", headers=ADMIN, timeout=READ
+    )
+    assert shown.json()["status"] == "paused", shown.text
+    card.locator("[data-action=resume]").click()
+    card.locator("[data-action=pause]").wait_for(timeout=30_000)
+
+    page = open_page(console, "tags")
+    page.fill("#tags-folder-name", "キャンペーン")
+    page.click("#tags-folders button:has-text('フォルダを作る')")
+    page.locator("#tags-folders", has_text="キャンペーン").wait_for(timeout=30_000)
+    screenshot(page, "tags")
+    assert critical_violations(page) == []
+
+    page = open_page(console, "settings")
+    page.wait_for_selector("#policy-time-zone", timeout=30_000)
+    assert page.input_value("#policy-time-zone") == "Asia/Tokyo"
+    screenshot(page, "settings")
+    assert critical_violations(page) == []
+    problems = [p for p in console.take() if "business-hours" not in p and "404" not in p]
+    assert problems == []
+
+
+def test_the_language_switch_shows_english(console: Watched) -> None:
+    page = open_page(console, "dashboard")
+    page.click("#language-switch label:has-text('English')")
+    page.locator("nav", has_text="Friends").wait_for(timeout=10_000)
+    assert "Broadcasts" in page.locator("nav").inner_text()
+    page.click("#language-switch label:has-text('日本語')")
+    page.locator("nav", has_text="友だち").wait_for(timeout=10_000)

@@ -6,9 +6,13 @@ import type { MessageKey } from "../i18n";
 import type { Ability } from "../session";
 import { Broadcasts } from "./Broadcasts";
 import { Dashboard } from "./Dashboard";
+import { Deliveries } from "./Deliveries";
 import { FriendDetail } from "./FriendDetail";
 import { Friends } from "./Friends";
 import { Rules } from "./Rules";
+import { Scenarios } from "./Scenarios";
+import { Settings } from "./Settings";
+import { Tags } from "./Tags";
 
 export interface PageEntry {
   id: string;
@@ -36,4 +40,8 @@ export const PAGES: PageEntry[] = [
   },
   { id: "rules", route: "/rules", label: "nav.rules", needs: "reports", render: () => <Rules /> },
   { id: "broadcasts", route: "/broadcasts", label: "nav.broadcasts", needs: "reports", render: () => <Broadcasts /> },
+  { id: "deliveries", route: "/deliveries", label: "nav.deliveries", needs: "reports", render: () => <Deliveries /> },
+  { id: "scenarios", route: "/scenarios", label: "nav.scenarios", needs: "reports", render: () => <Scenarios /> },
+  { id: "tags", route: "/tags", label: "nav.tags", needs: "reports", render: () => <Tags /> },
+  { id: "settings", route: "/settings", label: "nav.settings", needs: "reports", render: () => <Settings /> },
 ];
