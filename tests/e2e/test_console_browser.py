@@ -346,3 +346,32 @@ def test_the_language_switch_shows_english(console: Watched) -> None:
     assert "Broadcasts" in page.locator("nav").inner_text()
     page.click("#language-switch label:has-text('日本語')")
     page.locator("nav", has_text="友だち").wait_for(timeout=10_000)
+
+
+def test_a_wrong_token_is_refused_and_an_ended_session_returns_to_sign_in(
+    stack: LocalStack, browser: Any
+) -> None:
+    page = browser.new_page(viewport={"width": 820, "height": 1180}, locale="ja-JP")  # a tablet
+    try:
+        page.goto(f"{stack.gateway_url}/console/friends")  # a client route: the SPA fallback
+        page.fill("#signin-token", "not-the-admin-token", timeout=30_000)
+        page.click("#signin-machine button[type=submit]")
+        page.wait_for_selector("[data-testid=signin-error]", timeout=30_000)
+        assert "Forbidden" in page.locator("[data-testid=signin-error]").inner_text()
+        screenshot(page, "signin")
+        assert critical_violations(page) == []
+
+        # A session the API no longer accepts (401): back to the sign-in, with a note.
+        page.evaluate(
+            "sessionStorage.setItem('linecrm.console.session', JSON.stringify("
+            "{token: '', kind: 'machine', role: 'owner', email: null, expiresAt: null}))"
+        )
+        page.reload()
+        page.wait_for_selector("#signin-token", timeout=30_000)
+        assert "セッションが切れました" in page.locator("main").inner_text()
+        page.fill("#signin-token", DEMO_ADMIN_TOKEN)
+        page.click("#signin-machine button[type=submit]")
+        page.wait_for_selector("main [data-page=friends] #friends-table", timeout=30_000)
+        screenshot(page, "friends-tablet")
+    finally:
+        page.close()

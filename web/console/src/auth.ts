@@ -40,6 +40,20 @@ export async function signInWithPassword(
   };
 }
 
+// One read with the token (the first channel's tags): a wrong token is refused here,
+// not on every page.
+export async function checkToken(config: ConsoleConfig, token: string): Promise<void> {
+  const channel = config.channels[0];
+  if (!channel) return;
+  const answer = await fetch(`${config.apiBaseUrl}/admin/channels/${encodeURIComponent(channel)}/tags`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  if (!answer.ok) {
+    const body = (await answer.json().catch(() => ({}))) as { message?: string };
+    throw new SignInError(body.message ?? `HTTP ${answer.status}`);
+  }
+}
+
 export function machineSession(token: string): Session {
   return { token: token.trim(), kind: "machine", role: "owner", email: null, expiresAt: null };
 }

@@ -1,6 +1,6 @@
 import { Alert, Button, Card, Center, Divider, PasswordInput, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useState, type FormEvent } from "react";
-import { machineSession, signInWithPassword } from "../auth";
+import { checkToken, machineSession, signInWithPassword } from "../auth";
 import type { ConsoleConfig } from "../config";
 import { useI18n } from "../i18n";
 import type { Session } from "../session";
@@ -34,9 +34,21 @@ export function SignIn({
       setBusy(false);
     }
   };
-  const machine = (event: FormEvent) => {
+  // The admin token is checked with one read before the console opens with it.
+  const machine = async (event: FormEvent) => {
     event.preventDefault();
-    if (token.trim()) onSignedIn(machineSession(token));
+    if (!token.trim()) return;
+    setBusy(true);
+    setFailure(null);
+    try {
+      const session = machineSession(token);
+      await checkToken(config, session.token);
+      onSignedIn(session);
+    } catch (error) {
+      setFailure(t("signin.failed", { reason: (error as Error).message }));
+    } finally {
+      setBusy(false);
+    }
   };
 
   return (
@@ -94,7 +106,7 @@ export function SignIn({
                     value={token}
                     onChange={(e) => setToken(e.currentTarget.value)}
                   />
-                  <Button type="submit" variant="light">
+                  <Button type="submit" variant="light" loading={busy}>
                     {t("signin.machine")}
                   </Button>
                 </Stack>
