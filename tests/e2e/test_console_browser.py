@@ -185,6 +185,22 @@ def test_friends_filter_bulk_tag_and_the_friend_detail(
     screenshot(page, "friends")
     assert critical_violations(page) == []
 
+    # CSV import: a known friend gets a tag, an unknown user id is a rejected row.
+    csv = f"user_id,tags\n{chosen[1]},CSV取り込み\nnot-a-user-id,CSV取り込み\n"
+    page.set_input_files(
+        "#friends-import input[type=file]",
+        files=[{"name": "friends.csv", "mimeType": "text/csv", "buffer": csv.encode()}],
+    )
+    page.click("#friends-import label:has-text('ないタグは作成する')")
+    page.click("#friends-import-start")
+    page.wait_for_selector("#friends-import-status >> text=/done|failed/", timeout=60_000)
+    assert page.locator("#friends-import-rejections tbody tr").count() == 1
+    assert "not-a-user-id" in page.locator("#friends-import-rejections").inner_text()
+    imported = requests.get(
+        f"{stack.gateway_url}{BASE}/friends/{chosen[1]}", headers=ADMIN, timeout=READ
+    )
+    assert "CSV取り込み" in [t["name"] for t in imported.json()["tags"]]
+
     # The friend's detail: profile, tags, the scenario plan, take and release the chat.
     page.click(f"#friends-table tr[data-user-id='{chosen[0]}'] a")
     page.wait_for_selector("#friend-profile", timeout=30_000)
