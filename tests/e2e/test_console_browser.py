@@ -391,3 +391,48 @@ def test_a_wrong_token_is_refused_and_an_ended_session_returns_to_sign_in(
         screenshot(page, "friends-tablet")
     finally:
         page.close()
+
+
+STAFF_PASSWORD = "linecrm-demo"  # the local demo staff's (docs/common contract)
+
+
+@pytest.mark.parametrize(
+    ("role", "sidebar", "composer"),
+    [
+        ("marketer", {"dashboard", "friends", "broadcasts", "settings"}, True),
+        ("viewer", {"dashboard", "friends", "broadcasts", "settings"}, False),
+        ("operator", {"friends"}, False),
+    ],
+)
+def test_staff_sign_in_and_the_sidebar_of_each_role(
+    stack: LocalStack, browser: Any, role: str, sidebar: set[str], composer: bool
+) -> None:
+    email = f"{role}@demo.linecrm.local"
+    login = requests.post(
+        f"{stack.gateway_url}/local/staff/login",
+        json={"email": email, "password": STAFF_PASSWORD},
+        timeout=READ,
+    )
+    if login.status_code == 404:
+        pytest.skip("no POST /local/staff/login on this build (the roles branch adds it)")
+    assert login.status_code == 200, login.text
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    try:
+        page.goto(f"{stack.gateway_url}/console/")
+        page.fill("#signin-email", email, timeout=30_000)
+        page.fill("#signin-password", STAFF_PASSWORD)
+        page.click("#signin-staff button[type=submit]")
+        page.wait_for_selector("#signed-in-as", timeout=30_000)
+        shown = {
+            page.locator("nav [data-page]").nth(i).get_attribute("data-page")
+            for i in range(page.locator("nav [data-page]").count())
+        }
+        assert sidebar <= shown, shown
+        if role == "operator":
+            assert shown == {"friends"}, shown
+        else:
+            page.click("nav [data-page=broadcasts]")
+            page.wait_for_selector("#broadcast-list", timeout=30_000)
+            assert (page.locator("#broadcast-composer").count() == 1) is composer
+    finally:
+        page.close()
