@@ -393,7 +393,7 @@ def test_a_wrong_token_is_refused_and_an_ended_session_returns_to_sign_in(
         page.close()
 
 
-STAFF_PASSWORD = "linecrm-demo"  # the local demo staff's (docs/common contract)
+STAFF_PASSWORD = "linecrm-demo"  # the local demo staff's, printed by make dev
 
 
 @pytest.mark.parametrize(

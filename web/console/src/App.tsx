@@ -94,7 +94,7 @@ function Shell({
         <AppShell.Header>
           <Group h="100%" px="md" justify="space-between" wrap="nowrap">
             <Group wrap="nowrap">
-              <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="menu" />
+              <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label={t("app.menu")} />
               <Title order={1} size="h4">
                 {t("app.title")}
               </Title>
@@ -122,7 +122,7 @@ function Shell({
             </Group>
           </Group>
         </AppShell.Header>
-        <AppShell.Navbar p="xs" component="nav" aria-label="pages">
+        <AppShell.Navbar p="xs" component="nav" aria-label={t("app.pages")}>
           {allowed
             .filter((page) => !page.hidden)
             .map((page) => (

@@ -19,7 +19,17 @@ export type ChartOption = echarts.ComposeOption<
   BarSeriesOption | LineSeriesOption | GridComponentOption | LegendComponentOption | TooltipComponentOption
 >;
 
-export function Chart({ option, height = 320, id }: { option: ChartOption; height?: number; id?: string }) {
+export function Chart({
+  option,
+  label,
+  height = 320,
+  id,
+}: {
+  option: ChartOption;
+  label: string;
+  height?: number;
+  id?: string;
+}) {
   const element = useRef<HTMLDivElement>(null);
   const chart = useRef<echarts.ECharts | null>(null);
   useEffect(() => {
@@ -37,5 +47,5 @@ export function Chart({ option, height = 320, id }: { option: ChartOption; heigh
   useEffect(() => {
     chart.current?.setOption(option, true);
   }, [option]);
-  return <div id={id} ref={element} style={{ width: "100%", height }} role="img" />;
+  return <div id={id} ref={element} style={{ width: "100%", height }} role="img" aria-label={label} />;
 }

@@ -288,6 +288,16 @@ export const ja = {
   "settings.closedDates": "休業日（YYYY-MM-DD、カンマ区切り）",
   "settings.noHours": "営業時間は未設定です（いつでも営業中として扱います）",
   "settings.clearHours": "営業時間を消す",
+  "kind.broadcast": "一斉配信",
+  "kind.step": "ステップ",
+  "kind.rule": "自動応答",
+  "kind.richmenu": "リッチメニュー",
+  "kind.welcome": "あいさつ",
+  "kind.chat": "チャット",
+  "app.menu": "メニュー",
+  "app.pages": "ページ",
+  "friends.selectAll": "すべて選択",
+  "broadcasts.previewFailed": "テスト計算に失敗しました",
 } as const;
 
 export type MessageKey = keyof typeof ja;

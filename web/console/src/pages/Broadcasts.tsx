@@ -111,7 +111,9 @@ function Composer({ onSent }: { onSent: () => void }) {
         params: { path },
         body: request(),
       });
-      if (answer.error || !answer.data) throw new ApiError(answer.response.status, messageOf(answer.error));
+      if (answer.error || !answer.data) {
+        throw new ApiError(answer.response.status, messageOf(answer.error) ?? t("broadcasts.previewFailed"));
+      }
       let data = answer.data as Preview | Schemas["PreviewJobStatus"];
       // Over 5,000 friends the preview is a job: poll it.
       while ("preview_id" in data) {
@@ -293,9 +295,8 @@ function Composer({ onSent }: { onSent: () => void }) {
   );
 }
 
-function messageOf(error: unknown): string {
-  const body = error as { message?: string } | undefined;
-  return body?.message ?? "preview failed";
+function messageOf(error: unknown): string | undefined {
+  return (error as { message?: string } | undefined)?.message;
 }
 
 function PreviewFigures({ preview }: { preview: Preview }) {

@@ -74,7 +74,7 @@ export function Dashboard() {
     const last = data.days[data.days.length - 1]?.date ?? "";
     return (
       <Stack gap="xs">
-        <Chart id="chart-friends" option={option} />
+        <Chart id="chart-friends" option={option} label={t("dashboard.friendsChart")} />
         <Group justify="space-between">
           <Text size="sm" id="friends-totals">
             {t("dashboard.totals", { added: count(added), blocked: count(blocked), net: count(added - blocked) })}
@@ -105,7 +105,7 @@ export function Dashboard() {
           <Table.Tbody>
             {rows.map((row) => (
               <Table.Tr key={row.campaign}>
-                <Table.Td>{campaignLabel(row.campaign, row.name)}</Table.Td>
+                <Table.Td>{campaignLabel(row.campaign, row.name, t)}</Table.Td>
                 <Table.Td ta="right">{count(row.sent, lang)}</Table.Td>
                 <Table.Td ta="right">{percent(row.ctr)}</Table.Td>
                 <Table.Td ta="right">{percent(row.cvr)}</Table.Td>

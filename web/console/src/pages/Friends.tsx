@@ -188,7 +188,7 @@ export function Friends() {
                   {writes && (
                     <Table.Th w={40}>
                       <Checkbox
-                        aria-label="all"
+                        aria-label={t("friends.selectAll")}
                         checked={allChecked}
                         onChange={() =>
                           setSelected(allChecked ? new Set() : new Set(friends.map((f) => f.user_id)))

@@ -1,6 +1,7 @@
 // Which deliveries did best and worst: those that sent something, by click-through
 // then conversion rate (ties: more sent first).
 import type { Schemas } from "../api/client";
+import type { MessageKey, Translate } from "../i18n";
 
 type Campaign = Schemas["CampaignReport"];
 
@@ -18,18 +19,12 @@ export function rankCampaigns(campaigns: Campaign[], size = 5): { best: Campaign
   return { best, worst };
 }
 
-const KINDS: Record<string, string> = {
-  broadcast: "一斉配信",
-  step: "ステップ",
-  rule: "自動応答",
-  richmenu: "リッチメニュー",
-  welcome: "あいさつ",
-  chat: "チャット",
-};
+const KINDS = ["broadcast", "step", "rule", "richmenu", "welcome", "chat"] as const;
 
-export function campaignLabel(campaign: string, name?: string | null): string {
+// A campaign key (broadcast:<id>, step:<scenario>:<step>, rule:<id>, …) for people.
+export function campaignLabel(campaign: string, name: string | null | undefined, t: Translate): string {
   if (name) return name;
   const [kind, ...rest] = campaign.split(":");
-  const label = KINDS[kind] ?? kind;
+  const label = (KINDS as readonly string[]).includes(kind) ? t(`kind.${kind}` as MessageKey) : kind;
   return rest.length ? `${label} ${rest.join(":")}` : label;
 }
