@@ -41,12 +41,15 @@ export function Friends() {
   const [failure, setFailure] = useState<Error | null>(null);
 
   const tags = useLoad(() => ok(api.GET("/admin/channels/{channel_id}/tags", { params: { path } })), [channelId]);
-  const list = useLoad(async () => {
-    const page = await ok(
+  // One page of the filtered list (100 friends), from `cursor` on.
+  const fetchPage = (cursor?: string) =>
+    ok(
       api.GET("/admin/channels/{channel_id}/friends", {
-        params: { path, query: { tag: tag ?? undefined, status: status ?? undefined, limit: 100 } },
+        params: { path, query: { tag: tag ?? undefined, status: status ?? undefined, limit: 100, cursor } },
       }),
     );
+  const list = useLoad(async () => {
+    const page = await fetchPage();
     setPages({ friends: page.friends, cursor: page.next_cursor ?? null });
     setSelected(new Set());
     return page;
@@ -55,14 +58,7 @@ export function Friends() {
   const more = async () => {
     if (!pages.cursor) return;
     try {
-      const page = await ok(
-        api.GET("/admin/channels/{channel_id}/friends", {
-          params: {
-            path,
-            query: { tag: tag ?? undefined, status: status ?? undefined, limit: 100, cursor: pages.cursor },
-          },
-        }),
-      );
+      const page = await fetchPage(pages.cursor);
       setPages((p) => ({ friends: [...p.friends, ...page.friends], cursor: page.next_cursor ?? null }));
     } catch (error) {
       setFailure(error as Error);
