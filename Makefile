@@ -18,11 +18,20 @@ DASHBOARD_DIR := web/dashboard
 DASHBOARD_NODE_STAMP := $(DASHBOARD_DIR)/node_modules/.installed
 DASHBOARD_BUILD := functions/admin/dashboard_assets/.vite/manifest.json
 DASHBOARD_SOURCES := $(wildcard $(DASHBOARD_DIR)/src/*) $(DASHBOARD_DIR)/vite.config.ts $(DASHBOARD_DIR)/tsconfig.json
+# The admin console (web/console: React + Mantine, docs/console.md): npm ci from its lock
+# file, types generated from docs/admin-openapi.json, tsc, then a Vite build into
+# web/console/dist/ (gitignored), which the local gateway serves at /console/ and the
+# CDK deploys to the console bucket.
+CONSOLE_DIR := web/console
+CONSOLE_NODE_STAMP := $(CONSOLE_DIR)/node_modules/.installed
+CONSOLE_BUILD := $(CONSOLE_DIR)/dist/index.html
+CONSOLE_SOURCES := $(filter-out %/schema.d.ts,$(shell find $(CONSOLE_DIR)/src -type f)) \
+	$(CONSOLE_DIR)/index.html $(CONSOLE_DIR)/vite.config.ts $(CONSOLE_DIR)/tsconfig.json docs/admin-openapi.json
 # The browser tests' chromium and CJK fonts, from Debian (never Playwright's downloads).
 BROWSER_PACKAGES := chromium fonts-noto-cjk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dev test lint format synth bench pr clean install openapi liff dashboard browser
+.PHONY: dev test lint format synth bench pr clean install openapi liff dashboard console console-test browser
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "linecrm needs Python >= 3.11")'
@@ -53,6 +62,19 @@ $(DASHBOARD_BUILD): $(DASHBOARD_NODE_STAMP) $(DASHBOARD_SOURCES)
 
 dashboard: $(DASHBOARD_BUILD)
 
+$(CONSOLE_NODE_STAMP): $(CONSOLE_DIR)/package.json $(CONSOLE_DIR)/package-lock.json
+	cd $(CONSOLE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(CONSOLE_BUILD): $(CONSOLE_NODE_STAMP) $(CONSOLE_SOURCES)
+	cd $(CONSOLE_DIR) && npm run --silent build -- --logLevel warn
+
+console: $(CONSOLE_BUILD)
+
+# The console's unit tests (vitest: the catalogues, the preview, the idempotency keys).
+console-test: $(CONSOLE_NODE_STAMP)
+	cd $(CONSOLE_DIR) && npm run --silent gen && npx vitest run
+
 # Quiet and quick when the packages are there already.
 browser:
 	@missing=$$(for package in $(BROWSER_PACKAGES); do \
@@ -65,7 +87,7 @@ browser:
 
 install: $(STAMP)
 
-dev: $(STAMP) $(LIFF_BUILD) $(DASHBOARD_BUILD)
+dev: $(STAMP) $(LIFF_BUILD) $(DASHBOARD_BUILD) $(CONSOLE_BUILD)
 	$(PY) -m linecrm_local.dev
 
 lint: $(STAMP)
@@ -77,10 +99,10 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(STAMP) lint $(LIFF_BUILD) $(DASHBOARD_BUILD) browser
+test: $(STAMP) lint $(LIFF_BUILD) $(DASHBOARD_BUILD) $(CONSOLE_BUILD) console-test browser
 	$(BIN)/pytest
 
-synth: $(STAMP) $(NODE_STAMP) $(LIFF_BUILD) $(DASHBOARD_BUILD)
+synth: $(STAMP) $(NODE_STAMP) $(LIFF_BUILD) $(DASHBOARD_BUILD) $(CONSOLE_BUILD)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --quiet
 
 openapi: $(STAMP)
@@ -95,3 +117,4 @@ clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
 	rm -rf $(LIFF_DIR)/node_modules functions/liff_login/liff_assets
 	rm -rf $(DASHBOARD_DIR)/node_modules functions/admin/dashboard_assets
+	rm -rf $(CONSOLE_DIR)/node_modules $(CONSOLE_DIR)/dist $(CONSOLE_DIR)/src/api/schema.d.ts

@@ -18,6 +18,7 @@ from linecrm.line.login import Verification
 from linecrm.resources import Env
 from linecrm_infra import constants
 from linecrm_infra.constructs.api import HttpApi
+from linecrm_infra.constructs.console import AdminConsole
 from linecrm_infra.constructs.data import DataTables
 from linecrm_infra.constructs.delivery import DeliveryQueues
 from linecrm_infra.constructs.functions import Functions
@@ -124,6 +125,11 @@ class LinecrmStack(cdk.Stack):
             )
         self._configure_async_invocations()
         self.api = HttpApi(self, "Http", functions=self.functions.functions)
+        # The admin console (web/console) from S3 behind CloudFront; staff sign-in
+        # (Cognito) is passed as `auth=` once the stack has a user pool.
+        self.console = AdminConsole(
+            self, "Console", api_url=self.api.url, channel_ids=settings.channel_ids
+        )
         self.monitoring = Monitoring(self, "Monitoring", alarm_email=settings.alarm_email)
         self._add_alarms()
         self._add_outputs()
@@ -271,6 +277,7 @@ class LinecrmStack(cdk.Stack):
                 f"{self.api.url}login/jwks.json",
                 "Public keys of the auto-login URLs, for the shop (docs/auto-login.md)",
             ),
+            "ConsoleUrl": (self.console.url, "The admin console (docs/console.md)"),
             "EventsUrlTemplate": (
                 f"{self.api.url}events/<channelId>",
                 "Events API URL for the shop's systems (docs/events.md); replace <channelId>",

@@ -65,6 +65,8 @@ def banner(stack: LocalStack) -> str:
         f"  admin Swagger    {stack.gateway_url}/admin/swagger  (Authorize: the admin token)",
         f"  admin token      {stack.admin_token}  (Authorization: Bearer …)",
         f"  dashboard        {dashboard_url(stack)}  (docs/dashboard.md)",
+        f"  admin console    {stack.gateway_url}/console/  (docs/console.md; sign in with the"
+        " admin token)",
         f"  events API       {stack.events_url(demo.DEMO_CHANNEL_ID)}  (docs/events.md)",
         f"    source         {demo.DEMO_EVENT_SOURCE}  (X-Linecrm-Source)",
         f"    key            {demo.DEMO_EVENT_SOURCE_KEY}",

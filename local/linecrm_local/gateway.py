@@ -29,6 +29,7 @@ from werkzeug.wrappers import Request
 
 from linecrm import resources
 from linecrm.resources import Route
+from linecrm_local.console_static import ConsoleFiles
 from linecrm_local.lambda_runtime import LocalFunctions
 from linecrm_local.provision import LOCAL_ACCOUNT_ID
 from linecrm_local.serving import BackgroundWsgiServer, bind_listening_socket
@@ -275,8 +276,10 @@ class LocalGateway:
         routes: Iterable[Route] = resources.ROUTES,
         host: str = "127.0.0.1",
         port: int = 0,
+        console: ConsoleFiles | None = None,
     ) -> None:
         self.functions = functions
+        self.console = console
         self.admin_token = admin_token
         self.host = host
         self.requested_port = port
@@ -325,6 +328,10 @@ class LocalGateway:
         return response
 
     def _route(self, request: Request) -> HttpResponse:
+        if self.console is not None and ConsoleFiles.handles(request.path):
+            static = self.console.serve(request.method, request.path)
+            body = b"" if request.method == "HEAD" else static.body
+            return HttpResponse(static.status, list(static.headers), body)
         found = match_route(self.routes, request.method, request.path)
         if found is None:
             if request.method == "GET" and request.path == "/":

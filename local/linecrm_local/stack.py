@@ -21,6 +21,7 @@ from linecrm_local import demo, grants
 from linecrm_local.async_invoke import AsyncInvoker
 from linecrm_local.aws_local import EnvironmentPatch, LocalAws, LocalResources, create_resources
 from linecrm_local.clock import MovableClock
+from linecrm_local.console_static import ConsoleFiles, console_config
 from linecrm_local.gateway import LocalGateway
 from linecrm_local.lambda_runtime import FUNCTIONS_ROOT, LocalFunctions
 from linecrm_local.provision import ChannelSecret
@@ -83,7 +84,11 @@ class LocalStack:
         # The handlers run on the stack's clock: moving it moves what they see as now.
         self.functions = LocalFunctions(functions_root, clock=self.clock.now)
         self.gateway = LocalGateway(
-            self.functions, admin_token=admin_token, host=host, port=gateway_port
+            self.functions,
+            admin_token=admin_token,
+            host=host,
+            port=gateway_port,
+            console=ConsoleFiles(config=console_config(demo.DEMO_CHANNEL_ID)),
         )
         self._emulator: LineEmulator | None = None
         self._resources: LocalResources | None = None

@@ -120,6 +120,7 @@ def test_dev_serves_prints_a_banner_and_stops_cleanly_on_sigint(ports: dict[str,
     assert f"demo shop        {shop}" in banner
     assert f"{gateway}/liff/{demo.DEMO_CHANNEL_ID}/card" in banner
     assert f"{gateway}/admin/dashboard?channel={demo.DEMO_CHANNEL_ID}" in banner
+    assert f"admin console    {gateway}/console/" in banner
     assert f"web tag          {gateway}/web/tag.js" in banner
     assert "    shop's key     pk_" in banner
     assert "Traceback" not in stderr.text

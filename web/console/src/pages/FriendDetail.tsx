@@ -1,0 +1,303 @@
+import { Alert, Anchor, Badge, Button, Card, Group, Select, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
+import { useState } from "react";
+import { ApiError, ok, type Schemas } from "../api/client";
+import { ErrorNote, Loading } from "../components/Status";
+import { useConsole, useLoad } from "../context";
+import { dateTime } from "../format";
+import { useI18n } from "../i18n";
+import { href, navigate } from "../router";
+import { can } from "../session";
+
+type Friend = Schemas["FriendResponse"];
+
+export function FriendDetail({ userId }: { userId: string }) {
+  const { api, channelId, session, timeZone } = useConsole();
+  const { t, language } = useI18n();
+  const path = { channel_id: channelId, user_id: userId };
+  const [friend, setFriend] = useState<Friend | null>(null);
+  const [failure, setFailure] = useState<Error | null>(null);
+  const [newTag, setNewTag] = useState<string | null>(null);
+
+  const loaded = useLoad(async () => {
+    const answer = await ok(api.GET("/admin/channels/{channel_id}/friends/{user_id}", { params: { path } }));
+    setFriend(answer);
+    return answer;
+  }, [channelId, userId]);
+  const tags = useLoad(
+    () => ok(api.GET("/admin/channels/{channel_id}/tags", { params: { path: { channel_id: channelId } } })),
+    [channelId],
+  );
+  const events = useLoad(
+    () =>
+      ok(api.GET("/admin/channels/{channel_id}/friends/{user_id}/events", { params: { path, query: { limit: 20 } } })),
+    [channelId, userId],
+  );
+  const link = useLoad(async () => {
+    try {
+      return await ok(api.GET("/admin/channels/{channel_id}/friends/{user_id}/link", { params: { path } }));
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return null;
+      throw error;
+    }
+  }, [channelId, userId]);
+  // Enrolments: the plan of each scenario the friend is in (a 404 = not enrolled).
+  const plans = useLoad(async () => {
+    if (!can(session, "reports")) return [];
+    const scenarios = await ok(
+      api.GET("/admin/channels/{channel_id}/scenarios", { params: { path: { channel_id: channelId } } }),
+    );
+    const found = await Promise.all(
+      scenarios.scenarios.map(async (scenario) => {
+        const answer = await api.GET("/admin/channels/{channel_id}/scenarios/{scenario_id}/plan", {
+          params: {
+            path: { channel_id: channelId, scenario_id: scenario.scenario_id },
+            query: { user_id: userId },
+          },
+        });
+        return answer.data ? { scenario, plan: answer.data } : null;
+      }),
+    );
+    return found.filter((x) => x !== null);
+  }, [channelId, userId]);
+
+  const change = async (body: { add_tags?: string[]; remove_tags?: string[] }) => {
+    setFailure(null);
+    try {
+      setFriend(await ok(api.PATCH("/admin/channels/{channel_id}/friends/{user_id}", { params: { path }, body })));
+    } catch (error) {
+      setFailure(error as Error);
+    }
+  };
+  const chat = async (take: boolean) => {
+    setFailure(null);
+    try {
+      const staff = session.email ?? t("app.machine");
+      setFriend(
+        await ok(
+          take
+            ? api.PUT("/admin/channels/{channel_id}/friends/{user_id}/chat-mode", { params: { path }, body: { staff } })
+            : api.DELETE("/admin/channels/{channel_id}/friends/{user_id}/chat-mode", { params: { path } }),
+        ),
+      );
+    } catch (error) {
+      setFailure(error as Error);
+    }
+  };
+
+  const back = (
+    <Anchor
+      href={href("/friends")}
+      onClick={(event) => {
+        event.preventDefault();
+        navigate("/friends");
+      }}
+    >
+      ← {t("friend.back")}
+    </Anchor>
+  );
+  if (loaded.loading && !friend) return <Loading />;
+  if (!friend) return <Stack>{back}<ErrorNote error={loaded.error} /></Stack>;
+
+  const fields = Object.entries(friend.fields ?? {});
+  const tagNames = new Set((friend.tags ?? []).map((x) => x.name));
+  return (
+    <Stack>
+      {back}
+      <Title order={2} id="friend-name">
+        {friend.display_name || friend.user_id}
+      </Title>
+      <ErrorNote error={failure} />
+      {!!friend.warnings?.length && (
+        <Alert color="yellow" title={t("friend.warnings")}>
+          {friend.warnings.map((w) => (
+            <Text size="sm" key={w.subject}>
+              {w.subject}: {w.message}
+            </Text>
+          ))}
+        </Alert>
+      )}
+      <SimpleGrid cols={{ base: 1, md: 2 }}>
+        <Card withBorder id="friend-profile">
+          <Title order={3} size="h4">
+            {t("friend.profile")}
+          </Title>
+          <Table>
+            <Table.Tbody>
+              <Row label={t("friends.userId")} value={friend.user_id} />
+              <Row label={t("friends.status")} value={friend.status} />
+              <Row label={t("friend.language")} value={friend.language ?? "—"} />
+              <Row label={t("friend.statusMessage")} value={friend.status_message ?? "—"} />
+              <Row label={t("friends.followed")} value={dateTime(friend.first_followed_at, timeZone, language)} />
+              <Row
+                label={t("friends.lastInteraction")}
+                value={dateTime(friend.last_interaction_at, timeZone, language)}
+              />
+              <Row label={t("friend.inflow")} value={friend.inflow_route ?? "—"} />
+            </Table.Tbody>
+          </Table>
+        </Card>
+        <Card withBorder id="friend-chat">
+          <Stack>
+            <Title order={3} size="h4">
+              {t("friend.chat")}
+            </Title>
+            <Text id="friend-chat-mode">
+              {friend.chat_mode
+                ? t("friend.chatManual", {
+                    staff: friend.chat_mode.staff,
+                    since: dateTime(friend.chat_mode.since, timeZone, language),
+                  })
+                : t("friend.chatAuto")}
+            </Text>
+            {can(session, "chat") && (
+              <Group>
+                {friend.chat_mode ? (
+                  <Button variant="light" onClick={() => chat(false)} id="friend-release">
+                    {t("friend.release")}
+                  </Button>
+                ) : (
+                  <Button onClick={() => chat(true)} id="friend-take">
+                    {t("friend.take")}
+                  </Button>
+                )}
+              </Group>
+            )}
+            <Title order={3} size="h4">
+              {t("friend.link")}
+            </Title>
+            <Text size="sm" id="friend-link">
+              {link.data
+                ? t("friend.memberId", {
+                    member: link.data.member_id,
+                    at: dateTime(link.data.linked_at, timeZone, language),
+                  })
+                : t("friend.notLinked")}
+            </Text>
+          </Stack>
+        </Card>
+        <Card withBorder id="friend-tags">
+          <Stack>
+            <Title order={3} size="h4">
+              {t("friend.tags")}
+            </Title>
+            <Group gap="xs">
+              {(friend.tags ?? []).map((x) => (
+                <Badge
+                  key={x.tag_id}
+                  variant="light"
+                  rightSection={
+                    can(session, "tagFriends") ? (
+                      <Anchor
+                        component="button"
+                        size="xs"
+                        aria-label={`${t("friends.removeTag")}: ${x.name}`}
+                        onClick={() => change({ remove_tags: [x.name] })}
+                      >
+                        ×
+                      </Anchor>
+                    ) : undefined
+                  }
+                >
+                  {x.name}
+                </Badge>
+              ))}
+              {!friend.tags?.length && <Text c="dimmed">{t("common.none")}</Text>}
+            </Group>
+            {can(session, "tagFriends") && (
+              <Group align="end">
+                <Select
+                  id="friend-add-tag"
+                  label={t("friend.addTag")}
+                  data={(tags.data?.tags ?? []).filter((x) => !tagNames.has(x.name)).map((x) => x.name)}
+                  value={newTag}
+                  onChange={setNewTag}
+                  searchable
+                  w={220}
+                />
+                <Button
+                  disabled={!newTag}
+                  onClick={() => {
+                    if (newTag) void change({ add_tags: [newTag] });
+                    setNewTag(null);
+                  }}
+                >
+                  {t("friends.addTag")}
+                </Button>
+              </Group>
+            )}
+          </Stack>
+        </Card>
+        <Card withBorder id="friend-fields">
+          <Title order={3} size="h4">
+            {t("friend.fields")}
+          </Title>
+          {fields.length ? (
+            <Table>
+              <Table.Tbody>
+                {fields.map(([key, value]) => (
+                  <Row key={key} label={key} value={Array.isArray(value) ? value.join(", ") : String(value)} />
+                ))}
+              </Table.Tbody>
+            </Table>
+          ) : (
+            <Text c="dimmed">{t("friend.noFields")}</Text>
+          )}
+        </Card>
+      </SimpleGrid>
+      <Card withBorder id="friend-enrolments">
+        <Title order={3} size="h4">
+          {t("friend.enrolments")}
+        </Title>
+        <ErrorNote error={plans.error} />
+        {plans.loading && <Loading />}
+        {plans.data && !plans.data.length && <Text c="dimmed">{t("common.none")}</Text>}
+        {plans.data?.map(({ scenario, plan }) => (
+          <Stack key={scenario.scenario_id} gap={4} mt="xs">
+            <Text fw={600}>{t("friend.planFor", { scenario: scenario.name })}</Text>
+            <Table>
+              <Table.Tbody>
+                {plan.steps.map((step) => (
+                  <Table.Tr key={step.step_id}>
+                    <Table.Td>{step.step_id}</Table.Td>
+                    <Table.Td>{step.why.join(" / ")}</Table.Td>
+                    <Table.Td>{dateTime(step.due_at, timeZone, language)}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Stack>
+        ))}
+      </Card>
+      <Card withBorder id="friend-events">
+        <Title order={3} size="h4">
+          {t("friend.events")}
+        </Title>
+        <ErrorNote error={events.error} />
+        {events.data && !events.data.events.length && <Text c="dimmed">{t("friend.noEvents")}</Text>}
+        {!!events.data?.events.length && (
+          <Table>
+            <Table.Tbody>
+              {events.data.events.map((event) => (
+                <Table.Tr key={event.idempotency_key}>
+                  <Table.Td>{dateTime(event.occurred_at, timeZone, language)}</Table.Td>
+                  <Table.Td>{event.name}</Table.Td>
+                  <Table.Td>{event.value ?? ""}</Table.Td>
+                  <Table.Td>{event.source}</Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        )}
+      </Card>
+    </Stack>
+  );
+}
+
+function Row({ label, value }: { label: string; value: string }) {
+  return (
+    <Table.Tr>
+      <Table.Th w="40%">{label}</Table.Th>
+      <Table.Td>{value}</Table.Td>
+    </Table.Tr>
+  );
+}
