@@ -34,6 +34,7 @@ from linecrm.admin import (
     scenarios,
     settings,
     shop_login,
+    staff,
     tags,
     web_tag,
 )
@@ -120,7 +121,14 @@ docs/deploy.md).
 SigV4 (service `execute-api`); the caller needs `execute-api:Invoke` on the API.
 In the local stack (`make dev`), send `Authorization: Bearer <admin token>` instead
 (the token is printed by `make dev`). Missing credentials: 401 locally, 403 on AWS;
-wrong credentials: 403.
+wrong credentials: 403. Staff signed in to the console send their Cognito token
+(`Authorization: Bearer <JWT>`) to the staff API, which has the same routes behind a JWT
+authorizer; locally `POST /local/staff/login` gives one (docs/staff.md).
+
+**Roles.** A staff member's Cognito group is their role: owner (everything, staff users
+included), marketer (everything but staff users), operator (chat, reading friends and
+tagging them) or viewer (read only). A machine caller (SigV4, the local admin token) is
+an owner. A route the role may not use answers 403 with the reason.
 
 **Errors.** Every 4xx answer is `{"message": …, "field": …}`; 422 names the request
 field at fault.
@@ -161,6 +169,12 @@ def build_app(
     ``import_service`` the ImportService of the friend import routes). ``channels``
     says which channel ids exist: any other gets 404 before a route runs."""
     app = json_resolver()
+    # Roles first, before the request is validated or the channel looked up: a caller who
+    # may not use a route learns nothing from it.
+    # Powertools' hook (http_errors.json_resolver sets it too) runs any middleware.
+    app._request_validation_middleware = staff.checked_before(  # type: ignore[assignment]
+        staff.require_permission(), app._request_validation_middleware
+    )
     if channels is not None:
         app.use(middlewares=[_known_channels_only(channels)])
     for router in (

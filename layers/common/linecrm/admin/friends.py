@@ -18,6 +18,7 @@ from linecrm.admin.models import (
     FriendResponse,
 )
 from linecrm.admin.params import ChannelId, Friends, UserId, new_router, no_content, responses
+from linecrm.admin.staff import current_identity
 from linecrm.repositories.friends import MAX_PAGE_SIZE
 
 router = new_router()
@@ -97,8 +98,10 @@ def delete_friend(channel_id: ChannelId, user_id: UserId, service: Friends) -> R
 def take_chat(
     channel_id: ChannelId, user_id: UserId, request: ChatModeRequest, service: Friends
 ) -> FriendResponse:
-    """A staff member takes the conversation over: automation pauses for this friend."""
-    return service.take_chat(channel_id, user_id, request.staff)
+    """A staff member takes the conversation over: automation pauses for this friend.
+    Signed in to the console, the staff member is shown as themselves (``staff`` is
+    ignored); a machine caller names the staff member, or is shown as itself."""
+    return service.take_chat(channel_id, user_id, _staff_display(request.staff))
 
 
 @router.delete(
@@ -109,3 +112,12 @@ def take_chat(
 def release_chat(channel_id: ChannelId, user_id: UserId, service: Friends) -> FriendResponse:
     """Hand the conversation back to automation."""
     return service.release_chat(channel_id, user_id)
+
+
+def _staff_display(named: str | None) -> str:
+    identity = current_identity()
+    if identity is None:
+        return named or "staff"
+    if identity.kind == "staff":
+        return identity.display
+    return named or identity.display
