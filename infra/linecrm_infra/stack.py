@@ -30,6 +30,7 @@ from linecrm_infra.constructs.secrets import (
     VisitorKeySecret,
     parse_channel_ids,
 )
+from linecrm_infra.constructs.staff import StaffAccess
 from linecrm_infra.constructs.uploads import UploadBuckets
 
 
@@ -43,6 +44,8 @@ class StackSettings:
     line_data_api_base_url: str
     line_login_base_url: str
     id_token_verification: str = constants.DEFAULT_ID_TOKEN_VERIFICATION
+    console_callback_urls: tuple[str, ...] = (constants.DEFAULT_CONSOLE_CALLBACK_URL,)
+    staff_domain_prefix: str | None = None
 
     @classmethod
     def from_context(cls, scope: Construct) -> StackSettings:
@@ -70,6 +73,14 @@ class StackSettings:
                     constants.DEFAULT_ID_TOKEN_VERIFICATION,
                 )
             ),
+            console_callback_urls=tuple(
+                url.strip()
+                for url in context(
+                    constants.CONTEXT_CONSOLE_CALLBACK_URLS, constants.DEFAULT_CONSOLE_CALLBACK_URL
+                ).split(",")
+                if url.strip()
+            ),
+            staff_domain_prefix=context(constants.CONTEXT_STAFF_DOMAIN_PREFIX, "") or None,
         )
 
 
@@ -123,7 +134,17 @@ class LinecrmStack(cdk.Stack):
                 self.delivery.pair(resources.SCHEDULE_DEAD_LETTER_QUEUE).queue,
             )
         self._configure_async_invocations()
-        self.api = HttpApi(self, "Http", functions=self.functions.functions)
+        # Staff sign-in for the console (Cognito, its JWT authorizer); docs/staff.md.
+        self.staff = StaffAccess(
+            self,
+            "Staff",
+            callback_urls=settings.console_callback_urls,
+            logout_urls=settings.console_callback_urls,
+            domain_prefix=settings.staff_domain_prefix,
+        )
+        self.api = HttpApi(
+            self, "Http", functions=self.functions.functions, jwt_authorizer=self.staff.authorizer
+        )
         self.monitoring = Monitoring(self, "Monitoring", alarm_email=settings.alarm_email)
         self._add_alarms()
         self._add_outputs()
@@ -274,6 +295,19 @@ class LinecrmStack(cdk.Stack):
             "EventsUrlTemplate": (
                 f"{self.api.url}events/<channelId>",
                 "Events API URL for the shop's systems (docs/events.md); replace <channelId>",
+            ),
+            "StaffApiUrl": (
+                f"{self.api.url}{resources.STAFF_PREFIX.lstrip('/')}",
+                "The console's API base: the admin routes with a staff JWT (docs/staff.md)",
+            ),
+            "StaffUserPoolId": (self.staff.user_pool.user_pool_id, "Staff user pool"),
+            "ConsoleClientId": (
+                self.staff.console_client.user_pool_client_id,
+                "The console's app client (authorization code with PKCE)",
+            ),
+            "StaffSignInDomain": (
+                self.staff.domain.base_url(),
+                "Cognito's hosted sign-in for the console",
             ),
         }
         for logical_id, table in self.data.tables.items():

@@ -18,6 +18,7 @@ linecrm simulate click --user U… URL         the friend taps a tracked link (d
 linecrm shoplogin configure --base-url https://… --allow /mypage   auto-login (cli_shoplogin)
 linecrm report campaigns|campaign <key>|funnel <id>|routes|timeline [--csv FILE]   reports
 linecrm webtag keys create --origin https://shop.example   a web tag key (cli_webtag)
+linecrm audit [--user U…]                    who changed what, when (see cli_audit)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import requests
 
 from linecrm_local import (
     admin_cli,
+    cli_audit,
     cli_broadcasts,
     cli_events,
     cli_idlink,
@@ -240,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_reports.add_commands(commands)
     cli_insight.add_commands(commands)
     cli_webtag.add_commands(commands)
+    cli_audit.add_commands(commands)
 
     calls = commands.add_parser("calls", help="LINE API calls the emulator received")
     calls.add_argument("--endpoint", help="e.g. push, multicast, reply")
@@ -280,6 +283,8 @@ def run(args: argparse.Namespace) -> Any:
         return cli_insight.run(args)
     if args.command == cli_webtag.COMMAND:
         return cli_webtag.run(args)
+    if args.command == cli_audit.COMMAND:
+        return cli_audit.run(args)
     control = EmulatorControl(args.emulator)
     if args.command == "simulate":
         return _simulate(control, args)

@@ -353,7 +353,16 @@ class LocalGateway:
         compiled, path_parameters = found
 
         authorizer = None
-        if compiled.route.authorization == "iam":
+        if compiled.route.authorization == "jwt":
+            # The staff routes: API Gateway's JWT authorizer, nothing else (docs/staff.md).
+            token = _staff_jwt(request.headers.get("Authorization", ""))
+            if token is None or self.staff_auth is None:
+                return unauthorized("send Authorization: Bearer <staff token>")
+            try:
+                authorizer = self.staff_auth.authorizer(token)
+            except InvalidToken as error:
+                return unauthorized(str(error))
+        elif compiled.route.authorization == "iam":
             # Locally a bearer token stands in for SigV4: none -> 401, a wrong one -> 403.
             authorization = request.headers.get("Authorization", "")
             # A staff member's Cognito JWT is checked as the JWT authorizer does (the

@@ -145,3 +145,36 @@ def test_make_dev_prints_the_demo_staff(local_stack: LocalStack) -> None:
     assert DEMO_STAFF_PASSWORD in shown
     for role in ("owner", "marketer", "operator", "viewer"):
         assert f"{role}@demo.linecrm.local" in shown
+
+
+def test_the_audit_log_names_the_staff_member(local_stack: LocalStack) -> None:
+    from linecrm_local import cli
+
+    marketer = _token(local_stack, "marketer")
+    made = _call(local_stack, marketer, "POST", "/tags", {"name": "audited-by-marketer"})
+    assert made.status_code == 201, made.text
+    args = cli.build_parser().parse_args(
+        [
+            "audit",
+            "--api-url",
+            local_stack.gateway_url,
+            "--token",
+            DEMO_ADMIN_TOKEN,
+            "--channel",
+            DEMO_CHANNEL_ID,
+        ]
+    )
+    newest = cli.run(args)["entries"][0]
+    assert newest["actor"]["display"] == "marketer@demo.linecrm.local"
+    assert newest["actor"]["role"] == "marketer"
+    assert newest["route"] == "/admin/channels/{channel_id}/tags"
+
+
+def test_the_staff_routes_take_a_staff_token_only(local_stack: LocalStack) -> None:
+    url = f"{local_stack.gateway_url}/staff{CHANNEL}/friends"
+    operator = _token(local_stack, "operator")
+    ok = requests.get(url, headers={"Authorization": f"Bearer {operator}"}, timeout=10)
+    assert ok.status_code == 200, ok.text
+    machine = requests.get(url, headers={"Authorization": f"Bearer {DEMO_ADMIN_TOKEN}"}, timeout=10)
+    assert machine.status_code == 401
+    assert requests.get(url, timeout=10).status_code == 401

@@ -235,6 +235,10 @@ class AdminSettings(
     PublicUrlSettings,
 ):
     function_name = "admin"
+    # How long an audit log entry of an admin change is kept (docs/staff.md).
+    audit_retention_days: int = Field(
+        alias=Env.AUDIT_RETENTION_DAYS, default=DEFAULTS.audit_retention_days, ge=1, le=3660
+    )
 
 
 class EventsSettings(

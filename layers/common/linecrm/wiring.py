@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from linecrm.config import (
+    AdminSettings,
     EventsSettings,
     FunctionSettings,
     IdempotencyTableSettings,
@@ -35,6 +36,7 @@ from linecrm.config import (
     UploadsSettings,
     VisitorKeySettings,
 )
+from linecrm.environment import DEFAULTS
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -79,6 +81,7 @@ if TYPE_CHECKING:
     from linecrm.jobs import JobStepQueue
     from linecrm.line.client import LineMessagingClient
     from linecrm.reports.service import ReportService
+    from linecrm.repositories.audit import AuditLog
     from linecrm.repositories.broadcasts import BroadcastRepository
     from linecrm.repositories.campaign_stats import CampaignStatsRepository
     from linecrm.repositories.channel_config import CachedChannelConfig, ChannelConfigRepository
@@ -224,8 +227,23 @@ class Container(Generic[S]):
         from linecrm.repositories.deliveries import RecipientLedger
 
         return FriendErasure(
-            RecipientLedger(self.dynamodb, self._table_name), self.erasures, self.clock
+            RecipientLedger(self.dynamodb, self._table_name),
+            self.erasures,
+            self.clock,
+            audit=self.audit_log,
         )
+
+    @cached_property
+    def audit_log(self) -> AuditLog:
+        """The admin API's audit log (its retention: the admin function's setting)."""
+        from linecrm.repositories.audit import AuditLog
+
+        retention = (
+            self.settings.audit_retention_days
+            if isinstance(self.settings, AdminSettings)
+            else DEFAULTS.audit_retention_days
+        )
+        return AuditLog(self.dynamodb, self._table_name, retention)
 
     @cached_property
     def erasures(self) -> ErasureRepository:

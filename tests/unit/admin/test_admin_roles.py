@@ -233,3 +233,24 @@ def test_chat_mode_shows_the_signed_in_staff_member(api: AdminApi) -> None:
     # A machine caller names the staff member.
     named = api.call("PUT", f"/friends/{ALICE}/chat-mode", {"staff": "Sato"})
     assert named.body["chat_mode"]["staff"] == "Sato"
+
+
+def test_the_staff_routes_are_the_same_routes_under_staff(api: AdminApi) -> None:
+    """On AWS the console calls /staff/admin/… (the JWT authorizer's routes)."""
+    event = http_event(
+        "GET",
+        f"/staff/admin/channels/{api.channel_id}/friends",
+        route="/staff/admin/{proxy+}",
+        authorizer=staff_authorizer("viewer"),
+    )
+    answer = api.handler.lambda_handler(event, FakeLambdaContext())
+    assert answer["statusCode"] == 200, answer
+    refused = http_event(
+        "POST",
+        f"/staff/admin/channels/{api.channel_id}/tags",
+        route="/staff/admin/{proxy+}",
+        body='{"name": "x"}',
+        headers={"content-type": "application/json"},
+        authorizer=staff_authorizer("viewer"),
+    )
+    assert api.handler.lambda_handler(refused, FakeLambdaContext())["statusCode"] == 403

@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 
 from linecrm.admin import (
+    audit,
     broadcasts,
     events,
     experiments,
@@ -72,6 +73,7 @@ from linecrm.reports.service import (
     ReportService,
     ScenarioNotFound,
 )
+from linecrm.repositories.audit import AuditLog, InvalidAuditCursor
 from linecrm.repositories.broadcasts import BroadcastNotFound
 from linecrm.repositories.deliveries import InvalidDeliveryCursor
 from linecrm.repositories.events import EventStore
@@ -79,6 +81,7 @@ from linecrm.repositories.friends import FriendNotFound, InvalidCursor
 from linecrm.repositories.imports import ImportNotFound
 from linecrm.repositories.inflow_routes import RouteExists, RouteNotFound
 from linecrm.repositories.web_tag_keys import WebTagKeyRepository
+from linecrm.resources import STAFF_PREFIX
 from linecrm.richmenus.service import RichMenuService, RichMenusMissing, RichMenusRejected
 from linecrm.scenarios.enrollment_jobs import EnrollmentJobNotFound
 from linecrm.scenarios.service import (
@@ -164,11 +167,13 @@ def build_app(
     experiment_reports: Callable[[], ExperimentReports] = experiments.experiment_reports,
     public_base_url: Callable[[], str] = lambda: "",
     web_tag_keys: Callable[[], WebTagKeyRepository] = web_tag.web_tag_keys,
+    audit_log: Callable[[], AuditLog] | None = None,
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
     says which channel ids exist: any other gets 404 before a route runs."""
-    app = json_resolver()
+    # Staff signed in to the console call the same routes under /staff (docs/staff.md).
+    app = json_resolver(strip_prefixes=[STAFF_PREFIX])
     # Roles first, before the request is validated or the channel looked up: a caller who
     # may not use a route learns nothing from it.
     # Powertools' hook (http_errors.json_resolver sets it too) runs any middleware.
@@ -177,6 +182,9 @@ def build_app(
     )
     if channels is not None:
         app.use(middlewares=[_known_channels_only(channels)])
+    if audit_log is not None:
+        app.use(middlewares=[audit.record_changes(audit_log, lambda: clock()())])
+        app.dependency_overrides[audit.audit_log] = audit_log
     for router in (
         friends.router,
         tags.router,
@@ -215,6 +223,7 @@ def build_app(
     app.dependency_overrides[reports.report_service] = report_service
     app.include_router(insight.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[insight.insight_reports] = insight_reports
+    app.include_router(audit.router, prefix=CHANNEL_PREFIX)
     app.include_router(web_tag.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[web_tag.web_tag_keys] = web_tag_keys
     _register_error_handlers(app)
@@ -321,7 +330,7 @@ def _conflict(error: Exception) -> Response[Any]:
     return error_response(HTTPStatus.CONFLICT, str(error))
 
 
-def _invalid_delivery_cursor(error: InvalidDeliveryCursor) -> Response[Any]:
+def _invalid_delivery_cursor(error: Exception) -> Response[Any]:
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error), "cursor")
 
 
@@ -401,7 +410,7 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[.
     (ScenarioRejected, _scenario_rejected),
     (RichMenusRejected, _rich_menus_rejected),
     ([BroadcastNotCancellable, NotRedrivable, ScenarioNotActive, RouteExists], _conflict),
-    (InvalidDeliveryCursor, _invalid_delivery_cursor),
+    ([InvalidDeliveryCursor, InvalidAuditCursor], _invalid_delivery_cursor),
     (IdempotencyKeyReused, _key_reused),
     (IdempotencyKeyInProgress, _key_in_progress),
 )
