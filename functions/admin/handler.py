@@ -42,6 +42,7 @@ app = build_app(
     public_base_url=lambda: container().settings.public_base_url,
     web_tag_keys=lambda: container().web_tag_keys,
     audit_log=lambda: container().audit_log,
+    staff_directory=lambda: container().staff_directory,
 )
 # The analytics dashboard's page and assets (built by `make dashboard`); its data comes
 # from the report routes above, called by the page with the admin's credentials.

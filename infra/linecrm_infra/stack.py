@@ -109,6 +109,14 @@ class LinecrmStack(cdk.Stack):
         self.login_keys = LoginKeySecret(self, "LoginKeys")
         self.visitor_key = VisitorKeySecret(self, "VisitorKey")
         self.functions = Functions(self, "Functions", common_environment={})
+        # Staff sign-in for the console (Cognito, its JWT authorizer); docs/staff.md.
+        self.staff = StaffAccess(
+            self,
+            "Staff",
+            callback_urls=settings.console_callback_urls,
+            logout_urls=settings.console_callback_urls,
+            domain_prefix=settings.staff_domain_prefix,
+        )
         # Settings with a deploy-time value; a function gets those its access lists.
         self._deploy_settings = {
             Env.LINE_API_BASE_URL: settings.line_api_base_url,
@@ -134,14 +142,6 @@ class LinecrmStack(cdk.Stack):
                 self.delivery.pair(resources.SCHEDULE_DEAD_LETTER_QUEUE).queue,
             )
         self._configure_async_invocations()
-        # Staff sign-in for the console (Cognito, its JWT authorizer); docs/staff.md.
-        self.staff = StaffAccess(
-            self,
-            "Staff",
-            callback_urls=settings.console_callback_urls,
-            logout_urls=settings.console_callback_urls,
-            domain_prefix=settings.staff_domain_prefix,
-        )
         self.api = HttpApi(
             self, "Http", functions=self.functions.functions, jwt_authorizer=self.staff.authorizer
         )
@@ -229,6 +229,9 @@ class LinecrmStack(cdk.Stack):
                 Env.SCHEDULE_DEAD_LETTER_ARN,
                 self.delivery.pair(resources.SCHEDULE_DEAD_LETTER_QUEUE).queue.queue_arn,
             )
+        if access.staff_pool:
+            self.staff.grant_staff_admin(function)
+            environment(Env.STAFF_USER_POOL_ID, self.staff.user_pool.user_pool_id)
         for name in access.settings:
             if name in self._deploy_settings:
                 environment(name, self._deploy_settings[name])

@@ -137,7 +137,8 @@ class LocalStack:
 
         # The staff user pool (Cognito on moto) with the demo staff, one per role: the
         # gateway signs them in and checks their tokens (docs/staff.md).
-        self.staff_pool = staff_auth.create_staff_pool(self.aws.session(), self.aws.url)
+        self.staff_pool = self._resources.staff_pool
+        assert self.staff_pool is not None
         self.demo_staff = staff_auth.seed_demo_staff(self.aws.session(), self.staff_pool)
         self.gateway.staff_auth = staff_auth.StaffAuth(self.aws.session(), self.staff_pool)
 

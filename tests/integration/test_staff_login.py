@@ -178,3 +178,48 @@ def test_the_staff_routes_take_a_staff_token_only(local_stack: LocalStack) -> No
     machine = requests.get(url, headers={"Authorization": f"Bearer {DEMO_ADMIN_TOKEN}"}, timeout=10)
     assert machine.status_code == 401
     assert requests.get(url, timeout=10).status_code == 401
+
+
+def _staff_cli(stack: LocalStack, *arguments: str) -> Any:
+    from linecrm_local import cli
+
+    connection = ["--api-url", stack.gateway_url, "--token", DEMO_ADMIN_TOKEN]
+    return cli.run(cli.build_parser().parse_args(["staff", *arguments, *connection]))
+
+
+def test_the_owner_manages_staff_users(local_stack: LocalStack) -> None:
+    listed = {user["email"]: user for user in _staff_cli(local_stack, "list")["users"]}
+    assert listed["viewer@demo.linecrm.local"]["role"] == "viewer"
+    assert listed["owner@demo.linecrm.local"]["enabled"] is True
+
+    added = _staff_cli(local_stack, "add", "sato@shop.example", "--role", "operator")
+    assert added["role"] == "operator"
+    assert added["status"] == "FORCE_CHANGE_PASSWORD"
+    changed = _staff_cli(local_stack, "role", "sato@shop.example", "marketer")
+    assert changed["role"] == "marketer"
+    again = {user["email"]: user for user in _staff_cli(local_stack, "list")["users"]}
+    assert again["sato@shop.example"]["role"] == "marketer"
+
+    # An owner signed in to the console: the same routes; not for a marketer.
+    owner = _token(local_stack, "owner")
+    url = f"{local_stack.gateway_url}/admin/staff"
+    dup = requests.post(
+        url,
+        json={"email": "sato@shop.example", "role": "viewer"},
+        headers={"Authorization": f"Bearer {owner}"},
+        timeout=10,
+    )
+    assert dup.status_code == 409
+    itself = requests.delete(
+        f"{url}/owner@demo.linecrm.local", headers={"Authorization": f"Bearer {owner}"}, timeout=10
+    )
+    assert itself.status_code == 409
+
+    _staff_cli(local_stack, "add", "gone@shop.example", "--role", "viewer")
+    _staff_cli(local_stack, "remove", "gone@shop.example")
+    gone = {user["email"]: user for user in _staff_cli(local_stack, "list")["users"]}
+    assert gone["gone@shop.example"]["enabled"] is False
+    missing = requests.delete(
+        f"{url}/nobody@shop.example", headers={"Authorization": f"Bearer {owner}"}, timeout=10
+    )
+    assert missing.status_code == 404

@@ -239,6 +239,8 @@ class AdminSettings(
     audit_retention_days: int = Field(
         alias=Env.AUDIT_RETENTION_DAYS, default=DEFAULTS.audit_retention_days, ge=1, le=3660
     )
+    # The staff user pool (Cognito) of the staff users API; empty: none (it answers 503).
+    staff_user_pool_id: str = Field(alias=Env.STAFF_USER_POOL_ID, default="")
 
 
 class EventsSettings(

@@ -40,6 +40,7 @@ class Env:
     EVENT_SOURCES_SECRET_PREFIX = "LINECRM_EVENT_SOURCES_SECRET_PREFIX"  # noqa: S105 - a name
     EVENT_RETENTION_DAYS = "LINECRM_EVENT_RETENTION_DAYS"
     AUDIT_RETENTION_DAYS = "LINECRM_AUDIT_RETENTION_DAYS"
+    STAFF_USER_POOL_ID = "LINECRM_STAFF_USER_POOL_ID"
     # LIFF login: how ID tokens are verified (``jwks`` offline, or ``verify_endpoint``),
     # and the liff-mock test tokens (local only: see LOCAL_ONLY_SETTINGS).
     ID_TOKEN_VERIFICATION = "LINECRM_ID_TOKEN_VERIFICATION"  # noqa: S105 - a variable name

@@ -402,6 +402,9 @@ class FunctionAccess:
       verify the web tag's visitor ids).
     - ``manages_schedules``: scheduler:Create/Get/DeleteSchedule in our group and
       iam:PassRole of the schedules' role to EventBridge Scheduler.
+    - ``staff_pool``: the staff users API on the staff user pool (Cognito's
+      ListUsers, ListUsersInGroup and the Admin* user and group calls on that pool);
+      its id in ``STAFF_USER_POOL_ID``.
     - ``settings``: further variables (no resource): LINE endpoints, tuning.
     """
 
@@ -414,6 +417,7 @@ class FunctionAccess:
     login_keys: Literal["read", "rotate"] | None = None
     visitor_key: bool = False
     manages_schedules: bool = False
+    staff_pool: bool = False
     settings: tuple[str, ...] = ()
 
     @property
@@ -436,6 +440,8 @@ class FunctionAccess:
             names.append(Env.VISITOR_KEY_SECRET_NAME)
         if self.manages_schedules:
             names += SCHEDULE_ENV
+        if self.staff_pool:
+            names.append(Env.STAFF_USER_POOL_ID)
         names += self.settings
         return tuple(dict.fromkeys(names))
 
@@ -515,7 +521,8 @@ FUNCTION_ACCESS = (
     # segment enrolments (job queue), rich menu syncs (stores the images, queues the
     # job: LINE is called by the jobs function), and re-drives dead deliveries. It
     # rotates the auto-login signing keys (and lists their ids). Every change it makes
-    # is kept in the audit log (main table, with its retention).
+    # is kept in the audit log (main table, with its retention). The owner manages the
+    # console's staff users in the staff user pool.
     FunctionAccess(
         ADMIN_FUNCTION,
         tables=((MAIN_TABLE, "read_write"),),
@@ -523,6 +530,7 @@ FUNCTION_ACCESS = (
         buckets=((UPLOADS_BUCKET, "read_write"),),
         login_keys="rotate",
         manages_schedules=True,
+        staff_pool=True,
         settings=(Env.PUBLIC_BASE_URL, Env.AUDIT_RETENTION_DAYS),
     ),
     # Consumes the schedule failure queue (granted by the event source): a scheduled

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from linecrm.admin.erasure import FriendErasure
     from linecrm.admin.services import AdminServices
+    from linecrm.admin.staff_users import StaffDirectory
     from linecrm.broadcasts.planner import BroadcastPlanner
     from linecrm.broadcasts.service import BroadcastService
     from linecrm.channels import ChannelDirectory
@@ -232,6 +233,16 @@ class Container(Generic[S]):
             self.clock,
             audit=self.audit_log,
         )
+
+    @cached_property
+    def staff_directory(self) -> StaffDirectory:
+        """The staff user pool (the staff users API); none configured: it says so."""
+        from linecrm.admin.staff_users import StaffDirectory
+
+        pool_id = (
+            self.settings.staff_user_pool_id if isinstance(self.settings, AdminSettings) else ""
+        )
+        return StaffDirectory(self._session.client("cognito-idp") if pool_id else None, pool_id)
 
     @cached_property
     def audit_log(self) -> AuditLog:

@@ -36,6 +36,7 @@ from linecrm.admin import (
     settings,
     shop_login,
     staff,
+    staff_users,
     tags,
     web_tag,
 )
@@ -145,6 +146,13 @@ _SECURITY_SCHEMES: dict[str, Any] = {
         openapi_extensions={"x-amazon-apigateway-authtype": "awsSigv4"},
     ),
     "localBearer": HTTPBearer(description="the admin token of the local stack (`make dev`)"),
+    "staffJwt": HTTPBearer(
+        bearerFormat="JWT",
+        description=(
+            "a staff member's Cognito token (the console): on AWS to the same routes under "
+            "/staff; locally from POST /local/staff/login (docs/staff.md)"
+        ),
+    ),
 }
 
 
@@ -168,6 +176,7 @@ def build_app(
     public_base_url: Callable[[], str] = lambda: "",
     web_tag_keys: Callable[[], WebTagKeyRepository] = web_tag.web_tag_keys,
     audit_log: Callable[[], AuditLog] | None = None,
+    staff_directory: Callable[[], staff_users.StaffDirectory] = staff_users.staff_directory,
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
@@ -224,6 +233,8 @@ def build_app(
     app.include_router(insight.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[insight.insight_reports] = insight_reports
     app.include_router(audit.router, prefix=CHANNEL_PREFIX)
+    app.include_router(staff_users.router, prefix=ADMIN_PREFIX)
+    app.dependency_overrides[staff_users.staff_directory] = staff_directory
     app.include_router(web_tag.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[web_tag.web_tag_keys] = web_tag_keys
     _register_error_handlers(app)
@@ -233,7 +244,7 @@ def build_app(
         "version": API_VERSION,
         "description": _DESCRIPTION,
         "security_schemes": _SECURITY_SCHEMES,
-        "security": [{"sigv4": []}, {"localBearer": []}],
+        "security": [{"sigv4": []}, {"localBearer": []}, {"staffJwt": []}],
     }
     app.configure_openapi(**openapi)
     app.enable_swagger(path=SWAGGER_PATH, persist_authorization=True, **openapi)
