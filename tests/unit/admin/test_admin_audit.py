@@ -100,3 +100,21 @@ def test_the_list_pages_newest_first(api: AdminApi) -> None:
     bad = api.call("GET", "/audit", query={"cursor": "nonsense"})
     assert bad.status == 422
     assert bad.body["field"] == "cursor"
+
+
+def test_rules_keep_before_and_after_and_a_dry_run_is_no_change(api: AdminApi) -> None:
+    from tests.unit.admin.test_admin_rules import DEFAULT_RULE, keyword_rule
+
+    assert api.call("PUT", "/rules", {"rules": [DEFAULT_RULE]}).status == 200
+    price = {"rules": [keyword_rule("price", "price"), DEFAULT_RULE]}
+    assert api.call("PUT", "/rules", price, query={"dry_run": "true"}).status == 200
+    assert len(_entries(api)) == 1
+    assert api.call("PUT", "/rules", price).status == 200
+    changed = _entries(api)[0]
+    assert "price" not in str(changed["before"])
+    assert "fallback" in str(changed["before"])
+    assert "price" in str(changed["after"])
+    # The GET route the "before" came from still answers normally.
+    rules = api.call("GET", "/rules")
+    assert rules.status == 200
+    assert "price" in str(rules.body)

@@ -147,6 +147,8 @@ def record_changes(log: Callable[[], AuditLog], clock: Callable[[], datetime]) -
         identity = current_identity()
         if route is None or route.method in ("GET", "HEAD", "OPTIONS") or identity is None:
             return next_middleware(app)
+        if _is_dry_run(app):  # validates and diffs only: nothing changes
+            return next_middleware(app)
         # Path parameters only (validation adds the parsed body and query to the args).
         names = re.findall(r"<(\w+)>", route.path)
         given = app.context.get("_route_args", {})
@@ -232,3 +234,8 @@ def _bulk_user_ids(app: APIGatewayHttpResolver) -> tuple[str, ...]:
         return ()
     user_ids = request.get("user_ids") if isinstance(request, dict) else None
     return tuple(str(user) for user in user_ids[:500]) if isinstance(user_ids, list) else ()
+
+
+def _is_dry_run(app: APIGatewayHttpResolver) -> bool:
+    value = (app.current_event.query_string_parameters or {}).get("dry_run", "")
+    return value.strip().lower() in ("1", "true", "yes")
