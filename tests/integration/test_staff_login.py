@@ -223,3 +223,40 @@ def test_the_owner_manages_staff_users(local_stack: LocalStack) -> None:
         f"{url}/nobody@shop.example", headers={"Authorization": f"Bearer {owner}"}, timeout=10
     )
     assert missing.status_code == 404
+
+
+def test_a_disabled_user_or_one_without_a_role_cannot_sign_in(local_stack: LocalStack) -> None:
+    from linecrm.admin.staff import Role
+    from linecrm_local.staff_auth import add_staff_user
+
+    pool = local_stack.staff_pool
+    assert pool is not None
+    session = local_stack.aws.session()
+    add_staff_user(session, pool, "leaver@shop.example", Role.viewer, DEMO_STAFF_PASSWORD)
+    token = _token_for(local_stack, "leaver@shop.example")
+    _staff_cli(local_stack, "remove", "leaver@shop.example")
+    refused = _login(local_stack, "leaver@shop.example")
+    assert refused.status_code == 401
+    assert "disabled" in refused.json()["message"]
+    # Its token still verifies until it expires (as on AWS): the role still applies.
+    assert _call(local_stack, token, "GET", "/friends").status_code == 200
+
+    session.client("cognito-idp").admin_create_user(
+        UserPoolId=pool.pool_id, Username="norole@shop.example", MessageAction="SUPPRESS"
+    )
+    session.client("cognito-idp").admin_set_user_password(
+        UserPoolId=pool.pool_id,
+        Username="norole@shop.example",
+        Password=DEMO_STAFF_PASSWORD,
+        Permanent=True,
+    )
+    no_role = _login(local_stack, "norole@shop.example")
+    assert no_role.status_code == 401
+    assert "no role" in no_role.json()["message"]
+
+
+def _token_for(stack: LocalStack, email: str) -> str:
+    answer = _login(stack, email)
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["token"]
+    return token
