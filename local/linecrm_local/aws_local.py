@@ -208,6 +208,7 @@ class LocalResources:
                 Env.SEND_RETRY_BASE_SECONDS: str(send_retry_base_seconds),
                 Env.ACCOUNT_TIME_ZONE: DEFAULTS.account_time_zone,
                 Env.EVENT_RETENTION_DAYS: str(DEFAULTS.event_retention_days),
+                Env.AUDIT_RETENTION_DAYS: str(DEFAULTS.audit_retention_days),
                 # Friend imports: LINE's page size, steps as long as time allows.
                 Env.IMPORT_PAGE_SIZE: "1000",
                 Env.IMPORT_CHUNKS_PER_STEP: "0",
