@@ -38,9 +38,9 @@ def test_every_operation_documents_its_errors_and_security() -> None:
     assert set(document["components"]["securitySchemes"]) == {"sigv4", "localBearer", "staffJwt"}
     for path, operations in document["paths"].items():
         # Per channel, but the auto-login signing keys (one set for the deployment) and
-        # the staff users (one user pool for the deployment).
+        # the staff users (one user pool for the deployment) and who is calling.
         assert path.startswith(
-            ("/admin/channels/{channel_id}/", "/admin/login-keys", "/admin/staff")
+            ("/admin/channels/{channel_id}/", "/admin/login-keys", "/admin/staff", "/admin/me")
         ), path
         for method, operation in operations.items():
             assert "422" in operation["responses"], (method, path)

@@ -254,3 +254,15 @@ def test_the_staff_routes_are_the_same_routes_under_staff(api: AdminApi) -> None
         authorizer=staff_authorizer("viewer"),
     )
     assert api.handler.lambda_handler(refused, FakeLambdaContext())["statusCode"] == 403
+
+
+def test_every_caller_may_ask_who_they_are(api: AdminApi) -> None:
+    operator = api.call("GET", "/admin/me", authorizer=staff_authorizer("operator"))
+    assert operator.status == 200, operator.body
+    assert operator.body["role"] == "operator"
+    assert operator.body["kind"] == "staff"
+    assert operator.body["display"] == "operator@demo.linecrm.local"
+    assert "chat" in operator.body["grants"]
+    assert "change" not in operator.body["grants"]
+    machine = api.call("GET", "/admin/me")
+    assert (machine.body["role"], machine.body["kind"]) == ("owner", "machine")

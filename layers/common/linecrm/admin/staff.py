@@ -54,6 +54,7 @@ class Need(StrEnum):
     """What a route needs of its caller (one entry of ``PERMISSIONS``)."""
 
     public = "public"  # no identity (the API's description, the dashboard's static page)
+    signed_in = "signed_in"  # any role (who am I)
     read = "read"  # read the account's data
     change = "change"  # change the account's data
     staff = "staff"  # the staff users
@@ -67,9 +68,18 @@ ROLE_GRANTS: Mapping[Role, frozenset[Need]] = {
     Role.owner: frozenset(Need),
     Role.marketer: frozenset(Need) - {Need.staff},
     Role.operator: frozenset(
-        {Need.public, Need.chat_read, Need.chat, Need.friend_read, Need.friend_tag}
+        {
+            Need.public,
+            Need.signed_in,
+            Need.chat_read,
+            Need.chat,
+            Need.friend_read,
+            Need.friend_tag,
+        }
     ),
-    Role.viewer: frozenset({Need.public, Need.read, Need.chat_read, Need.friend_read}),
+    Role.viewer: frozenset(
+        {Need.public, Need.signed_in, Need.read, Need.chat_read, Need.friend_read}
+    ),
 }
 
 _ROLE_SCOPE = {
@@ -107,6 +117,7 @@ PERMISSIONS: Mapping[tuple[str, str], Need] = {
         _GET,
         Need.public,
     ),
+    ("GET", "/admin/me"): Need.signed_in,
     # Staff users (owner only, reading included).
     **_entries(("/admin/staff", "/admin/staff/<username>"), ("GET", *_CHANGES), Need.staff),
     # Friends: an operator reads them and tags one at a time (no field values).

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from linecrm.admin.errors import AdminError, Conflict, NotFound
 from linecrm.admin.params import new_router, no_content, responses
-from linecrm.admin.staff import Role, current_identity
+from linecrm.admin.staff import ROLE_GRANTS, Role, current_identity
 from linecrm.aws_errors import error_code
 
 router = new_router()
@@ -174,6 +174,29 @@ def _not_yourself(email: str, action: str) -> None:
     identity = current_identity()
     if identity is not None and identity.kind == "staff" and identity.display == email:
         raise Conflict(f"you may not {action} yourself: ask another owner", field="email")
+
+
+class CallerResponse(BaseModel):
+    subject: str
+    display: str
+    role: Role
+    kind: str = Field(description="staff (a console user) or machine (IAM, the admin token)")
+    grants: list[str] = Field(description="what the role may do (docs/staff.md)")
+
+
+@router.get("/me", tags=["staff"], responses=responses(200, "Who is calling, with which role"))
+def who_am_i() -> CallerResponse:
+    """The caller and their role, for the console to show what they may do."""
+    identity = current_identity()
+    if identity is None:  # the permission check puts every caller here
+        raise AdminError("no identity")
+    return CallerResponse(
+        subject=identity.subject,
+        display=identity.display,
+        role=identity.role,
+        kind=identity.kind,
+        grants=sorted(need.value for need in ROLE_GRANTS[identity.role]),
+    )
 
 
 @router.get("/staff", tags=["staff"], responses=responses(200, "The staff users"))
