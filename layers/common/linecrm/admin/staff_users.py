@@ -92,20 +92,12 @@ class StaffDirectory:
                     {"Name": "email_verified", "Value": "true"},
                 ],
                 DesiredDeliveryMediums=["EMAIL"],
-            )["User"]
+            )
         except Exception as error:
             if error_code(error) == "UsernameExistsException":
                 raise Conflict(f"a staff user {email} exists already", field="email") from error
             raise
-        cognito.admin_add_user_to_group(
-            UserPoolId=self._pool_id, Username=email, GroupName=role.value
-        )
-        return StaffUser(
-            email=email,
-            role=role,
-            enabled=bool(created.get("Enabled", True)),
-            status=str(created.get("UserStatus", "FORCE_CHANGE_PASSWORD")),
-        )
+        return self._in_role(email, role, dict(created["User"]))
 
     def set_role(self, email: str, role: Role) -> StaffUser:
         cognito = self._cognito()
@@ -117,7 +109,11 @@ class StaffDirectory:
                 cognito.admin_remove_user_from_group(
                     UserPoolId=self._pool_id, Username=email, GroupName=name
                 )
-        cognito.admin_add_user_to_group(
+        return self._in_role(email, role, user)
+
+    def _in_role(self, email: str, role: Role, user: dict[str, Any]) -> StaffUser:
+        """Add the user to the group of ``role``; the user as they are now."""
+        self._cognito().admin_add_user_to_group(
             UserPoolId=self._pool_id, Username=email, GroupName=role.value
         )
         return StaffUser(
