@@ -168,6 +168,7 @@ SAMPLE_PATH_PARAMETERS = {
     "key": "f1",
     "scenario_id": "welcome",
     "route_id": "qr_shop_a",
+    "username": "sato@shop.example",
 }
 
 
