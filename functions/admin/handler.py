@@ -43,6 +43,8 @@ app = build_app(
     web_tag_keys=lambda: container().web_tag_keys,
     chat_service=lambda: container().chat_service,
     dashboard_service=lambda: container().dashboard_service,
+    audit_log=lambda: container().audit_log,
+    staff_directory=lambda: container().staff_directory,
 )
 # The analytics dashboard's page and assets (built by `make dashboard`); its data comes
 # from the report routes above, called by the page with the admin's credentials.

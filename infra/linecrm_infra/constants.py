@@ -62,6 +62,12 @@ CONTEXT_LINE_LOGIN_BASE_URL = "lineLoginBaseUrl"
 # How /liff/login verifies ID tokens: "jwks" (offline, LINE's keys) or "verify_endpoint".
 CONTEXT_ID_TOKEN_VERIFICATION = "idTokenVerification"  # noqa: S105 - a context key
 
+# The console's sign-in callback (and sign-out) URLs, comma-separated, and the
+# prefix of Cognito's hosted UI domain (docs/staff.md).
+CONTEXT_CONSOLE_CALLBACK_URLS = "consoleCallbackUrls"
+CONTEXT_STAFF_DOMAIN_PREFIX = "staffDomainPrefix"
+DEFAULT_CONSOLE_CALLBACK_URL = "http://localhost:8080/console/"
+
 DEFAULT_CHANNEL_IDS = "demo"
 DEFAULT_LINE_API_BASE_URL = "https://api.line.me"
 DEFAULT_LINE_DATA_API_BASE_URL = "https://api-data.line.me"

@@ -18,7 +18,7 @@ from linecrm.line.login import Verification
 from linecrm.resources import Env
 from linecrm_infra import constants
 from linecrm_infra.constructs.api import HttpApi
-from linecrm_infra.constructs.console import AdminConsole
+from linecrm_infra.constructs.console import AdminConsole, ConsoleAuth
 from linecrm_infra.constructs.data import DataTables
 from linecrm_infra.constructs.delivery import DeliveryQueues
 from linecrm_infra.constructs.functions import Functions
@@ -31,6 +31,7 @@ from linecrm_infra.constructs.secrets import (
     VisitorKeySecret,
     parse_channel_ids,
 )
+from linecrm_infra.constructs.staff import StaffAccess
 from linecrm_infra.constructs.uploads import UploadBuckets
 
 
@@ -44,6 +45,8 @@ class StackSettings:
     line_data_api_base_url: str
     line_login_base_url: str
     id_token_verification: str = constants.DEFAULT_ID_TOKEN_VERIFICATION
+    console_callback_urls: tuple[str, ...] = (constants.DEFAULT_CONSOLE_CALLBACK_URL,)
+    staff_domain_prefix: str | None = None
 
     @classmethod
     def from_context(cls, scope: Construct) -> StackSettings:
@@ -71,6 +74,14 @@ class StackSettings:
                     constants.DEFAULT_ID_TOKEN_VERIFICATION,
                 )
             ),
+            console_callback_urls=tuple(
+                url.strip()
+                for url in context(
+                    constants.CONTEXT_CONSOLE_CALLBACK_URLS, constants.DEFAULT_CONSOLE_CALLBACK_URL
+                ).split(",")
+                if url.strip()
+            ),
+            staff_domain_prefix=context(constants.CONTEXT_STAFF_DOMAIN_PREFIX, "") or None,
         )
 
 
@@ -99,6 +110,14 @@ class LinecrmStack(cdk.Stack):
         self.login_keys = LoginKeySecret(self, "LoginKeys")
         self.visitor_key = VisitorKeySecret(self, "VisitorKey")
         self.functions = Functions(self, "Functions", common_environment={})
+        # Staff sign-in for the console (Cognito, its JWT authorizer); docs/staff.md.
+        self.staff = StaffAccess(
+            self,
+            "Staff",
+            callback_urls=settings.console_callback_urls,
+            logout_urls=settings.console_callback_urls,
+            domain_prefix=settings.staff_domain_prefix,
+        )
         # Settings with a deploy-time value; a function gets those its access lists.
         self._deploy_settings = {
             Env.LINE_API_BASE_URL: settings.line_api_base_url,
@@ -124,11 +143,23 @@ class LinecrmStack(cdk.Stack):
                 self.delivery.pair(resources.SCHEDULE_DEAD_LETTER_QUEUE).queue,
             )
         self._configure_async_invocations()
-        self.api = HttpApi(self, "Http", functions=self.functions.functions)
-        # The admin console (web/console) from S3 behind CloudFront; staff sign-in
-        # (Cognito) is passed as `auth=` once the stack has a user pool.
+        self.api = HttpApi(
+            self, "Http", functions=self.functions.functions, jwt_authorizer=self.staff.authorizer
+        )
+        # The admin console (web/console) from S3 behind CloudFront. Its calls go to the
+        # staff routes (JWT) through the same distribution (/staff/*), so the browser makes
+        # same-origin requests: no CORS, no preflight at the JWT authorizer.
         self.console = AdminConsole(
-            self, "Console", api_url=self.api.url, channel_ids=settings.channel_ids
+            self,
+            "Console",
+            api_url=f"{self.api.url}staff",
+            staff_api_domain=f"{self.api.api.api_id}.execute-api.{self.region}.{self.url_suffix}",
+            channel_ids=settings.channel_ids,
+            auth=ConsoleAuth(
+                region=self.region,
+                user_pool_id=self.staff.user_pool.user_pool_id,
+                client_id=self.staff.console_client.user_pool_client_id,
+            ),
         )
         self.monitoring = Monitoring(self, "Monitoring", alarm_email=settings.alarm_email)
         self._add_alarms()
@@ -214,6 +245,9 @@ class LinecrmStack(cdk.Stack):
                 Env.SCHEDULE_DEAD_LETTER_ARN,
                 self.delivery.pair(resources.SCHEDULE_DEAD_LETTER_QUEUE).queue.queue_arn,
             )
+        if access.staff_pool:
+            self.staff.grant_staff_admin(function)
+            environment(Env.STAFF_USER_POOL_ID, self.staff.user_pool.user_pool_id)
         for name in access.settings:
             if name in self._deploy_settings:
                 environment(name, self._deploy_settings[name])
@@ -281,6 +315,19 @@ class LinecrmStack(cdk.Stack):
             "EventsUrlTemplate": (
                 f"{self.api.url}events/<channelId>",
                 "Events API URL for the shop's systems (docs/events.md); replace <channelId>",
+            ),
+            "StaffApiUrl": (
+                f"{self.api.url}{resources.STAFF_PREFIX.lstrip('/')}",
+                "The console's API base: the admin routes with a staff JWT (docs/staff.md)",
+            ),
+            "StaffUserPoolId": (self.staff.user_pool.user_pool_id, "Staff user pool"),
+            "ConsoleClientId": (
+                self.staff.console_client.user_pool_client_id,
+                "The console's app client (authorization code with PKCE)",
+            ),
+            "StaffSignInDomain": (
+                self.staff.domain.base_url(),
+                "Cognito's hosted sign-in for the console",
             ),
         }
         for logical_id, table in self.data.tables.items():

@@ -32,6 +32,7 @@ from linecrm_local import moto_queries, moto_responses, moto_transactions
 from linecrm_local.provision import ChannelSecret, ProvisionedResources, provision
 from linecrm_local.serving import BackgroundWsgiServer, bind_listening_socket
 from linecrm_local.sqs_poller import PolledQueue
+from linecrm_local.staff_auth import StaffPool, create_staff_pool
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +174,8 @@ class LocalResources:
     scheduler_role_arn: str
     provisioned: ProvisionedResources = field(compare=False)
     channel_secret_prefix: str = resources.CHANNEL_SECRET_PREFIX
+    # The staff user pool (Cognito) and the console's client (docs/staff.md).
+    staff_pool: StaffPool | None = None
 
     def polled_queues(self) -> list[PolledQueue]:
         return [PolledQueue(q.definition, q.url, q.arn) for q in self.queues.values()]
@@ -198,11 +201,14 @@ class LocalResources:
     ) -> dict[str, str]:
         """The local value of every setting: resource names, LINE (the emulator), tuning."""
         values = self.provisioned.resource_values()
+        if self.staff_pool is not None:
+            values[Env.STAFF_USER_POOL_ID] = self.staff_pool.pool_id
         values.update(
             {
                 Env.SEND_RETRY_BASE_SECONDS: str(send_retry_base_seconds),
                 Env.ACCOUNT_TIME_ZONE: DEFAULTS.account_time_zone,
                 Env.EVENT_RETENTION_DAYS: str(DEFAULTS.event_retention_days),
+                Env.AUDIT_RETENTION_DAYS: str(DEFAULTS.audit_retention_days),
                 # Friend imports: LINE's page size, steps as long as time allows.
                 Env.IMPORT_PAGE_SIZE: "1000",
                 Env.IMPORT_CHUNKS_PER_STEP: "0",
@@ -281,6 +287,7 @@ def create_resources(
         for definition in resources.QUEUES
     }
     return LocalResources(
+        staff_pool=create_staff_pool(local_aws.session(), local_aws.url),
         endpoint_url=local_aws.url,
         region=created.region,
         table_names=dict(created.table_names),

@@ -19,6 +19,8 @@ linecrm shoplogin configure --base-url https://… --allow /mypage   auto-login 
 linecrm report campaigns|campaign <key>|funnel <id>|routes|timeline [--csv FILE]   reports
 linecrm webtag keys create --origin https://shop.example   a web tag key (cli_webtag)
 linecrm segments list|save -f vip.yaml|show|preview|delete   saved segments (cli_segments)
+linecrm audit [--user U…]                    who changed what, when (see cli_audit)
+linecrm staff list|add|role|remove           the console's staff users (see cli_staff)
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import requests
 
 from linecrm_local import (
     admin_cli,
+    cli_audit,
     cli_broadcasts,
     cli_events,
     cli_idlink,
@@ -44,6 +47,7 @@ from linecrm_local import (
     cli_scenarios,
     cli_segments,
     cli_shoplogin,
+    cli_staff,
     cli_webtag,
 )
 from linecrm_local.clicks import ClickFailed, simulate_click
@@ -243,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_insight.add_commands(commands)
     cli_webtag.add_commands(commands)
     cli_segments.add_commands(commands)
+    cli_audit.add_commands(commands)
+    cli_staff.add_commands(commands)
 
     calls = commands.add_parser("calls", help="LINE API calls the emulator received")
     calls.add_argument("--endpoint", help="e.g. push, multicast, reply")
@@ -285,6 +291,10 @@ def run(args: argparse.Namespace) -> Any:
         return cli_webtag.run(args)
     if args.command == cli_segments.COMMAND:
         return cli_segments.run(args)
+    if args.command == cli_audit.COMMAND:
+        return cli_audit.run(args)
+    if args.command == cli_staff.COMMAND:
+        return cli_staff.run(args)
     control = EmulatorControl(args.emulator)
     if args.command == "simulate":
         return _simulate(control, args)

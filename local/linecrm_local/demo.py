@@ -23,3 +23,6 @@ DEMO_EVENT_SOURCE_KEY = "linecrm-local-demo-events-key-0123456789"
 # demo shop's port (``make dev``; LINECRM_SHOP_PORT moves it).
 DEMO_LIFF_ID = "2000000002-DemoLiff"
 DEMO_SHOP_PORT = 8070
+# The demo staff (docs/staff.md): one Cognito user per role, all with this password.
+DEMO_STAFF_PASSWORD = "linecrm-demo"  # noqa: S105 - local demo users
+DEMO_STAFF_DOMAIN = "demo.linecrm.local"

@@ -26,6 +26,7 @@ from linecrm_local import demo, demo_activity
 from linecrm_local.clock import MovableClock
 from linecrm_local.serving import PortInUseError
 from linecrm_local.stack import LocalStack
+from linecrm_local.staff_auth import LOGIN_PATH
 
 DEFAULT_GATEWAY_PORT = 8080
 DEFAULT_EMULATOR_PORT = 8090
@@ -64,6 +65,7 @@ def banner(stack: LocalStack) -> str:
         f"  admin API        {stack.gateway_url}/admin/channels/{demo.DEMO_CHANNEL_ID}/…",
         f"  admin Swagger    {stack.gateway_url}/admin/swagger  (Authorize: the admin token)",
         f"  admin token      {stack.admin_token}  (Authorization: Bearer …)",
+        *_staff_lines(stack),
         f"  dashboard        {dashboard_url(stack)}  (docs/dashboard.md)",
         f"  admin console    {stack.gateway_url}/console/  (docs/console.md; sign in with the"
         " admin token)",
@@ -94,6 +96,19 @@ def banner(stack: LocalStack) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _staff_lines(stack: LocalStack) -> list[str]:
+    """The demo staff (one per role) and where they sign in (docs/staff.md)."""
+    if not stack.demo_staff:
+        return []
+    width = max(len(email) for email, _role in stack.demo_staff)
+    return [
+        f"  staff login      POST {stack.gateway_url}{LOGIN_PATH}  "
+        '{"email": …, "password": …} -> a Bearer token (docs/staff.md)',
+        f"    password       {demo.DEMO_STAFF_PASSWORD}  (every demo staff user)",
+        *(f"    {role.value:<14} {email:<{width}}" for email, role in stack.demo_staff),
+    ]
 
 
 def dashboard_url(stack: LocalStack) -> str:

@@ -33,6 +33,7 @@ from linecrm_local.console_static import ConsoleFiles
 from linecrm_local.lambda_runtime import LocalFunctions
 from linecrm_local.provision import LOCAL_ACCOUNT_ID
 from linecrm_local.serving import BackgroundWsgiServer, bind_listening_socket
+from linecrm_local.staff_auth import LOGIN_PATH, InvalidToken, LoginRefused, StaffAuth
 
 logger = logging.getLogger(__name__)
 
@@ -260,6 +261,21 @@ UNAUTHORIZED = HttpResponse(
     json.dumps({"message": "Unauthorized: send Authorization: Bearer <admin token>"}).encode(),
 )
 FORBIDDEN = json_response(403, {"message": "Forbidden"})
+
+
+def unauthorized(reason: str) -> HttpResponse:
+    """401 for a staff token the JWT authorizer refuses (API Gateway says only
+    "Unauthorized"; locally the reason helps)."""
+    return HttpResponse(
+        401,
+        [
+            ("Content-Type", "application/json"),
+            ("WWW-Authenticate", 'Bearer error="invalid_token"'),
+        ],
+        json.dumps({"message": f"Unauthorized: {reason}"}).encode(),
+    )
+
+
 TOO_LARGE = json_response(413, {"message": "Request Entity Too Large"})
 INTERNAL_ERROR = json_response(500, {"message": "Internal Server Error"})
 
@@ -281,6 +297,8 @@ class LocalGateway:
         self.functions = functions
         self.console = console
         self.admin_token = admin_token
+        # Staff sign-in and their JWTs (set by the local stack once its pool exists).
+        self.staff_auth: StaffAuth | None = None
         self.host = host
         self.requested_port = port
         self.routes = sorted((compile_route(r) for r in routes), key=lambda r: r.specificity)
@@ -332,6 +350,8 @@ class LocalGateway:
             static = self.console.serve(request.method, request.path)
             body = b"" if request.method == "HEAD" else static.body
             return HttpResponse(static.status, list(static.headers), body)
+        if request.path == LOGIN_PATH and self.staff_auth is not None:
+            return self._staff_login(request)
         found = match_route(self.routes, request.method, request.path)
         if found is None:
             if request.method == "GET" and request.path == "/":
@@ -340,14 +360,31 @@ class LocalGateway:
         compiled, path_parameters = found
 
         authorizer = None
-        if compiled.route.authorization == "iam":
+        if compiled.route.authorization == "jwt":
+            # The staff routes: API Gateway's JWT authorizer, nothing else (docs/staff.md).
+            token = _staff_jwt(request.headers.get("Authorization", ""))
+            if token is None or self.staff_auth is None:
+                return unauthorized("send Authorization: Bearer <staff token>")
+            try:
+                authorizer = self.staff_auth.authorizer(token)
+            except InvalidToken as error:
+                return unauthorized(str(error))
+        elif compiled.route.authorization == "iam":
             # Locally a bearer token stands in for SigV4: none -> 401, a wrong one -> 403.
             authorization = request.headers.get("Authorization", "")
+            # A staff member's Cognito JWT is checked as the JWT authorizer does (the
+            # staff API on AWS; docs/staff.md): a refused one -> 401.
             if not authorization.strip():
                 return _copy(UNAUTHORIZED)
-            if not self._is_admin(authorization):
+            if self._is_admin(authorization):
+                authorizer = {"iam": {"accountId": LOCAL_ACCOUNT_ID, "callerId": "local-admin"}}
+            elif (token := _staff_jwt(authorization)) and self.staff_auth is not None:
+                try:
+                    authorizer = self.staff_auth.authorizer(token)
+                except InvalidToken as error:
+                    return unauthorized(str(error))
+            else:
                 return _copy(FORBIDDEN)
-            authorizer = {"iam": {"accountId": LOCAL_ACCOUNT_ID, "callerId": "local-admin"}}
 
         if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
             return _copy(TOO_LARGE)
@@ -367,6 +404,15 @@ class LocalGateway:
             logger.exception("%s answered 500 Internal Server Error", compiled.route_key)
             return _copy(INTERNAL_ERROR)
 
+    def _staff_login(self, request: Request) -> HttpResponse:
+        assert self.staff_auth is not None
+        if request.method != "POST":
+            return json_response(405, {"message": f"use POST {LOGIN_PATH}"})
+        try:
+            return json_response(200, self.staff_auth.login(request.get_data()[:65536]))
+        except LoginRefused as error:
+            return unauthorized(str(error))
+
     def _is_admin(self, authorization: str) -> bool:
         scheme, _, token = authorization.partition(" ")
         if not self.admin_token or scheme.lower() != "bearer":
@@ -385,6 +431,13 @@ class LocalGateway:
                 for r in self.routes
             ],
         }
+
+
+def _staff_jwt(authorization: str) -> str | None:
+    """The token of "Bearer <JWT>" (three dot-separated parts), else None."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token.count(".") == 2 else None
 
 
 def _copy(response: HttpResponse) -> HttpResponse:

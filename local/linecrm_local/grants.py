@@ -110,6 +110,17 @@ def iam_requests(
     return mapper(operation, params, region, account)
 
 
+def _cognito_idp(
+    operation: str, params: Mapping[str, Any], region: str, account: str
+) -> list[IamRequest]:
+    pool = params.get("UserPoolId", "*")
+    return [
+        IamRequest(
+            f"cognito-idp:{operation}", f"arn:aws:cognito-idp:{region}:{account}:userpool/{pool}"
+        )
+    ]
+
+
 def _dynamodb(
     operation: str, params: Mapping[str, Any], region: str, account: str
 ) -> list[IamRequest]:
@@ -228,6 +239,7 @@ _MAPPERS: dict[str, Callable[[str, Mapping[str, Any], str, str], list[IamRequest
     "secretsmanager": _secretsmanager,
     "scheduler": _scheduler,
     "lambda": _lambda,
+    "cognito-idp": _cognito_idp,
 }
 
 

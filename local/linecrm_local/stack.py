@@ -17,7 +17,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from linecrm import resources
-from linecrm_local import demo, grants
+from linecrm.admin.staff import Role
+from linecrm_local import demo, grants, staff_auth
 from linecrm_local.async_invoke import AsyncInvoker
 from linecrm_local.aws_local import EnvironmentPatch, LocalAws, LocalResources, create_resources
 from linecrm_local.clock import MovableClock
@@ -99,6 +100,8 @@ class LocalStack:
         self._grants: ExitStack | None = None
         self.grant_check: grants.GrantCheck | None = None
         self._started: list[str] = []
+        self.staff_pool: staff_auth.StaffPool | None = None
+        self.demo_staff: list[tuple[str, Role]] = []
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
@@ -136,6 +139,13 @@ class LocalStack:
             ],
             visibility_timeout_seconds=self.visibility_timeout_seconds,
         )
+
+        # The staff user pool (Cognito on moto) with the demo staff, one per role: the
+        # gateway signs them in and checks their tokens (docs/staff.md).
+        self.staff_pool = self._resources.staff_pool
+        assert self.staff_pool is not None
+        self.demo_staff = staff_auth.seed_demo_staff(self.aws.session(), self.staff_pool)
+        self.gateway.staff_auth = staff_auth.StaffAuth(self.aws.session(), self.staff_pool)
 
         channel = EmulatedChannel(
             channel_id=demo.DEMO_CHANNEL_ID,

@@ -85,7 +85,7 @@ def _queue_ids(
 # ---------------------------------------------------------------- API
 @pytest.mark.parametrize("route", resources.ROUTES, ids=lambda r: f"{r.method} {r.path}")
 def test_every_route_exists_with_its_authorization(template: Template, route: Any) -> None:
-    expected_auth = "AWS_IAM" if route.authorization == "iam" else "NONE"
+    expected_auth = {"iam": "AWS_IAM", "jwt": "JWT"}.get(route.authorization, "NONE")
     template.has_resource_properties(
         "AWS::ApiGatewayV2::Route",
         {"RouteKey": f"{route.method} {route.path}", "AuthorizationType": expected_auth},

@@ -94,6 +94,7 @@ def synthesized() -> Synthesized:
     logical[logical_id(stack.login_keys.secret)] = LogicalResource("login_keys", "")
     logical[logical_id(stack.visitor_key.secret)] = LogicalResource("visitor_key", "")
     logical[logical_id(stack.scheduling.target_role)] = LogicalResource("schedule_role", "")
+    logical[logical_id(stack.staff.user_pool)] = LogicalResource("staff_pool", "")
     function_ids = {}
     for definition in resources.FUNCTIONS:
         function_id = logical_id(stack.functions.function(definition))
@@ -155,6 +156,12 @@ class LocalValues:
             )
             arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{name}"
             return arn if attribute in ("Ref", "Arn") else None
+        if found.kind == "staff_pool":
+            pool = self.local.staff_pool
+            if pool is None:
+                return None
+            arn = f"arn:aws:cognito-idp:{region}:{account}:userpool/{pool.pool_id}"
+            return {"Ref": pool.pool_id, "Arn": arn}.get(attribute)
         if found.kind == "schedule_role":
             arn = self.local.scheduler_role_arn
             return {"Ref": arn.rsplit("/", 1)[-1], "Arn": arn}.get(attribute)

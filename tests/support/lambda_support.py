@@ -53,13 +53,47 @@ def http_event(
     body: bytes | str | None = None,
     headers: dict[str, str] | None = None,
     path_parameters: dict[str, str] | None = None,
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (payload 2.0) event, built by the local gateway's own
     builder, so unit tests and the local stack hand handlers the same shape (text or
-    base64 body chosen by content type, as API Gateway does)."""
+    base64 body chosen by content type, as API Gateway does). The IAM-authorized admin
+    routes carry what API Gateway passes for a SigV4 caller unless ``authorizer`` (a
+    staff member's ``{"jwt": {"claims": …}}``) is given."""
     raw = body.encode() if isinstance(body, str) else (body or b"")
     request = EnvironBuilder(path=path, method=method, data=raw, headers=headers).get_request()
-    return build_event(request, raw, f"{method} {route}", path_parameters or {})
+    if authorizer is None and route == "/admin/{proxy+}":
+        authorizer = MACHINE_AUTHORIZER
+    return build_event(
+        request, raw, f"{method} {route}", path_parameters or {}, authorizer=authorizer
+    )
+
+
+# What API Gateway passes the admin function for a SigV4-signed call (a machine).
+MACHINE_AUTHORIZER: dict[str, Any] = {
+    "iam": {
+        "accountId": "123456789012",
+        "callerId": "AIDAEXAMPLECALLER",
+        "userArn": "arn:aws:iam::123456789012:user/linecrm-cli",
+        "userId": "AIDAEXAMPLECALLER",
+    }
+}
+
+
+def staff_authorizer(role: str, email: str | None = None) -> dict[str, Any]:
+    """What API Gateway's JWT authorizer passes for a Cognito staff member of ``role``
+    (an array claim rendered as a string, as HTTP APIs do)."""
+    return {
+        "jwt": {
+            "claims": {
+                "sub": f"sub-{role}",
+                "email": email or f"{role}@demo.linecrm.local",
+                "cognito:groups": f"[{role}]",
+                "token_use": "id",
+            },
+            "scopes": None,
+        }
+    }
 
 
 def response_json(response: dict[str, Any]) -> Any:

@@ -53,8 +53,10 @@ class HttpApi(Construct):
         construct_id: str,
         *,
         functions: Mapping[str, lambda_.IFunction],
+        jwt_authorizer: apigwv2.IHttpRouteAuthorizer | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._jwt_authorizer = jwt_authorizer
         self.access_logs = logs.LogGroup(
             self,
             "AccessLogs",
@@ -112,11 +114,18 @@ class HttpApi(Construct):
     def _route(
         self, route: resources.Route, integration: integrations.HttpLambdaIntegration
     ) -> apigwv2.HttpRoute:
+        authorizer: apigwv2.IHttpRouteAuthorizer | None = None
+        if route.authorization == "iam":
+            authorizer = authorizers.HttpIamAuthorizer()
+        elif route.authorization == "jwt":
+            if self._jwt_authorizer is None:
+                raise ValueError(f"route {route.method} {route.path} needs the staff authorizer")
+            authorizer = self._jwt_authorizer
         (http_route,) = self.api.add_routes(
             path=route.path,
             methods=[apigwv2.HttpMethod(route.method)],
             integration=integration,
-            authorizer=authorizers.HttpIamAuthorizer() if route.authorization == "iam" else None,
+            authorizer=authorizer,
         )
         if route.authorization == "none":
             if not route.why_no_auth:

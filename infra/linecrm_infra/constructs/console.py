@@ -37,6 +37,9 @@ PREFIX = "console"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 
+# The staff routes' prefix on the HTTP API (resources.STAFF_PREFIX).
+STAFF_PATH = "staff"
+
 
 @dataclass(frozen=True)
 class ConsoleAuth:
@@ -56,8 +59,11 @@ class AdminConsole(Construct):
         api_url: str,
         channel_ids: Sequence[str],
         auth: ConsoleAuth | None = None,
+        staff_api_domain: str | None = None,
         dist: Path = CONSOLE_DIST,
     ) -> None:
+        """``staff_api_domain``: the HTTP API's host; given, the distribution also serves
+        its staff routes at ``/staff/*`` and the app calls them there (same origin)."""
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self,
@@ -99,6 +105,23 @@ class AdminConsole(Construct):
                 response_headers_policy=cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
             ),
+            additional_behaviors=(
+                {
+                    f"/{STAFF_PATH}/*": cloudfront.BehaviorOptions(
+                        origin=origins.HttpOrigin(staff_api_domain),
+                        viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                        allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+                        cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                        # The Authorization header reaches the JWT authorizer; the Host
+                        # header stays the API's own.
+                        origin_request_policy=(
+                            cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER
+                        ),
+                    )
+                }
+                if staff_api_domain
+                else None
+            ),
             default_root_object=f"{PREFIX}/index.html",
             error_responses=spa_fallback,
             minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
@@ -124,7 +147,11 @@ class AdminConsole(Construct):
         )
         self.url = f"https://{self.distribution.distribution_domain_name}/{PREFIX}/"
         self.config = {
-            "apiBaseUrl": api_url.rstrip("/"),
+            "apiBaseUrl": (
+                f"https://{self.distribution.distribution_domain_name}/{STAFF_PATH}"
+                if staff_api_domain
+                else api_url.rstrip("/")
+            ),
             "channels": list(channel_ids),
             "auth": (
                 {

@@ -39,6 +39,8 @@ class Env:
     # The events API: its sources' keys (a secret per channel) and how long events stay.
     EVENT_SOURCES_SECRET_PREFIX = "LINECRM_EVENT_SOURCES_SECRET_PREFIX"  # noqa: S105 - a name
     EVENT_RETENTION_DAYS = "LINECRM_EVENT_RETENTION_DAYS"
+    AUDIT_RETENTION_DAYS = "LINECRM_AUDIT_RETENTION_DAYS"
+    STAFF_USER_POOL_ID = "LINECRM_STAFF_USER_POOL_ID"
     # LIFF login: how ID tokens are verified (``jwks`` offline, or ``verify_endpoint``),
     # and the liff-mock test tokens (local only: see LOCAL_ONLY_SETTINGS).
     ID_TOKEN_VERIFICATION = "LINECRM_ID_TOKEN_VERIFICATION"  # noqa: S105 - a variable name
@@ -93,6 +95,8 @@ class Defaults:
     # Behaviour events on a friend's timeline (and their idempotency keys): 13 months,
     # so "same month last year" comparisons still find them.
     event_retention_days: int = 400
+    # Audit log entries of admin changes: two years (a year's review and the one before).
+    audit_retention_days: int = 730
     account_time_zone: str = "Asia/Tokyo"
     tags: dict[str, str] = field(default_factory=lambda: {"app": APP_NAME})
 

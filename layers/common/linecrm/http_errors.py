@@ -103,10 +103,15 @@ def no_route(app: APIGatewayHttpResolver) -> Response[Any]:
     )
 
 
-def json_resolver() -> APIGatewayHttpResolver:
+def json_resolver(strip_prefixes: list[str] | None = None) -> APIGatewayHttpResolver:
     """A validating resolver that reads bodies with ``loads_json``, as JSON only; a
-    request no route serves is 404 in the one error shape."""
-    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=loads_json)
+    request no route serves is 404 in the one error shape. ``strip_prefixes``: paths
+    that reach the same routes under a prefix (the staff routes of the admin API)."""
+    app = APIGatewayHttpResolver(
+        enable_validation=True,
+        json_body_deserializer=loads_json,
+        strip_prefixes=list(strip_prefixes or []),
+    )
     app._request_validation_middleware = _JsonBodiesOnly()  # Powertools' hook; see above
     app.not_found(lambda _error: no_route(app))
     return app

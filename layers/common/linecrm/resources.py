@@ -402,6 +402,9 @@ class FunctionAccess:
       verify the web tag's visitor ids).
     - ``manages_schedules``: scheduler:Create/Get/DeleteSchedule in our group and
       iam:PassRole of the schedules' role to EventBridge Scheduler.
+    - ``staff_pool``: the staff users API on the staff user pool (Cognito's
+      ListUsers, ListUsersInGroup and the Admin* user and group calls on that pool);
+      its id in ``STAFF_USER_POOL_ID``.
     - ``settings``: further variables (no resource): LINE endpoints, tuning.
     """
 
@@ -414,6 +417,7 @@ class FunctionAccess:
     login_keys: Literal["read", "rotate"] | None = None
     visitor_key: bool = False
     manages_schedules: bool = False
+    staff_pool: bool = False
     settings: tuple[str, ...] = ()
 
     @property
@@ -436,6 +440,8 @@ class FunctionAccess:
             names.append(Env.VISITOR_KEY_SECRET_NAME)
         if self.manages_schedules:
             names += SCHEDULE_ENV
+        if self.staff_pool:
+            names.append(Env.STAFF_USER_POOL_ID)
         names += self.settings
         return tuple(dict.fromkeys(names))
 
@@ -514,7 +520,9 @@ FUNCTION_ACCESS = (
     # step), broadcasts (job queue now, or a schedule for later; cancel deletes it) and
     # segment enrolments (job queue), rich menu syncs (stores the images, queues the
     # job: LINE is called by the jobs function), and re-drives dead deliveries. It
-    # rotates the auto-login signing keys (and lists their ids).
+    # rotates the auto-login signing keys (and lists their ids). Every change it makes
+    # is kept in the audit log (main table, with its retention). The owner manages the
+    # console's staff users in the staff user pool.
     FunctionAccess(
         ADMIN_FUNCTION,
         tables=((MAIN_TABLE, "read_write"),),
@@ -522,7 +530,8 @@ FUNCTION_ACCESS = (
         buckets=((UPLOADS_BUCKET, "read_write"),),
         login_keys="rotate",
         manages_schedules=True,
-        settings=(Env.PUBLIC_BASE_URL,),
+        staff_pool=True,
+        settings=(Env.PUBLIC_BASE_URL, Env.AUDIT_RETENTION_DAYS),
     ),
     # Consumes the schedule failure queue (granted by the event source): a scheduled
     # fire that finally failed marks its delivery dead, or its broadcast failed.
@@ -584,6 +593,8 @@ ADMIN_METHODS: tuple[Method, ...] = (
     "DELETE",
 )
 ADMIN_DOC_PATHS = ("/admin/openapi.json", "/admin/swagger")
+# The console's staff reach the admin routes under this prefix (a JWT authorizer).
+STAFF_PREFIX = "/staff"
 # The analytics dashboard's page and its static JS/CSS (linecrm.dashboard).
 DASHBOARD_PATHS = ("/admin/dashboard", "/admin/dashboard/assets/{file}")
 
@@ -593,7 +604,8 @@ class Route:
     method: Method
     path: str  # API Gateway route path, with {parameters}
     function: FunctionDefinition
-    authorization: Literal["none", "iam"]
+    # "iam": SigV4 (machines); "jwt": a staff member's Cognito token (docs/staff.md).
+    authorization: Literal["none", "iam", "jwt"]
     why_no_auth: str = ""
 
 
@@ -746,6 +758,12 @@ ROUTES = (
     # The admin API: every method under /admin is IAM-authorized (SigV4; the local
     # gateway asks for the admin bearer token instead). The function routes further.
     *(Route(method, "/admin/{proxy+}", ADMIN_FUNCTION, "iam") for method in ADMIN_METHODS),
+    # The same admin routes for staff signed in to the console: a Cognito JWT (an HTTP
+    # API route has one authorizer). The function strips the prefix (docs/staff.md).
+    *(
+        Route(method, f"{STAFF_PREFIX}/admin/{{proxy+}}", ADMIN_FUNCTION, "jwt")
+        for method in ADMIN_METHODS
+    ),
     # Its description is public (the same document is committed in docs/): a browser
     # can open the Swagger page, whose calls then carry credentials.
     *(

@@ -31,6 +31,7 @@ from linecrm.config import (
     UploadsSettings,
     VisitorKeySettings,
 )
+from linecrm.environment import DEFAULTS
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
     from linecrm.admin.erasure import FriendErasure
     from linecrm.admin.services import AdminServices
+    from linecrm.admin.staff_users import StaffDirectory
     from linecrm.broadcasts.planner import BroadcastPlanner
     from linecrm.broadcasts.service import BroadcastService
     from linecrm.channels import ChannelDirectory
@@ -77,6 +79,7 @@ if TYPE_CHECKING:
     from linecrm.jobs import JobStepQueue
     from linecrm.line.client import LineMessagingClient, MessageQuota
     from linecrm.reports.service import ReportService
+    from linecrm.repositories.audit import AuditLog
     from linecrm.repositories.broadcasts import BroadcastRepository
     from linecrm.repositories.campaign_stats import CampaignStatsRepository
     from linecrm.repositories.channel_config import CachedChannelConfig, ChannelConfigRepository
@@ -223,7 +226,10 @@ class Container(Generic[S]):
         from linecrm.repositories.deliveries import RecipientLedger
 
         return FriendErasure(
-            RecipientLedger(self.dynamodb, self._table_name), self.erasures, self.clock
+            RecipientLedger(self.dynamodb, self._table_name),
+            self.erasures,
+            self.clock,
+            audit=self.audit_log,
         )
 
     @cached_property
@@ -246,6 +252,30 @@ class Container(Generic[S]):
             lambda: self.outbox,
             self.clock,
         )
+
+    @cached_property
+    def staff_directory(self) -> StaffDirectory:
+        """The staff user pool (the staff users API); none configured: it says so."""
+        from linecrm.admin.staff_users import StaffDirectory
+        from linecrm.config.admin import AdminSettings
+
+        pool_id = (
+            self.settings.staff_user_pool_id if isinstance(self.settings, AdminSettings) else ""
+        )
+        return StaffDirectory(self._session.client("cognito-idp") if pool_id else None, pool_id)
+
+    @cached_property
+    def audit_log(self) -> AuditLog:
+        """The admin API's audit log (its retention: the admin function's setting)."""
+        from linecrm.config.admin import AdminSettings
+        from linecrm.repositories.audit import AuditLog
+
+        retention = (
+            self.settings.audit_retention_days
+            if isinstance(self.settings, AdminSettings)
+            else DEFAULTS.audit_retention_days
+        )
+        return AuditLog(self.dynamodb, self._table_name, retention)
 
     @cached_property
     def erasures(self) -> ErasureRepository:

@@ -45,9 +45,19 @@ class AdminApi:
         query: dict[str, Any] | None = None,
         raw_body: str | None = None,
         headers: dict[str, str] | None = None,
+        authorizer: dict[str, Any] | None = None,
     ) -> Answer:
-        """``path`` is relative to the channel (``/friends``) or absolute (``/admin/…``)."""
-        response = self.invoke(method, path, body, query=query, raw_body=raw_body, headers=headers)
+        """``path`` is relative to the channel (``/friends``) or absolute (``/admin/…``);
+        the caller is a machine (IAM) unless ``authorizer`` says otherwise."""
+        response = self.invoke(
+            method,
+            path,
+            body,
+            query=query,
+            raw_body=raw_body,
+            headers=headers,
+            authorizer=authorizer,
+        )
         return Answer(response["statusCode"], response_json(response), response.get("headers", {}))
 
     def invoke(
@@ -59,6 +69,7 @@ class AdminApi:
         query: dict[str, Any] | None = None,
         raw_body: str | None = None,
         headers: dict[str, str] | None = None,
+        authorizer: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The function's raw result for the request."""
         full = path if path.startswith("/admin/") else f"/admin/channels/{self.channel_id}{path}"
@@ -76,6 +87,7 @@ class AdminApi:
             body=text,
             headers=headers,
             path_parameters={"proxy": full.split("?", 1)[0].removeprefix("/admin/")},
+            authorizer=authorizer,
         )
         response: dict[str, Any] = self.handler.lambda_handler(event, FakeLambdaContext())
         return response

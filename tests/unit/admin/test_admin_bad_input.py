@@ -170,6 +170,7 @@ SAMPLE_PATH_PARAMETERS = {
     "route_id": "qr_shop_a",
     "template_id": "tpl1",
     "segment_id": "seg_vip",
+    "username": "sato@shop.example",
 }
 
 

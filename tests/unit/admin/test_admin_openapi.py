@@ -35,10 +35,13 @@ def test_check_mode_reports_a_stale_file(
 
 def test_every_operation_documents_its_errors_and_security() -> None:
     document = openapi_document()
-    assert set(document["components"]["securitySchemes"]) == {"sigv4", "localBearer"}
+    assert set(document["components"]["securitySchemes"]) == {"sigv4", "localBearer", "staffJwt"}
     for path, operations in document["paths"].items():
-        # Per channel, but the auto-login signing keys (one set for the deployment).
-        assert path.startswith(("/admin/channels/{channel_id}/", "/admin/login-keys")), path
+        # Per channel, but the auto-login signing keys (one set for the deployment) and
+        # the staff users (one user pool for the deployment) and who is calling.
+        assert path.startswith(
+            ("/admin/channels/{channel_id}/", "/admin/login-keys", "/admin/staff", "/admin/me")
+        ), path
         for method, operation in operations.items():
             assert "422" in operation["responses"], (method, path)
             error = operation["responses"]["422"]["content"]["application/json"]["schema"]

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from linecrm.admin.chat import staff_display
+from linecrm.admin import staff
+from linecrm.admin.staff import identity_from_authorizer, staff_display
 from linecrm_local import admin_cli, cli
 from linecrm_local.admin_cli import AdminApiClient, AdminCliError
 from tests.unit.test_admin_cli import RecordingSession
@@ -58,15 +59,25 @@ def test_wrong_arguments_are_one_line_errors(monkeypatch: pytest.MonkeyPatch) ->
         run(monkeypatch, "chat", "templates", "add", "only-a-name")
 
 
-def _event(authorizer: dict[str, Any] | None) -> dict[str, Any]:
-    return {"requestContext": {"authorizer": authorizer} if authorizer else {}}
+def _as(authorizer: dict[str, Any], named: str | None) -> str:
+    token = staff._CALLER.set(identity_from_authorizer(authorizer))
+    try:
+        return staff_display(named)
+    finally:
+        staff._CALLER.reset(token)
 
 
 def test_a_reply_names_the_signed_in_staff_member_else_the_machine_callers_choice() -> None:
-    jwt = {"jwt": {"claims": {"email": "operator@demo.linecrm.local", "sub": "s-1"}}}
-    assert staff_display(_event(jwt), "ignored") == "operator@demo.linecrm.local"
-    named = {"jwt": {"claims": {"name": "佐藤", "email": "x@example.com"}}}
-    assert staff_display(_event(named), None) == "佐藤"
+    jwt = {
+        "jwt": {
+            "claims": {
+                "email": "operator@demo.linecrm.local",
+                "sub": "s-1",
+                "cognito:groups": "[operator]",
+            }
+        }
+    }
+    assert _as(jwt, "ignored") == "operator@demo.linecrm.local"
     iam = {"iam": {"callerId": "local-admin"}}
-    assert staff_display(_event(iam), "田中") == "田中"
-    assert staff_display(_event(iam), None) == "admin"
+    assert _as(iam, "田中") == "田中"
+    assert _as(iam, None) == "local-admin"

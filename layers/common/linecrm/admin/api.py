@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 
 from linecrm.admin import (
+    audit,
     broadcasts,
     chat,
     dashboard,
@@ -37,6 +38,8 @@ from linecrm.admin import (
     segments,
     settings,
     shop_login,
+    staff,
+    staff_users,
     tags,
     timeline,
     web_tag,
@@ -77,6 +80,7 @@ from linecrm.reports.service import (
     ReportService,
     ScenarioNotFound,
 )
+from linecrm.repositories.audit import AuditLog, InvalidAuditCursor
 from linecrm.repositories.broadcasts import BroadcastNotFound
 from linecrm.repositories.conversations import InvalidChatCursor
 from linecrm.repositories.deliveries import InvalidDeliveryCursor
@@ -85,6 +89,7 @@ from linecrm.repositories.friends import FriendNotFound, InvalidCursor
 from linecrm.repositories.imports import ImportNotFound
 from linecrm.repositories.inflow_routes import RouteExists, RouteNotFound
 from linecrm.repositories.web_tag_keys import WebTagKeyRepository
+from linecrm.resources import STAFF_PREFIX
 from linecrm.richmenus.service import RichMenuService, RichMenusMissing, RichMenusRejected
 from linecrm.scenarios.enrollment_jobs import EnrollmentJobNotFound
 from linecrm.scenarios.service import (
@@ -128,7 +133,14 @@ docs/deploy.md).
 SigV4 (service `execute-api`); the caller needs `execute-api:Invoke` on the API.
 In the local stack (`make dev`), send `Authorization: Bearer <admin token>` instead
 (the token is printed by `make dev`). Missing credentials: 401 locally, 403 on AWS;
-wrong credentials: 403.
+wrong credentials: 403. Staff signed in to the console send their Cognito token
+(`Authorization: Bearer <JWT>`) to the staff API, which has the same routes behind a JWT
+authorizer; locally `POST /local/staff/login` gives one (docs/staff.md).
+
+**Roles.** A staff member's Cognito group is their role: owner (everything, staff users
+included), marketer (everything but staff users), operator (chat, reading friends and
+tagging them) or viewer (read only). A machine caller (SigV4, the local admin token) is
+an owner. A route the role may not use answers 403 with the reason.
 
 **Errors.** Every 4xx answer is `{"message": …, "field": …}`; 422 names the request
 field at fault.
@@ -142,6 +154,13 @@ _SECURITY_SCHEMES: dict[str, Any] = {
         openapi_extensions={"x-amazon-apigateway-authtype": "awsSigv4"},
     ),
     "localBearer": HTTPBearer(description="the admin token of the local stack (`make dev`)"),
+    "staffJwt": HTTPBearer(
+        bearerFormat="JWT",
+        description=(
+            "a staff member's Cognito token (the console): on AWS to the same routes under "
+            "/staff; locally from POST /local/staff/login (docs/staff.md)"
+        ),
+    ),
 }
 
 
@@ -166,13 +185,25 @@ def build_app(
     web_tag_keys: Callable[[], WebTagKeyRepository] = web_tag.web_tag_keys,
     chat_service: Callable[[], ChatService] = chat.chat_service,
     dashboard_service: Callable[[], DashboardService] = dashboard.dashboard_service,
+    audit_log: Callable[[], AuditLog] | None = None,
+    staff_directory: Callable[[], staff_users.StaffDirectory] = staff_users.staff_directory,
 ) -> APIGatewayHttpResolver:
     """The admin resolver; ``service`` gives the AdminServices for a request (and
     ``import_service`` the ImportService of the friend import routes). ``channels``
     says which channel ids exist: any other gets 404 before a route runs."""
-    app = json_resolver()
+    # Staff signed in to the console call the same routes under /staff (docs/staff.md).
+    app = json_resolver(strip_prefixes=[STAFF_PREFIX])
+    # Roles first, before the request is validated or the channel looked up: a caller who
+    # may not use a route learns nothing from it.
+    # Powertools' hook (http_errors.json_resolver sets it too) runs any middleware.
+    app._request_validation_middleware = staff.checked_before(  # type: ignore[assignment]
+        staff.require_permission(), app._request_validation_middleware
+    )
     if channels is not None:
         app.use(middlewares=[_known_channels_only(channels)])
+    if audit_log is not None:
+        app.use(middlewares=[audit.record_changes(audit_log, lambda: clock()())])
+        app.dependency_overrides[audit.audit_log] = audit_log
     for router in (
         friends.router,
         tags.router,
@@ -213,6 +244,9 @@ def build_app(
     app.dependency_overrides[reports.report_service] = report_service
     app.include_router(insight.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[insight.insight_reports] = insight_reports
+    app.include_router(audit.router, prefix=CHANNEL_PREFIX)
+    app.include_router(staff_users.router, prefix=ADMIN_PREFIX)
+    app.dependency_overrides[staff_users.staff_directory] = staff_directory
     app.include_router(web_tag.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[web_tag.web_tag_keys] = web_tag_keys
     app.include_router(chat.router, prefix=CHANNEL_PREFIX)
@@ -226,7 +260,7 @@ def build_app(
         "version": API_VERSION,
         "description": _DESCRIPTION,
         "security_schemes": _SECURITY_SCHEMES,
-        "security": [{"sigv4": []}, {"localBearer": []}],
+        "security": [{"sigv4": []}, {"localBearer": []}, {"staffJwt": []}],
     }
     app.configure_openapi(**openapi)
     app.enable_swagger(path=SWAGGER_PATH, persist_authorization=True, **openapi)
@@ -323,7 +357,7 @@ def _conflict(error: Exception) -> Response[Any]:
     return error_response(HTTPStatus.CONFLICT, str(error))
 
 
-def _invalid_delivery_cursor(error: InvalidDeliveryCursor) -> Response[Any]:
+def _invalid_delivery_cursor(error: Exception) -> Response[Any]:
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(error), "cursor")
 
 
@@ -412,7 +446,7 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception] | list[type[Exception]], Callable[.
     (ScenarioRejected, _scenario_rejected),
     (RichMenusRejected, _rich_menus_rejected),
     ([BroadcastNotCancellable, NotRedrivable, ScenarioNotActive, RouteExists], _conflict),
-    (InvalidDeliveryCursor, _invalid_delivery_cursor),
+    ([InvalidDeliveryCursor, InvalidAuditCursor], _invalid_delivery_cursor),
     (ChatRejected, _chat_rejected),
     (InvalidChatCursor, _invalid_chat_cursor),
     (IdempotencyKeyReused, _key_reused),

@@ -5,7 +5,7 @@ chat-mode routes of ``linecrm.admin.friends``."""
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Depends, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -20,6 +20,7 @@ from linecrm.admin.params import (
     no_content,
     responses,
 )
+from linecrm.admin.staff import staff_display
 from linecrm.chat.service import ChatService, InboxItem
 from linecrm.domain.conversations import MAX_TEMPLATE_TEXT, ChatEntry, ChatSettings, ChatTemplate
 from linecrm.domain.deliveries import Delivery
@@ -226,7 +227,7 @@ def reply(
         text=request.text,
         template_id=request.templateId,
         idempotency_key=idempotency_key,
-        staff=staff_display(router.current_event.raw_event, request.staff),
+        staff=staff_display(request.staff),
     )
     return Response(
         status_code=HTTPStatus.ACCEPTED,
@@ -284,20 +285,3 @@ def get_chat_settings(channel_id: ChannelId, service: Chat) -> ChatSettings:
 def put_chat_settings(channel_id: ChannelId, request: ChatSettings, service: Chat) -> ChatSettings:
     """Set how long log entries are kept (DynamoDB TTL, set when an entry is written)."""
     return service.set_chat_settings(channel_id, request)
-
-
-def staff_display(event: dict[str, Any], named: str | None) -> str:
-    """Who is answering, from the request's identity: the one place the chat reads it.
-
-    A Cognito sign-in (``authorizer.jwt.claims``): its name, else email, else username.
-    Machine access (IAM/SigV4 on AWS, the local admin token): the ``staff`` the caller
-    names, else ``"admin"``. When the roles branch's ``StaffIdentity``
-    (``linecrm.admin.staff``) lands, this reads its ``display`` instead.
-    """
-    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
-    claims = (authorizer.get("jwt") or {}).get("claims") or {}
-    for claim in ("name", "email", "cognito:username", "username", "sub"):
-        value = claims.get(claim)
-        if isinstance(value, str) and value.strip():
-            return value.strip()[:100]
-    return named or "admin"

@@ -32,3 +32,9 @@ class InvalidInput(AdminError):
     """A well-formed request that refers to things that do not exist or do not fit."""
 
     status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+class Forbidden(AdminError):
+    """The caller's role may not do this (the reason names the role and the action)."""
+
+    status = HTTPStatus.FORBIDDEN

@@ -18,6 +18,7 @@ from linecrm.admin.models import (
     FriendResponse,
 )
 from linecrm.admin.params import ChannelId, Friends, UserId, new_router, no_content, responses
+from linecrm.admin.staff import staff_display
 from linecrm.domain.segments import SEGMENT_ID_PATTERN
 from linecrm.repositories.friends import MAX_PAGE_SIZE
 
@@ -135,8 +136,10 @@ def delete_friend(channel_id: ChannelId, user_id: UserId, service: Friends) -> R
 def take_chat(
     channel_id: ChannelId, user_id: UserId, request: ChatModeRequest, service: Friends
 ) -> FriendResponse:
-    """A staff member takes the conversation over: automation pauses for this friend."""
-    return service.take_chat(channel_id, user_id, request.staff)
+    """A staff member takes the conversation over: automation pauses for this friend.
+    Signed in to the console, the staff member is shown as themselves (``staff`` is
+    ignored); a machine caller names the staff member, or is shown as itself."""
+    return service.take_chat(channel_id, user_id, staff_display(request.staff))
 
 
 @router.delete(

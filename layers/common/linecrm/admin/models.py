@@ -195,9 +195,20 @@ class FriendExport(BaseModel):
 
 
 class ChatModeRequest(_Request):
-    staff: str = Field(min_length=1, max_length=100, description="who takes the conversation")
+    staff: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description=(
+            "who takes the conversation; a staff member signed in to the console is "
+            "always shown as themselves, a machine caller (IAM, the admin token) may name one"
+        ),
+    )
 
-    _staff = field_validator("staff")(_not_blank)
+    @field_validator("staff")
+    @classmethod
+    def _staff(cls, value: str | None) -> str | None:
+        return None if value is None else _not_blank(value)
 
 
 # ---------------------------------------------------------------- tags

@@ -134,6 +134,7 @@ class FriendsService:
             raise FriendNotFound(channel_id, user_id)
         if self._erasure is not None:
             items.extend(self._erasure.ledger_rows(channel_id, user_id))
+            items.extend(self._erasure.audit_rows(channel_id, user_id))
         friend = self._friends.get(channel_id, user_id)
         tags = self._config.load(channel_id).tags
         return FriendExport(
