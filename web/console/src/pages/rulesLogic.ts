@@ -20,7 +20,7 @@ export interface RuleForm {
   cooldown_seconds: number;
   actions: string; // JSON
   // What the form does not show, kept as it was.
-  rest: Pick<Rule, "active_from" | "active_until">;
+  rest: Partial<Pick<Rule, "active_from" | "active_until" | "notify_staff">>;
 }
 
 export function toForm(rule: Rule): RuleForm {
@@ -39,7 +39,11 @@ export function toForm(rule: Rule): RuleForm {
     business_hours: rule.business_hours ?? "any",
     cooldown_seconds: rule.cooldown_seconds ?? 0,
     actions: JSON.stringify(rule.actions, null, 2),
-    rest: { active_from: rule.active_from ?? null, active_until: rule.active_until ?? null },
+    rest: {
+      active_from: rule.active_from ?? null,
+      active_until: rule.active_until ?? null,
+      notify_staff: rule.notify_staff ?? false,
+    },
   };
 }
 
@@ -98,6 +102,8 @@ export function fromForm(form: RuleForm): Rule {
     match,
     active_from: form.rest.active_from ?? null,
     active_until: form.rest.active_until ?? null,
+    // Kept as it was: a reply by this rule still leaves the conversation "needs reply".
+    notify_staff: form.rest.notify_staff ?? false,
     business_hours: form.business_hours,
     cooldown_seconds: form.cooldown_seconds,
     actions,
