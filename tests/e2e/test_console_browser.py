@@ -413,8 +413,6 @@ def test_staff_sign_in_and_the_sidebar_of_each_role(
         json={"email": email, "password": STAFF_PASSWORD},
         timeout=READ,
     )
-    if login.status_code == 404:
-        pytest.skip("no POST /local/staff/login on this build (the roles branch adds it)")
     assert login.status_code == 200, login.text
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
     try:
@@ -430,6 +428,14 @@ def test_staff_sign_in_and_the_sidebar_of_each_role(
         assert sidebar <= shown, shown
         if role == "operator":
             assert shown == {"friends"}, shown
+            # Hidden in the sidebar, and refused by the API itself, with the reason.
+            refused = requests.get(
+                f"{stack.gateway_url}/admin/channels/{DEMO_CHANNEL_ID}/broadcasts",
+                headers={"Authorization": f"Bearer {login.json()['token']}"},
+                timeout=READ,
+            )
+            assert refused.status_code == 403, refused.text
+            assert "operator" in refused.json()["message"], refused.text
         else:
             page.click("nav [data-page=broadcasts]")
             page.wait_for_selector("#broadcast-list", timeout=30_000)

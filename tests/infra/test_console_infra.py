@@ -70,8 +70,21 @@ def test_the_shell_is_revalidated_and_config_json_names_the_api(stack: LinecrmSt
         assert IMMUTABLE in caches
     config = stack.console.config
     assert config["channels"] == ["1234567890", "demo"]
-    assert config["auth"] == {"mode": "none"}
-    assert stack.resolve(config["apiBaseUrl"])  # the HTTP API's URL, at deploy time
+    # Staff sign in with the stack's Cognito pool and its console client.
+    assert config["auth"]["mode"] == "cognito"
+    assert stack.resolve(config["auth"]["userPoolId"]) == stack.resolve(
+        stack.staff.user_pool.user_pool_id
+    )
+    assert stack.resolve(config["auth"]["clientId"]) == stack.resolve(
+        stack.staff.console_client.user_pool_client_id
+    )
+    # The app calls the staff routes on its own origin: /staff/* goes to the HTTP API.
+    assert "/staff" in str(stack.resolve(config["apiBaseUrl"]))  # a Fn::Join at deploy time
+    (distribution,) = template.find_resources("AWS::CloudFront::Distribution").values()
+    behaviours = distribution["Properties"]["DistributionConfig"]["CacheBehaviors"]
+    (staff,) = [b for b in behaviours if b["PathPattern"] == "/staff/*"]
+    assert staff["ViewerProtocolPolicy"] == "https-only"
+    assert "POST" in staff["AllowedMethods"] and "PUT" in staff["AllowedMethods"]
     outputs = template.find_outputs("ConsoleUrl")
     assert outputs, "the stack prints the console's URL"
 

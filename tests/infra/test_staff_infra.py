@@ -41,7 +41,11 @@ def test_the_console_client_is_public_with_the_code_flow(template: Template) -> 
     assert properties["GenerateSecret"] is False
     assert properties["AllowedOAuthFlows"] == ["code"]
     assert properties["CallbackURLs"] == ["http://localhost:8080/console/"]
-    assert "ALLOW_USER_PASSWORD_AUTH" not in properties.get("ExplicitAuthFlows", [])
+    # The console's sign-in form sends the password to Cognito (USER_PASSWORD_AUTH over
+    # TLS; never to our functions); SRP for other clients; no admin (server-side) flow.
+    flows = set(properties["ExplicitAuthFlows"])
+    assert {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH"} <= flows
+    assert "ALLOW_ADMIN_USER_PASSWORD_AUTH" not in flows
 
 
 def test_callback_urls_come_from_context() -> None:

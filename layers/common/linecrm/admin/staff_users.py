@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, Field
 
-from linecrm.admin.errors import AdminError, Conflict, NotFound
+from linecrm.admin.errors import AdminError, Conflict, InvalidInput, NotFound
 from linecrm.admin.params import new_router, no_content, responses
 from linecrm.admin.staff import ROLE_GRANTS, Role, current_identity
 from linecrm.aws_errors import error_code
@@ -96,6 +96,9 @@ class StaffDirectory:
         except Exception as error:
             if error_code(error) == "UsernameExistsException":
                 raise Conflict(f"a staff user {email} exists already", field="email") from error
+            if error_code(error) == "InvalidParameterException":
+                # Cognito's own checks of the address (stricter than our pattern).
+                raise InvalidInput(f"Cognito refused {email!r}: {error}", field="email") from error
             raise
         return self._in_role(email, role, dict(created["User"]))
 
