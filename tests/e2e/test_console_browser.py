@@ -401,7 +401,7 @@ STAFF_PASSWORD = "linecrm-demo"  # the local demo staff's, printed by make dev
     [
         ("marketer", {"dashboard", "friends", "broadcasts", "settings"}, True),
         ("viewer", {"dashboard", "friends", "broadcasts", "settings"}, False),
-        ("operator", {"friends"}, False),
+        ("operator", {"friends", "chat"}, False),
     ],
 )
 def test_staff_sign_in_and_the_sidebar_of_each_role(
@@ -429,10 +429,101 @@ def test_staff_sign_in_and_the_sidebar_of_each_role(
         }
         assert sidebar <= shown, shown
         if role == "operator":
-            assert shown == {"friends"}, shown
+            assert shown == {"friends", "chat"}, shown
         else:
             page.click("nav [data-page=broadcasts]")
             page.wait_for_selector("#broadcast-list", timeout=30_000)
             assert (page.locator("#broadcast-composer").count() == 1) is composer
+    finally:
+        page.close()
+
+
+def wait_until(check: Any, what: str, stack: LocalStack, seconds: float = 60) -> Any:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        settle(stack)
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def staff_page(stack: LocalStack, browser: Any, role: str) -> Watched:
+    email = f"{role}@demo.linecrm.local"
+    login = requests.post(
+        f"{stack.gateway_url}/local/staff/login",
+        json={"email": email, "password": STAFF_PASSWORD},
+        timeout=READ,
+    )
+    if login.status_code == 404:
+        pytest.skip("no POST /local/staff/login on this build (the roles branch adds it)")
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    watched = Watched(page)
+    page.goto(f"{stack.gateway_url}/console/")
+    page.fill("#signin-email", email, timeout=30_000)
+    page.fill("#signin-password", STAFF_PASSWORD)
+    page.click("#signin-staff button[type=submit]")
+    page.wait_for_selector("#signed-in-as", timeout=30_000)
+    return watched
+
+
+def test_a_friend_writes_and_the_operator_answers_once_from_the_chat_page(
+    stack: LocalStack, browser: Any, activity: DemoActivity
+) -> None:
+    user_id = stack.emulator.simulate_follow(DEMO_CHANNEL_ID, display_name="チャット花子").user_id
+    settle(stack)
+    stack.emulator.simulate_text(DEMO_CHANNEL_ID, user_id, "予約の時間を変えられますか？")
+
+    def conversation() -> Any:
+        items = requests.get(
+            f"{stack.gateway_url}{BASE}/chat/conversations?limit=100", headers=ADMIN, timeout=READ
+        ).json()["items"]
+        return next((i for i in items if i["userId"] == user_id and i["unread"]), None)
+
+    item = wait_until(conversation, "the conversation in the inbox", stack)
+    assert item["unread"] == 1 and item["needsReply"] is True, item
+
+    console = staff_page(stack, browser, "operator")
+    page = console.page
+    try:
+        page = open_page(console, "chat")
+        row = f"#chat-inbox [data-user-id={user_id}]"
+        page.wait_for_selector(row, timeout=30_000)
+        assert page.locator(row).get_attribute("data-unread") == "1"
+        assert page.locator(f"{row} .chat-needs-reply").count() == 1
+        assert "チャット花子" in page.locator(row).inner_text()
+
+        # Opening it marks it read (the inbox shows 0 unread on its next load).
+        page.click(row)
+        page.wait_for_selector(
+            "#chat-messages .chat-in:has-text('予約の時間を変えられますか？')", timeout=30_000
+        )
+        page.wait_for_selector(f"{row}[data-unread='0']", timeout=30_000)
+
+        # A double click on send: one reply (one Idempotency-Key for the composition).
+        before = len(stack.emulator.inbox(user_id))
+        text = "はい、変更できます。ご希望の時間を教えてください。"
+        page.fill("#chat-reply-text", text)
+        page.dblclick("#chat-send")
+        page.wait_for_selector("#chat-sent", timeout=60_000)
+        settle(stack)
+        settle(stack)
+        received = [
+            m for m in stack.emulator.inbox(user_id)[before:] if m.message.get("text") == text
+        ]
+        assert len(received) == 1, received
+        # The page's polling shows the reply as the staff member's.
+        bubble = page.locator(f"#chat-messages .chat-out:has-text('{text}')")
+        bubble.wait_for(timeout=30_000)
+        assert bubble.count() == 1
+        assert "スタッフ" in bubble.inner_text()  # the source, then the staff member's name
+        page.wait_for_selector(f"{row}[data-needs-reply='false']", timeout=30_000)
+        screenshot(page, "chat")
+        assert critical_violations(page) == []
+        assert console.take() == []
+        assert stack.gateway.internal_errors == 0
     finally:
         page.close()

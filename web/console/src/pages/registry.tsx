@@ -5,6 +5,7 @@ import type { ReactNode } from "react";
 import type { MessageKey } from "../i18n";
 import type { Ability } from "../session";
 import { Broadcasts } from "./Broadcasts";
+import { Chat } from "./Chat";
 import { Dashboard } from "./Dashboard";
 import { Deliveries } from "./Deliveries";
 import { FriendDetail } from "./FriendDetail";
@@ -38,6 +39,7 @@ export const PAGES: PageEntry[] = [
     parent: "friends",
     render: (params) => <FriendDetail userId={params.userId} />,
   },
+  { id: "chat", route: "/chat", label: "nav.chat", needs: "chatRead", render: () => <Chat /> },
   { id: "rules", route: "/rules", label: "nav.rules", needs: "reports", render: () => <Rules /> },
   { id: "broadcasts", route: "/broadcasts", label: "nav.broadcasts", needs: "reports", render: () => <Broadcasts /> },
   { id: "deliveries", route: "/deliveries", label: "nav.deliveries", needs: "reports", render: () => <Deliveries /> },
