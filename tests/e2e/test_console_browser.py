@@ -527,3 +527,40 @@ def test_a_friend_writes_and_the_operator_answers_once_from_the_chat_page(
         assert stack.gateway.internal_errors == 0
     finally:
         page.close()
+
+
+def test_a_segment_built_counts_as_the_api_previews_it_and_is_saved_and_deleted(
+    stack: LocalStack, console: Watched, activity: DemoActivity
+) -> None:
+    page = open_page(console, "segments")
+    page.wait_for_selector("#segment-count", timeout=30_000)
+    # The root group (all), one condition: active friends.
+    page.select_option("#segment-builder .segment-add-kind select >> nth=0", "status")
+    page.click("#segment-builder .segment-add >> nth=0")
+    page.wait_for_selector("#segment-builder .segment-condition[data-kind=status]")
+    definition = {"match": {"all": [{"status": "active"}]}}
+    preview = requests.post(
+        f"{stack.gateway_url}{BASE}/segments/preview",
+        json={"definition": definition},
+        headers=ADMIN,
+        timeout=READ,
+    ).json()
+    expected = preview["count"]
+    page.wait_for_selector(f"#segment-count[data-count='{expected}']", timeout=30_000)
+    assert (page.locator("#segment-small").count() == 1) is (expected < 20)
+
+    page.fill("#segment-name", "有効な友だち（コンソール）")
+    page.click("#segment-save-button")
+    page.wait_for_selector("#segment-saved", timeout=30_000)
+    row = page.locator("#segment-list tr", has_text="有効な友だち（コンソール）")
+    row.wait_for(timeout=30_000)
+    saved = requests.get(f"{stack.gateway_url}{BASE}/segments", headers=ADMIN, timeout=READ)
+    mine = [s for s in saved.json()["items"] if s["name"] == "有効な友だち（コンソール）"]
+    assert len(mine) == 1 and mine[0]["definition"] == definition, mine
+    screenshot(page, "segments")
+    assert critical_violations(page) == []
+
+    row.locator(".segment-delete").click()
+    row.wait_for(state="detached", timeout=30_000)
+    assert console.take() == []
+    assert stack.gateway.internal_errors == 0

@@ -12,6 +12,7 @@ import { FriendDetail } from "./FriendDetail";
 import { Friends } from "./Friends";
 import { Rules } from "./Rules";
 import { Scenarios } from "./Scenarios";
+import { Segments } from "./Segments";
 import { Settings } from "./Settings";
 import { Tags } from "./Tags";
 
@@ -44,6 +45,7 @@ export const PAGES: PageEntry[] = [
   { id: "broadcasts", route: "/broadcasts", label: "nav.broadcasts", needs: "reports", render: () => <Broadcasts /> },
   { id: "deliveries", route: "/deliveries", label: "nav.deliveries", needs: "reports", render: () => <Deliveries /> },
   { id: "scenarios", route: "/scenarios", label: "nav.scenarios", needs: "reports", render: () => <Scenarios /> },
+  { id: "segments", route: "/segments", label: "nav.segments", needs: "reports", render: () => <Segments /> },
   { id: "tags", route: "/tags", label: "nav.tags", needs: "reports", render: () => <Tags /> },
   { id: "settings", route: "/settings", label: "nav.settings", needs: "reports", render: () => <Settings /> },
 ];
