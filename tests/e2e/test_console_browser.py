@@ -528,6 +528,18 @@ def test_a_friend_writes_and_the_operator_answers_once_from_the_chat_page(
     finally:
         page.close()
 
+    # A viewer reads the conversation: no reply box, no take over.
+    viewer = staff_page(stack, browser, "viewer")
+    try:
+        page = open_page(viewer, "chat")
+        page.click(f"#chat-inbox [data-user-id={user_id}]")
+        page.wait_for_selector(f"#chat-messages .chat-out:has-text('{text}')", timeout=30_000)
+        assert page.locator("#chat-read-only").count() == 1
+        assert page.locator("#chat-send, #chat-take, #chat-release").count() == 0
+        assert viewer.take() == []
+    finally:
+        page.close()
+
 
 def test_a_segment_built_counts_as_the_api_previews_it_and_is_saved_and_deleted(
     stack: LocalStack, console: Watched, activity: DemoActivity
