@@ -521,6 +521,17 @@ def test_a_friend_writes_and_the_operator_answers_once_from_the_chat_page(
         assert bubble.count() == 1
         assert "スタッフ" in bubble.inner_text()  # the source, then the staff member's name
         page.wait_for_selector(f"{row}[data-needs-reply='false']", timeout=30_000)
+
+        # Take over (automation pauses for the friend), then release.
+        page.click("#chat-take")
+        page.wait_for_selector("#chat-release", timeout=30_000)
+        assert "operator@demo.linecrm.local" in page.locator("#chat-mode").inner_text()
+        friend = requests.get(
+            f"{stack.gateway_url}{BASE}/friends/{user_id}", headers=ADMIN, timeout=READ
+        ).json()
+        assert friend["chat_mode"]["staff"] == "operator@demo.linecrm.local", friend
+        page.click("#chat-release")
+        page.wait_for_selector("#chat-take", timeout=30_000)
         screenshot(page, "chat")
         assert critical_violations(page) == []
         assert console.take() == []
