@@ -486,6 +486,14 @@ def test_a_friend_writes_and_the_operator_answers_once_from_the_chat_page(
     item = wait_until(conversation, "the conversation in the inbox", stack)
     assert item["unread"] == 1 and item["needsReply"] is True, item
 
+    template = requests.post(
+        f"{stack.gateway_url}{BASE}/chat/templates",
+        json={"name": "予約の確認", "text": "{display_name|お客様}さん、ご予約を承りました。"},
+        headers=ADMIN,
+        timeout=READ,
+    )
+    assert template.status_code == 201, template.text
+
     console = staff_page(stack, browser, "operator")
     page = console.page
     try:
@@ -521,6 +529,19 @@ def test_a_friend_writes_and_the_operator_answers_once_from_the_chat_page(
         assert bubble.count() == 1
         assert "スタッフ" in bubble.inner_text()  # the source, then the staff member's name
         page.wait_for_selector(f"{row}[data-needs-reply='false']", timeout=30_000)
+
+        # A saved template, unchanged: sent as the template, the name filled in.
+        page.click("#chat-template")
+        page.click("[role=option]:has-text('予約の確認')")
+        assert page.input_value("#chat-reply-text") == template.json()["text"]
+        assert page.locator("#chat-sent").count() == 0
+        page.click("#chat-send")
+        page.wait_for_selector("#chat-sent", timeout=60_000)
+        settle(stack)
+        settle(stack)
+        filled = "チャット花子さん、ご予約を承りました。"
+        got = [m for m in stack.emulator.inbox(user_id) if m.message.get("text") == filled]
+        assert len(got) == 1, [m.message for m in stack.emulator.inbox(user_id)]
 
         # Take over (automation pauses for the friend), then release.
         page.click("#chat-take")

@@ -399,6 +399,7 @@ function ReplyBox({ userId, onSent }: { userId: string; onSent: () => void }) {
           onChange={(id) => {
             const picked = templates.find((x) => x.id === id) ?? null;
             setTemplate(picked);
+            setSent(false);
             if (picked) setText(picked.text);
           }}
         />
