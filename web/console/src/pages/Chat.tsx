@@ -164,7 +164,7 @@ function InboxRow({ item, active, onOpen }: { item: Conversation; active: boolea
               </Badge>
             )}
             {item.mode === "manual" && (
-              <Badge size="xs" variant="outline">
+              <Badge size="xs" variant="outline" tt="none">
                 {t("chat.manualBy", { staff: item.staff ?? "" })}
               </Badge>
             )}
