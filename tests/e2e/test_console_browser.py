@@ -401,7 +401,7 @@ STAFF_PASSWORD = "linecrm-demo"  # the local demo staff's, printed by make dev
     [
         ("marketer", {"dashboard", "friends", "broadcasts", "settings"}, True),
         ("viewer", {"dashboard", "friends", "broadcasts", "settings"}, False),
-        ("operator", {"friends"}, False),
+        ("operator", {"friends", "chat"}, False),
     ],
 )
 def test_staff_sign_in_and_the_sidebar_of_each_role(
@@ -427,7 +427,7 @@ def test_staff_sign_in_and_the_sidebar_of_each_role(
         }
         assert sidebar <= shown, shown
         if role == "operator":
-            assert shown == {"friends"}, shown
+            assert shown == {"friends", "chat"}, shown
             # Hidden in the sidebar, and refused by the API itself, with the reason.
             refused = requests.get(
                 f"{stack.gateway_url}/admin/channels/{DEMO_CHANNEL_ID}/broadcasts",
@@ -442,3 +442,175 @@ def test_staff_sign_in_and_the_sidebar_of_each_role(
             assert (page.locator("#broadcast-composer").count() == 1) is composer
     finally:
         page.close()
+
+
+def wait_until(check: Any, what: str, stack: LocalStack, seconds: float = 60) -> Any:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        settle(stack)
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def staff_page(stack: LocalStack, browser: Any, role: str) -> Watched:
+    email = f"{role}@demo.linecrm.local"
+    login = requests.post(
+        f"{stack.gateway_url}/local/staff/login",
+        json={"email": email, "password": STAFF_PASSWORD},
+        timeout=READ,
+    )
+    if login.status_code == 404:
+        pytest.skip("no POST /local/staff/login on this build (the roles branch adds it)")
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    watched = Watched(page)
+    page.goto(f"{stack.gateway_url}/console/")
+    page.fill("#signin-email", email, timeout=30_000)
+    page.fill("#signin-password", STAFF_PASSWORD)
+    page.click("#signin-staff button[type=submit]")
+    page.wait_for_selector("#signed-in-as", timeout=30_000)
+    return watched
+
+
+def test_a_friend_writes_and_the_operator_answers_once_from_the_chat_page(
+    stack: LocalStack, browser: Any, activity: DemoActivity
+) -> None:
+    user_id = stack.emulator.simulate_follow(DEMO_CHANNEL_ID, display_name="チャット花子").user_id
+    settle(stack)
+    stack.emulator.simulate_text(DEMO_CHANNEL_ID, user_id, "予約の時間を変えられますか？")
+
+    def conversation() -> Any:
+        items = requests.get(
+            f"{stack.gateway_url}{BASE}/chat/conversations?limit=100", headers=ADMIN, timeout=READ
+        ).json()["items"]
+        return next((i for i in items if i["userId"] == user_id and i["unread"]), None)
+
+    item = wait_until(conversation, "the conversation in the inbox", stack)
+    assert item["unread"] == 1 and item["needsReply"] is True, item
+
+    template = requests.post(
+        f"{stack.gateway_url}{BASE}/chat/templates",
+        json={"name": "予約の確認", "text": "{display_name|お客様}さん、ご予約を承りました。"},
+        headers=ADMIN,
+        timeout=READ,
+    )
+    assert template.status_code == 201, template.text
+
+    console = staff_page(stack, browser, "operator")
+    page = console.page
+    try:
+        page = open_page(console, "chat")
+        row = f"#chat-inbox [data-user-id={user_id}]"
+        page.wait_for_selector(row, timeout=30_000)
+        assert page.locator(row).get_attribute("data-unread") == "1"
+        assert page.locator(f"{row} .chat-needs-reply").count() == 1
+        assert "チャット花子" in page.locator(row).inner_text()
+
+        # Opening it marks it read (the inbox shows 0 unread on its next load).
+        page.click(row)
+        page.wait_for_selector(
+            "#chat-messages .chat-in:has-text('予約の時間を変えられますか？')", timeout=30_000
+        )
+        page.wait_for_selector(f"{row}[data-unread='0']", timeout=30_000)
+
+        # A double click on send: one reply (one Idempotency-Key for the composition).
+        before = len(stack.emulator.inbox(user_id))
+        text = "はい、変更できます。ご希望の時間を教えてください。"
+        page.fill("#chat-reply-text", text)
+        page.dblclick("#chat-send")
+        page.wait_for_selector("#chat-sent", timeout=60_000)
+        settle(stack)
+        settle(stack)
+        received = [
+            m for m in stack.emulator.inbox(user_id)[before:] if m.message.get("text") == text
+        ]
+        assert len(received) == 1, received
+        # The page's polling shows the reply as the staff member's.
+        bubble = page.locator(f"#chat-messages .chat-out:has-text('{text}')")
+        bubble.wait_for(timeout=30_000)
+        assert bubble.count() == 1
+        assert "スタッフ" in bubble.inner_text()  # the source, then the staff member's name
+        page.wait_for_selector(f"{row}[data-needs-reply='false']", timeout=30_000)
+
+        # A saved template, unchanged: sent as the template, the name filled in.
+        page.click("#chat-template")
+        page.click("[role=option]:has-text('予約の確認')")
+        assert page.input_value("#chat-reply-text") == template.json()["text"]
+        assert page.locator("#chat-sent").count() == 0
+        page.click("#chat-send")
+        page.wait_for_selector("#chat-sent", timeout=60_000)
+        settle(stack)
+        settle(stack)
+        filled = "チャット花子さん、ご予約を承りました。"
+        got = [m for m in stack.emulator.inbox(user_id) if m.message.get("text") == filled]
+        assert len(got) == 1, [m.message for m in stack.emulator.inbox(user_id)]
+
+        # Take over (automation pauses for the friend), then release.
+        page.click("#chat-take")
+        page.wait_for_selector("#chat-release", timeout=30_000)
+        assert "operator@demo.linecrm.local" in page.locator("#chat-mode").inner_text()
+        friend = requests.get(
+            f"{stack.gateway_url}{BASE}/friends/{user_id}", headers=ADMIN, timeout=READ
+        ).json()
+        assert friend["chat_mode"]["staff"] == "operator@demo.linecrm.local", friend
+        page.click("#chat-release")
+        page.wait_for_selector("#chat-take", timeout=30_000)
+        screenshot(page, "chat")
+        assert critical_violations(page) == []
+        assert console.take() == []
+        assert stack.gateway.internal_errors == 0
+    finally:
+        page.close()
+
+    # A viewer reads the conversation: no reply box, no take over.
+    viewer = staff_page(stack, browser, "viewer")
+    try:
+        page = open_page(viewer, "chat")
+        page.click(f"#chat-inbox [data-user-id={user_id}]")
+        page.wait_for_selector(f"#chat-messages .chat-out:has-text('{text}')", timeout=30_000)
+        assert page.locator("#chat-read-only").count() == 1
+        assert page.locator("#chat-send, #chat-take, #chat-release").count() == 0
+        assert viewer.take() == []
+    finally:
+        page.close()
+
+
+def test_a_segment_built_counts_as_the_api_previews_it_and_is_saved_and_deleted(
+    stack: LocalStack, console: Watched, activity: DemoActivity
+) -> None:
+    page = open_page(console, "segments")
+    page.wait_for_selector("#segment-count", timeout=30_000)
+    # The root group (all), one condition: active friends.
+    page.select_option("#segment-builder .segment-add-kind select >> nth=0", "status")
+    page.click("#segment-builder .segment-add >> nth=0")
+    page.wait_for_selector("#segment-builder .segment-condition[data-kind=status]")
+    definition = {"match": {"all": [{"status": "active"}]}}
+    preview = requests.post(
+        f"{stack.gateway_url}{BASE}/segments/preview",
+        json={"definition": definition},
+        headers=ADMIN,
+        timeout=READ,
+    ).json()
+    expected = preview["count"]
+    page.wait_for_selector(f"#segment-count[data-count='{expected}']", timeout=30_000)
+    assert (page.locator("#segment-small").count() == 1) is (expected < 20)
+
+    page.fill("#segment-name", "有効な友だち（コンソール）")
+    page.click("#segment-save-button")
+    page.wait_for_selector("#segment-saved", timeout=30_000)
+    row = page.locator("#segment-list tr", has_text="有効な友だち（コンソール）")
+    row.wait_for(timeout=30_000)
+    saved = requests.get(f"{stack.gateway_url}{BASE}/segments", headers=ADMIN, timeout=READ)
+    mine = [s for s in saved.json()["items"] if s["name"] == "有効な友だち（コンソール）"]
+    assert len(mine) == 1 and mine[0]["definition"] == definition, mine
+    screenshot(page, "segments")
+    assert critical_violations(page) == []
+
+    row.locator(".segment-delete").click()
+    row.wait_for(state="detached", timeout=30_000)
+    assert console.take() == []
+    assert stack.gateway.internal_errors == 0

@@ -15,6 +15,9 @@ describe("roles in the console", () => {
     expect(can(as("operator"), "tagFriends")).toBe(true);
     expect(can(as("viewer"), "reports")).toBe(true);
     expect(can(as("viewer"), "tagFriends")).toBe(false);
+    expect(can(as("viewer"), "chatRead")).toBe(true);
+    expect(can(as("viewer"), "chat")).toBe(false);
+    expect(can(as("operator"), "chatRead")).toBe(true);
     expect(can(null, "reports")).toBe(false);
   });
 

@@ -41,14 +41,15 @@ export function clearSession(storage: Storage = sessionStorage): void {
 // What each role may do, as the admin API enforces it (docs/console.md).
 // reports: every GET but the staff's; friends: read friends and their details;
 // write: change anything but staff; chat: inbox and take/release; tagFriends: add or
-// remove tags on a friend; staff: the staff users.
-export type Ability = "reports" | "friends" | "write" | "chat" | "tagFriends" | "staff";
+// remove tags on a friend; staff: the staff users; chatRead: read the conversations and
+// the reply templates (every role; the viewer without answering).
+export type Ability = "reports" | "friends" | "write" | "chat" | "chatRead" | "tagFriends" | "staff";
 
 const ABILITIES: Record<Role, readonly Ability[]> = {
-  owner: ["reports", "friends", "write", "chat", "tagFriends", "staff"],
-  marketer: ["reports", "friends", "write", "chat", "tagFriends"],
-  operator: ["friends", "chat", "tagFriends"],
-  viewer: ["reports", "friends"],
+  owner: ["reports", "friends", "write", "chat", "chatRead", "tagFriends", "staff"],
+  marketer: ["reports", "friends", "write", "chat", "chatRead", "tagFriends"],
+  operator: ["friends", "chat", "chatRead", "tagFriends"],
+  viewer: ["reports", "friends", "chatRead"],
 };
 
 export function can(session: Session | null, ability: Ability): boolean {

@@ -5,12 +5,14 @@ import type { ReactNode } from "react";
 import type { MessageKey } from "../i18n";
 import type { Ability } from "../session";
 import { Broadcasts } from "./Broadcasts";
+import { Chat } from "./Chat";
 import { Dashboard } from "./Dashboard";
 import { Deliveries } from "./Deliveries";
 import { FriendDetail } from "./FriendDetail";
 import { Friends } from "./Friends";
 import { Rules } from "./Rules";
 import { Scenarios } from "./Scenarios";
+import { Segments } from "./Segments";
 import { Settings } from "./Settings";
 import { Tags } from "./Tags";
 
@@ -38,10 +40,12 @@ export const PAGES: PageEntry[] = [
     parent: "friends",
     render: (params) => <FriendDetail userId={params.userId} />,
   },
+  { id: "chat", route: "/chat", label: "nav.chat", needs: "chatRead", render: () => <Chat /> },
   { id: "rules", route: "/rules", label: "nav.rules", needs: "reports", render: () => <Rules /> },
   { id: "broadcasts", route: "/broadcasts", label: "nav.broadcasts", needs: "reports", render: () => <Broadcasts /> },
   { id: "deliveries", route: "/deliveries", label: "nav.deliveries", needs: "reports", render: () => <Deliveries /> },
   { id: "scenarios", route: "/scenarios", label: "nav.scenarios", needs: "reports", render: () => <Scenarios /> },
+  { id: "segments", route: "/segments", label: "nav.segments", needs: "reports", render: () => <Segments /> },
   { id: "tags", route: "/tags", label: "nav.tags", needs: "reports", render: () => <Tags /> },
   { id: "settings", route: "/settings", label: "nav.settings", needs: "reports", render: () => <Settings /> },
 ];
