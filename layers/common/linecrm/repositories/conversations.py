@@ -13,8 +13,6 @@ removes them and the friend export includes them. Saved replies (templates) are 
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from linecrm.domain.conversations import (
     InboxFilter,
     IncomingVerdict,
 )
+from linecrm.repositories.cursors import page_cursor, position_in
 from linecrm.repositories.dynamo import batch_write, from_item, iso, to_item
 from linecrm.repositories.friends import friend_pk
 from linecrm.repositories.sharding import merged_query, per_shard_limit, sharded_key
@@ -423,21 +422,11 @@ def _template(values: dict[str, Any]) -> ChatTemplate:
 
 
 def _encode_cursor(scope: str, position: str) -> str:
-    key = {"in": scope, "at": position}
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+    return page_cursor({"in": scope}, "at", position)
 
 
 def _decode_cursor(cursor: str, scope: str) -> str:
-    try:
-        key = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidChatCursor("cursor is not one this API returned") from error
-    if (
-        not isinstance(key, dict)
-        or set(key) != {"in", "at"}
-        or key["in"] != scope
-        or not isinstance(key["at"], str)
-        or not key["at"]
-    ):
+    position = position_in(cursor, {"in": scope}, "at")
+    if position is None:
         raise InvalidChatCursor("cursor is not one this API returned")
-    return str(key["at"])
+    return position

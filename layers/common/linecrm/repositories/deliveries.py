@@ -8,7 +8,6 @@ changes spread over every shard instead of one index partition.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from linecrm.aws_errors import error_code
 from linecrm.domain.deliveries import Delivery, DeliveryStatus
 from linecrm.models.send import SendRequest
+from linecrm.repositories.cursors import page_cursor, position_in
 from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, iso, to_item
 from linecrm.repositories.sharding import (
     all_shard_keys,
@@ -464,22 +464,12 @@ class InvalidDeliveryCursor(ValueError):
 
 def _encode_cursor(channel_id: str, before: str) -> str:
     # One position in every shard: sort keys end in the (unique) delivery id.
-    key = {"list": deliveries_list(channel_id), "before": before}
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+    return page_cursor({"list": deliveries_list(channel_id)}, "before", before)
 
 
 def _decode_cursor(cursor: str, channel_id: str) -> str:
     """The sort key the page continues before (the list is newest first)."""
-    try:
-        key = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidDeliveryCursor("cursor is not one this API returned") from error
-    if (
-        not isinstance(key, dict)
-        or set(key) != {"list", "before"}
-        or key["list"] != deliveries_list(channel_id)
-        or not isinstance(key["before"], str)
-        or not key["before"]
-    ):
+    before = position_in(cursor, {"list": deliveries_list(channel_id)}, "before")
+    if before is None:
         raise InvalidDeliveryCursor("cursor is not one this API returned")
-    return key["before"]
+    return before

@@ -14,8 +14,6 @@ one membership item (``sk = TAG#<tag id>``) in the tag's list on ``gsi2`` (keys 
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ from linecrm.domain.friends import (
     FriendStatus,
 )
 from linecrm.repositories.activity import Activity, TagCounters, activity_item
+from linecrm.repositories.cursors import page_cursor, position_in
 from linecrm.repositories.dynamo import (
     ConditionalUpdate,
     batch_write,
@@ -868,23 +867,12 @@ def _changed(old: Friend, change: FriendChangeSet, at: datetime) -> Friend:
 
 def _encode_cursor(channel_id: str, after_user_id: str) -> str:
     # One position in every shard: user ids are unique in a channel's lists.
-    key = {"list": friends_list(channel_id), "after": after_user_id}
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+    return page_cursor({"list": friends_list(channel_id)}, "after", after_user_id)
 
 
 def _decode_cursor(cursor: str, channel_id: str) -> str:
     """The user id the page continues after."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidCursor("cursor is not one this API returned") from error
-    if (
-        not isinstance(key, dict)
-        or set(key) != {"list", "after"}
-        or key["list"] != friends_list(channel_id)
-        or not isinstance(key["after"], str)
-        or not key["after"]
-    ):
+    after = position_in(cursor, {"list": friends_list(channel_id)}, "after")
+    if after is None:
         raise InvalidCursor("cursor is not one this API returned")
-    return key["after"]
+    return after
