@@ -417,8 +417,9 @@ class ConflictingClient:
 
 def test_a_transaction_conflict_is_retried_then_reported_busy(monkeypatch) -> None:
     from linecrm.repositories import conversations as module
+    from linecrm.repositories import dynamo  # the back-off of transact_unless_done
 
-    monkeypatch.setattr(module.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(dynamo.time, "sleep", lambda _s: None)
     entry = ChatEntry("m1", "in", "text", "hi", NOW, "friend")
     verdict = IncomingVerdict(unread=True, needs_reply=True)
     settling = ConflictingClient(conflicts=2)

@@ -13,7 +13,6 @@ removes them and the friend export includes them. Saved replies (templates) are 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +28,14 @@ from linecrm.domain.conversations import (
     IncomingVerdict,
 )
 from linecrm.repositories.cursors import page_cursor, position_in
-from linecrm.repositories.dynamo import batch_write, from_item, iso, to_item
+from linecrm.repositories.dynamo import (
+    batch_write,
+    cancellation_codes,
+    from_item,
+    iso,
+    to_item,
+    transact_unless_done,
+)
 from linecrm.repositories.friends import friend_pk
 from linecrm.repositories.sharding import merged_query, per_shard_limit, sharded_key
 
@@ -241,22 +247,18 @@ class ConversationRepository:
     def _transact(self, items: list[Any]) -> bool:
         """A conflict with a concurrent transaction on the same conversation (the
         sender's, another request's) is retried a few times, then ConversationBusy."""
-        for attempt in range(_TRANSACTION_ROUNDS):
-            if attempt:
-                time.sleep(0.05 * 2**attempt)
-            try:
-                self._client.transact_write_items(TransactItems=items)
-            except Exception as error:
-                if error_code(error) != "TransactionCanceledException":
-                    raise
-                reasons = getattr(error, "response", {}).get("CancellationReasons") or []
-                if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                    return False
-                if not any(r.get("Code") == "TransactionConflict" for r in reasons):
-                    raise
-                continue
-            return True
-        raise ConversationBusy("the conversation is being written by another request; retry")
+        try:
+            return transact_unless_done(
+                self._client, items, rounds=_TRANSACTION_ROUNDS, retry=_conflicted
+            )
+        except Exception as error:
+            if error_code(error) == "TransactionCanceledException" and _conflicted(
+                cancellation_codes(error)
+            ):
+                raise ConversationBusy(
+                    "the conversation is being written by another request; retry"
+                ) from error
+            raise
 
     def mark_read(self, channel_id: str, user_id: str, at: datetime) -> bool:
         """Unread back to 0; False when the friend has no conversation."""
@@ -415,6 +417,10 @@ def _stored_entry(values: dict[str, Any]) -> StoredEntry:
         delivery_id=values.get("delivery_id"),
     )
     return StoredEntry(entry, str(values["sk"]))
+
+
+def _conflicted(codes: list[str | None]) -> bool:
+    return "TransactionConflict" in codes
 
 
 def _template(values: dict[str, Any]) -> ChatTemplate:

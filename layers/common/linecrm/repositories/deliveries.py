@@ -9,17 +9,21 @@ changes spread over every shard instead of one index partition.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from linecrm.aws_errors import error_code
 from linecrm.domain.deliveries import Delivery, DeliveryStatus
 from linecrm.models.send import SendRequest
 from linecrm.repositories.cursors import page_cursor, position_in
-from linecrm.repositories.dynamo import from_item, is_conditional_check_failure, iso, to_item
+from linecrm.repositories.dynamo import (
+    from_item,
+    is_conditional_check_failure,
+    iso,
+    to_item,
+    transact_unless_done,
+)
 from linecrm.repositories.sharding import (
     all_shard_keys,
     merged_query,
@@ -386,22 +390,8 @@ class DeliveryLedger:
             *({"Update": extra} for extra in counted),
             *logged,
         ]
-        for round_number in range(_COUNTED_ROUNDS):
-            if round_number:
-                time.sleep(min(1.0, 0.05 * 2**round_number))
-            try:
-                self._client.transact_write_items(TransactItems=items)
-            except Exception as error:
-                if error_code(error) != "TransactionCanceledException":
-                    raise
-                reasons = getattr(error, "response", {}).get("CancellationReasons") or []
-                if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                    return False  # finished before: counted then (or never to be)
-                if round_number == _COUNTED_ROUNDS - 1:
-                    raise
-                continue
-            return True
-        return False  # not reached
+        # False: finished before, counted then (or never to be).
+        return transact_unless_done(self._client, items, rounds=_COUNTED_ROUNDS)
 
 
 class RecipientLedger:

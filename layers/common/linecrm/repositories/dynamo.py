@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -130,6 +130,41 @@ class ConditionalUpdate:
         if self.names:
             request["ExpressionAttributeNames"] = dict(self.names)
         return request
+
+
+def cancellation_codes(error: Exception) -> list[str | None]:
+    """The code of each item of a cancelled TransactWriteItems, in the items' order."""
+    reasons = getattr(error, "response", {}).get("CancellationReasons") or []
+    return [reason.get("Code") for reason in reasons]
+
+
+def transact_unless_done(
+    client: Any,
+    items: list[Any],
+    *,
+    rounds: int,
+    retry: Callable[[list[str | None]], bool] = lambda _codes: True,
+) -> bool:
+    """TransactWriteItems whose first item's condition says "done before": True when
+    written, False when that condition failed. Another cancellation (a conflict with a
+    concurrent transaction on one of the items, a throttle) goes again after a back-off
+    while ``retry(codes)`` allows, ``rounds`` attempts in all; then it is raised."""
+    for round_number in range(rounds):
+        if round_number:
+            time.sleep(min(1.0, 0.05 * 2**round_number))
+        try:
+            client.transact_write_items(TransactItems=items)
+        except Exception as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise
+            codes = cancellation_codes(error)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return False
+            if round_number == rounds - 1 or not retry(codes):
+                raise
+            continue
+        return True
+    raise ValueError(f"rounds must be at least 1, not {rounds}")
 
 
 def conditional_update(client: DynamoDBClient, table_name: str, update: ConditionalUpdate) -> bool:

@@ -18,15 +18,13 @@ redelivers or a shop retries.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from linecrm.aws_errors import error_code
 from linecrm.domain.attribution import Credits
 from linecrm.repositories.campaign_stats import CampaignStatsRepository
-from linecrm.repositories.dynamo import iso, to_item
+from linecrm.repositories.dynamo import iso, to_item, transact_unless_done
 from linecrm.repositories.friends import friend_pk
 
 if TYPE_CHECKING:
@@ -91,22 +89,5 @@ class StatsWriter:
             "ConditionExpression": "attribute_not_exists(pk)",
         }
         items: list[Any] = [{"Put": put}, *({"Update": update} for update in updates)]
-        for round_number in range(_ROUNDS):
-            if round_number:
-                time.sleep(min(1.0, 0.05 * 2**round_number))
-            try:
-                self._client.transact_write_items(TransactItems=items)
-            except Exception as error:
-                if error_code(error) != "TransactionCanceledException":
-                    raise
-                codes = [
-                    reason.get("Code")
-                    for reason in getattr(error, "response", {}).get("CancellationReasons") or []
-                ]
-                if codes and codes[0] == "ConditionalCheckFailed":
-                    return False  # counted before
-                if round_number == _ROUNDS - 1:
-                    raise
-                continue  # a conflict with a concurrent write of a counter: again
-            return True
-        return False  # not reached
+        # False: counted before; a conflict with a concurrent write of a counter goes again.
+        return transact_unless_done(self._client, items, rounds=_ROUNDS)
