@@ -8,9 +8,12 @@ on Lambda: a failed invocation (an exception or a timeout) is retried
 ``max_event_age_seconds`` is not run again; either way the invocation record goes to
 the function's on-failure destination (an SQS queue), or is dropped with an error log.
 
-Time is scaled: every delay and age limit is multiplied by ``time_scale`` (1/1000 by
-default: Lambda's one- and two-minute retry delays take 60 and 120 ms), so the number
-of attempts is Lambda's while tests stay fast.
+Retry delays are scaled: each is multiplied by ``time_scale`` (1/1000 by default:
+Lambda's one- and two-minute retry delays take 60 and 120 ms), so tests stay fast. An
+event's age is what it would be on Lambda: the real time it spent queued and running,
+plus each retry delay at its full length. So the number of attempts is Lambda's, and a
+busy machine (a few seconds queued behind other invocations, or a slow cold start)
+does not age an event by hours, which scaling the age limit instead would.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ class _Event:
     request_id: str
     queued_at: float  # monotonic
     attempts: int = 0
+    # The retry delays not spent here: Lambda's full delay minus its scaled wait.
+    unscaled_delays: float = 0.0
     last_error: BaseException | None = None
 
 
@@ -210,7 +215,7 @@ class AsyncInvoker:
 
     def _run(self, event: _Event) -> None:
         config = self.config(event.function)
-        if self._age(event) > config.max_event_age_seconds * self.time_scale:
+        if self._age(event) > config.max_event_age_seconds:
             self._give_up(event, config, "EventAgeExceeded")
             return
         event.attempts += 1
@@ -222,14 +227,17 @@ class AsyncInvoker:
                 self._give_up(event, config, "RetriesExhausted")
                 return
             delays = resources.LAMBDA_ASYNC_RETRY_DELAYS_SECONDS
-            delay = delays[min(event.attempts, len(delays)) - 1] * self.time_scale
+            full_delay = delays[min(event.attempts, len(delays)) - 1]
+            delay = full_delay * self.time_scale
+            event.unscaled_delays += full_delay - delay
             with self._condition:
                 self._push(event, at=time.monotonic() + delay)
             return
         self._record(AsyncOutcome(event.function.name, event.request_id, event.attempts, True))
 
     def _age(self, event: _Event) -> float:
-        return time.monotonic() - event.queued_at
+        """The event's age on Lambda (seconds): real time here plus full retry delays."""
+        return time.monotonic() - event.queued_at + event.unscaled_delays
 
     def _give_up(self, event: _Event, config: AsyncInvocation, condition: Condition) -> None:
         record = invocation_record(event, self.functions.arn_of(event.function.name), condition)

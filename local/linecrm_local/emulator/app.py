@@ -137,9 +137,11 @@ class EmulatorApp:
 
     def _authenticate(self, request: Request) -> EmulatedChannel:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        channel = self.emulator.config.channel_by_token(token.strip(), self.state.clock())
-        if scheme.lower() != "bearer" or not token.strip() or channel is None:
-            raise HttpError(401, MSG_AUTH_FAILED)
+        with self.state.lock:
+            channel = self.emulator.config.channel_by_token(token.strip(), self.state.clock())
+            if scheme.lower() != "bearer" or not token.strip() or channel is None:
+                raise HttpError(401, MSG_AUTH_FAILED)
+            self.emulator.config.count_call(channel)
         return channel
 
     def _checked_body(self, operation: Operation, request: Request) -> Any:

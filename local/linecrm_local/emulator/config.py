@@ -102,9 +102,14 @@ class EmulatedChannel:
     basic_id: str | None = None
     # Tokens replaced by a rotation that LINE still accepts, until (emulator clock).
     retired_tokens: dict[str, float] = field(default_factory=dict)
+    # Tokens replaced by a rotation that LINE still accepts for this many more calls to
+    # the channel (any token): a test's way to revoke one exactly as sends go out.
+    retired_token_calls: dict[str, int] = field(default_factory=dict)
 
     def accepts(self, access_token: str, now: float) -> bool:
         if access_token == self.channel_access_token:
+            return True
+        if self.retired_token_calls.get(access_token, 0) > 0:
             return True
         until = self.retired_tokens.get(access_token)
         return until is not None and now < until
@@ -155,6 +160,14 @@ class EmulatorConfig:
     def channel_by_token(self, access_token: str, now: float) -> EmulatedChannel | None:
         """The channel this token is valid for at ``now``; None (LINE: 401) otherwise."""
         return next((c for c in self.channels if c.accepts(access_token, now)), None)
+
+    @staticmethod
+    def count_call(channel: EmulatedChannel) -> None:
+        """One more call reached ``channel``: spend the call-counted grace of its
+        retired tokens (the caller holds the state lock)."""
+        channel.retired_token_calls = {
+            token: left - 1 for token, left in channel.retired_token_calls.items() if left > 1
+        }
 
     def rate_limit(self, endpoint: str) -> float:
         return self.rate_limits.get(endpoint, default_rate_limits().get(endpoint, 2000.0))

@@ -254,19 +254,26 @@ class LineEmulator:
         new_token: str | None = None,
         *,
         old_token_valid_seconds: float = 0,
+        old_token_valid_calls: int = 0,
     ) -> str:
         """Issue a new channel access token (the console's "Reissue"); the new token.
 
         The old one answers 401 at once, or after ``old_token_valid_seconds`` (LINE
-        lets you keep it valid for a while). Secrets Manager is not touched: whoever
-        rotates puts the new token there too.
+        lets you keep it valid for a while), or after the channel's next
+        ``old_token_valid_calls`` calls (with either token; tests use it to revoke the
+        old token exactly as a broadcast's sends go out). Secrets Manager is not
+        touched: whoever rotates puts the new token there too.
         """
         channel = self.channel(channel_id)
         if old_token_valid_seconds < 0:
             raise InvalidRotation("oldTokenValidSeconds must not be negative")
+        if old_token_valid_calls < 0:
+            raise InvalidRotation("oldTokenValidCalls must not be negative")
         token = new_token or ids.channel_access_token()
         if token == channel.channel_access_token or any(
-            token == c.channel_access_token or token in c.retired_tokens
+            token == c.channel_access_token
+            or token in c.retired_tokens
+            or token in c.retired_token_calls
             for c in self.config.channels
         ):
             raise InvalidRotation("that token is in use or was used before")
@@ -277,6 +284,8 @@ class LineEmulator:
             }
             if old_token_valid_seconds > 0:
                 channel.retired_tokens[channel.channel_access_token] = now + old_token_valid_seconds
+            if old_token_valid_calls > 0:
+                channel.retired_token_calls[channel.channel_access_token] = old_token_valid_calls
             channel.channel_access_token = token
         return token
 

@@ -155,3 +155,20 @@ def test_rotation_refuses_a_token_used_before_or_bad_input(client: Client) -> No
     assert client.post(path, json={"oldTokenValidSeconds": "soon"}).status_code == 400
     assert client.post(path, json={"ttl": 1}).status_code == 400
     assert client.post("/_emulator/channels/nope/rotate-token", json={}).status_code == 404
+
+
+def test_rotation_can_keep_the_old_token_valid_for_a_number_of_calls(
+    client: Client, emulator: LineEmulator
+) -> None:
+    friend = emulator.add_friend(CHANNEL_ID, "Taro").user_id
+    emulator.rotate_token(CHANNEL_ID, "token-2", old_token_valid_calls=2)
+    # Two calls with either token spend the grace; the third with the old one is refused.
+    assert push(client, friend).status_code == 200
+    assert (
+        post(
+            client, "/v2/bot/message/push", {"to": friend, "messages": [text()]}, token="token-2"
+        ).status_code
+        == 200
+    )
+    assert push(client, friend).status_code == 401
+    assert emulator.channel(CHANNEL_ID).retired_token_calls == {}
