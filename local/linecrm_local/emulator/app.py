@@ -118,6 +118,8 @@ class EmulatorApp:
             raise HttpError(404, MSG_NOT_FOUND) from not_found
         operation = self.operations[rule_endpoint]
         call.endpoint = operation.key
+        # Logged as sent even when the call is refused below (a 401 keeps its key).
+        call.retry_key = request.headers.get(RETRY_KEY_HEADER)
         channel = self._authenticate(request)
         call.channel_id = channel.channel_id
         body = self._checked_body(operation, request)
