@@ -488,5 +488,6 @@ export const en: Record<MessageKey, string> = {
   "routes.utm.campaign": "utm_campaign",
   "routes.utm.content": "utm_content",
   "routes.utm.term": "utm_term",
+  "routes.dismiss": "Dismiss",
   "routes.create": "Create",
 };

@@ -487,6 +487,7 @@ export const ja = {
   "routes.utm.campaign": "utm_campaign",
   "routes.utm.content": "utm_content",
   "routes.utm.term": "utm_term",
+  "routes.dismiss": "閉じる",
   "routes.create": "作成",
 } as const;
 

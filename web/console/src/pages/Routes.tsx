@@ -83,7 +83,7 @@ export function Routes() {
       </Group>
       <ErrorNote error={routes.error ?? report.error ?? failure} />
       {notice && (
-        <Alert color="green" withCloseButton onClose={() => setNotice(null)} id="routes-notice">
+        <Alert color="green" withCloseButton closeButtonLabel={t("routes.dismiss")} onClose={() => setNotice(null)} id="routes-notice">
           {notice}
         </Alert>
       )}
