@@ -195,13 +195,13 @@ def test_the_demo_menus_are_drawn_with_their_areas_and_edited_with_the_apis_reas
     problems = page.locator("#richmenus-problems")
     problems.wait_for()
     assert "HTTP 422" in problems.inner_text() and "menus[0].areas[1]" in problems.inner_text()
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "richmenus")
+    assert critical_violations(page) == []
     page.fill("#richmenus-spec", "{not json")
     page.click("#richmenus-check")
     page.wait_for_selector("#richmenus-problems >> text=JSON として読めません")
     assert api(stack, "GET", "/richmenus").json()["version"] == 1
-
-    screenshot(page, "richmenus")
-    assert critical_violations(page) == []
     assert unexpected(console, "HTTP 422", "status of 422") == []
 
 
@@ -251,6 +251,7 @@ def test_a_route_created_in_the_page_is_listed_and_its_qr_downloads(
     svg_download.value.save_as(svg_path)
     assert b"<svg" in svg_path.read_bytes()[:400]
 
+    page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "routes")
     assert critical_violations(page) == []
     assert unexpected(console, "HTTP 409", "status of 409") == []

@@ -156,7 +156,9 @@ function MenuCard({
             <Title order={3} size="h5">
               {menu.name}
             </Title>
-            <Badge variant="outline">{t("richmenus.alias", { id: menu.id })}</Badge>
+            <Badge variant="outline" tt="none">
+              {t("richmenus.alias", { id: menu.id })}
+            </Badge>
             {isDefault && <Badge color="green">{t("richmenus.default")}</Badge>}
             {menu.selected && <Badge variant="light">{t("richmenus.selected")}</Badge>}
           </Group>
