@@ -658,6 +658,7 @@ class Container(Generic[S]):
                 self.clock,
             ),
             campaigns=self.campaign_stats,
+            read_image=lambda key: self.uploads.read_if_kept(key),
         )
 
     @cached_property

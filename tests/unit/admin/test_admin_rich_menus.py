@@ -90,3 +90,34 @@ def test_dry_run_stores_nothing_apply_queues_one_sync_and_a_repeat_nothing(api: 
     again = api.call("PUT", "/richmenus", menus())
     assert (again.body["action"], again.body["version"]) == ("unchanged", 1)
     assert queued_jobs(api) == []  # the running sync covers it: no second job
+
+
+def test_show_gives_the_set_as_written_and_each_menus_image(api: AdminApi) -> None:
+    assert_error(api.call("GET", "/richmenus/main/image"), 404)
+    given = BytesIO()
+    Image.new("RGB", (2500, 843), "navy").save(given, format="JPEG")
+    body = menus(images={"vip": base64.b64encode(given.getvalue()).decode()})
+    assert api.call("PUT", "/richmenus", body).status == 200
+
+    shown = api.call("GET", "/richmenus").body
+    document = shown["document"]
+    assert [m["id"] for m in document["menus"]] == ["main", "vip"]
+    assert document["menus"][0]["areas"][0]["bounds"] == AREA["bounds"]
+    assert document["menus"][0]["areas"][0]["action"]["uri"] == "https://shop.example/"
+    assert document["rules"] == body["rules"] and document["default"] == "main"
+    assert [(m["id"], m["image"]) for m in shown["menus"]] == [
+        ("main", "generated"),
+        ("vip", "given"),
+    ]
+
+    drawn = api.invoke("GET", "/richmenus/main/image")
+    assert drawn["isBase64Encoded"] is True
+    assert drawn["headers"]["Content-Type"] == "image/png"
+    image = Image.open(BytesIO(base64.b64decode(drawn["body"])))
+    assert (image.format, image.size) == ("PNG", (2500, 843))
+    uploaded = api.invoke("GET", "/richmenus/vip/image")
+    assert uploaded["headers"]["Content-Type"] == "image/jpeg"
+    assert base64.b64decode(uploaded["body"]) == given.getvalue()
+    missing = api.call("GET", "/richmenus/nope/image")
+    assert_error(missing, 404)
+    assert "no menu nope" in missing.body["message"]

@@ -206,6 +206,8 @@ PERMISSIONS: Mapping[tuple[str, str], Need] = {
     # viewer may.
     ("POST", f"{_CHANNEL}/rules/test"): Need.read,
     ("POST", f"{_CHANNEL}/segments/preview"): Need.read,
+    # A rich menu's image, for the console's preview.
+    ("GET", f"{_CHANNEL}/richmenus/<menu_id>/image"): Need.read,
     # ...and changes.
     **{
         (method, f"{_CHANNEL}{path}"): Need.change

@@ -34,6 +34,15 @@ class UploadStore:
         response = self._client.get_object(Bucket=self._bucket, Key=key)
         return response["Body"].read()
 
+    def read_if_kept(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such object (expired)."""
+        try:
+            return self.read(key)
+        except Exception as error:
+            if error_code(error) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
     def size(self, key: str) -> int | None:
         """The object's size in bytes, or None when there is no such object."""
         try:

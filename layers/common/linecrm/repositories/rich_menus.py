@@ -63,6 +63,8 @@ class StoredMenuSet(BaseModel):
     reason: str | None = None
     applied_at: datetime
     links: list[MenuLink] = Field(default_factory=list)  # the tracked URI areas
+    # The menus whose image was drawn from their labels (None: stored before it was kept).
+    drawn: list[str] | None = None
 
 
 class StaleVersion(Exception):

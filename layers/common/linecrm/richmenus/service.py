@@ -37,7 +37,13 @@ from linecrm.repositories.rich_menus import (
 )
 from linecrm.resources import JOBS_FUNCTION, UPLOADS_BUCKET
 from linecrm.richmenus.image import ImageNotDrawable, draw_menu
-from linecrm.richmenus.model import MenuLink, MenuSet, image_problem, menu_fingerprint
+from linecrm.richmenus.model import (
+    MenuLink,
+    MenuSet,
+    UriAction,
+    image_problem,
+    menu_fingerprint,
+)
 from linecrm.richmenus.steps import RichMenuSyncStep
 
 # Under the uploads bucket's granted prefix; its objects expire (7 days), which is fine:
@@ -63,6 +69,13 @@ class RichMenusMissing(LookupError):
 
 class ImageStore(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
+
+
+class MenuImage(BaseModel):
+    """A menu's image as applied (the one LINE got): its bytes and their type."""
+
+    data: bytes
+    content_type: Literal["image/png", "image/jpeg"]
 
 
 class MenuLinks(Protocol):
@@ -116,6 +129,11 @@ class RichMenuState(BaseModel):
         default_factory=list,
         description="the URI areas made tracking URLs (richmenu:<menu id>); none without LIFF",
     )
+    document: MenuSet | None = Field(
+        default=None,
+        description="GET only: the applied set as written (each tracked URI area's own "
+        "link, not its tracking URL), ready to edit and apply again",
+    )
 
 
 class ApplyRequest(BaseModel):
@@ -141,6 +159,7 @@ class RichMenuService:
         *,
         links: MenuLinks | None = None,
         campaigns: CampaignIndex | None = None,
+        read_image: Callable[[str], bytes | None] | None = None,
     ) -> None:
         self._repository = repository
         self._channel_config = channel_config
@@ -149,6 +168,7 @@ class RichMenuService:
         self._clock = clock
         self._links = links
         self._campaigns = campaigns
+        self._read_image = read_image
 
     def apply(self, channel_id: str, request: ApplyRequest, *, dry_run: bool) -> RichMenuState:
         menu_set = self._parse(request)
@@ -207,6 +227,7 @@ class RichMenuService:
                 progress=_carried_over(stored, self._clock()),
                 applied_at=self._clock(),
                 links=links,
+                drawn=sorted(generated),
             ),
             previous_version=stored.version if stored else None,
         )
@@ -238,6 +259,11 @@ class RichMenuService:
                     if (line := stored.line.get(menu.id)) is not None
                     and line.fingerprint == stored.fingerprints.get(menu.id)
                     else None,
+                    image=None
+                    if stored.drawn is None
+                    else "generated"
+                    if menu.id in stored.drawn
+                    else "given",
                 )
                 for menu in stored.document.menus
             ],
@@ -245,7 +271,35 @@ class RichMenuService:
             counts=stored.progress.counts,
             reason=stored.reason,
             links=stored.links,
+            document=_as_written(stored),
         )
+
+    def image(self, channel_id: str, menu_id: str) -> MenuImage:
+        """The image applied with a menu (what LINE shows): the stored upload, or, once
+        the uploads bucket let it expire, the drawing again when the menu's image was
+        drawn (deterministic: its fingerprint proves it is the same)."""
+        stored = self._repository.load(channel_id)
+        if stored is None:
+            raise RichMenusMissing(f"channel {channel_id} has no rich menus applied")
+        menu = next((m for m in stored.document.menus if m.id == menu_id), None)
+        if menu is None:
+            raise RichMenusMissing(f"no menu {menu_id} in the applied set")
+        key = stored.image_keys.get(menu_id)
+        data = self._read_image(key) if key is not None and self._read_image else None
+        if data is None:
+            try:
+                drawn = draw_menu(menu)
+            except ImageNotDrawable:
+                drawn = b""
+            if drawn and menu_fingerprint(menu, drawn) == stored.fingerprints.get(menu_id):
+                data = drawn
+        if data is None:
+            raise RichMenusMissing(
+                f"menu {menu_id}'s uploaded image is no longer kept (uploads expire); "
+                "apply the set with its image again"
+            )
+        jpeg = data.startswith(b"\xff\xd8")
+        return MenuImage(data=data, content_type="image/jpeg" if jpeg else "image/png")
 
     def _tracked(
         self, channel_id: str, menu_set: MenuSet, *, record: bool
@@ -316,6 +370,25 @@ class RichMenuService:
         if problems:
             raise RichMenusRejected(problems)
         return images, generated
+
+
+def _as_written(stored: StoredMenuSet) -> MenuSet:
+    """The stored set with each tracked URI area's own link back in place."""
+    targets = {(link.menu, link.area): link.url for link in stored.links}
+    if not targets:
+        return stored.document
+    menus = []
+    for menu in stored.document.menus:
+        areas = []
+        for index, area in enumerate(menu.areas):
+            url = targets.get((menu.id, index))
+            if url is not None and isinstance(area.action, UriAction):
+                area = area.model_copy(
+                    update={"action": area.action.model_copy(update={"uri": url})}
+                )
+            areas.append(area)
+        menus.append(menu.model_copy(update={"areas": areas}))
+    return stored.document.model_copy(update={"menus": menus})
 
 
 def _diff(

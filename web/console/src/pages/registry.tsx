@@ -10,6 +10,8 @@ import { Dashboard } from "./Dashboard";
 import { Deliveries } from "./Deliveries";
 import { FriendDetail } from "./FriendDetail";
 import { Friends } from "./Friends";
+import { RichMenus } from "./RichMenus";
+import { Routes } from "./Routes";
 import { Rules } from "./Rules";
 import { Scenarios } from "./Scenarios";
 import { Segments } from "./Segments";
@@ -46,6 +48,8 @@ export const PAGES: PageEntry[] = [
   { id: "deliveries", route: "/deliveries", label: "nav.deliveries", needs: "reports", render: () => <Deliveries /> },
   { id: "scenarios", route: "/scenarios", label: "nav.scenarios", needs: "reports", render: () => <Scenarios /> },
   { id: "segments", route: "/segments", label: "nav.segments", needs: "reports", render: () => <Segments /> },
+  { id: "richmenus", route: "/richmenus", label: "nav.richmenus", needs: "reports", render: () => <RichMenus /> },
+  { id: "routes", route: "/routes", label: "nav.routes", needs: "reports", render: () => <Routes /> },
   { id: "tags", route: "/tags", label: "nav.tags", needs: "reports", render: () => <Tags /> },
   { id: "settings", route: "/settings", label: "nav.settings", needs: "reports", render: () => <Settings /> },
 ];
