@@ -28,7 +28,7 @@ export const en: Record<MessageKey, string> = {
   "signin.failed": "Could not sign in: {reason}",
   "signin.expired": "Your session has ended. Please sign in again.",
   "signin.hosted": "Sign in with your staff account",
-  "signin.hostedHint": "Enter your email and password on the sign-in page (Cognito).",
+  "signin.hostedHint": "Enter your email and password on the sign-in page.",
   "signin.stateMismatch": "The sign-in's state does not match (tampered with, or started in another tab). Please sign in again.",
   "signin.nonceMismatch": "The ID token's nonce is not this sign-in's. Please sign in again.",
   "signin.notStarted": "No sign-in was started in this tab. Please sign in again.",

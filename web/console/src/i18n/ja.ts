@@ -27,7 +27,7 @@ export const ja = {
   "signin.failed": "サインインできませんでした: {reason}",
   "signin.expired": "セッションが切れました。もう一度サインインしてください。",
   "signin.hosted": "スタッフアカウントでサインイン",
-  "signin.hostedHint": "サインイン画面（Cognito）でメールアドレスとパスワードを入力します。",
+  "signin.hostedHint": "サインイン画面でメールアドレスとパスワードを入力します。",
   "signin.stateMismatch": "サインインの state が一致しません（改ざん、または別のタブで開始）。もう一度サインインしてください。",
   "signin.nonceMismatch": "ID トークンの nonce がこのサインインのものではありません。もう一度サインインしてください。",
   "signin.notStarted": "このタブではサインインが開始されていません。もう一度サインインしてください。",
