@@ -62,11 +62,12 @@ CONTEXT_LINE_LOGIN_BASE_URL = "lineLoginBaseUrl"
 # How /liff/login verifies ID tokens: "jwks" (offline, LINE's keys) or "verify_endpoint".
 CONTEXT_ID_TOKEN_VERIFICATION = "idTokenVerification"  # noqa: S105 - a context key
 
-# The console's sign-in callback (and sign-out) URLs, comma-separated, and the
-# prefix of Cognito's hosted UI domain (docs/staff.md).
-CONTEXT_CONSOLE_CALLBACK_URLS = "consoleCallbackUrls"
+# Other URLs the console is served at besides CloudFront's (a custom domain:
+# https://crm.example.com/console/), comma-separated: each one's <url>callback and <url>
+# join the app client's callback and sign-out URLs; and the prefix of Cognito's
+# managed login domain (docs/staff.md).
+CONTEXT_CONSOLE_URLS = "consoleUrls"
 CONTEXT_STAFF_DOMAIN_PREFIX = "staffDomainPrefix"
-DEFAULT_CONSOLE_CALLBACK_URL = "http://localhost:8080/console/"
 
 DEFAULT_CHANNEL_IDS = "demo"
 DEFAULT_LINE_API_BASE_URL = "https://api.line.me"

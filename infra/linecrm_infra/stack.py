@@ -45,7 +45,8 @@ class StackSettings:
     line_data_api_base_url: str
     line_login_base_url: str
     id_token_verification: str = constants.DEFAULT_ID_TOKEN_VERIFICATION
-    console_callback_urls: tuple[str, ...] = (constants.DEFAULT_CONSOLE_CALLBACK_URL,)
+    # Other URLs the console is served at (a custom domain); CloudFront's is always one.
+    console_urls: tuple[str, ...] = ()
     staff_domain_prefix: str | None = None
 
     @classmethod
@@ -74,11 +75,9 @@ class StackSettings:
                     constants.DEFAULT_ID_TOKEN_VERIFICATION,
                 )
             ),
-            console_callback_urls=tuple(
+            console_urls=tuple(
                 url.strip()
-                for url in context(
-                    constants.CONTEXT_CONSOLE_CALLBACK_URLS, constants.DEFAULT_CONSOLE_CALLBACK_URL
-                ).split(",")
+                for url in context(constants.CONTEXT_CONSOLE_URLS, "").split(",")
                 if url.strip()
             ),
             staff_domain_prefix=context(constants.CONTEXT_STAFF_DOMAIN_PREFIX, "") or None,
@@ -114,8 +113,7 @@ class LinecrmStack(cdk.Stack):
         self.staff = StaffAccess(
             self,
             "Staff",
-            callback_urls=settings.console_callback_urls,
-            logout_urls=settings.console_callback_urls,
+            console_urls=settings.console_urls,
             domain_prefix=settings.staff_domain_prefix,
         )
         # Settings with a deploy-time value; a function gets those its access lists.
@@ -159,8 +157,11 @@ class LinecrmStack(cdk.Stack):
                 region=self.region,
                 user_pool_id=self.staff.user_pool.user_pool_id,
                 client_id=self.staff.console_client.user_pool_client_id,
+                domain=self.staff.domain.base_url(),
             ),
         )
+        # The managed login sends staff back to the console on CloudFront.
+        self.staff.serve_console_at(self.console.url)
         self.monitoring = Monitoring(self, "Monitoring", alarm_email=settings.alarm_email)
         self._add_alarms()
         self._add_outputs()

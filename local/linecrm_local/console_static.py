@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from linecrm_local.lambda_runtime import REPO_ROOT
+from linecrm_local.staff_oauth import DOMAIN
 
 CONSOLE_PREFIX = "/console"
 CONSOLE_DIST = REPO_ROOT / "web" / "console" / "dist"
@@ -104,11 +105,19 @@ def _plain(status: int, message: str, extra: list[tuple[str, str]] | None = None
     return StaticResponse(status, [("Content-Type", "application/json"), *(extra or [])], body)
 
 
-def console_config(*channel_ids: str) -> dict[str, Any]:
-    """The local console's config.json: the API on the same origin; staff sign in with
-    ``POST /local/staff/login`` (or the admin token, as a machine with the owner role)."""
+def console_config(*channel_ids: str, client_id: str | None = None) -> dict[str, Any]:
+    """The local console's config.json: the API on the same origin; staff sign in through
+    the local managed login (``console_auth``) once the staff pool's client exists, and the
+    admin token (a machine with the owner role) always."""
     return {
         "apiBaseUrl": "",
         "channels": list(channel_ids),
-        "auth": {"mode": "local", "loginPath": "/local/staff/login"},
+        "auth": console_auth(client_id) if client_id else {"mode": "none"},
     }
+
+
+def console_auth(client_id: str) -> dict[str, Any]:
+    """``mode: local``: the authorization code flow with PKCE at the local gateway's
+    ``{domain}/oauth2/authorize`` and ``/oauth2/token`` (staff_oauth), as on AWS at
+    Cognito's domain (``mode: cognito``); the admin token as well."""
+    return {"mode": "local", "domain": DOMAIN, "clientId": client_id}

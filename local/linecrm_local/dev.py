@@ -67,8 +67,8 @@ def banner(stack: LocalStack) -> str:
         f"  admin token      {stack.admin_token}  (Authorization: Bearer …)",
         *_staff_lines(stack),
         f"  dashboard        {dashboard_url(stack)}  (docs/dashboard.md)",
-        f"  admin console    {stack.gateway_url}/console/  (docs/console.md; sign in as a demo"
-        " staff user above, or with the admin token)",
+        f"  admin console    {stack.gateway_url}/console/  (docs/console.md; a demo staff user"
+        " above signs in on the local managed login, or the admin token)",
         f"  events API       {stack.events_url(demo.DEMO_CHANNEL_ID)}  (docs/events.md)",
         f"    source         {demo.DEMO_EVENT_SOURCE}  (X-Linecrm-Source)",
         f"    key            {demo.DEMO_EVENT_SOURCE_KEY}",

@@ -33,7 +33,20 @@ from linecrm_local.console_static import ConsoleFiles
 from linecrm_local.lambda_runtime import LocalFunctions
 from linecrm_local.provision import LOCAL_ACCOUNT_ID
 from linecrm_local.serving import BackgroundWsgiServer, bind_listening_socket
-from linecrm_local.staff_auth import LOGIN_PATH, InvalidToken, LoginRefused, StaffAuth
+from linecrm_local.staff_auth import (
+    LOGIN_PATH,
+    InvalidToken,
+    LoginRefused,
+    LoginRequestInvalid,
+    StaffAuth,
+)
+from linecrm_local.staff_oauth import (
+    AUTHORIZE_PATH,
+    LOGOUT_PATH,
+    TOKEN_PATH,
+    HostedLogin,
+    OAuthResponse,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -299,6 +312,8 @@ class LocalGateway:
         self.admin_token = admin_token
         # Staff sign-in and their JWTs (set by the local stack once its pool exists).
         self.staff_auth: StaffAuth | None = None
+        # Cognito's managed login for the console, locally (staff_oauth; set with it).
+        self.hosted_login: HostedLogin | None = None
         self.host = host
         self.requested_port = port
         self.routes = sorted((compile_route(r) for r in routes), key=lambda r: r.specificity)
@@ -352,6 +367,8 @@ class LocalGateway:
             return HttpResponse(static.status, list(static.headers), body)
         if request.path == LOGIN_PATH and self.staff_auth is not None:
             return self._staff_login(request)
+        if request.path in (AUTHORIZE_PATH, TOKEN_PATH, LOGOUT_PATH) and self.hosted_login:
+            return self._managed_login(self.hosted_login, request)
         found = match_route(self.routes, request.method, request.path)
         if found is None:
             if request.method == "GET" and request.path == "/":
@@ -410,8 +427,30 @@ class LocalGateway:
             return json_response(405, {"message": f"use POST {LOGIN_PATH}"})
         try:
             return json_response(200, self.staff_auth.login(request.get_data()[:65536]))
+        except LoginRequestInvalid as error:
+            return json_response(400, {"message": f"Bad Request: {error}"})
         except LoginRefused as error:
             return unauthorized(str(error))
+
+    def _managed_login(self, login: HostedLogin, request: Request) -> HttpResponse:
+        """The console's authorization code flow with PKCE (staff_oauth): its callback
+        and sign-out URLs are the console's, on this gateway (under either host name)."""
+        consoles = {self.url, request.host_url.rstrip("/")}
+        answer: OAuthResponse
+        if request.path == AUTHORIZE_PATH:
+            params = request.form if request.method == "POST" else request.args
+            answer = login.authorize(
+                request.method,
+                params.to_dict(),
+                redirect_uris={f"{origin}/console/callback" for origin in consoles},
+            )
+        elif request.path == TOKEN_PATH:
+            answer = login.token(request.method, request.content_type or "", request.form.to_dict())
+        else:
+            answer = login.logout(
+                request.args.to_dict(), logout_uris={f"{origin}/console/" for origin in consoles}
+            )
+        return HttpResponse(answer.status, list(answer.headers), answer.body)
 
     def _is_admin(self, authorization: str) -> bool:
         scheme, _, token = authorization.partition(" ")

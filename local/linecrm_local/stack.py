@@ -22,7 +22,7 @@ from linecrm_local import demo, grants, staff_auth
 from linecrm_local.async_invoke import AsyncInvoker
 from linecrm_local.aws_local import EnvironmentPatch, LocalAws, LocalResources, create_resources
 from linecrm_local.clock import MovableClock
-from linecrm_local.console_static import ConsoleFiles, console_config
+from linecrm_local.console_static import ConsoleFiles, console_auth, console_config
 from linecrm_local.gateway import LocalGateway
 from linecrm_local.lambda_runtime import FUNCTIONS_ROOT, LocalFunctions
 from linecrm_local.provision import ChannelSecret
@@ -30,6 +30,7 @@ from linecrm_local.scheduler_runner import SchedulerRunner
 from linecrm_local.seed import seed_demo_account
 from linecrm_local.serving import PortInUseError, bind_listening_socket
 from linecrm_local.sqs_poller import SqsPoller
+from linecrm_local.staff_oauth import HostedLogin
 
 if TYPE_CHECKING:
     from linecrm_local.demo_shop import DemoShop
@@ -146,6 +147,12 @@ class LocalStack:
         assert self.staff_pool is not None
         self.demo_staff = staff_auth.seed_demo_staff(self.aws.session(), self.staff_pool)
         self.gateway.staff_auth = staff_auth.StaffAuth(self.aws.session(), self.staff_pool)
+        # The console signs in through the local managed login (as Cognito's on AWS).
+        self.gateway.hosted_login = HostedLogin(
+            self.staff_pool.client_id, self.gateway.staff_auth.sign_in
+        )
+        if self.gateway.console is not None:
+            self.gateway.console.config["auth"] = console_auth(self.staff_pool.client_id)
 
         channel = EmulatedChannel(
             channel_id=demo.DEMO_CHANNEL_ID,

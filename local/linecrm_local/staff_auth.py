@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from linecrm.admin.staff import Role, role_from_groups
 from linecrm_local import demo
+from linecrm_local.staff_oauth import SignInRefused
 
 LOGIN_PATH = "/local/staff/login"
 STAFF_POOL_NAME = "linecrm-staff"
@@ -113,8 +114,12 @@ def seed_demo_staff(session: boto3.session.Session, pool: StaffPool) -> list[tup
 _ASK = 'send JSON {"email": …, "password": …}'
 
 
-class LoginRefused(Exception):
-    """Wrong credentials, or a user who may not sign in: the reason is the message."""
+class LoginRefused(SignInRefused):
+    """Wrong credentials, or a user who may not sign in (401): the reason is the message."""
+
+
+class LoginRequestInvalid(Exception):
+    """A login request that is not ``{"email", "password"}`` in JSON (400): the reason."""
 
 
 class InvalidToken(Exception):
@@ -136,11 +141,20 @@ class StaffAuth:
         try:
             request = json.loads(body or b"{}")
         except ValueError as error:
-            raise LoginRefused('the body is not JSON: send {"email": …, "password": …}') from error
+            raise LoginRequestInvalid(f"the body is not JSON: {_ASK}") from error
         email = request.get("email") if isinstance(request, dict) else None
         password = request.get("password") if isinstance(request, dict) else None
         if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
-            raise LoginRefused('send {"email": …, "password": …}')
+            raise LoginRequestInvalid(_ASK)
+        signed_in = self.sign_in(email, password)
+        return {name: signed_in[name] for name in ("token", "expires_in", "role", "email")}
+
+    def sign_in(self, email: str, password: str) -> dict[str, Any]:
+        """The staff member's tokens (``token``: the ID token; ``access_token``,
+        ``refresh_token``), ``expires_in``, ``role`` and ``email``; else ``LoginRefused``.
+        The local login and the local managed login (staff_oauth) both sign in here."""
+        if not email or not password:
+            raise LoginRefused("wrong email or password")
         try:
             answer = self._cognito.initiate_auth(
                 ClientId=self.pool.client_id,
@@ -169,6 +183,8 @@ class StaffAuth:
             )
         return {
             "token": token,
+            "access_token": result.get("AccessToken", ""),
+            "refresh_token": result.get("RefreshToken", ""),
             "expires_in": int(result.get("ExpiresIn", 3600)),
             "role": role.value,
             "email": str(claims.get("email") or email),

@@ -417,6 +417,7 @@ def test_staff_sign_in_and_the_sidebar_of_each_role(
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
     try:
         page.goto(f"{stack.gateway_url}/console/")
+        page.click("#signin-hosted", timeout=30_000)  # the managed login's page
         page.fill("#signin-email", email, timeout=30_000)
         page.fill("#signin-password", STAFF_PASSWORD)
         page.click("#signin-staff button[type=submit]")
@@ -469,6 +470,7 @@ def staff_page(stack: LocalStack, browser: Any, role: str) -> Watched:
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
     watched = Watched(page)
     page.goto(f"{stack.gateway_url}/console/")
+    page.click("#signin-hosted", timeout=30_000)  # the managed login's page
     page.fill("#signin-email", email, timeout=30_000)
     page.fill("#signin-password", STAFF_PASSWORD)
     page.click("#signin-staff button[type=submit]")

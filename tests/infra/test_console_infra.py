@@ -97,7 +97,12 @@ def test_cognito_sign_in_and_an_unbuilt_console(tmp_path: Path) -> None:
         "Console",
         api_url="https://api.example.com/",
         channel_ids=["1"],
-        auth=ConsoleAuth(region="ap-northeast-1", user_pool_id="pool", client_id="client"),
+        auth=ConsoleAuth(
+            region="ap-northeast-1",
+            user_pool_id="pool",
+            client_id="client",
+            domain="https://staff.auth.ap-northeast-1.amazoncognito.com",
+        ),
         dist=tmp_path,
     )
     assert console.config == {
@@ -108,6 +113,7 @@ def test_cognito_sign_in_and_an_unbuilt_console(tmp_path: Path) -> None:
             "region": "ap-northeast-1",
             "userPoolId": "pool",
             "clientId": "client",
+            "domain": "https://staff.auth.ap-northeast-1.amazoncognito.com",
         },
     }
     Annotations.from_stack(stack).has_warning(

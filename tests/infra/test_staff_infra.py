@@ -35,36 +35,65 @@ def test_the_staff_pool_has_no_self_sign_up_and_signs_in_by_email(template: Temp
     assert groups == {role.value for role in Role}
 
 
-def test_the_console_client_is_public_with_the_code_flow(template: Template) -> None:
+def _distribution_url(template: Template, path: str) -> dict[str, Any]:
+    """``https://<the console's CloudFront domain><path>`` as the template joins it."""
+    (distribution_id,) = _of_type(template, "AWS::CloudFront::Distribution")
+    return {"Fn::Join": ["", ["https://", {"Fn::GetAtt": [distribution_id, "DomainName"]}, path]]}
+
+
+def test_the_console_client_is_public_with_the_code_flow_and_pkce(template: Template) -> None:
     (client,) = _of_type(template, "AWS::Cognito::UserPoolClient").values()
     properties = client["Properties"]
+    # A public client (PKCE, no secret) on the managed login, the code flow only: no
+    # implicit flow, no client credentials.
     assert properties["GenerateSecret"] is False
     assert properties["AllowedOAuthFlows"] == ["code"]
-    assert properties["CallbackURLs"] == ["http://localhost:8080/console/"]
-    # The console's sign-in form sends the password to Cognito (USER_PASSWORD_AUTH over
-    # TLS; never to our functions); SRP for other clients; no admin (server-side) flow.
+    assert properties["AllowedOAuthFlowsUserPoolClient"] is True
+    assert set(properties["AllowedOAuthScopes"]) == {"openid", "email"}
+    assert properties["SupportedIdentityProviders"] == ["COGNITO"]
+    assert properties["AuthSessionValidity"] == 5
+    # The callback is the console on CloudFront + callback; signing out returns there.
+    assert properties["CallbackURLs"] == [_distribution_url(template, "/console/callback")]
+    assert properties["LogoutURLs"] == [_distribution_url(template, "/console/")]
+    # No password from the browser to Cognito (the managed login has it); no admin flow.
     flows = set(properties["ExplicitAuthFlows"])
-    assert {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH"} <= flows
+    assert "ALLOW_USER_PASSWORD_AUTH" not in flows
     assert "ALLOW_ADMIN_USER_PASSWORD_AUTH" not in flows
 
 
-def test_callback_urls_come_from_context() -> None:
+def test_the_managed_login_domain_and_the_consoles_config(stack: Any, template: Template) -> None:
+    (domain,) = _of_type(template, "AWS::Cognito::UserPoolDomain").values()
+    (pool_id,) = _of_type(template, "AWS::Cognito::UserPool")
+    assert domain["Properties"]["UserPoolId"] == {"Ref": pool_id}
+    prefix = stack.resolve(domain["Properties"]["Domain"])
+    assert "linecrm-staff-" in str(prefix)
+    auth = stack.resolve(stack.console.config["auth"])
+    assert auth["mode"] == "cognito"
+    (client_id,) = _of_type(template, "AWS::Cognito::UserPoolClient")
+    assert auth["clientId"] == {"Ref": client_id}
+    # https://<prefix>.auth.<region>.amazoncognito.com: the authorize, token and logout
+    # endpoints' base.
+    joined = str(auth["domain"])
+    assert "https://" in joined and ".auth." in joined and "amazoncognito.com" in joined
+
+
+def test_more_console_urls_come_from_context() -> None:
     template = Template.from_stack(
         build_stack(
-            {
-                "consoleCallbackUrls": "https://d1.cloudfront.net/console/, https://crm.example.com/console/"
-            }
+            {"consoleUrls": "https://crm.example.com/console/, http://localhost:5173/console"}
         )
     )
-    template.has_resource_properties(
-        "AWS::Cognito::UserPoolClient",
-        {
-            "CallbackURLs": [
-                "https://d1.cloudfront.net/console/",
-                "https://crm.example.com/console/",
-            ]
-        },
-    )
+    (client,) = _of_type(template, "AWS::Cognito::UserPoolClient").values()
+    properties = client["Properties"]
+    assert properties["CallbackURLs"] == [
+        "https://crm.example.com/console/callback",
+        "http://localhost:5173/console/callback",
+        _distribution_url(template, "/console/callback"),
+    ]
+    assert properties["LogoutURLs"][:2] == [
+        "https://crm.example.com/console/",
+        "http://localhost:5173/console/",
+    ]
 
 
 def test_staff_routes_reach_the_admin_function_through_the_jwt_authorizer(

@@ -95,7 +95,7 @@ def test_what_each_role_may_do(local_stack: LocalStack) -> None:
     assert machine.status_code == 200
 
 
-def test_a_wrong_password_or_unknown_user_is_401(local_stack: LocalStack) -> None:
+def test_a_wrong_password_is_401_and_a_request_not_json_400(local_stack: LocalStack) -> None:
     wrong = _login(local_stack, "owner@demo.linecrm.local", "not-the-password")
     assert wrong.status_code == 401
     assert "wrong email or password" in wrong.json()["message"]
@@ -103,7 +103,11 @@ def test_a_wrong_password_or_unknown_user_is_401(local_stack: LocalStack) -> Non
     not_json = requests.post(
         f"{local_stack.gateway_url}/local/staff/login", data=b"email=x", timeout=10
     )
-    assert not_json.status_code == 401
+    assert not_json.status_code == 400
+    assert "not JSON" in not_json.json()["message"], not_json.text
+    missing = requests.post(f"{local_stack.gateway_url}/local/staff/login", json={}, timeout=10)
+    assert missing.status_code == 400
+    assert '"email"' in missing.json()["message"], missing.text
 
 
 def _signed(claims: dict[str, Any]) -> str:

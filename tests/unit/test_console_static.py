@@ -31,7 +31,7 @@ def dist(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def files(dist: Path) -> ConsoleFiles:
-    return ConsoleFiles(dist=dist, config=console_config("2000000001"))
+    return ConsoleFiles(dist=dist, config=console_config("2000000001", client_id="console-client"))
 
 
 def header(response: Any, name: str) -> str | None:
@@ -72,8 +72,10 @@ def test_config_json_names_the_api_and_the_sign_in(files: ConsoleFiles) -> None:
     assert json.loads(answer.body) == {
         "apiBaseUrl": "",
         "channels": ["2000000001"],
-        "auth": {"mode": "local", "loginPath": "/local/staff/login"},
+        "auth": {"mode": "local", "domain": "/local", "clientId": "console-client"},
     }
+    # Without a staff pool, only the admin token signs in.
+    assert console_config("1")["auth"] == {"mode": "none"}
 
 
 def test_the_bare_prefix_redirects_and_writes_are_refused(files: ConsoleFiles) -> None:

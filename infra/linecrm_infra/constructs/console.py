@@ -48,6 +48,8 @@ class ConsoleAuth:
     region: str
     user_pool_id: str
     client_id: str
+    # The managed login's base URL (https://<prefix>.auth.<region>.amazoncognito.com).
+    domain: str
 
 
 class AdminConsole(Construct):
@@ -159,6 +161,7 @@ class AdminConsole(Construct):
                     "region": auth.region,
                     "userPoolId": auth.user_pool_id,
                     "clientId": auth.client_id,
+                    "domain": auth.domain,
                 }
                 if auth
                 else {"mode": "none"}

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_cognito as cognito
@@ -41,11 +42,13 @@ class StaffAccess(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        callback_urls: Sequence[str],
-        logout_urls: Sequence[str],
+        console_urls: Sequence[str] = (),
         domain_prefix: str | None = None,
     ) -> None:
+        """``console_urls``: where the console is served (``https://…/console/``); more
+        with ``serve_console_at`` (the CloudFront URL, known once the distribution is)."""
         super().__init__(scope, construct_id)
+        self._console_urls: list[str] = list(console_urls)
         self.user_pool = cognito.UserPool(
             self,
             "UserPool",
@@ -96,22 +99,31 @@ class StaffAccess(Construct):
             )
             for role in Role
         }
+        # The console signs in through the managed login (hosted UI): the authorization
+        # code flow with PKCE for a public client (no secret), never the implicit flow.
+        # Its callback is <console URL>callback, its sign-out URL the console's own.
         self.console_client = self.user_pool.add_client(
             "ConsoleClient",
-            # A browser app: no secret; the authorization code flow uses PKCE.
             generate_secret=False,
-            # The console's sign-in form: USER_PASSWORD_AUTH over TLS to Cognito (the
-            # password never reaches our functions); SRP for other clients.
-            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
+            # No password flow from the browser: the password goes to the managed login
+            # only. SRP for other clients; refresh tokens for the managed login's.
+            auth_flows=cognito.AuthFlow(user_srp=True),
             o_auth=cognito.OAuthSettings(
-                flows=cognito.OAuthFlows(authorization_code_grant=True),
+                flows=cognito.OAuthFlows(
+                    authorization_code_grant=True,
+                    implicit_code_grant=False,
+                    client_credentials=False,
+                ),
                 scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
-                callback_urls=list(callback_urls),
-                logout_urls=list(logout_urls),
+                callback_urls=cdk.Lazy.list(_Urls(self._console_urls, "callback")),
+                logout_urls=cdk.Lazy.list(_Urls(self._console_urls, "")),
             ),
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
             prevent_user_existence_errors=True,
             id_token_validity=cdk.Duration.hours(1),
             access_token_validity=cdk.Duration.hours(1),
+            # Cognito's own limit on an authorization code is five minutes.
+            auth_session_validity=cdk.Duration.minutes(5),
         )
         self.domain = self.user_pool.add_domain(
             "HostedUi",
@@ -128,6 +140,11 @@ class StaffAccess(Construct):
             identity_source=["$request.header.Authorization"],
         )
 
+    def serve_console_at(self, console_url: str) -> None:
+        """Another URL the console is served at (``https://…/console/``): its callback
+        and sign-out URLs join the app client's."""
+        self._console_urls.append(console_url)
+
     def grant_staff_admin(self, grantee: iam.IGrantable) -> iam.Grant:
         """The staff users API: list, invite, change role, disable (this pool only)."""
         return iam.Grant.add_to_principal(
@@ -135,3 +152,18 @@ class StaffAccess(Construct):
             actions=list(STAFF_ADMIN_ACTIONS),
             resource_arns=[self.user_pool.user_pool_arn],
         )
+
+
+@jsii.implements(cdk.IStableListProducer)
+class _Urls:
+    """The app client's callback (``<console URL>callback``) or sign-out URLs, read at
+    synthesis: the CloudFront URL is added after the client exists."""
+
+    def __init__(self, console_urls: list[str], suffix: str) -> None:
+        self._console_urls = console_urls
+        self._suffix = suffix
+
+    def produce(self) -> list[str] | None:
+        if not self._console_urls:
+            raise ValueError("the console's app client has no console URL: serve_console_at()")
+        return [f"{url.rstrip('/')}/{self._suffix}" for url in self._console_urls]

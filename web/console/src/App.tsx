@@ -1,15 +1,16 @@
-import { AppShell, Burger, Button, Group, NavLink, Select, Text, Title } from "@mantine/core";
+import { AppShell, Burger, Button, Center, Group, Loader, NavLink, Select, Text, Title } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { makeClient, ok } from "./api/client";
+import { finishSignIn, managedLogin, signOutLocation } from "./auth";
 import { LanguageSwitch } from "./components/LanguageSwitch";
 import { ErrorNote } from "./components/Status";
 import type { ConsoleConfig } from "./config";
 import { ConsoleContext, type ConsoleContextValue } from "./context";
 import { useI18n } from "./i18n";
 import { PAGES } from "./pages/registry";
-import { SignIn } from "./pages/SignIn";
-import { href, matchRoute, navigate, useRoute } from "./router";
+import { SignIn, signInReason } from "./pages/SignIn";
+import { currentRoute, href, matchRoute, navigate, useRoute } from "./router";
 import { can, clearSession, loadSession, saveSession, type Session } from "./session";
 
 const DEFAULT_TIME_ZONE = "Asia/Tokyo";
@@ -18,30 +19,85 @@ export function App({ config }: { config: ConsoleConfig }) {
   const { t } = useI18n();
   const [session, setSession] = useState<Session | null>(() => loadSession());
   const [notice, setNotice] = useState<string | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+  const [callback, setCallback] = useState(() => currentRoute() === "/callback");
+
+  // Back from the managed login (/console/callback?code=…&state=…): the code for the
+  // ID token, once; then to the page the sign-in started from, without the code.
+  useEffect(() => {
+    const login = managedLogin(config);
+    if (!callback || !login) return;
+    const query = window.location.search;
+    finishOnce(query, () => finishSignIn(login, new URLSearchParams(query))).then(
+      ({ session: next, returnTo }) => {
+        saveSession(next);
+        window.history.replaceState(null, "", href(returnTo));
+        setNotice(null);
+        setFailure(null);
+        setSession(next);
+        setCallback(false);
+      },
+      (error: unknown) => {
+        window.history.replaceState(null, "", href("/"));
+        setFailure(signInReason(error, t));
+        setCallback(false);
+      },
+    );
+  }, [callback, config, t]);
 
   const signOut = useCallback(
     (expired: boolean) => {
+      const login = managedLogin(config);
       clearSession();
+      // A staff member also signs out of the managed login, which comes back to /console/.
+      if (!expired && session?.kind === "staff" && login) {
+        window.location.assign(signOutLocation(login, window.location.origin));
+        return;
+      }
       setSession(null);
       setNotice(expired ? t("signin.expired") : null);
     },
-    [t],
+    [config, session, t],
   );
 
+  if (callback && managedLogin(config)) {
+    return (
+      <Center mih="100vh" component="main">
+        <Loader aria-label={t("signin.finishing")} />
+      </Center>
+    );
+  }
   if (!session) {
     return (
       <SignIn
+        key={failure ?? ""}
         config={config}
         notice={notice}
+        failure={failure}
         onSignedIn={(next) => {
           saveSession(next);
           setNotice(null);
+          setFailure(null);
           setSession(next);
         }}
       />
     );
   }
   return <Shell config={config} session={session} onSignOut={signOut} />;
+}
+
+// One exchange per callback URL, even if the effect runs twice (React's StrictMode).
+const finishing = new Map<string, Promise<Awaited<ReturnType<typeof finishSignIn>>>>();
+function finishOnce(
+  query: string,
+  finish: () => ReturnType<typeof finishSignIn>,
+): ReturnType<typeof finishSignIn> {
+  let found = finishing.get(query);
+  if (!found) {
+    found = finish();
+    finishing.set(query, found);
+  }
+  return found;
 }
 
 function Shell({

@@ -1,36 +1,51 @@
-import { Alert, Button, Card, Center, Divider, PasswordInput, Stack, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Button, Card, Center, Divider, PasswordInput, Stack, Text, Title } from "@mantine/core";
 import { useState, type FormEvent } from "react";
-import { checkToken, machineSession, signInWithPassword } from "../auth";
+import { checkToken, machineSession, managedLogin, SignInError, startSignIn } from "../auth";
 import type { ConsoleConfig } from "../config";
 import { useI18n } from "../i18n";
+import { currentRoute } from "../router";
 import type { Session } from "../session";
 import { LanguageSwitch } from "../components/LanguageSwitch";
+
+// Why a sign-in failed, in the reader's language when it is the console's own check.
+export function signInReason(error: unknown, t: ReturnType<typeof useI18n>["t"]): string {
+  const reason = error instanceof SignInError && error.key ? t(error.key) : (error as Error).message;
+  return t("signin.failed", { reason });
+}
 
 export function SignIn({
   config,
   notice,
+  failure: failed = null,
   onSignedIn,
 }: {
   config: ConsoleConfig;
   notice: string | null;
+  // A sign-in that came back refused (the callback), shown until the next attempt.
+  failure?: string | null;
   onSignedIn: (session: Session) => void;
 }) {
   const { t } = useI18n();
-  const [email, setEmail] = useState("");
-  const [password, setPassword] = useState("");
   const [token, setToken] = useState("");
-  const [failure, setFailure] = useState<string | null>(null);
+  const [failure, setFailure] = useState<string | null>(failed);
   const [busy, setBusy] = useState(false);
+  const login = managedLogin(config);
 
-  const staff = async (event: FormEvent) => {
-    event.preventDefault();
+  // Staff: to the managed login (Cognito's hosted UI; locally the gateway's page).
+  const staff = async () => {
+    if (!login) return;
     setBusy(true);
     setFailure(null);
     try {
-      onSignedIn(await signInWithPassword(config, email, password));
+      const route = currentRoute();
+      window.location.assign(
+        await startSignIn(login, {
+          origin: window.location.origin,
+          returnTo: route === "/callback" ? "/" : `${route}${window.location.search}`,
+        }),
+      );
     } catch (error) {
-      setFailure(t("signin.failed", { reason: (error as Error).message }));
-    } finally {
+      setFailure(signInReason(error, t));
       setBusy(false);
     }
   };
@@ -45,7 +60,7 @@ export function SignIn({
       await checkToken(config, session.token);
       onSignedIn(session);
     } catch (error) {
-      setFailure(t("signin.failed", { reason: (error as Error).message }));
+      setFailure(signInReason(error, t));
     } finally {
       setBusy(false);
     }
@@ -65,34 +80,16 @@ export function SignIn({
               {failure}
             </Alert>
           )}
-          {config.auth.mode !== "none" && (
-            <form id="signin-staff" onSubmit={staff}>
-              <Stack>
-                <Title order={2} size="h5">
-                  {t("signin.title")}
-                </Title>
-                <TextInput
-                  id="signin-email"
-                  label={t("signin.email")}
-                  type="email"
-                  autoComplete="username"
-                  value={email}
-                  onChange={(e) => setEmail(e.currentTarget.value)}
-                  required
-                />
-                <PasswordInput
-                  id="signin-password"
-                  label={t("signin.password")}
-                  autoComplete="current-password"
-                  value={password}
-                  onChange={(e) => setPassword(e.currentTarget.value)}
-                  required
-                />
-                <Button type="submit" loading={busy}>
-                  {t("signin.submit")}
-                </Button>
-              </Stack>
-            </form>
+          {login && (
+            <Stack id="signin-staff">
+              <Title order={2} size="h5">
+                {t("signin.title")}
+              </Title>
+              <Text size="sm">{t("signin.hostedHint")}</Text>
+              <Button id="signin-hosted" onClick={staff} loading={busy}>
+                {t("signin.hosted")}
+              </Button>
+            </Stack>
           )}
           {config.auth.mode !== "cognito" && (
             <>
