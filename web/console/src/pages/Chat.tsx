@@ -19,6 +19,7 @@ import {
   Title,
 } from "@mantine/core";
 import { useCallback, useEffect, useRef, useState } from "react";
+import { setChatMode } from "../api/chatMode";
 import { ok, type Schemas } from "../api/client";
 import { ErrorNote, Loading } from "../components/Status";
 import { useConsole } from "../context";
@@ -233,13 +234,7 @@ function ConversationView({
     setFailure(null);
     try {
       const staff = session.email ?? t("app.machine");
-      setFriend(
-        await ok(
-          take
-            ? api.PUT("/admin/channels/{channel_id}/friends/{user_id}/chat-mode", { params: { path }, body: { staff } })
-            : api.DELETE("/admin/channels/{channel_id}/friends/{user_id}/chat-mode", { params: { path } }),
-        ),
-      );
+      setFriend(await setChatMode(api, channelId, userId, take ? "manual" : "auto", staff));
       onChanged();
     } catch (error) {
       setFailure(error as Error);
