@@ -20,5 +20,7 @@ describe("an audit entry's before and after", () => {
     expect(shown(undefined)).toBe("—");
     expect(shown({ a: 1 })).toBe('{"a":1}');
     expect(filledRoute("/admin/staff/{username}", { username: "sato@shop.example" })).toBe("/admin/staff/sato@shop.example");
+    expect(filledRoute("/admin/staff/{username}", { username: "sato%40shop.example" })).toBe("/admin/staff/sato@shop.example");
+    expect(filledRoute("/x/{a}/{b}", { a: "100%" })).toBe("/x/100%/{b}");
   });
 });

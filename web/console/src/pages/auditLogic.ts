@@ -46,7 +46,16 @@ export function shown(value: unknown): string {
   return value === undefined ? "—" : typeof value === "string" ? value : JSON.stringify(value);
 }
 
-// The route with its path parameters filled in ("/admin/staff/{username}" + username).
+// The route with its path parameters filled in ("/admin/staff/{username}" + username),
+// as people read them: the raw path's "%40" kept in the entry shown as "@".
 export function filledRoute(route: string, path: Record<string, string>): string {
-  return route.replace(/\{(\w+)\}/g, (whole, name: string) => path[name] ?? whole);
+  return route.replace(/\{(\w+)\}/g, (whole, name: string) => (name in path ? decoded(path[name]) : whole));
+}
+
+function decoded(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value; // a stray "%": as it is
+  }
 }
