@@ -320,6 +320,16 @@ def test_a_saved_reply_made_in_the_editor_is_sent_and_older_messages_page_back(
     got = [m for m in stack.emulator.inbox(user_id) if m.message.get("text") == filled]
     assert len(got) == 1, [m.message for m in stack.emulator.inbox(user_id)]
     page.wait_for_selector(f"#chat-messages .chat-out:has-text('{filled}')", timeout=30_000)
+    # The new message scrolled into view (after the older page kept the place).
+    page.wait_for_function(
+        """() => {
+            const out = [...document.querySelectorAll('#chat-messages .chat-out')].pop();
+            const view = out.closest('.mantine-ScrollArea-viewport').getBoundingClientRect();
+            const box = out.getBoundingClientRect();
+            return box.top >= view.top - 1 && box.bottom <= view.bottom + 1;
+        }""",
+        timeout=30_000,
+    )
     screenshot(page, "chat-templates")
     assert critical_violations(page) == []
     assert console.take() == []

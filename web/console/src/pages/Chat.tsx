@@ -230,7 +230,6 @@ function ConversationView({
   const [olderCursor, setOlderCursor] = useState<string | null | undefined>(undefined);
   const [loadingOlder, setLoadingOlder] = useState(false);
   const lastIn = useRef<string | null>(null);
-  const scrollToEnd = useRef(true);
 
   const markRead = useCallback(async () => {
     if (!answering) return;
@@ -277,7 +276,6 @@ function ConversationView({
           params: { path, query: { limit: 50, before: olderCursor } },
         }),
       );
-      scrollToEnd.current = false;
       setMessages((shown) => merged(shown ?? [], answer.items, true));
       setOlderCursor(answer.cursor ?? null);
     } catch (error) {
@@ -302,10 +300,9 @@ function ConversationView({
   const chatMode = friend ? friend.chat_mode : null;
   const bottom = useRef<HTMLDivElement>(null);
   const newest = messages?.[messages.length - 1]?.id;
+  // A new message scrolls to the end; an older page (the newest unchanged) keeps the place.
   useEffect(() => {
-    // A new message scrolls to the end; an older page keeps the place.
-    if (scrollToEnd.current) bottom.current?.scrollIntoView({ block: "nearest" });
-    scrollToEnd.current = true;
+    bottom.current?.scrollIntoView({ block: "nearest" });
   }, [newest]);
 
   return (
