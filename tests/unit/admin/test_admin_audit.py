@@ -118,3 +118,19 @@ def test_rules_keep_before_and_after_and_a_dry_run_is_no_change(api: AdminApi) -
     rules = api.call("GET", "/rules")
     assert rules.status == 200
     assert "price" in str(rules.body)
+
+
+def test_changes_outside_a_channel_are_listed_for_the_owner_only(api: AdminApi) -> None:
+    assert api.call("POST", "/admin/login-keys/rotate").status == 200
+    listed = api.call("GET", "/admin/audit", query={"limit": 10})
+    assert listed.status == 200, listed.body
+    (rotated,) = listed.body["entries"]
+    assert rotated["route"] == "/admin/login-keys/rotate"
+    assert rotated["method"] == "POST"
+    assert listed.body["next_cursor"] is None
+    # Not in the channel's log; and the deployment's names the staff: owner only.
+    assert _entries(api) == []
+    marketer = api.call("GET", "/admin/audit", authorizer=staff_authorizer("marketer"))
+    assert marketer.status == 403
+    assert "role marketer may not" in marketer.body["message"]
+    assert api.call("GET", "/admin/audit", authorizer=staff_authorizer("owner")).status == 200

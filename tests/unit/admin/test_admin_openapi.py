@@ -38,9 +38,16 @@ def test_every_operation_documents_its_errors_and_security() -> None:
     assert set(document["components"]["securitySchemes"]) == {"sigv4", "localBearer", "staffJwt"}
     for path, operations in document["paths"].items():
         # Per channel, but the auto-login signing keys (one set for the deployment) and
-        # the staff users (one user pool for the deployment) and who is calling.
+        # the staff users (one user pool for the deployment), who is calling and the
+        # audit log of the changes outside a channel.
         assert path.startswith(
-            ("/admin/channels/{channel_id}/", "/admin/login-keys", "/admin/staff", "/admin/me")
+            (
+                "/admin/channels/{channel_id}/",
+                "/admin/login-keys",
+                "/admin/staff",
+                "/admin/me",
+                "/admin/audit",
+            )
         ), path
         for method, operation in operations.items():
             assert "422" in operation["responses"], (method, path)

@@ -245,6 +245,7 @@ def build_app(
     app.include_router(insight.router, prefix=CHANNEL_PREFIX)
     app.dependency_overrides[insight.insight_reports] = insight_reports
     app.include_router(audit.router, prefix=CHANNEL_PREFIX)
+    app.include_router(audit.deployment_router, prefix=ADMIN_PREFIX)
     app.include_router(staff_users.router, prefix=ADMIN_PREFIX)
     app.dependency_overrides[staff_users.staff_directory] = staff_directory
     app.include_router(web_tag.router, prefix=CHANNEL_PREFIX)

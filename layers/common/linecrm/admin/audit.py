@@ -23,10 +23,12 @@ from pydantic import BaseModel, Field
 
 from linecrm.admin.params import ChannelId, new_router, responses
 from linecrm.admin.staff import current_identity
-from linecrm.repositories.audit import MAX_PAGE_SIZE, AuditEntry, AuditLog
+from linecrm.repositories.audit import DEPLOYMENT, MAX_PAGE_SIZE, AuditEntry, AuditLog
 from linecrm.repositories.erasures import erasure_digest
 
 router = new_router()
+# The changes outside any channel (staff users, signing keys), under /admin.
+deployment_router = new_router()
 
 _CHANNEL = "/admin/channels/<channel_id>"
 
@@ -130,6 +132,24 @@ def list_audit(
     """The channel's audit log, newest first: every change made through the admin API
     (who, what, when; before and after for settings, rules, scenarios and broadcasts)."""
     entries, next_cursor = log.page(channel_id, limit=limit, cursor=cursor, user_id=user_id)
+    return AuditListResponse(
+        entries=[AuditEntryResponse.of(entry) for entry in entries], next_cursor=next_cursor
+    )
+
+
+@deployment_router.get(
+    "/audit", tags=["audit"], responses=responses(200, "Changes outside a channel, newest first")
+)
+def list_deployment_audit(
+    log: Audit,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=2048, description="next_cursor of the previous page")
+    ] = None,
+) -> AuditListResponse:
+    """The changes outside any channel, newest first: staff users (invited, role
+    changed, disabled) and the signing keys (owner only: it names the staff)."""
+    entries, next_cursor = log.page(DEPLOYMENT, limit=limit, cursor=cursor)
     return AuditListResponse(
         entries=[AuditEntryResponse.of(entry) for entry in entries], next_cursor=next_cursor
     )

@@ -120,6 +120,8 @@ PERMISSIONS: Mapping[tuple[str, str], Need] = {
     ("GET", "/admin/me"): Need.signed_in,
     # Staff users (owner only, reading included).
     **_entries(("/admin/staff", "/admin/staff/<username>"), ("GET", *_CHANGES), Need.staff),
+    # The changes outside a channel name the staff users: owner only too.
+    ("GET", "/admin/audit"): Need.staff,
     # Friends: an operator reads them and tags one at a time (no field values).
     **_entries(
         (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
@@ -169,6 +170,12 @@ Directory = Annotated[StaffDirectory, Depends(staff_directory)]
 Email = Annotated[str, Path(min_length=3, max_length=254, description="the user's email")]
 
 
+def _address(username: str) -> str:
+    """The email in the path as typed: a browser sends ``@`` as ``%40`` and the route
+    sees the raw path (API Gateway's ``rawPath``), so it is decoded here."""
+    return unquote(username)
+
+
 def _not_yourself(email: str, action: str) -> None:
     identity = current_identity()
     if identity is not None and identity.kind == "staff" and identity.display == email:
@@ -222,8 +229,9 @@ def invite_staff(request: StaffInvite, directory: Directory) -> Response[Any]:
 )
 def change_staff_role(username: Email, request: StaffRoleChange, directory: Directory) -> StaffUser:
     """Change a staff user's role (owner only; not your own)."""
-    _not_yourself(username, "change the role of")
-    return directory.set_role(username, request.role)
+    email = _address(username)
+    _not_yourself(email, "change the role of")
+    return directory.set_role(email, request.role)
 
 
 @router.delete(
@@ -233,6 +241,7 @@ def change_staff_role(username: Email, request: StaffRoleChange, directory: Dire
 )
 def disable_staff(username: Email, directory: Directory) -> Response[None]:
     """Disable a staff user: they can no longer sign in (owner only; not yourself)."""
-    _not_yourself(username, "disable")
-    directory.disable(username)
+    email = _address(username)
+    _not_yourself(email, "disable")
+    directory.disable(email)
     return no_content()

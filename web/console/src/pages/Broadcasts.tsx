@@ -66,7 +66,10 @@ function Composer({ onSent }: { onSent: () => void }) {
   const path = { channel_id: channelId };
   const [name, setName] = useState("");
   const [messageClass, setMessageClass] = useState<"marketing" | "transactional">("marketing");
+  // Recipients: every friend, those with any of some tags, or a saved segment.
+  const [audience, setAudience] = useState<"all" | "tags" | "saved">("all");
   const [segmentTags, setSegmentTags] = useState<string[]>([]);
+  const [savedSegment, setSavedSegment] = useState<string | null>(null);
   const [drafts, setDrafts] = useState<Draft[]>([EMPTY.text()]);
   const [when, setWhen] = useState<"now" | "at">("now");
   const [sendAt, setSendAt] = useState("");
@@ -79,6 +82,7 @@ function Composer({ onSent }: { onSent: () => void }) {
   const inFlight = useRef<Promise<void> | null>(null);
 
   const tags = useLoad(() => ok(api.GET("/admin/channels/{channel_id}/tags", { params: { path } })), [channelId]);
+  const segments = useLoad(() => ok(api.GET("/admin/channels/{channel_id}/segments", { params: { path } })), [channelId]);
   const sample = useLoad(async () => {
     const page = await ok(
       api.GET("/admin/channels/{channel_id}/friends", { params: { path, query: { status: "active", limit: 1 } } }),
@@ -99,7 +103,12 @@ function Composer({ onSent }: { onSent: () => void }) {
     messages: built.messages as { [key: string]: unknown }[],
     message_class: messageClass,
     method: "auto" as const,
-    segment: segmentTags.length ? { match: { tags_any: segmentTags } } : null,
+    segment:
+      audience === "saved" && savedSegment
+        ? { segment: savedSegment }
+        : audience === "tags" && segmentTags.length
+          ? { match: { tags_any: segmentTags } }
+          : null,
     send_at: when === "at" && sendAt ? zonedIso(sendAt, timeZone) : null,
   });
 
@@ -171,12 +180,16 @@ function Composer({ onSent }: { onSent: () => void }) {
     setName("");
     setDrafts([EMPTY.text()]);
     setSegmentTags([]);
+    setSavedSegment(null);
+    setAudience("all");
     setPreview(null);
     setSent(null);
     setWhen("now");
     setSendAt("");
   };
 
+  // A saved segment chosen as the recipients but none picked: not "every friend".
+  const audienceMissing = audience === "saved" && !savedSegment;
   const update = (index: number, next: Draft) => setDrafts((all) => all.map((d, i) => (i === index ? next : d)));
   const sampleName = sample.data?.display_name ?? t("broadcasts.sampleDefault");
 
@@ -189,27 +202,69 @@ function Composer({ onSent }: { onSent: () => void }) {
               {t("broadcasts.compose")}
             </Title>
             <TextInput id="broadcast-name" label={t("broadcasts.name")} value={name} onChange={(e) => setName(e.currentTarget.value)} />
-            <Group grow align="start">
-              <Select
-                id="broadcast-class"
-                label={t("broadcasts.class")}
-                value={messageClass}
-                allowDeselect={false}
-                onChange={(v) => setMessageClass((v as "marketing" | "transactional") ?? "marketing")}
+          <Select
+              id="broadcast-class"
+              label={t("broadcasts.class")}
+              value={messageClass}
+              allowDeselect={false}
+              onChange={(v) => setMessageClass((v as "marketing" | "transactional") ?? "marketing")}
+              data={[
+                { value: "marketing", label: t("broadcasts.class.marketing") },
+                { value: "transactional", label: t("broadcasts.class.transactional") },
+              ]}
+            />
+            <Stack gap={4} id="broadcast-audience">
+              <Text fw={600} size="sm">
+                {t("broadcasts.audience")}
+              </Text>
+              <SegmentedControl
+                id="broadcast-audience-kind"
+                aria-label={t("broadcasts.audience")}
+                value={audience}
+                onChange={(v) => {
+                  setAudience(v as "all" | "tags" | "saved");
+                  setPreview(null);
+                }}
                 data={[
-                  { value: "marketing", label: t("broadcasts.class.marketing") },
-                  { value: "transactional", label: t("broadcasts.class.transactional") },
+                  { value: "all", label: t("broadcasts.audience.all") },
+                  { value: "tags", label: t("broadcasts.audience.tags") },
+                  { value: "saved", label: t("broadcasts.audience.saved") },
                 ]}
               />
-              <MultiSelect
-                id="broadcast-segment"
-                label={t("broadcasts.segmentTags")}
-                data={(tags.data?.tags ?? []).map((x) => x.name)}
-                value={segmentTags}
-                onChange={setSegmentTags}
-                searchable
-              />
-            </Group>
+              {audience === "tags" && (
+                <MultiSelect
+                  id="broadcast-segment"
+                  label={t("broadcasts.segmentTags")}
+                  data={(tags.data?.tags ?? []).map((x) => x.name)}
+                  value={segmentTags}
+                  onChange={setSegmentTags}
+                  searchable
+                />
+              )}
+              {audience === "saved" && (
+                <>
+                  <Select
+                    id="broadcast-saved-segment"
+                    label={t("broadcasts.savedSegment")}
+                    placeholder={t("broadcasts.savedSegmentPick")}
+                    data={(segments.data?.items ?? []).map((x) => ({ value: x.segmentId, label: x.name }))}
+                    value={savedSegment}
+                    onChange={(v) => {
+                      setSavedSegment(v);
+                      setPreview(null);
+                    }}
+                    searchable
+                    nothingFoundMessage={t("segments.none")}
+                  />
+                  <ErrorNote error={segments.error} />
+                  {segments.data && !segments.data.items.length && (
+                    <Text size="xs" c="dimmed">
+                      {t("broadcasts.noSavedSegments")}
+                    </Text>
+                  )}
+                </>
+              )}
+            </Stack>
             <Text fw={600} size="sm">
               {t("broadcasts.messages")}
             </Text>
@@ -260,13 +315,13 @@ function Composer({ onSent }: { onSent: () => void }) {
               </Alert>
             )}
             <Group>
-              <Button variant="default" onClick={dryRun} disabled={!!built.error} id="broadcast-dry-run" loading={running !== null}>
+              <Button variant="default" onClick={dryRun} disabled={!!built.error || audienceMissing} id="broadcast-dry-run" loading={running !== null}>
                 {t("broadcasts.dryRun")}
               </Button>
               <Button
                 onClick={send}
                 loading={busy}
-                disabled={!!built.error || (when === "at" && !sendAt)}
+                disabled={!!built.error || audienceMissing || (when === "at" && !sendAt)}
                 id="broadcast-send"
               >
                 {when === "at" ? t("broadcasts.schedule") : t("broadcasts.send")}

@@ -1,8 +1,11 @@
 // 個別チャット: the inbox (latest activity first, unread counts, "needs reply"), one
 // conversation (oldest → newest), the reply box with saved templates, take over /
-// release. Both refresh every 3 s while the tab is visible (src/polling.ts). A viewer
-// reads only: no reply box, no take over, nothing marked read.
+// release; "older" pages back through a conversation (the messages route's `before`).
+// Both refresh every 3 s while the tab is visible (src/polling.ts). The saved replies
+// (定型文) are edited below: list, create, edit, delete. A viewer reads only: no reply
+// box, no take over, nothing marked read, no template changes.
 import {
+  ActionIcon,
   Badge,
   Button,
   Card,
@@ -15,10 +18,13 @@ import {
   Select,
   Stack,
   Text,
+  Table,
   Textarea,
+  TextInput,
   Title,
 } from "@mantine/core";
 import { useCallback, useEffect, useRef, useState } from "react";
+import { setChatMode } from "../api/chatMode";
 import { ok, type Schemas } from "../api/client";
 import { ErrorNote, Loading } from "../components/Status";
 import { useConsole } from "../context";
@@ -45,6 +51,19 @@ export function Chat() {
   const [items, setItems] = useState<Conversation[] | null>(null);
   const [error, setError] = useState<Error | null>(null);
   const [selected, setSelected] = useState<string | null>(null);
+  const [templates, setTemplates] = useState<Template[] | null>(null);
+  const [templatesError, setTemplatesError] = useState<Error | null>(null);
+
+  const loadTemplates = useCallback(() => {
+    ok(api.GET("/admin/channels/{channel_id}/chat/templates", { params: { path: { channel_id: channelId } } })).then(
+      (answer) => {
+        setTemplates(answer.items);
+        setTemplatesError(null);
+      },
+      (error: Error) => setTemplatesError(error),
+    );
+  }, [api, channelId]);
+  useEffect(loadTemplates, [loadTemplates]);
 
   const load = useCallback(async () => {
     try {
@@ -109,6 +128,7 @@ export function Chat() {
               key={selected}
               userId={selected}
               summary={current}
+              templates={templates ?? []}
               onChanged={() => void load()}
             />
           ) : (
@@ -118,6 +138,7 @@ export function Chat() {
           )}
         </Grid.Col>
       </Grid>
+      <TemplateEditor templates={templates} error={templatesError} onChanged={loadTemplates} />
     </Stack>
   );
 }
@@ -175,13 +196,26 @@ function InboxRow({ item, active, onOpen }: { item: Conversation; active: boolea
   );
 }
 
+// Newest-first pages merged into one oldest → newest list: a message seen again (a
+// refresh: its delivery status may have moved on) replaces itself in place, a new one
+// goes to the end, an older page goes in front.
+function merged(shown: Message[], page: Message[], older: boolean): Message[] {
+  const fresh = new Map(page.map((m) => [m.id, m]));
+  const kept = shown.map((m) => fresh.get(m.id) ?? m);
+  const known = new Set(shown.map((m) => m.id));
+  const added = [...page].reverse().filter((m) => !known.has(m.id));
+  return older ? [...added, ...kept] : [...kept, ...added];
+}
+
 function ConversationView({
   userId,
   summary,
+  templates,
   onChanged,
 }: {
   userId: string;
   summary: Conversation | null;
+  templates: Template[];
   onChanged: () => void;
 }) {
   const { api, channelId, session, timeZone } = useConsole();
@@ -191,6 +225,10 @@ function ConversationView({
   const [messages, setMessages] = useState<Message[] | null>(null);
   const [friend, setFriend] = useState<Friend | null>(null);
   const [failure, setFailure] = useState<Error | null>(null);
+  // The `before` cursor of the next older page: undefined until the first page came,
+  // null when there is nothing older.
+  const [olderCursor, setOlderCursor] = useState<string | null | undefined>(undefined);
+  const [loadingOlder, setLoadingOlder] = useState(false);
   const lastIn = useRef<string | null>(null);
 
   const markRead = useCallback(async () => {
@@ -207,8 +245,8 @@ function ConversationView({
           params: { path, query: { limit: 50 } },
         }),
       );
-      const oldestFirst = [...answer.items].reverse();
-      setMessages(oldestFirst);
+      setMessages((shown) => merged(shown ?? [], answer.items, false));
+      setOlderCursor((known) => (known === undefined ? (answer.cursor ?? null) : known));
       // A new message from the friend while the conversation is open: read it.
       const newestIn = answer.items.find((m) => m.direction === "in")?.id ?? null;
       if (lastIn.current !== null && newestIn !== lastIn.current) void markRead().catch(() => undefined);
@@ -229,17 +267,29 @@ function ConversationView({
   }, [userId, channelId]);
   usePolling(() => void load(), CHAT_POLL_MS);
 
+  const older = async () => {
+    if (!olderCursor) return;
+    setLoadingOlder(true);
+    try {
+      const answer = await ok(
+        api.GET("/admin/channels/{channel_id}/chat/conversations/{user_id}/messages", {
+          params: { path, query: { limit: 50, before: olderCursor } },
+        }),
+      );
+      setMessages((shown) => merged(shown ?? [], answer.items, true));
+      setOlderCursor(answer.cursor ?? null);
+    } catch (error) {
+      setFailure(error as Error);
+    } finally {
+      setLoadingOlder(false);
+    }
+  };
+
   const mode = async (take: boolean) => {
     setFailure(null);
     try {
       const staff = session.email ?? t("app.machine");
-      setFriend(
-        await ok(
-          take
-            ? api.PUT("/admin/channels/{channel_id}/friends/{user_id}/chat-mode", { params: { path }, body: { staff } })
-            : api.DELETE("/admin/channels/{channel_id}/friends/{user_id}/chat-mode", { params: { path } }),
-        ),
-      );
+      setFriend(await setChatMode(api, channelId, userId, take ? "manual" : "auto", staff));
       onChanged();
     } catch (error) {
       setFailure(error as Error);
@@ -249,9 +299,11 @@ function ConversationView({
   const name = friend?.display_name || summary?.displayName || userId;
   const chatMode = friend ? friend.chat_mode : null;
   const bottom = useRef<HTMLDivElement>(null);
+  const newest = messages?.[messages.length - 1]?.id;
+  // A new message scrolls to the end; an older page (the newest unchanged) keeps the place.
   useEffect(() => {
     bottom.current?.scrollIntoView({ block: "nearest" });
-  }, [messages?.length]);
+  }, [newest]);
 
   return (
     <Card withBorder id="chat-conversation" data-user-id={userId}>
@@ -287,12 +339,19 @@ function ConversationView({
           {messages === null && <Loading />}
           {messages !== null && !messages.length && <Text c="dimmed">{t("chat.noMessages")}</Text>}
           <Stack gap="xs" p="xs">
+            {olderCursor && (
+              <Group justify="center">
+                <Button size="compact-xs" variant="subtle" id="chat-older" loading={loadingOlder} onClick={() => void older()}>
+                  {t("chat.older")}
+                </Button>
+              </Group>
+            )}
             {messages?.map((message) => <Bubble key={message.id} message={message} />)}
             <div ref={bottom} />
           </Stack>
         </ScrollArea>
         {answering ? (
-          <ReplyBox userId={userId} onSent={() => void load().then(onChanged)} />
+          <ReplyBox userId={userId} templates={templates} onSent={() => void load().then(onChanged)} />
         ) : (
           <Text size="sm" c="dimmed" id="chat-read-only">
             {t("common.readOnly")}
@@ -333,24 +392,17 @@ function Bubble({ message }: { message: Message }) {
   );
 }
 
-function ReplyBox({ userId, onSent }: { userId: string; onSent: () => void }) {
+function ReplyBox({ userId, templates, onSent }: { userId: string; templates: Template[]; onSent: () => void }) {
   const { api, channelId } = useConsole();
   const { t } = useI18n();
   const [text, setText] = useState("");
   const [template, setTemplate] = useState<Template | null>(null);
-  const [templates, setTemplates] = useState<Template[]>([]);
   const [sending, setSending] = useState(false);
   const [failure, setFailure] = useState<Error | null>(null);
   const [sent, setSent] = useState(false);
   // One Idempotency-Key per composed reply: a double click sends the same key.
   const key = useRef(new CompositionKey());
   const inFlight = useRef<Promise<void> | null>(null);
-
-  useEffect(() => {
-    ok(api.GET("/admin/channels/{channel_id}/chat/templates", { params: { path: { channel_id: channelId } } }))
-      .then((answer) => setTemplates(answer.items))
-      .catch(() => setTemplates([]));
-  }, [api, channelId]);
 
   // A template unchanged is sent as the template (its placeholders filled in for the
   // friend); edited, as text.
@@ -429,5 +481,172 @@ function ReplyBox({ userId, onSent }: { userId: string; onSent: () => void }) {
         </Button>
       </Group>
     </Stack>
+  );
+}
+
+// The saved replies (定型文): list, create, edit (name and text), delete. Everyone who
+// reads the chat sees them; changing them takes the chat role.
+function TemplateEditor({
+  templates,
+  error,
+  onChanged,
+}: {
+  templates: Template[] | null;
+  error: Error | null;
+  onChanged: () => void;
+}) {
+  const { api, channelId, session } = useConsole();
+  const { t } = useI18n();
+  const writable = can(session, "chat");
+  const [editing, setEditing] = useState<string | null>(null);
+  const [name, setName] = useState("");
+  const [text, setText] = useState("");
+  const [failure, setFailure] = useState<Error | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  const start = (template: Template | null) => {
+    setEditing(template?.id ?? "");
+    setName(template?.name ?? "");
+    setText(template?.text ?? "");
+    setFailure(null);
+    setNotice(null);
+  };
+  const save = async () => {
+    setFailure(null);
+    const body = { name: name.trim(), text };
+    try {
+      const saved = await ok(
+        editing
+          ? api.PUT("/admin/channels/{channel_id}/chat/templates/{template_id}", {
+              params: { path: { channel_id: channelId, template_id: editing } },
+              body,
+            })
+          : api.POST("/admin/channels/{channel_id}/chat/templates", { params: { path: { channel_id: channelId } }, body }),
+      );
+      setNotice(t("chat.templates.saved", { name: saved.name }));
+      setEditing(null);
+      onChanged();
+    } catch (failed) {
+      setFailure(failed as Error);
+    }
+  };
+  const remove = async (template: Template) => {
+    setFailure(null);
+    setNotice(null);
+    try {
+      await ok(
+        api.DELETE("/admin/channels/{channel_id}/chat/templates/{template_id}", {
+          params: { path: { channel_id: channelId, template_id: template.id } },
+        }),
+      );
+      setNotice(t("chat.templates.deleted", { name: template.name }));
+      if (editing === template.id) setEditing(null);
+      onChanged();
+    } catch (failed) {
+      setFailure(failed as Error);
+    }
+  };
+
+  return (
+    <Card withBorder id="chat-templates">
+      <Stack gap="xs">
+        <Group justify="space-between">
+          <Title order={3} size="h4">
+            {t("chat.templates")}
+          </Title>
+          {writable && editing === null && (
+            <Button size="xs" variant="light" id="chat-template-new" onClick={() => start(null)}>
+              {t("chat.templates.new")}
+            </Button>
+          )}
+        </Group>
+        <Text size="xs" c="dimmed">
+          {t("chat.templates.hint")}
+        </Text>
+        <ErrorNote error={failure ?? error} />
+        {notice && (
+          <Text size="sm" c="green.8" id="chat-template-notice">
+            {notice}
+          </Text>
+        )}
+        {editing !== null && (
+          <Paper withBorder p="sm" id="chat-template-form">
+            <Stack gap="xs">
+              <TextInput
+                id="chat-template-name"
+                label={t("chat.templates.name")}
+                value={name}
+                maxLength={100}
+                onChange={(e) => setName(e.currentTarget.value)}
+              />
+              <Textarea
+                id="chat-template-text"
+                label={t("chat.templates.text")}
+                autosize
+                minRows={2}
+                maxLength={5000}
+                value={text}
+                onChange={(e) => setText(e.currentTarget.value)}
+              />
+              <Group gap={4}>
+                <Text size="xs">{t("broadcasts.insert")}</Text>
+                {["{display_name|お客様}"].map((token) => (
+                  <Button key={token} size="compact-xs" variant="default" onClick={() => setText(text + token)}>
+                    {token}
+                  </Button>
+                ))}
+              </Group>
+              <Group>
+                <Button size="xs" id="chat-template-save" disabled={!name.trim() || !text.trim()} onClick={() => void save()}>
+                  {t("common.save")}
+                </Button>
+                <Button size="xs" variant="default" onClick={() => setEditing(null)}>
+                  {t("common.cancel")}
+                </Button>
+              </Group>
+            </Stack>
+          </Paper>
+        )}
+        {templates === null && !error && <Loading />}
+        {templates !== null && !templates.length && <Text c="dimmed">{t("chat.templates.none")}</Text>}
+        {!!templates?.length && (
+          <Table>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>{t("chat.templates.name")}</Table.Th>
+                <Table.Th>{t("chat.templates.text")}</Table.Th>
+                {writable && <Table.Th>{t("segments.actions")}</Table.Th>}
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {templates.map((template) => (
+                <Table.Tr key={template.id} data-template-id={template.id} className="chat-template-row">
+                  <Table.Td>{template.name}</Table.Td>
+                  <Table.Td style={{ whiteSpace: "pre-wrap", wordBreak: "break-word" }}>{template.text}</Table.Td>
+                  {writable && (
+                    <Table.Td>
+                      <Group gap={4} wrap="nowrap">
+                        <Button size="compact-xs" variant="light" className="chat-template-edit" onClick={() => start(template)}>
+                          {t("chat.templates.edit")}
+                        </Button>
+                        <ActionIcon
+                          variant="subtle"
+                          color="red"
+                          className="chat-template-delete"
+                          aria-label={t("chat.templates.delete", { name: template.name })}
+                          onClick={() => void remove(template)}
+                        >
+                          ×
+                        </ActionIcon>
+                      </Group>
+                    </Table.Td>
+                  )}
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        )}
+      </Stack>
+    </Card>
   );
 }

@@ -1,6 +1,7 @@
 import { Alert, Anchor, Badge, Button, Card, Group, Select, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
 import { useState } from "react";
 import { ApiError, ok, type Schemas } from "../api/client";
+import { setChatMode } from "../api/chatMode";
 import { ErrorNote, Loading } from "../components/Status";
 import { useConsole, useLoad } from "../context";
 import { dateTime } from "../format";
@@ -72,13 +73,7 @@ export function FriendDetail({ userId }: { userId: string }) {
     setFailure(null);
     try {
       const staff = session.email ?? t("app.machine");
-      setFriend(
-        await ok(
-          take
-            ? api.PUT("/admin/channels/{channel_id}/friends/{user_id}/chat-mode", { params: { path }, body: { staff } })
-            : api.DELETE("/admin/channels/{channel_id}/friends/{user_id}/chat-mode", { params: { path } }),
-        ),
-      );
+      setFriend(await setChatMode(api, channelId, userId, take ? "manual" : "auto", staff));
     } catch (error) {
       setFailure(error as Error);
     }

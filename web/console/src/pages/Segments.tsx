@@ -1,7 +1,8 @@
 // セグメント: a builder (all / any groups, each condition negatable) over the condition
 // kinds of docs/segments.md, a live count and sample from …/segments/preview
-// (debounced), the warning under 20 friends, and the saved segments (save, list,
-// delete). A viewer builds and counts but saves nothing.
+// (debounced), the warning under 20 friends, and the saved segments (save, list, open
+// one in the builder to edit it and save it again with PUT, delete). A viewer builds and
+// counts but saves nothing.
 import {
   ActionIcon,
   Alert,
@@ -35,6 +36,7 @@ import {
   SMALL_AUDIENCE,
   TIME_TESTS,
   definition,
+  fromDefinition,
   node,
   type FieldType,
   type Kind,
@@ -42,6 +44,7 @@ import {
 } from "./segmentsLogic";
 
 type Preview = Schemas["PreviewResponse"];
+type Saved = Schemas["SegmentResponse"];
 
 function update(tree: Node, id: number, change: (n: Node) => Node | null): Node {
   if (tree.id === id) return change(tree) ?? tree;
@@ -65,6 +68,8 @@ export function Segments() {
   const [previewError, setPreviewError] = useState<Error | null>(null);
   const [failure, setFailure] = useState<Error | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
+  // The saved segment open in the builder (saving replaces it), or null: a new one.
+  const [editing, setEditing] = useState<Saved | null>(null);
 
   const tags = useLoad(() => ok(api.GET("/admin/channels/{channel_id}/tags", { params: { path } })), [channelId]);
   const fields = useLoad(() => ok(api.GET("/admin/channels/{channel_id}/fields", { params: { path } })), [channelId]);
@@ -106,13 +111,17 @@ export function Segments() {
     setFailure(null);
     setSaved(null);
     try {
+      const body = { name: name.trim(), description: description.trim() || null, definition: document };
       const answer = await ok(
-        api.POST("/admin/channels/{channel_id}/segments", {
-          params: { path },
-          body: { name: name.trim(), description: description.trim() || null, definition: document },
-        }),
+        editing
+          ? api.PUT("/admin/channels/{channel_id}/segments/{segment_id}", {
+              params: { path: { channel_id: channelId, segment_id: editing.segmentId } },
+              body,
+            })
+          : api.POST("/admin/channels/{channel_id}/segments", { params: { path }, body }),
       );
       setSaved(answer.name);
+      setEditing(answer);
       segments.reload();
     } catch (error) {
       setFailure(error as Error);
@@ -126,10 +135,31 @@ export function Segments() {
           params: { path: { channel_id: channelId, segment_id: segmentId } },
         }),
       );
+      if (editing?.segmentId === segmentId) startNew();
       segments.reload();
     } catch (error) {
       setFailure(error as Error);
     }
+  };
+  const open = (segment: Saved) => {
+    setFailure(null);
+    setSaved(null);
+    try {
+      setRoot(fromDefinition(segment.definition));
+    } catch (error) {
+      setFailure(new Error(t("segments.notBuildable", { name: segment.name, what: (error as Error).message })));
+      return;
+    }
+    setEditing(segment);
+    setName(segment.name);
+    setDescription(segment.description ?? "");
+  };
+  const startNew = () => {
+    setEditing(null);
+    setSaved(null);
+    setRoot(node("all"));
+    setName("");
+    setDescription("");
   };
 
   const context: Builder = {
@@ -148,9 +178,21 @@ export function Segments() {
         <Grid.Col span={{ base: 12, lg: 7 }}>
           <Card withBorder id="segment-builder">
             <Stack>
-              <Title order={3} size="h4">
-                {t("segments.builder")}
-              </Title>
+              <Group justify="space-between">
+                <Title order={3} size="h4">
+                  {t("segments.builder")}
+                </Title>
+                {editing && (
+                  <Group gap="xs">
+                    <Badge variant="light" tt="none" id="segment-editing">
+                      {t("segments.editing", { name: editing.name })}
+                    </Badge>
+                    <Button size="xs" variant="subtle" id="segment-new" onClick={startNew}>
+                      {t("segments.new")}
+                    </Button>
+                  </Group>
+                )}
+              </Group>
               <GroupEditor n={root} builder={context} root />
               {writable ? (
                 <Group align="end" id="segment-save">
@@ -250,7 +292,7 @@ export function Segments() {
                   <Table.Th>{t("segments.description")}</Table.Th>
                   <Table.Th>{t("segments.definition")}</Table.Th>
                   <Table.Th>{t("segments.updated")}</Table.Th>
-                  {writable && <Table.Th>{t("segments.actions")}</Table.Th>}
+                  <Table.Th>{t("segments.actions")}</Table.Th>
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
@@ -262,19 +304,24 @@ export function Segments() {
                       <Code>{JSON.stringify(segment.definition)}</Code>
                     </Table.Td>
                     <Table.Td>{dateTime(segment.updatedAt, timeZone, language)}</Table.Td>
-                    {writable && (
-                      <Table.Td>
-                        <Button
-                          size="xs"
-                          color="red"
-                          variant="light"
-                          className="segment-delete"
-                          onClick={() => void remove(segment.segmentId)}
-                        >
-                          {t("segments.delete")}
+                    <Table.Td>
+                      <Group gap={4} wrap="nowrap">
+                        <Button size="xs" variant="light" className="segment-open" onClick={() => open(segment)}>
+                          {writable ? t("segments.edit") : t("segments.open")}
                         </Button>
-                      </Table.Td>
-                    )}
+                        {writable && (
+                          <Button
+                            size="xs"
+                            color="red"
+                            variant="light"
+                            className="segment-delete"
+                            onClick={() => void remove(segment.segmentId)}
+                          >
+                            {t("segments.delete")}
+                          </Button>
+                        )}
+                      </Group>
+                    </Table.Td>
                   </Table.Tr>
                 ))}
               </Table.Tbody>

@@ -1,4 +1,7 @@
-import { Alert, Button, Card, Group, NumberInput, Select, SimpleGrid, Stack, Text, TextInput, Title } from "@mantine/core";
+// 設定: the delivery policy and the business hours (everyone reads, owner and marketer
+// change them); the owner also sees the channels of this console (config.json), who
+// the API says is calling (GET /admin/me) and the channel's chat-log retention.
+import { Alert, Badge, Button, Card, Group, NumberInput, Select, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useState } from "react";
 import { ApiError, ok, type Schemas } from "../api/client";
 import { ErrorNote, Loading } from "../components/Status";
@@ -10,15 +13,120 @@ import { DAYS, intervalsText, parseDates, parseIntervals, type Day, type Weekly 
 type Policy = Schemas["DeliveryPolicy-Output"];
 
 export function Settings() {
+  const { session } = useConsole();
   const { t } = useI18n();
   return (
     <Stack>
       <Title order={2}>{t("settings.title")}</Title>
+      {can(session, "staff") && <ChannelsCard />}
       <SimpleGrid cols={{ base: 1, lg: 2 }}>
         <PolicyCard />
         <HoursCard />
       </SimpleGrid>
     </Stack>
+  );
+}
+
+// The owner's view of the channels: which ones this console serves, who is calling,
+// and the open channel's chat-log retention (GET / PUT …/chat/settings).
+function ChannelsCard() {
+  const { api, channelId, config } = useConsole();
+  const { t } = useI18n();
+  const me = useLoad(() => ok(api.GET("/admin/me")), []);
+  const [retention, setRetention] = useState<number | null>(null);
+  const [saved, setSaved] = useState(false);
+  const [failure, setFailure] = useState<Error | null>(null);
+  const chat = useLoad(async () => {
+    const settings = await ok(
+      api.GET("/admin/channels/{channel_id}/chat/settings", { params: { path: { channel_id: channelId } } }),
+    );
+    setRetention(settings.retention_days ?? 180);
+    return settings;
+  }, [channelId]);
+  const save = async () => {
+    if (retention === null) return;
+    setFailure(null);
+    setSaved(false);
+    try {
+      const next = await ok(
+        api.PUT("/admin/channels/{channel_id}/chat/settings", {
+          params: { path: { channel_id: channelId } },
+          body: { retention_days: retention },
+        }),
+      );
+      setRetention(next.retention_days ?? 180);
+      setSaved(true);
+    } catch (error) {
+      setFailure(error as Error);
+    }
+  };
+  return (
+    <Card withBorder id="settings-channels">
+      <Stack gap="xs">
+        <Title order={3} size="h4">
+          {t("settings.channels")}
+        </Title>
+        <Table>
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>{t("settings.channelId")}</Table.Th>
+              <Table.Th />
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {config.channels.map((id) => (
+              <Table.Tr key={id} data-channel-id={id}>
+                <Table.Td>
+                  <code>{id}</code>
+                </Table.Td>
+                <Table.Td>
+                  {id === channelId && (
+                    <Badge variant="light" tt="none">
+                      {t("settings.channelOpen")}
+                    </Badge>
+                  )}
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+        <Text size="xs" c="dimmed">
+          {t("settings.channelsHint")}
+        </Text>
+        <ErrorNote error={me.error} />
+        {me.data && (
+          <Text size="sm" id="settings-me">
+            {t("settings.me", {
+              who: me.data.display,
+              role: t(`role.${me.data.role}`),
+              kind: me.data.kind === "staff" ? t("audit.kind.staff") : t("audit.kind.machine"),
+            })}
+          </Text>
+        )}
+        <ErrorNote error={failure ?? chat.error} />
+        {chat.loading && <Loading />}
+        {retention !== null && (
+          <Group align="end">
+            <NumberInput
+              id="settings-chat-retention"
+              label={t("settings.chatRetention")}
+              min={1}
+              max={3650}
+              value={retention}
+              onChange={(v) => setRetention(v === "" ? null : Number(v))}
+            />
+            <Button onClick={save} id="settings-chat-save" disabled={retention === null}>
+              {t("common.save")}
+            </Button>
+            {saved && (
+              <Text size="sm" c="green.8">
+                {t("common.saved")}
+              </Text>
+            )}
+          </Group>
+        )}
+      </Stack>
+    </Card>
   );
 }
 

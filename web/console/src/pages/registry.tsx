@@ -17,6 +17,8 @@ import { Scenarios } from "./Scenarios";
 import { Segments } from "./Segments";
 import { Settings } from "./Settings";
 import { Tags } from "./Tags";
+import { Audit } from "./Audit";
+import { Staff } from "./Staff";
 
 export interface PageEntry {
   id: string;
@@ -52,4 +54,6 @@ export const PAGES: PageEntry[] = [
   { id: "routes", route: "/routes", label: "nav.routes", needs: "reports", render: () => <Routes /> },
   { id: "tags", route: "/tags", label: "nav.tags", needs: "reports", render: () => <Tags /> },
   { id: "settings", route: "/settings", label: "nav.settings", needs: "reports", render: () => <Settings /> },
+  { id: "audit", route: "/audit", label: "nav.audit", needs: "reports", render: () => <Audit /> },
+  { id: "staff", route: "/staff", label: "nav.staff", needs: "staff", render: () => <Staff /> },
 ];

@@ -183,3 +183,90 @@ export function size(n: Node): number {
 }
 
 export const SMALL_AUDIENCE = 20;
+
+// A saved segment's document back into the builder's tree (to edit it): the inverse
+// of `definition`. A document the builder cannot show (a kind or shape it does not
+// make) raises NotBuildable, with what it met.
+export class NotBuildable extends Error {}
+
+const text = (value: unknown): string =>
+  Array.isArray(value) ? value.map(String).join(", ") : value === undefined || value === null ? "" : String(value);
+
+function only(value: unknown, what: string): [string, unknown] {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new NotBuildable(what);
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length !== 1) throw new NotBuildable(what);
+  return entries[0];
+}
+
+function fromCondition(value: unknown, negate = false): Node {
+  const [kind, body] = only(value, JSON.stringify(value));
+  const at = (shape: boolean) => {
+    if (!shape) throw new NotBuildable(JSON.stringify(value));
+  };
+  switch (kind) {
+    case "not":
+      return fromCondition(body, !negate);
+    case "all":
+    case "any":
+      at(Array.isArray(body));
+      return node(kind, { negate, children: (body as unknown[]).map((c) => fromCondition(c)) });
+    case "tag":
+      at(typeof body === "string");
+      return node("tag", { negate, tags: [body as string] });
+    case "tags_any":
+    case "tags_all":
+      at(Array.isArray(body));
+      return node(kind, { negate, tags: (body as unknown[]).map(String) });
+    case "field": {
+      const field = body as { key?: unknown; op?: unknown; value?: unknown };
+      at(typeof field?.key === "string" && typeof field?.op === "string");
+      return node("field", { negate, key: field.key as string, op: field.op as string, value: text(field.value) });
+    }
+    case "status":
+      at(typeof body === "string");
+      return node("status", { negate, value: body as string });
+    case "linked":
+      at(typeof body === "boolean");
+      return node("linked", { negate, value: body ? "true" : "false" });
+    case "inflow_route":
+    case "language": {
+      if (typeof body === "string") return node(kind, { negate, value: body });
+      const [op, list] = only(body, JSON.stringify(value));
+      at(op === "in" && Array.isArray(list));
+      return node(kind, { negate, value: text(list) });
+    }
+    case "followed":
+    case "last_interaction":
+    case "blocked": {
+      const [op, test] = only(body, JSON.stringify(value));
+      at(TIME_TESTS[kind].includes(op));
+      return node(kind, { negate, op, value: text(test) });
+    }
+    case "event": {
+      const event = body as { name?: unknown; count?: unknown; last_within_days?: unknown; within_days?: unknown };
+      at(typeof event?.name === "string");
+      const withinDays = text(event.within_days);
+      if (event.count !== undefined) {
+        const [op, n] = only(event.count, JSON.stringify(value));
+        const test = `count_${op}`;
+        at((EVENT_TESTS as readonly string[]).includes(test));
+        return node("event", { negate, key: event.name as string, op: test, value: text(n), withinDays });
+      }
+      if (event.last_within_days !== undefined) {
+        return node("event", { negate, key: event.name as string, op: "last_within_days", value: text(event.last_within_days) });
+      }
+      return node("event", { negate, key: event.name as string, op: "any", withinDays });
+    }
+    default:
+      throw new NotBuildable(kind);
+  }
+}
+
+export function fromDefinition(document: { match?: unknown } | Record<string, unknown>): Node {
+  const match = (document as { match?: unknown }).match;
+  if (match === undefined) throw new NotBuildable("match");
+  const root = fromCondition(match);
+  // The builder's root is a group that is not negated: anything else goes inside one.
+  return (root.kind === "all" || root.kind === "any") && !root.negate ? root : node("all", { children: [root] });
+}
