@@ -14,7 +14,7 @@ type Campaign = Schemas["CampaignReport"];
 
 // While the API reads the quota from LINE again (quotaRefreshing), ask again this often.
 const QUOTA_RETRY_MS = 3000;
-const QUOTA_RETRIES = 10;
+const QUOTA_RETRIES = 30;
 
 export function Dashboard() {
   const { api, channelId, timeZone } = useConsole();

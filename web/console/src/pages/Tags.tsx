@@ -295,7 +295,13 @@ function MergeTags({ tags, onMerged }: { tags: Tag[]; onMerged: () => void }) {
           </Alert>
         )}
       </Stack>
-      <Modal opened={confirming && !!from && !!to} onClose={() => setConfirming(false)} title={t("tags.merge")} centered>
+      <Modal
+        opened={confirming && !!from && !!to}
+        onClose={() => setConfirming(false)}
+        title={t("tags.merge")}
+        closeButtonProps={{ "aria-label": t("common.cancel") }}
+        centered
+      >
         <Stack id="tags-merge-confirm">
           <Text>
             {t("tags.mergeConfirm", {
