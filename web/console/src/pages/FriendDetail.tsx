@@ -351,7 +351,7 @@ export function FriendDetail({ userId }: { userId: string }) {
                   <Table.Tr key={`${item.at}-${item.kind}-${index}`} data-kind={item.kind}>
                     <Table.Td style={{ whiteSpace: "nowrap" }}>{dateTime(item.at, timeZone, language)}</Table.Td>
                     <Table.Td>
-                      <Badge variant="light" color={kindColor(item)}>
+                      <Badge variant="light" color={kindColor(item)} w="max-content">
                         {kindLabel(item)}
                       </Badge>
                     </Table.Td>
@@ -455,6 +455,11 @@ export function FriendDetail({ userId }: { userId: string }) {
         return [text(d.name), d.value != null ? String(d.value) : "", text(d.source) ? `(${text(d.source)})` : ""]
           .filter(Boolean)
           .join(" ");
+      case "follow":
+      case "block":
+        return "";
+      case "link":
+        return text(d.memberId);
       default:
         return item.text;
     }

@@ -164,12 +164,13 @@ export function Friends() {
           allowDeselect={false}
           w={150}
         />
-        {choices.data && (
+        {/* Drawn at once (filled in when the choices arrive): the list does not move. */}
+        {reads && (
           <>
             <Select
               id="friends-filter-segment"
               label={t("friends.segment")}
-              data={choices.data.segments.map((x) => ({ value: x.segmentId, label: x.name }))}
+              data={(choices.data?.segments ?? []).map((x) => ({ value: x.segmentId, label: x.name }))}
               value={filters.segment}
               onChange={(value) => filter({ segment: value })}
               placeholder={t("friends.status.any")}
@@ -180,7 +181,7 @@ export function Friends() {
             <Select
               id="friends-filter-route"
               label={t("friends.route")}
-              data={choices.data.routes.map((x) => ({ value: x.route_id, label: x.name }))}
+              data={(choices.data?.routes ?? []).map((x) => ({ value: x.route_id, label: x.name }))}
               value={filters.route}
               onChange={(value) => filter({ route: value })}
               placeholder={t("friends.status.any")}
@@ -191,7 +192,7 @@ export function Friends() {
             <Select
               id="friends-filter-field"
               label={t("friends.field")}
-              data={choices.data.fields.map((x) => ({ value: x.key, label: x.label || x.key }))}
+              data={(choices.data?.fields ?? []).map((x) => ({ value: x.key, label: x.label || x.key }))}
               value={filters.fieldKey}
               onChange={(value) => filter({ fieldKey: value, fieldValue: value ? fieldDraft : "" })}
               placeholder={t("friends.status.any")}
