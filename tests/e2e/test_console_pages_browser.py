@@ -203,6 +203,7 @@ def test_merging_two_tags_adds_their_counts_up(
     confirm.wait_for(timeout=10_000)
     text = confirm.inner_text()
     assert "統合元" in text and "統合先" in text and "2 人" in text, text
+    page.wait_for_timeout(500)  # the dialog's fade-in
     screenshot(page, "tags-merge")
     assert critical_violations(page) == []
     page.click("#tags-merge-confirm-button")
