@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from linecrm.domain.conversations import ChatEntry, ChatSettings, IncomingVerdict
 from linecrm.models.send import SendRequest
+from linecrm.repositories.conversations import ConversationRepository
 from linecrm.repositories.deliveries import DeliveryLedger
 from linecrm.repositories.dynamo import to_item
 from linecrm.repositories.stats_writes import friend_claim_key
@@ -90,3 +92,36 @@ def test_unknown_friend_and_bad_cursor(api: AdminApi) -> None:
     assert_error(api.call("GET", f"/friends/{ALICE}/timeline"), 404)
     api.follow(ALICE)
     assert_error(api.call("GET", f"/friends/{ALICE}/timeline", query={"before": "x"}), 422)
+
+
+def test_chat_messages_in_and_out_and_postbacks(api: AdminApi) -> None:
+    now = datetime.now(UTC)
+    api.follow(ALICE)
+    chat = ConversationRepository(api.aws.client("dynamodb"), api.aws.resources.table_names["Main"])
+    settings = ChatSettings()
+    asked = ChatEntry("m1", "in", "text", "is the shop open?", now - timedelta(hours=3), "friend")
+    chat.record_incoming(
+        api.channel_id, ALICE, asked, IncomingVerdict(unread=True, needs_reply=True), settings
+    )
+    tapped = ChatEntry("e2", "in", "postback", "menu=coupon", now - timedelta(hours=2), "friend")
+    chat.record_incoming(
+        api.channel_id, ALICE, tapped, IncomingVerdict(unread=False, needs_reply=False), settings
+    )
+    answered = ChatEntry(
+        "push:9", "out", "text", "until 8 pm", now - timedelta(hours=1), "staff", staff="Hana"
+    )
+    chat.transact(
+        chat.outgoing_writes(api.channel_id, ALICE, answered, settings, touch_summary=True)
+    )
+
+    items = [item for item in timeline(api) if item["kind"] in {"message", "postback"}]
+    assert [(item["kind"], item["details"]["direction"]) for item in items] == [
+        ("message", "out"),
+        ("postback", "in"),
+        ("message", "in"),
+    ]
+    assert items[0]["details"]["staff"] == "Hana"
+    assert items[0]["details"]["text"] == "until 8 pm"
+    assert items[1]["details"]["text"] == "menu=coupon"
+    assert items[2]["text"] == "in text: is the shop open?"
+    assert items[2]["details"]["source"] == "friend"

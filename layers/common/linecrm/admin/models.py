@@ -69,6 +69,18 @@ class FriendTag(BaseModel):
     added_at: datetime
 
 
+class FriendRichMenu(BaseModel):
+    """The rich menu the friend sees, as linecrm knows it (docs/console-api.md)."""
+
+    source: Literal["assigned", "default", "none"] = Field(
+        description="assigned: an assignment rule linked the friend's own menu; default: "
+        "none of their own, LINE's default shows; none: no own menu and no default"
+    )
+    menu_id: str | None = Field(default=None, description="our menu id (the rich menu set's)")
+    name: str | None = None
+    rich_menu_id: str | None = Field(default=None, description="LINE's rich menu id")
+
+
 class FriendWarningItem(BaseModel):
     subject: str = Field(description='what it is about, e.g. "tag:VIP", "richmenu:menu-vip"')
     message: str
@@ -109,6 +121,12 @@ class FriendResponse(BaseModel):
         default=None, description="when the friend agreed to the ID link in LINE's dialog"
     )
     chat_mode: ChatMode | None = None
+    rich_menu: FriendRichMenu | None = Field(
+        default=None,
+        description="the rich menu the friend sees (GET /friends/{user_id} only): the one the "
+        "assignment rules linked, else the channel's default; a rule's or postback's "
+        "direct switch is not recorded",
+    )
     warnings: list[FriendWarningItem] = Field(
         default_factory=list,
         description="what automation could not do for this friend (an unknown tag, field, "

@@ -1,6 +1,6 @@
-"""A friend's timeline in the admin API (the console's friend page): events, deliveries
-with their status, tag and field changes, follows and blocks, the ID link and scenario
-enrolments, newest first."""
+"""A friend's timeline in the admin API (the console's friend page): chat messages and
+postbacks, events, deliveries with their status, tag and field changes, follows and
+blocks, the ID link and scenario enrolments, newest first."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ router = new_router()
 class TimelineItem(BaseModel):
     at: datetime
     kind: str = Field(
-        description="event | delivery | tags | fields | follow | block | link | scenario"
+        description="message | postback | event | delivery | tags | fields | follow | block"
+        " | link | scenario"
     )
     text: str = Field(description="one line for people")
     details: dict[str, Any]
@@ -58,8 +59,8 @@ def friend_timeline(
 ) -> TimelineResponse:
     """A friend's timeline, newest first: behaviour events, deliveries to the friend
     with their status, tag and field changes (with who made them: admin, import,
-    rule:<id>, route:<id>, scenario, merge), follows and blocks, the ID link and
-    scenario enrolments. Chat messages are not on it yet.
+    rule:<id>, route:<id>, scenario, merge), follows and blocks, the ID link,
+    scenario enrolments and the chat log (messages in and out, postbacks).
 
     A page covers at most the 30 days before its cursor, so a page can be short (or
     empty) with a cursor still set: follow it until it is null. Deliveries are read

@@ -1,24 +1,40 @@
-import { Card, Group, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
-import { useMemo } from "react";
+import { Card, Group, Progress, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
+import { useEffect, useMemo, useRef } from "react";
 import { ok, type Schemas } from "../api/client";
 import { Chart, type ChartOption } from "../components/Chart";
 import { ErrorNote, Loading } from "../components/Status";
 import { useConsole, useLoad } from "../context";
-import { count, money, percent, shortDay } from "../format";
+import { count, dateTime, money, percent, shortDay } from "../format";
 import { useI18n } from "../i18n";
-import { campaignLabel, rankCampaigns } from "./dashboardLogic";
+import { campaignLabel, quotaShare, rankCampaigns } from "./dashboardLogic";
 
-type Timeline = Schemas["Timeline"];
+type Summary = Schemas["DashboardSummary"];
+type Quota = Schemas["Quota"];
 type Campaign = Schemas["CampaignReport"];
 
+// While the API reads the quota from LINE again (quotaRefreshing), ask again this often.
+const QUOTA_RETRY_MS = 3000;
+const QUOTA_RETRIES = 30;
+
 export function Dashboard() {
-  const { api, channelId } = useConsole();
+  const { api, channelId, timeZone } = useConsole();
   const { t, language } = useI18n();
   const path = { channel_id: channelId };
-  const timeline = useLoad(
-    () => ok(api.GET("/admin/channels/{channel_id}/reports/timeline", { params: { path } })),
+  const summary = useLoad(
+    () => ok(api.GET("/admin/channels/{channel_id}/dashboard/summary", { params: { path, query: { days: 30 } } })),
     [channelId],
   );
+  const retries = useRef(0);
+  const { reload: reloadSummary } = summary;
+  const refreshing = summary.data?.quotaRefreshing ?? false;
+  useEffect(() => {
+    if (!refreshing || retries.current >= QUOTA_RETRIES) return;
+    const timer = setTimeout(() => {
+      retries.current += 1;
+      reloadSummary();
+    }, QUOTA_RETRY_MS);
+    return () => clearTimeout(timer);
+  }, [summary.data, refreshing, reloadSummary]);
   const campaigns = useLoad(
     () => ok(api.GET("/admin/channels/{channel_id}/reports/campaigns", { params: { path, query: { limit: 50 } } })),
     [channelId],
@@ -27,14 +43,32 @@ export function Dashboard() {
   return (
     <Stack>
       <Title order={2}>{t("dashboard.title")}</Title>
-      <Card withBorder id="friends-chart-card">
-        <Title order={3} size="h4">
-          {t("dashboard.friendsChart")}
-        </Title>
-        <ErrorNote error={timeline.error} />
-        {timeline.loading && <Loading />}
-        {timeline.data && <FriendsChart timeline={timeline.data} />}
-      </Card>
+      <ErrorNote error={summary.error} />
+      {summary.loading && !summary.data && <Loading />}
+      {summary.data && (
+        <>
+          <Card withBorder id="friends-chart-card">
+            <Title order={3} size="h4">
+              {t("dashboard.friendsChart")}
+            </Title>
+            <FriendsChart summary={summary.data} />
+          </Card>
+          <SimpleGrid cols={{ base: 1, lg: 2 }}>
+            <Card withBorder id="deliveries-chart-card">
+              <Title order={3} size="h4">
+                {t("dashboard.deliveriesChart")}
+              </Title>
+              <DeliveriesChart summary={summary.data} />
+            </Card>
+            <Card withBorder id="dashboard-quota">
+              <Title order={3} size="h4">
+                {t("dashboard.quota")}
+              </Title>
+              <QuotaCard quota={summary.data.quota} refreshing={summary.data.quotaRefreshing} />
+            </Card>
+          </SimpleGrid>
+        </>
+      )}
       <ErrorNote error={campaigns.error} />
       {campaigns.loading && <Loading />}
       {campaigns.data && (
@@ -52,7 +86,70 @@ export function Dashboard() {
     </Stack>
   );
 
-  function FriendsChart({ timeline: data }: { timeline: Timeline }) {
+  function DeliveriesChart({ summary: data }: { summary: Summary }) {
+    const option = useMemo<ChartOption>(
+      () => ({
+        tooltip: { trigger: "axis" },
+        grid: { left: 48, right: 16, top: 16, bottom: 30 },
+        xAxis: { type: "category", data: data.days.map((d) => shortDay(d.date)) },
+        yAxis: { type: "value", minInterval: 1 },
+        series: [
+          {
+            name: t("dashboard.deliveries"),
+            type: "bar",
+            data: data.days.map((d) => d.deliveries),
+            color: "#06c755",
+          },
+        ],
+      }),
+      [data],
+    );
+    const total = data.days.reduce((sum, d) => sum + d.deliveries, 0);
+    return (
+      <Stack gap="xs">
+        <Chart id="chart-deliveries" option={option} label={t("dashboard.deliveriesChart")} height={240} />
+        <Text size="sm" id="deliveries-total">
+          {t("dashboard.deliveriesTotal", { count: count(total, language) })}
+        </Text>
+      </Stack>
+    );
+  }
+
+  function QuotaCard({ quota, refreshing: busy }: { quota: Quota | null; refreshing: boolean }) {
+    if (!quota) {
+      return (
+        <Text c="dimmed" id="quota-missing">
+          {t(busy ? "dashboard.quotaReading" : "dashboard.quotaMissing")}
+        </Text>
+      );
+    }
+    const share = quotaShare(quota);
+    return (
+      <Stack gap="xs">
+        <Text size="xl" fw={700} id="quota-used">
+          {quota.limit != null
+            ? t("dashboard.quotaUsed", { used: count(quota.used, language), limit: count(quota.limit, language) })
+            : t("dashboard.quotaUnlimited", { used: count(quota.used, language) })}
+        </Text>
+        {share != null && (
+          <Progress
+            value={Math.min(100, share * 100)}
+            color={share >= 0.9 ? "red" : share >= 0.7 ? "yellow" : "green"}
+            aria-label={t("dashboard.quota")}
+          />
+        )}
+        {quota.remaining != null && (
+          <Text size="sm">{t("dashboard.quotaRemaining", { count: count(quota.remaining, language) })}</Text>
+        )}
+        <Text size="xs" c="dimmed">
+          {t("dashboard.quotaFetched", { at: dateTime(quota.fetchedAt, timeZone, language) })}
+          {busy ? ` · ${t("dashboard.quotaRefreshing")}` : ""}
+        </Text>
+      </Stack>
+    );
+  }
+
+  function FriendsChart({ summary: data }: { summary: Summary }) {
     const option = useMemo<ChartOption>(() => {
       const days = data.days;
       return {
@@ -62,14 +159,14 @@ export function Dashboard() {
         xAxis: { type: "category", data: days.map((d) => shortDay(d.date)) },
         yAxis: { type: "value", minInterval: 1 },
         series: [
-          { name: t("dashboard.added"), type: "bar", data: days.map((d) => d.friends_added), color: "#06c755" },
-          { name: t("dashboard.blocked"), type: "bar", data: days.map((d) => -d.unfollows), color: "#e5484d" },
-          { name: t("dashboard.net"), type: "line", data: days.map((d) => d.friends_added - d.unfollows), color: "#3b5bdb" },
+          { name: t("dashboard.added"), type: "bar", data: days.map((d) => d.friendsAdded), color: "#06c755" },
+          { name: t("dashboard.blocked"), type: "bar", data: days.map((d) => -d.blocked), color: "#e5484d" },
+          { name: t("dashboard.net"), type: "line", data: days.map((d) => d.net), color: "#3b5bdb" },
         ],
       };
     }, [data]);
-    const added = data.days.reduce((sum, d) => sum + d.friends_added, 0);
-    const blocked = data.days.reduce((sum, d) => sum + d.unfollows, 0);
+    const added = data.days.reduce((sum, d) => sum + d.friendsAdded, 0);
+    const blocked = data.days.reduce((sum, d) => sum + d.blocked, 0);
     const first = data.days[0]?.date ?? "";
     const last = data.days[data.days.length - 1]?.date ?? "";
     return (
@@ -80,7 +177,7 @@ export function Dashboard() {
             {t("dashboard.totals", { added: count(added), blocked: count(blocked), net: count(added - blocked) })}
           </Text>
           <Text size="xs" c="dimmed">
-            {t("dashboard.range", { from: first, to: last })} ({data.time_zone})
+            {t("dashboard.range", { from: first, to: last })} ({data.timeZone})
           </Text>
         </Group>
       </Stack>

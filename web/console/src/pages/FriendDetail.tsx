@@ -10,6 +10,24 @@ import { href, navigate } from "../router";
 import { can } from "../session";
 
 type Friend = Schemas["FriendResponse"];
+type TimelineItem = Schemas["TimelineItem"];
+type TimelinePage = Schemas["linecrm__admin__timeline__TimelineResponse"];
+
+const TIMELINE_KINDS = [
+  "message",
+  "postback",
+  "event",
+  "delivery",
+  "tags",
+  "fields",
+  "follow",
+  "block",
+  "link",
+  "scenario",
+] as const;
+// An empty page with a cursor means "older entries may follow" (a page covers 30 days):
+// follow it up to this many times per click (400 days: the history kept).
+const TIMELINE_HOPS = 14;
 
 export function FriendDetail({ userId }: { userId: string }) {
   const { api, channelId, session, timeZone } = useConsole();
@@ -60,6 +78,40 @@ export function FriendDetail({ userId }: { userId: string }) {
     );
     return found.filter((x) => x !== null);
   }, [channelId, userId]);
+
+  const [timeline, setTimeline] = useState<{ items: TimelineItem[]; cursor: string | null }>({
+    items: [],
+    cursor: null,
+  });
+  const fetchTimeline = async (before?: string) => {
+    let page: TimelinePage = { items: [], cursor: before ?? null };
+    const items: TimelineItem[] = [];
+    for (let hop = 0; hop < TIMELINE_HOPS; hop += 1) {
+      page = await ok(
+        api.GET("/admin/channels/{channel_id}/friends/{user_id}/timeline", {
+          params: { path, query: { limit: 30, before: page.cursor ?? undefined } },
+        }),
+      );
+      items.push(...page.items);
+      if (items.length || !page.cursor) break;
+    }
+    return { items, cursor: page.cursor ?? null };
+  };
+  const timelineLoad = useLoad(async () => {
+    const first = await fetchTimeline();
+    setTimeline(first);
+    return first;
+  }, [channelId, userId]);
+  const olderTimeline = async () => {
+    if (!timeline.cursor) return;
+    setFailure(null);
+    try {
+      const page = await fetchTimeline(timeline.cursor);
+      setTimeline((x) => ({ items: [...x.items, ...page.items], cursor: page.cursor }));
+    } catch (error) {
+      setFailure(error as Error);
+    }
+  };
 
   const change = async (body: { add_tags?: string[]; remove_tags?: string[] }) => {
     setFailure(null);
@@ -168,6 +220,12 @@ export function FriendDetail({ userId }: { userId: string }) {
                   })
                 : t("friend.notLinked")}
             </Text>
+            <Title order={3} size="h4">
+              {t("friend.richMenu")}
+            </Title>
+            <Text size="sm" id="friend-rich-menu">
+              {richMenuText(friend.rich_menu)}
+            </Text>
           </Stack>
         </Card>
         <Card withBorder id="friend-tags">
@@ -247,8 +305,11 @@ export function FriendDetail({ userId }: { userId: string }) {
         {plans.loading && <Loading />}
         {plans.data && !plans.data.length && <Text c="dimmed">{t("common.none")}</Text>}
         {plans.data?.map(({ scenario, plan }) => (
-          <Stack key={scenario.scenario_id} gap={4} mt="xs">
+          <Stack key={scenario.scenario_id} gap={4} mt="xs" data-scenario-id={scenario.scenario_id}>
             <Text fw={600}>{t("friend.planFor", { scenario: scenario.name })}</Text>
+            <Text size="sm" className="friend-next-step">
+              {nextStep(plan.steps)}
+            </Text>
             <Table>
               <Table.Tbody>
                 {plan.steps.map((step) => (
@@ -262,6 +323,45 @@ export function FriendDetail({ userId }: { userId: string }) {
             </Table>
           </Stack>
         ))}
+      </Card>
+      <Card withBorder id="friend-timeline">
+        <Title order={3} size="h4">
+          {t("friend.timeline")}
+        </Title>
+        <ErrorNote error={timelineLoad.error} />
+        {timelineLoad.loading && <Loading />}
+        {!timelineLoad.loading && !timeline.items.length && <Text c="dimmed">{t("friend.timelineEmpty")}</Text>}
+        {!!timeline.items.length && (
+          <Table.ScrollContainer minWidth={560}>
+            <Table>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>{t("friend.timelineAt")}</Table.Th>
+                  <Table.Th>{t("friend.timelineKind")}</Table.Th>
+                  <Table.Th>{t("friend.timelineWhat")}</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {timeline.items.map((item, index) => (
+                  <Table.Tr key={`${item.at}-${item.kind}-${index}`} data-kind={item.kind}>
+                    <Table.Td style={{ whiteSpace: "nowrap" }}>{dateTime(item.at, timeZone, language)}</Table.Td>
+                    <Table.Td>
+                      <Badge variant="light" color={kindColor(item)} w="max-content">
+                        {kindLabel(item)}
+                      </Badge>
+                    </Table.Td>
+                    <Table.Td>{timelineText(item)}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        )}
+        {timeline.cursor && !timelineLoad.loading && (
+          <Button variant="subtle" onClick={olderTimeline} id="friend-timeline-more">
+            {t("friend.timelineOlder")}
+          </Button>
+        )}
       </Card>
       <Card withBorder id="friend-events">
         <Title order={3} size="h4">
@@ -286,6 +386,79 @@ export function FriendDetail({ userId }: { userId: string }) {
       </Card>
     </Stack>
   );
+
+  function richMenuText(menu: Friend["rich_menu"]): string {
+    if (!menu || menu.source === "none") return t("friend.richMenuNone");
+    const name = menu.name ?? menu.menu_id ?? menu.rich_menu_id ?? "";
+    return t(menu.source === "assigned" ? "friend.richMenuAssigned" : "friend.richMenuDefault", { name });
+  }
+
+  function nextStep(steps: Schemas["PlannedStep"][]): string {
+    const next = [...steps].sort((a, b) => a.due_at.localeCompare(b.due_at))[0];
+    if (!next) return t("friend.noNextStep");
+    return t("friend.nextStep", { step: next.step_id, at: dateTime(next.due_at, timeZone, language) });
+  }
+
+  function kindLabel(item: TimelineItem): string {
+    if (item.kind === "message") {
+      return t(item.details.direction === "out" ? "friend.timeline.out" : "friend.timeline.in");
+    }
+    return (TIMELINE_KINDS as readonly string[]).includes(item.kind)
+      ? t(`friend.timeline.${item.kind as (typeof TIMELINE_KINDS)[number]}`)
+      : item.kind;
+  }
+
+  function kindColor(item: TimelineItem): string {
+    if (item.kind === "message") return item.details.direction === "out" ? "green" : "blue";
+    if (item.kind === "delivery") return item.details.status === "dead" || item.details.status === "failed" ? "red" : "teal";
+    if (item.kind === "block") return "red";
+    return "gray";
+  }
+
+  // The API's line is English; the kinds the console knows are told from the details.
+  function timelineText(item: TimelineItem): string {
+    const d = item.details as Record<string, unknown>;
+    const text = (value: unknown) => (typeof value === "string" ? value : "");
+    const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
+    switch (item.kind) {
+      case "message": {
+        const staff = text(d.staff);
+        const body = text(d.text) || `(${text(d.messageType)})`;
+        return staff ? `${body} — ${staff}` : body;
+      }
+      case "postback":
+        return text(d.text);
+      case "delivery":
+        return t("friend.timeline.deliveryText", {
+          status: text(d.status),
+          campaign: text(d.campaign) || text(d.cause),
+          reason: text(d.reason) ? ` (${text(d.reason)})` : "",
+        });
+      case "tags":
+        return [
+          ...list(d.addedTags).map((x) => `+${x}`),
+          ...list(d.removedTags).map((x) => `−${x}`),
+          `(${text(d.source)})`,
+        ].join(" ");
+      case "fields":
+        return [
+          ...Object.entries((d.setFields as Record<string, unknown>) ?? {}).map(([k, v]) => `${k}=${String(v)}`),
+          ...list(d.clearedFields).map((x) => `${x} ×`),
+          `(${text(d.source)})`,
+        ].join(" ");
+      case "event":
+        return [text(d.name), d.value != null ? String(d.value) : "", text(d.source) ? `(${text(d.source)})` : ""]
+          .filter(Boolean)
+          .join(" ");
+      case "follow":
+      case "block":
+        return "";
+      case "link":
+        return text(d.memberId);
+      default:
+        return item.text;
+    }
+  }
 }
 
 function Row({ label, value }: { label: string; value: string }) {

@@ -11,6 +11,7 @@ import {
   Stack,
   Table,
   Text,
+  TextInput,
   Title,
 } from "@mantine/core";
 import { useMemo, useState } from "react";
@@ -23,17 +24,24 @@ import { newKey } from "../idempotency";
 import { useI18n } from "../i18n";
 import { href, navigate } from "../router";
 import { can } from "../session";
+import { apiQuery, filtersSearch, parseFilters, type FriendFilters, type Linked, type Status } from "./friendsLogic";
 
 type Friend = Schemas["FriendResponse"];
 type ImportJob = Schemas["ImportJob"];
-type Status = "active" | "blocked" | "login_only";
 
 export function Friends() {
   const { api, channelId, session, timeZone } = useConsole();
   const { t, language } = useI18n();
   const path = { channel_id: channelId };
-  const [tag, setTag] = useState<string | null>(null);
-  const [status, setStatus] = useState<Status | null>(null);
+  const [filters, setFilters] = useState<FriendFilters>(() => parseFilters(window.location.search));
+  const [fieldDraft, setFieldDraft] = useState(filters.fieldValue);
+  const { tag, status } = filters;
+  // Every change of a filter goes to the URL (replaced, not pushed: Back leaves the page).
+  const filter = (change: Partial<FriendFilters>) => {
+    const next = { ...filters, ...change };
+    setFilters(next);
+    window.history.replaceState(null, "", `${window.location.pathname}${filtersSearch(next)}`);
+  };
   const [pages, setPages] = useState<{ friends: Friend[]; cursor: string | null }>({ friends: [], cursor: null });
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [bulkTag, setBulkTag] = useState<string | null>(null);
@@ -41,11 +49,23 @@ export function Friends() {
   const [failure, setFailure] = useState<Error | null>(null);
 
   const tags = useLoad(() => ok(api.GET("/admin/channels/{channel_id}/tags", { params: { path } })), [channelId]);
+  // The choices of the field, route and segment filters: the API lets roles with reports
+  // read them (an operator filters by tag, status and link only).
+  const reads = can(session, "reports");
+  const choices = useLoad(async () => {
+    if (!reads) return null;
+    const [fields, routes, segments] = await Promise.all([
+      ok(api.GET("/admin/channels/{channel_id}/fields", { params: { path } })),
+      ok(api.GET("/admin/channels/{channel_id}/routes", { params: { path } })),
+      ok(api.GET("/admin/channels/{channel_id}/segments", { params: { path } })),
+    ]);
+    return { fields: fields.fields, routes: routes.routes, segments: segments.items };
+  }, [channelId, reads]);
   // One page of the filtered list (100 friends), from `cursor` on.
   const fetchPage = (cursor?: string) =>
     ok(
       api.GET("/admin/channels/{channel_id}/friends", {
-        params: { path, query: { tag: tag ?? undefined, status: status ?? undefined, limit: 100, cursor } },
+        params: { path, query: { ...apiQuery(filters), limit: 100, cursor } },
       }),
     );
   const list = useLoad(async () => {
@@ -53,7 +73,7 @@ export function Friends() {
     setPages({ friends: page.friends, cursor: page.next_cursor ?? null });
     setSelected(new Set());
     return page;
-  }, [channelId, tag, status]);
+  }, [channelId, filtersSearch(filters)]);
 
   const more = async () => {
     if (!pages.cursor) return;
@@ -117,7 +137,7 @@ export function Friends() {
           label={t("friends.tag")}
           data={tagOptions}
           value={tag}
-          onChange={setTag}
+          onChange={(value) => filter({ tag: value })}
           clearable
           searchable
           w={220}
@@ -131,10 +151,69 @@ export function Friends() {
           }))}
           placeholder={t("friends.status.any")}
           value={status}
-          onChange={(value) => setStatus(value as Status | null)}
+          onChange={(value) => filter({ status: value as Status | null })}
           clearable
           w={180}
         />
+        <Select
+          id="friends-filter-linked"
+          label={t("friends.linked")}
+          data={(["any", "yes", "no"] as const).map((value) => ({ value, label: t(`friends.linked.${value}`) }))}
+          value={filters.linked}
+          onChange={(value) => filter({ linked: (value ?? "any") as Linked })}
+          allowDeselect={false}
+          w={150}
+        />
+        {/* Drawn at once (filled in when the choices arrive): the list does not move. */}
+        {reads && (
+          <>
+            <Select
+              id="friends-filter-segment"
+              label={t("friends.segment")}
+              data={(choices.data?.segments ?? []).map((x) => ({ value: x.segmentId, label: x.name }))}
+              value={filters.segment}
+              onChange={(value) => filter({ segment: value })}
+              placeholder={t("friends.status.any")}
+              clearable
+              searchable
+              w={220}
+            />
+            <Select
+              id="friends-filter-route"
+              label={t("friends.route")}
+              data={(choices.data?.routes ?? []).map((x) => ({ value: x.route_id, label: x.name }))}
+              value={filters.route}
+              onChange={(value) => filter({ route: value })}
+              placeholder={t("friends.status.any")}
+              clearable
+              searchable
+              w={200}
+            />
+            <Select
+              id="friends-filter-field"
+              label={t("friends.field")}
+              data={(choices.data?.fields ?? []).map((x) => ({ value: x.key, label: x.label || x.key }))}
+              value={filters.fieldKey}
+              onChange={(value) => filter({ fieldKey: value, fieldValue: value ? fieldDraft : "" })}
+              placeholder={t("friends.status.any")}
+              clearable
+              searchable
+              w={180}
+            />
+            <TextInput
+              id="friends-filter-field-value"
+              label={t("friends.fieldEquals")}
+              value={fieldDraft}
+              onChange={(event) => setFieldDraft(event.currentTarget.value)}
+              onBlur={() => filters.fieldKey && fieldDraft !== filters.fieldValue && filter({ fieldValue: fieldDraft })}
+              onKeyDown={(event) => {
+                if (event.key === "Enter" && filters.fieldKey) filter({ fieldValue: fieldDraft });
+              }}
+              disabled={!filters.fieldKey}
+              w={160}
+            />
+          </>
+        )}
         <Button variant="default" onClick={exportCsv} id="friends-export" disabled={!friends.length}>
           {t("friends.export")}
         </Button>
@@ -170,6 +249,7 @@ export function Friends() {
           {notice}
         </Alert>
       )}
+      <ErrorNote error={choices.error} />
       <ErrorNote error={failure ?? list.error} />
       {list.loading && <Loading />}
       {!list.loading && (

@@ -1,12 +1,29 @@
-import { Badge, Button, Card, Group, Select, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import {
+  Alert,
+  Badge,
+  Button,
+  Card,
+  Group,
+  Modal,
+  Select,
+  SimpleGrid,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Title,
+} from "@mantine/core";
 import { useState } from "react";
 import { ok, type Schemas } from "../api/client";
 import { ErrorNote, Loading } from "../components/Status";
 import { useConsole, useLoad } from "../context";
+import { count } from "../format";
 import { useI18n } from "../i18n";
 import { can } from "../session";
 
-type Tag = Schemas["Tag"];
+type Tag = Schemas["TagUsage"];
+// A merge call moves up to 200 friends; repeat it until done (a bound against a loop).
+const MERGE_ROUNDS = 500;
 type Field = Schemas["FieldDefinition"];
 
 export function Tags() {
@@ -139,6 +156,7 @@ export function Tags() {
               <Table.Tr>
                 <Table.Th>{t("tags.name")}</Table.Th>
                 <Table.Th>{t("tags.folder")}</Table.Th>
+                <Table.Th ta="right">{t("tags.friendCount")}</Table.Th>
                 <Table.Th />
               </Table.Tr>
             </Table.Thead>
@@ -154,6 +172,7 @@ export function Tags() {
           </Table>
         )}
       </Card>
+      {writes && tags.data && <MergeTags tags={tags.data.tags} onMerged={tags.reload} />}
       <Fields />
     </Stack>
   );
@@ -182,6 +201,9 @@ function TagRow({
       <Table.Td>
         <Select aria-label={t("tags.folder")} data={folders} value={folder} readOnly={!writes} onChange={setFolder} clearable placeholder={t("tags.noFolder")} size="xs" />
       </Table.Td>
+      <Table.Td ta="right" className="tag-friend-count">
+        {count(tag.friend_count)}
+      </Table.Td>
       <Table.Td>
         {writes && (
           <Button size="compact-xs" disabled={!changed || !name.trim()} onClick={() => onSave({ name: name.trim(), folder_id: folder })}>
@@ -190,6 +212,115 @@ function TagRow({
         )}
       </Table.Td>
     </Table.Tr>
+  );
+}
+
+function MergeTags({ tags, onMerged }: { tags: Tag[]; onMerged: () => void }) {
+  const { api, channelId } = useConsole();
+  const { t, language } = useI18n();
+  const [source, setSource] = useState<string | null>(null);
+  const [into, setInto] = useState<string | null>(null);
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [failure, setFailure] = useState<Error | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const from = tags.find((x) => x.tag_id === source);
+  const to = tags.find((x) => x.tag_id === into);
+  const options = tags.map((x) => ({ value: x.tag_id, label: `${x.name} (${count(x.friend_count, language)})` }));
+
+  const merge = async () => {
+    if (!from || !to) return;
+    setBusy(true);
+    setFailure(null);
+    let moved = 0;
+    try {
+      for (let round = 0; round < MERGE_ROUNDS; round += 1) {
+        const answer = await ok(
+          api.POST("/admin/channels/{channel_id}/tags/{tag_id}/merge", {
+            params: { path: { channel_id: channelId, tag_id: from.tag_id } },
+            body: { into: to.tag_id },
+          }),
+        );
+        moved += answer.moved;
+        if (answer.done) break;
+      }
+      setNotice(t("tags.merged", { from: from.name, into: to.name, count: count(moved, language) }));
+      setSource(null);
+      setInto(null);
+    } catch (error) {
+      setFailure(error as Error);
+    } finally {
+      setBusy(false);
+      setConfirming(false);
+      onMerged();
+    }
+  };
+
+  return (
+    <Card withBorder id="tags-merge">
+      <Stack>
+        <Title order={3} size="h4">
+          {t("tags.merge")}
+        </Title>
+        <Text size="sm" c="dimmed">
+          {t("tags.mergeHint")}
+        </Text>
+        <Group align="end">
+          <Select
+            id="tags-merge-source"
+            label={t("tags.mergeSource")}
+            data={options.filter((x) => x.value !== into)}
+            value={source}
+            onChange={setSource}
+            searchable
+            w={240}
+          />
+          <Select
+            id="tags-merge-into"
+            label={t("tags.mergeInto")}
+            data={options.filter((x) => x.value !== source)}
+            value={into}
+            onChange={setInto}
+            searchable
+            w={240}
+          />
+          <Button id="tags-merge-start" color="orange" disabled={!from || !to} onClick={() => setConfirming(true)}>
+            {t("tags.mergeStart")}
+          </Button>
+        </Group>
+        <ErrorNote error={failure} />
+        {notice && (
+          <Alert color="green" id="tags-merge-notice" withCloseButton closeButtonLabel="×" onClose={() => setNotice(null)}>
+            {notice}
+          </Alert>
+        )}
+      </Stack>
+      <Modal
+        opened={confirming && !!from && !!to}
+        onClose={() => setConfirming(false)}
+        title={t("tags.merge")}
+        closeButtonProps={{ "aria-label": t("common.cancel") }}
+        centered
+      >
+        <Stack id="tags-merge-confirm">
+          <Text>
+            {t("tags.mergeConfirm", {
+              from: from?.name ?? "",
+              into: to?.name ?? "",
+              count: count(from?.friend_count ?? 0, language),
+            })}
+          </Text>
+          <Group justify="flex-end">
+            <Button variant="default" onClick={() => setConfirming(false)} disabled={busy}>
+              {t("common.cancel")}
+            </Button>
+            <Button id="tags-merge-confirm-button" color="orange" loading={busy} onClick={merge}>
+              {t("tags.mergeDo")}
+            </Button>
+          </Group>
+        </Stack>
+      </Modal>
+    </Card>
   );
 }
 

@@ -4,6 +4,13 @@ import type { Schemas } from "../api/client";
 import type { MessageKey, Translate } from "../i18n";
 
 type Campaign = Schemas["CampaignReport"];
+type Quota = Schemas["Quota"];
+
+// How much of this month's quota is used (0..1+); null without a monthly limit.
+export function quotaShare(quota: Quota): number | null {
+  if (quota.type !== "limited" || quota.limit == null || quota.limit <= 0) return null;
+  return quota.used / quota.limit;
+}
 
 export function rankCampaigns(campaigns: Campaign[], size = 5): { best: Campaign[]; worst: Campaign[] } {
   const sent = campaigns.filter((c) => c.sent > 0);

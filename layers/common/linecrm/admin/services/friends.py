@@ -21,6 +21,7 @@ from linecrm.admin.models import (
     FriendExport,
     FriendListResponse,
     FriendResponse,
+    FriendRichMenu,
 )
 from linecrm.aws_errors import error_code
 from linecrm.domain.channel_config import ChannelConfig
@@ -30,6 +31,7 @@ from linecrm.domain.segments import CompiledSegment, SegmentError, compile_segme
 from linecrm.domain.tags import TagCatalog, UnknownTag
 from linecrm.repositories.channel_config import ChannelConfigRepository
 from linecrm.repositories.friends import FriendNotFound, FriendRepository, InvalidCursor
+from linecrm.repositories.rich_menus import RichMenuRepository, StoredMenuSet
 
 # DynamoDB numbers: 38 significant digits, magnitude 1E-130 .. 9.99E+125.
 _MAX_NUMBER_DIGITS = 38
@@ -48,6 +50,7 @@ class FriendsService:
         self._friends = friends
         self._config = config
         self._clock = clock
+        self._rich_menus: RichMenuRepository | None = None  # the friend detail's, on first use
         # None: only the friend's own items are exported and deleted (unit tests).
         self._erasure = erasure
 
@@ -96,7 +99,11 @@ class FriendsService:
         friend = self._friends.get(channel_id, user_id)
         if friend is None:
             raise FriendNotFound(channel_id, user_id)
-        return FriendResponse.of(friend, self._config.load(channel_id).tags)
+        answer = FriendResponse.of(friend, self._config.load(channel_id).tags)
+        if self._rich_menus is None:
+            self._rich_menus = RichMenuRepository(*self._config.client_and_table())
+        answer.rich_menu = friend_rich_menu(friend.rich_menu_id, self._rich_menus.load(channel_id))
+        return answer
 
     def change_friend(
         self, channel_id: str, user_id: str, request: FriendChangeRequest
@@ -284,3 +291,25 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "value") and isinstance(value.value, bytes):  # boto3 Binary
         return base64.b64encode(value.value).decode("ascii")
     return value
+
+
+def friend_rich_menu(linked: str | None, stored: StoredMenuSet | None) -> FriendRichMenu:
+    """What the friend sees: the menu the assignment rules linked (``linked``, LINE's id,
+    recorded on the friend), else the default of the applied set. Names come from the
+    set's document; a LINE id the set no longer holds is shown by its id alone."""
+    names = {menu.id: menu.name for menu in stored.document.menus} if stored else {}
+    ours = {line.rich_menu_id: menu_id for menu_id, line in stored.line.items()} if stored else {}
+    if linked is not None:
+        menu_id = ours.get(linked)
+        return FriendRichMenu(
+            source="assigned", menu_id=menu_id, name=names.get(menu_id or ""), rich_menu_id=linked
+        )
+    if stored is not None and stored.default_rich_menu_id is not None:
+        menu_id = ours.get(stored.default_rich_menu_id, stored.document.default)
+        return FriendRichMenu(
+            source="default",
+            menu_id=menu_id,
+            name=names.get(menu_id or ""),
+            rich_menu_id=stored.default_rich_menu_id,
+        )
+    return FriendRichMenu(source="none")

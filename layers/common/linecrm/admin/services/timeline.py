@@ -1,7 +1,7 @@
 """A friend's timeline: what happened to and with them, newest first, from the items
 that already record it — behaviour events, deliveries (ledger rows), tag and field
-changes (activity rows), follows and blocks (the report counters' claims), the ID link
-and scenario enrolments.
+changes (activity rows), follows and blocks (the report counters' claims), the ID link,
+scenario enrolments and the 1:1 chat log (messages in and out, postbacks).
 
 Paging walks back in windows of ``WINDOW_DAYS``: a page holds the newest ``limit``
 entries before the cursor within the window, and an empty or short page moves the
@@ -25,6 +25,7 @@ from linecrm.admin.errors import InvalidInput
 from linecrm.domain.tags import TagCatalog
 from linecrm.repositories.activity import ACTIVITY_PREFIX, activity_of
 from linecrm.repositories.channel_config import ChannelConfigRepository
+from linecrm.repositories.conversations import ENTRY_PREFIX as CHAT_PREFIX
 from linecrm.repositories.deliveries import deliveries_list
 from linecrm.repositories.dynamo import from_item, iso, to_item
 from linecrm.repositories.enrollments import SCENARIO_PREFIX
@@ -46,7 +47,8 @@ _FOLLOWS = (("follow", "follow", "followed"), ("unfollow", "block", "blocked"))
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
-    kind: str  # event | delivery | tags | fields | follow | block | link | scenario
+    # message | postback | event | delivery | tags | fields | follow | block | link | scenario
+    kind: str
     text: str
     key: str  # unique within the friend's timeline (with ``at``: the page order)
     details: dict[str, Any] = field(default_factory=dict)
@@ -85,6 +87,7 @@ class TimelineService:
         tags = self._config.load(channel_id).tags
         pk = friend_pk(channel_id, user_id)
         entries = [
+            *self._messages(pk, start, until, limit),
             *self._events(pk, start, until, limit),
             *self._activity(pk, start, until, limit, tags),
             *self._partition_markers(pk, start, until),
@@ -135,6 +138,30 @@ class TimelineService:
         response = self._client.query(**request)
         for item in response.get("Items", []):
             yield from_item(item)
+
+    def _messages(
+        self, pk: str, start: datetime, until: datetime, limit: int
+    ) -> Iterator[TimelineEntry]:
+        """The chat log: what the friend sent (messages, postbacks) and what they were
+        sent (staff replies, automation, broadcasts), as the chat page shows it."""
+        for item in self._between(pk, CHAT_PREFIX, start, until, limit):
+            direction = str(item.get("direction", "in"))
+            kind = str(item.get("kind", "text"))
+            text = str(item.get("text", ""))
+            yield TimelineEntry(
+                _utc(datetime.fromisoformat(str(item["at"]))),
+                "postback" if kind == "postback" else "message",
+                f"{'postback' if kind == 'postback' else direction + ' ' + kind}: {text}",
+                str(item["sk"]),
+                {
+                    "direction": direction,
+                    "messageType": kind,
+                    "text": text,
+                    "source": item.get("source"),
+                    "staff": item.get("staff"),
+                    "deliveryId": item.get("delivery_id"),
+                },
+            )
 
     def _events(
         self, pk: str, start: datetime, until: datetime, limit: int
