@@ -795,6 +795,7 @@ function StepEditor({
           />
         </Group>
         <JsonBox
+          className="step-advanced"
           label={t("scenarioEditor.stepAdvanced")}
           description={t("scenarioEditor.stepAdvancedHint")}
           value={extra}
@@ -815,6 +816,7 @@ function StepEditor({
 // ---------------------------------------------------------------- JSON
 function JsonBox({
   id,
+  className,
   label,
   description,
   value,
@@ -823,6 +825,7 @@ function JsonBox({
   error,
 }: {
   id?: string;
+  className?: string;
   label: string;
   description?: string;
   value: Json | undefined;
@@ -854,6 +857,7 @@ function JsonBox({
   return (
     <Textarea
       id={id}
+      className={className}
       label={label}
       description={description}
       autosize
