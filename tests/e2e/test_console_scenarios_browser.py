@@ -109,7 +109,9 @@ def test_a_two_step_scenario_made_in_the_editor_and_the_demo_saved_unchanged(
     assert "pattern" in field.inner_text() or "match" in field.inner_text(), field.inner_text()
     refused = [p for p in console.take() if "422" not in p]  # the refusal itself
     assert refused == []
-    missing = requests.get(f"{stack.gateway_url}{BASE}/scenarios/{SCENARIO}", headers=ADMIN, timeout=READ)
+    missing = requests.get(
+        f"{stack.gateway_url}{BASE}/scenarios/{SCENARIO}", headers=ADMIN, timeout=READ
+    )
     assert missing.status_code == 404
 
     page.fill("#step-1-id", "day1")
@@ -121,7 +123,11 @@ def test_a_two_step_scenario_made_in_the_editor_and_the_demo_saved_unchanged(
     assert definition["name"] == "コンソールのステップ配信"
     assert definition["triggers"] == [{"type": "follow"}]
     assert [(s["id"], s["timing"], s["messages"]) for s in definition["steps"]] == [
-        ("welcome", {"after": "0m"}, [{"type": "text", "text": "{display_name|お客}様、ようこそ！"}]),
+        (
+            "welcome",
+            {"after": "0m"},
+            [{"type": "text", "text": "{display_name|お客}様、ようこそ！"}],
+        ),
         ("day1", {"after": "1d"}, [{"type": "text", "text": "登録の翌日のメッセージ"}]),
     ]
     # The timeline: day 0, then day 1.
@@ -133,28 +139,40 @@ def test_a_two_step_scenario_made_in_the_editor_and_the_demo_saved_unchanged(
     assert critical_violations(page) == []
 
     # Scenarios with every kind of field, loaded and saved as they are: unchanged.
-    rich = next(x for x in yaml.safe_load(EXAMPLES.read_text())["scenarios"] if x["id"] == "welcome-series")
+    rich = next(
+        x for x in yaml.safe_load(EXAMPLES.read_text())["scenarios"] if x["id"] == "welcome-series"
+    )
     rich["steps"][2]["experiment"] = {
-        "variants": [{"name": "A", "percent": 50}, {"name": "B", "percent": 50, "messages": [{"type": "text", "text": "B案"}]}]
+        "variants": [
+            {"name": "A", "percent": 50},
+            {"name": "B", "percent": 50, "messages": [{"type": "text", "text": "B案"}]},
+        ]
     }
     rich["steps"][2]["condition"] = {"status": "active"}
     rich["steps"][4]["if_clicked"] = {"step": "welcome", "clicked": False}
     put = requests.put(
-        f"{stack.gateway_url}{BASE}/scenarios/welcome-series", json=rich, headers=ADMIN, timeout=READ
+        f"{stack.gateway_url}{BASE}/scenarios/welcome-series",
+        json=rich,
+        headers=ADMIN,
+        timeout=READ,
     )
     assert put.status_code == 200, put.text
     for scenario_id, days in (("welcome-series", ["0", "1", "3"]), ("demo-welcome", None)):
         before = get(stack, f"/scenarios/{scenario_id}")
         page.click("#scenario-editor-close")
         page.locator(f"[data-scenario={scenario_id}] [data-action=edit]").click()
-        page.wait_for_selector(f"#scenario-editor[data-editing={scenario_id}] [data-step-editor='0']")
+        page.wait_for_selector(
+            f"#scenario-editor[data-editing={scenario_id}] [data-step-editor='0']"
+        )
         timeline = page.locator("#scenario-timeline")
         for step in before["definition"]["steps"]:
             assert timeline.locator(f"[data-timeline-step='{step['id']}']").count() == 1, step["id"]
         if days:
             shown = [d.get_attribute("data-day") for d in timeline.locator("[data-day]").all()]
             assert shown == days, shown
-            assert "experiment" in page.input_value("[data-step-editor='2'] .step-advanced textarea")
+            assert "experiment" in page.input_value(
+                "[data-step-editor='2'] .step-advanced textarea"
+            )
             screenshot(page, "scenario-editor-branches")
         page.click("#scenario-save")
         page.wait_for_selector("#scenario-saved", timeout=30_000)
@@ -191,7 +209,7 @@ def test_a_saved_segment_enrolled_from_the_page_and_a_friends_plan(
     card.wait_for(timeout=30_000)
     panel = card.locator(f"[data-enroll={SCENARIO}]")
     panel.locator(".enroll-choice input").click()
-    page.locator("[role=option]", has_text="ステップの対象").click()
+    page.locator("[role=option]:visible", has_text="ステップの対象").click()
     panel.locator(".enroll-start").click()
     panel.locator(".enroll-job").wait_for(timeout=30_000)
     wait_until(

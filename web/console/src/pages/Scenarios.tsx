@@ -291,6 +291,8 @@ function EnrollPanel({ scenarioId }: { scenarioId: string }) {
           data={options}
           value={choice}
           onChange={setChoice}
+          // Segments and tags made since the page opened are listed too.
+          onDropdownOpen={() => (kind === "segment" ? segments.reload() : tags.reload())}
           searchable
           w={300}
           nothingFoundMessage={t("scenarios.enrollNone")}
