@@ -10,6 +10,7 @@ finishes with the segment's active friends enrolled, and a friend's plan is show
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -232,7 +233,8 @@ def test_a_saved_segment_enrolled_from_the_page_and_a_friends_plan(
     rows = plan.locator("tbody tr")
     assert rows.count() == 2
     assert "day1" in rows.nth(1).inner_text()
-    assert "/" in rows.nth(0).locator("td").nth(1).inner_text()
+    due = rows.nth(0).locator("td").nth(1).inner_text()
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}", due), due
     screenshot(page, "scenarios")
     assert critical_violations(page) == []
     assert console.take() == []

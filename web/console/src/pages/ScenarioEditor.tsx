@@ -912,7 +912,7 @@ export function ScenarioTimeline({ definition }: { definition: Definition }) {
                   </Text>
                   {day >= 0 && (
                     <Text size="xs" c="dimmed">
-                      {entry.at ?? (entry.minutes % 1440 === 0 && entry.via !== "branch" ? "" : `+${clock(entry.minutes)}`)}
+                      {entry.at ?? (entry.minutes % 1440 === 0 ? "" : `+${clock(entry.minutes)}`)}
                     </Text>
                   )}
                 </Group>
@@ -935,7 +935,7 @@ export function ScenarioTimeline({ definition }: { definition: Definition }) {
                 ))}
                 {entry.reminder && (
                   <Text size="xs">
-                    ⏱ {t("scenarioEditor.reminderText", { after: entry.reminder.after, goto: entry.reminder.goto })}
+                    ↳ {t("scenarioEditor.reminderText", { after: entry.reminder.after, goto: entry.reminder.goto })}
                   </Text>
                 )}
                 {day >= 0 && (

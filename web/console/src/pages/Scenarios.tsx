@@ -8,7 +8,7 @@ import { useI18n } from "../i18n";
 import { newKey } from "../idempotency";
 import { can } from "../session";
 import { ScenarioEditor } from "./ScenarioEditor";
-import { enrollBody, type EnrollSource } from "./scenarioLogic";
+import { enrollBody, planInstant, type EnrollSource } from "./scenarioLogic";
 
 type Scenario = Schemas["ScenarioSummary"];
 
@@ -186,7 +186,7 @@ function ScenarioCard({ scenario, onChanged, onEdit }: { scenario: Scenario; onC
               {plan.steps.map((step) => (
                 <Table.Tr key={step.step_id}>
                   <Table.Td>{step.step_id}</Table.Td>
-                  <Table.Td data-due={step.due_at}>{dateTime(step.due_at, timeZone, language)}</Table.Td>
+                  <Table.Td data-due={step.due_at}>{dateTime(planInstant(step.due_at), timeZone, language)}</Table.Td>
                   <Table.Td>{step.why.join(" / ")}</Table.Td>
                 </Table.Tr>
               ))}

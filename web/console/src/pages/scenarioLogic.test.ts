@@ -6,6 +6,7 @@ import {
   newDefinition,
   newStep,
   normalise,
+  planInstant,
   problemsAt,
   problemsOf,
   SCENARIO_KEYS,
@@ -190,5 +191,13 @@ describe("enrolment", () => {
   it("a saved segment or a tag", () => {
     expect(enrollBody({ kind: "segment", segmentId: "seg_1" })).toEqual({ segment: { segment: "seg_1" } });
     expect(enrollBody({ kind: "tag", tag: "VIP" })).toEqual({ segment: { match: { tags_any: ["VIP"] } } });
+  });
+});
+
+describe("a friend's plan", () => {
+  it("reads the due time the API shows in the account's zone", () => {
+    expect(planInstant("2026-12-05T07:05+09:00 (Asia/Tokyo)")).toBe("2026-12-05T07:05+09:00");
+    expect(new Date(planInstant("2026-12-05T07:05+09:00 (Asia/Tokyo)")).toISOString()).toBe("2026-12-04T22:05:00.000Z");
+    expect(planInstant("2026-12-05T07:05:00+09:00")).toBe("2026-12-05T07:05:00+09:00");
   });
 });

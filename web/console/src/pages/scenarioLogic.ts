@@ -334,3 +334,8 @@ export function enrollBody(source: EnrollSource): { segment: Obj } {
     ? { segment: { segment: source.segmentId } }
     : { segment: { match: { tags_any: [source.tag] } } };
 }
+
+// A plan's due time ("2026-12-05T07:05+09:00 (Asia/Tokyo)") as an ISO instant.
+export function planInstant(dueAt: string): string {
+  return dueAt.replace(/\s*\([^)]*\)\s*$/, "");
+}
