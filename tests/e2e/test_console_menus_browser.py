@@ -25,18 +25,19 @@ import requests
 from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
 from linecrm_local.stack import LocalStack
 from tests.e2e.test_console_browser import (
-    CONSOLE_BUILD,
     Watched,
     browser,
     critical_violations,
     open_page,
     screenshot,
+    stack,
     staff_page,
     wait_until,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
-__all__ = ["browser"]  # the module-scoped chromium, shared as a fixture
+# Fixtures imported for pytest (module-scoped: this file gets its own stack and chromium).
+__all__ = ["browser", "stack"]
 
 ADMIN = {"Authorization": f"Bearer {DEMO_ADMIN_TOKEN}"}
 BASE = f"/admin/channels/{DEMO_CHANNEL_ID}"
@@ -95,18 +96,6 @@ DEMO_MENUS: dict[str, Any] = {
     "default": "main",
     "rules": [{"menu": "member", "segment": {"match": {"linked": True}}}],
 }
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    assert CONSOLE_BUILD.exists(), "the console is not built: `make console`"
-    with LocalStack(
-        scheduler_tick_seconds=0.2,
-        poll_interval_seconds=0.02,
-        batching_window_seconds=0.05,
-        visibility_timeout_seconds=1,
-    ) as local:
-        yield local
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,6 @@ finishes with the segment's active friends enrolled, and a friend's plan is show
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,62 +18,29 @@ import pytest
 import requests
 import yaml
 
-from linecrm_local.demo import DEMO_ADMIN_TOKEN
-from linecrm_local.demo_activity import DemoActivity, DemoClient, run_demo_activity
+from linecrm_local.demo_activity import DemoActivity
 from linecrm_local.stack import LocalStack
 from tests.e2e.test_console_browser import (
     ADMIN,
     BASE,
-    CONSOLE_BUILD,
     READ,
     Watched,
+    activity,
     browser,
+    console,
     critical_violations,
     open_page,
     screenshot,
-    settle,
+    stack,
     wait_until,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
-__all__ = ["browser"]
+# Fixtures imported for pytest (module-scoped: this file gets its own stack and chromium).
+__all__ = ["activity", "browser", "console", "stack"]
 
 SCENARIO = "console-steps"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "scenarios.yaml"
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    assert CONSOLE_BUILD.exists(), "the console is not built: `make console`"
-    with LocalStack(
-        scheduler_tick_seconds=0.2,
-        poll_interval_seconds=0.02,
-        batching_window_seconds=0.05,
-        visibility_timeout_seconds=1,
-    ) as local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def activity(stack: LocalStack) -> DemoActivity:
-    done = run_demo_activity(
-        DemoClient(stack.gateway_url), stack.emulator, settle=lambda: settle(stack)
-    )
-    stack.clock.advance(timedelta(minutes=1, seconds=5))
-    settle(stack)
-    return done
-
-
-@pytest.fixture(scope="module")
-def console(stack: LocalStack, browser: Any, activity: DemoActivity) -> Iterator[Watched]:
-    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
-    watched = Watched(page)
-    page.goto(f"{stack.gateway_url}/console/")
-    page.fill("#signin-token", DEMO_ADMIN_TOKEN, timeout=30_000)
-    page.click("#signin-machine button[type=submit]")
-    page.wait_for_selector("#signed-in-as", timeout=30_000)
-    yield watched
-    page.close()
 
 
 def get(stack: LocalStack, path: str) -> Any:

@@ -11,7 +11,6 @@ is refused by the token endpoint with a wrong verifier and then as spent.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,32 +19,21 @@ import requests
 
 from linecrm_local.stack import LocalStack
 from tests.e2e.test_console_browser import (
-    CONSOLE_BUILD,
     READ,
     STAFF_PASSWORD,
     Watched,
     browser,
     critical_violations,
     screenshot,
+    stack,
 )
 
-__all__ = ["browser"]  # the module-scoped chromium, shared as a fixture
+# Fixtures imported for pytest (module-scoped: this file gets its own stack and chromium).
+__all__ = ["browser", "stack"]
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 MARKETER = "marketer@demo.linecrm.local"
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    assert CONSOLE_BUILD.exists(), "the console is not built: `make console`"
-    with LocalStack(
-        scheduler_tick_seconds=0.2,
-        poll_interval_seconds=0.02,
-        batching_window_seconds=0.05,
-        visibility_timeout_seconds=1,
-    ) as local:
-        yield local
 
 
 def _hosted_login(page: Any, stack: LocalStack) -> None:
