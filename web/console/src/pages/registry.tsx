@@ -19,6 +19,7 @@ import { Settings } from "./Settings";
 import { Tags } from "./Tags";
 import { Audit } from "./Audit";
 import { Staff } from "./Staff";
+import { IdLink } from "./IdLink";
 
 export interface PageEntry {
   id: string;
@@ -55,5 +56,6 @@ export const PAGES: PageEntry[] = [
   { id: "tags", route: "/tags", label: "nav.tags", needs: "reports", render: () => <Tags /> },
   { id: "settings", route: "/settings", label: "nav.settings", needs: "reports", render: () => <Settings /> },
   { id: "audit", route: "/audit", label: "nav.audit", needs: "reports", render: () => <Audit /> },
+  { id: "idlink", route: "/idlink", label: "nav.idlink", needs: "reports", render: () => <IdLink /> },
   { id: "staff", route: "/staff", label: "nav.staff", needs: "staff", render: () => <Staff /> },
 ];
