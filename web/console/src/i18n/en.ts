@@ -767,7 +767,7 @@ export const en: Record<MessageKey, string> = {
   "idlink.keyRetired": "Retired",
   "idlink.keyState": "State",
   "idlink.keyState.signing": "Signing",
-  "idlink.keyState.pending": "Being published (signs soon)",
+  "idlink.keyState.pending": "Publishing",
   "idlink.keyState.verifying": "Verifying only",
   "idlink.rotate": "Rotate keys",
   "idlink.rotateConfirm": "A new signing key is created. It signs from two minutes on; the current key only verifies, for an hour. More than 10 rotations an hour are refused.",

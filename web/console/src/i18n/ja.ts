@@ -766,7 +766,7 @@ export const ja = {
   "idlink.keyRetired": "退役",
   "idlink.keyState": "状態",
   "idlink.keyState.signing": "署名中",
-  "idlink.keyState.pending": "公開待ち（まもなく署名）",
+  "idlink.keyState.pending": "公開待ち",
   "idlink.keyState.verifying": "検証のみ",
   "idlink.rotate": "鍵をローテーション",
   "idlink.rotateConfirm": "新しい署名鍵を作成します。2 分後から新しい鍵で署名し、今の鍵は 1 時間だけ検証に使われます。1 時間に 10 回を超えるローテーションはできません。",
