@@ -423,9 +423,10 @@ function KeysCard() {
                     <Table.Td>{dateTime(key.created_at, timeZone, language)}</Table.Td>
                     <Table.Td>{dateTime(key.retired_at, timeZone, language)}</Table.Td>
                     <Table.Td>
-                      <Badge variant="light" tt="none" color={state === "signing" ? "green" : state === "pending" ? "blue" : "gray"}>
+                      {/* Text, not a Badge: a badge truncates its label in a narrow column. */}
+                      <Text size="sm" fw={500} c={state === "signing" ? "green.8" : state === "pending" ? "blue.8" : "dimmed"}>
                         {t(`idlink.keyState.${state}`)}
-                      </Badge>
+                      </Text>
                     </Table.Td>
                   </Table.Tr>
                 );
