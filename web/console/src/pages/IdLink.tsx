@@ -99,6 +99,94 @@ function SetBadge({ set, id }: { set: boolean; id: string }) {
   );
 }
 
+type Call<T> = Promise<{ data?: T; error?: unknown; response: Response }>;
+
+// One setting of the channel that answers 404 until it is PUT: its form, what is
+// stored, loading, save (PUT) and disable (DELETE), and the failure of the last change.
+function useSetting<V, F>(
+  calls: { get: () => Call<V>; put: (form: F) => Call<V>; remove: () => Call<unknown> },
+  toForm: (value: V | null) => F,
+  deps: unknown[],
+) {
+  const { t } = useI18n();
+  const [form, setForm] = useState<F>(() => toForm(null));
+  const [stored, setStored] = useState<V | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
+  const failures = useFailure();
+  const fill = (value: V | null) => {
+    setStored(value);
+    setForm(toForm(value));
+  };
+  const loaded = useLoad(async () => {
+    const value = await setting(calls.get());
+    fill(value);
+    return value;
+  }, deps);
+  const run = async (call: () => Promise<V | null>, message: string) => {
+    failures.setFailure(null);
+    setSaved(null);
+    try {
+      fill(await call());
+      setSaved(message);
+    } catch (error) {
+      failures.setFailure(error as Error);
+    }
+  };
+  const save = () => run(async () => (await change(calls.put(form))) ?? null, t("common.saved"));
+  const disable = () =>
+    run(async () => {
+      await change(calls.remove());
+      return null;
+    }, t("idlink.disabled"));
+  return { form, setForm, stored, saved, loaded, save, disable, ...failures };
+}
+
+// The saved note and the save / disable buttons of a setting's card (read only: a note).
+function SettingActions({
+  prefix,
+  writes,
+  stored,
+  saved,
+  failed,
+  save,
+  disable,
+}: {
+  prefix: string;
+  writes: boolean;
+  stored: boolean;
+  saved: string | null;
+  failed: boolean;
+  save: () => void;
+  disable: () => void;
+}) {
+  const { t } = useI18n();
+  return (
+    <>
+      {saved && !failed && (
+        <Alert color="green" id={`${prefix}-saved`}>
+          {saved}
+        </Alert>
+      )}
+      {writes ? (
+        <Group>
+          <Button id={`${prefix}-save`} onClick={save}>
+            {stored ? t("common.save") : t("idlink.enable")}
+          </Button>
+          {stored && (
+            <Button id={`${prefix}-disable`} variant="subtle" color="red" onClick={disable}>
+              {t("idlink.disable")}
+            </Button>
+          )}
+        </Group>
+      ) : (
+        <Text size="sm" c="dimmed">
+          {t("common.readOnly")}
+        </Text>
+      )}
+    </>
+  );
+}
+
 // ---------------------------------------------------------------- 会員ID連携
 const ACCOUNT_FIELDS = ["shop_login_url", "text", "button_label"] as const;
 
@@ -107,48 +195,25 @@ function AccountLinkCard() {
   const { t } = useI18n();
   const path = { channel_id: channelId };
   const writes = can(session, "write");
-  const [form, setForm] = useState<AccountLink>({ shop_login_url: "", text: "", button_label: "" });
-  const [stored, setStored] = useState<AccountLink | null>(null);
-  const [saved, setSaved] = useState<string | null>(null);
-  const { failure, setFailure, problems, note } = useFailure();
-  const fill = (value: AccountLink | null) => {
-    setStored(value);
-    setForm({ shop_login_url: value?.shop_login_url ?? "", text: value?.text ?? "", button_label: value?.button_label ?? "" });
-  };
-  const loaded = useLoad(async () => {
-    const value = await setting(api.GET("/admin/channels/{channel_id}/account-link", { params: { path } }));
-    fill(value);
-    return value;
-  }, [channelId]);
-  const save = async () => {
-    setFailure(null);
-    setSaved(null);
-    try {
+  const { form, setForm, stored, saved, loaded, save, disable, failure, problems, note } = useSetting<AccountLink, AccountLink>(
+    {
+      get: () => api.GET("/admin/channels/{channel_id}/account-link", { params: { path } }),
       // Empty words: left out, the API's defaults (the generated type marks defaulted
       // fields required).
-      const body = {
-        shop_login_url: form.shop_login_url.trim(),
-        ...(form.text?.trim() ? { text: form.text.trim() } : {}),
-        ...(form.button_label?.trim() ? { button_label: form.button_label.trim() } : {}),
-      } as AccountLink;
-      const next = await change(api.PUT("/admin/channels/{channel_id}/account-link", { params: { path }, body }));
-      fill(next ?? null);
-      setSaved(t("common.saved"));
-    } catch (error) {
-      setFailure(error as Error);
-    }
-  };
-  const disable = async () => {
-    setFailure(null);
-    setSaved(null);
-    try {
-      await change(api.DELETE("/admin/channels/{channel_id}/account-link", { params: { path } }));
-      fill(null);
-      setSaved(t("idlink.disabled"));
-    } catch (error) {
-      setFailure(error as Error);
-    }
-  };
+      put: (typed) =>
+        api.PUT("/admin/channels/{channel_id}/account-link", {
+          params: { path },
+          body: {
+            shop_login_url: typed.shop_login_url.trim(),
+            ...(typed.text?.trim() ? { text: typed.text.trim() } : {}),
+            ...(typed.button_label?.trim() ? { button_label: typed.button_label.trim() } : {}),
+          } as AccountLink,
+        }),
+      remove: () => api.DELETE("/admin/channels/{channel_id}/account-link", { params: { path } }),
+    },
+    (value) => ({ shop_login_url: value?.shop_login_url ?? "", text: value?.text ?? "", button_label: value?.button_label ?? "" }),
+    [channelId],
+  );
   return (
     <Card withBorder id="idlink-account">
       <Stack gap="sm">
@@ -198,27 +263,15 @@ function AccountLinkCard() {
             <Text size="xs" c="dimmed" id="idlink-account-secret">
               {t("idlink.accountSecret")}
             </Text>
-            {saved && !failure && (
-              <Alert color="green" id="idlink-account-saved">
-                {saved}
-              </Alert>
-            )}
-            {writes ? (
-              <Group>
-                <Button id="idlink-account-save" onClick={save}>
-                  {stored ? t("common.save") : t("idlink.enable")}
-                </Button>
-                {stored && (
-                  <Button id="idlink-account-disable" variant="subtle" color="red" onClick={disable}>
-                    {t("idlink.disable")}
-                  </Button>
-                )}
-              </Group>
-            ) : (
-              <Text size="sm" c="dimmed">
-                {t("common.readOnly")}
-              </Text>
-            )}
+            <SettingActions
+              prefix="idlink-account"
+              writes={writes}
+              stored={stored !== null}
+              saved={saved}
+              failed={failure !== null}
+              save={save}
+              disable={disable}
+            />
           </>
         )}
       </Stack>
@@ -240,46 +293,23 @@ function ShopLoginCard() {
   const { t } = useI18n();
   const path = { channel_id: channelId };
   const writes = can(session, "write");
-  const [form, setForm] = useState<ShopForm>({ base_url: "", login_path: "/auto-login", allow: "" });
-  const [stored, setStored] = useState<ShopLogin | null>(null);
-  const [saved, setSaved] = useState<string | null>(null);
-  const { failure, setFailure, problems, note } = useFailure();
-  const fill = (value: ShopLogin | null) => {
-    setStored(value);
-    setForm({ base_url: value?.base_url ?? "", login_path: value?.login_path ?? "/auto-login", allow: allowText(value?.allow) });
-  };
-  const loaded = useLoad(async () => {
-    const value = await setting(api.GET("/admin/channels/{channel_id}/shop-login", { params: { path } }));
-    fill(value);
-    return value;
-  }, [channelId]);
-  const save = async () => {
-    setFailure(null);
-    setSaved(null);
-    try {
-      const body: ShopLogin = {
-        base_url: form.base_url.trim(),
-        login_path: form.login_path.trim() || "/auto-login",
-        allow: parseAllow(form.allow),
-      };
-      const next = await change(api.PUT("/admin/channels/{channel_id}/shop-login", { params: { path }, body }));
-      fill(next ?? null);
-      setSaved(t("common.saved"));
-    } catch (error) {
-      setFailure(error as Error);
-    }
-  };
-  const disable = async () => {
-    setFailure(null);
-    setSaved(null);
-    try {
-      await change(api.DELETE("/admin/channels/{channel_id}/shop-login", { params: { path } }));
-      fill(null);
-      setSaved(t("idlink.disabled"));
-    } catch (error) {
-      setFailure(error as Error);
-    }
-  };
+  const { form, setForm, stored, saved, loaded, save, disable, failure, problems, note } = useSetting<ShopLogin, ShopForm>(
+    {
+      get: () => api.GET("/admin/channels/{channel_id}/shop-login", { params: { path } }),
+      put: (typed) =>
+        api.PUT("/admin/channels/{channel_id}/shop-login", {
+          params: { path },
+          body: {
+            base_url: typed.base_url.trim(),
+            login_path: typed.login_path.trim() || "/auto-login",
+            allow: parseAllow(typed.allow),
+          },
+        }),
+      remove: () => api.DELETE("/admin/channels/{channel_id}/shop-login", { params: { path } }),
+    },
+    (value) => ({ base_url: value?.base_url ?? "", login_path: value?.login_path ?? "/auto-login", allow: allowText(value?.allow) }),
+    [channelId],
+  );
   return (
     <Card withBorder id="idlink-shop">
       <Stack gap="sm">
@@ -327,27 +357,15 @@ function ShopLoginCard() {
               error={problemsAt(problems, "allow")}
               onChange={(e) => setForm({ ...form, allow: e.currentTarget.value })}
             />
-            {saved && !failure && (
-              <Alert color="green" id="idlink-shop-saved">
-                {saved}
-              </Alert>
-            )}
-            {writes ? (
-              <Group>
-                <Button id="idlink-shop-save" onClick={save}>
-                  {stored ? t("common.save") : t("idlink.enable")}
-                </Button>
-                {stored && (
-                  <Button id="idlink-shop-disable" variant="subtle" color="red" onClick={disable}>
-                    {t("idlink.disable")}
-                  </Button>
-                )}
-              </Group>
-            ) : (
-              <Text size="sm" c="dimmed">
-                {t("common.readOnly")}
-              </Text>
-            )}
+            <SettingActions
+              prefix="idlink-shop"
+              writes={writes}
+              stored={stored !== null}
+              saved={saved}
+              failed={failure !== null}
+              save={save}
+              disable={disable}
+            />
           </>
         )}
       </Stack>
@@ -482,41 +500,15 @@ function LiffCard() {
   const { t } = useI18n();
   const path = { channel_id: channelId };
   const writes = can(session, "write");
-  const [form, setForm] = useState<LiffForm>(liffForm(null));
-  const [stored, setStored] = useState<boolean>(false);
-  const [saved, setSaved] = useState<string | null>(null);
-  const { failure, setFailure, problems, note } = useFailure();
-  const fill = (value: Schemas["LiffSettings"] | null) => {
-    setStored(value !== null);
-    setForm(liffForm(value));
-  };
-  const loaded = useLoad(async () => {
-    const value = await setting(api.GET("/admin/channels/{channel_id}/liff", { params: { path } }));
-    fill(value);
-    return value;
-  }, [channelId]);
-  const save = async () => {
-    setFailure(null);
-    setSaved(null);
-    try {
-      const next = await change(api.PUT("/admin/channels/{channel_id}/liff", { params: { path }, body: liffBody(form) }));
-      fill(next ?? null);
-      setSaved(t("common.saved"));
-    } catch (error) {
-      setFailure(error as Error);
-    }
-  };
-  const disable = async () => {
-    setFailure(null);
-    setSaved(null);
-    try {
-      await change(api.DELETE("/admin/channels/{channel_id}/liff", { params: { path } }));
-      fill(null);
-      setSaved(t("idlink.disabled"));
-    } catch (error) {
-      setFailure(error as Error);
-    }
-  };
+  const { form, setForm, stored, saved, loaded, save, disable, failure, problems, note } = useSetting<Schemas["LiffSettings"], LiffForm>(
+    {
+      get: () => api.GET("/admin/channels/{channel_id}/liff", { params: { path } }),
+      put: (typed) => api.PUT("/admin/channels/{channel_id}/liff", { params: { path }, body: liffBody(typed) }),
+      remove: () => api.DELETE("/admin/channels/{channel_id}/liff", { params: { path } }),
+    },
+    liffForm,
+    [channelId],
+  );
   return (
     <Card withBorder id="idlink-liff">
       <Stack gap="sm">
@@ -524,7 +516,7 @@ function LiffCard() {
           <Title order={3} size="h4">
             {t("idlink.liff")}
           </Title>
-          {!loaded.loading && <SetBadge set={stored} id="idlink-liff-state" />}
+          {!loaded.loading && <SetBadge set={stored !== null} id="idlink-liff-state" />}
         </Group>
         <Text size="xs" c="dimmed">
           {t("idlink.liffHint")}
@@ -575,27 +567,15 @@ function LiffCard() {
             <Text size="xs" c="dimmed" id="idlink-liff-channel">
               {t("idlink.liffLoginChannel", { channel: channelId })}
             </Text>
-            {saved && !failure && (
-              <Alert color="green" id="idlink-liff-saved">
-                {saved}
-              </Alert>
-            )}
-            {writes ? (
-              <Group>
-                <Button id="idlink-liff-save" onClick={save}>
-                  {stored ? t("common.save") : t("idlink.enable")}
-                </Button>
-                {stored && (
-                  <Button id="idlink-liff-disable" variant="subtle" color="red" onClick={disable}>
-                    {t("idlink.disable")}
-                  </Button>
-                )}
-              </Group>
-            ) : (
-              <Text size="sm" c="dimmed">
-                {t("common.readOnly")}
-              </Text>
-            )}
+            <SettingActions
+              prefix="idlink-liff"
+              writes={writes}
+              stored={stored !== null}
+              saved={saved}
+              failed={failure !== null}
+              save={save}
+              disable={disable}
+            />
           </>
         )}
       </Stack>
