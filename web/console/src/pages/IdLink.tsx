@@ -4,7 +4,7 @@
 // it (PERMISSIONS: the PUT / DELETE routes and POST /admin/login-keys/rotate are
 // Need.change). A 4xx reason is shown next to its field.
 import { Alert, Anchor, Badge, Button, Card, Group, Modal, SimpleGrid, Stack, Table, Text, TextInput, Textarea, Title } from "@mantine/core";
-import { useState } from "react";
+import { type ReactNode, useState } from "react";
 import { ApiError, ok, type Schemas } from "../api/client";
 import { ErrorNote, Loading } from "../components/Status";
 import { useConsole, useLoad } from "../context";
@@ -187,6 +187,45 @@ function SettingActions({
   );
 }
 
+// A setting's card: its title, whether it is on, a hint, the load's or change's
+// failure, and its form once loaded.
+function SettingCard({
+  prefix,
+  title,
+  hint,
+  loaded,
+  stored,
+  error,
+  children,
+}: {
+  prefix: string;
+  title: string;
+  hint: string;
+  loaded: { loading: boolean; error: Error | null };
+  stored: boolean;
+  error: Error | null;
+  children: ReactNode;
+}) {
+  return (
+    <Card withBorder id={prefix}>
+      <Stack gap="sm">
+        <Group justify="space-between">
+          <Title order={3} size="h4">
+            {title}
+          </Title>
+          {!loaded.loading && <SetBadge set={stored} id={`${prefix}-state`} />}
+        </Group>
+        <Text size="xs" c="dimmed">
+          {hint}
+        </Text>
+        <ErrorNote error={loaded.error ?? error} />
+        {loaded.loading && <Loading />}
+        {!loaded.loading && !loaded.error && children}
+      </Stack>
+    </Card>
+  );
+}
+
 // ---------------------------------------------------------------- 会員ID連携
 const ACCOUNT_FIELDS = ["shop_login_url", "text", "button_label"] as const;
 
@@ -215,67 +254,57 @@ function AccountLinkCard() {
     [channelId],
   );
   return (
-    <Card withBorder id="idlink-account">
-      <Stack gap="sm">
-        <Group justify="space-between">
-          <Title order={3} size="h4">
-            {t("idlink.account")}
-          </Title>
-          {!loaded.loading && <SetBadge set={stored !== null} id="idlink-account-state" />}
-        </Group>
-        <Text size="xs" c="dimmed">
-          {t("idlink.accountHint")}
-        </Text>
-        <ErrorNote error={loaded.error ?? note(ACCOUNT_FIELDS)} />
-        {loaded.loading && <Loading />}
-        {!loaded.loading && !loaded.error && (
-          <>
-            <TextInput
-              id="idlink-account-url"
-              label={t("idlink.shopLoginUrl")}
-              description={t("idlink.shopLoginUrlHint")}
-              placeholder="https://shop.example/login"
-              value={form.shop_login_url}
-              readOnly={!writes}
-              error={problemsAt(problems, "shop_login_url")}
-              onChange={(e) => setForm({ ...form, shop_login_url: e.currentTarget.value })}
-            />
-            <Textarea
-              id="idlink-account-text"
-              label={t("idlink.accountText")}
-              description={t("idlink.accountTextHint")}
-              autosize
-              minRows={2}
-              value={form.text ?? ""}
-              readOnly={!writes}
-              error={problemsAt(problems, "text")}
-              onChange={(e) => setForm({ ...form, text: e.currentTarget.value })}
-            />
-            <TextInput
-              id="idlink-account-button"
-              label={t("idlink.accountButton")}
-              description={t("idlink.accountButtonHint")}
-              value={form.button_label ?? ""}
-              readOnly={!writes}
-              error={problemsAt(problems, "button_label")}
-              onChange={(e) => setForm({ ...form, button_label: e.currentTarget.value })}
-            />
-            <Text size="xs" c="dimmed" id="idlink-account-secret">
-              {t("idlink.accountSecret")}
-            </Text>
-            <SettingActions
-              prefix="idlink-account"
-              writes={writes}
-              stored={stored !== null}
-              saved={saved}
-              failed={failure !== null}
-              save={save}
-              disable={disable}
-            />
-          </>
-        )}
-      </Stack>
-    </Card>
+    <SettingCard
+      prefix="idlink-account"
+      title={t("idlink.account")}
+      hint={t("idlink.accountHint")}
+      loaded={loaded}
+      stored={stored !== null}
+      error={note(ACCOUNT_FIELDS)}
+    >
+      <TextInput
+        id="idlink-account-url"
+        label={t("idlink.shopLoginUrl")}
+        description={t("idlink.shopLoginUrlHint")}
+        placeholder="https://shop.example/login"
+        value={form.shop_login_url}
+        readOnly={!writes}
+        error={problemsAt(problems, "shop_login_url")}
+        onChange={(e) => setForm({ ...form, shop_login_url: e.currentTarget.value })}
+      />
+      <Textarea
+        id="idlink-account-text"
+        label={t("idlink.accountText")}
+        description={t("idlink.accountTextHint")}
+        autosize
+        minRows={2}
+        value={form.text ?? ""}
+        readOnly={!writes}
+        error={problemsAt(problems, "text")}
+        onChange={(e) => setForm({ ...form, text: e.currentTarget.value })}
+      />
+      <TextInput
+        id="idlink-account-button"
+        label={t("idlink.accountButton")}
+        description={t("idlink.accountButtonHint")}
+        value={form.button_label ?? ""}
+        readOnly={!writes}
+        error={problemsAt(problems, "button_label")}
+        onChange={(e) => setForm({ ...form, button_label: e.currentTarget.value })}
+      />
+      <Text size="xs" c="dimmed" id="idlink-account-secret">
+        {t("idlink.accountSecret")}
+      </Text>
+      <SettingActions
+        prefix="idlink-account"
+        writes={writes}
+        stored={stored !== null}
+        saved={saved}
+        failed={failure !== null}
+        save={save}
+        disable={disable}
+      />
+    </SettingCard>
   );
 }
 
@@ -311,65 +340,55 @@ function ShopLoginCard() {
     [channelId],
   );
   return (
-    <Card withBorder id="idlink-shop">
-      <Stack gap="sm">
-        <Group justify="space-between">
-          <Title order={3} size="h4">
-            {t("idlink.shop")}
-          </Title>
-          {!loaded.loading && <SetBadge set={stored !== null} id="idlink-shop-state" />}
-        </Group>
-        <Text size="xs" c="dimmed">
-          {t("idlink.shopHint")}
-        </Text>
-        <ErrorNote error={loaded.error ?? note(SHOP_FIELDS)} />
-        {loaded.loading && <Loading />}
-        {!loaded.loading && !loaded.error && (
-          <>
-            <TextInput
-              id="idlink-shop-base"
-              label={t("idlink.baseUrl")}
-              description={t("idlink.baseUrlHint")}
-              placeholder="https://shop.example"
-              value={form.base_url}
-              readOnly={!writes}
-              error={problemsAt(problems, "base_url")}
-              onChange={(e) => setForm({ ...form, base_url: e.currentTarget.value })}
-            />
-            <TextInput
-              id="idlink-shop-path"
-              label={t("idlink.loginPath")}
-              description={t("idlink.loginPathHint")}
-              value={form.login_path}
-              readOnly={!writes}
-              error={problemsAt(problems, "login_path")}
-              onChange={(e) => setForm({ ...form, login_path: e.currentTarget.value })}
-            />
-            <Textarea
-              id="idlink-shop-allow"
-              label={t("idlink.allow")}
-              description={t("idlink.allowHint")}
-              placeholder={"/mypage\n/cart/"}
-              autosize
-              minRows={3}
-              value={form.allow}
-              readOnly={!writes}
-              error={problemsAt(problems, "allow")}
-              onChange={(e) => setForm({ ...form, allow: e.currentTarget.value })}
-            />
-            <SettingActions
-              prefix="idlink-shop"
-              writes={writes}
-              stored={stored !== null}
-              saved={saved}
-              failed={failure !== null}
-              save={save}
-              disable={disable}
-            />
-          </>
-        )}
-      </Stack>
-    </Card>
+    <SettingCard
+      prefix="idlink-shop"
+      title={t("idlink.shop")}
+      hint={t("idlink.shopHint")}
+      loaded={loaded}
+      stored={stored !== null}
+      error={note(SHOP_FIELDS)}
+    >
+      <TextInput
+        id="idlink-shop-base"
+        label={t("idlink.baseUrl")}
+        description={t("idlink.baseUrlHint")}
+        placeholder="https://shop.example"
+        value={form.base_url}
+        readOnly={!writes}
+        error={problemsAt(problems, "base_url")}
+        onChange={(e) => setForm({ ...form, base_url: e.currentTarget.value })}
+      />
+      <TextInput
+        id="idlink-shop-path"
+        label={t("idlink.loginPath")}
+        description={t("idlink.loginPathHint")}
+        value={form.login_path}
+        readOnly={!writes}
+        error={problemsAt(problems, "login_path")}
+        onChange={(e) => setForm({ ...form, login_path: e.currentTarget.value })}
+      />
+      <Textarea
+        id="idlink-shop-allow"
+        label={t("idlink.allow")}
+        description={t("idlink.allowHint")}
+        placeholder={"/mypage\n/cart/"}
+        autosize
+        minRows={3}
+        value={form.allow}
+        readOnly={!writes}
+        error={problemsAt(problems, "allow")}
+        onChange={(e) => setForm({ ...form, allow: e.currentTarget.value })}
+      />
+      <SettingActions
+        prefix="idlink-shop"
+        writes={writes}
+        stored={stored !== null}
+        saved={saved}
+        failed={failure !== null}
+        save={save}
+        disable={disable}
+      />
+    </SettingCard>
   );
 }
 
@@ -510,76 +529,66 @@ function LiffCard() {
     [channelId],
   );
   return (
-    <Card withBorder id="idlink-liff">
-      <Stack gap="sm">
-        <Group justify="space-between">
-          <Title order={3} size="h4">
-            {t("idlink.liff")}
-          </Title>
-          {!loaded.loading && <SetBadge set={stored !== null} id="idlink-liff-state" />}
-        </Group>
-        <Text size="xs" c="dimmed">
-          {t("idlink.liffHint")}
-        </Text>
-        <ErrorNote error={loaded.error ?? note(LIFF_FIELDS)} />
-        {loaded.loading && <Loading />}
-        {!loaded.loading && !loaded.error && (
-          <>
-            <TextInput
-              id="idlink-liff-id"
-              label={t("idlink.liffId")}
-              placeholder="2000000002-AbCdEfGh"
-              value={form.liff_id}
-              readOnly={!writes}
-              error={problemsAt(problems, "liff_id")}
-              onChange={(e) => setForm({ ...form, liff_id: e.currentTarget.value })}
-            />
-            <Group grow align="start">
-              <TextInput
-                id="idlink-liff-rank"
-                label={t("idlink.liffRank")}
-                value={form.rank}
-                readOnly={!writes}
-                error={problemsAt(problems, "member_card_fields.rank")}
-                onChange={(e) => setForm({ ...form, rank: e.currentTarget.value })}
-              />
-              <TextInput
-                id="idlink-liff-points"
-                label={t("idlink.liffPoints")}
-                value={form.points}
-                readOnly={!writes}
-                error={problemsAt(problems, "member_card_fields.points")}
-                onChange={(e) => setForm({ ...form, points: e.currentTarget.value })}
-              />
-            </Group>
-            <Text size="xs" c="dimmed">
-              {t("idlink.liffFieldsHint")}
-            </Text>
-            <TextInput
-              id="idlink-liff-target"
-              label={t("idlink.liffTarget")}
-              description={t("idlink.liffTargetHint")}
-              value={form.shop_target}
-              readOnly={!writes}
-              error={problemsAt(problems, "shop_target")}
-              onChange={(e) => setForm({ ...form, shop_target: e.currentTarget.value })}
-            />
-            <Text size="xs" c="dimmed" id="idlink-liff-channel">
-              {t("idlink.liffLoginChannel", { channel: channelId })}
-            </Text>
-            <SettingActions
-              prefix="idlink-liff"
-              writes={writes}
-              stored={stored !== null}
-              saved={saved}
-              failed={failure !== null}
-              save={save}
-              disable={disable}
-            />
-          </>
-        )}
-      </Stack>
-    </Card>
+    <SettingCard
+      prefix="idlink-liff"
+      title={t("idlink.liff")}
+      hint={t("idlink.liffHint")}
+      loaded={loaded}
+      stored={stored !== null}
+      error={note(LIFF_FIELDS)}
+    >
+      <TextInput
+        id="idlink-liff-id"
+        label={t("idlink.liffId")}
+        placeholder="2000000002-AbCdEfGh"
+        value={form.liff_id}
+        readOnly={!writes}
+        error={problemsAt(problems, "liff_id")}
+        onChange={(e) => setForm({ ...form, liff_id: e.currentTarget.value })}
+      />
+      <Group grow align="start">
+        <TextInput
+          id="idlink-liff-rank"
+          label={t("idlink.liffRank")}
+          value={form.rank}
+          readOnly={!writes}
+          error={problemsAt(problems, "member_card_fields.rank")}
+          onChange={(e) => setForm({ ...form, rank: e.currentTarget.value })}
+        />
+        <TextInput
+          id="idlink-liff-points"
+          label={t("idlink.liffPoints")}
+          value={form.points}
+          readOnly={!writes}
+          error={problemsAt(problems, "member_card_fields.points")}
+          onChange={(e) => setForm({ ...form, points: e.currentTarget.value })}
+        />
+      </Group>
+      <Text size="xs" c="dimmed">
+        {t("idlink.liffFieldsHint")}
+      </Text>
+      <TextInput
+        id="idlink-liff-target"
+        label={t("idlink.liffTarget")}
+        description={t("idlink.liffTargetHint")}
+        value={form.shop_target}
+        readOnly={!writes}
+        error={problemsAt(problems, "shop_target")}
+        onChange={(e) => setForm({ ...form, shop_target: e.currentTarget.value })}
+      />
+      <Text size="xs" c="dimmed" id="idlink-liff-channel">
+        {t("idlink.liffLoginChannel", { channel: channelId })}
+      </Text>
+      <SettingActions
+        prefix="idlink-liff"
+        writes={writes}
+        stored={stored !== null}
+        saved={saved}
+        failed={failure !== null}
+        save={save}
+        disable={disable}
+      />
+    </SettingCard>
   );
 }
 
