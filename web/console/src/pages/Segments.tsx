@@ -423,6 +423,21 @@ function ConditionEditor({ n, builder }: { n: Node; builder: Builder }) {
   const { t, change } = builder;
   const set = (patch: Partial<Node>) => change(n.id, (x) => ({ ...x, ...patch }));
   const kind = <Badge variant="light">{t(`segments.kind.${n.kind}` as MessageKey)}</Badge>;
+  const choice = (
+    label: MessageKey,
+    key: "value" | "key" | "op",
+    data: { value: string; label: string }[],
+    options: { className?: string; value?: string } = {},
+  ) => (
+    <NativeSelect
+      size="xs"
+      label={t(label)}
+      className={options.className}
+      value={options.value ?? n[key]}
+      onChange={(e) => set({ [key]: e.currentTarget.value })}
+      data={data}
+    />
+  );
   const text = (label: MessageKey, key: "value" | "key" | "withinDays", hint?: MessageKey) => (
     <TextInput
       size="xs"
@@ -459,22 +474,18 @@ function ConditionEditor({ n, builder }: { n: Node; builder: Builder }) {
       return (
         <Group gap="xs" align="end">
           {kind}
-          <NativeSelect
-            size="xs"
-            label={t("segments.field")}
-            className="segment-field"
-            value={n.key}
-            onChange={(e) => set({ key: e.currentTarget.value })}
-            data={[{ value: "", label: "—" }, ...builder.fields.map((f) => ({ value: f.key, label: f.label }))]}
-          />
-          <NativeSelect
-            size="xs"
-            label={t("segments.op")}
-            className="segment-op"
-            value={ops.includes(n.op) ? n.op : ops[0]}
-            onChange={(e) => set({ op: e.currentTarget.value })}
-            data={ops.map((op) => ({ value: op, label: t(`segments.op.${op}` as MessageKey) }))}
-          />
+          {choice(
+            "segments.field",
+            "key",
+            [{ value: "", label: "—" }, ...builder.fields.map((f) => ({ value: f.key, label: f.label }))],
+            { className: "segment-field" },
+          )}
+          {choice(
+            "segments.op",
+            "op",
+            ops.map((op) => ({ value: op, label: t(`segments.op.${op}` as MessageKey) })),
+            { className: "segment-op", value: ops.includes(n.op) ? n.op : ops[0] },
+          )}
           {n.op !== "exists" && n.op !== "not_exists" && text("segments.value", "value", "segments.valueHint")}
         </Group>
       );
@@ -483,33 +494,22 @@ function ConditionEditor({ n, builder }: { n: Node; builder: Builder }) {
       return (
         <Group gap="xs" align="end">
           {kind}
-          <NativeSelect
-            size="xs"
-            label={t("segments.value")}
-            className="segment-status"
-            value={n.value}
-            onChange={(e) => set({ value: e.currentTarget.value })}
-            data={["active", "blocked", "login_only"].map((s) => ({
-              value: s,
-              label: t(`friends.status.${s}` as MessageKey),
-            }))}
-          />
+          {choice(
+            "segments.value",
+            "value",
+            ["active", "blocked", "login_only"].map((s) => ({ value: s, label: t(`friends.status.${s}` as MessageKey) })),
+            { className: "segment-status" },
+          )}
         </Group>
       );
     case "linked":
       return (
         <Group gap="xs" align="end">
           {kind}
-          <NativeSelect
-            size="xs"
-            label={t("segments.value")}
-            value={n.value}
-            onChange={(e) => set({ value: e.currentTarget.value })}
-            data={[
-              { value: "true", label: t("segments.linked.true") },
-              { value: "false", label: t("segments.linked.false") },
-            ]}
-          />
+          {choice("segments.value", "value", [
+            { value: "true", label: t("segments.linked.true") },
+            { value: "false", label: t("segments.linked.false") },
+          ])}
         </Group>
       );
     case "inflow_route":
@@ -526,13 +526,11 @@ function ConditionEditor({ n, builder }: { n: Node; builder: Builder }) {
       return (
         <Group gap="xs" align="end">
           {kind}
-          <NativeSelect
-            size="xs"
-            label={t("segments.op")}
-            value={n.op}
-            onChange={(e) => set({ op: e.currentTarget.value })}
-            data={TIME_TESTS[n.kind].map((op) => ({ value: op, label: t(`segments.op.${op}` as MessageKey) }))}
-          />
+          {choice(
+            "segments.op",
+            "op",
+            TIME_TESTS[n.kind].map((op) => ({ value: op, label: t(`segments.op.${op}` as MessageKey) })),
+          )}
           {text("segments.value", "value", n.op.endsWith("within_days") ? "segments.daysHint" : "segments.dateHint")}
         </Group>
       );
@@ -541,13 +539,11 @@ function ConditionEditor({ n, builder }: { n: Node; builder: Builder }) {
         <Group gap="xs" align="end">
           {kind}
           {text("segments.eventName", "key", "segments.eventHint")}
-          <NativeSelect
-            size="xs"
-            label={t("segments.op")}
-            value={n.op}
-            onChange={(e) => set({ op: e.currentTarget.value })}
-            data={EVENT_TESTS.map((op) => ({ value: op, label: t(`segments.event.${op}` as MessageKey) }))}
-          />
+          {choice(
+            "segments.op",
+            "op",
+            EVENT_TESTS.map((op) => ({ value: op, label: t(`segments.event.${op}` as MessageKey) })),
+          )}
           {n.op !== "any" && text("segments.value", "value", "segments.numberHint")}
           {n.op !== "last_within_days" && text("segments.withinDays", "withinDays", "segments.daysHint")}
         </Group>
