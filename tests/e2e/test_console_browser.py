@@ -21,6 +21,7 @@ import requests
 from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
 from linecrm_local.demo_activity import DemoActivity, DemoClient, run_demo_activity
 from linecrm_local.stack import LocalStack
+from tests.support.waiting import settle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -44,12 +45,6 @@ def stack() -> Iterator[LocalStack]:
         visibility_timeout_seconds=1,
     ) as local:
         yield local
-
-
-def settle(stack: LocalStack) -> None:
-    stack.runner.run_due()
-    stack.invoker.drain(timeout=60)
-    stack.poller.drain(timeout=60)
 
 
 @pytest.fixture(scope="module")

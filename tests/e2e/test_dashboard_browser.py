@@ -26,6 +26,7 @@ from linecrm_local.demo_activity import (
     tracked_links,
 )
 from linecrm_local.stack import LocalStack
+from tests.support.waiting import settle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -46,12 +47,6 @@ def stack() -> Iterator[LocalStack]:
         visibility_timeout_seconds=1,
     ) as local:
         yield local
-
-
-def settle(stack: LocalStack) -> None:
-    stack.runner.run_due()
-    stack.invoker.drain(timeout=60)
-    stack.poller.drain(timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from linecrm.wiring import Container
 from linecrm_local.demo import DEMO_ADMIN_TOKEN, DEMO_CHANNEL_ID
 from linecrm_local.seed import seed_friends
 from linecrm_local.stack import LocalStack
+from tests.support.waiting import settle
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -91,12 +92,6 @@ def admin(stack: LocalStack, method: str, path: str, body: Any = None) -> Any:
 
 def texts(stack: LocalStack, user_id: str) -> list[str]:
     return [m.message.get("text", "") for m in stack.emulator.inbox(user_id)]
-
-
-def settle(stack: LocalStack) -> None:
-    stack.runner.run_due()
-    stack.invoker.drain(timeout=60)
-    stack.poller.drain(timeout=60)
 
 
 def at(stack: LocalStack, moment: datetime) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from linecrm_local.stack import LocalStack
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
@@ -16,3 +19,10 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: floa
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def settle(stack: LocalStack) -> None:
+    """Fire what is due, then wait until no asynchronous event or queued message is left."""
+    stack.runner.run_due()
+    stack.invoker.drain(timeout=60)
+    stack.poller.drain(timeout=60)
