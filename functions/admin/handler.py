@@ -6,19 +6,22 @@ so the OpenAPI document can be generated from the same code this function runs.
 
 from __future__ import annotations
 
-import functools
-import os
-from pathlib import Path
-from typing import Any
+from linecrm.cold_start import imports_without_collector
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with imports_without_collector():  # linecrm/cold_start.py: a cheaper cold start
+    import functools
+    import os
+    from pathlib import Path
+    from typing import Any
 
-from linecrm.admin.api import build_app
-from linecrm.config.admin import AdminSettings
-from linecrm.dashboard import routes as dashboard_routes
-from linecrm.observability import logger, metrics
-from linecrm.tracing import tracer
-from linecrm.wiring import Container
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from linecrm.admin.api import build_app
+    from linecrm.config.admin import AdminSettings
+    from linecrm.dashboard import routes as dashboard_routes
+    from linecrm.observability import logger, metrics
+    from linecrm.tracing import tracer
+    from linecrm.wiring import Container
 
 # One Container per execution environment, built on first use (not at import): the
 # first invocation validates the function's settings before any request work.

@@ -8,35 +8,38 @@ POST /events/web and its CORS preflight."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import functools
-from http import HTTPStatus
-from pathlib import Path
-from typing import Any
-from urllib.parse import unquote
+from linecrm.cold_start import imports_without_collector
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with imports_without_collector():  # linecrm/cold_start.py: a cheaper cold start
+    import base64
+    import binascii
+    import functools
+    from http import HTTPStatus
+    from pathlib import Path
+    from typing import Any
+    from urllib.parse import unquote
 
-from linecrm.config.events import EventsSettings
-from linecrm.domain.web_tag import WebTagRejected
-from linecrm.events.service import (
-    SIGNATURE_HEADER,
-    SOURCE_HEADER,
-    TIMESTAMP_HEADER,
-    EventsRejected,
-    SignedRequest,
-)
-from linecrm.http_errors import error_response
-from linecrm.id_links.service import LinkRequestRefused
-from linecrm.observability import logger, metrics
-from linecrm.resources import WEB_EVENTS_PATH, WEB_TAG_PATH
-from linecrm.shop_login.errors import LoginRefused
-from linecrm.tracing import tracer
-from linecrm.webtag import service as webtag
-from linecrm.webtag.service import RateLimited, WebRequest
-from linecrm.wiring import Container
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from linecrm.config.events import EventsSettings
+    from linecrm.domain.web_tag import WebTagRejected
+    from linecrm.events.service import (
+        SIGNATURE_HEADER,
+        SOURCE_HEADER,
+        TIMESTAMP_HEADER,
+        EventsRejected,
+        SignedRequest,
+    )
+    from linecrm.http_errors import error_response
+    from linecrm.id_links.service import LinkRequestRefused
+    from linecrm.observability import logger, metrics
+    from linecrm.resources import WEB_EVENTS_PATH, WEB_TAG_PATH
+    from linecrm.shop_login.errors import LoginRefused
+    from linecrm.tracing import tracer
+    from linecrm.webtag import service as webtag
+    from linecrm.webtag.service import RateLimited, WebRequest
+    from linecrm.wiring import Container
 
 # No request validation middleware: the signature covers the raw bytes, which the
 # receiver reads itself (and refuses with a reason when they are no batch).

@@ -5,31 +5,34 @@ who came, attribution, then the add-friend page or the route's landing page
 
 from __future__ import annotations
 
-import functools
-import html
-from http import HTTPStatus
-from typing import Any
+from linecrm.cold_start import imports_without_collector
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.shared.cookies import Cookie, SameSite
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with imports_without_collector():  # linecrm/cold_start.py: a cheaper cold start
+    import functools
+    import html
+    from http import HTTPStatus
+    from typing import Any
 
-from linecrm.config.inflow import InflowSettings
-from linecrm.domain.inflow import StateRejected
-from linecrm.http_errors import error_response
-from linecrm.inflow.login import (
-    COOKIE_NAME,
-    LoginCancelled,
-    LoginNotSetUp,
-    LoginRefused,
-    Redirect,
-    RouteUnknown,
-)
-from linecrm.line.login import IdTokenRejected, LoginServiceUnavailable
-from linecrm.line.oauth import CodeRejected
-from linecrm.observability import logger, metrics
-from linecrm.tracing import tracer
-from linecrm.wiring import Container
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+    from aws_lambda_powertools.shared.cookies import Cookie, SameSite
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from linecrm.config.inflow import InflowSettings
+    from linecrm.domain.inflow import StateRejected
+    from linecrm.http_errors import error_response
+    from linecrm.inflow.login import (
+        COOKIE_NAME,
+        LoginCancelled,
+        LoginNotSetUp,
+        LoginRefused,
+        Redirect,
+        RouteUnknown,
+    )
+    from linecrm.line.login import IdTokenRejected, LoginServiceUnavailable
+    from linecrm.line.oauth import CodeRejected
+    from linecrm.observability import logger, metrics
+    from linecrm.tracing import tracer
+    from linecrm.wiring import Container
 
 app = APIGatewayHttpResolver()
 # One Container per execution environment, built on first use (not at import): the

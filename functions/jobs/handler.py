@@ -8,36 +8,39 @@ cursor and counters, and queues the next step; a step that fails is received aga
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any
+from linecrm.cold_start import imports_without_collector
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field, TypeAdapter
+with imports_without_collector():  # linecrm/cold_start.py: a cheaper cold start
+    import functools
+    from collections.abc import Callable
+    from dataclasses import dataclass
+    from typing import Annotated, Any
 
-from linecrm.config.jobs import JobsSettings
-from linecrm.domain.broadcasts import BroadcastStep, PreviewStep
-from linecrm.imports.models import ImportStep
-from linecrm.jobs import StepBudget, StepOutcome
-from linecrm.line.errors import LineApiError, LineRateLimited
-from linecrm.models.jobs import (
-    EnrollSegmentStep,
-    FireScenarioStep,
-    InsightFetchStep,
-    QuotaFetchStep,
-)
-from linecrm.observability import logger, metrics
-from linecrm.resources import JOB_QUEUE
-from linecrm.richmenus.steps import RichMenuSyncStep
-from linecrm.tracing import tracer
-from linecrm.wiring import Container
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from pydantic import Field, TypeAdapter
+
+    from linecrm.config.jobs import JobsSettings
+    from linecrm.domain.broadcasts import BroadcastStep, PreviewStep
+    from linecrm.imports.models import ImportStep
+    from linecrm.jobs import StepBudget, StepOutcome
+    from linecrm.line.errors import LineApiError, LineRateLimited
+    from linecrm.models.jobs import (
+        EnrollSegmentStep,
+        FireScenarioStep,
+        InsightFetchStep,
+        QuotaFetchStep,
+    )
+    from linecrm.observability import logger, metrics
+    from linecrm.resources import JOB_QUEUE
+    from linecrm.richmenus.steps import RichMenuSyncStep
+    from linecrm.tracing import tracer
+    from linecrm.wiring import Container
 
 # Batch size 1: a failed step is a failed batch; it is reported as a failed item
 # (the message comes back) rather than raised, so the function's Errors alarm is not

@@ -9,46 +9,49 @@ the member card: linecrm.liff.routes."""
 
 from __future__ import annotations
 
-import functools
-import time
-from datetime import datetime
-from http import HTTPStatus
-from pathlib import Path
-from typing import Any
+from linecrm.cold_start import imports_without_collector
 
-from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+with imports_without_collector():  # linecrm/cold_start.py: a cheaper cold start
+    import functools
+    import time
+    from datetime import datetime
+    from http import HTTPStatus
+    from pathlib import Path
+    from typing import Any
 
-from linecrm.admin.models import FieldError
-from linecrm.channels import UnknownChannel
-from linecrm.config.liff_login import LiffLoginSettings
-from linecrm.http_bodies import UnreadableBody
-from linecrm.http_errors import (
-    error_response,
-    invalid_request,
-    json_resolver,
-    not_json,
-    unreadable_body,
-)
-from linecrm.liff import routes as liff_routes
-from linecrm.liff_login import LiffLogin, login_channel
-from linecrm.line.login import (
-    IdTokenRejected,
-    IdTokenVerifier,
-    LoginServiceUnavailable,
-    VerifiedIdToken,
-    build_verifier,
-)
-from linecrm.observability import logger, metrics
-from linecrm.shop_login.errors import LoginRefused, NoSigningKey
-from linecrm.tracing import tracer
-from linecrm.tracking import routes as click_routes
-from linecrm.wiring import Container
+    from aws_lambda_powertools.event_handler import Response, content_types
+    from aws_lambda_powertools.event_handler.openapi.exceptions import (
+        RequestUnsupportedContentType,
+        RequestValidationError,
+    )
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from pydantic import BaseModel, ConfigDict, Field
+
+    from linecrm.admin.models import FieldError
+    from linecrm.channels import UnknownChannel
+    from linecrm.config.liff_login import LiffLoginSettings
+    from linecrm.http_bodies import UnreadableBody
+    from linecrm.http_errors import (
+        error_response,
+        invalid_request,
+        json_resolver,
+        not_json,
+        unreadable_body,
+    )
+    from linecrm.liff import routes as liff_routes
+    from linecrm.liff_login import LiffLogin, login_channel
+    from linecrm.line.login import (
+        IdTokenRejected,
+        IdTokenVerifier,
+        LoginServiceUnavailable,
+        VerifiedIdToken,
+        build_verifier,
+    )
+    from linecrm.observability import logger, metrics
+    from linecrm.shop_login.errors import LoginRefused, NoSigningKey
+    from linecrm.tracing import tracer
+    from linecrm.tracking import routes as click_routes
+    from linecrm.wiring import Container
 
 app = json_resolver()
 # One Container per execution environment, built on first use (not at import): the

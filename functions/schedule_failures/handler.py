@@ -9,23 +9,26 @@ broadcast that should have started is marked ``failed``. Each emits
 
 from __future__ import annotations
 
-import functools
-from typing import Any
+from linecrm.cold_start import imports_without_collector
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with imports_without_collector():  # linecrm/cold_start.py: a cheaper cold start
+    import functools
+    from typing import Any
 
-from linecrm.config.schedule_failures import ScheduleFailuresSettings
-from linecrm.delivery.failed_fires import parse_failed_fire
-from linecrm.observability import logger, metrics
-from linecrm.resources import SCHEDULED_FIRES_DEAD_METRIC
-from linecrm.tracing import tracer
-from linecrm.wiring import Container
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from linecrm.config.schedule_failures import ScheduleFailuresSettings
+    from linecrm.delivery.failed_fires import parse_failed_fire
+    from linecrm.observability import logger, metrics
+    from linecrm.resources import SCHEDULED_FIRES_DEAD_METRIC
+    from linecrm.tracing import tracer
+    from linecrm.wiring import Container
 
 processor = BatchProcessor(event_type=EventType.SQS)
 # One Container per execution environment, built on first use (not at import).

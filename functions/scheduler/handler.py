@@ -6,25 +6,28 @@ goes to the schedule failure queue, whose consumer marks the delivery dead.
 
 from __future__ import annotations
 
-import functools
-from typing import Any
+from linecrm.cold_start import imports_without_collector
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
+with imports_without_collector():  # linecrm/cold_start.py: a cheaper cold start
+    import functools
+    from typing import Any
 
-from linecrm.config.scheduler import SchedulerSettings
-from linecrm.domain.broadcasts import BroadcastStep
-from linecrm.models.jobs import (
-    SCHEDULED_JOB,
-    FetchInsight,
-    FireScenarioStep,
-    InsightFetchStep,
-    ScheduledSend,
-    SweepScenarios,
-)
-from linecrm.observability import logger, metrics
-from linecrm.tracing import tracer
-from linecrm.wiring import Container
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from pydantic import ValidationError
+
+    from linecrm.config.scheduler import SchedulerSettings
+    from linecrm.domain.broadcasts import BroadcastStep
+    from linecrm.models.jobs import (
+        SCHEDULED_JOB,
+        FetchInsight,
+        FireScenarioStep,
+        InsightFetchStep,
+        ScheduledSend,
+        SweepScenarios,
+    )
+    from linecrm.observability import logger, metrics
+    from linecrm.tracing import tracer
+    from linecrm.wiring import Container
 
 # One Container per execution environment, built on first use (not at import): the
 # first invocation validates the function's settings before any request work.

@@ -11,32 +11,35 @@ size calls in flight.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import functools
-import math
-import random
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from linecrm.cold_start import imports_without_collector
 
-from aws_lambda_powertools.utilities.batch import (
-    AsyncBatchProcessor,
-    EventType,
-    async_process_partial_response,
-)
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with imports_without_collector():  # linecrm/cold_start.py: a cheaper cold start
+    import asyncio
+    import contextvars
+    import functools
+    import math
+    import random
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from typing import Any
 
-from linecrm.config.sender import SenderSettings
-from linecrm.delivery.pacing import PacingDeferred
-from linecrm.delivery.sender import SendFailedRetryable
-from linecrm.models.send import SendRequest, parse_send_queue_task
-from linecrm.observability import logger, metrics
-from linecrm.resources import QUOTA_EXHAUSTED_METRIC, SEND_QUEUE
-from linecrm.tracing import tracer
-from linecrm.wiring import Container
+    from aws_lambda_powertools.utilities.batch import (
+        AsyncBatchProcessor,
+        EventType,
+        async_process_partial_response,
+    )
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from linecrm.config.sender import SenderSettings
+    from linecrm.delivery.pacing import PacingDeferred
+    from linecrm.delivery.sender import SendFailedRetryable
+    from linecrm.models.send import SendRequest, parse_send_queue_task
+    from linecrm.observability import logger, metrics
+    from linecrm.resources import QUOTA_EXHAUSTED_METRIC, SEND_QUEUE
+    from linecrm.tracing import tracer
+    from linecrm.wiring import Container
 
 # Every failed record carries its own retry delay (ChangeMessageVisibility below), so a
 # batch whose records all failed (LINE down, or pacing deferring a whole batch) is no

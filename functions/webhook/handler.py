@@ -11,18 +11,21 @@ raw path), and the errors become HTTP answers in ``_answer``, the one place.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import functools
-import json
-import re
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from linecrm.cold_start import imports_without_collector
 
-from linecrm.config.webhook import WebhookSettings
-from linecrm.observability import logger, metrics
-from linecrm.webhook.service import WebhookRejected, skipped_metric_name
-from linecrm.wiring import Container
+with imports_without_collector():  # linecrm/cold_start.py: a cheaper cold start
+    import base64
+    import binascii
+    import functools
+    import json
+    import re
+    from http import HTTPStatus
+    from typing import TYPE_CHECKING, Any
+
+    from linecrm.config.webhook import WebhookSettings
+    from linecrm.observability import logger, metrics
+    from linecrm.webhook.service import WebhookRejected, skipped_metric_name
+    from linecrm.wiring import Container
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
