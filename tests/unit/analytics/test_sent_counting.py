@@ -150,6 +150,72 @@ def test_the_aws_calls_of_a_500_friend_chunk(world: Any) -> None:
     assert delivery is not None and delivery.status is DeliveryStatus.SENT
 
 
+def _index_writes(client: Any) -> list[str]:
+    """The campaigns whose index entry each UpdateItem of ``client`` writes."""
+    written: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        if params["Key"]["pk"]["S"].endswith("#CAMPAIGNS"):
+            written.append(params["Key"]["sk"]["S"])
+
+    client.meta.events.register("provide-client-params.dynamodb.UpdateItem", record)
+    return written
+
+
+def test_a_campaign_index_entry_is_written_at_most_once_a_minute_per_environment(
+    world: Any,
+) -> None:
+    """One partition holds a channel's index: one push per new friend (the welcome)
+    must not write it once per follow (the hot-key bench)."""
+    _, stats, _, client = world
+    written = _index_writes(client)
+    now = [NOW]
+    send = sender(world, FakeLineClient(), clock=lambda: now[0])
+    welcome = broadcast_campaign("welcome-burst")
+
+    for number, seconds in enumerate([0, 1, 30, 59]):
+        now[0] = NOW + timedelta(seconds=seconds)
+        send.send(chunk(f"welcome:{number}", 1, campaign=welcome), final_attempt=False)
+    assert written == [welcome]
+    (indexed,) = stats.campaigns(CHANNEL_ID)
+    assert (indexed.first_sent_at, indexed.last_sent_at) == (NOW, NOW)
+
+    now[0] = NOW + timedelta(seconds=60)
+    send.send(chunk("welcome:4", 1, campaign=welcome), final_attempt=False)
+    send.send(chunk("sale:0", 1, campaign=SALE), final_attempt=False)  # its own entry
+    assert written == [welcome, welcome, SALE]
+    entries = {entry.campaign: entry for entry in stats.campaigns(CHANNEL_ID)}
+    assert entries[welcome].first_sent_at == NOW
+    assert entries[welcome].last_sent_at == NOW + timedelta(seconds=60)
+
+    now[0] = NOW + timedelta(seconds=10)  # the clock went back: written again
+    send.send(chunk("welcome:5", 1, campaign=welcome), final_attempt=False)
+    assert written == [welcome, welcome, SALE, welcome]
+
+
+def test_a_failed_index_write_is_tried_again_by_the_next_chunk(
+    world: Any, monkeypatch: Any
+) -> None:
+    _, stats, markers, client = world
+    counting = SentCounting(client, stats, markers, lambda _channel: ZoneInfo("Asia/Tokyo"))
+    real_update = client.update_item
+    failures = [RuntimeError("DynamoDB unavailable")]
+
+    def update_item(**params: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real_update(**params)
+
+    monkeypatch.setattr(client, "update_item", update_item)
+    with pytest.raises(RuntimeError):
+        counting.before_sent(chunk("sale:0"), NOW)
+    assert stats.campaigns(CHANNEL_ID) == []
+
+    counting.before_sent(chunk("sale:1"), NOW + timedelta(seconds=1))
+    (indexed,) = stats.campaigns(CHANNEL_ID)
+    assert indexed.first_sent_at == NOW + timedelta(seconds=1)
+
+
 # ---------------------------------------------------------------- through the handler
 @pytest.fixture
 def emulator() -> Iterator[LineEmulator]:

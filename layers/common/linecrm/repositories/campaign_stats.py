@@ -12,8 +12,9 @@ a broadcast spreads over several items instead of one hot key:
 
 And an index of the channel's campaigns, so a report can list them without a scan:
 ``pk = STATS#<channel>#CAMPAIGNS``, ``sk = <campaign>``, with ``kind`` (the campaign
-key's prefix), ``first_sent_at`` and ``last_sent_at``; the sender updates it with every
-sent chunk (one item per campaign: a 10,000-friend broadcast is 20 updates of it).
+key's prefix), ``first_sent_at`` and ``last_sent_at``; the sender updates it with a
+sent chunk at most once a minute per environment and campaign (one partition per
+channel: ``linecrm.counting.sent``), so ``last_sent_at`` may be a minute behind.
 
 Counter names are plain attribute names (``sent``, ``clicks``, ``unique_clicks``,
 ``conversions``, ``revenue``, ``blocks``, ...; ``linecrm.domain.stats`` lists them).
