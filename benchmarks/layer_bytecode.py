@@ -31,7 +31,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.cold_import import child_cpu_seconds
+from benchmarks.cold_import import LAMBDA_EXECUTION_ENV, child_cpu_seconds
 from linecrm import resources
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -68,9 +68,6 @@ class BytecodeFigures:
     @property
     def within_goal(self) -> bool:
         return self.with_bytecode_ratio <= GOAL
-
-
-LAMBDA_EXECUTION_ENV = {"AWS_EXECUTION_ENV": "AWS_Lambda_python3.13"}  # as Lambda sets it
 
 
 def _time_import(

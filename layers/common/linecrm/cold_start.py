@@ -5,7 +5,7 @@ pydantic's and Powertools' tables) that all live as long as the execution enviro
 CPython's collector runs every 700 allocations and, during an import, scans those
 young objects again and again to find almost nothing to free: in the webhook's cold
 import (``benchmarks/layer_bytecode.py``) that was 8 % of the instructions and about
-15 % of the CPU time, and LINE's 2 s webhook limit includes the cold start.
+15–22 % of the CPU time, and LINE's 2 s webhook limit includes the cold start.
 
 ``imports_without_collector()`` wraps a handler's imports. In a Lambda execution
 environment (``AWS_EXECUTION_ENV`` is ``AWS_Lambda_…``, one process per environment)
