@@ -29,6 +29,7 @@ from werkzeug.wrappers import Request
 
 from linecrm import resources
 from linecrm.resources import Route
+from linecrm_local import stalls
 from linecrm_local.console_static import ConsoleFiles
 from linecrm_local.lambda_runtime import LocalFunctions
 from linecrm_local.provision import LOCAL_ACCOUNT_ID
@@ -52,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API's request payload limit
 LOCAL_API_ID = "linecrmlocal"
+# A request still unanswered this long is logged with every thread's stack (stalls.py).
+STALL_SECONDS = 5.0
 
 # API Gateway passes these bodies as text; anything else (or invalid UTF-8) as base64.
 _TEXT_TYPES = frozenset(
@@ -355,7 +358,8 @@ class LocalGateway:
 
     def handle(self, request: Request) -> HttpResponse:
         request_id = str(uuid.uuid4())
-        response = self._route(request)
+        with stalls.watch(f"gateway request {request.method} {request.path}", STALL_SECONDS):
+            response = self._route(request)
         response.headers.append(("apigw-requestid", request_id))
         logger.info("%s %s -> %s", request.method, request.path, response.status)
         return response

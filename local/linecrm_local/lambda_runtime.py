@@ -42,6 +42,7 @@ from linecrm import resources
 from linecrm.config import FUNCTION_ENVIRONMENT
 from linecrm.resources import FunctionDefinition
 from linecrm.wiring import runtime_clock
+from linecrm_local import stalls
 from linecrm_local.provision import local_function_arn
 
 logger = logging.getLogger(__name__)
@@ -193,9 +194,11 @@ class LocalFunctions:
             target=run, name=f"linecrm-fn-{definition.name}-{context.aws_request_id}", daemon=True
         )
         worker.start()
-        timed_out = not finished.wait(definition.timeout_seconds)
+        half = definition.timeout_seconds / 2
+        with stalls.watch(f"function {definition.name} (request {context.aws_request_id})", half):
+            timed_out = not finished.wait(definition.timeout_seconds)
         ran = time.monotonic() - context.started_at
-        if ran + queued > definition.timeout_seconds / 2:
+        if ran + queued > half:
             # What a failure on a busy machine needs to be read: where the time went.
             logger.warning(
                 "function %s took %.1f s of its %d s timeout, after %.1f s waiting for "
